@@ -1,0 +1,77 @@
+"""Find actor mentions in text with the alias dictionary from the label YAML.
+
+One compiled regex per scheme: longest alias first, word boundaries, optional possessive
+("Washington's", "Washington’s"). Demonyms ("Russian", "North Korean") count for their
+state only when an official noun follows ("the Russian top diplomat"); followed by a
+non-state noun ("Japanese analysts") they mark a source that is nobody's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .labels import LabelScheme
+
+POSSESSIVE = r"(?:['’]s|['’])?"
+
+
+@dataclass(frozen=True)
+class Mention:
+    actor: str
+    start: int
+    end: int
+    text: str
+    kind: str  # alias | demonym
+    role: str = ""  # official | non_state | "" (for demonyms: what follows)
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+def word_regex(words: list[str] | tuple[str, ...], flags: int = 0) -> re.Pattern[str]:
+    """A regex matching any of ``words`` as whole words (longest first)."""
+    return re.compile(rf"(?<![\w-])(?:{_alternation(list(words))})(?![\w-])", flags)
+
+
+class AliasMatcher:
+    """Locate mentions of the scheme's actors in a sentence."""
+
+    def __init__(self, scheme: LabelScheme) -> None:
+        self.scheme = scheme
+        self.owner: dict[str, tuple[str, str]] = {}
+        for actor in scheme.actors:
+            for a in actor.aliases:
+                self.owner[a] = (actor.name, "alias")
+            for d in actor.demonyms:
+                self.owner[d] = (actor.name, "demonym")
+        self._re = re.compile(rf"(?<![\w-])(?P<name>{_alternation(list(self.owner))}){POSSESSIVE}(?![\w-])")
+        roles = list(scheme.official_nouns) + list(scheme.non_state_sources)
+        self._role_re = re.compile(
+            rf"\s+(?:[\w-]+\s+){{0,2}}?(?P<role>{_alternation(roles)})(?![\w-])", re.IGNORECASE
+        )
+        self._official = {r.lower() for r in scheme.official_nouns}
+
+    def mentions(self, text: str) -> list[Mention]:
+        out: list[Mention] = []
+        for m in self._re.finditer(text):
+            name = m.group("name")
+            actor, kind = self.owner[name]
+            role = ""
+            if kind == "demonym":
+                r = self._role_re.match(text, m.end())
+                if r:
+                    role = "official" if r.group("role").lower() in self._official else "non_state"
+            out.append(Mention(actor, m.start(), m.end(), m.group(0), kind, role))
+        return out
+
+    def actor_mentions(self, text: str) -> list[Mention]:
+        """Mentions that stand for a state: aliases, and demonyms before an official noun."""
+        return [m for m in self.mentions(text) if m.kind == "alias" or m.role == "official"]
+
+
+@lru_cache(maxsize=8)
+def matcher_for(scheme: LabelScheme) -> AliasMatcher:
+    return AliasMatcher(scheme)
