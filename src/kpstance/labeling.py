@@ -115,6 +115,8 @@ class Rules:
         before = body[: v.start()]
         if any(c in before for c in ',;:"“”') or not before.strip() or len(before.split()) > 8:
             return None
+        if before.split()[-1].lower() in ("was", "were", "been", "being", "is", "are", "be"):
+            return None  # passive: 'sanctions were announced by X' has X as agent, not as a speaker
         aux = re.sub(r"\b(?:has|have|had|is|are|was|were|been|will|would|has been|have been|repeatedly|also|again|already)\b", "", before)
         return aux.strip(), body[: v.end()]
 

@@ -7,7 +7,9 @@ conflict without touching Python. Every inconsistency is reported with the file 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +60,15 @@ class LabelScheme:
         return dict(enumerate(names))
 
 
+def _plain(obj: object) -> object:
+    """OmegaConf containers → plain dicts and lists (without importing omegaconf here)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) or type(obj).__name__ == "ListConfig":
+        return [_plain(v) for v in obj]
+    return obj
+
+
 def _strings(value: object, path: Path, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -66,18 +77,28 @@ def _strings(value: object, path: Path, key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def load_scheme(path: str | os.PathLike) -> LabelScheme:
-    """Load and validate a label YAML; raise KpstanceError naming the file and key."""
-    p = Path(path)
-    try:
-        raw_bytes = p.read_bytes()
-    except OSError:
-        raise KpstanceError("label file not found", p) from None
-    try:
-        data = yaml.safe_load(raw_bytes.decode("utf-8-sig"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        line = getattr(getattr(e, "problem_mark", None), "line", None)
-        raise KpstanceError(f"not valid YAML ({type(e).__name__})", p, None if line is None else line + 1) from None
+def load_scheme(source: str | os.PathLike | Mapping) -> LabelScheme:
+    """Load and validate a label scheme from a YAML file or from the mapping Hydra composed.
+
+    Errors name the file (or ``labels`` config group) and the key at fault.
+    """
+    if isinstance(source, Mapping):
+        data = _plain(source)
+        p = Path(str(data.pop("_source_", "configs/labels (composed config)")))
+        raw_bytes = json.dumps(data, sort_keys=True).encode()
+    else:
+        p = Path(source)
+        try:
+            raw_bytes = p.read_bytes()
+        except OSError:
+            raise KpstanceError("label file not found", p) from None
+        try:
+            data = yaml.safe_load(raw_bytes.decode("utf-8-sig"))
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            line = getattr(getattr(e, "problem_mark", None), "line", None)
+            raise KpstanceError(f"not valid YAML ({type(e).__name__})", p, None if line is None else line + 1) from None
+        if isinstance(data, dict):
+            raw_bytes = json.dumps(data, sort_keys=True).encode()
     if not isinstance(data, dict):
         raise KpstanceError("expected a mapping at the top level", p)
     for key in ("actors", "stances", "stance_cues"):

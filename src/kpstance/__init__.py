@@ -1,0 +1,24 @@
+"""kpstance: who acts or speaks in each sentence of Korean Peninsula news, and where they stand."""
+
+from __future__ import annotations
+
+import os
+
+# Offline by default: no hub, datasets or telemetry look-ups unless a user opts in
+# (model.allow_download=true). Set before transformers or datasets are imported.
+for _k, _v in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+               ("HF_HUB_DISABLE_TELEMETRY", "1"), ("MLFLOW_DISABLE_TELEMETRY", "true"),
+               ("TOKENIZERS_PARALLELISM", "false")):
+    os.environ.setdefault(_k, _v)
+
+__version__ = "0.1.0"
+__all__ = ["StancePredictor", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy: importing kpstance (for the CLI's help, say) must not pull in torch.
+    if name == "StancePredictor":
+        from .inference import StancePredictor
+
+        return StancePredictor
+    raise AttributeError(name)

@@ -1,0 +1,159 @@
+"""Load a saved kpstance model and label sentences: actor, stance and their probabilities.
+
+Prediction sorts sentences by length and pads each batch only to its own longest sentence
+(padding to max length costs several times more), under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from .errors import KpstanceError
+from .modeling import check_safetensors
+
+REQUIRED_FILES = ("config.json", "tokenizer_config.json")
+
+
+def split_groups(id2label: dict[int, str]) -> tuple[list[int], list[str], list[int], list[str]]:
+    """Column indices and names of the actor and stance groups in the one classification head."""
+    a_idx, a_names, s_idx, s_names = [], [], [], []
+    for i in sorted(id2label):
+        name = id2label[i]
+        group, _, label = name.partition("=")
+        if group == "actor":
+            a_idx.append(i)
+            a_names.append(label)
+        elif group == "stance":
+            s_idx.append(i)
+            s_names.append(label)
+        else:
+            raise KpstanceError(f"label '{name}' is not of the form actor=… or stance=…")
+    if not a_idx or not s_idx:
+        raise KpstanceError("the model's labels lack an actor or a stance group")
+    return a_idx, a_names, s_idx, s_names
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise KpstanceError("--device cuda asked for, but no CUDA device is available")
+    if device not in ("cpu", "cuda"):
+        raise KpstanceError(f"unknown device '{device}' (cpu, cuda or auto)")
+    return device
+
+
+class StancePredictor:
+    """Actor and stance for each sentence, from a model saved by kpstance (or held in memory)."""
+
+    def __init__(self, model: Any, tokenizer: Any, max_length: int = 128, device: str = "cpu",
+                 precision: str = "fp32") -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.device = resolve_device(device)
+        if precision not in ("fp32", "bf16"):
+            raise KpstanceError(f"unknown precision '{precision}' (fp32 or bf16)")
+        self.precision = precision
+        self.model.to(self.device)
+        id2label = {int(k): v for k, v in model.config.id2label.items()}
+        self.a_idx, self.actors, self.s_idx, self.stances = split_groups(id2label)
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str = "fp32",
+             expected_labels: dict[str, Sequence[str]] | None = None) -> StancePredictor:
+        """Load a saved folder: safetensors only, never remote code; labels checked against a scheme."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        p = Path(model_dir)
+        if not p.is_dir():
+            raise KpstanceError("model folder not found", p)
+        missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
+        if missing:
+            raise KpstanceError(f"incomplete model folder: missing {', '.join(missing)}", p)
+        check_safetensors(p)
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(
+                p, use_safetensors=True, trust_remote_code=False, local_files_only=True
+            )
+            tokenizer = AutoTokenizer.from_pretrained(p, trust_remote_code=False, local_files_only=True)
+        except (OSError, ValueError) as e:
+            raise KpstanceError(f"cannot load model: {str(e).splitlines()[0]}", p) from None
+        meta = {}
+        if (p / "kpstance.json").is_file():
+            meta = json.loads((p / "kpstance.json").read_text(encoding="utf-8"))
+        pred = cls(model, tokenizer, int(meta.get("max_length", 128)), device, precision)
+        if expected_labels is not None:
+            if list(expected_labels["actor"]) != pred.actors or list(expected_labels["stance"]) != pred.stances:
+                raise KpstanceError(
+                    f"the model's labels (actors {pred.actors}, stances {pred.stances}) do not match the "
+                    f"configured scheme (actors {list(expected_labels['actor'])}, stances {list(expected_labels['stance'])})",
+                    p,
+                )
+        return pred
+
+    def _batches(self, texts: Sequence[str], batch_size: int) -> Iterator[list[int]]:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for i in range(0, len(order), batch_size):
+            yield order[i : i + batch_size]
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> tuple[Any, Any]:
+        """Softmax probabilities per group: (n × actors, n × stances) as numpy arrays."""
+        import numpy as np
+        import torch
+
+        n = len(texts)
+        pa = np.zeros((n, len(self.actors)), dtype=np.float32)
+        ps = np.zeros((n, len(self.stances)), dtype=np.float32)
+        use_bf16 = self.precision == "bf16"
+        ctx = torch.autocast(self.device, dtype=torch.bfloat16) if use_bf16 else nullcontext()
+        with torch.inference_mode(), ctx:
+            for idx in self._batches(texts, batch_size):
+                enc = self.tokenizer(
+                    [texts[i] for i in idx], truncation=True, max_length=self.max_length,
+                    padding="longest", return_tensors="pt",
+                )
+                enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+                logits = self.model(**enc).logits.float()
+                pa[idx] = torch.softmax(logits[:, self.a_idx], dim=-1).cpu().numpy()
+                ps[idx] = torch.softmax(logits[:, self.s_idx], dim=-1).cpu().numpy()
+        return pa, ps
+
+    def predict(self, texts: Sequence[str] | str, batch_size: int = 64) -> list[dict]:
+        """One dict per sentence: actor, stance, actor_score, stance_score and both distributions."""
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        if not texts:
+            return []
+        pa, ps = self.predict_proba(texts, batch_size)
+        out = []
+        for i in range(len(texts)):
+            ai, si = int(pa[i].argmax()), int(ps[i].argmax())
+            out.append({
+                "actor": self.actors[ai],
+                "stance": self.stances[si],
+                "actor_score": round(float(pa[i, ai]), 6),
+                "stance_score": round(float(ps[i, si]), 6),
+                "actor_probs": {a: round(float(pa[i, j]), 6) for j, a in enumerate(self.actors)},
+                "stance_probs": {s: round(float(ps[i, j]), 6) for j, s in enumerate(self.stances)},
+            })
+        return out
+
+    def predict_stream(self, texts: Iterable[str], batch_size: int = 64, chunk: int = 2048) -> Iterator[dict]:
+        """Predict an iterable of any length in chunks, so memory stays constant."""
+        buf: list[str] = []
+        for t in texts:
+            buf.append(t)
+            if len(buf) >= chunk:
+                yield from self.predict(buf, batch_size)
+                buf = []
+        if buf:
+            yield from self.predict(buf, batch_size)

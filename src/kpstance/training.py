@@ -1,0 +1,167 @@
+"""Fine-tune one encoder for actor and stance together: a short loop, fast on a small CPU.
+
+One forward pass gives both groups' logits; the loss is one cross-entropy per group.
+Batches are grouped by length and padded dynamically, the optimizer is fused AdamW where
+torch offers it, and bf16 autocast is optional (``trainer.precision=bf16``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import sys
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainStats:
+    steps: int
+    examples: int
+    seconds: float
+    final_loss: float
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.examples / self.seconds if self.seconds else float("nan")
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, group: bool = True) -> list[list[int]]:
+    """Shuffle, then sort within mega-batches of 50 batches by length, then shuffle the batches.
+
+    Batches hold sentences of similar length, so dynamic padding wastes little, while the
+    order still changes every epoch.
+    """
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    if group:
+        mega = batch_size * 50
+        idx = [i for k in range(0, len(idx), mega) for i in sorted(idx[k : k + mega], key=lambda j: -lengths[j])]
+    batches = [idx[k : k + batch_size] for k in range(0, len(idx), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def make_optimizer(model: Any, lr: float, weight_decay: float, fused: bool) -> Any:
+    import torch
+
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "LayerNorm" in name or name.endswith(".bias") else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if fused:
+        try:
+            return torch.optim.AdamW(groups, lr=lr, fused=True)
+        except (RuntimeError, TypeError) as e:
+            log.info("fused AdamW unavailable (%s); using the default implementation", e)
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def fine_tune(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    actor_ids: Sequence[int],
+    stance_ids: Sequence[int],
+    n_actor: int,
+    cfg: Any,
+    seed: int,
+    max_length: int = 128,
+    description: str = "train",
+    step_callback: Any = None,
+) -> TrainStats:
+    """Train ``model`` in place on (text, actor id, stance id) triples; return throughput stats."""
+    import time
+
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    seed_everything(seed, cfg.get("deterministic", True))
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    ids = enc["input_ids"]
+    tti = enc.get("token_type_ids")
+    lengths = [len(x) for x in ids]
+    rng = random.Random(seed)
+    per_epoch = math.ceil(len(ids) / cfg.batch_size)
+    total = per_epoch * cfg.epochs if cfg.max_steps in (None, -1) else int(cfg.max_steps)
+    model.train()
+    opt = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.get("fused_adamw", True))
+    sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * total), total)
+    a_t = torch.tensor(list(actor_ids))
+    s_t = torch.tensor(list(stance_ids))
+    bf16 = cfg.get("precision", "fp32") == "bf16"
+    ce = torch.nn.CrossEntropyLoss()
+    pad = tokenizer.pad_token_id or 0
+    step, seen, loss_val = 0, 0, float("nan")
+    t0 = time.perf_counter()
+    progress = _progress(total, description)
+    with progress as bar:
+        task = bar.add_task(description, total=total) if bar else None
+        while step < total:
+            for batch in length_grouped_batches(lengths, cfg.batch_size, rng, cfg.get("group_by_length", True)):
+                if step >= total:
+                    break
+                width = max(lengths[i] for i in batch)
+                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                types = torch.zeros((len(batch), width), dtype=torch.long)
+                for r, i in enumerate(batch):
+                    input_ids[r, : lengths[i]] = torch.tensor(ids[i])
+                    mask[r, : lengths[i]] = 1
+                    if tti is not None:
+                        types[r, : lengths[i]] = torch.tensor(tti[i])
+                ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
+                with ctx:
+                    logits = model(input_ids=input_ids, attention_mask=mask, token_type_ids=types).logits.float()
+                loss = ce(logits[:, :n_actor], a_t[batch]) + ce(logits[:, n_actor:], s_t[batch])
+                loss.backward()
+                if cfg.get("max_grad_norm"):
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+                step += 1
+                seen += len(batch)
+                loss_val = float(loss.detach())
+                if bar:
+                    bar.update(task, advance=1, description=f"{description} loss {loss_val:.3f}")
+                if step_callback is not None:
+                    step_callback(step, total)
+    model.eval()
+    return TrainStats(step, seen, time.perf_counter() - t0, loss_val)
+
+
+def _progress(total: int, description: str) -> Any:
+    """A rich progress bar on a terminal; nothing when stderr is redirected (logs, CI)."""
+    if not sys.stderr.isatty():
+        return _NoBar()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    transient=True)
+
+
+class _NoBar:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,72 @@
+"""Loading the label YAML, and its errors."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import LABELS
+
+from kpstance.errors import KpstanceError
+from kpstance.labels import load_scheme
+
+
+def test_scheme_loads_all_actors_and_stances(scheme):
+    assert scheme.actor_labels == ["russia", "united_states", "japan", "north_korea", "south_korea", "china",
+                                   "united_nations", "none"]
+    assert scheme.stance_labels == ["hardline", "conciliatory", "neutral"]
+    id2label = scheme.id2label()
+    assert id2label[0] == "actor=russia" and id2label[len(id2label) - 1] == "stance=neutral"
+    assert len(scheme.sha256) == 64
+
+
+def test_mapping_and_file_give_the_same_hash(scheme):
+    data = yaml.safe_load(LABELS.read_text(encoding="utf-8"))
+    assert load_scheme(data).sha256 == scheme.sha256
+
+
+def _write(tmp_path, mutate):
+    data = yaml.safe_load(LABELS.read_text(encoding="utf-8"))
+    mutate(data)
+    p = tmp_path / "labels.yaml"
+    p.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return p
+
+
+def test_alias_claimed_by_two_actors_is_refused(tmp_path):
+    p = _write(tmp_path, lambda d: d["actors"]["china"]["aliases"].append("Moscow"))
+    with pytest.raises(KpstanceError, match=r"labels.yaml: alias 'Moscow' is claimed by two actors: russia and china"):
+        load_scheme(p)
+
+
+def test_unknown_neutral_stance_is_refused(tmp_path):
+    p = _write(tmp_path, lambda d: d.update(neutral_stance="undecided"))
+    with pytest.raises(KpstanceError, match="neutral_stance 'undecided'"):
+        load_scheme(p)
+
+
+def test_unknown_cue_group_is_refused(tmp_path):
+    p = _write(tmp_path, lambda d: d["stance_cues"].update(sympathetic=["hug"]))
+    with pytest.raises(KpstanceError, match=r"stance_cues: unknown group"):
+        load_scheme(p)
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("actors:\n  russia: [\n", encoding="utf-8")
+    with pytest.raises(KpstanceError, match=r"bad.yaml:\d+: not valid YAML"):
+        load_scheme(p)
+
+
+def test_adapting_to_another_conflict_needs_only_yaml(tmp_path):
+    """A different conflict: new actors and aliases, same code."""
+    from kpstance.labeling import label_units
+    from kpstance.segment import segment_article
+
+    def other(d):
+        d["actors"] = {"atlantis": {"aliases": ["Atlantis", "Poseidonia"], "demonyms": ["Atlantean"]},
+                       "lemuria": {"aliases": ["Lemuria", "Mu City"], "demonyms": ["Lemurian"]}}
+    scheme = load_scheme(_write(tmp_path, other))
+    assert scheme.actor_labels == ["atlantis", "lemuria", "none"]
+    units = segment_article("Harbour dispute\nThe pressure on Lemuria must grow, the Atlantean foreign minister said.\n", "x")
+    (lab,) = [s for s in label_units(units, scheme) if s.text.startswith("The pressure")]
+    assert (lab.actor, lab.stance) == ("atlantis", "hardline")

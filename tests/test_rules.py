@@ -1,0 +1,94 @@
+"""Alias matching, attribution and stance rules, the aggregator and the LF analysis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ARTICLE, GOLD, run_cli
+
+from kpstance.actors import matcher_for
+from kpstance.labeling import aggregate, label_units, lf_analysis
+from kpstance.segment import segment_article
+
+
+def actors_in(scheme, text):
+    return [(m.actor, m.text) for m in matcher_for(scheme).actor_mentions(text)]
+
+
+def test_aliases_word_boundaries_possessives_multiword(scheme):
+    assert actors_in(scheme, "Washington’s plans worry the Kremlin.") == [("united_states", "Washington’s"), ("russia", "the Kremlin")]
+    assert actors_in(scheme, "Let us hope for the UN Security Council vote.") == [("united_nations", "UN Security Council")]
+    assert actors_in(scheme, "North Korea and South Korea met.") == [("north_korea", "North Korea"), ("south_korea", "South Korea")]
+    assert actors_in(scheme, "Kim Jong-un spoke to KCNA.") == [("north_korea", "Kim Jong-un"), ("north_korea", "KCNA")]
+
+
+def test_demonyms_count_only_for_officials(scheme):
+    assert actors_in(scheme, "the Russian top diplomat said") == [("russia", "Russian")]
+    assert actors_in(scheme, "a Chinese citizen was named") == []
+    assert actors_in(scheme, "citing the North Korean threat") == []
+
+
+def label(scheme, text, article="x"):
+    units = segment_article(f"Headline\n{text}\n", article)
+    return [(s.actor, s.stance) for s in label_units(units, scheme)][1:]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Washington is provoking Pyongyang, Lavrov said.", ("russia", "conciliatory")),
+    ("According to Wang Yi, all sides should return to talks.", ("china", "conciliatory")),
+    ('"We will answer any threat with force," Kim Jong-un said.', ("north_korea", "hardline")),
+    ("Seoul and Tokyo believe that pressure on Pyongyang must grow.", ("south_korea", "hardline")),
+    ("New sanctions against Pyongyang were announced by the Treasury.", ("united_states", "hardline")),
+    ("Analysts believe the talks may resume in spring.", ("none", "neutral")),
+    ("Japanese analysts believe Washington will step up pressure.", ("none", "neutral")),
+    ("Mattis said that no option could be ruled out.", ("united_states", "hardline")),
+    ("Putin and Xi Jinping discussed the situation by phone.", ("russia", "neutral")),
+])
+def test_sentence_rules(scheme, text, expected):
+    assert label(scheme, text) == [expected]
+
+
+def test_pronoun_speaker_resolves_to_last_named(scheme):
+    text = 'Guterres called for restraint.\n"All sides must talk," he said.'
+    units = segment_article("Headline\n" + text + "\n", "x")
+    assert [s.actor for s in label_units(units, scheme)][1:] == ["united_nations", "united_nations"]
+
+
+def test_headline_dash_and_literal_headline(scheme):
+    units = segment_article("Drills are dangerous — Wang Yi\nBody text here.\nUS provokes North Korea\nMore text.\n", "x")
+    out = {s.text: (s.actor, s.stance) for s in label_units(units, scheme)}
+    assert out["Drills are dangerous — Wang Yi"][0] == "china"
+    assert out["US provokes North Korea"] == ("united_states", "hardline")
+
+
+def test_aggregator_majority_breaks_ties_by_order():
+    votes = {"a": "x", "b": "y", "c": None, "d": "y"}
+    assert aggregate(votes, ["a", "b", "c", "d"]) == "y"
+    assert aggregate({"a": "x", "b": "y"}, ["a", "b"]) == "x"
+    assert aggregate({"a": "x", "b": "y"}, ["b", "a"], "priority") == "y"
+    assert aggregate({"a": None}, ["a"]) is None
+
+
+def test_lf_analysis_counts(scheme, units):
+    silver = label_units(units, scheme)
+    gold = {json.loads(l)["id"]: json.loads(l) for l in GOLD.read_text(encoding="utf-8").splitlines()}
+    rows = {r["lf"]: r for r in lf_analysis(silver, gold, "actor")}
+    assert rows["dateline"]["n_fired"] == 1 and rows["dateline"]["precision"] == 1.0
+    for r in rows.values():
+        assert 0.0 <= r["conflicts"] <= r["overlaps"] <= r["coverage"] <= 1.0
+        assert r["n_gold"] == r["n_fired"]
+
+
+def test_label_cli_on_txt_and_jsonl(tmp_path):
+    out = tmp_path / "silver.jsonl"
+    r = run_cli("label", "--input", str(ARTICLE), "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["kind"] == "title" and rows[0]["actor"] == "russia" and "actor:headline_dash" in rows[0]["rules_fired"]
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"text": "Beijing urged restraint, Wang Yi said.", "doc": 7}) + "\n", encoding="utf-8")
+    r = run_cli("label", "--input", str(src))
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)
+    assert (row["actor"], row["stance"], row["doc"]) == ("china", "conciliatory", 7)

@@ -1,0 +1,33 @@
+"""Train, evaluate and save a kpstance model: ``python train.py [experiment=smoke] [key=value ...]``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("KPSTANCE_ROOT", str(Path(__file__).resolve().parent))
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from kpstance.config import register_resolvers  # noqa: E402
+from kpstance.errors import KpstanceError  # noqa: E402
+from kpstance.pipeline import train  # noqa: E402
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        metrics = train(cfg)
+    except KpstanceError as e:
+        print(f"kpstance: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    value = metrics.get(cfg.get("optimized_metric", ""))
+    return None if value is None else float(value)
+
+
+if __name__ == "__main__":
+    main()
