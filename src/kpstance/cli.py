@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .errors import KpstanceError
 
@@ -28,7 +28,7 @@ def default_labels() -> str:
     return LABELS_REL
 
 
-def _records(path: str, language: str = "en") -> Iterator[tuple[dict, dict | None]]:
+def _records(path: str, language: str = "en") -> Iterator[tuple[dict, Any]]:
     """(record to carry through, unit) for each sentence of a .txt article or a .jsonl file.
 
     A .txt file is an article and is segmented; a .jsonl file holds one sentence per line in
@@ -39,8 +39,8 @@ def _records(path: str, language: str = "en") -> Iterator[tuple[dict, dict | Non
 
     p = Path(path)
     if p.suffix.lower() == ".jsonl":
-        for _, rec in iter_jsonl(p):
-            yield rec, None
+        for line, rec in iter_jsonl(p):
+            yield rec, line
     else:
         article_id = p.stem
         for u in segment_article(read_article(p), article_id, language):
@@ -75,7 +75,7 @@ def cmd_label(args: argparse.Namespace) -> None:
     scheme = load_scheme(args.labels or default_labels())
     recs = list(_records(args.input))
     units = [u for _, u in recs]
-    if any(u is None for u in units):
+    if any(isinstance(u, int) for u in units):  # .jsonl: one unit per line, as given
         units = segment_lines([r["text"] for r, _ in recs], Path(args.input).stem)
     silver = label_units(units, scheme)
     with _output(args.output) as out:
@@ -95,10 +95,15 @@ def cmd_predict(args: argparse.Namespace) -> None:
         expected = {"actor": scheme.actor_labels, "stance": scheme.stance_labels}
     predictor = StancePredictor.load(args.model_dir, device=args.device, precision=args.precision,
                                      expected_labels=expected)
-    recs = [r for r, _ in _records(args.input)]
-    preds = predictor.predict([r["text"] for r in recs], batch_size=args.batch_size)
+    recs = list(_records(args.input))
+    preds = predictor.predict([r["text"] for r, _ in recs], batch_size=args.batch_size)
+    for i in predictor.truncated:
+        rec, where = recs[i]
+        loc = f"{args.input}:{where}" if isinstance(where, int) else f"{args.input}: unit {rec['id']}"
+        print(f"kpstance: warning: {loc}: sentence longer than {predictor.max_length} tokens, truncated",
+              file=sys.stderr)
     with _output(args.output) as out:
-        for rec, p in zip(recs, preds):
+        for (rec, _), p in zip(recs, preds):
             row = {**rec, "actor": p["actor"], "stance": p["stance"], "actor_score": p["actor_score"],
                    "stance_score": p["stance_score"]}
             if args.probs:
@@ -133,8 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.getLogger("kpstance.inference").setLevel(logging.ERROR)  # the CLI reports truncation per line
     try:
         args.func(args)
     except KpstanceError as e:

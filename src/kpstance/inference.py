@@ -7,6 +7,7 @@ Prediction sorts sentences by length and pads each batch only to its own longest
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
@@ -16,6 +17,7 @@ from typing import Any
 from .errors import KpstanceError
 from .modeling import check_safetensors
 
+log = logging.getLogger(__name__)
 REQUIRED_FILES = ("config.json", "tokenizer_config.json")
 
 
@@ -112,6 +114,7 @@ class StancePredictor:
         n = len(texts)
         pa = np.zeros((n, len(self.actors)), dtype=np.float32)
         ps = np.zeros((n, len(self.stances)), dtype=np.float32)
+        self.truncated: list[int] = []  # inputs cut to max_length in the last call
         use_bf16 = self.precision == "bf16"
         ctx = torch.autocast(self.device, dtype=torch.bfloat16) if use_bf16 else nullcontext()
         with torch.inference_mode(), ctx:
@@ -120,10 +123,14 @@ class StancePredictor:
                     [texts[i] for i in idx], truncation=True, max_length=self.max_length,
                     padding="longest", return_tensors="pt",
                 )
+                encodings = getattr(enc, "encodings", None) or []
+                self.truncated += [i for i, e in zip(idx, encodings) if e.overflowing]
                 enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
                 logits = self.model(**enc).logits.float()
                 pa[idx] = torch.softmax(logits[:, self.a_idx], dim=-1).cpu().numpy()
                 ps[idx] = torch.softmax(logits[:, self.s_idx], dim=-1).cpu().numpy()
+        if self.truncated:
+            log.warning("%d sentence(s) longer than %d tokens were truncated", len(self.truncated), self.max_length)
         return pa, ps
 
     def predict(self, texts: Sequence[str] | str, batch_size: int = 64) -> list[dict]:

@@ -48,21 +48,40 @@ def allow_hub(allow: bool) -> None:
 
 
 def build_tokenizer_from_texts(texts: Sequence[str], vocab_size: int = 2000, max_length: int = 128):
-    """A small WordPiece tokenizer trained on the given texts, for the tiny test model."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    """A small WordPiece tokenizer for the tiny test model, built deterministically from the texts.
+
+    The vocabulary is the special tokens, every character seen (alone and as a ``##``
+    continuation), then the most frequent words (ties broken alphabetically). The
+    ``tokenizers`` WordPiece trainer is not used: it orders tied tokens differently from one
+    run to the next, which would make training irreproducible.
+    """
+    from collections import Counter
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertTokenizerFast
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(list(texts), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False))
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    words: Counter[str] = Counter()
+    for t in texts:
+        words.update(w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(t)))
+    chars = sorted({c for w in words for c in w})
+    vocab = specials + chars + [f"##{c}" for c in chars]
+    known = set(vocab)
+    for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])):
+        if len(vocab) >= vocab_size:
+            break
+        if w not in known:
+            vocab.append(w)
+            known.add(w)
+    tok = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre
+    cls, sep = vocab.index("[CLS]"), vocab.index("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
     )
-    from tokenizers import decoders
-
     tok.decoder = decoders.WordPiece()
     return BertTokenizerFast(
         tokenizer_object=tok,
@@ -85,7 +104,12 @@ def quiet_transformers() -> None:
 
 def build(model_cfg: Any, id2label: dict[int, str], texts: Sequence[str] = ()) -> tuple[Any, Any]:
     """Return (model, tokenizer) ready for fine-tuning, according to ``model_cfg``."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        BertConfig,
+        BertForSequenceClassification,
+    )
 
     quiet_transformers()
     label2id = {v: k for k, v in id2label.items()}

@@ -12,6 +12,7 @@ import csv
 import json
 import logging
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from .labels import LabelScheme, load_scheme
 from .segment import Unit, segment_article
 from .synthetic import Generator, drop_leaks
 from .textio import read_article
+from .training import fault
 
 log = logging.getLogger("kpstance")
 
@@ -53,9 +55,11 @@ def run_name_for(output_dir: Path, task_name: str) -> str:
 
 
 def _train_one(cfg: Any, scheme: LabelScheme, texts: list[str], actors: list[str], stances: list[str],
-               seed: int, description: str) -> tuple[Any, Any, Any]:
+               seed: int, description: str, checkpoint_dir: Path | None = None) -> tuple[Any, Any, Any]:
     from .modeling import build
-    from .training import fine_tune
+    from .training import fine_tune, seed_everything
+
+    seed_everything(seed, cfg.trainer.deterministic)  # the same initial weights whatever ran before
 
     id2label = scheme.id2label()
     a2i = {a: i for i, a in enumerate(scheme.actor_labels)}
@@ -63,7 +67,7 @@ def _train_one(cfg: Any, scheme: LabelScheme, texts: list[str], actors: list[str
     model, tokenizer = build(cfg.model, id2label, texts)
     stats = fine_tune(
         model, tokenizer, texts, [a2i[a] for a in actors], [s2i[s] for s in stances], len(a2i),
-        cfg.trainer, seed, cfg.model.max_length, description,
+        cfg.trainer, seed, cfg.model.max_length, description, checkpoint_dir,
     )
     log.info("%s: %d steps, %d examples in %.1fs (%.1f examples/s), final loss %.4f", description,
              stats.steps, stats.examples, stats.seconds, stats.examples_per_second, stats.final_loss)
@@ -97,6 +101,9 @@ def save_model(model: Any, tokenizer: Any, cfg: Any, scheme: LabelScheme, metric
     (tmp / "config.yaml").write_text(resolved_config, encoding="utf-8")
     write_json(tmp / "metrics.json", metrics)
     (tmp / "README.md").write_text(model_card(cfg, scheme, metrics, run_name), encoding="utf-8")
+    fault("in_save")
+    if final.exists():  # a resumed run that had already saved its model
+        shutil.rmtree(final)
     os.replace(tmp, final)
     return final
 
@@ -166,11 +173,20 @@ def train(cfg: Any) -> dict[str, float]:
     """Run the whole pipeline for one config; return the flat metrics (also in metrics.json)."""
     from omegaconf import OmegaConf
 
+    from .config import validate
+
     t_start = time.perf_counter()
+    validate(cfg)
     out_dir = Path(cfg.paths.output_dir)
+    if cfg.get("resume"):
+        out_dir = find_resume_dir(cfg)
+        log.info("resuming the run in %s", out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    resolved = OmegaConf.to_yaml(cfg, resolve=True)
+    resolved = OmegaConf.to_yaml(_without_run_keys(cfg), resolve=True)
+    if cfg.get("resume"):
+        check_same_config(out_dir, resolved)
     (out_dir / "config.yaml").write_text(resolved, encoding="utf-8")
+    ckpt = out_dir / "checkpoints"
     if cfg.trainer.get("num_threads"):
         import torch
 
@@ -212,6 +228,7 @@ def train(cfg: Any) -> dict[str, float]:
         return [texts[i] for i in keep], [labs[i][0] for i in keep], [labs[i][1] for i in keep]
 
     metrics: dict[str, Any] = {}
+    info: dict[str, Any] = {}
     rows = {u.id: {"id": u.id, "text": u.text, "section": u.section, "kind": u.kind,
                    "gold_actor": gold[u.id]["actor"], "gold_stance": gold[u.id]["stance"],
                    "phenomena": gold[u.id].get("phenomena", []),
@@ -227,9 +244,20 @@ def train(cfg: Any) -> dict[str, float]:
         for k, grp in enumerate(groups):
             held = [u for u in units if (u.article_id, u.section) == grp]
             rest = [u for u in units if (u.article_id, u.section) != grp]
-            texts, actors, stances = training_set(rest, [u.text for u in held])
-            model, tok, _ = _train_one(cfg, scheme, texts, actors, stances, int(cfg.seed), f"fold {k + 1}/{len(groups)}")
-            for u, p in zip(held, _predict(model, tok, cfg, [u.text for u in held])):
+            done = ckpt / f"fold{k}.json"
+            if done.is_file():  # finished before an interruption
+                preds = json.loads(done.read_text(encoding="utf-8"))
+                log.info("fold %d/%d: predictions restored from %s", k + 1, len(groups), done)
+            else:
+                texts, actors, stances = training_set(rest, [u.text for u in held])
+                model, tok, _ = _train_one(cfg, scheme, texts, actors, stances, int(cfg.seed),
+                                           f"fold {k + 1}/{len(groups)}", ckpt / f"fold{k}")
+                preds = _predict(model, tok, cfg, [u.text for u in held])
+                ckpt.mkdir(exist_ok=True)
+                write_json(done, preds)
+                shutil.rmtree(ckpt / f"fold{k}", ignore_errors=True)
+                fault(f"after_fold:{k}")
+            for u, p in zip(held, preds):
                 cv_pred[u.id] = (p["actor"], p["stance"])
                 rows[u.id].update(cv_actor=p["actor"], cv_stance=p["stance"], cv_fold=k,
                                   cv_actor_score=p["actor_score"], cv_stance_score=p["stance_score"])
@@ -240,26 +268,82 @@ def train(cfg: Any) -> dict[str, float]:
     run_name = run_name_for(out_dir, cfg.task_name)
     if cfg.evaluation.final_model:
         texts, actors, stances = training_set(units, [])
-        model, tok, stats = _train_one(cfg, scheme, texts, actors, stances, int(cfg.seed), "final model")
+        model, tok, stats = _train_one(cfg, scheme, texts, actors, stances, int(cfg.seed), "final model",
+                                       ckpt / "final")
         seen = _predict(model, tok, cfg, [u.text for u in units])
         for u, p in zip(units, seen):
             rows[u.id].update(seen_actor=p["actor"], seen_stance=p["stance"])
         metrics.update(score(gold_pairs, [(p["actor"], p["stance"]) for p in seen], scheme, "seen_"))
-        metrics["train_examples_per_second"] = round(stats.examples_per_second, 2)
+        info["train_examples_per_second"] = round(stats.examples_per_second, 2)
 
     metrics.update({
         "n_units": len(units), "n_synthetic": len(synth), "gold_sha256": _sha256(cfg.data.gold_path),
-        "labels_sha256": scheme.sha256, "wall_seconds": round(time.perf_counter() - t_start, 1),
+        "labels_sha256": scheme.sha256,
     })
     _write_reports(out_dir, cfg, scheme, rows, gold, cv_pred, metrics)
     if cfg.evaluation.final_model:
         models_dir = Path(cfg.paths.models_dir)
         final_dir = save_model(model, tok, cfg, scheme, metrics, models_dir, run_name, resolved)
         point_latest(models_dir, final_dir)
-        metrics["model_dir"] = str(final_dir)
+        info["model_dir"] = str(final_dir)
+    info["wall_seconds"] = round(time.perf_counter() - t_start, 1)
+    # metrics.json holds only what the config and seed determine; timings and paths go apart
+    write_json(out_dir / "run_info.json", {**info, "run_name": run_name, "run_dir": str(out_dir)})
     write_json(out_dir / "metrics.json", metrics)
+    shutil.rmtree(ckpt, ignore_errors=True)
     print_summary(metrics, out_dir, final_dir)
-    return metrics
+    return {**metrics, **info}
+
+
+def _without_run_keys(cfg: Any) -> Any:
+    """The config minus what only says where and how this process runs (for saving and comparing)."""
+    from omegaconf import OmegaConf
+
+    c = OmegaConf.to_container(cfg, resolve=True)
+    c.pop("resume", None)
+    c.get("paths", {}).pop("output_dir", None)
+    return OmegaConf.create(c)
+
+
+def find_resume_dir(cfg: Any) -> Path:
+    """``resume=<folder>``, or ``resume=true``: the newest unfinished run folder of this task."""
+    if isinstance(cfg.resume, str) and cfg.resume.lower() not in ("true", "1", "yes"):
+        p = Path(cfg.resume)
+        if not (p / "config.yaml").is_file():
+            raise KpstanceError("not a run folder (no config.yaml)", p)
+        return p
+    runs = Path(cfg.paths.log_dir) / cfg.task_name / "runs"
+    current = Path(cfg.paths.output_dir).resolve()
+    candidates = sorted(
+        (p for p in runs.glob("*") if (p / "config.yaml").is_file() and not (p / "metrics.json").is_file()
+         and p.resolve() != current),
+        key=lambda p: p.stat().st_mtime,
+    )
+    if not candidates:
+        raise KpstanceError(f"no interrupted run of task '{cfg.task_name}' to resume", runs)
+    return candidates[-1]
+
+
+def check_same_config(run_dir: Path, resolved: str) -> None:
+    """Refuse to resume with a config other than the interrupted run's."""
+    import yaml
+
+    old = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    new = yaml.safe_load(resolved)
+
+    def first_diff(a: Any, b: Any, key: str = "") -> str | None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                d = first_diff(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))
+                if d:
+                    return d
+            return None
+        return None if a == b else key
+
+    diff = first_diff(old, new)
+    if diff:
+        raise KpstanceError(f"config differs from the interrupted run at '{diff}'; resume with the same overrides",
+                            run_dir / "config.yaml")
 
 
 def _sha256(path: str | os.PathLike) -> str:

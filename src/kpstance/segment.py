@@ -212,8 +212,11 @@ def segment_article(text: str, article_id: str, language: str = "en", with_headi
                 line = line[m.end() :]
                 dateline_done = True
         seen_body = True
+        before = len(units)
         for s in split_sentences(line, language):
             add("sentence", s)
+        if len(units) == before and line.strip():
+            add("sentence", line.strip())  # never drop text the splitter could not handle
     _annotate_quotes(units)
     return units
 

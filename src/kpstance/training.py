@@ -7,13 +7,18 @@ torch offers it, and bf16 autocast is optional (``trainer.precision=bf16``).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import random
+import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -86,15 +91,22 @@ def fine_tune(
     seed: int,
     max_length: int = 128,
     description: str = "train",
-    step_callback: Any = None,
+    checkpoint_dir: Path | None = None,
 ) -> TrainStats:
-    """Train ``model`` in place on (text, actor id, stance id) triples; return throughput stats."""
+    """Train ``model`` in place on (text, actor id, stance id) triples; return throughput stats.
+
+    With ``checkpoint_dir`` and ``cfg.checkpoint_every > 0``, the model, optimizer, scheduler
+    and RNG state are saved every that many steps, and a checkpoint found there is resumed:
+    the batch order is replayed from the seed, so the result equals an uninterrupted run.
+    """
     import time
 
     import torch
     from transformers import get_linear_schedule_with_warmup
 
     seed_everything(seed, cfg.get("deterministic", True))
+    if not texts:
+        raise ValueError("no training examples")
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)
     ids = enc["input_ids"]
     tti = enc.get("token_type_ids")
@@ -111,14 +123,23 @@ def fine_tune(
     ce = torch.nn.CrossEntropyLoss()
     pad = tokenizer.pad_token_id or 0
     step, seen, loss_val = 0, 0, float("nan")
+    every = int(cfg.get("checkpoint_every", 0) or 0)
+    if checkpoint_dir is not None and (checkpoint_dir / "state.json").is_file():
+        step, seen = load_checkpoint(checkpoint_dir, model, opt, sched)
+        log.info("%s: resumed from step %d", description, step)
     t0 = time.perf_counter()
     progress = _progress(total, description)
+    done = step  # batches already trained on: replay the order without training
     with progress as bar:
-        task = bar.add_task(description, total=total) if bar else None
-        while step < total:
+        task = bar.add_task(description, total=total, completed=step) if bar else None
+        position = 0
+        while position < total:
             for batch in length_grouped_batches(lengths, cfg.batch_size, rng, cfg.get("group_by_length", True)):
-                if step >= total:
+                if position >= total:
                     break
+                position += 1
+                if position <= done:
+                    continue
                 width = max(lengths[i] for i in batch)
                 input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -143,10 +164,48 @@ def fine_tune(
                 loss_val = float(loss.detach())
                 if bar:
                     bar.update(task, advance=1, description=f"{description} loss {loss_val:.3f}")
-                if step_callback is not None:
-                    step_callback(step, total)
+                if checkpoint_dir is not None and every and step % every == 0 and step < total:
+                    save_checkpoint(checkpoint_dir, model, opt, sched, step, seen)
+                    fault(f"after_checkpoint:{description}:{step}")
     model.eval()
     return TrainStats(step, seen, time.perf_counter() - t0, loss_val)
+
+
+def save_checkpoint(folder: Path, model: Any, opt: Any, sched: Any, step: int, seen: int) -> None:
+    """Model weights and RNG as safetensors, optimizer state as plain tensors; written atomically."""
+    import torch
+    from safetensors.torch import save_file
+
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    save_file(state, str(tmp / "model.safetensors"))
+    save_file({"torch_rng": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
+    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp / "optimizer.pt")
+    (tmp / "state.json").write_text(json.dumps({"step": step, "seen": seen}), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def load_checkpoint(folder: Path, model: Any, opt: Any, sched: Any) -> tuple[int, int]:
+    """Restore a checkpoint written by save_checkpoint; only tensors are read back (no pickled code)."""
+    import torch
+    from safetensors.torch import load_file
+
+    model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["torch_rng"])
+    states = torch.load(folder / "optimizer.pt", weights_only=True)
+    opt.load_state_dict(states["optimizer"])
+    sched.load_state_dict(states["scheduler"])
+    meta = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    return int(meta["step"]), int(meta["seen"])
+
+
+def fault(point: str) -> None:
+    """Fault injection for crash tests: KPSTANCE_FAULT=<point> kills the process there with SIGKILL."""
+    if os.environ.get("KPSTANCE_FAULT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _progress(total: int, description: str) -> Any:

@@ -1,0 +1,159 @@
+"""Crash safety, resume, determinism, config validation, no network, and fuzzing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, compose
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+def train_py(tmp: Path, *overrides: str, env: dict | None = None, wait: bool = True):
+    cmd = [sys.executable, str(ROOT / "train.py"), "experiment=smoke", f"paths.log_dir={tmp / 'outputs'}",
+           f"paths.models_dir={tmp / 'models'}", *overrides]
+    e = {**os.environ, **(env or {})}
+    if not wait:
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=tmp)
+    return subprocess.run(cmd, capture_output=True, text=True, env=e, cwd=tmp, timeout=600)
+
+
+def run_dirs(tmp: Path) -> list[Path]:
+    return sorted((tmp / "outputs" / "smoke" / "runs").glob("*"))
+
+
+def test_same_seed_gives_identical_metrics_and_predictions(smoke_run, tmp_path):
+    from kpstance.pipeline import train
+
+    train(compose(["experiment=smoke"], tmp_path))
+    first, second = smoke_run["tmp"] / "run", tmp_path / "run"
+    assert (first / "metrics.json").read_bytes() == (second / "metrics.json").read_bytes()
+    assert (first / "predictions.jsonl").read_bytes() == (second / "predictions.jsonl").read_bytes()
+
+
+def test_resume_after_sigkill_ends_with_the_same_metrics(smoke_run, tmp_path):
+    r = train_py(tmp_path, env={"KPSTANCE_FAULT": "after_checkpoint:fold 3/5:2"})
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    (interrupted,) = run_dirs(tmp_path)
+    assert not (interrupted / "metrics.json").exists()
+    assert (interrupted / "checkpoints" / "fold1.json").is_file()  # folds 1 and 2 finished
+    assert (interrupted / "checkpoints" / "fold2" / "state.json").is_file()  # fold 3 stopped mid-way
+    assert not (tmp_path / "models" / "latest").exists()
+    r = train_py(tmp_path, "resume=true")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resumed from step 2" in (interrupted / "train.log").read_text() or "resumed from step 2" in r.stdout + r.stderr
+    assert (interrupted / "metrics.json").read_bytes() == (smoke_run["tmp"] / "run" / "metrics.json").read_bytes()
+    assert (tmp_path / "models" / "latest").is_symlink()
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    r = train_py(tmp_path, env={"KPSTANCE_FAULT": "after_fold:0"})
+    assert r.returncode == -signal.SIGKILL
+    r = train_py(tmp_path, "resume=true", "trainer.lr=0.5")
+    assert r.returncode == 2 and "config differs from the interrupted run at 'trainer.lr'" in r.stderr
+
+
+def test_sigkill_while_saving_keeps_the_previous_model(tmp_path):
+    from kpstance import StancePredictor
+
+    assert train_py(tmp_path).returncode == 0
+    latest = tmp_path / "models" / "latest"
+    before = latest.resolve()
+    r = train_py(tmp_path, env={"KPSTANCE_FAULT": "in_save"})
+    assert r.returncode == -signal.SIGKILL
+    assert latest.resolve() == before
+    StancePredictor.load(latest).predict(["Seoul urged calm."])
+    visible = [p for p in (tmp_path / "models").iterdir() if not p.name.startswith(".")]
+    assert sorted(p.name for p in visible) == sorted(["latest", before.name])
+
+
+def test_two_runs_started_together_use_two_folders(tmp_path):
+    procs = [train_py(tmp_path, wait=False) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+    dirs = run_dirs(tmp_path)
+    assert len(dirs) == 2 and all((d / "metrics.json").is_file() for d in dirs)
+    assert len([p for p in (tmp_path / "models").iterdir() if p.name != "latest"]) == 2
+
+
+@pytest.mark.parametrize("override, message", [
+    ("trainer.lr=fast", "config key 'trainer.lr'"),
+    ("+trainer.learning_rate=0.1", "config key 'trainer.learning_rate'"),
+    ("trainer.precision=fp8", "config key 'trainer.precision'"),
+])
+def test_bad_config_value_is_one_line_exit_2(tmp_path, override, message):
+    r = train_py(tmp_path, override)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "models").exists()
+
+
+def test_smoke_training_and_predict_without_network(tmp_path, monkeypatch):
+    from kpstance import StancePredictor
+    from kpstance.pipeline import train
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[:2]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    m = train(compose(["experiment=smoke"], tmp_path))
+    StancePredictor.load(m["model_dir"]).predict(["Beijing urged restraint."])
+
+
+text_strategy = st.one_of(
+    st.text(max_size=300),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=2000),
+    st.text(alphabet='"“”«» \n.!?', max_size=80),
+    st.text(alphabet=st.characters(whitelist_categories=("Cc", "Zs", "Zl", "Zp")), max_size=60),
+    st.builds(lambda w, n: " ".join([w] * n), st.text(min_size=1, max_size=12), st.integers(1, 400)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text_strategy)
+def test_segmenter_never_crashes_and_covers_every_line(text):
+    from kpstance.segment import segment_article
+
+    units = segment_article(text, "fuzz")
+    lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff").split("\n")]
+    nonblank = [i for i, ln in enumerate(ln for ln in lines if ln)]
+    assert sorted({u.paragraph - 1 for u in units}) == nonblank
+    assert all(u.text.strip() for u in units)
+    assert len({u.id for u in units}) == len(units)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(st.lists(text_strategy, min_size=1, max_size=6))
+def test_predictor_never_crashes(smoke_predictor, texts):
+    out = smoke_predictor.predict(texts, batch_size=4)
+    assert len(out) == len(texts)
+    assert all(o["actor"] in smoke_predictor.actors and o["stance"] in smoke_predictor.stances for o in out)
+
+
+@pytest.fixture(scope="module")
+def smoke_predictor(smoke_run):
+    from kpstance import StancePredictor
+
+    return StancePredictor.load(smoke_run["model_dir"])
+
+
+def test_over_long_sentence_is_truncated_with_a_warning(smoke_run, tmp_path):
+    from conftest import run_cli
+
+    src = tmp_path / "long.jsonl"
+    src.write_text(json.dumps({"text": "Seoul urged calm " * 200}) + "\n", encoding="utf-8")
+    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src))
+    assert r.returncode == 0, r.stderr
+    assert "truncated" in r.stderr and "long.jsonl:1" in r.stderr
+    assert json.loads(r.stdout)["actor"]
