@@ -12,7 +12,7 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from kpstance.config import register_resolvers  # noqa: E402
-from kpstance.errors import KpstanceError  # noqa: E402
+from kpstance.errors import KpstanceError, MissingExtra  # noqa: E402
 from kpstance.pipeline import train  # noqa: E402
 
 register_resolvers()
@@ -22,6 +22,9 @@ register_resolvers()
 def main(cfg: DictConfig) -> float | None:
     try:
         metrics = train(cfg)
+    except MissingExtra as e:
+        print(f"kpstance: {e}", file=sys.stderr)
+        return None
     except KpstanceError as e:
         print(f"kpstance: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -17,6 +17,11 @@ LABELS = ROOT / "configs" / "labels" / "korean_peninsula.yaml"
 ARTICLE_ID = "tass-2017-11-24-lavrov"
 
 
+def no_tracking(overrides) -> list[str]:
+    """Tests never write to the project's own MLflow store: tracking is off unless a test turns it on."""
+    return [] if any(o.startswith(("logger=", "+logger")) for o in overrides) else ["logger=none"]
+
+
 def compose(overrides: list[str], tmp: Path):
     """The train config as Hydra composes it, with run and model folders under ``tmp``."""
     from hydra import compose as hydra_compose
@@ -28,7 +33,8 @@ def compose(overrides: list[str], tmp: Path):
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
         return hydra_compose(
             "train",
-            overrides=[f"paths.output_dir={tmp / 'run'}", f"paths.models_dir={tmp / 'models'}", *overrides],
+            overrides=[f"paths.output_dir={tmp / 'run'}", f"paths.models_dir={tmp / 'models'}", *no_tracking(overrides),
+                       *overrides],
         )
 
 

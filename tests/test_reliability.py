@@ -11,14 +11,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, compose
+from conftest import ROOT, compose, no_tracking
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 
 def train_py(tmp: Path, *overrides: str, env: dict | None = None, wait: bool = True):
-    cmd = [sys.executable, str(ROOT / "train.py"), "experiment=smoke", f"paths.log_dir={tmp / 'outputs'}",
-           f"paths.models_dir={tmp / 'models'}", *overrides]
+    flags = [o for o in overrides if o.startswith("-")]  # --multirun and friends go before the overrides
+    overrides = tuple(o for o in overrides if not o.startswith("-"))
+    cmd = [sys.executable, str(ROOT / "train.py"), *flags, "experiment=smoke", f"paths.log_dir={tmp / 'outputs'}",
+           f"paths.models_dir={tmp / 'models'}", *no_tracking(overrides), *overrides]
     e = {**os.environ, **(env or {})}
     if not wait:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=tmp)
@@ -157,3 +159,17 @@ def test_over_long_sentence_is_truncated_with_a_warning(smoke_run, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "truncated" in r.stderr and "long.jsonl:1" in r.stderr
     assert json.loads(r.stdout)["actor"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("labels.actors.china.aliases=[China,Moscow]", "korean_peninsula.yaml: alias 'Moscow' is claimed by two actors"),
+    ("labels.neutral_stance=undecided", "korean_peninsula.yaml: neutral_stance 'undecided'"),
+    ("data.gold_path=/nonexistent/gold.jsonl", "/nonexistent/gold.jsonl: file not found"),
+])
+def test_bad_labels_or_gold_through_train_py(tmp_path, override, message):
+    r = train_py(tmp_path, override)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "models").exists()
+    (run,) = run_dirs(tmp_path)
+    assert not (run / "metrics.json").exists()

@@ -134,7 +134,28 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--probs", action="store_true", help="also write the full probability distributions")
     pred.add_argument("--labels", help="refuse the model unless its labels match this label YAML")
     pred.set_defaults(func=cmd_predict)
+    cmp = sub.add_parser("compare", help="compare runs side by side (MLflow store, or run folders with --runs-dir)")
+    cmp.add_argument("--experiment", help="only runs of this experiment (task_name); comma-separated for several")
+    cmp.add_argument("--group-by", help="config key to group runs by, e.g. model.kind; rows show mean ± std")
+    cmp.add_argument("--baseline", help="run, group or experiment to subtract from every row")
+    cmp.add_argument("--sort", help="metric to sort by (default: the last metric shown)")
+    cmp.add_argument("--metrics", help="comma-separated metrics (default: actor_macro_f1,stance_macro_f1,stance_f_avg,joint_accuracy)")
+    cmp.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
+    cmp.add_argument("--plot", help="also write a bar chart PNG")
+    cmp.add_argument("--runs-dir", help="read run folders under this folder instead of the MLflow store")
+    cmp.add_argument("--store", default=None, help="MLflow sqlite file (default: mlflow.db at the project root)")
+    cmp.add_argument("--allow-mixed-gold", action="store_true", help="show runs scored on different gold sets (marked *)")
+    cmp.set_defaults(func=cmd_compare)
     return parser
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from .compare import compare
+
+    if args.store is None:
+        root = os.environ.get("KPSTANCE_ROOT") or os.getcwd()
+        args.store = str(Path(root) / "mlflow.db")
+    sys.stdout.write(compare(args))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,14 @@ from omegaconf.errors import OmegaConfBaseException
 from .errors import KpstanceError
 
 
+class Kind(str, Enum):
+    transformer = "transformer"
+    rules = "rules"
+    majority = "majority"
+    tfidf = "tfidf"
+    setfit = "setfit"
+
+
 class Init(str, Enum):
     pretrained = "pretrained"
     random = "random"
@@ -72,6 +80,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    kind: Kind = Kind.transformer
     init: Init = Init.pretrained
     name_or_path: Optional[str] = None  # noqa: UP045 (OmegaConf needs Optional)
     allow_download: bool = False
@@ -81,6 +90,9 @@ class ModelConfig:
     num_layers: int = 2
     num_heads: int = 2
     intermediate_size: int = 64
+    tfidf_ngram_max: int = 2
+    tfidf_c: float = 4.0
+    setfit_iterations: int = 5
 
 
 @dataclass
@@ -133,11 +145,17 @@ class TrainConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
 
-def validate(cfg: Any) -> None:
-    """Check a composed config against the schema; raise KpstanceError naming the key."""
+def validate(cfg: Any) -> Any:
+    """Check a composed config against the schema; return it resolved with every default filled in.
+
+    Raises KpstanceError naming the key at fault.
+    """
     try:
         data = OmegaConf.to_container(cfg, resolve=True)
-        OmegaConf.merge(OmegaConf.structured(TrainConfig), data)
+        merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), data)
+        plain = OmegaConf.create(OmegaConf.to_container(merged, enum_to_str=True))
+        OmegaConf.set_struct(plain, True)
+        return plain
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or getattr(e, "key", None) or "?"
         msg = str(e).splitlines()[0]

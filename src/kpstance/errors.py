@@ -11,3 +11,7 @@ class KpstanceError(Exception):
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(f"{where}{message}")
+
+
+class MissingExtra(KpstanceError):
+    """An optional package is not installed: the run is skipped, which is not an error."""

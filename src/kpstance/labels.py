@@ -77,14 +77,14 @@ def _strings(value: object, path: Path, key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def load_scheme(source: str | os.PathLike | Mapping) -> LabelScheme:
+def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) -> LabelScheme:
     """Load and validate a label scheme from a YAML file or from the mapping Hydra composed.
 
-    Errors name the file (or ``labels`` config group) and the key at fault.
+    Errors name the file (``name`` for a mapping: the YAML it was composed from) and the key at fault.
     """
     if isinstance(source, Mapping):
         data = _plain(source)
-        p = Path(str(data.pop("_source_", "configs/labels (composed config)")))
+        p = Path(name or "labels (composed config)")
         raw_bytes = json.dumps(data, sort_keys=True).encode()
     else:
         p = Path(source)

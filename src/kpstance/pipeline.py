@@ -54,12 +54,35 @@ def run_name_for(output_dir: Path, task_name: str) -> str:
     return name if name.startswith(task_name) else f"{task_name}_{name}"
 
 
+def _fit_baseline(cfg: Any, texts: list[str], actors: list[str], stances: list[str], seed: int, description: str) -> Any:
+    """A non-transformer model of ``cfg.model.kind``, fitted; it predicts like StancePredictor."""
+    from .baselines import MajorityBaseline, SetFitBaseline, TfidfBaseline
+    from .modeling import resolve_model_path
+
+    kind = str(cfg.model.kind)
+    t0 = time.perf_counter()
+    if kind == "majority":
+        model = MajorityBaseline()
+    elif kind == "tfidf":
+        model = TfidfBaseline(cfg.model.tfidf_ngram_max, cfg.model.tfidf_c, seed)
+    elif kind == "setfit":
+        model = SetFitBaseline(resolve_model_path(cfg.model.name_or_path), cfg.model.setfit_iterations,
+                               cfg.trainer.epochs, cfg.trainer.batch_size, seed)
+    else:
+        raise KpstanceError(f"unknown model.kind '{kind}'")
+    model.fit(texts, actors, stances)
+    log.info("%s: %s fitted on %d examples in %.1fs", description, kind, len(texts), time.perf_counter() - t0)
+    return model
+
+
 def _train_one(cfg: Any, scheme: LabelScheme, texts: list[str], actors: list[str], stances: list[str],
                seed: int, description: str, checkpoint_dir: Path | None = None) -> tuple[Any, Any, Any]:
     from .modeling import build
     from .training import fine_tune, seed_everything
 
     seed_everything(seed, cfg.trainer.deterministic)  # the same initial weights whatever ran before
+    if str(cfg.model.kind) != "transformer":
+        return _fit_baseline(cfg, texts, actors, stances, seed, description), None, None
 
     id2label = scheme.id2label()
     a2i = {a: i for i, a in enumerate(scheme.actor_labels)}
@@ -77,6 +100,8 @@ def _train_one(cfg: Any, scheme: LabelScheme, texts: list[str], actors: list[str
 def _predict(model: Any, tokenizer: Any, cfg: Any, texts: Sequence[str]) -> list[dict]:
     from .inference import StancePredictor
 
+    if tokenizer is None:  # a baseline
+        return model.predict(texts)
     return StancePredictor(model, tokenizer, cfg.model.max_length).predict(texts, cfg.trainer.predict_batch_size)
 
 
@@ -176,7 +201,11 @@ def train(cfg: Any) -> dict[str, float]:
     from .config import validate
 
     t_start = time.perf_counter()
-    validate(cfg)
+    cfg = validate(cfg)
+    if str(cfg.model.kind) == "setfit":
+        from .baselines import SetFitBaseline
+
+        SetFitBaseline.check_installed()  # skip before anything is written
     out_dir = Path(cfg.paths.output_dir)
     if cfg.get("resume"):
         out_dir = find_resume_dir(cfg)
@@ -192,7 +221,7 @@ def train(cfg: Any) -> dict[str, float]:
 
         torch.set_num_threads(int(cfg.trainer.num_threads))
 
-    scheme = load_scheme(cfg.labels)
+    scheme = load_scheme(cfg.labels, _labels_source(cfg))
     units = load_units(cfg)
     gold = load_gold(cfg.data.gold_path, scheme, units)
     missing = [u.id for u in units if u.id not in gold]
@@ -245,7 +274,10 @@ def train(cfg: Any) -> dict[str, float]:
             held = [u for u in units if (u.article_id, u.section) == grp]
             rest = [u for u in units if (u.article_id, u.section) != grp]
             done = ckpt / f"fold{k}.json"
-            if done.is_file():  # finished before an interruption
+            if str(cfg.model.kind) == "rules":  # the rules alone: nothing to train
+                preds = [{"actor": silver_by_id[u.id].actor, "stance": silver_by_id[u.id].stance,
+                          "actor_score": 1.0, "stance_score": 1.0} for u in held]
+            elif done.is_file():  # finished before an interruption
                 preds = json.loads(done.read_text(encoding="utf-8"))
                 log.info("fold %d/%d: predictions restored from %s", k + 1, len(groups), done)
             else:
@@ -266,6 +298,8 @@ def train(cfg: Any) -> dict[str, float]:
 
     final_dir = None
     run_name = run_name_for(out_dir, cfg.task_name)
+    if cfg.evaluation.final_model and str(cfg.model.kind) != "transformer":
+        raise KpstanceError(f"model.kind={cfg.model.kind} is a baseline: set evaluation.final_model=false")
     if cfg.evaluation.final_model:
         texts, actors, stances = training_set(units, [])
         model, tok, stats = _train_one(cfg, scheme, texts, actors, stances, int(cfg.seed), "final model",
@@ -291,8 +325,26 @@ def train(cfg: Any) -> dict[str, float]:
     write_json(out_dir / "run_info.json", {**info, "run_name": run_name, "run_dir": str(out_dir)})
     write_json(out_dir / "metrics.json", metrics)
     shutil.rmtree(ckpt, ignore_errors=True)
+    if cfg.logger.get("name", "none") != "none":
+        from .tracking import git_commit, log_run
+
+        tags = {"experiment": cfg.task_name, "git_commit": git_commit(cfg.paths.root_dir),
+                "gold_sha256": metrics["gold_sha256"], "labels_sha256": scheme.sha256, "model_kind": str(cfg.model.kind)}
+        info["mlflow_run_id"] = log_run(cfg.logger, OmegaConf.to_container(cfg, resolve=True), metrics, tags, out_dir,
+                                        run_name)
     print_summary(metrics, out_dir, final_dir)
     return {**metrics, **info}
+
+
+def _labels_source(cfg: Any) -> str:
+    """The label YAML the composed ``labels`` group came from, for error messages."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        choice = HydraConfig.get().runtime.choices.get("labels")
+    except (ImportError, ValueError):
+        choice = None
+    return f"{cfg.paths.config_dir}/labels/{choice or cfg.labels.get('name', 'korean_peninsula')}.yaml"
 
 
 def _without_run_keys(cfg: Any) -> Any:

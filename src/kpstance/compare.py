@@ -1,0 +1,226 @@
+"""``kpstance compare``: runs side by side, from the MLflow store or from run folders alone.
+
+One row per run, or per group with mean ± std (over seeds, say); the config values that
+differ between the runs shown; the headline metrics; the difference from a baseline. Runs
+scored on different gold sets are refused unless ``--allow-mixed-gold`` (then marked).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import KpstanceError
+
+DEFAULT_METRICS = ("actor_macro_f1", "stance_macro_f1", "stance_f_avg", "joint_accuracy")
+# config keys that never explain a difference in results
+NOISE_KEYS = {"task_name", "optimized_metric", "evaluation.plots", "trainer.num_threads", "trainer.checkpoint_every",
+              "trainer.predict_batch_size", "data.synthetic.seed"}
+
+
+def runs_from_folders(root: str | os.PathLike) -> list[dict]:
+    """Every finished run folder under ``root`` (one with metrics.json and config.yaml)."""
+    import yaml
+
+    from .tracking import run_params
+
+    base = Path(root)
+    if not base.is_dir():
+        raise KpstanceError("runs folder not found", base)
+    runs = []
+    for m in sorted(base.rglob("metrics.json")):
+        folder = m.parent
+        if not (folder / "config.yaml").is_file() or folder.name.startswith("."):
+            continue
+        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) or {}
+        info_file = folder / "run_info.json"
+        info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
+        metrics = json.loads(m.read_text(encoding="utf-8"))
+        runs.append({
+            "name": info.get("run_name", folder.name),
+            "experiment": config.get("task_name", "?"),
+            "params": {k: str(v) for k, v in run_params(config).items()},
+            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+            "tags": {"gold_sha256": metrics.get("gold_sha256", "?"), "run_dir": str(folder)},
+        })
+    return runs
+
+
+def runs_from_store(db_path: str | os.PathLike, experiment: str | None = None) -> list[dict]:
+    from .tracking import read_store
+
+    return read_store(db_path, experiment)
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    if not vals:
+        return float("nan"), float("nan")
+    m = sum(vals) / len(vals)
+    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+    return m, sd
+
+
+def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group_by: str | None = None,
+               baseline: str | None = None, sort: str | None = None, allow_mixed_gold: bool = False) -> dict:
+    """The comparison as data: columns of differing config keys, one row per run or group."""
+    if not runs:
+        raise KpstanceError("no runs to compare")
+    golds = {r["tags"].get("gold_sha256", "?") for r in runs}
+    if len(golds) > 1 and not allow_mixed_gold:
+        raise KpstanceError(
+            f"runs were evaluated on {len(golds)} different gold sets ({', '.join(sorted(g[:8] for g in golds))}); "
+            "their scores are not comparable. Filter with --experiment, or pass --allow-mixed-gold to show them marked"
+        )
+    keys = sorted({k for r in runs for k in r["params"]})
+    differing = [k for k in keys if len({r["params"].get(k) for r in runs}) > 1 and k not in NOISE_KEYS]
+    rows: list[dict] = []
+    if group_by:
+        if not any(group_by in r["params"] for r in runs):
+            raise KpstanceError(f"--group-by: no run has the config key '{group_by}' (e.g. model.kind, trainer.lr)")
+        groups: dict[tuple, list[dict]] = {}
+        for r in runs:
+            groups.setdefault((r["experiment"], r["params"].get(group_by, "")), []).append(r)
+        for (exp, value), members in groups.items():
+            config = {k: members[0]["params"].get(k) for k in differing
+                      if len({m["params"].get(k) for m in members}) == 1}
+            row = {"name": f"{exp} [{group_by}={value}]", "experiment": exp, "n": len(members), "config": config,
+                   "metrics": {}, "std": {}, "runs": [m["name"] for m in members],
+                   "gold": sorted({m["tags"].get("gold_sha256", "?")[:8] for m in members})}
+            for k in metrics:
+                row["metrics"][k], row["std"][k] = _mean_std([m["metrics"].get(k) for m in members])
+            rows.append(row)
+        differing = [k for k in differing if all(k in r["config"] for r in rows) and k != group_by]
+        differing = [k for k in differing if len({r["config"][k] for r in rows}) > 1]
+    else:
+        for r in runs:
+            rows.append({"name": r["name"], "experiment": r["experiment"], "n": 1,
+                         "config": {k: r["params"].get(k) for k in differing},
+                         "metrics": {k: r["metrics"].get(k, float("nan")) for k in metrics}, "std": {},
+                         "runs": [r["name"]], "gold": [r["tags"].get("gold_sha256", "?")[:8]]})
+    if baseline:
+        base = next((r for r in rows if r["name"] == baseline), None) or next(
+            (r for r in rows if r["experiment"] == baseline or baseline in r["runs"]), None)
+        if base is None:
+            raise KpstanceError(f"--baseline '{baseline}' matches no run, group or experiment shown")
+        for r in rows:
+            r["delta"] = {k: r["metrics"][k] - base["metrics"][k] for k in metrics}
+    key = sort or metrics[-1]
+    if key not in metrics:
+        raise KpstanceError(f"--sort {key}: not one of the metrics shown ({', '.join(metrics)})")
+    rows.sort(key=lambda r: (-(r["metrics"][key] if not math.isnan(r["metrics"][key]) else -1e9), r["name"]))
+    return {"metrics": list(metrics), "config_keys": differing, "rows": rows, "baseline": baseline,
+            "group_by": group_by, "mixed_gold": len(golds) > 1}
+
+
+def _cell(row: dict, k: str) -> str:
+    v = row["metrics"][k]
+    if math.isnan(v):
+        return "-"
+    return f"{v:.3f} ± {row['std'][k]:.3f}" if row["n"] > 1 else f"{v:.3f}"
+
+
+def _table_cells(data: dict) -> tuple[list[str], list[list[str]]]:
+    header = ["run" if not data["group_by"] else "group", "experiment"] + (["n"] if data["group_by"] else [])
+    header += data["config_keys"] + data["metrics"]
+    if data["baseline"]:
+        header += [f"Δ {k}" for k in data["metrics"]]
+    if data["mixed_gold"]:
+        header.append("gold set")
+    body = []
+    for r in data["rows"]:
+        cells = [r["name"], r["experiment"]] + ([str(r["n"])] if data["group_by"] else [])
+        cells += [str(r["config"].get(k, "")) for k in data["config_keys"]]
+        cells += [_cell(r, k) for k in data["metrics"]]
+        if data["baseline"]:
+            cells += [f"{r['delta'][k]:+.3f}" for k in data["metrics"]]
+        if data["mixed_gold"]:
+            cells.append("*" + ",".join(r["gold"]))
+        body.append(cells)
+    return header, body
+
+
+def render(data: dict, fmt: str) -> str:
+    if fmt == "json":
+        out = []
+        for r in data["rows"]:
+            obj = {"name": r["name"], "experiment": r["experiment"], "config": r["config"], "metrics": r["metrics"],
+                   "n": r["n"], "runs": r["runs"]}
+            if r["n"] > 1:
+                obj["metrics_std"] = r["std"]
+            if "delta" in r:
+                obj["delta"] = r["delta"]
+            out.append(obj)
+        return json.dumps(out, indent=2, allow_nan=True)
+    header, body = _table_cells(data)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(header)
+        w.writerows(body)
+        return buf.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+        return "\n".join(lines) + "\n"
+    if fmt == "table":
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title="kpstance runs" + (" (* mixed gold sets)" if data["mixed_gold"] else ""))
+        for h in header:
+            table.add_column(h, justify="right" if h in data["metrics"] or h.startswith("Δ") else "left", no_wrap=True)
+        for row in body:
+            table.add_row(*[Text(c) for c in row])  # plain text: '[key=value]' is not rich markup
+        console = Console(file=io.StringIO(), width=250, force_terminal=False)
+        console.print(table)
+        return console.file.getvalue()
+    raise KpstanceError(f"unknown --format '{fmt}' (table, markdown, csv, json)")
+
+
+def plot(data: dict, path: str | os.PathLike) -> None:
+    """Grouped bars: one group per metric, one bar per row, error bars for std over a group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, metrics = data["rows"], data["metrics"]
+    width = 0.8 / max(1, len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(metrics) + 0.25 * len(rows)), 4.5))
+    for i, r in enumerate(rows):
+        xs = [j + i * width for j in range(len(metrics))]
+        ax.bar(xs, [r["metrics"][k] for k in metrics], width, yerr=[r["std"].get(k, 0) for k in metrics] if r["n"] > 1 else None,
+               label=r["name"], capsize=2)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(metrics))], metrics)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("score on gold")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def compare(args: Any) -> str:
+    """Entry point for the CLI: returns the rendered comparison (and writes the plot if asked)."""
+    if args.runs_dir:
+        runs = runs_from_folders(args.runs_dir)
+    else:
+        runs = runs_from_store(args.store, None)
+    if args.experiment:
+        wanted = set(args.experiment.split(","))
+        runs = [r for r in runs if r["experiment"] in wanted]
+        if not runs:
+            raise KpstanceError(f"no runs of experiment(s) {', '.join(sorted(wanted))}")
+    metrics = tuple(args.metrics.split(",")) if args.metrics else DEFAULT_METRICS
+    data = build_rows(runs, metrics, args.group_by, args.baseline, args.sort, args.allow_mixed_gold)
+    if args.plot:
+        plot(data, args.plot)
+    return render(data, args.format)

@@ -1,0 +1,182 @@
+"""Tracking, baselines, sweeps and `kpstance compare` on smoke runs in a temp folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import sys
+
+import pytest
+from conftest import GOLD, ROOT, compose, run_cli
+from test_reliability import train_py
+
+from kpstance.errors import KpstanceError
+
+SMOKE = ["experiment=smoke", "evaluation.final_model=false"]
+
+
+def tracked(tmp, *overrides):
+    return compose([*overrides, "logger=mlflow", f"logger.db_path={tmp / 'mlflow.db'}",
+                    f"logger.artifact_root={tmp / 'artifacts'}"], tmp)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Three seeds of smoke and two of smoke gold_cv, each in its own run folder, tracked in one store."""
+    from kpstance.pipeline import train
+
+    tmp = tmp_path_factory.mktemp("cmp")
+    out = {}
+    for task, extra in (("smoke", []), ("smoke_gold", ["evaluation.train_labels=gold"])):
+        for seed in ((0, 1, 2) if task == "smoke" else (0, 1)):
+            cfg = tracked(tmp, *SMOKE, *extra, f"seed={seed}", f"task_name={task}",
+                          f"paths.output_dir={tmp / 'runs' / f'{task}_{seed}'}")
+            out[(task, seed)] = train(cfg)
+    return tmp, out
+
+
+def compare(tmp, *args):
+    r = run_cli("compare", "--store", str(tmp / "mlflow.db"), *args)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_mlflow_store_holds_params_metrics_tags_artifacts(runs):
+    from mlflow.tracking import MlflowClient
+
+    tmp, out = runs
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("smoke")
+    found = client.search_runs([exp.experiment_id])
+    assert len(found) == 3
+    r = client.get_run(out[("smoke", 1)]["mlflow_run_id"])
+    assert r.data.params["seed"] == "1" and r.data.params["trainer.max_steps"] == "4"
+    assert r.data.metrics["joint_accuracy"] == pytest.approx(out[("smoke", 1)]["joint_accuracy"])
+    assert r.data.tags["gold_sha256"] == out[("smoke", 1)]["gold_sha256"] and len(r.data.tags["git_commit"]) >= 7
+    assert r.data.tags["labels_sha256"] and r.data.tags["experiment"] == "smoke"
+    arts = {a.path for a in client.list_artifacts(r.info.run_id)}
+    assert {"metrics.json", "config.yaml", "predictions.jsonl", "lf_analysis.csv"} <= arts
+    assert (tmp / "artifacts").is_dir() and not (ROOT / "mlruns").exists()
+
+
+def test_json_lists_every_run_with_config_and_metrics(runs):
+    tmp, out = runs
+    rows = json.loads(compare(tmp, "--format", "json"))
+    assert len(rows) == 5
+    assert {r["experiment"] for r in rows} == {"smoke", "smoke_gold"}
+    for r in rows:
+        assert set(r) >= {"name", "experiment", "config", "metrics"}
+    # the config values shown are those that differ between runs
+    assert {"seed", "evaluation.train_labels"} <= set(rows[0]["config"])
+
+
+def test_group_by_gives_mean_and_std_over_seeds(runs):
+    tmp, out = runs
+    rows = json.loads(compare(tmp, "--group-by", "evaluation.train_labels", "--format", "json"))
+    smoke = next(r for r in rows if r["experiment"] == "smoke")
+    vals = [out[("smoke", s)]["joint_accuracy"] for s in (0, 1, 2)]
+    assert smoke["n"] == 3
+    assert smoke["metrics"]["joint_accuracy"] == pytest.approx(statistics.mean(vals))
+    assert smoke["metrics_std"]["joint_accuracy"] == pytest.approx(statistics.stdev(vals))
+    table = compare(tmp, "--group-by", "evaluation.train_labels")
+    assert "±" in table and "smoke [evaluation.train_labels=silver]" in table
+
+
+def test_baseline_difference_and_formats(runs, tmp_path):
+    tmp, out = runs
+    rows = json.loads(compare(tmp, "--baseline", "smoke_gold", "--group-by", "evaluation.train_labels", "--format", "json"))
+    gold_row = next(r for r in rows if r["experiment"] == "smoke_gold")
+    assert all(abs(v) < 1e-12 for v in gold_row["delta"].values())
+    md = compare(tmp, "--experiment", "smoke", "--format", "markdown", "--sort", "actor_macro_f1")
+    assert md.splitlines()[0].startswith("| run | experiment | seed |") and len(md.splitlines()) == 5
+    rows_csv = list(csv.reader(compare(tmp, "--format", "csv").splitlines()))
+    assert rows_csv[0][:2] == ["run", "experiment"] and len(rows_csv) == 6
+    png = tmp_path / "cmp.png"
+    compare(tmp, "--group-by", "seed", "--plot", str(png))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_dir_reads_folders_without_mlflow(runs):
+    tmp, out = runs
+    r = run_cli("compare", "--runs-dir", str(tmp / "runs"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)) == 5
+
+
+def test_different_gold_sets_are_refused_unless_allowed(runs, tmp_path):
+    from kpstance.compare import build_rows, runs_from_folders
+    from kpstance.pipeline import train
+
+    tmp, _ = runs
+    other = tmp_path / "gold.jsonl"
+    lines = GOLD.read_text(encoding="utf-8").splitlines()
+    other.write_text("\n".join(lines) + "\n\n", encoding="utf-8")  # same labels, other bytes: other hash
+    train(compose([*SMOKE, f"data.gold_path={other}", "task_name=smoke",
+                   f"paths.output_dir={tmp_path / 'runs' / 'other'}"], tmp_path))
+    import shutil
+
+    shutil.copytree(tmp / "runs", tmp_path / "runs", dirs_exist_ok=True)
+    runs_ = runs_from_folders(tmp_path / "runs")
+    with pytest.raises(KpstanceError, match="different gold sets"):
+        build_rows(runs_)
+    data = build_rows(runs_, allow_mixed_gold=True)
+    assert data["mixed_gold"]
+    r = run_cli("compare", "--runs-dir", str(tmp_path / "runs"))
+    assert r.returncode == 2 and "different gold sets" in r.stderr
+
+
+def test_multirun_two_jobs_gathered(tmp_path):
+    r = train_py(tmp_path, "-m", "seed=0,1", "evaluation.final_model=false", "logger=none")
+    assert r.returncode == 0, r.stderr[-2000:]
+    (sweep,) = (tmp_path / "outputs" / "smoke" / "multiruns").glob("*")
+    rows = list(csv.DictReader((sweep / "sweep_metrics.csv").open()))
+    assert [row["job"] for row in rows] == ["job0", "job1"]
+    assert rows[0]["overrides"] == "seed=0" and float(rows[1]["joint_accuracy"]) >= 0
+
+
+def test_optuna_composes_and_runs_two_trials(tmp_path):
+    r = train_py(tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=2", "evaluation.final_model=false",
+                 "logger=none")
+    assert r.returncode == 0, r.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "smoke" / "multiruns").glob("*")
+    assert (sweep / "optimization_results.yaml").is_file()
+    assert len(list(sweep.glob("job*/metrics.json"))) == 2
+
+
+@pytest.mark.parametrize("baseline", ["majority", "rules", "tfidf"])
+def test_baseline_configs_on_smoke_data(tmp_path, baseline):
+    from kpstance.pipeline import train
+
+    m = train(compose([f"experiment=baseline_{baseline}", "data.synthetic.n=48", "logger=none"], tmp_path))
+    assert 0 <= m["joint_accuracy"] <= 1 and "model_dir" not in m
+    preds = [json.loads(l) for l in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
+    if baseline == "rules":  # scored on the same folds, the rules baseline equals the rules columns
+        assert m["joint_accuracy"] == m["rules_joint_accuracy"]
+    if baseline == "majority":
+        assert len({(p["cv_actor"], p["cv_stance"]) for p in preds if p["cv_fold"] == 0}) == 1
+
+
+def test_setfit_baseline_runs_or_skips_clearly(tmp_path):
+    r = train_py(tmp_path, "experiment=baseline_setfit", "data.synthetic.n=16", "trainer.epochs=1", "logger=none",
+                 "model.setfit_iterations=1")
+    try:
+        import setfit  # noqa: F401
+    except ImportError:
+        assert r.returncode == 0 and "needs the optional package setfit" in r.stderr and "skipped" in r.stderr
+        assert not list((tmp_path / "outputs").rglob("metrics.json"))
+    else:
+        assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_logger_none_needs_no_mlflow(tmp_path):
+    code = ("import sys; sys.modules['mlflow'] = None\n"
+            "sys.path.insert(0, 'tests')\n"
+            "from conftest import compose\n"
+            "from kpstance.pipeline import train\n"
+            f"m = train(compose(['experiment=smoke', 'logger=none'], __import__('pathlib').Path({str(tmp_path)!r})))\n"
+            "assert 'mlflow_run_id' not in m\n")
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
