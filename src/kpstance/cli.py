@@ -28,25 +28,6 @@ def default_labels() -> str:
     return LABELS_REL
 
 
-def _records(path: str, language: str = "en") -> Iterator[tuple[dict, Any]]:
-    """(record to carry through, unit) for each sentence of a .txt article or a .jsonl file.
-
-    A .txt file is an article and is segmented; a .jsonl file holds one sentence per line in
-    "text" and is not re-segmented: all its fields are carried through.
-    """
-    from .segment import segment_article
-    from .textio import iter_jsonl, read_article
-
-    p = Path(path)
-    if p.suffix.lower() == ".jsonl":
-        for line, rec in iter_jsonl(p):
-            yield rec, line
-    else:
-        article_id = p.stem
-        for u in segment_article(read_article(p), article_id, language):
-            yield {"id": u.id, "article_id": u.article_id, "section": u.section, "kind": u.kind, "text": u.text}, u
-
-
 @contextlib.contextmanager
 def _output(path: str | None) -> Iterator[IO[str]]:
     """stdout, or a file written under a temporary name and renamed into place on success."""
@@ -71,21 +52,24 @@ def cmd_label(args: argparse.Namespace) -> None:
     from .labeling import label_units
     from .labels import load_scheme
     from .segment import segment_lines
+    from .textio import expand_inputs, records
 
     scheme = load_scheme(args.labels or default_labels())
-    recs = list(_records(args.input))
-    units = [u for _, u in recs]
-    if any(isinstance(u, int) for u in units):  # .jsonl: one unit per line, as given
-        units = segment_lines([r["text"] for r, _ in recs], Path(args.input).stem)
-    silver = label_units(units, scheme)
     with _output(args.output) as out:
-        for (rec, _), s in zip(recs, silver):
-            out.write(json.dumps({**rec, "actor": s.actor, "stance": s.stance, "rules_fired": s.rules_fired},
-                                 ensure_ascii=False) + "\n")
+        for path in expand_inputs(args.input):
+            recs = list(records(path))
+            units = [u for _, u in recs]
+            if any(isinstance(u, int) for u in units):  # .jsonl: one unit per line, as given
+                units = segment_lines([r["text"] for r, _ in recs], Path(path).stem)
+            for (rec, _), s in zip(recs, label_units(units, scheme)):
+                out.write(json.dumps({**rec, "actor": s.actor, "stance": s.stance, "rules_fired": s.rules_fired},
+                                     ensure_ascii=False) + "\n")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    """Stream: read a chunk, predict it, write it; memory stays constant for any input size."""
     from .inference import StancePredictor
+    from .textio import chunks, iter_inputs
 
     expected = None
     if args.labels:
@@ -95,20 +79,39 @@ def cmd_predict(args: argparse.Namespace) -> None:
         expected = {"actor": scheme.actor_labels, "stance": scheme.stance_labels}
     predictor = StancePredictor.load(args.model_dir, device=args.device, precision=args.precision,
                                      expected_labels=expected)
-    recs = list(_records(args.input))
-    preds = predictor.predict([r["text"] for r, _ in recs], batch_size=args.batch_size)
-    for i in predictor.truncated:
-        rec, where = recs[i]
-        loc = f"{args.input}:{where}" if isinstance(where, int) else f"{args.input}: unit {rec['id']}"
-        print(f"kpstance: warning: {loc}: sentence longer than {predictor.max_length} tokens, truncated",
-              file=sys.stderr)
-    with _output(args.output) as out:
-        for (rec, _), p in zip(recs, preds):
-            row = {**rec, "actor": p["actor"], "stance": p["stance"], "actor_score": p["actor_score"],
-                   "stance_score": p["stance_score"]}
-            if args.probs:
-                row.update(actor_probs=p["actor_probs"], stance_probs=p["stance_probs"])
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    show = not args.quiet and sys.stderr.isatty()
+    with _output(args.output) as out, _progress(show) as bar:
+        task = bar.add_task("predict", total=None) if bar else None
+        for chunk in chunks(iter_inputs(args.input), args.chunk_size):
+            preds = predictor.predict([r["text"] for _, r, _ in chunk], batch_size=args.batch_size)
+            for i in predictor.truncated:
+                path, rec, where = chunk[i]
+                loc = f"{path}:{where}" if isinstance(where, int) else f"{path}: unit {rec['id']}"
+                print(f"kpstance: warning: {loc}: sentence longer than {predictor.max_length} tokens, truncated",
+                      file=sys.stderr)
+            for (_, rec, _), p in zip(chunk, preds):
+                row = {**rec, "actor": p["actor"], "stance": p["stance"], "actor_score": p["actor_score"],
+                       "stance_score": p["stance_score"]}
+                if args.probs:
+                    row.update(actor_probs=p["actor_probs"], stance_probs=p["stance_probs"])
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            if bar:
+                bar.update(task, advance=len(chunk))
+
+
+@contextlib.contextmanager
+def _progress(show: bool) -> Iterator[Any]:
+    """A sentence counter on stderr, only on a terminal."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.completed} sentences"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        yield bar
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,21 +122,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     lab = sub.add_parser("label", help="label sentences with the rules (silver labels) and show which rules fired")
-    lab.add_argument("--input", required=True, help=".txt article (segmented) or .jsonl with a 'text' field per line")
+    lab.add_argument("--input", required=True, nargs="+", help=".txt articles, .jsonl files ('text' per line), folders, or - for stdin")
     lab.add_argument("--output", help="JSON Lines output (default: stdout)")
     lab.add_argument("--labels", default=None, help=f"label YAML (default: {LABELS_REL})")
     lab.set_defaults(func=cmd_label)
 
     pred = sub.add_parser("predict", help="predict actor and stance with a saved model")
     pred.add_argument("model_dir", help="a folder saved by train.py, e.g. models/latest")
-    pred.add_argument("--input", required=True, help=".txt article (segmented) or .jsonl with a 'text' field per line")
+    pred.add_argument("--input", required=True, nargs="+",
+                      help=".txt articles (segmented), .jsonl files ('text' per line), folders of both, or - for stdin")
     pred.add_argument("--output", help="JSON Lines output (default: stdout)")
     pred.add_argument("--batch-size", type=int, default=64)
     pred.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     pred.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     pred.add_argument("--probs", action="store_true", help="also write the full probability distributions")
+    pred.add_argument("--quiet", action="store_true", help="no progress display")
+    pred.add_argument("--chunk-size", type=int, default=4096, help="sentences read, predicted and written at a time")
     pred.add_argument("--labels", help="refuse the model unless its labels match this label YAML")
     pred.set_defaults(func=cmd_predict)
+    summ = sub.add_parser("summarize", help="actor × stance tables per article and for the corpus, with a chart")
+    summ.add_argument("model_dir", help="a folder saved by train.py, e.g. models/latest")
+    summ.add_argument("--input", required=True, nargs="+", help=".txt articles, .jsonl files, folders, or - for stdin")
+    summ.add_argument("--plot", help="stacked bar chart PNG of the corpus")
+    summ.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    summ.add_argument("--batch-size", type=int, default=64)
+    summ.set_defaults(func=cmd_summarize)
+
     cmp = sub.add_parser("compare", help="compare runs side by side (MLflow store, or run folders with --runs-dir)")
     cmp.add_argument("--experiment", help="only runs of this experiment (task_name); comma-separated for several")
     cmp.add_argument("--group-by", help="config key to group runs by, e.g. model.kind; rows show mean ± std")
@@ -147,6 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--allow-mixed-gold", action="store_true", help="show runs scored on different gold sets (marked *)")
     cmp.set_defaults(func=cmd_compare)
     return parser
+
+
+def cmd_summarize(args: argparse.Namespace) -> None:
+    from .summarize import plot_stacked, render_tables, summarize
+
+    df = summarize(args.model_dir, args.input, args.batch_size)
+    if args.plot:
+        plot_stacked(df, args.plot)
+    if args.format == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    elif args.format == "json":
+        sys.stdout.write(df.to_json(orient="records", force_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_tables(df))
 
 
 def cmd_compare(args: argparse.Namespace) -> None:

@@ -7,6 +7,8 @@ before any training starts.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from enum import Enum
@@ -70,12 +72,20 @@ class SyntheticConfig:
 
 
 @dataclass
+class CorpusConfig:
+    path: str = "???"
+    num_proc: int = 2
+    max_articles: Optional[int] = None  # noqa: UP045
+
+
+@dataclass
 class DataConfig:
     articles: list[ArticleRef] = field(default_factory=list)
     gold_path: str = "???"
     language: str = "en"
     article_repeat: int = 1
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    corpus: Optional[CorpusConfig] = None  # noqa: UP045
 
 
 @dataclass
@@ -162,7 +172,20 @@ def validate(cfg: Any) -> Any:
         raise KpstanceError(f"config key '{key}': {msg}") from None
 
 
+def _rank_dir(path: str) -> str:
+    """Rank 0 (or a single process) writes the run folder; other torchrun ranks get a scratch folder."""
+    rank = int(os.environ.get("RANK", 0))
+    if rank == 0:
+        return path
+    return os.path.join(tempfile.gettempdir(), f"kpstance-rank{rank}-{uuid.uuid4().hex[:8]}")
+
+
 def register_resolvers() -> None:
-    """``${kp_uid:}``: a random suffix, cached per process, so concurrent runs never share a folder."""
+    """``${kp_uid:}``: a random suffix, cached per process, so concurrent runs never share a folder.
+
+    ``${kp_rank_dir:PATH}``: PATH on rank 0, a scratch folder on the other ranks of a torchrun job.
+    """
     if not OmegaConf.has_resolver("kp_uid"):
         OmegaConf.register_new_resolver("kp_uid", lambda: uuid.uuid4().hex[:6], use_cache=True)
+    if not OmegaConf.has_resolver("kp_rank_dir"):
+        OmegaConf.register_new_resolver("kp_rank_dir", _rank_dir, use_cache=True)

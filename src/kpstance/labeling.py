@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -119,6 +120,12 @@ class Rules:
             return None  # passive: 'sanctions were announced by X' has X as agent, not as a speaker
         aux = re.sub(r"\b(?:has|have|had|is|are|was|were|been|will|would|has been|have been|repeatedly|also|again|already)\b", "", before)
         return aux.strip(), body[: v.end()]
+
+
+@lru_cache(maxsize=8)
+def rules_for(scheme: LabelScheme) -> Rules:
+    """Compiled rules, cached: a corpus labels thousands of articles with one scheme."""
+    return Rules(scheme)
 
 
 ActorLF = Callable[[Rules, Context], str | None]
@@ -417,7 +424,7 @@ def label_units(
     aggregator: str = "majority",
 ) -> list[SilverLabel]:
     """Label units in article order (pronouns and quotes need the speakers before them)."""
-    rules = Rules(scheme)
+    rules = rules_for(scheme)
     a_names = list(actor_lfs or ACTOR_LFS)
     s_names = list(stance_lfs or STANCE_LFS)
     for n in a_names:

@@ -34,7 +34,7 @@ from .labels import LabelScheme, load_scheme
 from .segment import Unit, segment_article
 from .synthetic import Generator, drop_leaks
 from .textio import read_article
-from .training import fault
+from .training import dist_rank_world, fault
 
 log = logging.getLogger("kpstance")
 
@@ -206,15 +206,22 @@ def train(cfg: Any) -> dict[str, float]:
         from .baselines import SetFitBaseline
 
         SetFitBaseline.check_installed()  # skip before anything is written
+    rank, world = dist_rank_world()
+    main = rank == 0  # under torchrun every rank trains; only rank 0 evaluates, writes, logs and saves
     out_dir = Path(cfg.paths.output_dir)
     if cfg.get("resume"):
+        if world > 1:
+            raise KpstanceError("resume runs in one process; start it without torchrun")
         out_dir = find_resume_dir(cfg)
         log.info("resuming the run in %s", out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_yaml(_without_run_keys(cfg), resolve=True)
-    if cfg.get("resume"):
-        check_same_config(out_dir, resolved)
-    (out_dir / "config.yaml").write_text(resolved, encoding="utf-8")
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.get("resume"):
+            check_same_config(out_dir, resolved)
+        (out_dir / "config.yaml").write_text(resolved, encoding="utf-8")
+    if world > 1:
+        log.info("data-parallel training: rank %d of %d", rank, world)
     ckpt = out_dir / "checkpoints"
     if cfg.trainer.get("num_threads"):
         import torch
@@ -231,14 +238,28 @@ def train(cfg: Any) -> dict[str, float]:
 
     silver = label_units(units, scheme, cfg.rules.actor_lfs, cfg.rules.stance_lfs, cfg.rules.aggregator)
     silver_by_id = {s.id: s for s in silver}
-    _write_silver(out_dir / "silver.jsonl", units, silver)
-    lf_rows = lf_analysis(silver, gold, "actor") + lf_analysis(silver, gold, "stance")
-    _write_csv(out_dir / "lf_analysis.csv", lf_rows)
+    if main:
+        _write_silver(out_dir / "silver.jsonl", units, silver)
+        lf_rows = lf_analysis(silver, gold, "actor") + lf_analysis(silver, gold, "stance")
+        _write_csv(out_dir / "lf_analysis.csv", lf_rows)
 
     gen = Generator(cfg.data.synthetic.templates, scheme)
     gold_texts = [g["text"] for g in gold.values() if g.get("text")]
     synth = gen.generate(int(cfg.data.synthetic.n), int(cfg.data.synthetic.seed), gold_texts, cfg.evaluation.max_overlap)
     log.info("synthetic corpus: %d sentences from %d templates", len(synth), len(gen.templates))
+
+    corpus_texts: list[str] = []
+    corpus_labels: list[tuple[str, str]] = []
+    if cfg.data.get("corpus"):
+        from .corpus import label_folder
+
+        c = cfg.data.corpus
+        ds = label_folder(c.path, scheme, c.num_proc, c.max_articles, cfg.data.get("language", "en"),
+                          {"actor_lfs": list(cfg.rules.actor_lfs), "stance_lfs": list(cfg.rules.stance_lfs),
+                           "aggregator": cfg.rules.aggregator})
+        corpus_texts = list(ds["text"])
+        corpus_labels = list(zip(ds["actor"], ds["stance"]))
+        log.info("silver corpus: %d units from %s", len(corpus_texts), c.path)
 
     def labels_of(u: Unit) -> tuple[str, str]:
         if cfg.evaluation.train_labels == "gold":
@@ -248,8 +269,8 @@ def train(cfg: Any) -> dict[str, float]:
 
     def training_set(train_units: Sequence[Unit], held_texts: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
         rep = max(1, int(cfg.data.get("article_repeat", 1)))  # real sentences are few: show them more often
-        texts = [u.text for u in train_units] * rep + [e.text for e in synth]
-        labs = [labels_of(u) for u in train_units] * rep + [(e.actor, e.stance) for e in synth]
+        texts = [u.text for u in train_units] * rep + [e.text for e in synth] + corpus_texts
+        labs = [labels_of(u) for u in train_units] * rep + [(e.actor, e.stance) for e in synth] + corpus_labels
         keep = drop_leaks(texts, held_texts, cfg.evaluation.max_overlap) if held_texts else range(len(texts))
         dropped = len(texts) - len(keep)
         if dropped:
@@ -284,6 +305,8 @@ def train(cfg: Any) -> dict[str, float]:
                 texts, actors, stances = training_set(rest, [u.text for u in held])
                 model, tok, _ = _train_one(cfg, scheme, texts, actors, stances, int(cfg.seed),
                                            f"fold {k + 1}/{len(groups)}", ckpt / f"fold{k}")
+                if not main:
+                    continue
                 preds = _predict(model, tok, cfg, [u.text for u in held])
                 ckpt.mkdir(exist_ok=True)
                 write_json(done, preds)
@@ -293,8 +316,9 @@ def train(cfg: Any) -> dict[str, float]:
                 cv_pred[u.id] = (p["actor"], p["stance"])
                 rows[u.id].update(cv_actor=p["actor"], cv_stance=p["stance"], cv_fold=k,
                                   cv_actor_score=p["actor_score"], cv_stance_score=p["stance_score"])
-        assert len(cv_pred) == len(units), "every gold unit is predicted exactly once"
-        metrics.update(score(gold_pairs, [cv_pred[u.id] for u in units], scheme))
+        if main:
+            assert len(cv_pred) == len(units), "every gold unit is predicted exactly once"
+            metrics.update(score(gold_pairs, [cv_pred[u.id] for u in units], scheme))
 
     final_dir = None
     run_name = run_name_for(out_dir, cfg.task_name)
@@ -304,14 +328,18 @@ def train(cfg: Any) -> dict[str, float]:
         texts, actors, stances = training_set(units, [])
         model, tok, stats = _train_one(cfg, scheme, texts, actors, stances, int(cfg.seed), "final model",
                                        ckpt / "final")
+        if not main:
+            return {}
         seen = _predict(model, tok, cfg, [u.text for u in units])
         for u, p in zip(units, seen):
             rows[u.id].update(seen_actor=p["actor"], seen_stance=p["stance"])
         metrics.update(score(gold_pairs, [(p["actor"], p["stance"]) for p in seen], scheme, "seen_"))
         info["train_examples_per_second"] = round(stats.examples_per_second, 2)
 
+    if not main:
+        return {}
     metrics.update({
-        "n_units": len(units), "n_synthetic": len(synth), "gold_sha256": _sha256(cfg.data.gold_path),
+        "n_units": len(units), "n_synthetic": len(synth), "n_corpus": len(corpus_texts), "gold_sha256": _sha256(cfg.data.gold_path),
         "labels_sha256": scheme.sha256,
     })
     _write_reports(out_dir, cfg, scheme, rows, gold, cv_pred, metrics)

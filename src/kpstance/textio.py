@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import KpstanceError
 
@@ -39,9 +41,40 @@ def read_article(path: str | os.PathLike) -> str:
     return text
 
 
+def _lines(path: str | os.PathLike) -> Iterator[str]:
+    """Decoded lines of a file (or stdin for "-"), one at a time: constant memory for any size."""
+    import sys
+
+    p = Path(path)
+    if str(path) == "-":
+        f = sys.stdin.buffer
+        p = Path("<stdin>")
+    else:
+        try:
+            f = p.open("rb")
+        except FileNotFoundError:
+            raise KpstanceError("file not found", p) from None
+        except IsADirectoryError:
+            raise KpstanceError("is a folder, expected a file", p) from None
+        except OSError as e:
+            raise KpstanceError(f"cannot read: {e.strerror}", p) from None
+    try:
+        for lineno, raw in enumerate(f, start=1):
+            if b"\x00" in raw:
+                raise KpstanceError("looks like a binary file (NUL bytes), expected UTF-8 text", p, lineno)
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise KpstanceError(f"not valid UTF-8 (byte {e.start} of the line)", p, lineno) from None
+            yield line.rstrip("\r\n")
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
 def iter_jsonl(path: str | os.PathLike, text_field: str | None = "text") -> Iterator[tuple[int, dict]]:
     """Yield (line number, record) for each non-blank line; each record must hold a string text."""
-    for lineno, line in enumerate(read_text(path).split("\n"), start=1):
+    for lineno, line in enumerate(_lines(path), start=1):
         if not line.strip():
             continue
         try:
@@ -56,3 +89,83 @@ def iter_jsonl(path: str | os.PathLike, text_field: str | None = "text") -> Iter
             if not isinstance(rec[text_field], str):
                 raise KpstanceError(f'field "{text_field}" must be a string', path, lineno)
         yield lineno, rec
+
+
+def expand_inputs(inputs: list[str]) -> list[str]:
+    """Files as given, folders as their .txt and .jsonl files (sorted), "-" for stdin."""
+    out: list[str] = []
+    for item in inputs:
+        p = Path(item)
+        if item != "-" and p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in (".txt", ".jsonl"))
+            if not files:
+                raise KpstanceError("folder holds no .txt or .jsonl files", p)
+            out += [str(f) for f in files]
+        else:
+            out.append(item)
+    return out
+
+
+def _stdin_records(language: str) -> Iterator[tuple[dict, Any]]:
+    """stdin is JSON Lines (streamed) when it starts with '{', otherwise one article."""
+    from .segment import segment_article
+
+    stream = sys.stdin.buffer
+    head = stream.peek(64)[:64].lstrip() if hasattr(stream, "peek") else b""
+    if head.lstrip(b"\xef\xbb\xbf")[:1] == b"{":
+        for line, rec in iter_jsonl("-"):
+            yield rec, line
+        return
+    data = stream.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise KpstanceError("not valid UTF-8", "<stdin>") from None
+    if not text.strip():
+        raise KpstanceError("the article is empty", "<stdin>")
+    for u in segment_article(text, "stdin", language):
+        yield _unit_record(u), u
+
+
+def _unit_record(u: Any) -> dict:
+    return {"id": u.id, "article_id": u.article_id, "section": u.section, "kind": u.kind, "text": u.text}
+
+
+def records(path: str, language: str = "en") -> Iterator[tuple[dict, Any]]:
+    """(record to carry through, unit or line number) for each sentence of a .txt article or a .jsonl file.
+
+    A .txt file is an article and is segmented; a .jsonl file holds one sentence per line in
+    "text" and is not re-segmented: all its fields are carried through.
+    """
+    from .segment import segment_article
+
+    if path == "-":
+        yield from _stdin_records(language)
+        return
+    p = Path(path)
+    if p.suffix.lower() == ".jsonl":
+        for line, rec in iter_jsonl(p):
+            yield rec, line
+    else:
+        article_id = p.stem
+        for u in segment_article(read_article(p), article_id, language):
+            yield _unit_record(u), u
+
+
+def iter_inputs(inputs: list[str]) -> Iterator[tuple[str, dict, Any]]:
+    """(path, record, unit or line number) over all inputs, lazily."""
+    for path in expand_inputs(inputs):
+        for rec, where in records(path):
+            yield path, rec, where
+
+
+def chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of at most ``size`` items: bounded memory over an unbounded stream."""
+    buf: list[Any] = []
+    for it in items:
+        buf.append(it)
+        if len(buf) >= size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf

@@ -36,6 +36,24 @@ class TrainStats:
         return self.examples / self.seconds if self.seconds else float("nan")
 
 
+def dist_rank_world() -> tuple[int, int]:
+    """(rank, world size) from the environment torchrun or accelerate set; (0, 1) otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def init_distributed() -> bool:
+    """Join the process group once per process (gloo on CPU, nccl on GPU); False when not distributed."""
+    import torch
+    import torch.distributed as dist
+
+    _, world = dist_rank_world()
+    if world <= 1:
+        return False
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return True
+
+
 def seed_everything(seed: int, deterministic: bool = True) -> None:
     import numpy as np
     import torch
@@ -112,9 +130,16 @@ def fine_tune(
     tti = enc.get("token_type_ids")
     lengths = [len(x) for x in ids]
     rng = random.Random(seed)
-    per_epoch = math.ceil(len(ids) / cfg.batch_size)
+    rank, world = dist_rank_world()
+    # data parallel: every rank draws the same batch order and takes every world-th batch
+    per_epoch = max(1, math.ceil(len(ids) / cfg.batch_size) // world)
     total = per_epoch * cfg.epochs if cfg.max_steps in (None, -1) else int(cfg.max_steps)
     model.train()
+    forward = model
+    if init_distributed():
+        from torch.nn.parallel import DistributedDataParallel
+
+        forward = DistributedDataParallel(model)
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.get("fused_adamw", True))
     sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * total), total)
     a_t = torch.tensor(list(actor_ids))
@@ -128,13 +153,16 @@ def fine_tune(
         step, seen = load_checkpoint(checkpoint_dir, model, opt, sched)
         log.info("%s: resumed from step %d", description, step)
     t0 = time.perf_counter()
-    progress = _progress(total, description)
+    progress = _progress(total, description) if rank == 0 else _NoBar()
     done = step  # batches already trained on: replay the order without training
     with progress as bar:
         task = bar.add_task(description, total=total, completed=step) if bar else None
         position = 0
         while position < total:
-            for batch in length_grouped_batches(lengths, cfg.batch_size, rng, cfg.get("group_by_length", True)):
+            batches = length_grouped_batches(lengths, cfg.batch_size, rng, cfg.get("group_by_length", True))
+            if world > 1:
+                batches = batches[rank : per_epoch * world : world]
+            for batch in batches:
                 if position >= total:
                     break
                 position += 1
@@ -151,7 +179,7 @@ def fine_tune(
                         types[r, : lengths[i]] = torch.tensor(tti[i])
                 ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
                 with ctx:
-                    logits = model(input_ids=input_ids, attention_mask=mask, token_type_ids=types).logits.float()
+                    logits = forward(input_ids=input_ids, attention_mask=mask, token_type_ids=types).logits.float()
                 loss = ce(logits[:, :n_actor], a_t[batch]) + ce(logits[:, n_actor:], s_t[batch])
                 loss.backward()
                 if cfg.get("max_grad_norm"):
@@ -164,7 +192,7 @@ def fine_tune(
                 loss_val = float(loss.detach())
                 if bar:
                     bar.update(task, advance=1, description=f"{description} loss {loss_val:.3f}")
-                if checkpoint_dir is not None and every and step % every == 0 and step < total:
+                if checkpoint_dir is not None and every and step % every == 0 and step < total and rank == 0:
                     save_checkpoint(checkpoint_dir, model, opt, sched, step, seen)
                     fault(f"after_checkpoint:{description}:{step}")
     model.eval()
