@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import KpstanceError
-from .modeling import check_safetensors
+from .modeling import check_safetensors, quiet_transformers
 
 log = logging.getLogger(__name__)
 REQUIRED_FILES = ("config.json", "tokenizer_config.json")
@@ -74,6 +74,7 @@ class StancePredictor:
         """Load a saved folder: safetensors only, never remote code; labels checked against a scheme."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        quiet_transformers()
         p = Path(model_dir)
         if not p.is_dir():
             raise KpstanceError("model folder not found", p)

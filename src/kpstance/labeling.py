@@ -24,8 +24,10 @@ HEADING_KINDS = ("title", "subtitle", "subheading")
 ADJUNCT_STARTERS = {"following", "after", "before", "on", "in", "at", "during", "earlier", "later", "last",
                     "this", "yesterday", "today", "adding", "noting", "recently", "again",
                     "repeatedly", "afterwards", "then", "once", "twice", "also", "too", "to", "from"}
+# words after which a named party is a target, not the agent of what follows
 PREPOSITIONS = {"against", "on", "with", "to", "over", "for", "from", "at", "toward", "towards", "into", "by",
-                "between", "of", "about", "and"}
+                "between", "of", "about", "and", "urged", "urges", "asked", "asks", "pressed", "presses", "invited",
+                "invites", "told", "tells", "persuade", "persuaded", "convince", "convinced"}
 INTRO_RE = re.compile(r"^(?:(?:On|In|By|Since|After|Before|Over|During|Against|Besides|However|Meanwhile|Earlier|Later|Also|Still|Moreover|Then)\b[^,]{0,60},\s*)+")
 DASH_ATTRIBUTION_RE = re.compile(r"\s[—–-]{1,2}\s*(?P<src>[^—–-]{2,60})$")
 PASSIVE_BY_RE = re.compile(r"\b(?:was|were|is|are|been|being)\s+\w+(?:ed|en|wn)\b[^.]{0,60}?\bby\s+")
@@ -278,6 +280,7 @@ def _owner(r: Rules, c: Context, m: re.Match[str]) -> str | None:
     agents = [
         x for x in r.matcher.actor_mentions(clause)
         if (clause[: x.start].split() or [""])[-1].lower() not in PREPOSITIONS
+        and not re.match(r"\s+to\s", clause[x.end :])  # 'urged Y to return to talks': the speaker's call
     ]
     return agents[-1].actor if agents else None
 

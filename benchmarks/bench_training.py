@@ -1,0 +1,101 @@
+"""Training speed: kpstance's loop against a stock transformers Trainer, same data, epochs and hyperparameters.
+
+    .venv/bin/python benchmarks/bench_training.py [overrides ...]
+
+Both fine-tune the packaged MiniLM on the default run's final training set (silver labels
+of the article plus the synthetic corpus) with the same learning rate, batch size, epochs,
+warm-up and weight decay, and one cross-entropy per label group. Prints training
+sentences/s of each, the ratio, and each model's gold metrics. The gold scores are "seen"
+scores (the article's silver labels were in the training data), the same for both systems.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def main(overrides: list[str]) -> int:
+    import tempfile
+
+    import torch
+    from conftest import compose
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from kpstance.config import validate
+    from kpstance.evaluation import load_gold, score
+    from kpstance.labeling import label_units
+    from kpstance.labels import load_scheme
+    from kpstance.modeling import build
+    from kpstance.pipeline import _predict, _train_one, load_units
+    from kpstance.synthetic import Generator
+
+    cfg = validate(compose(["logger=none", *overrides], Path(tempfile.mkdtemp())))
+    scheme = load_scheme(cfg.labels)
+    units = load_units(cfg)
+    gold = load_gold(cfg.data.gold_path, scheme, units)
+    silver = label_units(units, scheme)
+    synth = Generator(cfg.data.synthetic.templates, scheme).generate(
+        cfg.data.synthetic.n, cfg.data.synthetic.seed, [g["text"] for g in gold.values()])
+    rep = cfg.data.article_repeat
+    texts = [u.text for u in units] * rep + [e.text for e in synth]
+    actors = [s.actor for s in silver] * rep + [e.actor for e in synth]
+    stances = [s.stance for s in silver] * rep + [e.stance for e in synth]
+    gold_pairs = [(gold[u.id]["actor"], gold[u.id]["stance"]) for u in units]
+    print(f"{len(texts)} training sentences, {cfg.trainer.epochs} epochs, batch {cfg.trainer.batch_size}, "
+          f"lr {cfg.trainer.lr}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+
+    cfg.trainer.checkpoint_every = 0
+    t = time.perf_counter()
+    model, tok, stats = _train_one(cfg, scheme, texts, actors, stances, cfg.seed, "kpstance")
+    ours_s = time.perf_counter() - t
+    ours = score(gold_pairs, [(p["actor"], p["stance"]) for p in _predict(model, tok, cfg, [u.text for u in units])], scheme)
+
+    a2i = {a: i for i, a in enumerate(scheme.actor_labels)}
+    s2i = {s: i for i, s in enumerate(scheme.stance_labels)}
+    n_actor = len(a2i)
+    torch.manual_seed(cfg.seed)
+    model2, tok2 = build(cfg.model, scheme.id2label(), texts)
+    enc = tok2(texts, truncation=True, max_length=cfg.model.max_length)
+    rows = [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
+             "token_type_ids": enc["token_type_ids"][i], "labels": [a2i[actors[i]], s2i[stances[i]]]}
+            for i in range(len(texts))]
+
+    class TwoGroupTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+            labels = inputs.pop("labels")
+            logits = model(**inputs).logits
+            ce = torch.nn.functional.cross_entropy
+            loss = ce(logits[:, :n_actor], labels[:, 0]) + ce(logits[:, n_actor:], labels[:, 1])
+            return (loss, logits) if return_outputs else loss
+
+    args = TrainingArguments(
+        output_dir=tempfile.mkdtemp(), per_device_train_batch_size=cfg.trainer.batch_size,
+        num_train_epochs=cfg.trainer.epochs, learning_rate=cfg.trainer.lr, warmup_ratio=cfg.trainer.warmup_ratio,
+        weight_decay=cfg.trainer.weight_decay, max_grad_norm=cfg.trainer.max_grad_norm, seed=cfg.seed,
+        report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True, use_cpu=True,
+    )
+    trainer = TwoGroupTrainer(model=model2, args=args, train_dataset=rows, data_collator=DataCollatorWithPadding(tok2))
+    t = time.perf_counter()
+    trainer.train()
+    stock_s = time.perf_counter() - t
+    stock = score(gold_pairs, [(p["actor"], p["stance"]) for p in _predict(model2, tok2, cfg, [u.text for u in units])],
+                  scheme)
+
+    n = len(texts) * cfg.trainer.epochs
+    print(f"\n{'system':34s} {'seconds':>8s} {'sentences/s':>12s} {'joint acc':>10s} {'actor F1':>9s} {'stance F1':>10s}")
+    for name, sec, m in (("kpstance loop", ours_s, ours), (f"stock Trainer (optim={args.optim})", stock_s, stock)):
+        print(f"{name:34s} {sec:8.1f} {n / sec:12.1f} {m['joint_accuracy']:10.3f} {m['actor_macro_f1']:9.3f} "
+              f"{m['stance_macro_f1']:10.3f}")
+    print(f"\nkpstance / stock Trainer: {stock_s / ours_s:.2f}x training sentences/s (gold scores are 'seen' scores)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,75 @@
+"""Large silver corpora through datasets.map, and data-parallel training under torchrun."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ARTICLE, ROOT, compose
+
+
+def _corpus(folder, n_articles: int):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n_articles):
+        (folder / f"art{i:03d}.txt").write_text(
+            f"Talks stall {i}\nSEOUL, May {i % 28 + 1}. /TASS/. Seoul urged Pyongyang to return to talks, Moon Jae-in said. "
+            "Pyongyang fired two ballistic missiles.\nAnalysts expect more tension.\n", encoding="utf-8")
+    return folder
+
+
+def test_datasets_map_labels_a_folder(tmp_path, scheme):
+    from kpstance.corpus import label_folder
+
+    ds = label_folder(_corpus(tmp_path / "c", 30), scheme, num_proc=2)
+    assert len(ds) == 30 * 5  # title, dateline, two sentences, one more paragraph
+    rows = [r for r in ds if r["article_id"] == "art007"]
+    assert [r["kind"] for r in rows] == ["title", "dateline", "sentence", "sentence", "sentence"]
+    assert (rows[2]["actor"], rows[2]["stance"]) == ("south_korea", "conciliatory")
+    assert (rows[3]["actor"], rows[3]["stance"]) == ("north_korea", "hardline")
+    one = label_folder(tmp_path / "c", scheme, num_proc=1)
+    assert list(one["text"]) == list(ds["text"]) and list(one["actor"]) == list(ds["actor"])
+
+
+def test_training_with_data_corpus(tmp_path):
+    from kpstance.pipeline import train
+
+    corpus = _corpus(tmp_path / "c", 12)
+    (corpus / "copy_of_gold_article.txt").write_text(ARTICLE.read_text(encoding="utf-8"), encoding="utf-8")
+    m = train(compose(["experiment=smoke", "data=corpus", f"data.corpus.path={corpus}", "data.corpus.num_proc=1"],
+                      tmp_path))
+    assert m["n_corpus"] == 12 * 5 + 41
+    log = (tmp_path / "run" / "metrics.json").read_text()
+    assert json.loads(log)["n_corpus"] == 101
+
+
+def test_corpus_errors_are_clear(tmp_path, scheme):
+    from kpstance.corpus import label_folder
+    from kpstance.errors import KpstanceError
+
+    with pytest.raises(KpstanceError, match="corpus folder not found"):
+        label_folder(tmp_path / "nope", scheme)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(KpstanceError, match="no .txt articles"):
+        label_folder(tmp_path / "empty", scheme)
+
+
+def test_torchrun_two_processes_smoke(tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(ROOT / "train.py"), "experiment=smoke", "logger=none", f"paths.log_dir={tmp_path / 'outputs'}",
+           f"paths.models_dir={tmp_path / 'models'}"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = list((tmp_path / "outputs" / "smoke" / "runs").glob("*"))
+    assert len(runs) == 1, runs  # rank 1 writes no run folder
+    metrics = json.loads((runs[0] / "metrics.json").read_text())
+    assert 0 <= metrics["joint_accuracy"] <= 1
+    assert "rank 0 of 2" in (runs[0] / "train.log").read_text()
+    models = [p for p in (tmp_path / "models").iterdir() if p.name != "latest"]
+    assert len(models) == 1 and (tmp_path / "models" / "latest").resolve() == models[0].resolve()
+
+
+def test_submitit_launcher_config_is_provided():
+    text = (ROOT / "configs" / "hydra" / "launcher" / "submitit_slurm.yaml").read_text()
+    assert "submitit_slurm" in text and "timeout_min" in text
