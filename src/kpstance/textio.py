@@ -12,17 +12,23 @@ from typing import Any
 from .errors import KpstanceError
 
 
-def read_text(path: str | os.PathLike) -> str:
-    """Read a UTF-8 text file; a BOM and Windows line endings are accepted, binary is refused."""
-    p = Path(path)
+def _open(p: Path) -> Any:
+    """Open a file for binary reading, with the one-line errors users see."""
     try:
-        raw = p.read_bytes()
+        return p.open("rb")
     except FileNotFoundError:
         raise KpstanceError("file not found", p) from None
     except IsADirectoryError:
         raise KpstanceError("is a folder, expected a file", p) from None
     except OSError as e:
         raise KpstanceError(f"cannot read: {e.strerror}", p) from None
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """Read a UTF-8 text file; a BOM and Windows line endings are accepted, binary is refused."""
+    p = Path(path)
+    with _open(p) as f:
+        raw = f.read()
     if b"\x00" in raw[:8192]:
         raise KpstanceError("looks like a binary file (NUL bytes), expected UTF-8 text", p)
     try:
@@ -43,21 +49,12 @@ def read_article(path: str | os.PathLike) -> str:
 
 def _lines(path: str | os.PathLike) -> Iterator[str]:
     """Decoded lines of a file (or stdin for "-"), one at a time: constant memory for any size."""
-    import sys
-
     p = Path(path)
     if str(path) == "-":
         f = sys.stdin.buffer
         p = Path("<stdin>")
     else:
-        try:
-            f = p.open("rb")
-        except FileNotFoundError:
-            raise KpstanceError("file not found", p) from None
-        except IsADirectoryError:
-            raise KpstanceError("is a folder, expected a file", p) from None
-        except OSError as e:
-            raise KpstanceError(f"cannot read: {e.strerror}", p) from None
+        f = _open(p)
     try:
         for lineno, raw in enumerate(f, start=1):
             if b"\x00" in raw:
