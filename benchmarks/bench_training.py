@@ -75,9 +75,11 @@ def main(overrides: list[str]) -> int:
             loss = ce(logits[:, :n_actor], labels[:, 0]) + ce(logits[:, n_actor:], labels[:, 1])
             return (loss, logits) if return_outputs else loss
 
+    total_steps = -(-len(texts) // cfg.trainer.batch_size) * cfg.trainer.epochs
     args = TrainingArguments(
         output_dir=tempfile.mkdtemp(), per_device_train_batch_size=cfg.trainer.batch_size,
-        num_train_epochs=cfg.trainer.epochs, learning_rate=cfg.trainer.lr, warmup_ratio=cfg.trainer.warmup_ratio,
+        num_train_epochs=cfg.trainer.epochs, learning_rate=cfg.trainer.lr,
+        warmup_steps=int(cfg.trainer.warmup_ratio * total_steps),  # transformers 5 has no warmup_ratio
         weight_decay=cfg.trainer.weight_decay, max_grad_norm=cfg.trainer.max_grad_norm, seed=cfg.seed,
         report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True, use_cpu=True,
     )

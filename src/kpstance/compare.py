@@ -179,7 +179,7 @@ def render(data: dict, fmt: str) -> str:
             table.add_column(h, justify="right" if h in data["metrics"] or h.startswith("Δ") else "left", no_wrap=True)
         for row in body:
             table.add_row(*[Text(c) for c in row])  # plain text: '[key=value]' is not rich markup
-        console = Console(file=io.StringIO(), width=250, force_terminal=False)
+        console = Console(file=io.StringIO(), width=1000, force_terminal=False)  # never squeeze columns
         console.print(table)
         return console.file.getvalue()
     raise KpstanceError(f"unknown --format '{fmt}' (table, markdown, csv, json)")
@@ -199,7 +199,7 @@ def plot(data: dict, path: str | os.PathLike) -> None:
         xs = [j + i * width for j in range(len(metrics))]
         ax.bar(xs, [r["metrics"][k] for k in metrics], width, yerr=[r["std"].get(k, 0) for k in metrics] if r["n"] > 1 else None,
                label=r["name"], capsize=2)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(metrics))], metrics)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(metrics))], metrics, rotation=15)
     ax.set_ylim(0, 1)
     ax.set_ylabel("score on gold")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))

@@ -165,8 +165,9 @@ def _annotate_quotes(units: list[Unit]) -> None:
 def segment_article(text: str, article_id: str, language: str = "en", with_headings: bool = True) -> list[Unit]:
     """Segment an article given as plain text, one paragraph per line.
 
-    With ``with_headings`` the first line is the title, a second short unterminated line
-    the subtitle, and later short unterminated lines are subheadings that open sections.
+    With ``with_headings`` an unterminated first line is the title, an unterminated line
+    right after it the subtitle (of any length), and later short unterminated lines are
+    subheadings that open sections.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     lines = [ln.strip() for ln in text.split("\n")]
