@@ -1,4 +1,4 @@
-"""The ``kpstance`` command: label sentences with the rules, or predict with a saved model.
+"""The ``kpstance`` command: rule labels, predictions, actor × stance summaries and run comparisons.
 
 Every user error ends in one line on stderr (``kpstance: error: FILE:LINE: …``) and exit
 code 2; output files are written to a temporary name and renamed only when complete.
