@@ -157,11 +157,7 @@ class StancePredictor:
 
     def predict_stream(self, texts: Iterable[str], batch_size: int = 64, chunk: int = 2048) -> Iterator[dict]:
         """Predict an iterable of any length in chunks, so memory stays constant."""
-        buf: list[str] = []
-        for t in texts:
-            buf.append(t)
-            if len(buf) >= chunk:
-                yield from self.predict(buf, batch_size)
-                buf = []
-        if buf:
-            yield from self.predict(buf, batch_size)
+        from .textio import chunks
+
+        for part in chunks(iter(texts), chunk):
+            yield from self.predict(part, batch_size)

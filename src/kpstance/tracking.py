@@ -8,7 +8,6 @@ to ``./mlruns`` of the current folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -52,10 +51,6 @@ def git_commit(root: str | os.PathLike) -> str:
         return r.stdout.strip() if r.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _mlflow() -> None:
