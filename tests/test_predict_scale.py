@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import ARTICLE, run_cli
 
 
@@ -59,3 +60,97 @@ def test_summarize_tables_dataframe_and_chart(smoke_run, tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
     r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--format", "json")
     assert sum(x["count"] for x in json.loads(r.stdout) if x["scope"] == CORPUS) == 41
+
+
+SENTENCES = [
+    "Seoul urged calm.",
+    "Moscow said the joint drills near the peninsula only raised tension and called for talks without conditions.",
+    "Tokyo agreed.",
+    "Pyongyang fired another missile over the sea early on Wednesday, the military said.",
+    "Beijing proposed a freeze for freeze.",
+    "The UN Security Council met behind closed doors to discuss new sanctions on the North.",
+    "Washington warned that all options were on the table.",
+]
+
+
+def test_batches_are_sorted_by_tokens_padded_to_their_own_longest_and_put_back_in_order(smoke_predictor):
+    """Each batch is as wide as its longest sentence, batches never overlap in length, and the
+    outputs come back in input order: the same as predicting every sentence alone."""
+    import numpy as np
+
+    p = smoke_predictor
+    widths, lengths = [], []
+    forward = p.model.forward
+
+    def spy(**kw):
+        mask = kw["attention_mask"]
+        widths.append(mask.shape[1])
+        lengths.append(sorted(mask.sum(1).tolist()))
+        return forward(**kw)
+
+    p.model.forward = spy
+    try:
+        pa, ps = p.predict_proba(SENTENCES, batch_size=2, workers=1)
+    finally:
+        del p.model.forward
+    assert widths == [max(batch) for batch in lengths]  # dynamic padding, never max_length
+    assert all(a[-1] <= b[0] for a, b in zip(lengths, lengths[1:]))  # sorted by token count
+    alone = [p.predict_proba([s], batch_size=1, workers=1) for s in SENTENCES]
+    np.testing.assert_allclose(pa, np.concatenate([a for a, _ in alone]), atol=1e-5)
+    np.testing.assert_allclose(ps, np.concatenate([s for _, s in alone]), atol=1e-5)
+
+
+def test_cpu_workers_agree_with_one_worker_and_restore_the_thread_count(smoke_predictor):
+    import numpy as np
+    import torch
+
+    texts = SENTENCES * 5
+    threads = torch.get_num_threads()
+    one = smoke_predictor.predict_proba(texts, batch_size=3, workers=1)
+    three = smoke_predictor.predict_proba(texts, batch_size=3, workers=3)
+    again = smoke_predictor.predict_proba(texts, batch_size=3, workers=3)
+    assert torch.get_num_threads() == threads
+    for a, b, c in zip(one, three, again):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+        assert np.array_equal(b, c)  # deterministic whichever thread ran which batch
+
+
+def test_bf16_prediction_stays_close_to_fp32(smoke_run):
+    import numpy as np
+
+    from kpstance import StancePredictor
+
+    p32 = StancePredictor.load(smoke_run["model_dir"])
+    p16 = StancePredictor.load(smoke_run["model_dir"], precision="bf16")
+    for a, b in zip(p32.predict_proba(SENTENCES), p16.predict_proba(SENTENCES)):
+        np.testing.assert_allclose(a, b, atol=0.05)  # bf16 keeps 8 bits of mantissa
+        np.testing.assert_allclose(b.sum(1), 1, atol=1e-5)
+    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--precision", "bf16")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 41
+
+
+def test_bad_workers_or_batch_size_is_a_clear_error(smoke_run):
+    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--workers", "0")
+    assert r.returncode == 2 and "workers must be at least 1" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--batch-size", "0")
+    assert r.returncode == 2 and "batch size must be at least 1" in r.stderr
+
+
+def test_predict_cli_workers_option(smoke_run):
+    outs = []
+    for w in ("1", "2"):
+        r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--workers", w, "--probs")
+        assert r.returncode == 0, r.stderr
+        outs.append([json.loads(l) for l in r.stdout.splitlines()])
+    assert len(outs[0]) == len(outs[1]) == 41
+    for a, b in zip(*outs):
+        assert a["id"] == b["id"]
+        assert all(abs(a["actor_probs"][k] - b["actor_probs"][k]) < 1e-4 for k in a["actor_probs"])
+
+
+@pytest.fixture(scope="module")
+def smoke_predictor(smoke_run):
+    from kpstance import StancePredictor
+
+    return StancePredictor.load(smoke_run["model_dir"])

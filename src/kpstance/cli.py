@@ -83,7 +83,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     with _output(args.output) as out, _progress(show) as bar:
         task = bar.add_task("predict", total=None) if bar else None
         for chunk in chunks(iter_inputs(args.input), args.chunk_size):
-            preds = predictor.predict([r["text"] for _, r, _ in chunk], batch_size=args.batch_size)
+            preds = predictor.predict([r["text"] for _, r, _ in chunk], batch_size=args.batch_size,
+                                      workers=args.workers)
             for i in predictor.truncated:
                 path, rec, where = chunk[i]
                 loc = f"{path}:{where}" if isinstance(where, int) else f"{path}: unit {rec['id']}"
@@ -135,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--batch-size", type=int, default=64)
     pred.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     pred.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    pred.add_argument("--workers", type=int, default=None,
+                      help="CPU: batches run at once, each single-threaded (default: one per torch thread)")
     pred.add_argument("--probs", action="store_true", help="also write the full probability distributions")
     pred.add_argument("--quiet", action="store_true", help="no progress display")
     pred.add_argument("--chunk-size", type=int, default=4096, help="sentences read, predicted and written at a time")
