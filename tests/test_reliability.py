@@ -90,6 +90,7 @@ def test_two_runs_started_together_use_two_folders(tmp_path):
     ("trainer.lr=fast", "config key 'trainer.lr'"),
     ("+trainer.learning_rate=0.1", "config key 'trainer.learning_rate'"),
     ("trainer.precision=fp8", "config key 'trainer.precision'"),
+    ("trainer.device=tpu", "config key 'trainer.device'"),
 ])
 def test_bad_config_value_is_one_line_exit_2(tmp_path, override, message):
     r = train_py(tmp_path, override)

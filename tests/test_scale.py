@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from conftest import ARTICLE, ROOT, compose
+from test_reliability import train_py
 
 
 def _corpus(folder, n_articles: int):
@@ -68,6 +69,30 @@ def test_torchrun_two_processes_smoke(tmp_path):
     assert "rank 0 of 2" in (runs[0] / "train.log").read_text()
     models = [p for p in (tmp_path / "models").iterdir() if p.name != "latest"]
     assert len(models) == 1 and (tmp_path / "models" / "latest").resolve() == models[0].resolve()
+
+
+def test_bf16_autocast_training_runs_and_is_recorded(tmp_path):
+    """trainer.precision=bf16 trains under autocast (emulated on CPUs without bf16, so only
+    checked for working here; its speed is a benchmark matter)."""
+    from kpstance.pipeline import train
+
+    m = train(compose(["experiment=smoke", "trainer.precision=bf16", "evaluation.final_model=false"], tmp_path))
+    assert 0 <= m["joint_accuracy"] <= 1
+    assert "precision: bf16" in (tmp_path / "run" / "config.yaml").read_text()
+
+
+def test_training_device_auto_is_cpu_here_and_a_missing_gpu_is_refused_before_writing(tmp_path):
+    import torch
+
+    from kpstance.training import training_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert training_device("auto").type == "cpu" and training_device("cpu").type == "cpu"
+    r = train_py(tmp_path, "trainer.device=cuda")
+    assert r.returncode == 2 and "trainer.device=cuda asked for, but no CUDA device is available" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "models").exists() and not list(tmp_path.rglob("metrics.json"))
 
 
 def test_submitit_launcher_config_is_provided():

@@ -38,6 +38,12 @@ class Precision(str, Enum):
     bf16 = "bf16"
 
 
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
 class Aggregator(str, Enum):
     majority = "majority"
     priority = "priority"
@@ -115,6 +121,7 @@ class TrainerConfig:
     max_grad_norm: Optional[float] = 1.0  # noqa: UP045
     max_steps: int = -1
     precision: Precision = Precision.fp32
+    device: Device = Device.auto
     fused_adamw: bool = True
     group_by_length: bool = True
     deterministic: bool = True

@@ -34,7 +34,7 @@ from .labels import LabelScheme, load_scheme
 from .segment import Unit, segment_article
 from .synthetic import Generator, drop_leaks
 from .textio import read_article
-from .training import dist_rank_world, fault
+from .training import dist_rank_world, fault, training_device
 
 log = logging.getLogger("kpstance")
 
@@ -102,7 +102,8 @@ def _predict(model: Any, tokenizer: Any, cfg: Any, texts: Sequence[str]) -> list
 
     if tokenizer is None:  # a baseline
         return model.predict(texts)
-    return StancePredictor(model, tokenizer, cfg.model.max_length).predict(texts, cfg.trainer.predict_batch_size)
+    device = next(model.parameters()).device.type  # predict where the model was trained
+    return StancePredictor(model, tokenizer, cfg.model.max_length, device).predict(texts, cfg.trainer.predict_batch_size)
 
 
 def save_model(model: Any, tokenizer: Any, cfg: Any, scheme: LabelScheme, metrics: dict, models_dir: Path,
@@ -206,6 +207,8 @@ def train(cfg: Any) -> dict[str, float]:
         from .baselines import SetFitBaseline
 
         SetFitBaseline.check_installed()  # skip before anything is written
+    if str(cfg.model.kind) == "transformer":
+        log.info("training on %s", training_device(cfg.trainer.device))  # refuse a missing GPU up front
     rank, world = dist_rank_world()
     main = rank == 0  # under torchrun every rank trains; only rank 0 evaluates, writes, logs and saves
     out_dir = Path(cfg.paths.output_dir)

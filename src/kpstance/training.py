@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import KpstanceError
+
 log = logging.getLogger(__name__)
 
 
@@ -41,16 +43,32 @@ def dist_rank_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def init_distributed() -> bool:
-    """Join the process group once per process (gloo on CPU, nccl on GPU); False when not distributed."""
+def training_device(name: str = "auto") -> Any:
+    """The torch device to train on: ``auto`` takes CUDA when there is one; under torchrun each
+    process takes the GPU of its LOCAL_RANK."""
     import torch
+
+    name = str(getattr(name, "value", name))
+    if name not in ("auto", "cpu", "cuda"):
+        raise KpstanceError(f"trainer.device: unknown device '{name}' (cpu, cuda or auto)")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise KpstanceError("trainer.device=cuda asked for, but no CUDA device is available")
+    if name == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    index = int(os.environ.get("LOCAL_RANK", 0))
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)
+
+
+def init_distributed(device: Any = None) -> bool:
+    """Join the process group once per process (gloo on CPU, nccl on GPU); False when not distributed."""
     import torch.distributed as dist
 
     _, world = dist_rank_world()
     if world <= 1:
         return False
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if device is not None and device.type == "cuda" else "gloo")
     return True
 
 
@@ -134,16 +152,18 @@ def fine_tune(
     # data parallel: every rank draws the same batch order and takes every world-th batch
     per_epoch = max(1, math.ceil(len(ids) / cfg.batch_size) // world)
     total = per_epoch * cfg.epochs if cfg.max_steps in (None, -1) else int(cfg.max_steps)
+    device = training_device(cfg.get("device", "auto"))
+    model.to(device)
     model.train()
     forward = model
-    if init_distributed():
+    if init_distributed(device):
         from torch.nn.parallel import DistributedDataParallel
 
-        forward = DistributedDataParallel(model)
+        forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.get("fused_adamw", True))
     sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * total), total)
-    a_t = torch.tensor(list(actor_ids))
-    s_t = torch.tensor(list(stance_ids))
+    a_t = torch.tensor(list(actor_ids), device=device)
+    s_t = torch.tensor(list(stance_ids), device=device)
     bf16 = cfg.get("precision", "fp32") == "bf16"
     ce = torch.nn.CrossEntropyLoss()
     pad = tokenizer.pad_token_id or 0
@@ -177,9 +197,10 @@ def fine_tune(
                     mask[r, : lengths[i]] = 1
                     if tti is not None:
                         types[r, : lengths[i]] = torch.tensor(tti[i])
-                ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
+                ctx = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
                 with ctx:
-                    logits = forward(input_ids=input_ids, attention_mask=mask, token_type_ids=types).logits.float()
+                    logits = forward(input_ids=input_ids.to(device), attention_mask=mask.to(device),
+                                     token_type_ids=types.to(device)).logits.float()
                 loss = ce(logits[:, :n_actor], a_t[batch]) + ce(logits[:, n_actor:], s_t[batch])
                 loss.backward()
                 if cfg.get("max_grad_norm"):
@@ -207,9 +228,12 @@ def save_checkpoint(folder: Path, model: Any, opt: Any, sched: Any, step: int, s
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     save_file(state, str(tmp / "model.safetensors"))
-    save_file({"torch_rng": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
+    rng = {"torch_rng": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        rng["cuda_rng"] = torch.cuda.get_rng_state()
+    save_file(rng, str(tmp / "rng.safetensors"))
     torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp / "optimizer.pt")
     (tmp / "state.json").write_text(json.dumps({"step": step, "seen": seen}), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
@@ -222,7 +246,10 @@ def load_checkpoint(folder: Path, model: Any, opt: Any, sched: Any) -> tuple[int
     from safetensors.torch import load_file
 
     model.load_state_dict(load_file(str(folder / "model.safetensors")))
-    torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["torch_rng"])
+    rng = load_file(str(folder / "rng.safetensors"))
+    torch.set_rng_state(rng["torch_rng"])
+    if "cuda_rng" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda_rng"])
     states = torch.load(folder / "optimizer.pt", weights_only=True)
     opt.load_state_dict(states["optimizer"])
     sched.load_state_dict(states["scheduler"])
