@@ -52,12 +52,13 @@ def matmul_gflops(size: int = 2048, reps: int = 10, workers: int = 1) -> float:
     threads = torch.get_num_threads()
     if workers > 1:
         torch.set_num_threads(1)
-    t = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda _: [torch.mm(a, b) for _ in range(reps)], range(workers)))
-    rate = 2 * size**3 * reps * workers / (time.perf_counter() - t) / 1e9
-    torch.set_num_threads(threads)
-    return rate
+    try:
+        t = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda _: [torch.mm(a, b) for _ in range(reps)], range(workers)))
+        return 2 * size**3 * reps * workers / (time.perf_counter() - t) / 1e9
+    finally:
+        torch.set_num_threads(threads)
 
 
 def flops_per_sentence(model, tokens: float) -> float:
@@ -111,8 +112,6 @@ def main() -> int:
         return best["actor"]["label"].split("=")[1], best["stance"]["label"].split("=")[1]
 
     clf = pipeline("text-classification", model=args.model, top_k=None, device="cpu")
-    clf(texts[:8])
-    p32.predict(texts[:64])
     systems = [
         ("pipeline (default)", lambda x: [decode(s) for s in clf(x)]),
         (f"pipeline batch_size={args.batch_size}", lambda x: [decode(s) for s in clf(x, batch_size=args.batch_size)]),
@@ -121,14 +120,16 @@ def main() -> int:
     ]
     if bf16_native():
         p16 = StancePredictor.load(args.model, precision="bf16")
-        p16.predict(texts[:64])
         systems.append(("kpstance bf16", lambda x: [(o["actor"], o["stance"]) for o in p16.predict(x, args.batch_size)]))
+    warm = texts[: args.batch_size * torch.get_num_threads()]  # every system's own path, workers too
+    for _, fn in systems:
+        fn(warm)
     # This machine's speed drifts by +-15 % between minutes, so the systems take turns, round
-    # after round, and each ratio is the median of the per-round ratios.
+    # after round, in an order that rotates, and each ratio is the median of the per-round ratios.
     rates: dict[str, list[float]] = {name: [] for name, _ in systems}
     outputs: dict[str, list] = {}
     for r in range(args.repeats):
-        for name, fn in systems:
+        for name, fn in systems[r % len(systems):] + systems[: r % len(systems)]:
             outputs[name], rate = timed(fn, texts)
             rates[name].append(rate)
         print(f"round {r + 1}: " + ", ".join(f"{n} {rates[n][-1]:.0f}/s" for n, _ in systems), flush=True)

@@ -74,9 +74,23 @@ def test_torchrun_two_processes_smoke(tmp_path):
 def test_bf16_autocast_training_runs_and_is_recorded(tmp_path):
     """trainer.precision=bf16 trains under autocast (emulated on CPUs without bf16, so only
     checked for working here; its speed is a benchmark matter)."""
+    import torch
+
     from kpstance.pipeline import train
 
-    m = train(compose(["experiment=smoke", "trainer.precision=bf16", "evaluation.final_model=false"], tmp_path))
+    dtypes = []
+    autocast = torch.autocast
+
+    def spy(device_type, *args, **kwargs):
+        dtypes.append(kwargs.get("dtype"))
+        return autocast(device_type, *args, **kwargs)
+
+    torch.autocast = spy
+    try:
+        m = train(compose(["experiment=smoke", "trainer.precision=bf16", "evaluation.final_model=false"], tmp_path))
+    finally:
+        torch.autocast = autocast
+    assert dtypes and set(dtypes) == {torch.bfloat16}  # every training step ran under bf16 autocast
     assert 0 <= m["joint_accuracy"] <= 1
     assert "precision: bf16" in (tmp_path / "run" / "config.yaml").read_text()
 
@@ -91,8 +105,10 @@ def test_training_device_auto_is_cpu_here_and_a_missing_gpu_is_refused_before_wr
     assert training_device("auto").type == "cpu" and training_device("cpu").type == "cpu"
     r = train_py(tmp_path, "trainer.device=cuda")
     assert r.returncode == 2 and "trainer.device=cuda asked for, but no CUDA device is available" in r.stderr
-    assert "Traceback" not in r.stderr
-    assert not (tmp_path / "models").exists() and not list(tmp_path.rglob("metrics.json"))
+    assert "Traceback" not in r.stderr and "fold 1/" not in r.stderr
+    # refused before the run wrote anything of its own (Hydra's .hydra/ folder is all there is)
+    assert not (tmp_path / "models").exists()
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log"] == []
 
 
 def test_submitit_launcher_config_is_provided():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -20,6 +21,7 @@ from .errors import KpstanceError
 from .modeling import check_safetensors, quiet_transformers
 
 log = logging.getLogger(__name__)
+_THREADS_LOCK = threading.Lock()
 REQUIRED_FILES = ("config.json", "tokenizer_config.json")
 
 
@@ -108,11 +110,11 @@ class StancePredictor:
         """CPU: one single-threaded worker per core beats one multi-threaded GEMM on these small shapes."""
         import torch
 
+        if workers is not None and workers < 1:
+            raise KpstanceError(f"workers must be at least 1, got {workers}")
         if self.device != "cpu":
             return 1
         w = torch.get_num_threads() if workers is None else workers
-        if w < 1:
-            raise KpstanceError(f"workers must be at least 1, got {w}")
         return max(1, min(w, n_batches))
 
     def _collate(self, enc: Any, idx: list[int]) -> dict[str, Any]:
@@ -153,9 +155,12 @@ class StancePredictor:
         n = len(texts)
         pa = np.zeros((n, len(self.actors)), dtype=np.float32)
         ps = np.zeros((n, len(self.stances)), dtype=np.float32)
+        self.truncated: list[int] = []  # inputs cut to max_length in the last call
+        if n == 0:
+            return pa, ps
         enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
         encodings = getattr(enc, "encodings", None) or []
-        self.truncated: list[int] = [i for i, e in enumerate(encodings) if e.overflowing]
+        self.truncated = [i for i, e in enumerate(encodings) if e.overflowing]
         order = sorted(range(n), key=lambda i: len(enc["input_ids"][i]))
         batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
         use_bf16 = self.precision == "bf16"
@@ -172,13 +177,14 @@ class StancePredictor:
             for idx in batches:
                 run(idx)
         else:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(max(1, threads // w))
-            try:
-                with ThreadPoolExecutor(w, thread_name_prefix="kpstance-predict") as pool:
-                    list(pool.map(run, batches))
-            finally:
-                torch.set_num_threads(threads)
+            with _THREADS_LOCK:  # the thread count is process-wide: one multi-worker call at a time
+                threads = torch.get_num_threads()
+                torch.set_num_threads(max(1, threads // w))
+                try:
+                    with ThreadPoolExecutor(w, thread_name_prefix="kpstance-predict") as pool:
+                        list(pool.map(run, batches))
+                finally:
+                    torch.set_num_threads(threads)
         if self.truncated:
             log.warning("%d sentence(s) longer than %d tokens were truncated", len(self.truncated), self.max_length)
         return pa, ps

@@ -80,6 +80,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS on CUDA
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
@@ -250,7 +251,7 @@ def load_checkpoint(folder: Path, model: Any, opt: Any, sched: Any) -> tuple[int
     torch.set_rng_state(rng["torch_rng"])
     if "cuda_rng" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state(rng["cuda_rng"])
-    states = torch.load(folder / "optimizer.pt", weights_only=True)
+    states = torch.load(folder / "optimizer.pt", weights_only=True, map_location="cpu")  # moved to the params' device
     opt.load_state_dict(states["optimizer"])
     sched.load_state_dict(states["scheduler"])
     meta = json.loads((folder / "state.json").read_text(encoding="utf-8"))
