@@ -92,7 +92,7 @@ def main(overrides: list[str]) -> int:
 
     n = len(texts) * cfg.trainer.epochs
     print(f"\n{'system':34s} {'seconds':>8s} {'sentences/s':>12s} {'joint acc':>10s} {'actor F1':>9s} {'stance F1':>10s}")
-    for name, sec, m in (("kpstance loop", ours_s, ours), (f"stock Trainer (optim={args.optim})", stock_s, stock)):
+    for name, sec, m in (("kpstance loop", ours_s, ours), (f"stock Trainer ({getattr(args.optim, 'value', args.optim)})", stock_s, stock)):
         print(f"{name:34s} {sec:8.1f} {n / sec:12.1f} {m['joint_accuracy']:10.3f} {m['actor_macro_f1']:9.3f} "
               f"{m['stance_macro_f1']:10.3f}")
     print(f"\nkpstance / stock Trainer: {stock_s / ours_s:.2f}x training sentences/s (gold scores are 'seen' scores)")
