@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import KpstanceError
-from .modeling import check_safetensors, quiet_transformers
+from .modeling import check_safetensors, pad_batch, quiet_transformers
 
 log = logging.getLogger(__name__)
 _THREADS_LOCK = threading.Lock()
@@ -118,24 +118,9 @@ class StancePredictor:
         return max(1, min(w, n_batches))
 
     def _collate(self, enc: Any, idx: list[int]) -> dict[str, Any]:
-        """Pad one batch to its own longest sentence (dynamic padding) from pre-tokenized ids."""
-        import torch
-
-        ids = [enc["input_ids"][i] for i in idx]
-        width = max(len(x) for x in ids)
-        pad_id = self.tokenizer.pad_token_id or 0
         left = getattr(self.tokenizer, "padding_side", "right") == "left"
-        out = {"input_ids": torch.full((len(ids), width), pad_id, dtype=torch.long),
-               "attention_mask": torch.zeros((len(ids), width), dtype=torch.long)}
-        if "token_type_ids" in enc:
-            out["token_type_ids"] = torch.zeros((len(ids), width), dtype=torch.long)
-        for r, (i, x) in enumerate(zip(idx, ids)):
-            cols = slice(width - len(x), width) if left else slice(0, len(x))
-            out["input_ids"][r, cols] = torch.tensor(x, dtype=torch.long)
-            out["attention_mask"][r, cols] = 1
-            if "token_type_ids" in enc:
-                out["token_type_ids"][r, cols] = torch.tensor(enc["token_type_ids"][i], dtype=torch.long)
-        return {k: v.to(self.device) for k, v in out.items()}
+        batch = pad_batch(enc["input_ids"], enc.get("token_type_ids"), idx, self.tokenizer.pad_token_id or 0, left)
+        return {k: v.to(self.device) for k, v in batch.items()}
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64,
                       workers: int | None = None) -> tuple[Any, Any]:

@@ -147,6 +147,27 @@ def build(model_cfg: Any, id2label: dict[int, str], texts: Sequence[str] = ()) -
     return model, tokenizer
 
 
+def pad_batch(input_ids: Sequence[Sequence[int]], token_type_ids: Sequence[Sequence[int]] | None,
+              idx: Sequence[int], pad_id: int, left: bool = False) -> dict[str, Any]:
+    """Tensors for the examples ``idx`` of pre-tokenized ids, padded only to the batch's own
+    longest example (dynamic padding), for training and prediction alike."""
+    import torch
+
+    rows = [input_ids[i] for i in idx]
+    width = max(len(x) for x in rows)
+    out = {"input_ids": torch.full((len(rows), width), pad_id, dtype=torch.long),
+           "attention_mask": torch.zeros((len(rows), width), dtype=torch.long)}
+    if token_type_ids is not None:
+        out["token_type_ids"] = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, (i, x) in enumerate(zip(idx, rows)):
+        cols = slice(width - len(x), width) if left else slice(0, len(x))
+        out["input_ids"][r, cols] = torch.tensor(x, dtype=torch.long)
+        out["attention_mask"][r, cols] = 1
+        if token_type_ids is not None:
+            out["token_type_ids"][r, cols] = torch.tensor(token_type_ids[i], dtype=torch.long)
+    return out
+
+
 def check_safetensors(folder: str | os.PathLike) -> None:
     """Refuse a folder that holds only pickle weights: they can run code when loaded."""
     p = Path(folder)

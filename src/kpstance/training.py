@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import KpstanceError
+from .modeling import pad_batch
 
 log = logging.getLogger(__name__)
 
@@ -189,19 +190,10 @@ def fine_tune(
                 position += 1
                 if position <= done:
                     continue
-                width = max(lengths[i] for i in batch)
-                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                types = torch.zeros((len(batch), width), dtype=torch.long)
-                for r, i in enumerate(batch):
-                    input_ids[r, : lengths[i]] = torch.tensor(ids[i])
-                    mask[r, : lengths[i]] = 1
-                    if tti is not None:
-                        types[r, : lengths[i]] = torch.tensor(tti[i])
+                inputs = {k: v.to(device) for k, v in pad_batch(ids, tti, batch, pad).items()}
                 ctx = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
                 with ctx:
-                    logits = forward(input_ids=input_ids.to(device), attention_mask=mask.to(device),
-                                     token_type_ids=types.to(device)).logits.float()
+                    logits = forward(**inputs).logits.float()
                 loss = ce(logits[:, :n_actor], a_t[batch]) + ce(logits[:, n_actor:], s_t[batch])
                 loss.backward()
                 if cfg.get("max_grad_norm"):
