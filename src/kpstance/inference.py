@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import KpstanceError
-from .modeling import check_safetensors, pad_batch, quiet_transformers
+from .modeling import check_safetensors, pad_batch, quiet_transformers, resolve_device
 
 log = logging.getLogger(__name__)
 _THREADS_LOCK = threading.Lock()
@@ -42,18 +42,6 @@ def split_groups(id2label: dict[int, str]) -> tuple[list[int], list[str], list[i
     if not a_idx or not s_idx:
         raise KpstanceError("the model's labels lack an actor or a stance group")
     return a_idx, a_names, s_idx, s_names
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise KpstanceError("--device cuda asked for, but no CUDA device is available")
-    if device not in ("cpu", "cuda"):
-        raise KpstanceError(f"unknown device '{device}' (cpu, cuda or auto)")
-    return device
 
 
 class StancePredictor:

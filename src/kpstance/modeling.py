@@ -147,6 +147,20 @@ def build(model_cfg: Any, id2label: dict[int, str], texts: Sequence[str] = ()) -
     return model, tokenizer
 
 
+def resolve_device(device: str, option: str = "--device ") -> str:
+    """'cpu' or 'cuda' for cpu|cuda|auto; a CUDA request without a GPU is a one-line error."""
+    import torch
+
+    device = str(getattr(device, "value", device))
+    if device not in ("cpu", "cuda", "auto"):
+        raise KpstanceError(f"{option.strip(' =')}: unknown device '{device}' (cpu, cuda or auto)")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise KpstanceError(f"{option}cuda asked for, but no CUDA device is available")
+    return device
+
+
 def pad_batch(input_ids: Sequence[Sequence[int]], token_type_ids: Sequence[Sequence[int]] | None,
               idx: Sequence[int], pad_id: int, left: bool = False) -> dict[str, Any]:
     """Tensors for the examples ``idx`` of pre-tokenized ids, padded only to the batch's own

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import KpstanceError
-from .modeling import pad_batch
+from .modeling import pad_batch, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +48,7 @@ def training_device(name: str = "auto") -> Any:
     process takes the GPU of its LOCAL_RANK."""
     import torch
 
-    name = str(getattr(name, "value", name))
-    if name not in ("auto", "cpu", "cuda"):
-        raise KpstanceError(f"trainer.device: unknown device '{name}' (cpu, cuda or auto)")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise KpstanceError("trainer.device=cuda asked for, but no CUDA device is available")
-    if name == "cpu" or not torch.cuda.is_available():
+    if resolve_device(name, "trainer.device=") == "cpu":
         return torch.device("cpu")
     index = int(os.environ.get("LOCAL_RANK", 0))
     torch.cuda.set_device(index)
