@@ -13,7 +13,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from kpstance.config import register_resolvers  # noqa: E402
 from kpstance.errors import KpstanceError, MissingExtra  # noqa: E402
-from kpstance.pipeline import train  # noqa: E402
+from kpstance.run.pipeline import train  # noqa: E402
 
 register_resolvers()
 

@@ -20,8 +20,8 @@ os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
 
 
 def make_articles(n_sentences: int, per_article: int = 20, seed: int = 0) -> list[tuple[str, str]]:
-    from kpstance.labels import load_scheme
-    from kpstance.synthetic import Generator
+    from kpstance.weak.scheme import load_scheme
+    from kpstance.weak.synthetic import Generator
 
     scheme = load_scheme(ROOT / "configs" / "labels" / "korean_peninsula.yaml")
     gen = Generator(ROOT / "configs" / "synthetic" / "korean_peninsula.yaml", scheme)
@@ -43,8 +43,8 @@ def main() -> int:
     ap.add_argument("--num-proc", type=int, default=2)
     args = ap.parse_args()
 
-    from kpstance.corpus import label_texts
-    from kpstance.labels import load_scheme
+    from kpstance.weak.corpus import label_texts
+    from kpstance.weak.scheme import load_scheme
 
     scheme = load_scheme(ROOT / "configs" / "labels" / "korean_peninsula.yaml")
     label_texts(make_articles(200), scheme, args.num_proc)  # warm-up: imports, worker start

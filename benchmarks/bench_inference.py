@@ -25,8 +25,8 @@ os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
 
 def sentences(n: int, seed: int = 0) -> list[str]:
     """News-length sentences (about 30 tokens) from the project's own synthetic templates."""
-    from kpstance.labels import load_scheme
-    from kpstance.synthetic import Generator
+    from kpstance.weak.scheme import load_scheme
+    from kpstance.weak.synthetic import Generator
 
     scheme = load_scheme(ROOT / "configs" / "labels" / "korean_peninsula.yaml")
     gen = Generator(ROOT / "configs" / "synthetic" / "korean_peninsula.yaml", scheme)

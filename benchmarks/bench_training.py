@@ -29,12 +29,12 @@ def main(overrides: list[str]) -> int:
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
     from kpstance.config import validate
-    from kpstance.evaluation import load_gold, score
-    from kpstance.labeling import label_units
-    from kpstance.labels import load_scheme
-    from kpstance.modeling import build
-    from kpstance.pipeline import _predict, _train_one, load_units
-    from kpstance.synthetic import Generator
+    from kpstance.eval.metrics import load_gold, score
+    from kpstance.run.pipeline import _predict, _train_one, load_units
+    from kpstance.systems.encoder import build
+    from kpstance.weak.label import label_units
+    from kpstance.weak.scheme import load_scheme
+    from kpstance.weak.synthetic import Generator
 
     cfg = validate(compose(["logger=none", *overrides], Path(tempfile.mkdtemp())))
     scheme = load_scheme(cfg.labels)

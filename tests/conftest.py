@@ -40,14 +40,14 @@ def compose(overrides: list[str], tmp: Path):
 
 @pytest.fixture(scope="session")
 def scheme():
-    from kpstance.labels import load_scheme
+    from kpstance.weak.scheme import load_scheme
 
     return load_scheme(LABELS)
 
 
 @pytest.fixture(scope="session")
 def units():
-    from kpstance.segment import segment_article
+    from kpstance.text.segment import segment_article
 
     return segment_article(ARTICLE.read_text(encoding="utf-8"), ARTICLE_ID)
 
@@ -55,7 +55,7 @@ def units():
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """One smoke training run shared by the tests that need a saved model."""
-    from kpstance.pipeline import train
+    from kpstance.run.pipeline import train
 
     tmp = tmp_path_factory.mktemp("smoke")
     cfg = compose(["experiment=smoke"], tmp)

@@ -24,7 +24,7 @@ def tracked(tmp, *overrides):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Three seeds of smoke and two of smoke gold_cv, each in its own run folder, tracked in one store."""
-    from kpstance.pipeline import train
+    from kpstance.run.pipeline import train
 
     tmp = tmp_path_factory.mktemp("cmp")
     out = {}
@@ -105,8 +105,8 @@ def test_runs_dir_reads_folders_without_mlflow(runs):
 
 
 def test_different_gold_sets_are_refused_unless_allowed(runs, tmp_path):
-    from kpstance.compare import build_rows, runs_from_folders
-    from kpstance.pipeline import train
+    from kpstance.run.pipeline import train
+    from kpstance.track.compare import build_rows, runs_from_folders
 
     tmp, _ = runs
     other = tmp_path / "gold.jsonl"
@@ -146,7 +146,7 @@ def test_optuna_composes_and_runs_two_trials(tmp_path):
 
 @pytest.mark.parametrize("baseline", ["majority", "rules", "tfidf"])
 def test_baseline_configs_on_smoke_data(tmp_path, baseline):
-    from kpstance.pipeline import train
+    from kpstance.run.pipeline import train
 
     m = train(compose([f"experiment=baseline_{baseline}", "data.synthetic.n=48", "logger=none"], tmp_path))
     assert 0 <= m["joint_accuracy"] <= 1 and "model_dir" not in m
@@ -173,7 +173,7 @@ def test_logger_none_needs_no_mlflow(tmp_path):
     code = ("import sys; sys.modules['mlflow'] = None\n"
             "sys.path.insert(0, 'tests')\n"
             "from conftest import compose\n"
-            "from kpstance.pipeline import train\n"
+            "from kpstance.run.pipeline import train\n"
             f"m = train(compose(['experiment=smoke', 'logger=none'], __import__('pathlib').Path({str(tmp_path)!r})))\n"
             "assert 'mlflow_run_id' not in m\n")
     import subprocess

@@ -26,7 +26,7 @@ def test_minilm_fine_tune_save_reload_offline(tmp_path, no_network):
     from transformers import pipeline
 
     from kpstance import StancePredictor
-    from kpstance.pipeline import train
+    from kpstance.run.pipeline import train
 
     cfg = compose(["data.synthetic.n=64", "trainer.max_steps=6", "trainer.batch_size=16", "evaluation.cv=false",
                    "evaluation.plots=false", "task_name=e2e"], tmp_path)

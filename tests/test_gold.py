@@ -8,7 +8,7 @@ import pytest
 from conftest import GOLD
 
 from kpstance.errors import KpstanceError
-from kpstance.evaluation import load_gold, score
+from kpstance.eval.metrics import load_gold, score
 
 PHENOMENA = {"headline", "dateline", "reported_speech", "nested_report", "pronoun_speaker", "quote_continuation",
              "joint_actors", "alias", "negation", "passive", "coreference", "coordinated_clauses", "procedural",

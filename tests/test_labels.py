@@ -7,7 +7,7 @@ import yaml
 from conftest import LABELS
 
 from kpstance.errors import KpstanceError
-from kpstance.labels import load_scheme
+from kpstance.weak.scheme import load_scheme
 
 
 def test_scheme_loads_all_actors_and_stances(scheme):
@@ -59,8 +59,8 @@ def test_invalid_yaml_names_the_line(tmp_path):
 
 def test_adapting_to_another_conflict_needs_only_yaml(tmp_path):
     """A different conflict: new actors and aliases, same code."""
-    from kpstance.labeling import label_units
-    from kpstance.segment import segment_article
+    from kpstance.text.segment import segment_article
+    from kpstance.weak.label import label_units
 
     def other(d):
         d["actors"] = {"atlantis": {"aliases": ["Atlantis", "Poseidonia"], "demonyms": ["Atlantean"]},

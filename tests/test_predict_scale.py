@@ -39,7 +39,7 @@ def test_empty_folder_is_a_clear_error(smoke_run, tmp_path):
 
 
 def test_summarize_tables_dataframe_and_chart(smoke_run, tmp_path):
-    from kpstance.summarize import CORPUS, summarize, summarize_predictions
+    from kpstance.eval.summary import CORPUS, summarize, summarize_predictions
 
     rows = [{"article_id": "a", "actor": "russia", "stance": "hardline", "text": "x1"},
             {"article_id": "a", "actor": "russia", "stance": "hardline", "text": "x2"},

@@ -32,7 +32,7 @@ def run_dirs(tmp: Path) -> list[Path]:
 
 
 def test_same_seed_gives_identical_metrics_and_predictions(smoke_run, tmp_path):
-    from kpstance.pipeline import train
+    from kpstance.run.pipeline import train
 
     train(compose(["experiment=smoke"], tmp_path))
     first, second = smoke_run["tmp"] / "run", tmp_path / "run"
@@ -101,7 +101,7 @@ def test_bad_config_value_is_one_line_exit_2(tmp_path, override, message):
 
 def test_smoke_training_and_predict_without_network(tmp_path, monkeypatch):
     from kpstance import StancePredictor
-    from kpstance.pipeline import train
+    from kpstance.run.pipeline import train
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"network access attempted: {args[:2]}")
@@ -125,7 +125,7 @@ text_strategy = st.one_of(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text_strategy)
 def test_segmenter_never_crashes_and_covers_every_line(text):
-    from kpstance.segment import segment_article
+    from kpstance.text.segment import segment_article
 
     units = segment_article(text, "fuzz")
     lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff").split("\n")]

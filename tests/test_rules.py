@@ -7,9 +7,9 @@ import json
 import pytest
 from conftest import ARTICLE, GOLD, run_cli
 
-from kpstance.actors import matcher_for
-from kpstance.labeling import aggregate, label_units, lf_analysis
-from kpstance.segment import segment_article
+from kpstance.text.segment import segment_article
+from kpstance.weak.aliases import matcher_for
+from kpstance.weak.label import aggregate, label_units, lf_analysis
 
 
 def actors_in(scheme, text):

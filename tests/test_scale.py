@@ -21,7 +21,7 @@ def _corpus(folder, n_articles: int):
 
 
 def test_datasets_map_labels_a_folder(tmp_path, scheme):
-    from kpstance.corpus import label_folder
+    from kpstance.weak.corpus import label_folder
 
     ds = label_folder(_corpus(tmp_path / "c", 30), scheme, num_proc=2)
     assert len(ds) == 30 * 5  # title, dateline, two sentences, one more paragraph
@@ -34,7 +34,7 @@ def test_datasets_map_labels_a_folder(tmp_path, scheme):
 
 
 def test_training_with_data_corpus(tmp_path):
-    from kpstance.pipeline import train
+    from kpstance.run.pipeline import train
 
     corpus = _corpus(tmp_path / "c", 12)
     (corpus / "copy_of_gold_article.txt").write_text(ARTICLE.read_text(encoding="utf-8"), encoding="utf-8")
@@ -46,8 +46,8 @@ def test_training_with_data_corpus(tmp_path):
 
 
 def test_corpus_errors_are_clear(tmp_path, scheme):
-    from kpstance.corpus import label_folder
     from kpstance.errors import KpstanceError
+    from kpstance.weak.corpus import label_folder
 
     with pytest.raises(KpstanceError, match="corpus folder not found"):
         label_folder(tmp_path / "nope", scheme)
@@ -76,7 +76,7 @@ def test_bf16_autocast_training_runs_and_is_recorded(tmp_path):
     checked for working here; its speed is a benchmark matter)."""
     import torch
 
-    from kpstance.pipeline import train
+    from kpstance.run.pipeline import train
 
     dtypes = []
     autocast = torch.autocast
@@ -98,7 +98,7 @@ def test_bf16_autocast_training_runs_and_is_recorded(tmp_path):
 def test_training_device_auto_is_cpu_here_and_a_missing_gpu_is_refused_before_writing(tmp_path):
     import torch
 
-    from kpstance.training import training_device
+    from kpstance.systems.finetune import training_device
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")

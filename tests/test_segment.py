@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import ARTICLE_ID
 
-from kpstance.segment import segment_article, split_sentences
+from kpstance.text.segment import segment_article, split_sentences
 
 
 def test_headline_subtitle_dateline_and_sections(units):

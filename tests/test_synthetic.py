@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from conftest import GOLD, ROOT
 
-from kpstance.synthetic import Generator, drop_leaks, jaccard, max_overlap
+from kpstance.weak.synthetic import Generator, drop_leaks, jaccard, max_overlap
 
 TEMPLATES = ROOT / "configs" / "synthetic" / "korean_peninsula.yaml"
 

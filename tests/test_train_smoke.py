@@ -7,7 +7,7 @@ import os
 
 from conftest import ARTICLE, compose, run_cli
 
-from kpstance.evaluation import HEADLINE_KEYS
+from kpstance.eval.metrics import HEADLINE_KEYS
 
 
 def test_run_folder_holds_everything(smoke_run):
@@ -77,7 +77,7 @@ def test_predict_cli_txt_and_jsonl(smoke_run, tmp_path):
 
 
 def test_two_runs_never_share_a_model_folder(smoke_run, tmp_path):
-    from kpstance.pipeline import run_name_for
+    from kpstance.run.pipeline import run_name_for
 
     a = run_name_for(tmp_path / "2026-01-01_00-00-00_abc123", "smoke")
     b = run_name_for(tmp_path / "2026-01-01_00-00-00_def456", "smoke")
@@ -86,7 +86,7 @@ def test_two_runs_never_share_a_model_folder(smoke_run, tmp_path):
 
 
 def test_gold_cv_trains_on_gold(tmp_path):
-    from kpstance.pipeline import train
+    from kpstance.run.pipeline import train
 
     cfg = compose(["experiment=smoke", "evaluation.train_labels=gold", "evaluation.final_model=false"], tmp_path)
     m = train(cfg)

@@ -18,7 +18,7 @@ __all__ = ["StancePredictor", "__version__"]
 def __getattr__(name: str):
     # Lazy: importing kpstance (for the CLI's help, say) must not pull in torch.
     if name == "StancePredictor":
-        from .inference import StancePredictor
+        from .systems.predictor import StancePredictor
 
         return StancePredictor
     raise AttributeError(name)

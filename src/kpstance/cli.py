@@ -49,10 +49,10 @@ def _output(path: str | None) -> Iterator[IO[str]]:
 
 
 def cmd_label(args: argparse.Namespace) -> None:
-    from .labeling import label_units
-    from .labels import load_scheme
-    from .segment import segment_lines
-    from .textio import expand_inputs, records
+    from .text.read import expand_inputs, records
+    from .text.segment import segment_lines
+    from .weak.label import label_units
+    from .weak.scheme import load_scheme
 
     scheme = load_scheme(args.labels or default_labels())
     with _output(args.output) as out:
@@ -68,12 +68,12 @@ def cmd_label(args: argparse.Namespace) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> None:
     """Stream: read a chunk, predict it, write it; memory stays constant for any input size."""
-    from .inference import StancePredictor
-    from .textio import chunks, iter_inputs
+    from .systems.predictor import StancePredictor
+    from .text.read import chunks, iter_inputs
 
     expected = None
     if args.labels:
-        from .labels import load_scheme
+        from .weak.scheme import load_scheme
 
         scheme = load_scheme(args.labels)
         expected = {"actor": scheme.actor_labels, "stance": scheme.stance_labels}
@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
-    from .summarize import plot_stacked, render_tables, summarize
+    from .eval.summary import plot_stacked, render_tables, summarize
 
     df = summarize(args.model_dir, args.input, args.batch_size)
     if args.plot:
@@ -181,7 +181,7 @@ def cmd_summarize(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from .compare import compare
+    from .track.compare import compare
 
     if args.store is None:
         root = os.environ.get("KPSTANCE_ROOT") or os.getcwd()
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.getLogger("kpstance.inference").setLevel(logging.ERROR)  # the CLI reports truncation per line
+    logging.getLogger("kpstance.systems.predictor").setLevel(logging.ERROR)  # the CLI reports truncation per line
     try:
         args.func(args)
     except KpstanceError as e:

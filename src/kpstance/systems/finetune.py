@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .modeling import pad_batch, resolve_device
+from .encoder import pad_batch, resolve_device
 
 log = logging.getLogger(__name__)
 

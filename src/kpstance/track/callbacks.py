@@ -9,7 +9,7 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from .evaluation import HEADLINE_KEYS
+from ..eval.metrics import HEADLINE_KEYS
 
 
 def gather(sweep_dir: str | Path) -> list[dict]:

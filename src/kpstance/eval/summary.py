@@ -56,8 +56,8 @@ def summarize_predictions(rows: Iterable[Mapping[str, Any]], article_key: str = 
 
 def summarize(model_dir: str | os.PathLike, inputs: Sequence[str], batch_size: int = 64) -> Any:
     """Predict the inputs (articles, .jsonl files, folders) with a saved model and summarise them."""
-    from .inference import StancePredictor
-    from .textio import chunks, iter_inputs
+    from ..systems.predictor import StancePredictor
+    from ..text.read import chunks, iter_inputs
 
     predictor = StancePredictor.load(model_dir)
     s = Summary()

@@ -106,7 +106,7 @@ def read_store(db_path: str | os.PathLike, experiment: str | None = None) -> lis
     from mlflow.tracking import MlflowClient
 
     if not Path(db_path).is_file():
-        from .errors import KpstanceError
+        from ..errors import KpstanceError
 
         raise KpstanceError("no MLflow store here (run training with logger=mlflow first, or use --runs-dir)", db_path)
     client = MlflowClient(tracking_uri=store_uri(db_path))

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import KpstanceError
-from .evaluation import (
+from ..errors import KpstanceError
+from ..eval.metrics import (
     HEADLINE_KEYS,
     load_gold,
     per_class,
@@ -29,12 +29,12 @@ from .evaluation import (
     score,
     write_json,
 )
-from .labeling import label_units, lf_analysis
-from .labels import LabelScheme, load_scheme
-from .segment import Unit, segment_article
-from .synthetic import Generator, drop_leaks
-from .textio import read_article
-from .training import dist_rank_world, fault, training_device
+from ..systems.finetune import dist_rank_world, fault, training_device
+from ..text.read import read_article
+from ..text.segment import Unit, segment_article
+from ..weak.label import label_units, lf_analysis
+from ..weak.scheme import LabelScheme, load_scheme
+from ..weak.synthetic import Generator, drop_leaks
 
 log = logging.getLogger("kpstance")
 
@@ -56,8 +56,8 @@ def run_name_for(output_dir: Path, task_name: str) -> str:
 
 def _fit_baseline(cfg: Any, texts: list[str], actors: list[str], stances: list[str], seed: int, description: str) -> Any:
     """A non-transformer model of ``cfg.model.kind``, fitted; it predicts like StancePredictor."""
-    from .baselines import MajorityBaseline, SetFitBaseline, TfidfBaseline
-    from .modeling import resolve_model_path
+    from ..systems.baselines import MajorityBaseline, SetFitBaseline, TfidfBaseline
+    from ..systems.encoder import resolve_model_path
 
     kind = str(cfg.model.kind)
     t0 = time.perf_counter()
@@ -77,8 +77,8 @@ def _fit_baseline(cfg: Any, texts: list[str], actors: list[str], stances: list[s
 
 def _train_one(cfg: Any, scheme: LabelScheme, texts: list[str], actors: list[str], stances: list[str],
                seed: int, description: str, checkpoint_dir: Path | None = None) -> tuple[Any, Any, Any]:
-    from .modeling import build
-    from .training import fine_tune, seed_everything
+    from ..systems.encoder import build
+    from ..systems.finetune import fine_tune, seed_everything
 
     seed_everything(seed, cfg.trainer.deterministic)  # the same initial weights whatever ran before
     if str(cfg.model.kind) != "transformer":
@@ -98,7 +98,7 @@ def _train_one(cfg: Any, scheme: LabelScheme, texts: list[str], actors: list[str
 
 
 def _predict(model: Any, tokenizer: Any, cfg: Any, texts: Sequence[str]) -> list[dict]:
-    from .inference import StancePredictor
+    from ..systems.predictor import StancePredictor
 
     if tokenizer is None:  # a baseline
         return model.predict(texts)
@@ -199,12 +199,12 @@ def train(cfg: Any) -> dict[str, float]:
     """Run the whole pipeline for one config; return the flat metrics (also in metrics.json)."""
     from omegaconf import OmegaConf
 
-    from .config import validate
+    from ..config import validate
 
     t_start = time.perf_counter()
     cfg = validate(cfg)
     if str(cfg.model.kind) == "setfit":
-        from .baselines import SetFitBaseline
+        from ..systems.baselines import SetFitBaseline
 
         SetFitBaseline.check_installed()  # skip before anything is written
     if str(cfg.model.kind) == "transformer":
@@ -254,7 +254,7 @@ def train(cfg: Any) -> dict[str, float]:
     corpus_texts: list[str] = []
     corpus_labels: list[tuple[str, str]] = []
     if cfg.data.get("corpus"):
-        from .corpus import label_folder
+        from ..weak.corpus import label_folder
 
         c = cfg.data.corpus
         ds = label_folder(c.path, scheme, c.num_proc, c.max_articles, cfg.data.get("language", "en"),
@@ -357,7 +357,7 @@ def train(cfg: Any) -> dict[str, float]:
     write_json(out_dir / "metrics.json", metrics)
     shutil.rmtree(ckpt, ignore_errors=True)
     if cfg.logger.get("name", "none") != "none":
-        from .tracking import git_commit, log_run
+        from ..track.store import git_commit, log_run
 
         tags = {"experiment": cfg.task_name, "git_commit": git_commit(cfg.paths.root_dir),
                 "gold_sha256": metrics["gold_sha256"], "labels_sha256": scheme.sha256, "model_kind": str(cfg.model.kind)}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import KpstanceError
+from ..errors import KpstanceError
 
 CUE_GROUPS = ("hardline", "conciliatory", "criticism", "human_cost", "procedural", "negators")
 

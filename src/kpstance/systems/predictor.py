@@ -17,8 +17,8 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from .errors import KpstanceError
-from .modeling import check_safetensors, pad_batch, quiet_transformers, resolve_device
+from ..errors import KpstanceError
+from .encoder import check_safetensors, pad_batch, quiet_transformers, resolve_device
 
 log = logging.getLogger(__name__)
 _THREADS_LOCK = threading.Lock()
@@ -186,7 +186,7 @@ class StancePredictor:
     def predict_stream(self, texts: Iterable[str], batch_size: int = 64, chunk: int = 2048,
                        workers: int | None = None) -> Iterator[dict]:
         """Predict an iterable of any length in chunks, so memory stays constant."""
-        from .textio import chunks
+        from ..text.read import chunks
 
         for part in chunks(iter(texts), chunk):
             yield from self.predict(part, batch_size, workers)

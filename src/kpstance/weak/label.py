@@ -16,9 +16,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from .actors import AliasMatcher, matcher_for, word_regex
-from .labels import LabelScheme
-from .segment import CLOSE_QUOTES, OPEN_QUOTES, Unit
+from ..text.segment import CLOSE_QUOTES, OPEN_QUOTES, Unit
+from .aliases import AliasMatcher, matcher_for, word_regex
+from .scheme import LabelScheme
 
 HEADING_KINDS = ("title", "subtitle", "subheading")
 ADJUNCT_STARTERS = {"following", "after", "before", "on", "in", "at", "during", "earlier", "later", "last",

@@ -12,10 +12,10 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .errors import KpstanceError
-from .labels import LabelScheme, check_labels
-from .segment import Unit
-from .textio import iter_jsonl
+from ..errors import KpstanceError
+from ..text.read import iter_jsonl
+from ..text.segment import Unit
+from ..weak.scheme import LabelScheme, check_labels
 
 HEADLINE_KEYS = ("actor_macro_f1", "actor_accuracy", "stance_macro_f1", "stance_accuracy", "stance_f_avg", "joint_accuracy")
 

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import KpstanceError
-from .labeling import label_units
-from .labels import LabelScheme
-from .segment import segment_article
+from ..errors import KpstanceError
+from ..text.segment import segment_article
+from .label import label_units
+from .scheme import LabelScheme
 
 UNIT_COLUMNS = ("id", "article_id", "section", "kind", "text", "actor", "stance")
 
@@ -70,7 +70,7 @@ def label_texts(articles: Sequence[tuple[str, str]], scheme: LabelScheme, num_pr
 def label_folder(folder: str | os.PathLike, scheme: LabelScheme, num_proc: int | None = None,
                  max_articles: int | None = None, language: str = "en", rules: dict | None = None) -> Any:
     """Segment and rule-label every .txt article under ``folder`` (read as UTF-8, BOM and CRLF accepted)."""
-    from .textio import read_text
+    from ..text.read import read_text
 
     files = article_files(folder, max_articles)
     articles = [(p.stem, read_text(p)) for p in files]

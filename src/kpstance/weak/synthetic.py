@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import KpstanceError
-from .labels import LabelScheme
+from ..errors import KpstanceError
+from .scheme import LabelScheme
 
 SLOT_RE = re.compile(r"\{(\w+)\}")
 TOKEN_RE = re.compile(r"\w+(?:[-'’]\w+)*")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import KpstanceError
+from ..errors import KpstanceError
 
 
 def packaged_minilm_path() -> str:

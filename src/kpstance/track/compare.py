@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import KpstanceError
+from ..errors import KpstanceError
 
 DEFAULT_METRICS = ("actor_macro_f1", "stance_macro_f1", "stance_f_avg", "joint_accuracy")
 # config keys that never explain a difference in results
@@ -28,7 +28,7 @@ def runs_from_folders(root: str | os.PathLike) -> list[dict]:
     """Every finished run folder under ``root`` (one with metrics.json and config.yaml)."""
     import yaml
 
-    from .tracking import run_params
+    from .store import run_params
 
     base = Path(root)
     if not base.is_dir():
@@ -53,7 +53,7 @@ def runs_from_folders(root: str | os.PathLike) -> list[dict]:
 
 
 def runs_from_store(db_path: str | os.PathLike, experiment: str | None = None) -> list[dict]:
-    from .tracking import read_store
+    from .store import read_store
 
     return read_store(db_path, experiment)
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .labels import LabelScheme
+from .scheme import LabelScheme
 
 POSSESSIVE = r"(?:['’]s|['’])?"
 

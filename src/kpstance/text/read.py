@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import KpstanceError
+from ..errors import KpstanceError
 
 
 def _open(p: Path) -> Any:

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import MissingExtra
+from ..errors import MissingExtra
 
 
 def _row(actor: str, stance: str, pa: dict[str, float], ps: dict[str, float]) -> dict:

@@ -1,0 +1,1 @@
+"""Tracking: recording runs in MLflow, comparing runs side by side, and the Hydra multirun callback."""
