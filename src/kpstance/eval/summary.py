@@ -76,15 +76,21 @@ def pivot(df: Any, scope: str, stances: Sequence[str] | None = None) -> Any:
     return table
 
 
-def plot_stacked(df: Any, path: str | os.PathLike, scope: str = CORPUS) -> None:
-    """Stacked bars: one bar per actor, segments per stance, for one scope."""
+ROLE_COLORS = {"coercive": "#c0392b", "deescalating": "#2e86c1", "neutral": "#95a5a6"}
+
+
+def plot_stacked(df: Any, path: str | os.PathLike, scope: str = CORPUS, roles: Mapping[str, str] | None = None) -> None:
+    """Stacked bars: one bar per actor, segments per stance, for one scope.
+
+    ``roles`` (the label scheme's stance roles) colours each stance by its role.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     table = pivot(df, scope)
-    colors = {"hardline": "#c0392b", "conciliatory": "#2e86c1", "neutral": "#95a5a6"}
+    colors = {stance: ROLE_COLORS[role] for role, stance in (roles or {}).items() if role in ROLE_COLORS}
     fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(table)), 4))
     bottom = [0] * len(table)
     for stance in table.columns:

@@ -17,7 +17,15 @@ import yaml
 
 from ..errors import KpstanceError
 
-CUE_GROUPS = ("hardline", "conciliatory", "criticism", "human_cost", "procedural", "negators")
+# Cue groups: the two polar stance roles' steps, then judging words, human cost, procedure, negators.
+CUE_GROUPS = ("coercive", "deescalating", "criticism", "human_cost", "procedural", "negators")
+STANCE_ROLES = ("coercive", "deescalating", "neutral")
+# Word lists about how the language expresses attribution and grammar (see the label YAML for their meaning).
+ATTRIBUTION_LISTS = ("speech_verbs", "according_to", "pronouns", "adjunct_starters", "intro_words", "source_fillers",
+                     "copulas")
+GRAMMAR_LISTS = ("passive_auxiliaries", "participle_endings", "target_words", "object_complement", "first_person",
+                 "clause_openers", "coreference_nouns", "coreference_determiners")
+SITUATION_LISTS = ("determiners", "nouns", "headings")
 
 
 @dataclass(frozen=True)
@@ -35,15 +43,33 @@ class LabelScheme:
     actors: tuple[Actor, ...]
     stances: tuple[str, ...]
     none_actor: str
-    neutral_stance: str
-    non_state_sources: tuple[str, ...]
-    official_nouns: tuple[str, ...]
-    speech_verbs: tuple[str, ...]
-    according_to: tuple[str, ...]
-    pronouns: tuple[str, ...]
-    cues: dict[str, tuple[str, ...]] = field(hash=False)
+    roles: dict[str, str] = field(hash=False)  # stance role (coercive, deescalating, neutral) -> stance name
+    non_state_sources: tuple[str, ...] = ()
+    official_nouns: tuple[str, ...] = ()
+    attribution: dict[str, tuple[str, ...]] = field(hash=False, default_factory=dict)
+    grammar: dict[str, tuple[str, ...]] = field(hash=False, default_factory=dict)
+    agent_marker: str = "by"
+    situation: dict[str, tuple[str, ...]] = field(hash=False, default_factory=dict)
+    cues: dict[str, tuple[str, ...]] = field(hash=False, default_factory=dict)
     source: str = ""
     sha256: str = ""
+
+    @property
+    def coercive(self) -> str:
+        return self.roles["coercive"]
+
+    @property
+    def deescalating(self) -> str:
+        return self.roles["deescalating"]
+
+    @property
+    def neutral_stance(self) -> str:
+        return self.roles["neutral"]
+
+    @property
+    def polar_stances(self) -> list[str]:
+        """The two stances with a position (F_avg averages their F1)."""
+        return [self.coercive, self.deescalating]
 
     @property
     def actor_labels(self) -> list[str]:
@@ -54,10 +80,6 @@ class LabelScheme:
     def stance_labels(self) -> list[str]:
         return list(self.stances)
 
-    def id2label(self) -> dict[int, str]:
-        """Label names for one classification head that holds both groups."""
-        names = [f"actor={a}" for a in self.actor_labels] + [f"stance={s}" for s in self.stance_labels]
-        return dict(enumerate(names))
 
 
 def _plain(obj: object) -> object:
@@ -105,9 +127,7 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
         if key not in data:
             raise KpstanceError(f"missing key '{key}'", p)
     stances = _strings(data["stances"], p, "stances")
-    neutral = data.get("neutral_stance", "neutral")
-    if neutral not in stances:
-        raise KpstanceError(f"neutral_stance '{neutral}' is not one of stances {list(stances)}", p)
+    roles = _roles(data, stances, p)
     none_actor = data.get("none_actor", "none")
     if not isinstance(data["actors"], dict) or not data["actors"]:
         raise KpstanceError("'actors' must be a non-empty mapping", p)
@@ -132,26 +152,63 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
     unknown = set(cues_raw) - set(CUE_GROUPS)
     if unknown:
         raise KpstanceError(f"stance_cues: unknown group(s) {sorted(unknown)}; allowed: {list(CUE_GROUPS)}", p)
-    for group in ("hardline", "conciliatory"):
-        if group not in stances:
-            raise KpstanceError(f"stances must include '{group}' (the rules' cue groups use it)", p)
     cues = {g: _strings(cues_raw.get(g), p, f"stance_cues.{g}") for g in CUE_GROUPS}
-    attribution = data.get("attribution") or {}
+    attribution = _section(data, "attribution", ATTRIBUTION_LISTS, p)
+    grammar_raw = data.get("grammar") or {}
+    agent_marker = grammar_raw.get("agent_marker", "by") if isinstance(grammar_raw, dict) else "by"
+    if not isinstance(agent_marker, str) or not agent_marker.strip():
+        raise KpstanceError("'grammar.agent_marker' must be a non-empty string", p)
     return LabelScheme(
         name=str(data.get("name", p.stem)),
         actors=tuple(actors),
         stances=stances,
         none_actor=none_actor,
-        neutral_stance=neutral,
+        roles=roles,
         non_state_sources=_strings(data.get("non_state_sources"), p, "non_state_sources"),
         official_nouns=_strings(data.get("official_nouns"), p, "official_nouns"),
-        speech_verbs=_strings(attribution.get("speech_verbs"), p, "attribution.speech_verbs"),
-        according_to=_strings(attribution.get("according_to", ["according to"]), p, "attribution.according_to"),
-        pronouns=_strings(attribution.get("pronouns", ["he", "she", "they"]), p, "attribution.pronouns"),
+        attribution=attribution,
+        grammar=_section(data, "grammar", GRAMMAR_LISTS, p, extra=("agent_marker",)),
+        agent_marker=agent_marker.strip(),
+        situation=_section(data, "situation_subjects", SITUATION_LISTS, p),
         cues=cues,
         source=str(p),
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
     )
+
+
+def _roles(data: dict, stances: tuple[str, ...], p: Path) -> dict[str, str]:
+    """``stance_roles``: which stance is the coercive one, which the de-escalating one, which the neutral one."""
+    raw = data.get("stance_roles")
+    if not isinstance(raw, dict):
+        raise KpstanceError(f"missing mapping 'stance_roles' (keys {', '.join(STANCE_ROLES)}, values from stances)", p)
+    missing = [r for r in STANCE_ROLES if r not in raw]
+    unknown = sorted(set(raw) - set(STANCE_ROLES))
+    if missing or unknown:
+        raise KpstanceError(f"stance_roles: needs exactly the keys {', '.join(STANCE_ROLES)}"
+                            + (f" (missing {', '.join(missing)})" if missing else "")
+                            + (f" (unknown {', '.join(unknown)})" if unknown else ""), p)
+    for role, stance in raw.items():
+        if stance not in stances:
+            raise KpstanceError(f"stance_roles.{role}: '{stance}' is not one of stances {list(stances)}", p)
+    if len(set(raw.values())) != len(STANCE_ROLES):
+        raise KpstanceError("stance_roles: each role needs its own stance", p)
+    return {r: str(raw[r]) for r in STANCE_ROLES}
+
+
+def _section(data: dict, key: str, lists: tuple[str, ...], p: Path, extra: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+    """A mapping of word lists; every list is required (the rules read each one), unknown keys are refused."""
+    raw = data.get(key)
+    if not isinstance(raw, dict):
+        raise KpstanceError(f"missing mapping '{key}' (lists: {', '.join(lists)})", p)
+    unknown = sorted(set(raw) - set(lists) - set(extra))
+    if unknown:
+        raise KpstanceError(f"{key}: unknown key(s) {unknown}; allowed: {list(lists + extra)}", p)
+    out = {}
+    for name in lists:
+        if name not in raw:
+            raise KpstanceError(f"missing list '{key}.{name}'", p)
+        out[name] = _strings(raw[name], p, f"{key}.{name}")
+    return out
 
 
 def check_labels(actor: object, stance: object, scheme: LabelScheme, path: object, line: int) -> None:

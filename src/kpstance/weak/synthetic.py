@@ -11,17 +11,17 @@ from __future__ import annotations
 import os
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from ..errors import KpstanceError
+from ..text.overlap import jaccard, tokens
 from .scheme import LabelScheme
 
 SLOT_RE = re.compile(r"\{(\w+)\}")
-TOKEN_RE = re.compile(r"\w+(?:[-'’]\w+)*")
 
 
 @dataclass(frozen=True)
@@ -31,29 +31,6 @@ class Example:
     stance: str
     template: int
     tags: tuple[str, ...]
-
-
-def tokens(text: str) -> frozenset[str]:
-    return frozenset(t.lower() for t in TOKEN_RE.findall(text))
-
-
-def jaccard(a: str | frozenset[str], b: str | frozenset[str]) -> float:
-    ta = a if isinstance(a, frozenset) else tokens(a)
-    tb = b if isinstance(b, frozenset) else tokens(b)
-    if not ta and not tb:
-        return 1.0
-    return len(ta & tb) / len(ta | tb)
-
-
-def max_overlap(texts: Iterable[str], references: Sequence[str]) -> list[float]:
-    """For each text, its highest Jaccard token overlap with any reference sentence."""
-    refs = [tokens(r) for r in references]
-    return [max((jaccard(tokens(t), r) for r in refs), default=0.0) for t in texts]
-
-
-def drop_leaks(texts: Sequence[str], references: Sequence[str], threshold: float) -> list[int]:
-    """Indices of ``texts`` whose overlap with every reference stays below ``threshold``."""
-    return [i for i, o in enumerate(max_overlap(texts, references)) if o < threshold]
 
 
 class Generator:

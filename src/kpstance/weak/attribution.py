@@ -1,0 +1,158 @@
+"""Who a unit's words belong to: parse its attribution clause once, from the scheme's word lists.
+
+``Rules`` compiles the scheme's language lists (speech verbs, "according to", pronouns,
+adverbial openers, passive auxiliaries, ...) into regexes; ``parse`` reads one unit's
+trailing attribution ('..., Lavrov said.'), leading attribution ('Moscow believes ...'),
+headline dash ('... — Lavrov') and the content left without them, once per unit, so
+the actor and stance functions share one parse instead of re-parsing the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..text.segment import CLOSE_QUOTES, Unit
+from .aliases import matcher_for, word_regex
+from .scheme import LabelScheme
+
+HEADING_KINDS = ("title", "subtitle", "subheading")
+DASH_ATTRIBUTION_RE = re.compile(r"\s[—–-]{1,2}\s*(?P<src>[^—–-]{2,60})$")
+
+
+def _alternation(words: tuple[str, ...] | list[str]) -> str:
+    """Escaped alternatives in the order given (the order matters where one alternative prefixes another)."""
+    return "|".join(re.escape(w) for w in words)
+
+
+class Rules:
+    """The compiled rules of one label scheme."""
+
+    def __init__(self, scheme: LabelScheme) -> None:
+        self.scheme = scheme
+        self.matcher = matcher_for(scheme)
+        att, gram, sit = scheme.attribution, scheme.grammar, scheme.situation
+        self.verb_re = word_regex(att["speech_verbs"])
+        self.according_re = word_regex(att["according_to"], re.IGNORECASE)
+        self.pronoun_re = word_regex(att["pronouns"])
+        self.adjunct_starters = {w.lower() for w in att["adjunct_starters"]}
+        self.intro_re = re.compile(rf"^(?:(?:{_alternation(att['intro_words'])})\b[^,]{{0,60}},\s*)+")
+        self.filler_re = re.compile(rf"\b(?:{_alternation(att['source_fillers'])})\b")
+        self.copulas = {w.lower() for w in att["copulas"]}
+        self.passive_by_re = re.compile(
+            rf"\b(?:{_alternation(gram['passive_auxiliaries'])})\s+\w+(?:{_alternation(gram['participle_endings'])})\b"
+            rf"[^.]{{0,60}}?\b{re.escape(scheme.agent_marker)}\s+"
+        )
+        self.target_words = {w.lower() for w in gram["target_words"]}
+        self.complement_re = re.compile(rf"\s+(?:{_alternation(gram['object_complement'])})\s")
+        self.first_person_re = re.compile(rf"\b(?:{_alternation(gram['first_person'])})\b")
+        self.clause_split_re = re.compile(rf"[,;:]|\b(?:{_alternation(gram['clause_openers'])})\b")
+        self.coreference_re = re.compile(
+            rf"^(?:{_alternation(gram['coreference_determiners'])})\s+(?:{_alternation(gram['coreference_nouns'])})\b")
+        self.situation_re = re.compile(rf"^(?:{_alternation(sit['determiners'])})\s+(?:{_alternation(sit['nouns'])})\b")
+        self.situation_heading_re = re.compile(rf"^(?:{_alternation(sit['headings'])})s?\b")
+        self.non_state_re = word_regex(scheme.non_state_sources, re.IGNORECASE)
+        self.role_re = word_regex(scheme.official_nouns, re.IGNORECASE)
+        self.cue_re = {g: word_regex(w, re.IGNORECASE) for g, w in scheme.cues.items() if w}
+        self.negator_re = self.cue_re.get("negators")
+
+    def strip_intro(self, text: str) -> str:
+        """The text without sentence-opening adverbials ('On Monday, ...')."""
+        return self.intro_re.sub("", text)
+
+    def resolve_source(self, source: str, last_speaker: str | None) -> str | None:
+        """Map an attribution's source phrase to an actor; None if it names nobody we know."""
+        src = source.strip()
+        ms = self.matcher.mentions(src)
+        if ms:
+            first = ms[0]
+            if first.kind == "demonym" and first.role == "non_state":
+                return self.scheme.none_actor
+            states = [m for m in ms if m.kind == "alias" or m.role == "official"]
+            if states:
+                return states[0].actor
+        if self.non_state_re.search(src):
+            return self.scheme.none_actor
+        words = src.split()
+        if (self.pronoun_re.fullmatch(src) or (len(words) <= 4 and self.role_re.search(src))) and last_speaker:
+            return last_speaker
+        return None
+
+    def trailing_attribution(self, text: str) -> tuple[str, str] | None:
+        """The source and clause of '..., X said.' / '...," he said.' / '..., according to X.'"""
+        body = text.rstrip().rstrip(".!?").rstrip()
+        cut = max(body.rfind(","), max(body.rfind(q) for q in CLOSE_QUOTES))
+        if cut <= 0:
+            return None
+        tail = body[cut + 1 :].strip().lstrip('"”» ').strip()
+        if not tail:
+            return None
+        acc = self.according_re.match(tail)
+        if acc:
+            return tail[acc.end() :].strip(), tail
+        v = self.verb_re.search(tail)
+        if v and 0 < v.start() and len(tail[: v.start()].split()) <= 8:
+            after = tail[v.end() :].split()
+            # '... Lavrov said.' or '... Lavrov said following talks on Friday.', but not
+            # '..., the Treasury announced sanctions against ...' (an object follows the verb).
+            if not after or after[0].lower() in self.adjunct_starters:
+                return tail[: v.start()].strip(), tail
+        if v and v.start() == 0:  # inverted: '..., said Lavrov.'
+            rest = tail[v.end() :].strip()
+            if rest and len(rest.split()) <= 6:
+                return rest, tail
+        return None
+
+    def leading_attribution(self, text: str) -> tuple[str, str] | None:
+        """The source of 'According to X, ...' or 'X said/believes (that) ...' at the clause start."""
+        body = self.strip_intro(text.lstrip('"“« '))
+        acc = self.according_re.match(body)
+        if acc:
+            src = body[acc.end() :].split(",", 1)[0]
+            return src.strip(), body[: acc.end() + len(src) + 1]
+        v = self.verb_re.search(body)
+        if not v:
+            return None
+        before = body[: v.start()]
+        if any(c in before for c in ',;:"“”') or not before.strip() or len(before.split()) > 8:
+            return None
+        if before.split()[-1].lower() in self.copulas:
+            return None  # passive: 'sanctions were announced by X' has X as agent, not as a speaker
+        return self.filler_re.sub("", before).strip(), body[: v.end()]
+
+
+@lru_cache(maxsize=8)
+def rules_for(scheme: LabelScheme) -> Rules:
+    """Compiled rules, cached: a corpus labels thousands of articles with one scheme."""
+    return Rules(scheme)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """One unit's attribution, parsed once: the clauses found and the content left without them."""
+
+    trailing: tuple[str, str] | None  # (source phrase, clause) of '..., X said.'
+    leading: tuple[str, str] | None  # (source phrase, clause) of 'X said ...' (sentences only)
+    dash: str | None  # source phrase of a heading '... — X'
+    content: str  # the unit minus its attribution clause, where the stance cues are
+
+
+def parse(rules: Rules, unit: Unit) -> Attribution:
+    """Parse a unit's attribution once; every labeling function reads this result."""
+    text = unit.text
+    trailing = rules.trailing_attribution(text)
+    leading = rules.leading_attribution(text) if unit.kind == "sentence" else None
+    dash_m = DASH_ATTRIBUTION_RE.search(text) if unit.kind in HEADING_KINDS else None
+    content = text
+    if trailing:
+        content = content[: content.rfind(trailing[1])]
+    lead = rules.leading_attribution(content) if unit.kind == "sentence" else None
+    if lead:
+        i = content.find(lead[1])
+        if i >= 0:
+            content = content[i + len(lead[1]) :]
+    m = DASH_ATTRIBUTION_RE.search(content) if unit.kind in HEADING_KINDS else None
+    if m:
+        content = content[: m.start()]
+    return Attribution(trailing, leading, dash_m.group("src") if dash_m else None, content)

@@ -1,0 +1,38 @@
+"""What a labeling function sees of one unit: the unit, its parsed attribution, the article so far."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..text.segment import Unit
+from .attribution import Attribution, Rules
+
+
+@dataclass
+class Context:
+    unit: Unit
+    att: Attribution
+    last_speaker: str | None  # the actor of the article's last attributed sentence
+    prev_text: str = ""
+    cue_cache: dict[str, list] = field(default_factory=dict)  # cue matches per group, computed once
+
+    @property
+    def content(self) -> str:
+        return self.att.content
+
+
+def cues(r: Rules, c: Context, group: str) -> list[tuple[re.Match[str], bool]]:
+    """Matches of a cue group in the unit's content, each with whether a negator stands within
+    four words before it; computed once per unit and group (every stance function asks)."""
+    if group in c.cue_cache:
+        return c.cue_cache[group]
+    rx = r.cue_re.get(group)
+    text = c.content
+    out = []
+    if rx is not None:
+        for m in rx.finditer(text):
+            window = " ".join(text[: m.start()].split()[-5:])
+            out.append((m, bool(r.negator_re and r.negator_re.search(window))))
+    c.cue_cache[group] = out
+    return out

@@ -1,0 +1,56 @@
+"""Training sets: the article's units (silver or gold labels, repeated), the synthetic corpus and any
+silver corpus, with every sentence too close to a held-out gold sentence dropped (no leakage)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..text.overlap import drop_leaks
+from ..text.segment import Unit
+from .scheme import LabelScheme
+from .synthetic import Generator
+
+log = logging.getLogger("kpstance")
+Labelled = tuple[list[Unit], list[tuple[str, str]]]
+
+
+class TrainingData:
+    """The parts every training set shares (synthetic and silver corpora) and how to add the article's units."""
+
+    def __init__(self, cfg: Any, scheme: LabelScheme, gold_texts: Sequence[str],
+                 labels_of: Callable[[Unit], tuple[str, str]]) -> None:
+        self.repeat = max(1, int(cfg.data.article_repeat))  # real sentences are few: show them more often
+        self.max_overlap = float(cfg.evaluation.max_overlap)
+        self.labels_of = labels_of
+        gen = Generator(cfg.data.synthetic.templates, scheme)
+        synth = gen.generate(int(cfg.data.synthetic.n), int(cfg.data.synthetic.seed), gold_texts, self.max_overlap)
+        log.info("synthetic corpus: %d sentences from %d templates", len(synth), len(gen.templates))
+        self.extra: list[Unit] = [Unit.of_text(e.text, f"synthetic-{i:05d}", "synthetic") for i, e in enumerate(synth)]
+        self.extra_labels = [(e.actor, e.stance) for e in synth]
+        self.n_synthetic = len(synth)
+        self.n_corpus = 0
+        if cfg.data.corpus is not None:
+            from .corpus import label_folder
+
+            c = cfg.data.corpus
+            ds = label_folder(c.path, scheme, c.num_proc, c.max_articles, cfg.data.language,
+                              {"actor_lfs": list(cfg.rules.actor_lfs), "stance_lfs": list(cfg.rules.stance_lfs),
+                               "aggregator": str(cfg.rules.aggregator)})
+            self.extra += [Unit.of_text(t, i, a, k, s) for t, i, a, k, s in
+                           zip(ds["text"], ds["id"], ds["article_id"], ds["kind"], ds["section"])]
+            self.extra_labels += list(zip(ds["actor"], ds["stance"]))
+            self.n_corpus = len(ds)
+            log.info("silver corpus: %d units from %s", self.n_corpus, c.path)
+
+    def build(self, train_units: Sequence[Unit], held_texts: Sequence[str]) -> Labelled:
+        """The article's ``train_units`` (repeated) plus the shared parts, minus leaks into ``held_texts``."""
+        units = list(train_units) * self.repeat + self.extra
+        labels = [self.labels_of(u) for u in train_units] * self.repeat + self.extra_labels
+        keep = drop_leaks([u.text for u in units], held_texts, self.max_overlap) if held_texts else range(len(units))
+        dropped = len(units) - len(keep)
+        if dropped:
+            log.info("dropped %d training sentences overlapping held-out gold (Jaccard >= %.2f)", dropped,
+                     self.max_overlap)
+        return [units[i] for i in keep], [labels[i] for i in keep]
