@@ -1,115 +1,135 @@
-"""Baselines scored by the same evaluation on the same folds: majority class, TF-IDF + logistic regression, SetFit.
-
-Each has ``fit(texts, actors, stances)`` and ``predict(texts)`` returning the same dicts as
-StancePredictor, so the pipeline treats them like the fine-tuned model. (The rules baseline
-needs no training: the pipeline uses the silver labels directly.)
+"""Baseline systems scored by the same evaluation on the same folds: the rules alone, the majority
+class, TF-IDF + logistic regression, and SetFit.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import MissingExtra
+from ..text.segment import Unit
+from .base import Labels, System, prediction
 
 
-def _row(actor: str, stance: str, pa: dict[str, float], ps: dict[str, float]) -> dict:
-    return {"actor": actor, "stance": stance, "actor_score": round(pa.get(actor, 1.0), 6),
-            "stance_score": round(ps.get(stance, 1.0), 6), "actor_probs": pa, "stance_probs": ps}
+class RulesSystem(System):
+    """The weak labeller alone: nothing to train; predicts the aggregated rule labels."""
 
+    trainable = False
 
-class MajorityBaseline:
-    """Always the most frequent actor and stance of the training labels."""
-
-    def fit(self, texts: Sequence[str], actors: Sequence[str], stances: Sequence[str]) -> MajorityBaseline:
-        ca, cs = Counter(actors), Counter(stances)
-        # ties broken by label name, so the result never depends on input order
-        self.actor = min(ca, key=lambda a: (-ca[a], a))
-        self.stance = min(cs, key=lambda s: (-cs[s], s))
-        self.pa = {a: round(c / len(actors), 6) for a, c in ca.items()}
-        self.ps = {s: round(c / len(stances), 6) for s, c in cs.items()}
+    def fit(self, units: Sequence[Unit], labels: Labels, *, description: str = "train",
+            checkpoint_dir: Path | None = None) -> RulesSystem:
         return self
 
-    def predict(self, texts: Sequence[str], batch_size: int = 0) -> list[dict]:
-        return [_row(self.actor, self.stance, self.pa, self.ps) for _ in texts]
+    def predict(self, units: Sequence[Unit]) -> list[dict]:
+        from ..weak.label import label_units
+
+        r = self.cfg.rules
+        silver = label_units(units, self.scheme, list(r.actor_lfs), list(r.stance_lfs), str(r.aggregator))
+        return [{"actor": s.actor, "stance": s.stance, "actor_score": 1.0, "stance_score": 1.0,
+                 "actor_probs": {s.actor: 1.0}, "stance_probs": {s.stance: 1.0}} for s in silver]
 
 
-class TfidfBaseline:
+class MajoritySystem(System):
+    """Always the most frequent actor and stance of the training labels."""
+
+    def fit(self, units: Sequence[Unit], labels: Labels, *, description: str = "train",
+            checkpoint_dir: Path | None = None) -> MajoritySystem:
+        self.actor, self.pa = _majority([a for a, _ in labels])
+        self.stance, self.ps = _majority([s for _, s in labels])
+        return self
+
+    def predict(self, units: Sequence[Unit]) -> list[dict]:
+        return [prediction(self.actor, self.stance, self.pa, self.ps) for _ in units]
+
+
+def _majority(y: Sequence[str]) -> tuple[str, dict[str, float]]:
+    """The most frequent label (ties broken by name, so the result never depends on input order) and the shares."""
+    c = Counter(y)
+    return min(c, key=lambda a: (-c[a], a)), {a: round(n / len(y), 6) for a, n in c.items()}
+
+
+class _PerGroup(System):
+    """A classifier per label group (actor, stance) on the unit texts; one class only: its majority."""
+
+    def _fit_group(self, texts: list[str], y: list[str]) -> Any:
+        raise NotImplementedError
+
+    def _proba(self, model: Any, texts: list[str]) -> tuple[list[str], Any]:
+        raise NotImplementedError
+
+    def fit(self, units: Sequence[Unit], labels: Labels, *, description: str = "train",
+            checkpoint_dir: Path | None = None) -> System:
+        texts = [u.text for u in units]
+        self.models: dict[str, Any] = {}
+        for g, y in (("actor", [a for a, _ in labels]), ("stance", [s for _, s in labels])):
+            self.models[g] = _majority(y) if len(set(y)) == 1 else self._fit_group(texts, y)
+        return self
+
+    def _group(self, g: str, texts: list[str]) -> list[tuple[str, dict[str, float]]]:
+        m = self.models[g]
+        if isinstance(m, tuple):
+            return [m] * len(texts)
+        classes, proba = self._proba(m, texts)
+        return [(classes[int(p.argmax())], {c: round(float(v), 6) for c, v in zip(classes, p)}) for p in proba]
+
+    def predict(self, units: Sequence[Unit]) -> list[dict]:
+        texts = [u.text for u in units]
+        if not texts:
+            return []
+        return [prediction(a, s, pa, ps) for (a, pa), (s, ps) in zip(self._group("actor", texts),
+                                                                     self._group("stance", texts))]
+
+
+class TfidfSystem(_PerGroup):
     """TF-IDF word and character n-grams with one logistic regression per label group."""
 
-    def __init__(self, ngram_max: int = 2, c: float = 4.0, seed: int = 0) -> None:
-        self.ngram_max, self.c, self.seed = ngram_max, c, seed
-
-    def _clf(self) -> Any:
+    def _fit_group(self, texts: list[str], y: list[str]) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline, make_union
 
         feats = make_union(
-            TfidfVectorizer(ngram_range=(1, self.ngram_max), sublinear_tf=True, lowercase=False),
+            TfidfVectorizer(ngram_range=(1, self.cfg.system.ngram_max), sublinear_tf=True, lowercase=False),
             TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
         )
-        return make_pipeline(feats, LogisticRegression(C=self.c, max_iter=2000, random_state=self.seed))
+        clf = LogisticRegression(C=self.cfg.system.c, max_iter=2000, random_state=self.seed)
+        return make_pipeline(feats, clf).fit(texts, y)
 
-    def fit(self, texts: Sequence[str], actors: Sequence[str], stances: Sequence[str]) -> TfidfBaseline:
-        self.models = {}
-        for group, y in (("actor", actors), ("stance", stances)):
-            if len(set(y)) == 1:  # one class only: logistic regression cannot fit it
-                self.models[group] = MajorityBaseline().fit(texts, y, y)
-            else:
-                self.models[group] = self._clf().fit(list(texts), list(y))
-        return self
-
-    def _group(self, group: str, texts: Sequence[str]) -> list[tuple[str, dict[str, float]]]:
-        m = self.models[group]
-        if isinstance(m, MajorityBaseline):
-            return [(m.actor, m.pa)] * len(texts)
-        proba = m.predict_proba(list(texts))
-        classes = list(m.classes_)
-        return [(classes[int(p.argmax())], {c: round(float(v), 6) for c, v in zip(classes, p)}) for p in proba]
-
-    def predict(self, texts: Sequence[str], batch_size: int = 0) -> list[dict]:
-        if not texts:
-            return []
-        return [_row(a, s, pa, ps) for (a, pa), (s, ps) in zip(self._group("actor", texts), self._group("stance", texts))]
+    def _proba(self, model: Any, texts: list[str]) -> tuple[list[str], Any]:
+        return list(model.classes_), model.predict_proba(texts)
 
 
-class SetFitBaseline:
-    """SetFit (contrastive sentence-transformer fine-tuning + logistic head) on the packaged MiniLM, one per group."""
+class SetFitSystem(_PerGroup):
+    """SetFit (contrastive sentence-transformer fine-tuning + logistic head) on the encoder, one per group."""
 
-    def __init__(self, model_path: str, iterations: int = 5, epochs: int = 1, batch_size: int = 32, seed: int = 0) -> None:
-        self.check_installed()
-        self.model_path, self.iterations, self.epochs, self.batch_size, self.seed = model_path, iterations, epochs, batch_size, seed
+    @classmethod
+    def check_available(cls, cfg: Any) -> None:
+        from ..errors import KpstanceError
 
-    @staticmethod
-    def check_installed() -> None:
         try:
             import setfit  # noqa: F401
         except ImportError:
             raise MissingExtra(
                 "baseline_setfit needs the optional package setfit (pip install 'kpstance[setfit]'); skipped"
             ) from None
+        if "name_or_path" not in cfg.encoder:
+            raise KpstanceError(f"system=setfit needs a pretrained encoder (encoder=minilm), not '{cfg.encoder.kind}'")
 
-    def fit(self, texts: Sequence[str], actors: Sequence[str], stances: Sequence[str]) -> SetFitBaseline:
+    def _fit_group(self, texts: list[str], y: list[str]) -> Any:
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
 
-        self.models = {}
-        for group, y in (("actor", actors), ("stance", stances)):
-            model = SetFitModel.from_pretrained(self.model_path, local_files_only=True)
-            args = TrainingArguments(num_iterations=self.iterations, num_epochs=self.epochs,
-                                     batch_size=self.batch_size, seed=self.seed, report_to="none")
-            Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": list(texts), "label": list(y)})).train()
-            self.models[group] = model
-        return self
+        from .encoder import resolve_model_path
 
-    def predict(self, texts: Sequence[str], batch_size: int = 0) -> list[dict]:
-        if not texts:
-            return []
-        out = {}
-        for group, m in self.models.items():
-            proba = m.predict_proba(list(texts)).numpy()
-            labels = list(m.labels) if m.labels else [str(c) for c in m.model_head.classes_]
-            out[group] = [(labels[int(p.argmax())], {c: round(float(v), 6) for c, v in zip(labels, p)}) for p in proba]
-        return [_row(a, s, pa, ps) for (a, pa), (s, ps) in zip(out["actor"], out["stance"])]
+        model = SetFitModel.from_pretrained(resolve_model_path(self.cfg.encoder.name_or_path), local_files_only=True)
+        args = TrainingArguments(num_iterations=self.cfg.system.iterations, num_epochs=self.cfg.trainer.epochs,
+                                 batch_size=self.cfg.trainer.batch_size, seed=self.seed, report_to="none")
+        Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts, "label": y})).train()
+        return model
+
+    def _proba(self, model: Any, texts: list[str]) -> tuple[list[str], Any]:
+        labels = list(model.labels) if model.labels else [str(c) for c in model.model_head.classes_]
+        return labels, model.predict_proba(texts).numpy()

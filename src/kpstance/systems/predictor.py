@@ -19,29 +19,11 @@ from typing import Any
 
 from ..errors import KpstanceError
 from .encoder import check_safetensors, pad_batch, quiet_transformers, resolve_device
+from .heads import HeadLayout
 
 log = logging.getLogger(__name__)
 _THREADS_LOCK = threading.Lock()
 REQUIRED_FILES = ("config.json", "tokenizer_config.json")
-
-
-def split_groups(id2label: dict[int, str]) -> tuple[list[int], list[str], list[int], list[str]]:
-    """Column indices and names of the actor and stance groups in the one classification head."""
-    a_idx, a_names, s_idx, s_names = [], [], [], []
-    for i in sorted(id2label):
-        name = id2label[i]
-        group, _, label = name.partition("=")
-        if group == "actor":
-            a_idx.append(i)
-            a_names.append(label)
-        elif group == "stance":
-            s_idx.append(i)
-            s_names.append(label)
-        else:
-            raise KpstanceError(f"label '{name}' is not of the form actor=… or stance=…")
-    if not a_idx or not s_idx:
-        raise KpstanceError("the model's labels lack an actor or a stance group")
-    return a_idx, a_names, s_idx, s_names
 
 
 class StancePredictor:
@@ -57,8 +39,9 @@ class StancePredictor:
             raise KpstanceError(f"unknown precision '{precision}' (fp32 or bf16)")
         self.precision = precision
         self.model.to(self.device)
-        id2label = {int(k): v for k, v in model.config.id2label.items()}
-        self.a_idx, self.actors, self.s_idx, self.stances = split_groups(id2label)
+        self.meta: dict = {}  # kpstance.json of a saved folder: run, experiment, base model, label scheme
+        self.layout = HeadLayout.from_id2label({int(k): v for k, v in model.config.id2label.items()})
+        self.actors, self.stances = list(self.layout.actors), list(self.layout.stances)
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str = "fp32",
@@ -85,6 +68,7 @@ class StancePredictor:
         if (p / "kpstance.json").is_file():
             meta = json.loads((p / "kpstance.json").read_text(encoding="utf-8"))
         pred = cls(model, tokenizer, int(meta.get("max_length", 128)), device, precision)
+        pred.meta = meta
         if expected_labels is not None:
             if list(expected_labels["actor"]) != pred.actors or list(expected_labels["stance"]) != pred.stances:
                 raise KpstanceError(
@@ -142,8 +126,8 @@ class StancePredictor:
             ctx = torch.autocast(self.device, dtype=torch.bfloat16) if use_bf16 else nullcontext()
             with torch.inference_mode(), ctx:
                 logits = self.model(**self._collate(enc, idx)).logits.float()
-                pa[idx] = torch.softmax(logits[:, self.a_idx], dim=-1).cpu().numpy()
-                ps[idx] = torch.softmax(logits[:, self.s_idx], dim=-1).cpu().numpy()
+                pa[idx] = torch.softmax(logits[:, self.layout.actor_index], dim=-1).cpu().numpy()
+                ps[idx] = torch.softmax(logits[:, self.layout.stance_index], dim=-1).cpu().numpy()
 
         w = self._workers(workers, len(batches))
         if w == 1:

@@ -1,0 +1,59 @@
+"""The fine-tuned encoder as a System: one head for actor and stance, one forward pass, savable."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..text.segment import Unit
+from .base import Labels, System
+from .heads import HeadLayout
+
+log = logging.getLogger("kpstance")
+
+
+class TransformerSystem(System):
+    saveable = True
+
+    @classmethod
+    def check_available(cls, cfg: Any) -> None:
+        from .finetune import training_device
+
+        log.info("training on %s", training_device(cfg.trainer.device))  # refuse a missing GPU up front
+
+    def fit(self, units: Sequence[Unit], labels: Labels, *, description: str = "train",
+            checkpoint_dir: Path | None = None) -> TransformerSystem:
+        from .encoder import build
+        from .finetune import fine_tune
+
+        layout = HeadLayout.from_scheme(self.scheme)
+        texts = [u.text for u in units]
+        a2i = {a: i for i, a in enumerate(layout.actors)}
+        s2i = {s: i for i, s in enumerate(layout.stances)}
+        self.model, self.tokenizer = build(self.cfg.encoder, layout.id2label(), texts)
+        self.stats = fine_tune(
+            self.model, self.tokenizer, texts, [a2i[a] for a, _ in labels], [s2i[s] for _, s in labels], layout,
+            self.cfg.trainer, self.seed, self.cfg.encoder.max_length, description, checkpoint_dir,
+        )
+        st = self.stats
+        log.info("%s: %d steps, %d examples in %.1fs (%.1f examples/s), final loss %.4f", description,
+                 st.steps, st.examples, st.seconds, st.examples_per_second, st.final_loss)
+        return self
+
+    def predict(self, units: Sequence[Unit]) -> list[dict]:
+        from .predictor import StancePredictor
+
+        device = next(self.model.parameters()).device.type  # predict where the model was trained
+        predictor = StancePredictor(self.model, self.tokenizer, self.cfg.encoder.max_length, device)
+        return predictor.predict([u.text for u in units], self.cfg.trainer.predict_batch_size)
+
+    def save(self, folder: Path) -> None:
+        self.model.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder)
+
+    def describe(self) -> str:
+        from .encoder import describe
+
+        return describe(self.cfg.encoder)
