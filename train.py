@@ -11,8 +11,9 @@ os.environ.setdefault("KPSTANCE_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from kpstance.config import register_resolvers  # noqa: E402
+from kpstance.config import register_resolvers, renamed_override  # noqa: E402
 from kpstance.errors import KpstanceError, MissingExtra  # noqa: E402
+from kpstance.run.cleanup import discard_run_dir  # noqa: E402
 from kpstance.run.pipeline import train  # noqa: E402
 
 register_resolvers()
@@ -23,14 +24,20 @@ def main(cfg: DictConfig) -> float | None:
     try:
         metrics = train(cfg)
     except MissingExtra as e:
+        discard_run_dir(cfg)
         print(f"kpstance: {e}", file=sys.stderr)
         return None
     except KpstanceError as e:
+        discard_run_dir(cfg)  # Hydra made the run folder before train() could refuse the config
         print(f"kpstance: error: {e}", file=sys.stderr)
         sys.exit(2)
-    value = metrics.get(cfg.get("optimized_metric", ""))
+    value = metrics.get(cfg.optimized_metric)
     return None if value is None else float(value)
 
 
 if __name__ == "__main__":
+    old = renamed_override(sys.argv[1:])
+    if old:
+        print(f"kpstance: error: {old}", file=sys.stderr)
+        sys.exit(2)
     main()

@@ -34,18 +34,10 @@ def _output(path: str | None) -> Iterator[IO[str]]:
     if path is None:
         yield sys.stdout
         return
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        f = tmp.open("w", encoding="utf-8")
-    except OSError as e:
-        raise KpstanceError(f"cannot write: {e.strerror}", target) from None
-    try:
-        with f:
-            yield f
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from .files import atomic_open
+
+    with atomic_open(path) as f:
+        yield f
 
 
 def cmd_label(args: argparse.Namespace) -> None:
@@ -79,7 +71,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
         expected = {"actor": scheme.actor_labels, "stance": scheme.stance_labels}
     predictor = StancePredictor.load(args.model_dir, device=args.device, precision=args.precision,
                                      expected_labels=expected)
-    show = not args.quiet and sys.stderr.isatty()
+    show = not args.quiet and sys.stderr.isatty()  # a terminal: say which model, and show progress
+    if show and predictor.meta.get("run_name"):
+        m = predictor.meta
+        print(f"kpstance: model {m['run_name']} (experiment {m.get('experiment', '?')}, {m.get('base_model', '?')})",
+              file=sys.stderr)
     with _output(args.output) as out, _progress(show) as bar:
         task = bar.add_task("predict", total=None) if bar else None
         for chunk in chunks(iter_inputs(args.input), args.chunk_size):
@@ -149,11 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--plot", help="stacked bar chart PNG of the corpus")
     summ.add_argument("--format", default="table", choices=["table", "csv", "json"])
     summ.add_argument("--batch-size", type=int, default=64)
+    summ.add_argument("--labels", default=None, help=f"label YAML whose stance roles colour the chart (default: {LABELS_REL})")
     summ.set_defaults(func=cmd_summarize)
 
     cmp = sub.add_parser("compare", help="compare runs side by side (MLflow store, or run folders with --runs-dir)")
     cmp.add_argument("--experiment", help="only runs of this experiment (task_name); comma-separated for several")
-    cmp.add_argument("--group-by", help="config key to group runs by, e.g. model.kind; rows show mean ± std")
+    cmp.add_argument("--group-by", help="config key to group runs by, e.g. system.name; rows show mean ± std")
     cmp.add_argument("--baseline", help="run, group or experiment to subtract from every row")
     cmp.add_argument("--sort", help="metric to sort by (default: the last metric shown)")
     cmp.add_argument("--metrics", help="comma-separated metrics (default: actor_macro_f1,stance_macro_f1,stance_f_avg,joint_accuracy)")
@@ -168,10 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_summarize(args: argparse.Namespace) -> None:
     from .eval.summary import plot_stacked, render_tables, summarize
+    from .weak.scheme import load_scheme
 
     df = summarize(args.model_dir, args.input, args.batch_size)
     if args.plot:
-        plot_stacked(df, args.plot)
+        plot_stacked(df, args.plot, roles=load_scheme(args.labels or default_labels()).roles)
     if args.format == "csv":
         sys.stdout.write(df.to_csv(index=False))
     elif args.format == "json":

@@ -1,8 +1,11 @@
-"""Structured config schema and OmegaConf resolvers.
+"""The config schema: the one home of every default, registered with Hydra, and validation.
 
-The YAML files under ``configs/`` stay the user-facing defaults; these dataclasses say what
-keys exist and of which type, so a typo or a wrong type fails at once with the key named,
-before any training starts.
+The dataclasses here (and the system and encoder schemas in ``systems.registry``) say which
+keys exist, of which type, and with which default. They are registered in Hydra's ConfigStore,
+so ``configs/train.yaml`` and the group files only state choices (which article, which
+system, which encoder) and every other value comes from here. ``validate`` checks a composed
+config once, before anything is written; a typo, a wrong type, an unknown system or an
+unknown labeling function is a one-line error naming the key.
 """
 
 from __future__ import annotations
@@ -14,23 +17,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
 
-from omegaconf import OmegaConf
+from omegaconf import II, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .errors import KpstanceError
-
-
-class Kind(str, Enum):
-    transformer = "transformer"
-    rules = "rules"
-    majority = "majority"
-    tfidf = "tfidf"
-    setfit = "setfit"
-
-
-class Init(str, Enum):
-    pretrained = "pretrained"
-    random = "random"
+from .systems.registry import ENCODERS, RENAMED, SYSTEMS
+from .weak.actor_lfs import ACTOR_LFS
+from .weak.stance_lfs import STANCE_LFS
 
 
 class Precision(str, Enum):
@@ -56,12 +49,12 @@ class TrainLabels(str, Enum):
 
 @dataclass
 class PathsConfig:
-    root_dir: str = "."
-    data_dir: str = "data"
-    config_dir: str = "configs"
-    models_dir: str = "models"
-    log_dir: str = "outputs"
-    output_dir: str = "outputs/run"
+    root_dir: str = "???"
+    data_dir: str = "???"
+    config_dir: str = "???"
+    models_dir: str = "???"
+    log_dir: str = "???"
+    output_dir: str = "???"  # the run folder; Hydra sets it, tests and scripts may override it
 
 
 @dataclass
@@ -74,14 +67,14 @@ class ArticleRef:
 class SyntheticConfig:
     templates: str = "???"
     n: int = 700
-    seed: int = 0
+    seed: int = II("seed")
 
 
 @dataclass
 class CorpusConfig:
     path: str = "???"
-    num_proc: int = 2
-    max_articles: Optional[int] = None  # noqa: UP045
+    num_proc: int = 2  # datasets.map worker processes for segmentation and labelling
+    max_articles: Optional[int] = None  # noqa: UP045 (OmegaConf needs Optional): the first N articles by path
 
 
 @dataclass
@@ -89,26 +82,10 @@ class DataConfig:
     articles: list[ArticleRef] = field(default_factory=list)
     gold_path: str = "???"
     language: str = "en"
-    article_repeat: int = 1
+    # how many times each article sentence (silver or gold labelled) appears in the training set per epoch
+    article_repeat: int = 4
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     corpus: Optional[CorpusConfig] = None  # noqa: UP045
-
-
-@dataclass
-class ModelConfig:
-    kind: Kind = Kind.transformer
-    init: Init = Init.pretrained
-    name_or_path: Optional[str] = None  # noqa: UP045 (OmegaConf needs Optional)
-    allow_download: bool = False
-    max_length: int = 128
-    vocab_size: int = 1000
-    hidden_size: int = 32
-    num_layers: int = 2
-    num_heads: int = 2
-    intermediate_size: int = 64
-    tfidf_ngram_max: int = 2
-    tfidf_c: float = 4.0
-    setfit_iterations: int = 5
 
 
 @dataclass
@@ -119,64 +96,124 @@ class TrainerConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_grad_norm: Optional[float] = 1.0  # noqa: UP045
-    max_steps: int = -1
-    precision: Precision = Precision.fp32
+    max_steps: int = -1  # >0 overrides epochs
+    precision: Precision = Precision.fp32  # bf16: autocast
+    # auto: CUDA when present (under torchrun, the GPU of LOCAL_RANK); cuda without a GPU is refused up front
     device: Device = Device.auto
     fused_adamw: bool = True
     group_by_length: bool = True
     deterministic: bool = True
-    num_threads: Optional[int] = None  # noqa: UP045
+    num_threads: Optional[int] = None  # noqa: UP045 (torch threads; None = torch's default)
     predict_batch_size: int = 64
-    checkpoint_every: int = 0
+    checkpoint_every: int = 50  # steps between resumable checkpoints in the run folder (0 = none)
 
 
 @dataclass
 class RulesConfig:
-    aggregator: Aggregator = Aggregator.majority
-    actor_lfs: list[str] = field(default_factory=list)
-    stance_lfs: list[str] = field(default_factory=list)
+    aggregator: Aggregator = Aggregator.majority  # majority (ties -> earlier function) | priority
+    # every registered labeling function, in registry order (weak.actor_lfs, weak.stance_lfs)
+    actor_lfs: list[str] = field(default_factory=lambda: list(ACTOR_LFS))
+    stance_lfs: list[str] = field(default_factory=lambda: list(STANCE_LFS))
 
 
 @dataclass
 class EvaluationConfig:
-    cv: bool = True
-    train_labels: TrainLabels = TrainLabels.silver
-    final_model: bool = True
-    max_overlap: float = 0.8
+    cv: bool = True  # grouped cross-validation over sections (no leakage)
+    train_labels: TrainLabels = TrainLabels.silver  # what each fold trains on
+    final_model: bool = True  # train and save one model on all data after the folds
+    max_overlap: float = 0.8  # drop training sentences whose token Jaccard with a held-out gold sentence reaches this
     plots: bool = True
 
 
 @dataclass
+class LoggerConfig:
+    name: str = "none"  # mlflow | none
+    db_path: Optional[str] = None  # noqa: UP045 (mlflow: the sqlite store)
+    artifact_root: Optional[str] = None  # noqa: UP045
+    experiment_name: Optional[str] = None  # noqa: UP045 (default: task_name)
+
+
+@dataclass
 class TrainConfig:
-    task_name: str = "default"
+    task_name: str = "default"  # experiment name: run folders, models/ and tracking group by it
     seed: int = 0
-    optimized_metric: str = "joint_accuracy"
+    optimized_metric: str = "joint_accuracy"  # the metric train() returns, which sweeps optimise
+    # true: continue the newest unfinished run of this task (same overrides); a folder: that run
     resume: Any = False
+    update_latest: bool = True  # point models/latest at this run's model (the smoke experiment does not)
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    labels: dict[str, Any] = field(default_factory=dict)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    labels: dict[str, Any] = field(default_factory=dict)  # the label YAML, validated by weak.scheme
+    system: Any = None  # a schema of systems.registry.SYSTEMS, chosen by system.name
+    encoder: Any = None  # a schema of systems.registry.ENCODERS, chosen by encoder.kind
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    logger: dict[str, Any] = field(default_factory=dict)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
 
+# Keys that say where or how this process runs, not what it computes: left out of the config saved
+# with a run and compared on resume (RUN_LOCAL_KEYS), and of the params that identify a run in
+# tracking and comparisons (NOT_IDENTIFYING: these plus paths, label lists and logger settings).
+RUN_LOCAL_KEYS = ("resume", "paths.output_dir")
+NOT_IDENTIFYING_PREFIXES = ("paths.", "labels.", "resume", "logger.")
+# keys that never explain a difference in results (hidden from comparison tables)
+NOISE_KEYS = frozenset({"task_name", "optimized_metric", "evaluation.plots", "trainer.num_threads",
+                        "trainer.checkpoint_every", "trainer.predict_batch_size", "data.synthetic.seed"})
+def register_configs() -> None:
+    """Put the schemas' defaults in Hydra's ConfigStore: train.yaml extends ``kpstance_schema``, and each
+    system/encoder file extends its ``base_<name>``; ``validate`` then checks types against the schemas."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="kpstance_schema", node=_defaults(TrainConfig))
+    for name, (schema, _) in SYSTEMS.items():
+        cs.store(group="system", name=f"base_{name}", node=_defaults(schema))
+    for kind, schema in ENCODERS.items():
+        cs.store(group="encoder", name=f"base_{kind}", node=_defaults(schema))
+
+
+def _defaults(schema: type) -> dict:
+    """A schema's default values as a plain mapping: Hydra composes them untyped, so a wrong value reaches
+    ``validate`` (one line naming the key, exit code 2) instead of failing inside Hydra's composition."""
+    return OmegaConf.to_container(OmegaConf.structured(schema), enum_to_str=True)
+
+
+def _pick(data: dict, key: str, field_name: str, options: dict) -> Any:
+    node = data.get(key)
+    if not isinstance(node, dict) or field_name not in node:
+        raise KpstanceError(f"config key '{key}.{field_name}' is missing (choose {key}=… on the command line)")
+    choice = node[field_name]
+    if choice not in options:
+        raise KpstanceError(f"config key '{key}.{field_name}': unknown {key} '{choice}' (known: {', '.join(options)})")
+    schema = options[choice]
+    return schema[0] if isinstance(schema, tuple) else schema
+
+
 def validate(cfg: Any) -> Any:
-    """Check a composed config against the schema; return it resolved with every default filled in.
+    """Check a composed config against the schema; return it resolved, read-only in shape (struct).
 
     Raises KpstanceError naming the key at fault.
     """
+    from .weak.label import check_lf_names
+
     try:
-        data = OmegaConf.to_container(cfg, resolve=True)
-        merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), data)
-        plain = OmegaConf.create(OmegaConf.to_container(merged, enum_to_str=True))
-        OmegaConf.set_struct(plain, True)
-        return plain
+        data = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+        for old, new in RENAMED.items():
+            if "." not in old and old in data:
+                raise KpstanceError(f"config group '{old}' is now {new}")
+        schema = OmegaConf.structured(TrainConfig)
+        schema.system = OmegaConf.structured(_pick(data, "system", "name", SYSTEMS))
+        schema.encoder = OmegaConf.structured(_pick(data, "encoder", "kind", ENCODERS))
+        merged = OmegaConf.merge(schema, data)
+        plain = OmegaConf.create(OmegaConf.to_container(merged, resolve=True, enum_to_str=True))
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or getattr(e, "key", None) or "?"
         msg = str(e).splitlines()[0]
         raise KpstanceError(f"config key '{key}': {msg}") from None
+    check_lf_names(list(plain.rules.actor_lfs), list(plain.rules.stance_lfs))
+    OmegaConf.set_struct(plain, True)
+    return plain
 
 
 def _rank_dir(path: str) -> str:
@@ -191,8 +228,33 @@ def register_resolvers() -> None:
     """``${kp_uid:}``: a random suffix, cached per process, so concurrent runs never share a folder.
 
     ``${kp_rank_dir:PATH}``: PATH on rank 0, a scratch folder on the other ranks of a torchrun job.
+    Also registers the schemas with Hydra (``register_configs``).
     """
     if not OmegaConf.has_resolver("kp_uid"):
         OmegaConf.register_new_resolver("kp_uid", lambda: uuid.uuid4().hex[:6], use_cache=True)
     if not OmegaConf.has_resolver("kp_rank_dir"):
         OmegaConf.register_new_resolver("kp_rank_dir", _rank_dir, use_cache=True)
+    register_configs()
+
+
+def renamed_override(overrides: list[str]) -> str | None:
+    """A one-line message for a command-line override spelled as in an earlier version (``model=…``), else None."""
+    for o in overrides:
+        key = o.lstrip("+~").split("=", 1)[0]
+        if key in RENAMED or key.startswith("model."):
+            new = RENAMED.get(key, RENAMED["model"])
+            return f"'{o}': the config key '{key}' is now {new}"
+    return None
+
+
+def compose(overrides: list[str], config_dir: str | os.PathLike | None = None) -> Any:
+    """The train config as ``train.py`` composes it, for scripts, notebooks and tests (not validated yet)."""
+    from pathlib import Path
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    register_resolvers()
+    root = Path(os.environ.get("KPSTANCE_ROOT") or Path(__file__).resolve().parents[2])
+    with initialize_config_dir(config_dir=str(Path(config_dir or root / "configs").resolve()), version_base="1.3"):
+        return hydra_compose("train", overrides=list(overrides))

@@ -43,6 +43,16 @@ class Unit:
     quote_attribution: str | None = None  # attribution clause of the quote this sentence belongs to
     extra: dict = field(default_factory=dict)
 
+    @classmethod
+    def of_text(cls, text: str, uid: str, article_id: str = "", kind: str = "sentence", section: int = 0) -> Unit:
+        """A unit with no article around it: a synthetic, silver or JSON Lines sentence."""
+        return cls(id=uid, article_id=article_id or uid, index=0, section=section, kind=kind, text=text)
+
+    @property
+    def speaker(self) -> str | None:
+        """The attribution the article carried to this unit (a quote's 'he said', 'Lavrov said'), if any."""
+        return self.quote_attribution
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("extra")

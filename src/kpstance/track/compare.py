@@ -16,12 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config import NOISE_KEYS
 from ..errors import KpstanceError
+from ..systems.registry import current_key
 
 DEFAULT_METRICS = ("actor_macro_f1", "stance_macro_f1", "stance_f_avg", "joint_accuracy")
-# config keys that never explain a difference in results
-NOISE_KEYS = {"task_name", "optimized_metric", "evaluation.plots", "trainer.num_threads", "trainer.checkpoint_every",
-              "trainer.predict_batch_size", "data.synthetic.seed"}
 
 
 def runs_from_folders(root: str | os.PathLike) -> list[dict]:
@@ -81,9 +80,10 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
     keys = sorted({k for r in runs for k in r["params"]})
     differing = [k for k in keys if len({r["params"].get(k) for r in runs}) > 1 and k not in NOISE_KEYS]
     rows: list[dict] = []
+    group_by = current_key(group_by) if group_by else group_by  # keys of earlier versions -> today's
     if group_by:
         if not any(group_by in r["params"] for r in runs):
-            raise KpstanceError(f"--group-by: no run has the config key '{group_by}' (e.g. model.kind, trainer.lr)")
+            raise KpstanceError(f"--group-by: no run has the config key '{group_by}' (e.g. system.name, trainer.lr)")
         groups: dict[tuple, list[dict]] = {}
         for r in runs:
             groups.setdefault((r["experiment"], r["params"].get(group_by, "")), []).append(r)

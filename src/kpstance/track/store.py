@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from ..config import NOT_IDENTIFYING_PREFIXES
+from ..systems.registry import current_key
 
-# config keys that describe where a run ran, not what it did
-IGNORED_PREFIXES = ("paths.", "labels.", "resume", "logger.")
+log = logging.getLogger(__name__)
 
 
 def flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
@@ -39,7 +39,9 @@ def flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
 def run_params(config: Mapping) -> dict[str, Any]:
     """The flattened config that defines a run's result (paths, label lists and logger settings left out)."""
     flat = flatten(config)
-    params = {k: v for k, v in flat.items() if not k.startswith(IGNORED_PREFIXES)}
+    # runs recorded before the system/encoder split carry model.* keys: show them under today's names
+    flat = {current_key(k): v for k, v in flat.items()}
+    params = {k: v for k, v in flat.items() if not k.startswith(NOT_IDENTIFYING_PREFIXES)}
     if "labels" in config and isinstance(config["labels"], Mapping):
         params["labels.name"] = config["labels"].get("name")
     return params
@@ -119,7 +121,7 @@ def read_store(db_path: str | os.PathLike, experiment: str | None = None) -> lis
             runs.append({
                 "name": r.info.run_name,
                 "experiment": e.name,
-                "params": dict(r.data.params),
+                "params": {current_key(k): v for k, v in r.data.params.items()},
                 "metrics": dict(r.data.metrics),
                 "tags": {k: v for k, v in r.data.tags.items() if not k.startswith("mlflow.")},
                 "start_time": r.info.start_time,

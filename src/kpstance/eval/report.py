@@ -1,0 +1,76 @@
+"""What a run reports: predictions per unit, per-class and per-phenomenon tables, confusion plots, a summary table."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..files import write_json, write_jsonl
+from ..weak.scheme import LabelScheme
+from .metrics import HEADLINE_KEYS, per_class, per_phenomenon
+
+COLUMNS = (("model (CV)", ""), ("rules", "rules_"), ("model (seen)", "seen_"))
+
+
+def plot_confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str], title: str, path: str | os.PathLike) -> None:
+    """A confusion matrix PNG (rows gold, columns predicted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+
+    cm = confusion_matrix(gold, pred, labels=list(labels))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(labels), 0.8 + 0.7 * len(labels)))
+    ConfusionMatrixDisplay(cm, display_labels=list(labels)).plot(ax=ax, cmap="Blues", colorbar=False, xticks_rotation=45)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_reports(out_dir: Path, scheme: LabelScheme, rows: Mapping[str, dict], gold: Mapping[str, dict],
+                  systems: Mapping[str, Mapping[str, tuple[str, str]]], plots: bool) -> None:
+    """predictions.jsonl (one row per unit) and report.json (per class and phenomenon, per system), plus plots."""
+    write_jsonl(out_dir / "predictions.jsonl", rows.values())
+    report: dict[str, Any] = {}
+    for name, pred in systems.items():
+        ids = list(pred)
+        report[name] = {
+            "actor": per_class([gold[i]["actor"] for i in ids], [pred[i][0] for i in ids], scheme.actor_labels),
+            "stance": per_class([gold[i]["stance"] for i in ids], [pred[i][1] for i in ids], scheme.stance_labels),
+            "phenomena": per_phenomenon(gold, pred),
+        }
+        if plots:
+            for g, labels, j in (("actor", scheme.actor_labels, 0), ("stance", scheme.stance_labels, 1)):
+                plot_confusion([gold[i][g] for i in ids], [pred[i][j] for i in ids], labels,
+                               f"{g} ({name})", out_dir / f"confusion_{g}_{name}.png")
+    write_json(out_dir / "report.json", report)
+
+
+def card_rows(metrics: Mapping[str, float]) -> str:
+    """The model card's metric table rows (CV, rules, seen)."""
+    return "\n".join(
+        f"| {k} | " + " | ".join(f"{metrics.get(p + k, float('nan')):.3f}" for _, p in COLUMNS) + " |"
+        for k in HEADLINE_KEYS
+    )
+
+
+def print_summary(metrics: Mapping[str, Any], out_dir: Path, model_dir: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="gold metrics")
+    table.add_column("metric")
+    for col, _ in COLUMNS:
+        table.add_column(col, justify="right")
+    for k in HEADLINE_KEYS:
+        vals = [metrics.get(p + k) for _, p in COLUMNS]
+        table.add_row(k, *["-" if v is None else f"{v:.3f}" for v in vals])
+    console = Console()
+    console.print(table)
+    console.print(f"run folder: {out_dir}")
+    if model_dir is not None:
+        console.print(f"model: {model_dir}")

@@ -1,0 +1,99 @@
+"""The prepare stage: validate the config, claim the run folder (or the interrupted one), load the article and gold."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import KpstanceError
+from ..eval.cv import groups
+from ..eval.gold import load_gold
+from ..systems.finetune import dist_rank_world
+from ..systems.registry import system_class
+from ..text.read import read_article
+from ..text.segment import Unit, segment_article
+from ..weak.scheme import LabelScheme, load_scheme
+from .resume import check_same_config, find_resume_dir, without_run_keys
+
+log = logging.getLogger("kpstance")
+
+
+@dataclass
+class Run:
+    """Everything the later stages share about one run."""
+
+    cfg: Any
+    resolved: str  # the config saved with the run and the model
+    out_dir: Path
+    main: bool  # rank 0 (or a single process): evaluates, writes, saves and tracks
+    scheme: LabelScheme
+    units: list[Unit]
+    gold: dict[str, dict]
+    t_start: float = field(default_factory=time.perf_counter)
+
+    @property
+    def ckpt(self) -> Path:
+        return self.out_dir / "checkpoints"
+
+
+def prepare(cfg: Any) -> Run:
+    """Validate, refuse what cannot run here before anything is written, then claim the run folder."""
+    from omegaconf import OmegaConf
+
+    from ..config import validate
+
+    t_start = time.perf_counter()
+    cfg = validate(cfg)
+    system = system_class(str(cfg.system.name))
+    if cfg.evaluation.final_model and not system.saveable:
+        raise KpstanceError(f"system={cfg.system.name} is a baseline and saves no model: set evaluation.final_model=false")
+    system.check_available(cfg)
+    rank, world = dist_rank_world()
+    main = rank == 0  # under torchrun every rank trains; only rank 0 evaluates, writes, logs and saves
+    out_dir = Path(cfg.paths.output_dir)
+    if cfg.resume:
+        if world > 1:
+            raise KpstanceError("resume runs in one process; start it without torchrun")
+        out_dir = find_resume_dir(cfg)
+        log.info("resuming the run in %s", out_dir)
+    resolved = OmegaConf.to_yaml(without_run_keys(cfg), resolve=True)
+    scheme = load_scheme(cfg.labels, labels_source(cfg))
+    units = load_units(cfg)
+    gold = load_gold(cfg.data.gold_path, scheme, units)
+    missing = [u.id for u in units if u.id not in gold]
+    if missing:
+        raise KpstanceError(f"gold set does not cover unit '{missing[0]}' ({len(missing)} missing)", cfg.data.gold_path)
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.resume:
+            check_same_config(out_dir, resolved)
+        (out_dir / "config.yaml").write_text(resolved, encoding="utf-8")
+    if world > 1:
+        log.info("data-parallel training: rank %d of %d", rank, world)
+    if cfg.trainer.num_threads:
+        import torch
+
+        torch.set_num_threads(int(cfg.trainer.num_threads))
+    log.info("%d units, %d sections, %d gold labels", len(units), len(groups(units)), len(gold))
+    return Run(cfg, resolved, out_dir, main, scheme, units, gold, t_start)
+
+
+def load_units(cfg: Any) -> list[Unit]:
+    units: list[Unit] = []
+    for art in cfg.data.articles:
+        units += segment_article(read_article(art.path), art.id, cfg.data.language)
+    return units
+
+
+def labels_source(cfg: Any) -> str:
+    """The label YAML the composed ``labels`` group came from, for error messages."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        choice = HydraConfig.get().runtime.choices.get("labels")
+    except (ImportError, ValueError):
+        choice = None
+    return f"{cfg.paths.config_dir}/labels/{choice or cfg.labels.get('name', 'korean_peninsula')}.yaml"
