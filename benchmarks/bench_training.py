@@ -18,25 +18,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 def main(overrides: list[str]) -> int:
     import tempfile
 
     import torch
-    from conftest import compose
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from kpstance.config import validate
-    from kpstance.eval.metrics import load_gold, score
-    from kpstance.run.pipeline import _predict, _train_one, load_units
+    from kpstance.config import compose, validate
+    from kpstance.eval.gold import load_gold
+    from kpstance.eval.metrics import score
+    from kpstance.run.prepare import load_units
+    from kpstance.systems.base import fit_fresh
     from kpstance.systems.encoder import build
+    from kpstance.systems.heads import HeadLayout
+    from kpstance.systems.predictor import StancePredictor
+    from kpstance.text.segment import Unit
     from kpstance.weak.label import label_units
     from kpstance.weak.scheme import load_scheme
     from kpstance.weak.synthetic import Generator
 
-    cfg = validate(compose(["logger=none", *overrides], Path(tempfile.mkdtemp())))
+    tmp = Path(tempfile.mkdtemp())
+    cfg = validate(compose(["logger=none", f"paths.output_dir={tmp}", *overrides]))
     scheme = load_scheme(cfg.labels)
     units = load_units(cfg)
     gold = load_gold(cfg.data.gold_path, scheme, units)
@@ -53,16 +57,17 @@ def main(overrides: list[str]) -> int:
 
     cfg.trainer.checkpoint_every = 0
     t = time.perf_counter()
-    model, tok, stats = _train_one(cfg, scheme, texts, actors, stances, cfg.seed, "kpstance")
+    system = fit_fresh(cfg, scheme, [Unit.of_text(t, f"b{i}") for i, t in enumerate(texts)],
+                       list(zip(actors, stances)), "kpstance")
     ours_s = time.perf_counter() - t
-    ours = score(gold_pairs, [(p["actor"], p["stance"]) for p in _predict(model, tok, cfg, [u.text for u in units])], scheme)
+    ours = score(gold_pairs, [(p["actor"], p["stance"]) for p in system.predict(units)], scheme)
 
     a2i = {a: i for i, a in enumerate(scheme.actor_labels)}
     s2i = {s: i for i, s in enumerate(scheme.stance_labels)}
-    n_actor = len(a2i)
+    layout = HeadLayout.from_scheme(scheme)
     torch.manual_seed(cfg.seed)
-    model2, tok2 = build(cfg.model, scheme.id2label(), texts)
-    enc = tok2(texts, truncation=True, max_length=cfg.model.max_length)
+    model2, tok2 = build(cfg.encoder, layout.id2label(), texts)
+    enc = tok2(texts, truncation=True, max_length=cfg.encoder.max_length)
     rows = [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
              "token_type_ids": enc["token_type_ids"][i], "labels": [a2i[actors[i]], s2i[stances[i]]]}
             for i in range(len(texts))]
@@ -72,7 +77,7 @@ def main(overrides: list[str]) -> int:
             labels = inputs.pop("labels")
             logits = model(**inputs).logits
             ce = torch.nn.functional.cross_entropy
-            loss = ce(logits[:, :n_actor], labels[:, 0]) + ce(logits[:, n_actor:], labels[:, 1])
+            loss = ce(logits[:, layout.actor_index], labels[:, 0]) + ce(logits[:, layout.stance_index], labels[:, 1])
             return (loss, logits) if return_outputs else loss
 
     total_steps = -(-len(texts) // cfg.trainer.batch_size) * cfg.trainer.epochs
@@ -87,8 +92,8 @@ def main(overrides: list[str]) -> int:
     t = time.perf_counter()
     trainer.train()
     stock_s = time.perf_counter() - t
-    stock = score(gold_pairs, [(p["actor"], p["stance"]) for p in _predict(model2, tok2, cfg, [u.text for u in units])],
-                  scheme)
+    stock_pred = StancePredictor(model2, tok2, cfg.encoder.max_length).predict([u.text for u in units])
+    stock = score(gold_pairs, [(p["actor"], p["stance"]) for p in stock_pred], scheme)
 
     n = len(texts) * cfg.trainer.epochs
     print(f"\n{'system':34s} {'seconds':>8s} {'sentences/s':>12s} {'joint acc':>10s} {'actor F1':>9s} {'stance F1':>10s}")

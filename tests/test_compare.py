@@ -8,8 +8,7 @@ import statistics
 import sys
 
 import pytest
-from conftest import GOLD, ROOT, compose, run_cli
-from test_reliability import train_py
+from helpers import GOLD, ROOT, compose, run_cli, train_py
 
 from kpstance.errors import KpstanceError
 
@@ -159,7 +158,7 @@ def test_baseline_configs_on_smoke_data(tmp_path, baseline):
 
 def test_setfit_baseline_runs_or_skips_clearly(tmp_path):
     r = train_py(tmp_path, "experiment=baseline_setfit", "data.synthetic.n=16", "trainer.epochs=1", "logger=none",
-                 "model.setfit_iterations=1")
+                 "system.iterations=1")
     try:
         import setfit  # noqa: F401
     except ImportError:
@@ -172,7 +171,7 @@ def test_setfit_baseline_runs_or_skips_clearly(tmp_path):
 def test_logger_none_needs_no_mlflow(tmp_path):
     code = ("import sys; sys.modules['mlflow'] = None\n"
             "sys.path.insert(0, 'tests')\n"
-            "from conftest import compose\n"
+            "from helpers import compose\n"
             "from kpstance.run.pipeline import train\n"
             f"m = train(compose(['experiment=smoke', 'logger=none'], __import__('pathlib').Path({str(tmp_path)!r})))\n"
             "assert 'mlflow_run_id' not in m\n")

@@ -6,7 +6,7 @@ import json
 import socket
 
 import pytest
-from conftest import compose
+from helpers import compose
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 
 @pytest.mark.parametrize("content, message", [
@@ -65,7 +65,7 @@ def test_pickle_only_model_is_refused(smoke_run, tmp_path):
 
 def test_model_labels_must_match_scheme(smoke_run, tmp_path):
     import yaml
-    from conftest import LABELS
+    from helpers import LABELS
 
     data = yaml.safe_load(LABELS.read_text(encoding="utf-8"))
     data["actors"]["atlantis"] = {"aliases": ["Atlantis"]}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import GOLD
+from helpers import GOLD
 
 from kpstance.errors import KpstanceError
-from kpstance.eval.metrics import load_gold, score
+from kpstance.eval.gold import load_gold
+from kpstance.eval.metrics import score
 
 PHENOMENA = {"headline", "dateline", "reported_speech", "nested_report", "pronoun_speaker", "quote_continuation",
              "joint_actors", "alias", "negation", "passive", "coreference", "coordinated_clauses", "procedural",

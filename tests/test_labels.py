@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import LABELS
+from helpers import LABELS
 
 from kpstance.errors import KpstanceError
 from kpstance.weak.scheme import load_scheme
@@ -14,8 +14,7 @@ def test_scheme_loads_all_actors_and_stances(scheme):
     assert scheme.actor_labels == ["russia", "united_states", "japan", "north_korea", "south_korea", "china",
                                    "united_nations", "none"]
     assert scheme.stance_labels == ["hardline", "conciliatory", "neutral"]
-    id2label = scheme.id2label()
-    assert id2label[0] == "actor=russia" and id2label[len(id2label) - 1] == "stance=neutral"
+    assert (scheme.coercive, scheme.deescalating, scheme.neutral_stance) == ("hardline", "conciliatory", "neutral")
     assert len(scheme.sha256) == 64
 
 
@@ -38,10 +37,38 @@ def test_alias_claimed_by_two_actors_is_refused(tmp_path):
         load_scheme(p)
 
 
-def test_unknown_neutral_stance_is_refused(tmp_path):
-    p = _write(tmp_path, lambda d: d.update(neutral_stance="undecided"))
-    with pytest.raises(KpstanceError, match="neutral_stance 'undecided'"):
+def test_stance_role_outside_the_stances_is_refused(tmp_path):
+    p = _write(tmp_path, lambda d: d["stance_roles"].update(neutral="undecided"))
+    with pytest.raises(KpstanceError, match="stance_roles.neutral: 'undecided' is not one of stances"):
         load_scheme(p)
+
+
+def test_missing_stance_role_is_refused(tmp_path):
+    p = _write(tmp_path, lambda d: d["stance_roles"].pop("coercive"))
+    with pytest.raises(KpstanceError, match=r"stance_roles: needs exactly the keys .*missing coercive"):
+        load_scheme(p)
+
+
+def test_missing_language_list_is_refused(tmp_path):
+    p = _write(tmp_path, lambda d: d["grammar"].pop("target_words"))
+    with pytest.raises(KpstanceError, match=r"missing list 'grammar.target_words'"):
+        load_scheme(p)
+
+
+def test_renamed_stances_work_through_their_roles(tmp_path):
+    """Stance names are data: renaming them in the YAML (with the roles) needs no code change."""
+    from kpstance.text.segment import segment_article
+    from kpstance.weak.label import label_units
+
+    def rename(d):
+        d["stances"] = ["coercive", "cooperative", "none_taken"]
+        d["stance_roles"] = {"coercive": "coercive", "deescalating": "cooperative", "neutral": "none_taken"}
+    scheme = load_scheme(_write(tmp_path, rename))
+    units = segment_article("Talks\nBeijing urged restraint and a return to dialogue.\n"
+                            "The Treasury announced sanctions against Pyongyang.\n", "x")
+    labels = {s.text[:8]: (s.actor, s.stance) for s in label_units(units, scheme)}
+    assert labels["Beijing "] == ("china", "cooperative")
+    assert labels["The Trea"] == ("united_states", "coercive")
 
 
 def test_unknown_cue_group_is_refused(tmp_path):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from conftest import ARTICLE, run_cli
+from helpers import ARTICLE, run_cli
 
 
 def test_predict_several_files_folder_and_stdin(smoke_run, tmp_path):
@@ -156,9 +155,3 @@ def test_predict_cli_workers_option(smoke_run):
         assert a["id"] == b["id"]
         assert all(abs(a["actor_probs"][k] - b["actor_probs"][k]) < 1e-4 for k in a["actor_probs"])
 
-
-@pytest.fixture(scope="module")
-def smoke_predictor(smoke_run):
-    from kpstance import StancePredictor
-
-    return StancePredictor.load(smoke_run["model_dir"])

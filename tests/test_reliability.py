@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import ROOT, compose, no_tracking
+from helpers import compose, run_dirs, train_py
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-
-def train_py(tmp: Path, *overrides: str, env: dict | None = None, wait: bool = True):
-    flags = [o for o in overrides if o.startswith("-")]  # --multirun and friends go before the overrides
-    overrides = tuple(o for o in overrides if not o.startswith("-"))
-    cmd = [sys.executable, str(ROOT / "train.py"), *flags, "experiment=smoke", f"paths.log_dir={tmp / 'outputs'}",
-           f"paths.models_dir={tmp / 'models'}", *no_tracking(overrides), *overrides]
-    e = {**os.environ, **(env or {})}
-    if not wait:
-        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=tmp)
-    return subprocess.run(cmd, capture_output=True, text=True, env=e, cwd=tmp, timeout=600)
-
-
-def run_dirs(tmp: Path) -> list[Path]:
-    return sorted((tmp / "outputs" / "smoke" / "runs").glob("*"))
 
 
 def test_same_seed_gives_identical_metrics_and_predictions(smoke_run, tmp_path):
@@ -47,12 +28,12 @@ def test_resume_after_sigkill_ends_with_the_same_metrics(smoke_run, tmp_path):
     assert not (interrupted / "metrics.json").exists()
     assert (interrupted / "checkpoints" / "fold1.json").is_file()  # folds 1 and 2 finished
     assert (interrupted / "checkpoints" / "fold2" / "state.json").is_file()  # fold 3 stopped mid-way
-    assert not (tmp_path / "models" / "latest").exists()
+    assert not (tmp_path / "models" / "smoke" / "latest").exists()
     r = train_py(tmp_path, "resume=true")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resumed from step 2" in (interrupted / "train.log").read_text() or "resumed from step 2" in r.stdout + r.stderr
     assert (interrupted / "metrics.json").read_bytes() == (smoke_run["tmp"] / "run" / "metrics.json").read_bytes()
-    assert (tmp_path / "models" / "latest").is_symlink()
+    assert (tmp_path / "models" / "smoke" / "latest").is_symlink()
 
 
 def test_resume_refuses_a_different_config(tmp_path):
@@ -66,14 +47,14 @@ def test_sigkill_while_saving_keeps_the_previous_model(tmp_path):
     from kpstance import StancePredictor
 
     assert train_py(tmp_path).returncode == 0
-    latest = tmp_path / "models" / "latest"
+    latest = tmp_path / "models" / "smoke" / "latest"
     before = latest.resolve()
     r = train_py(tmp_path, env={"KPSTANCE_FAULT": "in_save"})
     assert r.returncode == -signal.SIGKILL
     assert latest.resolve() == before
     StancePredictor.load(latest).predict(["Seoul urged calm."])
     visible = [p for p in (tmp_path / "models").iterdir() if not p.name.startswith(".")]
-    assert sorted(p.name for p in visible) == sorted(["latest", before.name])
+    assert sorted(p.name for p in visible) == sorted(["smoke", before.name])
 
 
 def test_two_runs_started_together_use_two_folders(tmp_path):
@@ -83,7 +64,7 @@ def test_two_runs_started_together_use_two_folders(tmp_path):
         assert p.returncode == 0, err[-2000:]
     dirs = run_dirs(tmp_path)
     assert len(dirs) == 2 and all((d / "metrics.json").is_file() for d in dirs)
-    assert len([p for p in (tmp_path / "models").iterdir() if p.name != "latest"]) == 2
+    assert len([p for p in (tmp_path / "models").iterdir() if p.name != "smoke"]) == 2
 
 
 @pytest.mark.parametrize("override, message", [
@@ -144,15 +125,9 @@ def test_predictor_never_crashes(smoke_predictor, texts):
     assert all(o["actor"] in smoke_predictor.actors and o["stance"] in smoke_predictor.stances for o in out)
 
 
-@pytest.fixture(scope="module")
-def smoke_predictor(smoke_run):
-    from kpstance import StancePredictor
-
-    return StancePredictor.load(smoke_run["model_dir"])
-
 
 def test_over_long_sentence_is_truncated_with_a_warning(smoke_run, tmp_path):
-    from conftest import run_cli
+    from helpers import run_cli
 
     src = tmp_path / "long.jsonl"
     src.write_text(json.dumps({"text": "Seoul urged calm " * 200}) + "\n", encoding="utf-8")
@@ -164,7 +139,7 @@ def test_over_long_sentence_is_truncated_with_a_warning(smoke_run, tmp_path):
 
 @pytest.mark.parametrize("override, message", [
     ("labels.actors.china.aliases=[China,Moscow]", "korean_peninsula.yaml: alias 'Moscow' is claimed by two actors"),
-    ("labels.neutral_stance=undecided", "korean_peninsula.yaml: neutral_stance 'undecided'"),
+    ("labels.stance_roles.neutral=undecided", "korean_peninsula.yaml: stance_roles.neutral: 'undecided' is not one"),
     ("data.gold_path=/nonexistent/gold.jsonl", "/nonexistent/gold.jsonl: file not found"),
 ])
 def test_bad_labels_or_gold_through_train_py(tmp_path, override, message):
@@ -172,5 +147,4 @@ def test_bad_labels_or_gold_through_train_py(tmp_path, override, message):
     assert r.returncode == 2, r.stderr[-2000:]
     assert message in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "models").exists()
-    (run,) = run_dirs(tmp_path)
-    assert not (run / "metrics.json").exists()
+    assert run_dirs(tmp_path) == []  # refused before anything was written: no run folder is left

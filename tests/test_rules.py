@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ARTICLE, GOLD, run_cli
+from helpers import ARTICLE, GOLD, run_cli
 
 from kpstance.text.segment import segment_article
+from kpstance.weak.aggregate import aggregate
 from kpstance.weak.aliases import matcher_for
-from kpstance.weak.label import aggregate, label_units, lf_analysis
+from kpstance.weak.analysis import lf_analysis
+from kpstance.weak.label import label_units
 
 
 def actors_in(scheme, text):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ARTICLE_ID
+from helpers import ARTICLE_ID
 
 from kpstance.text.segment import segment_article, split_sentences
 
@@ -32,7 +32,7 @@ def test_ids_are_stable_and_unique(units):
 
 
 def open_article() -> str:
-    from conftest import ARTICLE
+    from helpers import ARTICLE
 
     return ARTICLE.read_text(encoding="utf-8")
 
@@ -75,3 +75,4 @@ def test_bom_and_windows_line_endings_segment_the_same(units):
 
 def test_last_line_without_newline_is_kept(units):
     assert units[-1].text.endswith("could be ruled out.")
+

@@ -6,9 +6,10 @@ import json
 from collections import Counter
 
 import pytest
-from conftest import GOLD, ROOT
+from helpers import GOLD, ROOT
 
-from kpstance.weak.synthetic import Generator, drop_leaks, jaccard, max_overlap
+from kpstance.text.overlap import drop_leaks, jaccard, max_overlap
+from kpstance.weak.synthetic import Generator
 
 TEMPLATES = ROOT / "configs" / "synthetic" / "korean_peninsula.yaml"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import ARTICLE, compose, run_cli
+from helpers import ARTICLE, compose, run_cli
 
 from kpstance.eval.metrics import HEADLINE_KEYS
 
@@ -31,15 +31,16 @@ def test_saved_model_folder(smoke_run):
     assert not list(d.glob("*.bin"))
     cfg = json.loads((d / "config.json").read_text())
     assert cfg["id2label"]["0"] == "actor=russia" and cfg["id2label"]["10"] == "stance=neutral"
-    latest = d.parent / "latest"
+    latest = d.parent / "smoke" / "latest"  # the smoke run's own link; models/latest is for real models
     assert latest.is_symlink() and latest.resolve() == d.resolve()
+    assert not (d.parent / "latest").exists()
     assert not [p for p in d.parent.iterdir() if p.name.startswith(".tmp")]
 
 
 def test_reload_with_project_api(smoke_run):
     from kpstance import StancePredictor
 
-    p = StancePredictor.load(smoke_run["model_dir"] .parent / "latest")
+    p = StancePredictor.load(smoke_run["model_dir"].parent / "smoke" / "latest")
     out = p.predict(["Lavrov said the drills were unacceptable.", "Pyongyang fired a missile."])
     assert len(out) == 2
     for o in out:

@@ -1,0 +1,50 @@
+"""Helpers shared by the test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLE = ROOT / "data" / "raw" / "tass-2017-11-24-lavrov.txt"
+GOLD = ROOT / "data" / "gold" / "tass-2017-11-24-lavrov.jsonl"
+LABELS = ROOT / "configs" / "labels" / "korean_peninsula.yaml"
+ARTICLE_ID = "tass-2017-11-24-lavrov"
+
+
+def no_tracking(overrides) -> list[str]:
+    """Tests never write to the project's own MLflow store: tracking is off unless a test turns it on."""
+    return [] if any(o.startswith(("logger=", "+logger")) for o in overrides) else ["logger=none"]
+
+
+def compose(overrides: list[str], tmp: Path):
+    """The train config as Hydra composes it, with run and model folders under ``tmp``."""
+    from kpstance.config import compose as compose_config
+
+    return compose_config([f"paths.output_dir={tmp / 'run'}", f"paths.models_dir={tmp / 'models'}",
+                           *no_tracking(overrides), *overrides])
+
+
+def run_cli(*args: str, cwd: Path | None = None, stdin: str | None = None):
+    """Run ``python -m kpstance.cli`` in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "kpstance.cli", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, input=stdin, timeout=300)
+
+
+def train_py(tmp: Path, *overrides: str, env: dict | None = None, wait: bool = True, smoke: bool = True):
+    """Run ``train.py`` in a subprocess (the smoke experiment unless ``smoke=False``), folders under ``tmp``."""
+    flags = [o for o in overrides if o.startswith("-")]  # --multirun and friends go before the overrides
+    overrides = tuple(o for o in overrides if not o.startswith("-"))
+    cmd = [sys.executable, str(ROOT / "train.py"), *flags, *(["experiment=smoke"] if smoke else []),
+           f"paths.log_dir={tmp / 'outputs'}", f"paths.models_dir={tmp / 'models'}", *no_tracking(overrides),
+           *overrides]
+    e = {**os.environ, **(env or {})}
+    if not wait:
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=tmp)
+    return subprocess.run(cmd, capture_output=True, text=True, env=e, cwd=tmp, timeout=600)
+
+
+def run_dirs(tmp: Path) -> list[Path]:
+    return sorted((tmp / "outputs" / "smoke" / "runs").glob("*"))
