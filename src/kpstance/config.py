@@ -171,6 +171,7 @@ def register_configs() -> None:
         cs.store(group="system", name=f"base_{name}", node=_defaults(schema))
     for kind, schema in ENCODERS.items():
         cs.store(group="encoder", name=f"base_{kind}", node=_defaults(schema))
+    cs.store(group="data", name="base_corpus", node={"corpus": _defaults(CorpusConfig)})
 
 
 def _defaults(schema: type) -> dict:
