@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from helpers import ARTICLE_ID
 
 from kpstance.text.segment import segment_article, split_sentences
@@ -76,3 +77,41 @@ def test_bom_and_windows_line_endings_segment_the_same(units):
 def test_last_line_without_newline_is_kept(units):
     assert units[-1].text.endswith("could be ruled out.")
 
+
+WIRE = {
+    "reuters": ("Seoul weighs new talks offer\n\nSEOUL (Reuters) - South Korea said on Monday it would propose talks. "
+                "The North did not answer.\n\nReporting by Ana Lee; Editing by Tom Ray\n",
+                "SEOUL (Reuters) -", "South Korea said on Monday it would propose talks."),
+    "ap": ("Tokyo protests launch\n\nBy MARI ITO and JON PARK\n\nTOKYO (AP) — Japan lodged a protest on Friday. "
+           "It called the launch reckless.\n",
+           "TOKYO (AP) —", "Japan lodged a protest on Friday."),
+    "ap_country": ("Seoul answers\n\nSEOUL, South Korea (AP) — The South said it was ready to talk.\n",
+                   "SEOUL, South Korea (AP) —", "The South said it was ready to talk."),
+    "xinhua": ("China urges calm\nBEIJING, Nov. 29 (Xinhua) -- China on Wednesday urged restraint by all sides.\n"
+               "Enditem\n", "BEIJING, Nov. 29 (Xinhua) --", "China on Wednesday urged restraint by all sides."),
+    "yonhap": ("(LEAD) Moon calls NSC meeting\n\nSEOUL, Nov. 29 (Yonhap) -- President Moon Jae-in convened the "
+               "council.\n\n(END)\n", "SEOUL, Nov. 29 (Yonhap) --", "President Moon Jae-in convened the council."),
+    "kcna": ("Statement of DPRK Foreign Ministry\nPyongyang, November 29 (KCNA) -- The DPRK rejects the resolution.\n",
+             "Pyongyang, November 29 (KCNA) --", "The DPRK rejects the resolution."),
+    "tass": ("Moscow urges dialogue — Lavrov\nThe minister spoke in Minsk\nMINSK, December 2. /TASS/. Russia calls "
+             "for talks, Lavrov said.\n", "MINSK, December 2. /TASS/.", "Russia calls for talks, Lavrov said."),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(WIRE))
+def test_wire_formats_give_the_dateline_its_own_unit_and_skip_credit_lines(fmt):
+    text, dateline, first = WIRE[fmt]
+    units = segment_article(text, fmt)
+    kinds = [u.kind for u in units]
+    assert kinds[0] == "title" and "dateline" in kinds
+    d = kinds.index("dateline")
+    assert units[d].text == dateline and units[d + 1].text == first and units[d + 1].kind == "sentence"
+    texts = " ".join(u.text for u in units)
+    for furniture in ("Reporting by", "Editing by", "By MARI", "Enditem", "(END)"):
+        assert furniture not in texts
+    assert not any(u.kind in ("subtitle", "subheading") and u.text.startswith("By ") for u in units)
+
+
+def test_a_quote_after_a_quoted_sentence_is_its_own_unit():
+    units = segment_article('Title\nMoon said Pyongyang "should stop." "It must be pressed hard," he said.\n', "q")
+    assert [u.text for u in units][1:] == ['Moon said Pyongyang "should stop."', '"It must be pressed hard," he said.']

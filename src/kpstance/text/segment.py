@@ -16,15 +16,25 @@ from functools import lru_cache
 TERMINAL = ('.', '!', '?', '"', '”', '»', '…', ':', ';')
 OPEN_QUOTES = '"“«'
 CLOSE_QUOTES = '"”»'
-# "MOSCOW, November 24. /TASS/." and friends: CITY, Month day. /AGENCY/.
-DATELINE_RE = re.compile(
-    r"^(?P<dateline>[A-Z][A-Z .'\-]{1,40},\s+[A-Z][a-z]+\.?\s+\d{1,2}\.?\s*(?:/[A-Za-z\-]+/\.?|\([A-Za-z\-]+\)\s*[-—–]?))\s*"
+# Datelines of the wire formats, each its own unit (the sentence after it is a unit without it):
+# "MOSCOW, November 24. /TASS/.", "SEOUL (Reuters) -", "SEOUL, South Korea (AP) —",
+# "BEIJING, Nov. 29 (Xinhua) --", "SEOUL, Nov. 29 (Yonhap) --", "Pyongyang, November 29 (KCNA) --".
+_CITY = r"[A-Z][A-Za-z.'\-]*(?:\s+[A-Z][A-Za-z.'\-]*){0,3}"
+_WHERE_WHEN = r"(?:,\s+(?:[A-Z][a-z]+\.?\s+\d{1,2}\.?|[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?))?"
+_AGENCY = r"(?:/[A-Za-z\-]+/\.?|\([A-Za-z\-]+\)\s*[-—–]{1,2})"
+DATELINE_RE = re.compile(rf"^(?P<dateline>{_CITY}{_WHERE_WHEN}\s*{_AGENCY})\s*")
+# Lines that are not news: bylines, credit lines, end marks and site furniture (skipped, never units).
+FURNITURE_RE = re.compile(
+    r"^(?:By\s+[A-Z][\w.'\-]*(?:\s+[\w.'\-]+){0,4}(?:\s*(?:,|and)\s+[A-Z][\w.'\-]*(?:\s+[\w.'\-]+){0,4})*"
+    r"|(?:(?:Additional\s+)?[Rr]eporting|Writing|Editing|Compiled)\s+by\b.*"
+    r"|Enditem|\(?END\)?|Read more\b.*|Related:.*)\s*$"
 )
 MAX_HEADING_WORDS = 16
 INNER_BOUNDARY_RE = re.compile(r"\b(?P<word>[A-Za-z][a-z]+)(?P<stop>[.!?])\s+(?=[A-Z][a-z]*\b)")
 ABBREVIATIONS = {"gen", "sen", "rep", "gov", "col", "lt", "mr", "mrs", "ms", "dr", "st", "prof", "jan", "feb",
                  "aug", "sept", "sep", "oct", "nov", "dec", "no", "vs", "etc", "inc", "corp", "adm", "capt"}
-SPLIT_RE = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])|(?<=[a-z]{2}[.!?])\s+(?=[\"“«][A-Z])")
+SPLIT_RE = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])|(?<=[a-z]{2}[.!?])\s+(?=[\"“«][A-Z])"
+                      r"|(?<=[a-z]{2}[.!?][\"”»])\s+(?=[\"“«][A-Z])")
 
 
 @dataclass
@@ -201,7 +211,7 @@ def segment_article(text: str, article_id: str, language: str = "en", with_headi
         )
 
     for line in lines:
-        if not line:
+        if not line or FURNITURE_RE.match(line):
             continue
         paragraph += 1
         unterminated = not line.endswith(TERMINAL)
