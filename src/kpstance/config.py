@@ -78,6 +78,11 @@ class CorpusConfig:
 
 
 @dataclass
+class MultiSourceConfig:
+    path: str = "???"  # folder with sentences.jsonl, articles.jsonl and articles/ (data/multisource)
+
+
+@dataclass
 class DataConfig:
     articles: list[ArticleRef] = field(default_factory=list)
     gold_path: str = "???"
@@ -86,6 +91,8 @@ class DataConfig:
     article_repeat: int = 4
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     corpus: Optional[CorpusConfig] = None  # noqa: UP045
+    # the multi-source gold corpus every run is scored on (dev and test), kept out of training by the leak guard
+    multisource: Optional[MultiSourceConfig] = None  # noqa: UP045
 
 
 @dataclass

@@ -32,8 +32,10 @@ def plot_confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[st
 
 
 def write_reports(out_dir: Path, scheme: LabelScheme, rows: Mapping[str, dict], gold: Mapping[str, dict],
-                  systems: Mapping[str, Mapping[str, tuple[str, str]]], plots: bool) -> None:
-    """predictions.jsonl (one row per unit) and report.json (per class and phenomenon, per system), plus plots."""
+                  systems: Mapping[str, Mapping[str, tuple[str, str]]], plots: bool, multisource: Any = None) -> None:
+    """predictions.jsonl (one row per unit) and report.json (per class and phenomenon, per system), plus plots;
+    with a multi-source scorer, its per-actor and per-phenomenon tables under ``report["multisource"]`` and its
+    per-unit predictions in multisource_predictions.jsonl."""
     write_jsonl(out_dir / "predictions.jsonl", rows.values())
     report: dict[str, Any] = {}
     for name, pred in systems.items():
@@ -47,6 +49,9 @@ def write_reports(out_dir: Path, scheme: LabelScheme, rows: Mapping[str, dict], 
             for g, labels, j in (("actor", scheme.actor_labels, 0), ("stance", scheme.stance_labels, 1)):
                 plot_confusion([gold[i][g] for i in ids], [pred[i][j] for i in ids], labels,
                                f"{g} ({name})", out_dir / f"confusion_{g}_{name}.png")
+    if multisource is not None:
+        report["multisource"] = multisource.report
+        write_jsonl(out_dir / "multisource_predictions.jsonl", multisource.rows.values())
     write_json(out_dir / "report.json", report)
 
 
@@ -71,6 +76,17 @@ def print_summary(metrics: Mapping[str, Any], out_dir: Path, model_dir: Path | N
         table.add_row(k, *["-" if v is None else f"{v:.3f}" for v in vals])
     console = Console()
     console.print(table)
+    if "test_joint_accuracy" in metrics:
+        ms = Table(title="multi-source gold: real news of every side (test is the figure to trust for new news)")
+        keys = ("actor_macro_f1", "stance_macro_f1", "stance_f_avg", "joint_accuracy")
+        ms.add_column("scored on")
+        for k in keys:
+            ms.add_column(k.replace("_macro_f1", " F1").replace("_accuracy", " acc."), justify="right")
+        for who, p in (("model", ""), ("rules", "rules_")):
+            for part in ("dev_", "test_", "test_articles_"):
+                vals = [metrics.get(f"{p}{part}{k}") for k in keys]
+                ms.add_row(f"{who}, {part.rstrip('_').replace('_', ' ')}", *["-" if v is None else f"{v:.3f}" for v in vals])
+        console.print(ms)
     console.print(f"run folder: {out_dir}")
     if model_dir is not None:
         console.print(f"model: {model_dir}")

@@ -16,9 +16,11 @@ from typing import Any
 
 from ..eval.cv import cross_validate
 from ..eval.metrics import score
+from ..eval.multisource import Scorer
 from ..eval.report import card_rows, print_summary, write_reports
 from ..files import write_json
 from ..systems.base import fit_fresh
+from ..systems.baselines import RulesSystem
 from ..systems.save import point_latest, save_model
 from ..text.segment import Unit
 from ..weak.silver import silver_labels
@@ -39,7 +41,9 @@ def train(cfg: Any) -> dict[str, float]:
         g = gold[u.id] if cfg.evaluation.train_labels == "gold" else None
         return (g["actor"], g["stance"]) if g else (silver[u.id].actor, silver[u.id].stance)
 
-    data = TrainingData(cfg, scheme, [g["text"] for g in gold.values() if g.get("text")], labels_of)
+    ms = run.multisource
+    data = TrainingData(cfg, scheme, [g["text"] for g in gold.values() if g.get("text")], labels_of,
+                        ms.protected_texts() if ms else ())
     cv: dict[str, dict] = {}
     if cfg.evaluation.cv:
         cv = cross_validate(cfg, scheme, units, data.build, run.ckpt, run.main)
@@ -50,25 +54,28 @@ def train(cfg: Any) -> dict[str, float]:
         if run.main:
             metrics.update(score(pairs, [(cv[u.id]["actor"], cv[u.id]["stance"]) for u in units], scheme))
     final, info = None, {}
-    if cfg.evaluation.final_model:
+    if cfg.evaluation.final_model or ms:  # the saved model; without one, a model fitted alike for the multi-source scores
         final = fit_fresh(cfg, scheme, *data.build(units, []), "final model", run.ckpt / "final")
-        if not run.main:
-            return {}
+    if not run.main:
+        return {}
+    if cfg.evaluation.final_model:
         seen = final.predict(units)
         for u, p in zip(units, seen):
             rows[u.id].update(seen_actor=p["actor"], seen_stance=p["stance"])
         metrics.update(score(pairs, [(p["actor"], p["stance"]) for p in seen], scheme, "seen_"))
         if getattr(final, "stats", None) is not None:
             info["train_examples_per_second"] = round(final.stats.examples_per_second, 2)
-    if not run.main:
-        return {}
+    scorer = Scorer(ms, scheme, cfg.data.language) if ms else None
+    if scorer:
+        metrics.update(scorer.score("model", "", final))
+        metrics.update(scorer.score("rules", "rules_", RulesSystem(cfg, scheme, int(cfg.seed))))
     metrics.update(n_units=len(units), n_synthetic=data.n_synthetic, n_corpus=data.n_corpus,
                    gold_sha256=sha256(cfg.data.gold_path), labels_sha256=scheme.sha256)
     systems = {"rules": {i: (r["rules_actor"], r["rules_stance"]) for i, r in rows.items()}}
     if cv:
         systems["cv"] = {i: (p["actor"], p["stance"]) for i, p in cv.items()}
-    write_reports(run.out_dir, scheme, rows, gold, systems, cfg.evaluation.plots)
-    return finish(run, metrics, info, final)
+    write_reports(run.out_dir, scheme, rows, gold, systems, cfg.evaluation.plots, scorer)
+    return finish(run, metrics, info, final if cfg.evaluation.final_model else None)
 
 
 def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:

@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import KpstanceError
 from ..eval.cv import groups
 from ..eval.gold import load_gold
+from ..eval.multisource import MultiSource, load_multisource
 from ..systems.finetune import dist_rank_world
 from ..systems.registry import system_class
 from ..text.read import read_article
@@ -32,6 +33,7 @@ class Run:
     scheme: LabelScheme
     units: list[Unit]
     gold: dict[str, dict]
+    multisource: MultiSource | None = None
     t_start: float = field(default_factory=time.perf_counter)
 
     @property
@@ -66,6 +68,7 @@ def prepare(cfg: Any) -> Run:
     missing = [u.id for u in units if u.id not in gold]
     if missing:
         raise KpstanceError(f"gold set does not cover unit '{missing[0]}' ({len(missing)} missing)", cfg.data.gold_path)
+    ms = load_multisource(cfg.data.multisource.path, scheme) if cfg.data.multisource is not None else None
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         if cfg.resume:
@@ -78,7 +81,7 @@ def prepare(cfg: Any) -> Run:
 
         torch.set_num_threads(int(cfg.trainer.num_threads))
     log.info("%d units, %d sections, %d gold labels", len(units), len(groups(units)), len(gold))
-    return Run(cfg, resolved, out_dir, main, scheme, units, gold, t_start)
+    return Run(cfg, resolved, out_dir, main, scheme, units, gold, ms, t_start)
 
 
 def load_units(cfg: Any) -> list[Unit]:

@@ -27,7 +27,8 @@ def gather(sweep_dir: str | Path) -> list[dict]:
             import yaml
 
             overrides = yaml.safe_load(overrides_file.read_text(encoding="utf-8")) or []
-        rows.append({"job": job.name, "overrides": overrides, **{k: metrics.get(k) for k in HEADLINE_KEYS}})
+        rows.append({"job": job.name, "overrides": overrides, **{k: metrics.get(k) for k in HEADLINE_KEYS},
+                     **{f"test_{k}": metrics.get(f"test_{k}") for k in HEADLINE_KEYS if f"test_{k}" in metrics}})
     # show only what the sweep varied: overrides shared by every job are the same for all rows
     shared = set.intersection(*(set(r["overrides"]) for r in rows)) if rows else set()
     for r in rows:

@@ -20,7 +20,9 @@ from ..config import NOISE_KEYS
 from ..errors import KpstanceError
 from ..systems.registry import current_key
 
-DEFAULT_METRICS = ("actor_macro_f1", "stance_macro_f1", "stance_f_avg", "joint_accuracy")
+# the seed article's cross-validation, then the multi-source test split (the one to trust for new news)
+DEFAULT_METRICS = ("actor_macro_f1", "stance_macro_f1", "joint_accuracy", "test_actor_macro_f1",
+                   "test_stance_macro_f1", "test_joint_accuracy")
 
 
 def runs_from_folders(root: str | os.PathLike) -> list[dict]:

@@ -20,12 +20,15 @@ class TrainingData:
     """The parts every training set shares (synthetic and silver corpora) and how to add the article's units."""
 
     def __init__(self, cfg: Any, scheme: LabelScheme, gold_texts: Sequence[str],
-                 labels_of: Callable[[Unit], tuple[str, str]]) -> None:
+                 labels_of: Callable[[Unit], tuple[str, str]], protected: Sequence[str] = ()) -> None:
+        """``protected``: held-out texts (multi-source dev and test) no training set may come close to."""
+        self.protected = list(protected)
         self.repeat = max(1, int(cfg.data.article_repeat))  # real sentences are few: show them more often
         self.max_overlap = float(cfg.evaluation.max_overlap)
         self.labels_of = labels_of
         gen = Generator(cfg.data.synthetic.templates, scheme)
-        synth = gen.generate(int(cfg.data.synthetic.n), int(cfg.data.synthetic.seed), gold_texts, self.max_overlap)
+        synth = gen.generate(int(cfg.data.synthetic.n), int(cfg.data.synthetic.seed), [*gold_texts, *self.protected],
+                             self.max_overlap)
         log.info("synthetic corpus: %d sentences from %d templates", len(synth), len(gen.templates))
         self.extra: list[Unit] = [Unit.of_text(e.text, f"synthetic-{i:05d}", "synthetic") for i, e in enumerate(synth)]
         self.extra_labels = [(e.actor, e.stance) for e in synth]
@@ -45,10 +48,12 @@ class TrainingData:
             log.info("silver corpus: %d units from %s", self.n_corpus, c.path)
 
     def build(self, train_units: Sequence[Unit], held_texts: Sequence[str]) -> Labelled:
-        """The article's ``train_units`` (repeated) plus the shared parts, minus leaks into ``held_texts``."""
+        """The article's ``train_units`` (repeated) plus the shared parts, minus leaks into ``held_texts`` and
+        the protected texts."""
         units = list(train_units) * self.repeat + self.extra
         labels = [self.labels_of(u) for u in train_units] * self.repeat + self.extra_labels
-        keep = drop_leaks([u.text for u in units], held_texts, self.max_overlap) if held_texts else range(len(units))
+        held = [*held_texts, *self.protected]
+        keep = drop_leaks([u.text for u in units], held, self.max_overlap) if held else range(len(units))
         dropped = len(units) - len(keep)
         if dropped:
             log.info("dropped %d training sentences overlapping held-out gold (Jaccard >= %.2f)", dropped,

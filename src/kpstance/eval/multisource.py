@@ -1,0 +1,194 @@
+"""The multi-source gold corpus: hand-labelled units written from 2017–2019 reports of every side,
+in fixed train / dev / test splits grouped by source report, plus whole articles in several wire
+formats. Every run scores the rules and its model on the dev and test sentences and on the
+test articles, the latter through the same path as ``kpstance predict ARTICLE.txt``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import KpstanceError
+from ..text.read import iter_jsonl, read_article
+from ..text.segment import Unit, segment_article
+from ..weak.scheme import LabelScheme, check_labels
+from .metrics import per_class, per_phenomenon, score
+
+log = logging.getLogger("kpstance")
+SPLITS = ("train", "dev", "test")
+SENTENCE_FIELDS = ("id", "report_id", "split", "kind", "text", "actor", "stance", "source_url", "outlet", "date")
+ARTICLE_FIELDS = ("id", "file", "gold", "format", "split")
+MISSING = "(not segmented)"  # the prediction of a gold unit the segmenter did not produce
+
+
+@dataclass
+class Article:
+    id: str
+    path: Path
+    format: str
+    split: str
+    gold: list[dict]
+
+
+@dataclass
+class MultiSource:
+    sentences: list[dict]
+    articles: list[Article]
+
+    def split(self, name: str) -> list[dict]:
+        return [r for r in self.sentences if r["split"] == name]
+
+    def protected_texts(self) -> list[str]:
+        """Every dev and test text: no training sentence may come within the leak threshold of one."""
+        texts = [r["text"] for r in self.sentences if r["split"] != "train"]
+        return texts + [g["text"] for a in self.articles if a.split != "train" for g in a.gold]
+
+
+def _check(rec: dict, fields: Sequence[str], path: Path, line: int) -> None:
+    for key in fields:
+        if key not in rec:
+            raise KpstanceError(f'missing field "{key}"', path, line)
+    if "split" in rec and rec["split"] not in SPLITS:
+        raise KpstanceError(f"unknown split '{rec['split']}' (train, dev or test)", path, line)
+
+
+def _gold_record(rec: dict, scheme: LabelScheme, path: Path, line: int, seen: set[str]) -> dict:
+    check_labels(rec["actor"], rec["stance"], scheme, path, line)
+    if rec["actor"] == scheme.none_actor and rec["stance"] != scheme.neutral_stance:
+        raise KpstanceError(f"actor '{scheme.none_actor}' goes with stance '{scheme.neutral_stance}'", path, line)
+    if rec["id"] in seen:
+        raise KpstanceError(f"duplicate id '{rec['id']}'", path, line)
+    seen.add(rec["id"])
+    return rec
+
+
+def load_multisource(folder: str | Path, scheme: LabelScheme) -> MultiSource:
+    """Read and check ``sentences.jsonl``, ``articles.jsonl`` and each article's ``.txt`` and ``.gold.jsonl``."""
+    root = Path(folder)
+    if not (root / "sentences.jsonl").is_file():
+        raise KpstanceError("no sentences.jsonl in the multi-source folder", root)
+    seen: set[str] = set()
+    sentences = []
+    for line, rec in iter_jsonl(root / "sentences.jsonl"):
+        _check(rec, SENTENCE_FIELDS, root / "sentences.jsonl", line)
+        sentences.append(_gold_record(rec, scheme, root / "sentences.jsonl", line, seen))
+    reports: dict[str, str] = {}
+    for r in sentences:
+        if reports.setdefault(r["report_id"], r["split"]) != r["split"]:
+            raise KpstanceError(f"report '{r['report_id']}' has units in two splits", root / "sentences.jsonl")
+    articles = []
+    if (root / "articles.jsonl").is_file():
+        for line, rec in iter_jsonl(root / "articles.jsonl", text_field=None):
+            _check(rec, ARTICLE_FIELDS, root / "articles.jsonl", line)
+            gold_path = root / rec["gold"]
+            gold = [_gold_record(g, scheme, gold_path, ln, seen) for ln, g in iter_jsonl(gold_path)]
+            articles.append(Article(rec["id"], root / rec["file"], rec["format"], rec["split"], gold))
+    return MultiSource(sentences, articles)
+
+
+def sentence_units(records: Sequence[dict]) -> list[Unit]:
+    """Each sentence record as a unit of its own (its report as the article, its kind kept)."""
+    return [Unit.of_text(r["text"], r["id"], r["report_id"], r.get("kind", "sentence")) for r in records]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def match_article(article: Article, units: Sequence[Unit]) -> tuple[list[Unit | None], int]:
+    """For each gold unit, the segmenter's unit with the same text (in order), or None; and the count of extra units."""
+    by_text: dict[str, list[Unit]] = {}
+    for u in units:
+        by_text.setdefault(_norm(u.text), []).append(u)
+    matched = [by_text[_norm(g["text"])].pop(0) if by_text.get(_norm(g["text"])) else None for g in article.gold]
+    return matched, sum(len(v) for v in by_text.values())
+
+
+class Scorer:
+    """Scores systems on one multi-source corpus; collects the report and the per-unit predictions."""
+
+    def __init__(self, ms: MultiSource, scheme: LabelScheme, language: str) -> None:
+        self.ms, self.scheme, self.language = ms, scheme, language
+        self.report: dict[str, Any] = {}
+        self.rows: dict[str, dict] = {}
+
+    def _record(self, key: str, gold: Mapping[str, dict], pred: Mapping[str, tuple[str, str]]) -> None:
+        ids = list(gold)
+        s = self.scheme
+        self.report[key] = {
+            "actor": per_class([gold[i]["actor"] for i in ids], [pred[i][0] for i in ids], s.actor_labels),
+            "stance": per_class([gold[i]["stance"] for i in ids], [pred[i][1] for i in ids], s.stance_labels),
+            "phenomena": per_phenomenon(gold, pred),
+        }
+
+    def score(self, name: str, prefix: str, system: Any) -> dict[str, float]:
+        """``{prefix}dev_*``, ``{prefix}test_*`` and ``{prefix}test_articles_*`` for one fitted system."""
+        out: dict[str, float] = {}
+        for split in ("dev", "test"):
+            recs = self.ms.split(split)
+            if not recs:
+                continue
+            preds = system.predict(sentence_units(recs))
+            gold = {r["id"]: r for r in recs}
+            pred = {r["id"]: (p["actor"], p["stance"]) for r, p in zip(recs, preds)}
+            out.update(score([(r["actor"], r["stance"]) for r in recs], list(pred.values()), self.scheme,
+                             f"{prefix}{split}_"))
+            self._record(f"{split}/{name}", gold, pred)
+            for r, p in zip(recs, preds):
+                row = self.rows.setdefault(r["id"], {"id": r["id"], "split": split, "text": r["text"],
+                                                     "gold_actor": r["actor"], "gold_stance": r["stance"],
+                                                     "phenomena": r["phenomena"]})
+                row.update({f"{name}_actor": p["actor"], f"{name}_stance": p["stance"],
+                            f"{name}_actor_score": p["actor_score"], f"{name}_stance_score": p["stance_score"]})
+        out.update(self.score_articles(name, prefix, system))
+        return out
+
+    def score_articles(self, name: str, prefix: str, system: Any) -> dict[str, float]:
+        """Whole test articles: segmented as ``kpstance predict`` does, every gold unit scored (a unit the
+        segmenter missed counts as wrong), and the recovery per wire format."""
+        arts = [a for a in self.ms.articles if a.split == "test"]
+        if not arts:
+            return {}
+        gold: dict[str, dict] = {}
+        pred: dict[str, tuple[str, str]] = {}
+        recovered: Counter[str] = Counter()
+        total: Counter[str] = Counter()
+        extra = 0
+        for a in arts:
+            units = segment_article(read_article(a.path), a.path.stem, self.language)
+            matched, n_extra = match_article(a, units)
+            extra += n_extra
+            found = [u for u in matched if u is not None]
+            by_unit = dict(zip((u.id for u in found), system.predict(found)))
+            for g, u in zip(a.gold, matched):
+                gold[g["id"]] = g
+                p = by_unit.get(u.id) if u is not None else None
+                pred[g["id"]] = (p["actor"], p["stance"]) if p else (MISSING, MISSING)
+                total[a.format] += 1
+                recovered[a.format] += u is not None
+        out = score([(g["actor"], g["stance"]) for g in gold.values()], list(pred.values()), self.scheme,
+                    f"{prefix}test_articles_")
+        out[f"{prefix}test_articles_recovered"] = round(sum(recovered.values()) / sum(total.values()), 6)
+        out[f"{prefix}test_articles_extra_units"] = extra
+        self._record(f"test_articles/{name}", gold, pred)
+        self.report[f"test_articles/{name}"]["recovered_by_format"] = {
+            f: {"gold_units": total[f], "recovered": recovered[f]} for f in sorted(total)}
+        return out
+
+
+def recovery_by_format(ms: MultiSource, language: str = "en") -> dict[str, dict[str, int]]:
+    """Gold units the segmenter recovers, per wire format, over every article of the corpus."""
+    out: dict[str, dict[str, int]] = {}
+    for a in ms.articles:
+        matched, extra = match_article(a, segment_article(read_article(a.path), a.path.stem, language))
+        r = out.setdefault(a.format, {"articles": 0, "gold_units": 0, "recovered": 0, "extra_units": 0})
+        r["articles"] += 1
+        r["gold_units"] += len(a.gold)
+        r["recovered"] += sum(u is not None for u in matched)
+        r["extra_units"] += extra
+    return out
