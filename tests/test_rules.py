@@ -94,3 +94,22 @@ def test_label_cli_on_txt_and_jsonl(tmp_path):
     assert r.returncode == 0, r.stderr
     row = json.loads(r.stdout)
     assert (row["actor"], row["stance"], row["doc"]) == ("china", "conciliatory", 7)
+
+
+@pytest.mark.parametrize("text, actor", [
+    ("Hua Chunying said Beijing hopes all sides will return to talks.", "china"),
+    ("Chief Cabinet Secretary Yoshihide Suga told reporters that Tokyo had lodged a protest.", "japan"),
+    ("Lee Min-ho, a professor at Kookmin University, said the launch was a message to Washington.", "none"),
+    ("Responding to the launch on Tuesday, Trump said all options were on the table.", "united_states"),
+    ("Asked whether Pyongyang would accept the roadmap, Ryabkov replied that it was too early to say.", "russia"),
+    ("The North fired two short-range missiles into the sea.", "north_korea"),
+    ("Seoul and Washington had earlier agreed to postpone their joint exercises.", "none"),
+    ("Earlier this month the council adopted its toughest resolution yet.", "none"),
+])
+def test_aliases_and_mentions_beyond_the_seed_article(scheme, text, actor):
+    """Sentences of our own, in the patterns of other outlets: spokespersons, officials by surname, unaffiliated
+    scholars, participle openers, 'the North', background recalled with 'had' or 'Earlier'."""
+    from kpstance.text.segment import Unit
+
+    (lab,) = label_units([Unit.of_text(text, "t")], scheme)
+    assert lab.actor == actor

@@ -85,6 +85,19 @@ def lf_situation_subject(r: Rules, c: Context) -> str | None:
     return None
 
 
+def lf_background(r: Rules, c: Context) -> str | None:
+    """Background recalled for context, not the news ('Earlier this month ...', '... had agreed ...'): actor none.
+
+    Only for units nobody is quoted in: a source recalling history still speaks.
+    """
+    if c.unit.kind != "sentence" or c.att.trailing or c.att.leading or c.unit.in_quote:
+        return None
+    text = c.unit.text
+    if r.background_re.match(text) or r.past_perfect_re.search(text):
+        return r.scheme.none_actor
+    return None
+
+
 def lf_coreference(r: Rules, c: Context) -> str | None:
     """'the country does not recognize ...': 'the country' refers to the last agent named."""
     if r.coreference_re.match(r.strip_intro(c.unit.text)):
@@ -102,6 +115,7 @@ ACTOR_LFS: dict[str, ActorLF] = {
     "leading_attribution": lf_leading_attribution,
     "coreference": lf_coreference,
     "situation_subject": lf_situation_subject,
+    "background": lf_background,
     "subject_alias": lf_subject_alias,
     "no_actor": lf_no_actor,
 }

@@ -54,9 +54,26 @@ class AliasMatcher:
         )
         self._official = {r.lower() for r in scheme.official_nouns}
 
+    def _finditer(self, text: str):
+        """Alias matches left to right; a match whose last word opens a longer name ("the North" in "the North
+        Korean threat") gives way to that longer name."""
+        pos = 0
+        while True:
+            m = self._re.search(text, pos)
+            if m is None:
+                return
+            last = m.start() + m.group(0).rfind(" ") + 1
+            if last > m.start():
+                longer = self._re.match(text, last)
+                if longer is not None and longer.end() > m.end():
+                    pos = last
+                    continue
+            yield m
+            pos = m.end()
+
     def mentions(self, text: str) -> list[Mention]:
         out: list[Mention] = []
-        for m in self._re.finditer(text):
+        for m in self._finditer(text):
             name = m.group("name")
             actor, kind = self.owner[name]
             role = ""

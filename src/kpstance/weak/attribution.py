@@ -37,7 +37,10 @@ class Rules:
         self.according_re = word_regex(att["according_to"], re.IGNORECASE)
         self.pronoun_re = word_regex(att["pronouns"])
         self.adjunct_starters = {w.lower() for w in att["adjunct_starters"]}
-        self.intro_re = re.compile(rf"^(?:(?:{_alternation(att['intro_words'])})\b[^,]{{0,60}},\s*)+")
+        self.intro_re = re.compile(
+            rf"^(?:(?:(?:{_alternation(att['intro_words'])})\b[^,]{{0,60}}"
+            rf"|(?!(?i:{_alternation(att['according_to'])})\b)[A-Z][a-z]+(?:{_alternation(att['participle_endings'])})\b"
+            rf"[^,]{{0,120}}),\s*)+")
         self.filler_re = re.compile(rf"\b(?:{_alternation(att['source_fillers'])})\b")
         self.copulas = {w.lower() for w in att["copulas"]}
         self.passive_by_re = re.compile(
@@ -52,6 +55,9 @@ class Rules:
             rf"^(?:{_alternation(gram['coreference_determiners'])})\s+(?:{_alternation(gram['coreference_nouns'])})\b")
         self.situation_re = re.compile(rf"^(?:{_alternation(sit['determiners'])})\s+(?:{_alternation(sit['nouns'])})\b")
         self.situation_heading_re = re.compile(rf"^(?:{_alternation(sit['headings'])})s?\b")
+        self.background_re = re.compile(rf"^(?:{_alternation(sit['background_openers'])})\b")
+        self.past_perfect_re = re.compile(
+            rf"\b(?:{_alternation(sit['past_perfect'])})\s+(?:\w+\s+)?\w+(?:{_alternation(gram['participle_endings'])})\b")
         self.non_state_re = word_regex(scheme.non_state_sources, re.IGNORECASE)
         self.role_re = word_regex(scheme.official_nouns, re.IGNORECASE)
         self.cue_re = {g: word_regex(w, re.IGNORECASE) for g, w in scheme.cues.items() if w}

@@ -21,11 +21,11 @@ from ..errors import KpstanceError
 CUE_GROUPS = ("coercive", "deescalating", "criticism", "human_cost", "procedural", "negators")
 STANCE_ROLES = ("coercive", "deescalating", "neutral")
 # Word lists about how the language expresses attribution and grammar (see the label YAML for their meaning).
-ATTRIBUTION_LISTS = ("speech_verbs", "according_to", "pronouns", "adjunct_starters", "intro_words", "source_fillers",
-                     "copulas")
+ATTRIBUTION_LISTS = ("speech_verbs", "according_to", "pronouns", "adjunct_starters", "intro_words", "participle_endings",
+                     "source_fillers", "copulas")
 GRAMMAR_LISTS = ("passive_auxiliaries", "participle_endings", "target_words", "object_complement", "first_person",
                  "clause_openers", "coreference_nouns", "coreference_determiners")
-SITUATION_LISTS = ("determiners", "nouns", "headings")
+SITUATION_LISTS = ("determiners", "nouns", "headings", "background_openers", "past_perfect")
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,10 @@ class TrainingData:
     """The parts every training set shares (synthetic and silver corpora) and how to add the article's units."""
 
     def __init__(self, cfg: Any, scheme: LabelScheme, gold_texts: Sequence[str],
-                 labels_of: Callable[[Unit], tuple[str, str]], protected: Sequence[str] = ()) -> None:
-        """``protected``: held-out texts (multi-source dev and test) no training set may come close to."""
+                 labels_of: Callable[[Unit], tuple[str, str]], protected: Sequence[str] = (),
+                 gold_train: Labelled | None = None) -> None:
+        """``protected``: held-out texts (multi-source dev and test) no training set may come close to;
+        ``gold_train``: hand-labelled units added to every training set (the multi-source train split)."""
         self.protected = list(protected)
         self.repeat = max(1, int(cfg.data.article_repeat))  # real sentences are few: show them more often
         self.max_overlap = float(cfg.evaluation.max_overlap)
@@ -33,6 +35,13 @@ class TrainingData:
         self.extra: list[Unit] = [Unit.of_text(e.text, f"synthetic-{i:05d}", "synthetic") for i, e in enumerate(synth)]
         self.extra_labels = [(e.actor, e.stance) for e in synth]
         self.n_synthetic = len(synth)
+        self.n_gold_train = 0
+        if gold_train is not None:
+            rep = int(cfg.data.multisource.repeat)
+            self.extra += list(gold_train[0]) * rep
+            self.extra_labels += list(gold_train[1]) * rep
+            self.n_gold_train = len(gold_train[0])
+            log.info("multi-source train split: %d gold units (x%d)", self.n_gold_train, rep)
         self.n_corpus = 0
         if cfg.data.corpus is not None:
             from .corpus import label_folder
