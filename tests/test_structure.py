@@ -3,6 +3,8 @@ one-line user errors, and models/latest only for real models."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers import ROOT, compose, train_py
 
@@ -133,3 +135,50 @@ def test_no_module_outside_the_registry_compares_the_system_name():
             if re.search(r"(model\.kind|system\.name\)?\s*==|==\s*['\"](transformer|tfidf|setfit|majority)['\"])", line):
                 hits.append(f"{p.name}:{i}")
     assert hits == []
+
+
+def test_temperature_scaling_lowers_ece_on_an_overconfident_model():
+    """A synthetic head whose scores are far too sure: the fitted temperature is above 1 and ECE falls."""
+    import numpy as np
+
+    from kpstance.eval.calibration import ece, fit_temperature, scale
+
+    rng = np.random.default_rng(0)
+    n, k = 2000, 3
+    y = rng.integers(0, k, n)
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), y] += 1.0  # right about 60 % of the time ...
+    sure = np.exp(logits * 4.0)  # ... but sharpened four times: overconfident
+    probs = sure / sure.sum(axis=1, keepdims=True)
+    t = fit_temperature(probs[:1000], y[:1000])
+    assert 3.0 < t < 5.5
+    assert ece(scale(probs[1000:], t), y[1000:]) < ece(probs[1000:], y[1000:]) / 3
+    assert (scale(probs, t).argmax(1) == probs.argmax(1)).all()  # no prediction changes
+
+
+def test_min_score_marks_exactly_the_units_below_the_threshold(smoke_run, tmp_path):
+    from helpers import run_cli
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in
+                           ["Seoul urged calm.", "Pyongyang fired a missile.", "Beijing spoke.", "The talks went on."]))
+    plain = [json.loads(l) for l in run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src)).stdout.splitlines()]
+    p = sorted(min(r["actor_score"], r["stance_score"]) for r in plain)[1] + 1e-9  # between the 2nd and 3rd lowest
+    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src), "--min-score", str(p))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [row["uncertain"] for row in rows] == [min(q["actor_score"], q["stance_score"]) < p for q in plain]
+    assert sum(row["uncertain"] for row in rows) == 2
+    bad = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src), "--min-score", "1.5")
+    assert bad.returncode == 2 and "--min-score must be a probability" in bad.stderr
+
+
+def test_saved_model_carries_the_dev_fitted_temperatures(smoke_run):
+    from kpstance import StancePredictor
+
+    meta = json.loads((smoke_run["model_dir"] / "kpstance.json").read_text())
+    m = smoke_run["metrics"]
+    assert meta["temperature"] == {"actor": m["actor_temperature"], "stance": m["stance_temperature"]}
+    assert StancePredictor.load(smoke_run["model_dir"]).temperature == meta["temperature"]
+    for k in ("test_actor_ece", "test_stance_ece", "test_actor_ece_raw", "test_stance_ece_raw"):
+        assert 0 <= m[k] <= 1

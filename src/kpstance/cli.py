@@ -63,6 +63,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from .systems.predictor import StancePredictor
     from .text.read import chunks, iter_inputs
 
+    if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:
+        raise KpstanceError(f"--min-score must be a probability between 0 and 1, got {args.min_score}")
     expected = None
     if args.labels:
         from .weak.scheme import load_scheme
@@ -91,6 +93,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
                        "stance_score": p["stance_score"]}
                 if args.probs:
                     row.update(actor_probs=p["actor_probs"], stance_probs=p["stance_probs"])
+                if args.min_score is not None:
+                    row["uncertain"] = p["actor_score"] < args.min_score or p["stance_score"] < args.min_score
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
             if bar:
@@ -135,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--workers", type=int, default=None,
                       help="CPU: batches run at once, each single-threaded (default: one per torch thread)")
     pred.add_argument("--probs", action="store_true", help="also write the full probability distributions")
+    pred.add_argument("--min-score", type=float, default=None, metavar="P",
+                      help='add "uncertain": true to units whose actor or stance probability is below P (else false); '
+                           "the probabilities are calibrated on the dev split when the model was trained")
     pred.add_argument("--quiet", action="store_true", help="no progress display")
     pred.add_argument("--chunk-size", type=int, default=4096, help="sentences read, predicted and written at a time")
     pred.add_argument("--labels", help="refuse the model unless its labels match this label YAML")

@@ -80,6 +80,8 @@ class CorpusConfig:
 @dataclass
 class MultiSourceConfig:
     path: str = "???"  # folder with sentences.jsonl, articles.jsonl and articles/ (data/multisource)
+    train: bool = False  # add the train split's gold units (sentences and whole articles) to every training set
+    repeat: int = 1  # times each of those units appears per epoch
 
 
 @dataclass

@@ -91,6 +91,22 @@ def load_multisource(folder: str | Path, scheme: LabelScheme) -> MultiSource:
     return MultiSource(sentences, articles)
 
 
+def train_units(ms: MultiSource, language: str = "en") -> tuple[list[Unit], list[tuple[str, str]]]:
+    """The train split as training data: its sentence units and the units of its whole articles (segmented as
+    ``kpstance predict`` does, so they carry kinds and quotes), each with its gold labels."""
+    recs = ms.split("train")
+    units, labels = sentence_units(recs), [(r["actor"], r["stance"]) for r in recs]
+    for a in ms.articles:
+        if a.split != "train":
+            continue
+        matched, _ = match_article(a, segment_article(read_article(a.path), a.path.stem, language))
+        for g, u in zip(a.gold, matched):
+            if u is not None:
+                units.append(u)
+                labels.append((g["actor"], g["stance"]))
+    return units, labels
+
+
 def sentence_units(records: Sequence[dict]) -> list[Unit]:
     """Each sentence record as a unit of its own (its report as the article, its kind kept)."""
     return [Unit.of_text(r["text"], r["id"], r["report_id"], r.get("kind", "sentence")) for r in records]
@@ -146,6 +162,50 @@ class Scorer:
                 row.update({f"{name}_actor": p["actor"], f"{name}_stance": p["stance"],
                             f"{name}_actor_score": p["actor_score"], f"{name}_stance_score": p["stance_score"]})
         out.update(self.score_articles(name, prefix, system))
+        return out
+
+    def _matrix(self, preds: Sequence[dict], head: str) -> Any:
+        import numpy as np
+
+        labels = self.scheme.actor_labels if head == "actor" else self.scheme.stance_labels
+        return np.array([[p[f"{head}_probs"].get(lab, 0.0) for lab in labels] for p in preds], dtype=float)
+
+    def _gold_index(self, recs: Sequence[dict], head: str) -> list[int]:
+        labels = self.scheme.actor_labels if head == "actor" else self.scheme.stance_labels
+        return [labels.index(r[head]) for r in recs]
+
+    def calibrate(self, system: Any, out_dir: Path | None) -> dict[str, float]:
+        """Fit one temperature per head on dev; ECE on test before (``*_ece_raw``) and after; reliability
+        diagrams of test; and test accuracy of the most confident 80 % and 90 % of units."""
+        from .calibration import coverage_accuracy, ece, fit_temperature, reliability_diagram, scale
+
+        dev, test = self.ms.split("dev"), self.ms.split("test")
+        if not dev or not test:
+            return {}
+        raw_dev = system.predict(sentence_units(dev))
+        raw_test = system.predict(sentence_units(test))
+        out: dict[str, float] = {}
+        temps = {}
+        for head in ("actor", "stance"):
+            t = fit_temperature(self._matrix(raw_dev, head), self._gold_index(dev, head))
+            temps[head] = t
+            raw = self._matrix(raw_test, head)
+            y = self._gold_index(test, head)
+            cal = scale(raw, t)
+            out[f"{head}_temperature"] = t
+            out[f"test_{head}_ece_raw"] = ece(raw, y)
+            out[f"test_{head}_ece"] = ece(cal, y)
+            if out_dir is not None:
+                reliability_diagram({"raw": (raw, y), f"calibrated (T={t:.2f})": (cal, y)},
+                                    f"{head}, multi-source test", out_dir / f"reliability_{head}.png")
+        system.temperature = temps
+        preds = system.predict(sentence_units(test))
+        score_min = [min(p["actor_score"], p["stance_score"]) for p in preds]
+        correct = [(p["actor"], p["stance"]) == (r["actor"], r["stance"]) for p, r in zip(preds, test)]
+        for keep in (80, 90):
+            thr, acc = coverage_accuracy(score_min, correct, keep / 100)
+            out[f"test_confident{keep}_min_score"] = thr
+            out[f"test_confident{keep}_joint_accuracy"] = acc
         return out
 
     def score_articles(self, name: str, prefix: str, system: Any) -> dict[str, float]:

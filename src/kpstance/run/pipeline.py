@@ -16,7 +16,7 @@ from typing import Any
 
 from ..eval.cv import cross_validate
 from ..eval.metrics import score
-from ..eval.multisource import Scorer
+from ..eval.multisource import Scorer, train_units
 from ..eval.report import card_rows, print_summary, write_reports
 from ..files import write_json
 from ..systems.base import fit_fresh
@@ -43,7 +43,8 @@ def train(cfg: Any) -> dict[str, float]:
 
     ms = run.multisource
     data = TrainingData(cfg, scheme, [g["text"] for g in gold.values() if g.get("text")], labels_of,
-                        ms.protected_texts() if ms else ())
+                        ms.protected_texts() if ms else (),
+                        train_units(ms, cfg.data.language) if ms and cfg.data.multisource.train else None)
     cv: dict[str, dict] = {}
     if cfg.evaluation.cv:
         cv = cross_validate(cfg, scheme, units, data.build, run.ckpt, run.main)
@@ -67,9 +68,11 @@ def train(cfg: Any) -> dict[str, float]:
             info["train_examples_per_second"] = round(final.stats.examples_per_second, 2)
     scorer = Scorer(ms, scheme, cfg.data.language) if ms else None
     if scorer:
+        if hasattr(final, "temperature"):  # calibrated on dev before it is scored and saved
+            metrics.update(scorer.calibrate(final, run.out_dir if cfg.evaluation.plots else None))
         metrics.update(scorer.score("model", "", final))
         metrics.update(scorer.score("rules", "rules_", RulesSystem(cfg, scheme, int(cfg.seed))))
-    metrics.update(n_units=len(units), n_synthetic=data.n_synthetic, n_corpus=data.n_corpus,
+    metrics.update(n_units=len(units), n_synthetic=data.n_synthetic, n_gold_train=data.n_gold_train, n_corpus=data.n_corpus,
                    gold_sha256=sha256(cfg.data.gold_path), labels_sha256=scheme.sha256)
     systems = {"rules": {i: (r["rules_actor"], r["rules_stance"]) for i, r in rows.items()}}
     if cv:

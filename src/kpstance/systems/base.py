@@ -48,6 +48,10 @@ class System(ABC):
         """Write the fitted model into ``folder`` (only for saveable systems)."""
         raise KpstanceError(f"system '{self.cfg.system.name}' cannot be saved as a model folder")
 
+    def meta(self) -> dict:
+        """What the model folder's kpstance.json records about this system beyond labels and run."""
+        return {}
+
     def describe(self) -> str:
         """One line for the model card: what this system is."""
         return str(self.cfg.system.name)

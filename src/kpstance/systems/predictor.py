@@ -40,6 +40,7 @@ class StancePredictor:
         self.precision = precision
         self.model.to(self.device)
         self.meta: dict = {}  # kpstance.json of a saved folder: run, experiment, base model, label scheme
+        self.temperature = {"actor": 1.0, "stance": 1.0}  # per head, fitted on dev (calibration)
         self.layout = HeadLayout.from_id2label({int(k): v for k, v in model.config.id2label.items()})
         self.actors, self.stances = list(self.layout.actors), list(self.layout.stances)
 
@@ -69,6 +70,7 @@ class StancePredictor:
             meta = json.loads((p / "kpstance.json").read_text(encoding="utf-8"))
         pred = cls(model, tokenizer, int(meta.get("max_length", 128)), device, precision)
         pred.meta = meta
+        pred.temperature = {g: float(t) for g, t in meta.get("temperature", pred.temperature).items()}
         if expected_labels is not None:
             if list(expected_labels["actor"]) != pred.actors or list(expected_labels["stance"]) != pred.stances:
                 raise KpstanceError(
@@ -126,8 +128,9 @@ class StancePredictor:
             ctx = torch.autocast(self.device, dtype=torch.bfloat16) if use_bf16 else nullcontext()
             with torch.inference_mode(), ctx:
                 logits = self.model(**self._collate(enc, idx)).logits.float()
-                pa[idx] = torch.softmax(logits[:, self.layout.actor_index], dim=-1).cpu().numpy()
-                ps[idx] = torch.softmax(logits[:, self.layout.stance_index], dim=-1).cpu().numpy()
+                ta, ts = self.temperature["actor"], self.temperature["stance"]
+                pa[idx] = torch.softmax(logits[:, self.layout.actor_index] / ta, dim=-1).cpu().numpy()
+                ps[idx] = torch.softmax(logits[:, self.layout.stance_index] / ts, dim=-1).cpu().numpy()
 
         w = self._workers(workers, len(batches))
         if w == 1:

@@ -28,6 +28,7 @@ def save_model(system: System, cfg: Any, scheme: LabelScheme, metrics: dict, car
         "max_length": int(cfg.encoder.max_length),
         "run_name": run_name,
         "experiment": str(cfg.task_name),
+        **system.meta(),
     }
 
     def fill(tmp: Path) -> None:

@@ -16,6 +16,7 @@ log = logging.getLogger("kpstance")
 
 class TransformerSystem(System):
     saveable = True
+    temperature: dict[str, float]  # per head; 1.0 until calibrated on dev
 
     @classmethod
     def check_available(cls, cfg: Any) -> None:
@@ -32,6 +33,7 @@ class TransformerSystem(System):
         texts = [u.text for u in units]
         a2i = {a: i for i, a in enumerate(layout.actors)}
         s2i = {s: i for i, s in enumerate(layout.stances)}
+        self.temperature = {"actor": 1.0, "stance": 1.0}
         self.model, self.tokenizer = build(self.cfg.encoder, layout.id2label(), texts)
         self.stats = fine_tune(
             self.model, self.tokenizer, texts, [a2i[a] for a, _ in labels], [s2i[s] for _, s in labels], layout,
@@ -47,11 +49,15 @@ class TransformerSystem(System):
 
         device = next(self.model.parameters()).device.type  # predict where the model was trained
         predictor = StancePredictor(self.model, self.tokenizer, self.cfg.encoder.max_length, device)
+        predictor.temperature = dict(self.temperature)
         return predictor.predict([u.text for u in units], self.cfg.trainer.predict_batch_size)
 
     def save(self, folder: Path) -> None:
         self.model.save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
+
+    def meta(self) -> dict:
+        return {"temperature": dict(self.temperature)}
 
     def describe(self) -> str:
         from .encoder import describe
