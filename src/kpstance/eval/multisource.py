@@ -108,8 +108,9 @@ def train_units(ms: MultiSource, language: str = "en") -> tuple[list[Unit], list
 
 
 def sentence_units(records: Sequence[dict]) -> list[Unit]:
-    """Each sentence record as a unit of its own (its report as the article, its kind kept)."""
-    return [Unit.of_text(r["text"], r["id"], r["report_id"], r.get("kind", "sentence")) for r in records]
+    """Each sentence record as a unit of its own, its kind kept: a stand-alone sentence is read alone (no speaker
+    carried over from the sentence before it in the file)."""
+    return [Unit.of_text(r["text"], r["id"], r["id"], r.get("kind", "sentence")) for r in records]
 
 
 def _norm(text: str) -> str:
