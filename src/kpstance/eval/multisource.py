@@ -200,9 +200,10 @@ class Scorer:
                 reliability_diagram({"raw": (raw, y), f"calibrated (T={t:.2f})": (cal, y)},
                                     f"{head}, multi-source test", out_dir / f"reliability_{head}.png")
         system.temperature = temps
-        preds = system.predict(sentence_units(test))
-        score_min = [min(p["actor_score"], p["stance_score"]) for p in preds]
-        correct = [(p["actor"], p["stance"]) == (r["actor"], r["stance"]) for p, r in zip(preds, test)]
+        # temperature changes no argmax: the calibrated scores are the raw ones rescaled, no second prediction
+        conf = [scale(self._matrix(raw_test, h), temps[h]).max(axis=1) for h in ("actor", "stance")]
+        score_min = [min(a, b) for a, b in zip(*conf)]
+        correct = [(p["actor"], p["stance"]) == (r["actor"], r["stance"]) for p, r in zip(raw_test, test)]
         for keep in (80, 90):
             thr, acc = coverage_accuracy(score_min, correct, keep / 100)
             out[f"test_confident{keep}_min_score"] = thr
