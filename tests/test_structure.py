@@ -182,3 +182,52 @@ def test_saved_model_carries_the_dev_fitted_temperatures(smoke_run):
     assert StancePredictor.load(smoke_run["model_dir"]).temperature == meta["temperature"]
     for k in ("test_actor_ece", "test_stance_ece", "test_actor_ece_raw", "test_stance_ece_raw"):
         assert 0 <= m[k] <= 1
+
+
+def test_context_gives_he_said_the_speaker_named_before(scheme, units):
+    from kpstance.systems.context import contexts
+
+    ctx = dict(zip((u.text for u in units), contexts(units, scheme)))
+    he_said = next(t for t in ctx if t.endswith('he said.') and t.startswith('"We hope that we will'))
+    assert ctx[he_said] == "sentence; speaker: Lavrov"
+    assert ctx["MOSCOW, November 24. /TASS/."] == "dateline; speaker: -"
+
+
+def test_context_reaches_the_model_in_training_and_in_prediction(tmp_path, scheme, units, monkeypatch):
+    """Training sees (text, context) pairs with the carried speaker, and prediction feeds the context to the
+    forward pass: the same sentence with another speaker gets other probabilities. Fails if the speaker is dropped."""
+    import kpstance.systems.finetune as finetune
+    from kpstance.config import validate
+    from kpstance.systems.base import fit_fresh
+
+    seen = {}
+    real = finetune.fine_tune
+
+    def spy(*args, **kwargs):
+        seen["pairs"] = kwargs.get("pairs")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(finetune, "fine_tune", spy)
+    cfg = validate(compose(["experiment=smoke"], tmp_path))
+    labels = [("russia", "conciliatory")] * len(units)
+    system = fit_fresh(cfg, scheme, units, labels, "test")
+    assert seen["pairs"] is not None and "sentence; speaker: Lavrov" in seen["pairs"]
+    p = system.predict(units[:1])[0]["actor_probs"]
+    from kpstance.systems.predictor import StancePredictor
+
+    pred = StancePredictor(system.model, system.tokenizer, cfg.encoder.max_length)
+    a = pred.predict(["The drills must stop."], contexts=["sentence; speaker: Lavrov"])[0]["actor_probs"]
+    b = pred.predict(["The drills must stop."], contexts=["sentence; speaker: Geng Shuang"])[0]["actor_probs"]
+    assert a != b and set(p) == set(a)
+    off = validate(compose(["experiment=smoke", "system.context=false"], tmp_path))
+    fit_fresh(off, scheme, units, labels, "test")
+    assert seen["pairs"] is None
+
+
+def test_predict_cli_supplies_context_from_the_article_and_from_jsonl_fields(scheme, units):
+    from kpstance.cli import chunk_contexts
+
+    chunk = [("a.txt", {"text": u.text}, u) for u in units[:6]] + [
+        ("b.jsonl", {"text": "He said so.", "kind": "title", "speaker": "Suga"}, 1), ("b.jsonl", {"text": "Bare."}, 2)]
+    ctx = chunk_contexts(chunk, scheme)
+    assert ctx[2] == "dateline; speaker: -" and ctx[-2:] == ["title; speaker: Suga", "sentence; speaker: -"]

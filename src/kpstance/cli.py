@@ -73,6 +73,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
         expected = {"actor": scheme.actor_labels, "stance": scheme.stance_labels}
     predictor = StancePredictor.load(args.model_dir, device=args.device, precision=args.precision,
                                      expected_labels=expected)
+    scheme = None
+    if predictor.meta.get("context"):  # the model reads each unit's kind and speaker: supply them as in training
+        from .weak.scheme import load_scheme
+
+        scheme = load_scheme(args.labels or default_labels())
     show = not args.quiet and sys.stderr.isatty()  # a terminal: say which model, and show progress
     if show and predictor.meta.get("run_name"):
         m = predictor.meta
@@ -82,7 +87,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         task = bar.add_task("predict", total=None) if bar else None
         for chunk in chunks(iter_inputs(args.input), args.chunk_size):
             preds = predictor.predict([r["text"] for _, r, _ in chunk], batch_size=args.batch_size,
-                                      workers=args.workers)
+                                      workers=args.workers, contexts=chunk_contexts(chunk, scheme) if scheme else None)
             for i in predictor.truncated:
                 path, rec, where = chunk[i]
                 loc = f"{path}:{where}" if isinstance(where, int) else f"{path}: unit {rec['id']}"
@@ -99,6 +104,17 @@ def cmd_predict(args: argparse.Namespace) -> None:
             out.flush()
             if bar:
                 bar.update(task, advance=len(chunk))
+
+
+def chunk_contexts(chunk: list, scheme: Any) -> list[str]:
+    """Each input's context: article units from the rules' speakers in article order; a ``.jsonl`` line
+    from its optional ``kind`` and ``speaker`` fields (a bare sentence: kind sentence, no speaker)."""
+    from .systems.context import contexts, format_context
+
+    units = [w for _, _, w in chunk if not isinstance(w, int)]
+    from_units = iter(contexts(units, scheme))
+    return [format_context(r.get("kind", "sentence"), r.get("speaker")) if isinstance(w, int) else next(from_units)
+            for _, r, w in chunk]
 
 
 @contextlib.contextmanager

@@ -125,6 +125,7 @@ def fine_tune(
     max_length: int = 128,
     description: str = "train",
     checkpoint_dir: Path | None = None,
+    pairs: Sequence[str] | None = None,
 ) -> TrainStats:
     """Train ``model`` in place on (text, actor id, stance id) triples; return throughput stats.
 
@@ -140,7 +141,8 @@ def fine_tune(
     if not texts:
         raise KpstanceError("no training examples (every training sentence was dropped or none was given)")
     seed_everything(seed, cfg.deterministic)
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    # with ``pairs`` each example is a text pair: the unit, then its context (kind and speaker)
+    enc = tokenizer(list(texts), *([list(pairs)] if pairs else []), truncation=True, max_length=max_length)
     ids = enc["input_ids"]
     tti = enc.get("token_type_ids")
     lengths = [len(x) for x in ids]

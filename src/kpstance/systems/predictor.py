@@ -97,7 +97,7 @@ class StancePredictor:
         return {k: v.to(self.device) for k, v in batch.items()}
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64,
-                      workers: int | None = None) -> tuple[Any, Any]:
+                      workers: int | None = None, contexts: Sequence[str] | None = None) -> tuple[Any, Any]:
         """Softmax probabilities per group: (n × actors, n × stances) as numpy arrays.
 
         All texts are tokenized at once, sorted by token count and cut into batches, so a batch
@@ -117,7 +117,8 @@ class StancePredictor:
         self.truncated: list[int] = []  # inputs cut to max_length in the last call
         if n == 0:
             return pa, ps
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        pair = [list(contexts)] if contexts is not None else []  # a second text: the unit's kind and speaker
+        enc = self.tokenizer(list(texts), *pair, truncation=True, max_length=self.max_length)
         encodings = getattr(enc, "encodings", None) or []
         self.truncated = [i for i, e in enumerate(encodings) if e.overflowing]
         order = sorted(range(n), key=lambda i: len(enc["input_ids"][i]))
@@ -149,14 +150,15 @@ class StancePredictor:
             log.warning("%d sentence(s) longer than %d tokens were truncated", len(self.truncated), self.max_length)
         return pa, ps
 
-    def predict(self, texts: Sequence[str] | str, batch_size: int = 64, workers: int | None = None) -> list[dict]:
+    def predict(self, texts: Sequence[str] | str, batch_size: int = 64, workers: int | None = None,
+                contexts: Sequence[str] | None = None) -> list[dict]:
         """One dict per sentence: actor, stance, actor_score, stance_score and both distributions."""
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
         if not texts:
             return []
-        pa, ps = self.predict_proba(texts, batch_size, workers)
+        pa, ps = self.predict_proba(texts, batch_size, workers, contexts)
         out = []
         for i in range(len(texts)):
             ai, si = int(pa[i].argmax()), int(ps[i].argmax())

@@ -23,6 +23,7 @@ class SystemConfig:
 @dataclass
 class TransformerConfig(SystemConfig):
     name: str = "transformer"
+    context: bool = True  # give the encoder the unit's kind and carried speaker as a second text
 
 
 @dataclass

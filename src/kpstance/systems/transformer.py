@@ -38,6 +38,7 @@ class TransformerSystem(System):
         self.stats = fine_tune(
             self.model, self.tokenizer, texts, [a2i[a] for a, _ in labels], [s2i[s] for _, s in labels], layout,
             self.cfg.trainer, self.seed, self.cfg.encoder.max_length, description, checkpoint_dir,
+            pairs=self._contexts(units),
         )
         st = self.stats
         log.info("%s: %d steps, %d examples in %.1fs (%.1f examples/s), final loss %.4f", description,
@@ -50,14 +51,21 @@ class TransformerSystem(System):
         device = next(self.model.parameters()).device.type  # predict where the model was trained
         predictor = StancePredictor(self.model, self.tokenizer, self.cfg.encoder.max_length, device)
         predictor.temperature = dict(self.temperature)
-        return predictor.predict([u.text for u in units], self.cfg.trainer.predict_batch_size)
+        return predictor.predict([u.text for u in units], self.cfg.trainer.predict_batch_size,
+                                 contexts=self._contexts(units))
+
+    def _contexts(self, units: Sequence[Unit]) -> list[str] | None:
+        """Kind and carried speaker per unit, when the system reads context (system.context)."""
+        from .context import contexts
+
+        return contexts(units, self.scheme) if self.cfg.system.context else None
 
     def save(self, folder: Path) -> None:
         self.model.save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
 
     def meta(self) -> dict:
-        return {"temperature": dict(self.temperature)}
+        return {"temperature": dict(self.temperature), "context": bool(self.cfg.system.context)}
 
     def describe(self) -> str:
         from .encoder import describe

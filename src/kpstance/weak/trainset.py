@@ -32,7 +32,7 @@ class TrainingData:
         synth = gen.generate(int(cfg.data.synthetic.n), int(cfg.data.synthetic.seed), [*gold_texts, *self.protected],
                              self.max_overlap)
         log.info("synthetic corpus: %d sentences from %d templates", len(synth), len(gen.templates))
-        self.extra: list[Unit] = [Unit.of_text(e.text, f"synthetic-{i:05d}", "synthetic") for i, e in enumerate(synth)]
+        self.extra: list[Unit] = [Unit.of_text(e.text, f"synthetic-{i:05d}") for i, e in enumerate(synth)]
         self.extra_labels = [(e.actor, e.stance) for e in synth]
         self.n_synthetic = len(synth)
         self.n_gold_train = 0

@@ -1,0 +1,65 @@
+"""What a reader knows about a unit besides its words: its kind and who is speaking.
+
+The context is a short second text given to the encoder with the unit ("title; speaker: Lavrov"),
+in training and in prediction alike. The speaker is the source phrase of the unit's attribution
+("Geng Shuang said", a quote's "he said", "according to Suga"); a pronoun or a bare title ("he",
+"the minister") is replaced by the last named speaker of the same article, so "he said" carries
+the name it stands for. A unit that is not reported speech has no speaker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..text.segment import CLOSE_QUOTES, Unit
+from ..weak.attribution import parse, rules_for
+from ..weak.scheme import LabelScheme
+
+NO_SPEAKER = "-"
+
+
+def format_context(kind: str, speaker: str | None) -> str:
+    """The second text of the pair: also what a ``.jsonl`` line's optional ``kind`` and ``speaker`` give."""
+    return f"{kind or 'sentence'}; speaker: {speaker or NO_SPEAKER}"
+
+
+def contexts(units: Sequence[Unit], scheme: LabelScheme) -> list[str]:
+    """One context per unit, reading each article's units in order (speakers carry within an article only)."""
+    rules = rules_for(scheme)
+    last_named: dict[str, str] = {}
+    out = []
+    for u in units:
+        speaker = None
+        source = _source(rules, u)
+        if source:
+            words = source.split()
+            if rules.pronoun_re.fullmatch(source) or (len(words) <= 4 and rules.role_re.search(source)
+                                                      and not rules.matcher.mentions(source)):
+                speaker = last_named.get(u.article_id, source)  # "he", "the minister": the last named speaker
+            elif rules.matcher.mentions(source) or source[:1].isupper():
+                speaker = last_named[u.article_id] = " ".join(words[:8])
+        out.append(format_context(u.kind, speaker))
+    return out
+
+
+def _source(rules, u: Unit) -> str | None:
+    """The source phrase of a unit's attribution: a heading's dash, a trailing or leading clause, the
+    clause after a closing quote, an inserted "he said", or the attribution of the quote it belongs to."""
+    att = parse(rules, u)
+    source = att.dash or (att.trailing[0] if att.trailing else None) or (att.leading[0] if att.leading else None)
+    if source and source[:1].isupper() or source and rules.pronoun_re.fullmatch(source):
+        return source
+    cut = max(u.text.rfind(q) for q in CLOSE_QUOTES)
+    if cut > 0:
+        lead = rules.leading_attribution(u.text[cut + 1 :].strip(" ,"))
+        if lead:
+            return lead[0]
+    inserted = rules.verb_re.search(u.text)
+    if inserted:
+        before = u.text[: inserted.start()].rstrip().rsplit(",", 1)[-1].strip()
+        if rules.pronoun_re.fullmatch(before):
+            return before
+    if u.in_quote and u.quote_attribution:
+        lead = rules.leading_attribution(u.quote_attribution)
+        return lead[0] if lead else None
+    return None
