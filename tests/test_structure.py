@@ -43,7 +43,7 @@ def test_schema_fills_every_default_the_yaml_does_not_state(tmp_path):
     assert cfg.data.article_repeat == 4 and cfg.trainer.checkpoint_every == 50
     assert cfg.encoder.kind == "pretrained" and cfg.encoder.max_length == 128 and "vocab_size" not in cfg.encoder
     tiny = validate(compose(["experiment=smoke"], tmp_path))
-    assert tiny.encoder.vocab_size == 1000 and tiny.encoder.max_length == 64 and "name_or_path" not in tiny.encoder
+    assert tiny.encoder.vocab_size == 1000 and tiny.encoder.max_length == 96 and "name_or_path" not in tiny.encoder
     tfidf = validate(compose(["system=tfidf"], tmp_path))
     assert (tfidf.system.ngram_max, tfidf.system.c) == (2, 4.0) and "iterations" not in tfidf.system
 

@@ -71,7 +71,7 @@ class TinyBertEncoderConfig(EncoderConfig):
     """A tiny randomly initialised BERT with a WordPiece vocabulary built from the run's own texts (tests, smoke)."""
 
     kind: str = "tiny_bert"
-    max_length: int = 64
+    max_length: int = 96  # room for the seed article's longest sentence and its context
     vocab_size: int = 1000
     hidden_size: int = 32
     num_layers: int = 2
