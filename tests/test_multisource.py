@@ -132,13 +132,33 @@ def test_leak_guard_drops_training_text_close_to_any_dev_or_test_unit(tmp_path, 
 def test_smoke_run_writes_the_multisource_keys(smoke_run):
     m = smoke_run["metrics"]
     for prefix in ("", "rules_"):
-        for part in ("dev_", "test_", "test_articles_"):
+        for part in ("dev_", "test_", "dev_articles_", "test_articles_"):
             for k in ("actor_macro_f1", "stance_macro_f1", "joint_accuracy"):
                 assert 0 <= m[f"{prefix}{part}{k}"] <= 1
-    assert m["rules_test_articles_recovered"] == 1.0
+    assert m["rules_test_articles_recovered"] == m["rules_dev_articles_recovered"] == 1.0
     report = json.loads((smoke_run["tmp"] / "run" / "report.json").read_text())
-    assert {"dev/model", "test/rules", "test_articles/model"} <= set(report["multisource"])
+    assert {"dev/model", "test/rules", "dev_articles/rules", "test_articles/model"} <= set(report["multisource"])
     assert report["multisource"]["test/rules"]["phenomena"]
     rows = (smoke_run["tmp"] / "run" / "multisource_predictions.jsonl").read_text().splitlines()
     assert len(rows) == len([1 for line in (MS / "sentences.jsonl").read_text().splitlines()
                              if json.loads(line)["split"] != "train"])
+
+
+def test_scores_of_the_calibrated_model_are_those_the_saved_predictor_gives(smoke_run, smoke_predictor, scheme, ms):
+    """The scorer predicts each split once and rescales the scores after calibration; the rows it writes
+    must equal what the saved (calibrated) predictor gives for the same units."""
+    from kpstance.eval.multisource import sentence_units
+    from kpstance.systems.context import contexts
+
+    rows = {r["id"]: r for r in map(json.loads, (smoke_run["tmp"] / "run" / "multisource_predictions.jsonl")
+                                    .read_text().splitlines())}
+    recs = ms.split("dev")[:40]
+    units = sentence_units(recs)
+    ctx = contexts(units, scheme) if smoke_predictor.meta.get("context") else None
+    assert smoke_predictor.temperature["actor"] != 1.0  # calibrated, so rescaling is under test
+    preds = smoke_predictor.predict([u.text for u in units], contexts=ctx)
+    for r, p in zip(recs, preds):
+        row = rows[r["id"]]
+        assert (row["model_actor"], row["model_stance"]) == (p["actor"], p["stance"])
+        assert row["model_actor_score"] == pytest.approx(p["actor_score"], abs=1e-4)
+        assert row["model_stance_score"] == pytest.approx(p["stance_score"], abs=1e-4)

@@ -133,6 +133,13 @@ class Scorer:
         self.ms, self.scheme, self.language = ms, scheme, language
         self.report: dict[str, Any] = {}
         self.rows: dict[str, dict] = {}
+        self._predictions: dict[tuple[int, str], list[dict]] = {}  # (system, split): each split predicted once
+
+    def _predict(self, system: Any, split: str) -> list[dict]:
+        key = (id(system), split)
+        if key not in self._predictions:
+            self._predictions[key] = system.predict(sentence_units(self.ms.split(split)))
+        return self._predictions[key]
 
     def _record(self, key: str, gold: Mapping[str, dict], pred: Mapping[str, tuple[str, str]]) -> None:
         ids = list(gold)
@@ -144,13 +151,14 @@ class Scorer:
         }
 
     def score(self, name: str, prefix: str, system: Any) -> dict[str, float]:
-        """``{prefix}dev_*``, ``{prefix}test_*`` and ``{prefix}test_articles_*`` for one fitted system."""
+        """``{prefix}dev_*``, ``{prefix}test_*``, ``{prefix}dev_articles_*`` and ``{prefix}test_articles_*`` for one
+        fitted system."""
         out: dict[str, float] = {}
         for split in ("dev", "test"):
             recs = self.ms.split(split)
             if not recs:
                 continue
-            preds = system.predict(sentence_units(recs))
+            preds = self._predict(system, split)
             gold = {r["id"]: r for r in recs}
             pred = {r["id"]: (p["actor"], p["stance"]) for r, p in zip(recs, preds)}
             out.update(score([(r["actor"], r["stance"]) for r in recs], list(pred.values()), self.scheme,
@@ -162,13 +170,14 @@ class Scorer:
                                                      "phenomena": r["phenomena"]})
                 row.update({f"{name}_actor": p["actor"], f"{name}_stance": p["stance"],
                             f"{name}_actor_score": p["actor_score"], f"{name}_stance_score": p["stance_score"]})
-        out.update(self.score_articles(name, prefix, system))
+        for split in ("dev", "test"):
+            out.update(self.score_articles(name, prefix, system, split))
         return out
 
-    def _matrix(self, preds: Sequence[dict], head: str) -> Any:
+    def _matrix(self, preds: Sequence[dict], head: str, labels: Sequence[str] | None = None) -> Any:
         import numpy as np
 
-        labels = self.scheme.actor_labels if head == "actor" else self.scheme.stance_labels
+        labels = labels or (self.scheme.actor_labels if head == "actor" else self.scheme.stance_labels)
         return np.array([[p[f"{head}_probs"].get(lab, 0.0) for lab in labels] for p in preds], dtype=float)
 
     def _gold_index(self, recs: Sequence[dict], head: str) -> list[int]:
@@ -183,8 +192,7 @@ class Scorer:
         dev, test = self.ms.split("dev"), self.ms.split("test")
         if not dev or not test:
             return {}
-        raw_dev = system.predict(sentence_units(dev))
-        raw_test = system.predict(sentence_units(test))
+        raw_dev, raw_test = self._predict(system, "dev"), self._predict(system, "test")
         out: dict[str, float] = {}
         temps = {}
         for head in ("actor", "stance"):
@@ -200,6 +208,8 @@ class Scorer:
                 reliability_diagram({"raw": (raw, y), f"calibrated (T={t:.2f})": (cal, y)},
                                     f"{head}, multi-source test", out_dir / f"reliability_{head}.png")
         system.temperature = temps
+        for split, raw in (("dev", raw_dev), ("test", raw_test)):  # what the calibrated system would predict
+            self._predictions[(id(system), split)] = [self._rescaled(p, temps) for p in raw]
         # temperature changes no argmax: the calibrated scores are the raw ones rescaled, no second prediction
         conf = [scale(self._matrix(raw_test, h), temps[h]).max(axis=1) for h in ("actor", "stance")]
         score_min = [min(a, b) for a, b in zip(*conf)]
@@ -210,10 +220,22 @@ class Scorer:
             out[f"test_confident{keep}_joint_accuracy"] = acc
         return out
 
-    def score_articles(self, name: str, prefix: str, system: Any) -> dict[str, float]:
-        """Whole test articles: segmented as ``kpstance predict`` does, every gold unit scored (a unit the
+    def _rescaled(self, pred: dict, temps: Mapping[str, float]) -> dict:
+        """A prediction's scores after temperature scaling (the labels stay: scaling changes no argmax)."""
+        from .calibration import scale
+
+        out = dict(pred)
+        for head, t in temps.items():
+            labels = list(pred[f"{head}_probs"])
+            probs = scale(self._matrix([pred], head, labels), t)[0]
+            out[f"{head}_probs"] = {lab: float(v) for lab, v in zip(labels, probs)}
+            out[f"{head}_score"] = out[f"{head}_probs"][pred[head]]
+        return out
+
+    def score_articles(self, name: str, prefix: str, system: Any, split: str = "test") -> dict[str, float]:
+        """Whole articles of a split: segmented as ``kpstance predict`` does, every gold unit scored (a unit the
         segmenter missed counts as wrong), and the recovery per wire format."""
-        arts = [a for a in self.ms.articles if a.split == "test"]
+        arts = [a for a in self.ms.articles if a.split == split]
         if not arts:
             return {}
         gold: dict[str, dict] = {}
@@ -234,11 +256,11 @@ class Scorer:
                 total[a.format] += 1
                 recovered[a.format] += u is not None
         out = score([(g["actor"], g["stance"]) for g in gold.values()], list(pred.values()), self.scheme,
-                    f"{prefix}test_articles_")
-        out[f"{prefix}test_articles_recovered"] = round(sum(recovered.values()) / sum(total.values()), 6)
-        out[f"{prefix}test_articles_extra_units"] = extra
-        self._record(f"test_articles/{name}", gold, pred)
-        self.report[f"test_articles/{name}"]["recovered_by_format"] = {
+                    f"{prefix}{split}_articles_")
+        out[f"{prefix}{split}_articles_recovered"] = round(sum(recovered.values()) / sum(total.values()), 6)
+        out[f"{prefix}{split}_articles_extra_units"] = extra
+        self._record(f"{split}_articles/{name}", gold, pred)
+        self.report[f"{split}_articles/{name}"]["recovered_by_format"] = {
             f: {"gold_units": total[f], "recovered": recovered[f]} for f in sorted(total)}
         return out
 

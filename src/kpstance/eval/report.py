@@ -83,7 +83,7 @@ def print_summary(metrics: Mapping[str, Any], out_dir: Path, model_dir: Path | N
         for k in keys:
             ms.add_column(k.replace("_macro_f1", " F1").replace("_accuracy", " acc."), justify="right")
         for who, p in (("model", ""), ("rules", "rules_")):
-            for part in ("dev_", "test_", "test_articles_"):
+            for part in ("dev_", "dev_articles_", "test_", "test_articles_"):
                 vals = [metrics.get(f"{p}{part}{k}") for k in keys]
                 ms.add_row(f"{who}, {part.rstrip('_').replace('_', ' ')}", *["-" if v is None else f"{v:.3f}" for v in vals])
         console.print(ms)
