@@ -184,7 +184,27 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--store", default=None, help="MLflow sqlite file (default: mlflow.db at the project root)")
     cmp.add_argument("--allow-mixed-gold", action="store_true", help="show runs scored on different gold sets (marked *)")
     cmp.set_defaults(func=cmd_compare)
+
+    rep = sub.add_parser("report", help="error analysis of a run on the multi-source corpus, as Markdown: per actor, "
+                         "per stance, per phenomenon, confusion matrices, the most confident errors")
+    rep.add_argument("run_dir", help="a run folder written by train.py (outputs/<experiment>/runs/<time>)")
+    rep.add_argument("--split", default="test", choices=["dev", "test"])
+    rep.add_argument("--worst", type=int, default=20, help="how many of the model's most confident errors to list")
+    rep.add_argument("--output", help="Markdown file (default: stdout)")
+    rep.set_defaults(func=cmd_report)
     return parser
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from .eval.tables import run_report
+    from .files import atomic_open
+
+    text = run_report(args.run_dir, args.split, args.worst)
+    if not args.output:
+        sys.stdout.write(text)
+        return
+    with atomic_open(args.output) as f:
+        f.write(text)
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
