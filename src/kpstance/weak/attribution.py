@@ -62,6 +62,8 @@ class Rules:
         self.role_re = word_regex(scheme.official_nouns, re.IGNORECASE)
         self.cue_re = {g: word_regex(w, re.IGNORECASE) for g, w in scheme.cues.items() if w}
         self.negator_re = self.cue_re.get("negators")
+        self_ref = gram.get("self_reference", ())
+        self.self_ref_re = word_regex(self_ref, re.IGNORECASE) if self_ref else re.compile(r"(?!x)x")
 
     def strip_intro(self, text: str) -> str:
         """The text without sentence-opening adverbials ('On Monday, ...')."""

@@ -17,14 +17,18 @@ import yaml
 
 from ..errors import KpstanceError
 
-# Cue groups: the two polar stance roles' steps, then judging words, human cost, procedure, negators.
-CUE_GROUPS = ("coercive", "deescalating", "criticism", "human_cost", "procedural", "negators")
+# Cue groups: the two polar stance roles' steps, then judging words, human cost, procedure, negators; then the
+# words that settle conflicting cues (provocations among the coercive steps, refusals, limits of pressure, support,
+# what a party defies, contrast). Every group may be empty.
+CUE_GROUPS = ("coercive", "deescalating", "criticism", "human_cost", "procedural", "negators", "provocation",
+              "refusal", "limits", "support", "defiance_objects", "contrast")
 STANCE_ROLES = ("coercive", "deescalating", "neutral")
 # Word lists about how the language expresses attribution and grammar (see the label YAML for their meaning).
 ATTRIBUTION_LISTS = ("speech_verbs", "according_to", "pronouns", "adjunct_starters", "intro_words", "participle_endings",
                      "source_fillers", "copulas")
 GRAMMAR_LISTS = ("passive_auxiliaries", "participle_endings", "target_words", "object_complement", "first_person",
                  "clause_openers", "coreference_nouns", "coreference_determiners")
+GRAMMAR_OPTIONAL = ("self_reference",)
 SITUATION_LISTS = ("determiners", "nouns", "headings", "background_openers", "past_perfect")
 
 
@@ -46,6 +50,7 @@ class LabelScheme:
     roles: dict[str, str] = field(hash=False)  # stance role (coercive, deescalating, neutral) -> stance name
     non_state_sources: tuple[str, ...] = ()
     official_nouns: tuple[str, ...] = ()
+    titles: tuple[str, ...] = ()  # "the minister said": a title alone refers to the last person with it
     attribution: dict[str, tuple[str, ...]] = field(hash=False, default_factory=dict)
     grammar: dict[str, tuple[str, ...]] = field(hash=False, default_factory=dict)
     agent_marker: str = "by"
@@ -166,8 +171,9 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
         roles=roles,
         non_state_sources=_strings(data.get("non_state_sources"), p, "non_state_sources"),
         official_nouns=_strings(data.get("official_nouns"), p, "official_nouns"),
+        titles=_strings(data.get("titles"), p, "titles"),
         attribution=attribution,
-        grammar=_section(data, "grammar", GRAMMAR_LISTS, p, extra=("agent_marker",)),
+        grammar=_section(data, "grammar", GRAMMAR_LISTS, p, extra=("agent_marker",), optional=GRAMMAR_OPTIONAL),
         agent_marker=agent_marker.strip(),
         situation=_section(data, "situation_subjects", SITUATION_LISTS, p),
         cues=cues,
@@ -195,15 +201,17 @@ def _roles(data: dict, stances: tuple[str, ...], p: Path) -> dict[str, str]:
     return {r: str(raw[r]) for r in STANCE_ROLES}
 
 
-def _section(data: dict, key: str, lists: tuple[str, ...], p: Path, extra: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
-    """A mapping of word lists; every list is required (the rules read each one), unknown keys are refused."""
+def _section(data: dict, key: str, lists: tuple[str, ...], p: Path, extra: tuple[str, ...] = (),
+             optional: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+    """A mapping of word lists; every list but the ``optional`` ones is required (the rules read each one), unknown
+    keys are refused."""
     raw = data.get(key)
     if not isinstance(raw, dict):
         raise KpstanceError(f"missing mapping '{key}' (lists: {', '.join(lists)})", p)
-    unknown = sorted(set(raw) - set(lists) - set(extra))
+    unknown = sorted(set(raw) - set(lists) - set(extra) - set(optional))
     if unknown:
-        raise KpstanceError(f"{key}: unknown key(s) {unknown}; allowed: {list(lists + extra)}", p)
-    out = {}
+        raise KpstanceError(f"{key}: unknown key(s) {unknown}; allowed: {list(lists + optional + extra)}", p)
+    out = {name: _strings(raw.get(name), p, f"{key}.{name}") for name in optional}
     for name in lists:
         if name not in raw:
             raise KpstanceError(f"missing list '{key}.{name}'", p)

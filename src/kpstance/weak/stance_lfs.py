@@ -3,6 +3,12 @@
 Each returns a stance or abstains. Stances are named by their role in the label YAML
 (``stance_roles``): criticising another party's coercive step is de-escalating, taking
 one is coercive, relaying one without judging it is neutral.
+
+The specification settles conflicting cues by an order of readings (a refusal of talks
+before the word "talks", a condemned provocation by the remedy asked for, the clause after
+a "but" before the concession), so the functions form a decision list: each fires only
+when no reading before it in ``READINGS`` applies. Their votes never conflict, and any
+aggregator returns the specification's reading.
 """
 
 from __future__ import annotations
@@ -14,124 +20,313 @@ from .attribution import Rules
 from .context import Context, cues
 
 StanceLF = Callable[[Rules, Context, str, bool], "str | None"]
+Match = tuple[re.Match[str], bool]
 
 
-def _has(r: Rules, c: Context, group: str, negated: bool | None = None) -> bool:
-    return any(negated is None or n == negated for _, n in cues(r, c, group))
+class Scope:
+    """The cues of one unit that its stance is read from: after a contrast ('..., but ...') only the clause after it,
+    where the actor's position lies; cues inside a procedural phrase ('held talks') are no steps."""
+
+    def __init__(self, r: Rules, c: Context) -> None:
+        self.r, self.c = r, c
+        procedural = [m.span() for m, _ in cues(r, c, "procedural")]
+        polar = ("coercive", "deescalating")
+        self.start = 0
+        for m, _ in cues(r, c, "contrast"):
+            if any(x.start() >= m.end() for g in polar for x, _ in cues(r, c, g)) and any(
+                x.start() < m.start() for g in polar for x, _ in cues(r, c, g)
+            ):
+                self.start = m.end()
+        self.groups: dict[str, list[Match]] = {}
+        for g in ("coercive", "deescalating", "provocation", "criticism", "refusal", "limits", "support",
+                  "defiance_objects", "human_cost"):
+            self.groups[g] = [
+                (m, n) for m, n in cues(r, c, g)
+                if m.start() >= self.start and not any(s <= m.start() < e for s, e in procedural)
+            ]
+
+        # 'halt to the drills', 'easing of sanctions', 'sanctions were lifted': the coercive step is the object of a
+        # de-escalating one, not a step taken
+        soft = [m for m, n in self.groups["deescalating"] if not n]
+        self.groups["coercive"] = [
+            (m, n) for m, n in self.groups["coercive"]
+            if not any(_overlap(m, d) or _near(d, m, 3) for d in soft)
+        ]
+
+    def __call__(self, group: str, negated: bool | None = None) -> list[Match]:
+        return [(m, n) for m, n in self.groups.get(group, []) if negated is None or n == negated]
+
+
+def _overlap(a: re.Match[str], b: re.Match[str]) -> bool:
+    return a.start() < b.end() and b.start() < a.end()
+
+
+def _provocation(sc: Scope, m: re.Match[str]) -> bool:
+    return any(_overlap(p, m) for p, _ in sc("provocation"))
 
 
 def _owner(r: Rules, c: Context, m: re.Match[str]) -> str | None:
     """Whose step a cue is: the party named last before it in the same clause, or None (the speaker's own).
 
     A party after a target word ('sanctions against Pyongyang') is a target, not an agent,
-    and first-person words ('we', 'our') make the step the speaker's.
+    and first-person words ('we', 'our') make the step the speaker's. A demonym right before
+    the step ('the North Korean launch') names its owner.
     """
     before = c.content[: m.start()]
     clause = r.clause_split_re.split(before)[-1]
     if r.first_person_re.search(clause):
         return None
     agents = [
-        x for x in r.matcher.actor_mentions(clause)
-        if (clause[: x.start].split() or [""])[-1].lower() not in r.target_words
+        x for x in r.matcher.mentions(clause)
+        if (x.kind == "alias" or x.role == "official" or (x.role == "" and len(clause[x.end:].split()) <= 3))
+        and (clause[: x.start].split() or [""])[-1].lower() not in r.target_words
         and not r.complement_re.match(clause[x.end :])  # 'urged Y to return to talks': the speaker's call
     ]
     return agents[-1].actor if agents else None
 
 
-def _own(r: Rules, c: Context, group: str, actor: str, negated: bool = False) -> bool:
-    """A cue of ``group`` whose step belongs to ``actor`` (or to nobody named, i.e. the speaker)."""
-    return any(n == negated and _owner(r, c, m) in (None, actor) for m, n in cues(r, c, group))
+def _targets_actor(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
+    """The step is aimed at the actor: the actor named after the cue, or a self-reference ('its', 'our') near it."""
+    after = c.content[m.end() : m.end() + 80]
+    if r.self_ref_re.search(after) or r.self_ref_re.search(c.content[max(0, m.start() - 30) : m.start()]):
+        return True
+    return any(x.actor == actor for x in r.matcher.actor_mentions(after))
 
 
-def _others(r: Rules, c: Context, group: str, actor: str) -> bool:
-    """A cue of ``group`` whose step belongs to another named party."""
-    return any(_owner(r, c, m) not in (None, actor) for m, _ in cues(r, c, group))
+def _targets_other(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
+    """Another party is named as the step's target ('sanctions on Pyongyang')."""
+    after = c.content[m.end() : m.end() + 40]
+    words = after.split()
+    return bool(words) and words[0].lower() in r.target_words and any(
+        x.actor != actor for x in r.matcher.actor_mentions(after))
 
 
-def st_none_actor(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
+def _own(r: Rules, c: Context, sc: Scope, group: str, actor: str, negated: bool = False,
+         reported: bool = False) -> list[Match]:
+    """Cues of ``group`` whose step belongs to ``actor`` (or to nobody named, i.e. the speaker). A source reporting
+    a launch or a test without naming its owner relays a fact ('the missile was fired from ...'): not its step."""
+    out = []
+    for m, n in sc(group):
+        owner = _owner(r, c, m)
+        if n != negated or owner not in (None, actor):
+            continue
+        if owner is None and reported and _provocation(sc, m):
+            continue
+        out.append((m, n))
+    return out
+
+
+def _others(r: Rules, c: Context, sc: Scope, group: str, actor: str) -> bool:
+    return any(_owner(r, c, m) not in (None, actor) for m, _ in sc(group))
+
+
+def _near(a: re.Match[str], b: re.Match[str], words: int = 8) -> bool:
+    lo, hi = sorted((a, b), key=lambda x: x.start())
+    return len(lo.string[lo.end() : hi.start()].split()) <= words
+
+
+# --- the readings, in the specification's order ---------------------------------------------------------------
+
+def rd_none_actor(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """Actor none always goes with neutral."""
     return r.scheme.neutral_stance if actor == r.scheme.none_actor else None
 
 
-def st_criticism(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
-    """A speaker who judges another party's step ('unacceptable', 'provoking') de-escalates."""
-    if reported and _has(r, c, "criticism") and (_has(r, c, "coercive") or r.matcher.actor_mentions(c.content)):
-        return r.scheme.deescalating
-    return None
-
-
-def st_provocation(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
-    """The actor itself provokes ('US provokes North Korea', read literally)."""
-    if not reported and _own(r, c, "criticism", actor) and r.matcher.actor_mentions(c.content):
-        first = r.matcher.actor_mentions(c.content)[0]
-        return r.scheme.coercive if first.actor == actor else None
-    return None
-
-
-def st_human_cost(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
+def rd_human_cost(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """Warning of the human cost of war."""
-    return r.scheme.deescalating if _has(r, c, "human_cost") else None
+    return r.scheme.deescalating if sc("human_cost", negated=False) else None
 
 
-def st_negated_conciliatory(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
-    """'no option could be ruled out', 'no conditions for talks': refusing de-escalation."""
-    return r.scheme.coercive if _has(r, c, "deescalating", negated=True) else None
+def rd_refusal(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """'ruled out talks', 'dialogue is impossible': refusing de-escalation is hardline; 'no option can be ruled
+    out' keeps coercive options open (hardline)."""
+    for f, neg in sc("refusal"):
+        if not neg and any(_near(f, d) for d, n in sc("deescalating") if not n):
+            return r.scheme.coercive
+        if neg and (any(_near(f, k) for k, _ in sc("coercive")) or not sc("deescalating")):
+            return r.scheme.coercive
+    return None
 
 
-def st_negated_hardline(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
-    """The actor itself not testing or not threatening: restraint."""
-    if _own(r, c, "coercive", actor, negated=True) and not _own(r, c, "coercive", actor):
+def rd_limits(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """'sanctions alone cannot solve the issue', 'pressure is not working': arguing against pressure."""
+    if any(_near(lim, k, 6) for lim, _ in sc("limits") for k, _ in sc("coercive")):
         return r.scheme.deescalating
     return None
 
 
-def st_hardline_cue(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
-    """The actor's own coercive step or call for one (a speaker's criticism excludes it)."""
-    if reported and _has(r, c, "criticism"):
+def rd_negated_conciliatory(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """'no talks until ...', 'will never stop its programme': refusing de-escalation."""
+    if _own(r, c, sc, "deescalating", actor, negated=True) and not _own(r, c, sc, "deescalating", actor):
+        return r.scheme.coercive
+    return None
+
+
+def rd_provocation(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """The actor itself provokes ('US provokes North Korea', read literally)."""
+    if reported:
         return None
-    return r.scheme.coercive if _own(r, c, "coercive", actor) else None
+    ms = r.matcher.actor_mentions(c.content)
+    if not ms or ms[0].actor != actor:
+        return None
+    for m, n in sc("criticism"):
+        objects = [x for x in ms if x.start >= m.end() and not c.content[m.end() : x.start].strip()]
+        if not n and _owner(r, c, m) == actor and objects and objects[0].actor != actor:
+            return r.scheme.coercive
+    return None
 
 
-def st_conciliatory_cue(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
+def _criticised(r: Rules, c: Context, sc: Scope, actor: str, group: str) -> list[re.Match[str]]:
+    """Steps of ``group`` the actor criticises: not its own, with a judging word in the unit."""
+    if not [m for m, n in sc("criticism") if not n] and not [m for m, n in sc("refusal") if not n]:
+        return []
+    return [m for m, _ in sc(group) if _owner(r, c, m) != actor]
+
+
+def rd_condemned_provocation(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """Condemning another party's provocation: the stance follows the remedy asked for (pressure: hardline; calm,
+    restraint, dialogue: conciliatory); a bare condemnation is the actor's own confrontational response."""
+    provs = _criticised(r, c, sc, actor, "provocation")
+    if not provs:
+        return None
+    calm = [m for m, n in sc("deescalating") if not n]
+    pressure = [m for m, n in sc("coercive") if not n and not _provocation(sc, m)]
+    if calm and not pressure:
+        return r.scheme.deescalating
+    if calm and pressure:
+        return r.scheme.deescalating if calm[-1].start() > pressure[-1].start() else r.scheme.coercive
+    return r.scheme.coercive
+
+
+def rd_defiance(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """Rejecting or denouncing sanctions, resolutions or demands aimed at oneself."""
+    if not ([m for m, n in sc("criticism") if not n] or [m for m, n in sc("refusal") if not n]):
+        return None
+    for m, _ in sc("defiance_objects"):
+        owner = _owner(r, c, m)
+        if owner == actor:
+            continue
+        if _targets_actor(r, c, m, actor) or (owner is not None and not _targets_other(r, c, m, actor)):
+            return r.scheme.coercive
+    return None
+
+
+def rd_opposed_coercion(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """Opposing another party's coercive step (its drills, deployments, sanctions) is conciliatory."""
+    steps = [m for m in _criticised(r, c, sc, actor, "coercive") if not _provocation(sc, m)]
+    return r.scheme.deescalating if steps else None
+
+
+def rd_criticism(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """A judging word with no step named: judging another party's conduct ('Washington is provoking ...') is
+    conciliatory; a bare protest is the actor's own confrontation (hardline)."""
+    crit = [m for m, n in sc("criticism") if not n]
+    if not crit:
+        return None
+    others = [x for x in r.matcher.actor_mentions(c.content) if x.actor != actor]
+    if reported and others and others[0].start < crit[0].start():
+        return r.scheme.deescalating
+    return r.scheme.coercive
+
+
+def rd_support(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """Welcoming or backing a step ('welcomed the new sanctions', 'praised the summit') takes the step's stance."""
+    for s, n in sc("support"):
+        if n:
+            continue
+        after = [(m, g) for g in ("coercive", "deescalating") for m, _ in sc(g) if m.start() > s.start()]
+        if after:
+            _, g = min(after, key=lambda x: x[0].start())
+            return r.scheme.coercive if g == "coercive" else r.scheme.deescalating
+    return None
+
+
+def rd_negated_hardline(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """The actor itself not testing or not threatening: restraint."""
+    if _own(r, c, sc, "coercive", actor, negated=True) and not _own(r, c, sc, "coercive", actor):
+        return r.scheme.deescalating
+    return None
+
+
+def _polar(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """The actor's own steps: the side with more cues; a tie goes to the coercive step."""
+    hard, soft = _own(r, c, sc, "coercive", actor, reported=reported), _own(r, c, sc, "deescalating", actor)
+    if not hard and not soft:
+        return None
+    return r.scheme.deescalating if len(soft) > len(hard) else r.scheme.coercive
+
+
+def rd_hardline_cue(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """The actor's own coercive step or call for one."""
+    s = _polar(r, c, sc, actor, reported)
+    return s if s == r.scheme.coercive else None
+
+
+def rd_conciliatory_cue(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """The actor's own call for dialogue, restraint or talks."""
-    return r.scheme.deescalating if _own(r, c, "deescalating", actor) else None
+    s = _polar(r, c, sc, actor, reported)
+    return s if s == r.scheme.deescalating else None
 
 
-def st_reported_other(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
+def rd_reported_other(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """A source that reports another party's position without judging it."""
-    if not reported or _has(r, c, "criticism") or _has(r, c, "human_cost"):
-        return None
-    if _own(r, c, "coercive", actor) or _own(r, c, "deescalating", actor):
-        return None
-    if _others(r, c, "coercive", actor) or _others(r, c, "deescalating", actor):
+    if reported and (_others(r, c, sc, "coercive", actor) or _others(r, c, sc, "deescalating", actor)):
         return r.scheme.neutral_stance
     return None
 
 
-def st_procedural(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
+def rd_procedural(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """'discussed', 'informed', 'met': procedure, no position."""
-    if _has(r, c, "procedural") and not (_has(r, c, "coercive") or _has(r, c, "criticism")):
-        return r.scheme.neutral_stance
-    return None
+    return r.scheme.neutral_stance if cues(r, c, "procedural") else None
 
 
-def st_no_cue(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
+def rd_no_cue(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """No cue of any kind: neutral."""
-    if any(cues(r, c, g) for g in ("coercive", "deescalating", "criticism", "human_cost")):
-        return None
     return r.scheme.neutral_stance
 
 
-STANCE_LFS: dict[str, StanceLF] = {
-    "none_actor": st_none_actor,
-    "negated_conciliatory": st_negated_conciliatory,
-    "criticism": st_criticism,
-    "provocation": st_provocation,
-    "human_cost": st_human_cost,
-    "negated_hardline": st_negated_hardline,
-    "hardline_cue": st_hardline_cue,
-    "conciliatory_cue": st_conciliatory_cue,
-    "reported_other": st_reported_other,
-    "procedural": st_procedural,
-    "no_cue": st_no_cue,
+Reading = Callable[[Rules, Context, Scope, str, bool], "str | None"]
+READINGS: dict[str, Reading] = {
+    "none_actor": rd_none_actor,
+    "refusal": rd_refusal,
+    "limits": rd_limits,
+    "negated_conciliatory": rd_negated_conciliatory,
+    "provocation": rd_provocation,
+    "condemned_provocation": rd_condemned_provocation,
+    "human_cost": rd_human_cost,
+    "defiance": rd_defiance,
+    "opposed_coercion": rd_opposed_coercion,
+    "criticism": rd_criticism,
+    "support": rd_support,
+    "negated_hardline": rd_negated_hardline,
+    "hardline_cue": rd_hardline_cue,
+    "conciliatory_cue": rd_conciliatory_cue,
+    "reported_other": rd_reported_other,
+    "procedural": rd_procedural,
+    "no_cue": rd_no_cue,
 }
+
+
+def decide(r: Rules, c: Context, actor: str, reported: bool) -> tuple[str, str]:
+    """The first reading that applies and its stance; computed once per unit and actor."""
+    key = f"reading:{actor}:{reported}"
+    if key not in c.cue_cache:
+        sc = Scope(r, c)
+        c.cue_cache[key] = next(
+            ((name, s) for name, fn in READINGS.items() if (s := fn(r, c, sc, actor, reported)) is not None),
+            ("no_cue", r.scheme.neutral_stance),
+        )
+    return c.cue_cache[key]
+
+
+def _lf(name: str) -> StanceLF:
+    def lf(r: Rules, c: Context, actor: str, reported: bool) -> str | None:
+        chosen, stance = decide(r, c, actor, reported)
+        return stance if chosen == name else None
+
+    lf.__name__ = f"st_{name}"
+    lf.__doc__ = READINGS[name].__doc__
+    return lf
+
+
+STANCE_LFS: dict[str, StanceLF] = {name: _lf(name) for name in READINGS}
