@@ -40,6 +40,7 @@ class Device(str, Enum):
 class Aggregator(str, Enum):
     majority = "majority"
     priority = "priority"
+    label_model = "label_model"  # Snorkel's LabelModel: each function's trust learned from the votes, no gold
 
 
 class TrainLabels(str, Enum):

@@ -1,0 +1,101 @@
+"""The label-model aggregator on a toy label matrix whose true labels are known."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from kpstance.errors import KpstanceError
+from kpstance.weak.aggregate import LabelModelAggregator, aggregate, make_aggregator
+
+LABELS = ["a", "b", "c"]
+
+
+def toy(n: int = 1000, seed: int = 0) -> tuple[list[dict], list[str]]:
+    """Votes drawn from known labels: one accurate function (90% right) and four noisy ones (45% right,
+    errors spread over the other labels), independent given the label, plus one that never fires.
+    The noisy four outvote the accurate one on many units, so majority vote is often wrong."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, len(LABELS), n)
+
+    def lf(acc: float, cov: float) -> list[str | None]:
+        out: list[str | None] = []
+        for t in y:
+            if rng.random() > cov:
+                out.append(None)
+            else:
+                out.append(LABELS[t] if rng.random() < acc else LABELS[(t + rng.integers(1, 3)) % 3])
+        return out
+
+    cols = {f"noisy{i}": lf(0.45, 0.8) for i in range(4)}
+    cols["accurate"] = lf(0.9, 0.9)  # last: majority's tie-break does not favour it
+    cols["silent"] = [None] * n
+    return [{k: v[i] for k, v in cols.items()} for i in range(n)], [LABELS[t] for t in y]
+
+
+def accuracy(agg, rows: list[dict], truth: list[str]) -> float:
+    return float(np.mean([agg(r) == t for r, t in zip(rows, truth)]))
+
+
+def test_label_model_recovers_the_known_labels_better_than_majority():
+    rows, truth = toy()
+    order = list(rows[0])
+    lm = make_aggregator("label_model", order, LABELS, rows, seed=0)
+    maj = make_aggregator("majority", order)
+    lm_acc, maj_acc = accuracy(lm, rows, truth), accuracy(maj, rows, truth)
+    assert maj_acc < 0.7, maj_acc  # the toy does what it says: a noisy majority
+    assert lm_acc > 0.78 and lm_acc > maj_acc + 0.1, (lm_acc, maj_acc)
+    w = lm.weights()
+    assert "silent" not in w  # a function that never fires is left out of the model
+    assert all(w["accurate"] > w[f"noisy{i}"] + 0.1 for i in range(4)), w
+
+
+def test_label_model_is_deterministic_and_leaves_global_randomness_alone():
+    rows, _ = toy(300, seed=1)
+    order = list(rows[0])
+    random.seed(5)
+    np.random.seed(5)
+    before = (random.random(), np.random.rand())
+    random.seed(5)
+    np.random.seed(5)
+    a = make_aggregator("label_model", order, LABELS, rows, seed=3)
+    assert (random.random(), np.random.rand()) == before
+    b = make_aggregator("label_model", order, LABELS, rows, seed=3)
+    assert [a(r) for r in rows] == [b(r) for r in rows]
+
+
+def test_label_model_edge_cases():
+    rows, _ = toy(300, seed=2)
+    order = list(rows[0])
+    lm = make_aggregator("label_model", order, LABELS, rows)
+    assert lm({n: None for n in order}) is None  # nothing fired
+    assert lm({"silent": "b"}) == "b"  # only an unmodelled function fired: majority decides
+    assert lm({"accurate": "c"}) == "c"  # one vote: the model does not invent another label
+    with pytest.raises(KpstanceError, match="vote 'z' is not a label"):
+        lm({"accurate": "z"})
+    empty = LabelModelAggregator(order, LABELS, [])  # nothing to fit on: majority
+    assert empty.model is None and empty({"noisy0": "a", "noisy1": "b", "accurate": "b"}) == "b"
+    with pytest.raises(KpstanceError, match="needs the units' votes"):
+        make_aggregator("label_model", order, LABELS)
+    with pytest.raises(KpstanceError, match="make_aggregator"):
+        aggregate({"accurate": "a"}, order, "label_model")
+    assert aggregate({}, [], "label_model") is None  # label_units' early check of the name still passes
+
+
+def test_lf_table_reports_precision_on_dev_beside_the_article():
+    from kpstance.weak.analysis import lf_analysis
+    from kpstance.weak.label import SilverLabel
+
+    def s(uid: str, a: str | None, b: str | None) -> SilverLabel:
+        return SilverLabel(uid, "", "x", "neutral", {"a": a, "b": b}, {})
+
+    article = [s("u1", "x", None), s("u2", "y", "y")]
+    dev = [s("d1", "x", "x"), s("d2", "x", None), s("d3", None, None), s("d4", "y", None)]
+    dev_gold = {"d1": {"actor": "x"}, "d2": {"actor": "y"}, "d3": {"actor": "x"}, "d4": {"actor": "y"}}
+    rows = {r["lf"]: r for r in lf_analysis(article, {"u1": {"actor": "x"}, "u2": {"actor": "x"}}, "actor",
+                                            (dev, dev_gold))}
+    assert (rows["a"]["precision"], rows["a"]["dev_precision"], rows["a"]["dev_coverage"]) == (0.5, 2 / 3, 0.75)
+    assert (rows["b"]["precision"], rows["b"]["dev_precision"], rows["b"]["dev_n_gold"]) == (0.0, 1.0, 1)
+    assert "dev_precision" not in lf_analysis(article, None, "actor")[0]
