@@ -162,3 +162,10 @@ def test_scores_of_the_calibrated_model_are_those_the_saved_predictor_gives(smok
         assert (row["model_actor"], row["model_stance"]) == (p["actor"], p["stance"])
         assert row["model_actor_score"] == pytest.approx(p["actor_score"], abs=1e-4)
         assert row["model_stance_score"] == pytest.approx(p["stance_score"], abs=1e-4)
+
+
+def test_every_multisource_key_can_be_set_on_the_command_line(tmp_path):
+    from kpstance.config import validate
+
+    cfg = validate(compose(["data.multisource.repeat=3", "data.multisource.train=true"], tmp_path))
+    assert (cfg.data.multisource.repeat, cfg.data.multisource.train) == (3, True)

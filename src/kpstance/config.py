@@ -182,6 +182,7 @@ def register_configs() -> None:
     for kind, schema in ENCODERS.items():
         cs.store(group="encoder", name=f"base_{kind}", node=_defaults(schema))
     cs.store(group="data", name="base_corpus", node={"corpus": _defaults(CorpusConfig)})
+    cs.store(group="data", name="base_multisource", node={"multisource": _defaults(MultiSourceConfig)})
 
 
 def _defaults(schema: type) -> dict:
