@@ -113,3 +113,63 @@ def test_aliases_and_mentions_beyond_the_seed_article(scheme, text, actor):
 
     (lab,) = label_units([Unit.of_text(text, "t")], scheme)
     assert lab.actor == actor
+
+
+def label_article(scheme, body):
+    units = segment_article("Headline\n" + body + "\n", "art")
+    return [(s.actor, s.stance) for s in label_units(units, scheme)][1:]
+
+
+@pytest.mark.parametrize("text, actor", [
+    ("Han Tae Song told the conference that the country would keep its deterrent.", "north_korea"),
+    ("Wu Qian told a monthly briefing that the army would guard the border.", "china"),
+    ("Miroslav Jenca briefed the members behind closed doors.", "united_nations"),
+    ("China's UN ambassador said the council should stay united.", "china"),
+    ("Pyongyang's U.N. envoy wrote to the council on Monday.", "north_korea"),
+    ("Park Ji-won, a fellow at a Seoul think tank, said North Korea was playing for time.", "none"),
+    ("Analysts see the launch as a message to Washington.", "none"),
+])
+def test_aliases_possessive_chains_and_unaffiliated_sources(scheme, text, actor):
+    from kpstance.text.segment import Unit
+
+    (lab,) = label_units([Unit.of_text(text, "t")], scheme)
+    assert lab.actor == actor
+
+
+def test_surname_alone_resolves_to_the_person_named_in_full_earlier(scheme):
+    body = ("Senior envoy Kim Kye Gwan arrived in Stockholm on Friday.\n"
+            "Nothing would change the plan, Gwan said.\n")
+    assert label_article(scheme, body)[1][0] == "north_korea"
+    # the same sentence in an article that never named him: nobody we know
+    assert label_article(scheme, "Nothing would change the plan, Gwan said.")[0][0] != "north_korea"
+
+
+def test_title_alone_resolves_to_the_last_person_with_that_title(scheme):
+    body = ("Foreign Minister Taro Kono met his counterparts in Manila.\n"
+            "Every member state should enforce the ban on coal imports, the minister said.\n")
+    assert label_article(scheme, body)[1] == ("japan", "hardline")
+
+
+@pytest.mark.parametrize("text, expected", [
+    # refusals and negation scope
+    ("Tokyo ruled out any talks with Pyongyang for now.", ("japan", "hardline")),
+    ("Washington said no option could be ruled out.", ("united_states", "hardline")),
+    ("Sanctions alone cannot solve the problem, Lavrov said.", ("russia", "conciliatory")),
+    # condemnation of a provocation: the remedy decides
+    ("Beijing condemned the launch and urged all sides to show restraint.", ("china", "conciliatory")),
+    ("Tokyo condemned the launch and called for tougher sanctions.", ("japan", "hardline")),
+    ("Seoul condemned the missile launch in the strongest terms.", ("south_korea", "hardline")),
+    # opposing another party's coercive step versus defying sanctions aimed at oneself
+    ("Moscow opposes the deployment of the new missile defence battery.", ("russia", "conciliatory")),
+    ("Pyongyang rejected the new UN sanctions as an act of war.", ("north_korea", "hardline")),
+    # concessions: the clause after 'but' carries the position
+    ("Sanctions remain important, but dialogue is the only way forward, Wang Yi said.", ("china", "conciliatory")),
+    # support takes the supported step's stance; suspending one's own drills lowers tension
+    ("Tokyo welcomed the tougher sanctions adopted by the council.", ("japan", "hardline")),
+    ("The Pentagon announced a halt to the joint exercises planned for the summer.", ("united_states", "conciliatory")),
+    # a source relaying a technical fact about another party's launch takes no position
+    ("The missile was fired from a site near the coast, the Japanese defence ministry said.", ("japan", "neutral")),
+    ("Moon Jae-in held talks with Xi Jinping in Beijing.", ("south_korea", "neutral")),
+])
+def test_stance_read_as_the_specification_says(scheme, text, expected):
+    assert label(scheme, text) == [expected]

@@ -17,7 +17,7 @@ ActorLF = Callable[[Rules, Context], "str | None"]
 
 def lf_headline_dash(r: Rules, c: Context) -> str | None:
     """'US, allies take ... — Lavrov': a headline attributed after a dash."""
-    return r.resolve_source(c.att.dash, c.last_speaker) if c.att.dash else None
+    return r.resolve_source(c.att.dash, c.last_speaker, c.memory) if c.att.dash else None
 
 
 def lf_dateline(r: Rules, c: Context) -> str | None:
@@ -28,7 +28,7 @@ def lf_dateline(r: Rules, c: Context) -> str | None:
 def lf_trailing_attribution(r: Rules, c: Context) -> str | None:
     """'..., Lavrov said.' / '...," he added.' / '..., according to Lavrov.'"""
     found = c.att.trailing
-    return r.resolve_source(found[0], c.last_speaker) if found else None
+    return r.resolve_source(found[0], c.last_speaker, c.memory) if found else None
 
 
 def lf_quote_attribution(r: Rules, c: Context) -> str | None:
@@ -39,13 +39,13 @@ def lf_quote_attribution(r: Rules, c: Context) -> str | None:
         return None
     found = r.trailing_attribution(f', "{u.quote_attribution}.')
     src = found[0] if found else u.quote_attribution
-    return r.resolve_source(src, c.last_speaker)
+    return r.resolve_source(src, c.last_speaker, c.memory)
 
 
 def lf_leading_attribution(r: Rules, c: Context) -> str | None:
     """'Moscow believes ...', 'According to Lavrov, ...', 'On Monday, Trump said ...'."""
     found = c.att.leading
-    return r.resolve_source(found[0], c.last_speaker) if found else None
+    return r.resolve_source(found[0], c.last_speaker, c.memory) if found else None
 
 
 def lf_subject_alias(r: Rules, c: Context) -> str | None:
@@ -63,9 +63,25 @@ def lf_subject_alias(r: Rules, c: Context) -> str | None:
         if after:
             return after[0].actor
     if not ms:
-        return None
+        return r.remembered(" ".join(body.split()[:3]), c.memory)  # 'Kim inspected ...' after 'Kim Jong Un'
     first = ms[0]
     return first.actor if first.start < max(60, len(body) // 2) else None
+
+
+def lf_unaffiliated_source(r: Rules, c: Context) -> str | None:
+    """'Lee, a researcher at the Sejong Institute, said ...', 'Analysts see ...': a source speaking for no state."""
+    if c.unit.kind == "dateline":
+        return None
+    text = r.strip_intro(c.unit.text)
+    v = r.verb_re.search(text)
+    if v is None or r.according_re.search(text[: v.start()]):
+        return None
+    before = text[: v.start()]
+    if len(before.split()) > 16:
+        return None
+    if r.unaffiliated(before) or (r.non_state_re.match(before.strip()) and not r.matcher.actor_mentions(before)):
+        return r.scheme.none_actor
+    return None
 
 
 def lf_no_actor(r: Rules, c: Context) -> str | None:
@@ -110,6 +126,7 @@ def lf_coreference(r: Rules, c: Context) -> str | None:
 ACTOR_LFS: dict[str, ActorLF] = {
     "headline_dash": lf_headline_dash,
     "dateline": lf_dateline,
+    "unaffiliated_source": lf_unaffiliated_source,
     "trailing_attribution": lf_trailing_attribution,
     "quote_attribution": lf_quote_attribution,
     "leading_attribution": lf_leading_attribution,

@@ -62,6 +62,7 @@ class Rules:
         self.role_re = word_regex(scheme.official_nouns, re.IGNORECASE)
         self.cue_re = {g: word_regex(w, re.IGNORECASE) for g, w in scheme.cues.items() if w}
         self.negator_re = self.cue_re.get("negators")
+        self.title_re = word_regex(scheme.titles, re.IGNORECASE) if scheme.titles else None
         self_ref = gram.get("self_reference", ())
         self.self_ref_re = word_regex(self_ref, re.IGNORECASE) if self_ref else re.compile(r"(?!x)x")
 
@@ -69,9 +70,14 @@ class Rules:
         """The text without sentence-opening adverbials ('On Monday, ...')."""
         return self.intro_re.sub("", text)
 
-    def resolve_source(self, source: str, last_speaker: str | None) -> str | None:
-        """Map an attribution's source phrase to an actor; None if it names nobody we know."""
+    def resolve_source(self, source: str, last_speaker: str | None, memory: dict[str, str] | None = None) -> str | None:
+        """Map an attribution's source phrase to an actor; None if it names nobody we know.
+
+        ``memory`` is the article's: surnames of people named in full before ("Kim" after "Kim Jong Un") and titles
+        of the last person who held them ("the minister" after "Foreign Minister Taro Kono")."""
         src = source.strip()
+        if self.unaffiliated(src):
+            return self.scheme.none_actor
         ms = self.matcher.mentions(src)
         if ms:
             first = ms[0]
@@ -82,10 +88,48 @@ class Rules:
                 return states[0].actor
         if self.non_state_re.search(src):
             return self.scheme.none_actor
+        remembered = self.remembered(src, memory or {})
+        if remembered:
+            return remembered
         words = src.split()
         if (self.pronoun_re.fullmatch(src) or (len(words) <= 4 and self.role_re.search(src))) and last_speaker:
             return last_speaker
         return None
+
+    def unaffiliated(self, src: str) -> bool:
+        """'Lee, a researcher at the Sejong Institute': a person described by a non-state affiliation and no office."""
+        head, _, apposition = src.partition(",")
+        return bool(apposition) and bool(self.non_state_re.search(apposition)) and not self.role_re.search(src) and (
+            not self.matcher.actor_mentions(head))
+
+    def remembered(self, src: str, memory: dict[str, str]) -> str | None:
+        """A surname or a title the article introduced before, in the source phrase."""
+        if not memory:
+            return None
+        for m in self.title_re.finditer(src) if self.title_re else ():
+            t = m.group(0).lower()
+            found = memory.get(f"title:{t}") or memory.get(f"title:{t.split()[-1]}")
+            if found:
+                return found
+        for w in re.findall(r"[A-Z][\w'’-]+", src):
+            found = memory.get(f"name:{w}")
+            if found:
+                return found
+        return None
+
+    def remember(self, text: str, memory: dict[str, str]) -> None:
+        """Note the surnames and titles of the people a unit names in full, for the article's later units."""
+        for m in self.matcher.actor_mentions(text):
+            name = re.sub(r"['’]s?$", "", m.text)
+            words = name.split()
+            if m.kind == "alias" and len(words) >= 2 and all(w[:1].isupper() for w in words):
+                memory[f"name:{words[-1]}"] = m.actor
+            if self.title_re:
+                before = text[max(0, m.start - 40) : m.start]
+                titles = list(self.title_re.finditer(before))
+                if titles and not before[titles[-1].end() :].strip(" ,'’s").count(" ") > 2:
+                    t = titles[-1].group(0).lower()
+                    memory[f"title:{t}"] = memory[f"title:{t.split()[-1]}"] = m.actor
 
     def trailing_attribution(self, text: str) -> tuple[str, str] | None:
         """The source and clause of '..., X said.' / '...," he said.' / '..., according to X.'"""
@@ -93,7 +137,7 @@ class Rules:
         cut = max(body.rfind(","), max(body.rfind(q) for q in CLOSE_QUOTES))
         if cut <= 0:
             return None
-        tail = body[cut + 1 :].strip().lstrip('"”» ').strip()
+        tail = body[cut + 1 :].strip().lstrip('"”»\'’ ').strip()
         if not tail:
             return None
         acc = self.according_re.match(tail)
@@ -104,7 +148,10 @@ class Rules:
             after = tail[v.end() :].split()
             # '... Lavrov said.' or '... Lavrov said following talks on Friday.', but not
             # '..., the Treasury announced sanctions against ...' (an object follows the verb).
-            if not after or after[0].lower() in self.adjunct_starters:
+            rest = re.sub(r"^the\s+", "", " ".join(after), flags=re.IGNORECASE)
+            addressee = self.matcher.mentions(rest[:1].upper() + rest[1:])
+            if not after or after[0].lower() in self.adjunct_starters or (
+                    addressee and addressee[0].start == 0):  # 'X told the council'
                 return tail[: v.start()].strip(), tail
         if v and v.start() == 0:  # inverted: '..., said Lavrov.'
             rest = tail[v.end() :].strip()

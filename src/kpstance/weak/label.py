@@ -62,8 +62,10 @@ def label_units(
     out: list[SilverLabel] = []
     last: dict[str, str | None] = {}
     prev: dict[str, str] = {}
+    memory: dict[str, dict[str, str]] = {}  # per article: surnames and titles introduced so far
     for u in units:
-        c = Context(u, parse(rules, u), last.get(u.article_id), prev.get(u.article_id, ""))
+        mem = memory.setdefault(u.article_id, {})
+        c = Context(u, parse(rules, u), last.get(u.article_id), prev.get(u.article_id, ""), memory=mem)
         a_votes = {n: ACTOR_LFS[n](rules, c) for n in a_names}
         actor = aggregate(a_votes, a_names, aggregator) or scheme.none_actor
         reported = any(a_votes.get(n) == actor for n in ATTRIBUTION_LFS)
@@ -74,5 +76,6 @@ def label_units(
         elif u.kind == "sentence":
             last[u.article_id] = actor
         prev[u.article_id] = u.text
+        rules.remember(u.text, mem)
         out.append(SilverLabel(u.id, u.text, actor, stance, a_votes, s_votes))
     return out

@@ -45,6 +45,12 @@ class Scope:
                 if m.start() >= self.start and not any(s <= m.start() < e for s, e in procedural)
             ]
 
+        # 'missile' inside 'missile defence' is no launch
+        self.groups["provocation"] = [
+            (p, n) for p, n in self.groups["provocation"]
+            if not any(k.start() <= p.start() and p.end() <= k.end() and k.end() - k.start() > p.end() - p.start()
+                       for k, _ in self.groups["coercive"])
+        ]
         # 'halt to the drills', 'easing of sanctions', 'sanctions were lifted': the coercive step is the object of a
         # de-escalating one, not a step taken
         soft = [m for m, n in self.groups["deescalating"] if not n]
@@ -52,6 +58,15 @@ class Scope:
             (m, n) for m, n in self.groups["coercive"]
             if not any(_overlap(m, d) or _near(d, m, 3) for d in soft)
         ]
+
+        # the attribution's own verb judges too ('Seoul condemned ...', 'Tokyo welcomed ...'): it stands before
+        # the content
+        clauses = " ".join(x[1] for x in (c.att.leading, c.att.trailing) if x)
+        self.verbs = {g for g in ("criticism", "support", "refusal") if r.cue_re.get(g) and r.cue_re[g].search(clauses)}
+
+    def judged(self, group: str) -> bool:
+        """A cue of ``group`` (not negated) in the content or in the attribution's verb."""
+        return group in self.verbs or any(not n for _, n in self(group))
 
     def __call__(self, group: str, negated: bool | None = None) -> list[Match]:
         return [(m, n) for m, n in self.groups.get(group, []) if negated is None or n == negated]
@@ -62,7 +77,7 @@ def _overlap(a: re.Match[str], b: re.Match[str]) -> bool:
 
 
 def _provocation(sc: Scope, m: re.Match[str]) -> bool:
-    return any(_overlap(p, m) for p, _ in sc("provocation"))
+    return any(p.start() <= m.start() and m.end() <= p.end() for p, _ in sc("provocation"))
 
 
 def _owner(r: Rules, c: Context, m: re.Match[str]) -> str | None:
@@ -177,10 +192,22 @@ def rd_provocation(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) 
 
 
 def _criticised(r: Rules, c: Context, sc: Scope, actor: str, group: str) -> list[re.Match[str]]:
-    """Steps of ``group`` the actor criticises: not its own, with a judging word in the unit."""
-    if not [m for m, n in sc("criticism") if not n] and not [m for m, n in sc("refusal") if not n]:
+    """Steps of ``group`` the actor criticises: with a judging word in the unit, steps not its own. A step after the
+    judging word ('Moscow opposes the deployment') belongs to whoever is named between them, else to another."""
+    if not (sc.judged("criticism") or sc.judged("refusal")):
         return []
-    return [m for m, _ in sc(group) if _owner(r, c, m) != actor]
+    judges = [m for g in ("criticism", "refusal") for m, n in sc(g) if not n]
+    out = []
+    for m, _ in sc(group):
+        k = [j for j in judges if j.end() <= m.start()]
+        if k or (sc.verbs & {"criticism", "refusal"}):
+            start = k[-1].end() if k else 0
+            between = [x for x in r.matcher.actor_mentions(c.content[start : m.start()])]
+            if not between or between[-1].actor != actor:
+                out.append(m)
+        elif _owner(r, c, m) != actor:
+            out.append(m)
+    return out
 
 
 def rd_condemned_provocation(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
@@ -200,7 +227,7 @@ def rd_condemned_provocation(r: Rules, c: Context, sc: Scope, actor: str, report
 
 def rd_defiance(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """Rejecting or denouncing sanctions, resolutions or demands aimed at oneself."""
-    if not ([m for m, n in sc("criticism") if not n] or [m for m, n in sc("refusal") if not n]):
+    if not (sc.judged("criticism") or sc.judged("refusal")):
         return None
     for m, _ in sc("defiance_objects"):
         owner = _owner(r, c, m)
@@ -220,21 +247,22 @@ def rd_opposed_coercion(r: Rules, c: Context, sc: Scope, actor: str, reported: b
 def rd_criticism(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """A judging word with no step named: judging another party's conduct ('Washington is provoking ...') is
     conciliatory; a bare protest is the actor's own confrontation (hardline)."""
-    crit = [m for m, n in sc("criticism") if not n]
+    crit = [m.start() for m, n in sc("criticism") if not n]
+    if "criticism" in sc.verbs:
+        crit.insert(0, 0)
     if not crit:
         return None
     others = [x for x in r.matcher.actor_mentions(c.content) if x.actor != actor]
-    if reported and others and others[0].start < crit[0].start():
+    if reported and others and (others[0].start < crit[0] or "criticism" in sc.verbs):
         return r.scheme.deescalating
     return r.scheme.coercive
 
 
 def rd_support(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """Welcoming or backing a step ('welcomed the new sanctions', 'praised the summit') takes the step's stance."""
-    for s, n in sc("support"):
-        if n:
-            continue
-        after = [(m, g) for g in ("coercive", "deescalating") for m, _ in sc(g) if m.start() > s.start()]
+    starts = [s.start() for s, n in sc("support") if not n] + ([-1] if "support" in sc.verbs else [])
+    for start in sorted(starts):
+        after = [(m, g) for g in ("coercive", "deescalating") for m, _ in sc(g) if m.start() > start]
         if after:
             _, g = min(after, key=lambda x: x[0].start())
             return r.scheme.coercive if g == "coercive" else r.scheme.deescalating
