@@ -100,6 +100,15 @@ def _owner(r: Rules, c: Context, m: re.Match[str]) -> str | None:
     return agents[-1].actor if agents else None
 
 
+def _own_step(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
+    """The step is the actor's: it is named among the clause's agents ('Seoul and Washington fired ...') or the
+    speaker refers to itself before it ('it had test-fired ...')."""
+    clause = r.clause_split_re.split(c.content[: m.start()])[-1]
+    return bool(r.self_ref_re.search(" ".join(clause.split()[-6:]))) or any(
+        x.actor == actor for x in r.matcher.actor_mentions(clause)
+        if (clause[: x.start].split() or [""])[-1].lower() not in r.target_words)
+
+
 def _targets_actor(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
     """The step is aimed at the actor: the actor named after the cue, or a self-reference ('its', 'our') near it."""
     after = c.content[m.end() : m.end() + 80]
@@ -123,9 +132,11 @@ def _own(r: Rules, c: Context, sc: Scope, group: str, actor: str, negated: bool 
     out = []
     for m, n in sc(group):
         owner = _owner(r, c, m)
-        if n != negated or owner not in (None, actor):
+        if n != negated:
             continue
-        if owner is None and reported and _provocation(sc, m):
+        if owner not in (None, actor) and not _own_step(r, c, m, actor):
+            continue
+        if owner is None and reported and _provocation(sc, m) and not _own_step(r, c, m, actor):
             continue
         out.append((m, n))
     return out
