@@ -1,9 +1,19 @@
 """A seeded synthetic corpus from templates and phrase banks (YAML), labelled by construction.
 
-It teaches the model the attribution patterns the article alone cannot cover (every actor
-under many names, every stance, reported speech, trailing quotes, headlines with "— X",
-passive voice, joined actors, nested reports, negation, background), and it is kept away
-from the gold sentences by a token-overlap (Jaccard) filter.
+It teaches the model the attribution patterns the article alone cannot cover: every actor under
+many names and in roles that fit it, every stance, and every case of the label specification
+(reported speech, quotes over several sentences attributed at their end, "he said", a surname or a
+title alone after the full name, headlines, datelines, passives, joined agents, UN ambassadors,
+unaffiliated experts, background, procedure, nested reports, condemnations, defiance, negation,
+"but" concessions, human cost).
+
+A template is a small article: one unit or several ("units:"), each with its own labels. The
+article is written as text (one line per paragraph) and cut by the project's own segmenter, so a
+unit's kind, quote run and quote attribution come from the same code as for real articles, and the
+units of one article share an article id: ``systems.context`` then carries a named speaker to a
+later "he said" exactly as it does in prediction. An article whose segmentation does not give back
+the template's units is dropped. Every unit is kept away from the gold sentences by a token-overlap
+(Jaccard) filter; one unit too close drops its whole article.
 """
 
 from __future__ import annotations
@@ -19,18 +29,49 @@ import yaml
 
 from ..errors import KpstanceError
 from ..text.overlap import jaccard, tokens
+from ..text.segment import Unit, segment_article
+from .aliases import matcher_for
+from .attribution import rules_for
 from .scheme import LabelScheme
 
 SLOT_RE = re.compile(r"\{(\w+)\}")
+PERSON_SLOTS = ("full", "short", "title", "he")  # the article's named person of actor A (see `people:`)
+ARTICLE_PREFIX = "synthetic-"
 
 
 @dataclass(frozen=True)
 class Example:
+    """One training unit, labelled by construction, with what the segmenter gave it inside its article."""
+
     text: str
     actor: str
     stance: str
     template: int
     tags: tuple[str, ...]
+    article: int = 0  # the article's number in the corpus: units of one article share it
+    index: int = 0  # the unit's position in its article
+    kind: str = "sentence"
+    paragraph: int = -1
+    in_quote: bool = False
+    quote_opens: bool = False
+    quote_attribution: str | None = None
+
+    def unit(self) -> Unit:
+        """The unit a system trains on: its article id makes speakers carry between the article's units."""
+        aid = f"{ARTICLE_PREFIX}{self.article:05d}"
+        return Unit(id=f"{aid}-{self.index:03d}", article_id=aid, index=self.index, section=0, kind=self.kind,
+                    text=self.text, paragraph=self.paragraph, in_quote=self.in_quote, quote_opens=self.quote_opens,
+                    quote_attribution=self.quote_attribution)
+
+
+@dataclass(frozen=True)
+class Person:
+    actor: str
+    full: str  # a name the label YAML knows for the actor
+    short: str | None  # the surname alone, when the label YAML knows it for the actor
+    titles: tuple[str, ...]  # "the foreign minister": a bare title the context resolves to the last named speaker
+    leads: tuple[str, ...]  # "Russian Foreign Minister": put before the full name
+    he: str
 
 
 class Generator:
@@ -52,83 +93,240 @@ class Generator:
         self.banks["belief"] = spec["belief_verbs"]
         self.banks["plural_belief"] = spec["plural_belief_verbs"]
         self.banks["intro"] = spec.get("intros", [""])
-        self.templates = spec["templates"]
-        for i, t in enumerate(self.templates):
-            if t["stance"] not in scheme.stance_labels:
-                raise KpstanceError(f"templates[{i}]: unknown stance '{t['stance']}'", p)
-            if t["actor"] not in ("A", scheme.none_actor):
-                raise KpstanceError(f"templates[{i}]: actor must be A or {scheme.none_actor}", p)
         self.actors = {a.name: a for a in scheme.actors}
+        self.roles: dict[str, list[str]] = {}
+        for k, v in (spec.get("roles") or {}).items():
+            self.roles[k] = self._actor_list(v, f"roles.{k}")
+        self.people, self.skipped_names = self._people(spec.get("people") or {})
+        self.agents = {a: [n for n in names if self._owner(n) == a]
+                       for a, names in (spec.get("agents") or {}).items() if self._actor_list([a], f"agents.{a}")}
+        self.skipped_names += [n for a, names in (spec.get("agents") or {}).items() for n in names
+                                if n not in self.agents[a]]
+        self.definite = set(spec.get("definite_names") or ())
+        self.default_b = spec.get("default_B")
+        self.templates = [self._template(i, t) for i, t in enumerate(spec["templates"])]
         self.weights = [float(t.get("weight", 1.0)) for t in self.templates]
+        self._deck: list[int] = []
         self.n_targets = int(spec.get("target_aliases", 3))
 
+    # --- loading and checking -------------------------------------------------------------------
+    def _actor_list(self, value: object, where: str) -> list[str]:
+        names = self.roles.get(value) if isinstance(value, str) else value
+        if names is None:
+            raise KpstanceError(f"{where}: unknown role '{value}' (roles: {', '.join(self.roles)})", self.path)
+        if not isinstance(names, list) or not names:
+            raise KpstanceError(f"{where}: a role name or a non-empty list of actors", self.path)
+        unknown = [a for a in names if a not in self.actors]
+        if unknown:
+            raise KpstanceError(f"{where}: unknown actor '{unknown[0]}'", self.path)
+        return list(names)
+
+    def _people(self, spec: dict) -> tuple[dict[str, list[Person]], list[str]]:
+        """Named people per actor; a name the label YAML does not give to that actor is skipped (and listed)."""
+        matcher = matcher_for(self.scheme)
+        rules = rules_for(self.scheme)
+        owner = self._owner
+        out: dict[str, list[Person]] = {a: [] for a in self.actors}
+        skipped = []
+        for actor, rows in spec.items():
+            self._actor_list([actor], f"people.{actor}")
+            for r in rows:
+                if owner(r["full"]) != actor:
+                    skipped.append(r["full"])
+                    continue
+                short = r.get("short") if r.get("short") and owner(r["short"]) == actor else None
+                titles = tuple(t for t in r.get("titles", ()) if len(t.split()) <= 4 and rules.role_re.search(t)
+                               and not matcher.mentions(t))
+                out[actor].append(Person(actor, r["full"], short, titles, tuple(r.get("leads", ())), r.get("he", "he")))
+        return out, skipped
+
+    def _owner(self, name: str) -> str | None:
+        """The actor the label YAML gives ``name`` to, when the whole of it is one mention."""
+        ms = matcher_for(self.scheme).actor_mentions(name)
+        return ms[0].actor if ms and ms[0].start == 0 and ms[0].end == len(name) else None
+
+    def _template(self, i: int, t: dict) -> dict:
+        where = f"templates[{i}]"
+        units = t.get("units") or [{"pattern": t.get("pattern"), "actor": t.get("actor"), "stance": t.get("stance")}]
+        for j, u in enumerate(units):
+            if not isinstance(u.get("pattern"), str):
+                raise KpstanceError(f"{where}.units[{j}]: a pattern is needed", self.path)
+            if u.get("stance") not in self.scheme.stance_labels:
+                raise KpstanceError(f"{where}: unknown stance '{u.get('stance')}'", self.path)
+            if u.get("actor") not in ("A", "B", self.scheme.none_actor):
+                raise KpstanceError(f"{where}: actor must be A, B or {self.scheme.none_actor}", self.path)
+            if u["actor"] == self.scheme.none_actor and u["stance"] != self.scheme.neutral_stance:
+                raise KpstanceError(f"{where}: actor {self.scheme.none_actor} goes with "
+                                    f"{self.scheme.neutral_stance}", self.path)
+        slots = {s.lower() for u in units for s in SLOT_RE.findall(u["pattern"])}
+        cand = self._actor_list(t.get("A", list(self.actors)), f"{where}.A")
+        if slots & set(PERSON_SLOTS):  # A must have a named person with what the template needs
+            cand = [a for a in cand if any(self._fits(p, slots) for p in self.people[a])]
+        if "dem_a" in slots:
+            cand = [a for a in cand if self.actors[a].demonyms]
+        if not cand:
+            raise KpstanceError(f"{where}: no actor fits its role and its slots", self.path)
+        b = self._actor_list(t.get("B", self.default_b or list(self.actors)), f"{where}.B")
+        a2 = self._actor_list(t["A2"], f"{where}.A2") if "A2" in t else list(self.actors)
+        if "b_full" in slots:
+            b = [x for x in b if self.people[x]]
+        return {**t, "units": units, "A": cand, "B": b, "A2": a2, "tags": tuple(t.get("tags", ()))}
+
+    @staticmethod
+    def _fits(p: Person, slots: set[str]) -> bool:
+        return ("short" not in slots or p.short is not None) and ("title" not in slots or bool(p.titles))
+
+    # --- names --------------------------------------------------------------------------------------
     def _names(self, actor: str) -> list[str]:
-        return list(self.actors[actor].aliases)
+        """The actor's aliases that read as a subject: no possessive forms, no lower-case or "The" variants."""
+        al = self.actors[actor].aliases
+        return [f"the {a}" if a in self.definite else a for a in al
+                if not a.endswith(("'s", "’s")) and (a[:1].isupper() or a.startswith("the "))
+                and not (a.startswith("The ") and "the " + a[4:] in al) and "the " + a not in al]
+
+    def _agents(self, actor: str) -> list[str]:
+        """Names that act for the state (`agents:`), else its own names."""
+        return [f"the {a}" if a in self.definite else a for a in self.agents.get(actor, ())] or \
+            self._names(actor)[: self.n_targets]
 
     def _speakers(self, actor: str, rng: random.Random) -> str:
         a = self.actors[actor]
         if a.demonyms and rng.random() < 0.4:
             return rng.choice(self.spec["speaker_roles"]).format(dem=rng.choice(a.demonyms))
-        return rng.choice(a.aliases)
+        return rng.choice(self._names(actor))
+
+    # --- generation -----------------------------------------------------------------------------
+    def article(self, rng: random.Random) -> tuple[int, list[dict]]:
+        """One filled template: its index and its units (text, labels, tags, paragraph break before it)."""
+        if not self._deck:  # every template, `weight` times, in a shuffled round: all are used early on
+            self._deck = [i for i, w in enumerate(self.weights) for _ in range(max(1, round(w)))]
+            rng.shuffle(self._deck)
+        ti = self._deck.pop()
+        t = self.templates[ti]
+        a = rng.choice(t["A"])
+        b = rng.choice([x for x in t["B"] if x != a] or [x for x in self.actors if x != a])
+        a2 = rng.choice([x for x in t["A2"] if x not in (a, b)] or [x for x in self.actors if x not in (a, b)])
+        slots = {s.lower() for u in t["units"] for s in SLOT_RE.findall(u["pattern"])}
+        people = [p for p in self.people[a] if self._fits(p, slots)]
+        person = rng.choice(people) if people else None
+        b_person = rng.choice(self.people[b]) if self.people[b] else None
+        fixed: dict[str, str] = {}  # person slots keep one value through the article
+        if person is not None:
+            fixed["he"] = person.he
+            fixed["short"] = person.short or person.full
+            fixed["title"] = rng.choice(person.titles) if person.titles else person.full
+        out = []
+        for u in t["units"]:
+            values: dict[str, str] = {}
+
+            def fill(slot: str, u=u, values=values) -> str:
+                if slot in values:
+                    return values[slot]
+                low = slot[:1].lower() + slot[1:]
+                cap = slot[:1].isupper() and (low in self.banks or low in PERSON_SLOTS)
+                key = low if cap else slot
+                if key in fixed:
+                    v = fixed[key]
+                elif key == "full":
+                    v = self._full(person, rng)
+                elif key == "B_full":
+                    v = self._full(b_person, rng)
+                elif key in ("A", "A2", "B"):
+                    actor = {"A": a, "A2": a2, "B": b}[key]
+                    v = rng.choice(self._names(actor)[: self.n_targets] if key == "B" else self._names(actor))
+                elif key in ("A_agent", "A2_agent"):
+                    v = rng.choice(self._agents(a if key == "A_agent" else a2))
+                elif key.startswith("X_") and key[2:] in self.roles:  # a state name of an actor of that role
+                    v = rng.choice(self._names(rng.choice(self.roles[key[2:]]))[: self.n_targets])
+                elif key in ("A_state", "B_state"):  # one of the state's own names (the label YAML lists them first)
+                    v = rng.choice(self._names(a if key == "A_state" else b)[: self.n_targets])
+                elif key in ("A_src", "B_src"):
+                    v = self._speakers(a if key == "A_src" else b, rng)
+                elif key in ("A_person", "B_person"):
+                    pool = [n for n in self._names(a if key == "A_person" else b) if not n.startswith("the ")]
+                    v = rng.choice(pool)
+                elif key in ("Dem_A", "Dem_B"):
+                    v = rng.choice(self.actors[a if key == "Dem_A" else b].demonyms or ("Western",))
+                elif key in self.banks:
+                    v = SLOT_RE.sub(lambda m: fill(m.group(1)), rng.choice(self.banks[key]))
+                else:
+                    raise KpstanceError(f"unknown slot '{{{slot}}}' in templates[{ti}]", self.path)
+                if cap:
+                    v = v[:1].upper() + v[1:]
+                values[slot] = v
+                return v
+
+            text = re.sub(r"\s+", " ", SLOT_RE.sub(lambda m: fill(m.group(1)), u["pattern"])).strip()
+            text = re.sub(r"(?<=[a-z]s)'s\b", "'", text)  # "the United States' drills"
+            i = 1 if text[:1] in "\"“" else 0
+            text = text[:i] + text[i : i + 1].upper() + text[i + 1 :]
+            actor = {"A": a, "B": b}.get(u["actor"], self.scheme.none_actor)
+            out.append({"text": text, "actor": actor, "stance": u["stance"],
+                        "tags": tuple(dict.fromkeys((*t["tags"], *u.get("tags", ())))),
+                        "same_paragraph": bool(u.get("same_paragraph"))})
+        return ti, out
+
+    @staticmethod
+    def _full(person: Person | None, rng: random.Random) -> str:
+        if person is None:
+            raise KpstanceError("a template names a person of an actor with no people")
+        if person.leads and rng.random() < 0.5:
+            return f"{rng.choice(person.leads)} {person.full}"
+        return person.full
 
     def example(self, rng: random.Random) -> Example:
-        ti = rng.choices(range(len(self.templates)), weights=self.weights)[0]
-        t = self.templates[ti]
-        names = list(self.actors)
-        a, b, a2 = rng.sample(names, 3)
-        values: dict[str, str] = {}
-
-        def fill(slot: str) -> str:
-            if slot in values:
-                return values[slot]
-            cap = slot[:1].isupper() and slot.lower() in self.banks
-            key = slot.lower() if cap else slot
-            if key == "A":
-                v = rng.choice(self._names(a))
-            elif key == "A2":
-                v = rng.choice(self._names(a2))
-            elif key == "B":  # a target: one of the state's own names, not a person
-                v = rng.choice(self._names(b)[: self.n_targets])
-            elif key == "A_src":
-                v = self._speakers(a, rng)
-            elif key == "B_src":
-                v = self._speakers(b, rng)
-            elif key in ("A_person", "B_person"):
-                pool = [n for n in self._names(a if key == "A_person" else b) if not n.startswith("the ")]
-                v = rng.choice(pool)
-            elif slot == "Dem_B":
-                v = rng.choice(self.actors[b].demonyms or ("Western",))
-            elif key in self.banks:
-                v = SLOT_RE.sub(lambda m: fill(m.group(1)), rng.choice(self.banks[key]))
-            else:
-                raise KpstanceError(f"unknown slot '{{{slot}}}' in templates[{ti}]", self.path)
-            if cap:
-                v = v[:1].upper() + v[1:]
-            values[slot] = v
-            return v
-
-        text = SLOT_RE.sub(lambda m: fill(m.group(1)), t["pattern"])
-        text = re.sub(r"\s+", " ", text).strip()
-        i = 1 if text[:1] in "\"“" else 0
-        text = text[:i] + text[i : i + 1].upper() + text[i + 1 :]
-        actor = a if t["actor"] == "A" else self.scheme.none_actor
-        return Example(text, actor, t["stance"], ti, tuple(t.get("tags", ())))
+        """One unit (the first of a filled template): for callers that want sentences, not articles."""
+        ti, units = self.article(rng)
+        u = units[0]
+        return Example(u["text"], u["actor"], u["stance"], ti, u["tags"])
 
     def generate(self, n: int, seed: int, exclude: Sequence[str] = (), max_overlap: float = 0.8) -> list[Example]:
-        """``n`` distinct examples, reproducible from ``seed``, none overlapping ``exclude`` too much."""
+        """``n`` units from distinct articles, reproducible from ``seed``, none overlapping ``exclude`` too much.
+
+        The units of an article follow each other in the list; an article that would overshoot ``n`` is
+        passed over for a smaller one."""
         rng = random.Random(seed)
-        refs = [tokens(r) for r in exclude]
+        self._deck = []
+        refs: dict[int, list[frozenset[str]]] = {}  # by size: a Jaccard of t needs sizes within a factor t
+        for r in exclude:
+            tk = tokens(r)
+            refs.setdefault(len(tk), []).append(tk)
+
+        def too_close(text: str) -> bool:
+            tk = tokens(text)
+            lo, hi = int(len(tk) * max_overlap) - 1, int(len(tk) / max(max_overlap, 1e-9)) + 1
+            return any(jaccard(tk, r) >= max_overlap for k in range(max(lo, 0), hi + 1) for r in refs.get(k, ()))
+
         seen: set[str] = set()
         out: list[Example] = []
         attempts = 0
+        self.dropped = {"duplicate": 0, "overlap": 0, "segmentation": 0, "size": 0}
         while len(out) < n and attempts < 50 * n + 1000:
             attempts += 1
-            ex = self.example(rng)
-            if ex.text in seen:
+            ti, units = self.article(rng)
+            lines: list[str] = []
+            for u in units:
+                if u["same_paragraph"] and lines:
+                    lines[-1] += " " + u["text"]
+                else:
+                    lines.append(u["text"])
+            body = "\n".join(lines)
+            if body in seen:
+                self.dropped["duplicate"] += 1
                 continue
-            tk = tokens(ex.text)
-            if any(jaccard(tk, r) >= max_overlap for r in refs):
+            if len(out) + len(units) > n:
+                self.dropped["size"] += 1
                 continue
-            seen.add(ex.text)
-            out.append(ex)
+            if any(too_close(u["text"]) for u in units):
+                self.dropped["overlap"] += 1
+                continue
+            number = out[-1].article + 1 if out else 0
+            seg = segment_article(body, f"{ARTICLE_PREFIX}{number:05d}")
+            if [s.text for s in seg] != [u["text"] for u in units]:
+                self.dropped["segmentation"] += 1
+                continue
+            seen.add(body)
+            out += [Example(u["text"], u["actor"], u["stance"], ti, u["tags"], number, s.index, s.kind, s.paragraph,
+                            s.in_quote, s.quote_opens, s.quote_attribution) for u, s in zip(units, seg)]
         return out
+

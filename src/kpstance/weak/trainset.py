@@ -31,8 +31,10 @@ class TrainingData:
         gen = Generator(cfg.data.synthetic.templates, scheme)
         synth = gen.generate(int(cfg.data.synthetic.n), int(cfg.data.synthetic.seed), [*gold_texts, *self.protected],
                              self.max_overlap)
-        log.info("synthetic corpus: %d sentences from %d templates", len(synth), len(gen.templates))
-        self.extra: list[Unit] = [Unit.of_text(e.text, f"synthetic-{i:05d}") for i, e in enumerate(synth)]
+        log.info("synthetic corpus: %d units in %d articles from %d templates", len(synth),
+                 len({e.article for e in synth}), len(gen.templates))
+        # each synthetic article keeps its id, kind and quote attribution: speakers carry to its later units
+        self.extra: list[Unit] = [e.unit() for e in synth]
         self.extra_labels = [(e.actor, e.stance) for e in synth]
         self.n_synthetic = len(synth)
         self.n_gold_train = 0
