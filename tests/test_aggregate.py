@@ -60,9 +60,9 @@ def test_label_model_is_deterministic_and_leaves_global_randomness_alone():
     before = (random.random(), np.random.rand())
     random.seed(5)
     np.random.seed(5)
-    a = make_aggregator("label_model", order, LABELS, rows, seed=3)
+    a = LabelModelAggregator(order, LABELS, rows, seed=3, epochs=100)
     assert (random.random(), np.random.rand()) == before
-    b = make_aggregator("label_model", order, LABELS, rows, seed=3)
+    b = LabelModelAggregator(order, LABELS, rows, seed=3, epochs=100)
     assert [a(r) for r in rows] == [b(r) for r in rows]
 
 
@@ -77,6 +77,8 @@ def test_label_model_edge_cases():
         lm({"accurate": "z"})
     empty = LabelModelAggregator(order, LABELS, [])  # nothing to fit on: majority
     assert empty.model is None and empty({"noisy0": "a", "noisy1": "b", "accurate": "b"}) == "b"
+    two = LabelModelAggregator(order, LABELS, [{"noisy0": "a", "accurate": "b"}] * 5)  # Snorkel needs three
+    assert two.model is None and two({"noisy0": "a", "accurate": "b"}) == "a"
     with pytest.raises(KpstanceError, match="needs the units' votes"):
         make_aggregator("label_model", order, LABELS)
     with pytest.raises(KpstanceError, match="make_aggregator"):

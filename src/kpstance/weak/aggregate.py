@@ -20,6 +20,7 @@ AGGREGATORS = ("majority", "priority", "label_model")
 PER_UNIT = ("majority", "priority")  # the aggregators that need nothing but the unit's own votes
 ABSTAIN = -1  # Snorkel's code for "did not vote"
 TIE = 1e-9  # probabilities closer than this are a tie (then majority decides)
+MIN_LFS = 3  # Snorkel needs three functions that fire to tell their accuracies apart; with fewer, majority
 
 Votes = dict[str, "str | None"]
 VoteAggregator = Callable[[Votes], "str | None"]
@@ -54,8 +55,9 @@ def aggregate(votes: Votes, order: Sequence[str], method: str = "majority") -> s
 class LabelModelAggregator:
     """Snorkel's LabelModel over the votes of the functions in ``order``, fitted on ``fit_rows`` (no gold).
 
-    Functions that never fire in ``fit_rows`` are left out of the model; a unit on which none of the
-    modelled functions fires, or whose best labels tie, falls back to majority. With ``voted_only``
+    Functions that never fire in ``fit_rows`` are left out of the model (with fewer than ``MIN_LFS``
+    left, or one label, there is no model); a unit on which none of the modelled functions fires, or
+    whose best labels tie, falls back to majority. With ``voted_only``
     the answer is the most probable label among those some function voted for: the model weighs the
     evidence but does not name an actor or stance that no rule named.
     """
@@ -71,8 +73,8 @@ class LabelModelAggregator:
         self.columns = [n for n, f in zip(self.order, fired) if f]
         L = L[:, fired] if L.size else L
         L = L[(L != ABSTAIN).any(axis=1)] if L.size else L
-        self.model = _fit(L, len(self.labels), seed, epochs, lr) if self.columns and len(L) and len(self.labels) > 1 \
-            else None
+        fits = len(self.columns) >= MIN_LFS and len(self.labels) > 1
+        self.model = _fit(L, len(self.labels), seed, epochs, lr) if fits else None
         self._cache: dict[tuple, str | None] = {}
 
     def _matrix(self, rows: Sequence[Votes], names: Sequence[str]) -> np.ndarray:
@@ -122,12 +124,15 @@ def _fit(L: np.ndarray, cardinality: int, seed: int, epochs: int, lr: float):  #
     from snorkel.labeling.model import LabelModel
 
     py_state, np_state, was_disabled = random.getstate(), np.random.get_state(), logging.root.manager.disable
+    threads = torch.get_num_threads()
     logging.disable(logging.INFO)  # Snorkel logs its steps on the root logger
+    torch.set_num_threads(1)  # the matrices are tiny: more threads only add overhead (several times slower)
     try:
         with torch.random.fork_rng(devices=[]):
             model = LabelModel(cardinality=cardinality, verbose=False, device="cpu")
             model.fit(L, n_epochs=epochs, lr=lr, seed=seed, progress_bar=False)
     finally:
+        torch.set_num_threads(threads)
         logging.disable(was_disabled)
         random.setstate(py_state)
         np.random.set_state(np_state)
