@@ -139,6 +139,8 @@ def test_smoke_run_writes_the_multisource_keys(smoke_run):
     report = json.loads((smoke_run["tmp"] / "run" / "report.json").read_text())
     assert {"dev/model", "test/rules", "dev_articles/rules", "test_articles/model"} <= set(report["multisource"])
     assert report["multisource"]["test/rules"]["phenomena"]
+    lf_table = (smoke_run["tmp"] / "run" / "lf_analysis.csv").read_text().splitlines()
+    assert "dev_precision" in lf_table[0].split(",") and len(lf_table) > 10
     rows = (smoke_run["tmp"] / "run" / "multisource_predictions.jsonl").read_text().splitlines()
     assert len(rows) == len([1 for line in (MS / "sentences.jsonl").read_text().splitlines()
                              if json.loads(line)["split"] != "train"])

@@ -23,6 +23,7 @@ from ..systems.base import fit_fresh
 from ..systems.baselines import RulesSystem
 from ..systems.save import point_latest, save_model
 from ..text.segment import Unit
+from ..weak.analysis import dev_votes
 from ..weak.silver import silver_labels
 from ..weak.trainset import TrainingData
 from .prepare import Run, prepare
@@ -32,7 +33,9 @@ def train(cfg: Any) -> dict[str, float]:
     """Run the whole pipeline for one config; return the flat metrics (also in metrics.json)."""
     run = prepare(cfg)
     cfg, units, gold, scheme = run.cfg, run.units, run.gold, run.scheme
-    silver = silver_labels(units, scheme, cfg.rules, gold, run.out_dir if run.main else None)
+    ms = run.multisource
+    dev = dev_votes(ms.split("dev"), scheme, cfg.rules) if ms and run.main else None
+    silver = silver_labels(units, scheme, cfg.rules, gold, run.out_dir if run.main else None, dev)
     rows = unit_rows(run, silver)
     pairs = [(gold[u.id]["actor"], gold[u.id]["stance"]) for u in units]
     metrics: dict[str, Any] = score(pairs, [(silver[u.id].actor, silver[u.id].stance) for u in units], scheme, "rules_")
@@ -41,7 +44,6 @@ def train(cfg: Any) -> dict[str, float]:
         g = gold[u.id] if cfg.evaluation.train_labels == "gold" else None
         return (g["actor"], g["stance"]) if g else (silver[u.id].actor, silver[u.id].stance)
 
-    ms = run.multisource
     data = TrainingData(cfg, scheme, [g["text"] for g in gold.values() if g.get("text")], labels_of,
                         ms.protected_texts() if ms else (),
                         train_units(ms, cfg.data.language) if ms and cfg.data.multisource.train else None)

@@ -7,15 +7,13 @@ dev sentences: one article is too few units to tell a good rule from a lucky one
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from ..text.segment import Unit
 from .label import SilverLabel, label_units
 from .scheme import LabelScheme
-
-if TYPE_CHECKING:
-    from ..eval.multisource import MultiSource
 
 # The functions' votes on a second gold set, with that gold by unit id.
 DevVotes = tuple[Sequence[SilverLabel], Mapping[str, dict]]
@@ -72,13 +70,11 @@ def lf_analysis(silver: Sequence[SilverLabel], gold: Mapping[str, dict] | None, 
     return rows
 
 
-def dev_votes(ms: MultiSource | None, scheme: LabelScheme, rules: Any) -> DevVotes | None:
-    """The functions' votes on the multi-source dev sentences (never test) and their gold, for ``lf_analysis``."""
-    if ms is None:
+def dev_votes(records: Sequence[dict], scheme: LabelScheme, rules: Any) -> DevVotes | None:
+    """The functions' votes on gold sentence records (the multi-source dev split, never test), each read alone,
+    and their gold, for ``lf_analysis``."""
+    if not records:
         return None
-    from ..eval.multisource import sentence_units
-
-    records = ms.split("dev")
-    silver = label_units(sentence_units(records), scheme, list(rules.actor_lfs), list(rules.stance_lfs),
-                         str(rules.aggregator))
+    units = [Unit.of_text(r["text"], r["id"], r["id"], r.get("kind", "sentence")) for r in records]
+    silver = label_units(units, scheme, list(rules.actor_lfs), list(rules.stance_lfs), str(rules.aggregator))
     return silver, {r["id"]: r for r in records}
