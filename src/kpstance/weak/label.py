@@ -62,9 +62,11 @@ def label_units(
     out: list[SilverLabel] = []
     last: dict[str, str | None] = {}
     prev: dict[str, str] = {}
-    memory: dict[str, dict[str, str]] = {}  # per article: surnames and titles introduced so far
+    # per article section: surnames and titles introduced so far (a section is the unit of cross-validation folds,
+    # so a unit's labels do not depend on which other sections are labelled with it)
+    memory: dict[tuple[str, int], dict[str, str]] = {}
     for u in units:
-        mem = memory.setdefault(u.article_id, {})
+        mem = memory.setdefault((u.article_id, u.section), {})
         c = Context(u, parse(rules, u), last.get(u.article_id), prev.get(u.article_id, ""), memory=mem)
         a_votes = {n: ACTOR_LFS[n](rules, c) for n in a_names}
         actor = aggregate(a_votes, a_names, aggregator) or scheme.none_actor
