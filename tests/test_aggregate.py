@@ -101,3 +101,16 @@ def test_lf_table_reports_precision_on_dev_beside_the_article():
     assert (rows["a"]["precision"], rows["a"]["dev_precision"], rows["a"]["dev_coverage"]) == (0.5, 2 / 3, 0.75)
     assert (rows["b"]["precision"], rows["b"]["dev_precision"], rows["b"]["dev_n_gold"]) == (0.0, 1.0, 1)
     assert "dev_precision" not in lf_analysis(article, None, "actor")[0]
+
+
+def test_label_units_with_the_label_model_labels_every_unit_within_the_scheme(units, scheme):
+    from kpstance.weak.label import label_units
+
+    first = label_units(units, scheme, aggregator="label_model")
+    again = label_units(units, scheme, aggregator="label_model")
+    assert [(s.actor, s.stance) for s in first] == [(s.actor, s.stance) for s in again]
+    assert len(first) == len(units)
+    assert all(s.actor in scheme.actor_labels and s.stance in scheme.stance_labels for s in first)
+    majority = label_units(units, scheme)
+    # the functions rarely conflict on the article, so the two aggregators mostly agree
+    assert sum(a.actor == b.actor for a, b in zip(first, majority)) >= 0.8 * len(units)

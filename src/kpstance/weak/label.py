@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..errors import KpstanceError
 from ..text.segment import Unit
 from .actor_lfs import ACTOR_LFS, ATTRIBUTION_LFS
-from .aggregate import aggregate
+from .aggregate import aggregate, make_aggregator
 from .attribution import parse, rules_for
 from .context import Context
 from .scheme import LabelScheme
@@ -53,12 +53,20 @@ def label_units(
     stance_lfs: Sequence[str] | None = None,
     aggregator: str = "majority",
 ) -> list[SilverLabel]:
-    """Label units in article order (pronouns and quotes need the speakers before them)."""
+    """Label units in article order (pronouns and quotes need the speakers before them).
+
+    ``label_model`` first labels the units by majority to collect every function's votes, fits Snorkel's
+    label model on them (no gold), then labels again with it.
+    """
     rules = rules_for(scheme)
     a_names = list(actor_lfs or ACTOR_LFS)
     s_names = list(stance_lfs or STANCE_LFS)
     check_lf_names(a_names, s_names)
     aggregate({}, [], aggregator)  # refuse an unknown aggregator before any work
+    units = list(units)
+    fit = label_units(units, scheme, a_names, s_names, "majority") if aggregator == "label_model" else []
+    agg_a = make_aggregator(aggregator, a_names, scheme.actor_labels, [s.actor_votes for s in fit])
+    agg_s = make_aggregator(aggregator, s_names, scheme.stance_labels, [s.stance_votes for s in fit])
     out: list[SilverLabel] = []
     last: dict[str, str | None] = {}
     prev: dict[str, str] = {}
@@ -69,10 +77,10 @@ def label_units(
         mem = memory.setdefault((u.article_id, u.section), {})
         c = Context(u, parse(rules, u), last.get(u.article_id), prev.get(u.article_id, ""), memory=mem)
         a_votes = {n: ACTOR_LFS[n](rules, c) for n in a_names}
-        actor = aggregate(a_votes, a_names, aggregator) or scheme.none_actor
+        actor = agg_a(a_votes) or scheme.none_actor
         reported = any(a_votes.get(n) == actor for n in ATTRIBUTION_LFS)
         s_votes = {n: STANCE_LFS[n](rules, c, actor, reported) for n in s_names}
-        stance = aggregate(s_votes, s_names, aggregator) or scheme.neutral_stance
+        stance = agg_s(s_votes) or scheme.neutral_stance
         if actor == scheme.none_actor:
             stance = scheme.neutral_stance
         elif u.kind == "sentence":
