@@ -258,6 +258,7 @@ class Generator:
 
             text = re.sub(r"\s+", " ", SLOT_RE.sub(lambda m: fill(m.group(1)), u["pattern"])).strip()
             text = re.sub(r"(?<=[a-z]s)'s\b", "'", text)  # "the United States' drills"
+            text = re.sub(r"(?<=[A-Z])\.\.(?=[\s\"”]|$)", ".", text)  # "by the U.S." at the end
             i = 1 if text[:1] in "\"“" else 0
             text = text[:i] + text[i : i + 1].upper() + text[i + 1 :]
             actor = {"A": a, "B": b}.get(u["actor"], self.scheme.none_actor)
