@@ -176,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--group-by", help="config key to group runs by, e.g. system.name; rows show mean ± std")
     cmp.add_argument("--baseline", help="run, group or experiment to subtract from every row")
     cmp.add_argument("--sort", help="metric to sort by (default: the last metric shown)")
-    cmp.add_argument("--metrics", help="comma-separated metrics (default: seed-article CV actor_macro_f1,stance_macro_f1,joint_accuracy "
-                     "and the multi-source test split's test_actor_macro_f1,test_stance_macro_f1,test_joint_accuracy)")
+    cmp.add_argument("--metrics", help="comma-separated metrics (default: the multi-source dev split's dev_actor_macro_f1,"
+                     "dev_stance_macro_f1,dev_joint_accuracy and its test split's test_actor_macro_f1,"
+                     "test_stance_macro_f1,test_joint_accuracy)")
     cmp.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
     cmp.add_argument("--plot", help="also write a bar chart PNG")
     cmp.add_argument("--runs-dir", help="read run folders under this folder instead of the MLflow store")

@@ -27,8 +27,10 @@ def gather(sweep_dir: str | Path) -> list[dict]:
             import yaml
 
             overrides = yaml.safe_load(overrides_file.read_text(encoding="utf-8")) or []
-        rows.append({"job": job.name, "overrides": overrides, **{k: metrics.get(k) for k in HEADLINE_KEYS},
-                     **{f"test_{k}": metrics.get(f"test_{k}") for k in HEADLINE_KEYS if f"test_{k}" in metrics}})
+        # the seed-article CV keys when the sweep ran cross-validation, then the multi-source dev and test keys
+        rows.append({"job": job.name, "overrides": overrides,
+                     **{f"{p}{k}": metrics.get(f"{p}{k}") for p in ("", "dev_", "test_") for k in HEADLINE_KEYS
+                        if f"{p}{k}" in metrics}})
     # show only what the sweep varied: overrides shared by every job are the same for all rows
     shared = set.intersection(*(set(r["overrides"]) for r in rows)) if rows else set()
     for r in rows:

@@ -20,8 +20,8 @@ from ..config import NOISE_KEYS
 from ..errors import KpstanceError
 from ..systems.registry import current_key
 
-# the seed article's cross-validation, then the multi-source test split (the one to trust for new news)
-DEFAULT_METRICS = ("actor_macro_f1", "stance_macro_f1", "joint_accuracy", "test_actor_macro_f1",
+# the multi-source dev split (where choices are made), then its test split (the one to trust for new news)
+DEFAULT_METRICS = ("dev_actor_macro_f1", "dev_stance_macro_f1", "dev_joint_accuracy", "test_actor_macro_f1",
                    "test_stance_macro_f1", "test_joint_accuracy")
 
 

@@ -25,7 +25,8 @@ class TrainingData:
         """``protected``: held-out texts (multi-source dev and test) no training set may come close to;
         ``gold_train``: hand-labelled units added to every training set (the multi-source train split)."""
         self.protected = list(protected)
-        self.repeat = max(1, int(cfg.data.article_repeat))  # real sentences are few: show them more often
+        # real sentences are few: show them more often; 0 leaves the article's (silver) units out of training
+        self.repeat = max(0, int(cfg.data.article_repeat))
         self.max_overlap = float(cfg.evaluation.max_overlap)
         self.labels_of = labels_of
         gen = Generator(cfg.data.synthetic.templates, scheme)
