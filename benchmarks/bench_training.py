@@ -10,16 +10,17 @@ when the system reads context (``system.context``, default true), its context as
 of the pair (token_type_ids 1), in training and in prediction. Hydra overrides (``trainer.num_threads=1``,
 ``data.synthetic.n=0``, ...) apply to both.
 
-``--score seen`` (default): the default run's final training set (the article's silver labels,
-repeated, plus the synthetic corpus), scored on the article's gold labels. Those are "seen"
+``--score seen`` (default): the seed article's silver labels (repeated) plus the synthetic corpus,
+scored on the article's gold labels. Those are "seen"
 scores: the article's sentences were in training.
 
-``--score dev``: the training set of ``experiment=multisource_train``'s final model, built as the
+``--score dev``: the training set of the default run's final model, built as the
 pipeline builds it (the article's silver labels, repeated, the synthetic corpus, the multi-source
 train split's gold units, minus leaks into dev and test), scored on the multi-source dev
 sentences (never test). Each variant is trained once per seed:
 
-    loop             kpstance's loop as configured (length-grouped batches)
+    loop             kpstance's loop as configured (shuffled batches by default)
+    loop_grouped     the loop with trainer.group_by_length=true (length-grouped batches)
     loop_nogroup     the loop with trainer.group_by_length=false (shuffled batches)
     loop_nofused     the loop with trainer.fused_adamw=false
     loop_mega8       the loop, length-grouped within mega-batches of 8 batches instead of 50 (below 50 x batch
@@ -43,11 +44,12 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-LOOP_VARIANTS = {"loop": [], "loop_nogroup": ["trainer.group_by_length=false"],
-                 "loop_nofused": ["trainer.fused_adamw=false"], "loop_mega8": []}
+LOOP_VARIANTS = {"loop": [], "loop_grouped": ["trainer.group_by_length=true"],
+                 "loop_nogroup": ["trainer.group_by_length=false"],
+                 "loop_nofused": ["trainer.fused_adamw=false"], "loop_mega8": ["trainer.group_by_length=true"]}
 MEGA_BATCHES = {"loop_mega8": 8}  # length-grouped within mega-batches of 8 batches instead of 50
 TRAINER_VARIANTS = {"trainer": False, "trainer_grouped": True}
-DEFAULT_VARIANTS = {"seen": "loop,trainer", "dev": "loop,loop_nogroup,trainer"}
+DEFAULT_VARIANTS = {"seen": "loop,trainer", "dev": "loop_grouped,loop_nogroup,trainer"}
 
 
 def config(overrides: list[str]):
@@ -247,10 +249,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seeds", default=None, help="comma-separated seeds (default: the config's seed)")
     ap.add_argument("--variants", default=None,
                     help=f"comma-separated, of {', '.join([*LOOP_VARIANTS, *TRAINER_VARIANTS])} "
-                         "(default: loop,trainer for seen; loop,loop_nogroup,trainer for dev)")
+                         "(default: loop,trainer for seen; loop_grouped,loop_nogroup,trainer for dev)")
     opts, overrides = ap.parse_known_args(argv)
-    if opts.score == "dev":
-        overrides = ["experiment=multisource_train", *overrides]
     variants = (opts.variants or DEFAULT_VARIANTS[opts.score]).split(",")
     unknown = [v for v in variants if v not in LOOP_VARIANTS and v not in TRAINER_VARIANTS]
     if unknown:
