@@ -193,7 +193,59 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--worst", type=int, default=20, help="how many of the model's most confident errors to list")
     rep.add_argument("--output", help="Markdown file (default: stdout)")
     rep.set_defaults(func=cmd_report)
+
+    ann = sub.add_parser("annotate", help="hand the units most worth labelling to Label Studio, and read its export "
+                         "back as gold")
+    ann_sub = ann.add_subparsers(dest="annotate_command", required=True)
+    exp = ann_sub.add_parser("export", help="write Label Studio tasks (with pre-annotations) and the labeling config")
+    exp.add_argument("model_dir", help="a folder saved by train.py, e.g. models/latest")
+    exp.add_argument("--input", required=True, nargs="+", help=".txt articles (segmented), .jsonl files, folders")
+    exp.add_argument("--n", type=int, required=True, help="how many units to write as tasks")
+    exp.add_argument("--output", required=True,
+                     help="tasks JSON; the labeling config is written beside it as <stem>.xml")
+    exp.add_argument("--strategy", default="uncertainty", choices=["uncertainty", "random", "disagreement"],
+                     help="uncertainty: lowest calibrated margin first; disagreement: rules and model differ first "
+                          "(ties by margin); random: seeded. No article gives more than max(1, ceil(N / articles)) "
+                          "units unless the others run out")
+    exp.add_argument("--seed", type=int, default=0, help="seed of the random strategy")
+    exp.add_argument("--labels", help="label YAML (default: the model's own scheme, else " + LABELS_REL + ")")
+    exp.add_argument("--batch-size", type=int, default=64)
+    exp.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    exp.set_defaults(func=cmd_annotate_export)
+    imp = ann_sub.add_parser("import", help="write gold JSON Lines from a Label Studio JSON export")
+    imp.add_argument("export", help="the project's JSON export (a list of tasks with annotations)")
+    imp.add_argument("--output", required=True, help="gold JSON Lines, e.g. data/gold/<name>.jsonl; disagreements "
+                     "between annotators go to <stem>.disagreements.jsonl beside it")
+    imp.add_argument("--labels", default=None, help=f"label YAML the labels must belong to (default: {LABELS_REL})")
+    imp.set_defaults(func=cmd_annotate_import)
     return parser
+
+
+def cmd_annotate_export(args: argparse.Namespace) -> None:
+    from .annotate.commands import export_tasks
+
+    r = export_tasks(args.model_dir, args.input, args.n, args.output, args.strategy, args.seed, args.labels,
+                     args.batch_size, args.device)
+    print(f"kpstance: {r['tasks']} of {r['units']} units ({r['articles']} articles) by {r['strategy']} -> "
+          f"{r['output']}; labeling config -> {r['config']}")
+
+
+def cmd_annotate_import(args: argparse.Namespace) -> None:
+    from .annotate.commands import import_gold
+
+    r = import_gold(args.export, args.output, args.labels)
+    print(f"kpstance: {r['annotations']} annotations of {r['tasks']} tasks ({r['unannotated']} without one, "
+          f"{r['cancelled']} cancelled skipped, {r['replaced']} replaced by a later one)")
+    def fmt(k: float | None) -> str:
+        return "n/a (one label only)" if k is None else f"{k:.3f}"
+
+    for a in r["agreement"]:
+        print(f"kpstance: {a['annotators'][0]} vs {a['annotators'][1]} on {a['units']} units: "
+              f"actor kappa {fmt(a['actor_kappa'])} (agreement {a['actor_agreement']:.2f}), "
+              f"stance kappa {fmt(a['stance_kappa'])} (agreement {a['stance_agreement']:.2f})")
+    print(f"kpstance: {r['gold']} gold units -> {r['output']}")
+    if r["disagreements_file"]:
+        print(f"kpstance: {r['disagreements']} units the annotators disagree on -> {r['disagreements_file']}")
 
 
 def cmd_report(args: argparse.Namespace) -> None:

@@ -1,0 +1,143 @@
+"""``kpstance annotate export`` and ``import``: the saved model and the rules on one side, files on the other.
+
+Export reads its inputs exactly as ``kpstance predict`` does (articles are segmented, ``.jsonl`` lines
+are taken as given), so the ids in the tasks are the ids ``predict`` and the gold reader use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import KpstanceError
+from ..weak.scheme import LabelScheme, load_scheme
+from . import labelstudio as ls
+from .select import Candidate, pick, unit_margin
+
+
+def scheme_for(model_dir: str | os.PathLike | None, labels: str | None) -> LabelScheme:
+    """``--labels`` if given, else the scheme the model was trained with (its ``config.yaml``), else the default."""
+    if labels:
+        return load_scheme(labels)
+    cfg = Path(model_dir) / "config.yaml" if model_dir else None
+    if cfg is not None and cfg.is_file():
+        import yaml
+
+        try:
+            data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            raise KpstanceError("not valid YAML", cfg) from None
+        if isinstance(data, dict) and isinstance(data.get("labels"), dict):
+            return load_scheme(data["labels"], f"{cfg} (labels)")
+    from ..cli import default_labels
+
+    return load_scheme(default_labels())
+
+
+def _speaker(context: str) -> str:
+    """The speaker part of a context string ("sentence; speaker: Lavrov"); "" when none was carried."""
+    from ..systems.context import NO_SPEAKER
+
+    speaker = context.split("; speaker: ", 1)[-1]
+    return "" if speaker == NO_SPEAKER else speaker
+
+
+def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, strategy: str = "uncertainty",
+                 seed: int = 0, labels: str | None = None, batch_size: int = 64, device: str = "cpu") -> dict:
+    """Write the ``n`` units most worth labelling as Label Studio tasks, and the labeling config beside them."""
+    from ..cli import chunk_contexts
+    from ..files import atomic_open, write_json
+    from ..systems.predictor import StancePredictor
+    from ..text.read import iter_inputs
+    from ..text.segment import segment_lines
+    from ..weak.label import label_units
+
+    out = Path(output)
+    config_path = out.with_suffix(".xml")
+    if config_path == out:
+        raise KpstanceError("the tasks file must not end in .xml (the labeling config is written beside it)", out)
+    scheme = scheme_for(model_dir, labels)
+    predictor = StancePredictor.load(model_dir, device=device, expected_labels={
+        "actor": scheme.actor_labels, "stance": scheme.stance_labels})
+    rows = list(iter_inputs(list(inputs)))
+    if not rows:
+        raise KpstanceError(f"no units in {', '.join(inputs)}")
+    # the rules, per input file in order (as `kpstance label`): a .jsonl file's lines are one article
+    units: list[Any] = []
+    for path in dict.fromkeys(p for p, _, _ in rows):
+        recs = [(r, w) for p, r, w in rows if p == path]
+        if any(isinstance(w, int) for _, w in recs):
+            units += segment_lines([r["text"] for r, _ in recs], Path(path).stem)
+        else:
+            units += [w for _, w in recs]
+    rules = label_units(units, scheme)
+    ctx = chunk_contexts(rows, scheme)
+    preds = predictor.predict([r["text"] for _, r, _ in rows], batch_size=batch_size,
+                              contexts=ctx if predictor.meta.get("context") else None)
+
+    ids: dict[str, str] = {}
+    arts: list[str] = []
+    for (path, rec, where), u in zip(rows, units):
+        uid = str(rec.get("id") or u.id)
+        loc = f"{path}:{where}" if isinstance(where, int) else path
+        if uid in ids:
+            raise KpstanceError(f"unit id '{uid}' also comes from {ids[uid]}; ids must be unique across inputs", loc)
+        ids[uid] = loc
+        arts.append(str(rec.get("article_id") or rec.get("report_id") or u.article_id))
+    cands = [Candidate(uid, art, unit_margin(p["actor_probs"], p["stance_probs"]),
+                       (s.actor != p["actor"]) + (s.stance != p["stance"]))
+             for uid, art, p, s in zip(ids, arts, preds, rules)]
+    chosen = pick(cands, n, strategy, seed)
+
+    def neighbour(i: int, step: int) -> str:
+        j = i + step
+        if 0 <= j < len(rows) and rows[j][0] == rows[i][0] and arts[j] == arts[i]:
+            return rows[j][1]["text"]
+        return ""
+
+    version = str(predictor.meta.get("run_name") or Path(model_dir).resolve().name)
+    tasks = []
+    for rank, i in enumerate(chosen, start=1):
+        path, rec, _ = rows[i]
+        p, s, c = preds[i], rules[i], cands[i]
+        kind = rec.get("kind") or units[i].kind
+        speaker = rec.get("speaker") or _speaker(ctx[i])
+        data = {k: v for k, v in rec.items() if k not in ls.NOT_CARRIED}
+        data.update({
+            "id": c.id, "text": rec["text"], "article_id": c.article, "source": str(path), "kind": kind,
+            "speaker": speaker or "",
+            "context": f"{kind} in {c.article}" + (f"; speaker: {speaker}" if speaker else ""),
+            "prev_text": neighbour(i, -1), "next_text": neighbour(i, 1),
+            "rules_actor": s.actor, "rules_stance": s.stance, "rules_fired": s.rules_fired,
+            "model_actor": p["actor"], "model_stance": p["stance"],
+            "model_actor_score": p["actor_score"], "model_stance_score": p["stance_score"],
+            "margin": round(c.margin, 6), "strategy": strategy, "rank": rank,
+        })
+        tasks.append(ls.make_task(data, p, version))
+    write_json(out, tasks)
+    with atomic_open(config_path) as f:
+        f.write(ls.labeling_config(scheme))
+    return {"tasks": len(tasks), "units": len(rows), "articles": len(set(arts)), "output": str(out),
+            "config": str(config_path), "strategy": strategy}
+
+
+def import_gold(export: str, output: str, labels: str | None = None) -> dict:
+    """Write the gold JSON Lines (and the disagreements beside it) from a Label Studio JSON export."""
+    from ..cli import default_labels
+    from ..files import write_jsonl
+
+    scheme = load_scheme(labels or default_labels())
+    annotations, counts = ls.read_export(export, scheme)
+    if not annotations:
+        raise KpstanceError("holds no completed annotations", export)
+    gold, disagreements, agreement = ls.resolve(annotations, scheme)
+    out = Path(output)
+    write_jsonl(out, gold)  # empty when every unit was disagreed on: the gold reader then says so
+    dis_path = ls.disagreements_path(out)
+    if agreement:  # two annotators met on some unit: the disagreements file is written, empty or not
+        write_jsonl(dis_path, disagreements)
+    return {**counts, "annotations": len(annotations), "gold": len(gold), "disagreements": len(disagreements),
+            "agreement": agreement, "output": str(out),
+            "disagreements_file": str(dis_path) if agreement else None}
