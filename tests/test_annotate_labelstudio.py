@@ -29,8 +29,9 @@ PASSWORD = "kpstance-test-pw"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not (LABEL_STUDIO and os.access(LABEL_STUDIO, os.X_OK)),
-                       reason="Label Studio not found: set KPSTANCE_LABEL_STUDIO to the label-studio executable "
-                              "or put it on PATH (pip install 'kpstance[label-studio]')"),
+                       reason=f"Label Studio not found ({LABEL_STUDIO or 'no label-studio on PATH'}): install it in a "
+                              "venv of its own (python3 -m venv ls && ls/bin/pip install 'label-studio>=1.23') and set "
+                              "KPSTANCE_LABEL_STUDIO=ls/bin/label-studio"),
 ]
 
 
