@@ -76,6 +76,11 @@ def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, str
     ctx = chunk_contexts(rows, scheme)
     preds = predictor.predict([r["text"] for _, r, _ in rows], batch_size=batch_size,
                               contexts=ctx if predictor.meta.get("context") else None)
+    if predictor.truncated:
+        import sys
+
+        print(f"kpstance: warning: {len(predictor.truncated)} unit(s) longer than {predictor.max_length} tokens were "
+              f"truncated for the model (first: {rows[predictor.truncated[0]][1]['text'][:60]!r})", file=sys.stderr)
 
     ids: dict[str, str] = {}
     arts: list[str] = []
