@@ -113,3 +113,19 @@ def test_training_device_auto_is_cpu_here_and_a_missing_gpu_is_refused_before_wr
 def test_submitit_launcher_config_is_provided():
     text = (ROOT / "configs" / "hydra" / "launcher" / "submitit_slurm.yaml").read_text()
     assert "submitit_slurm" in text and "timeout_min" in text
+
+
+def test_length_grouped_batches_cover_every_example_once_and_group_within_mega_batches():
+    import random
+
+    from kpstance.systems.finetune import length_grouped_batches
+
+    lengths = [random.Random(i).randint(3, 90) for i in range(200)]
+    for group, mega in ((False, 50), (True, 50), (True, 2)):
+        batches = length_grouped_batches(lengths, 8, random.Random(0), group, mega)
+        assert sorted(i for b in batches for i in b) == list(range(200))
+        assert all(len(b) == 8 for b in batches)
+    # grouped: every batch is a run of similar lengths; shuffled: batches mix lengths far more
+    spread = {g: sum(max(lengths[i] for i in b) - min(lengths[i] for i in b)
+                     for b in length_grouped_batches(lengths, 8, random.Random(0), g, 2)) for g in (True, False)}
+    assert spread[True] < 0.6 * spread[False]

@@ -112,9 +112,10 @@ class TrainerConfig:
     # auto: CUDA when present (under torchrun, the GPU of LOCAL_RANK); cuda without a GPU is refused up front
     device: Device = Device.auto
     fused_adamw: bool = True
-    # true: batches of similar length (less padding, ~1.6x faster) but each batch then holds mostly one kind of
-    # unit; on dev that cost 0.036 joint accuracy (benchmarks/bench_training.py --score dev), so off by default
+    # true: batches of similar length (less padding, faster), sorted within mega-batches of `group_batches`
+    # batches; false: shuffled batches
     group_by_length: bool = False
+    group_batches: int = 50
     deterministic: bool = True
     num_threads: Optional[int] = None  # noqa: UP045 (torch threads; None = torch's default)
     predict_batch_size: int = 64

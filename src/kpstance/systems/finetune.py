@@ -80,16 +80,18 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, group: bool = True) -> list[list[int]]:
-    """Shuffle, then sort within mega-batches of 50 batches by length, then shuffle the batches.
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, group: bool = True,
+                           mega_batches: int = 50) -> list[list[int]]:
+    """Shuffle, then sort within mega-batches of ``mega_batches`` batches by length, then shuffle the batches.
 
     Batches hold sentences of similar length, so dynamic padding wastes little, while the
-    order still changes every epoch.
+    order still changes every epoch. Small mega-batches keep each batch a mix of kinds of unit
+    (with 50 on a small training set the whole epoch is sorted, and each batch holds mostly one kind).
     """
     idx = list(range(len(lengths)))
     rng.shuffle(idx)
     if group:
-        mega = batch_size * 50
+        mega = batch_size * max(1, mega_batches)
         idx = [i for k in range(0, len(idx), mega) for i in sorted(idx[k : k + mega], key=lambda j: -lengths[j])]
     batches = [idx[k : k + batch_size] for k in range(0, len(idx), batch_size)]
     rng.shuffle(batches)
@@ -178,7 +180,7 @@ def fine_tune(
         task = bar.add_task(description, total=total, completed=step) if bar else None
         position = 0
         while position < total:
-            batches = length_grouped_batches(lengths, cfg.batch_size, rng, cfg.group_by_length)
+            batches = length_grouped_batches(lengths, cfg.batch_size, rng, cfg.group_by_length, cfg.group_batches)
             if world > 1:
                 batches = batches[rank : per_epoch * world : world]
             for batch in batches:
