@@ -19,14 +19,14 @@ pipeline builds it (the article's silver labels, repeated, the synthetic corpus,
 train split's gold units, minus leaks into dev and test), scored on the multi-source dev
 sentences (never test). Each variant is trained once per seed:
 
-    loop             kpstance's loop as configured (shuffled batches by default)
-    loop_grouped     the loop with trainer.group_by_length=true (length-grouped batches)
+    loop             kpstance's loop as configured (length-grouped within mega-batches of 8 batches by default)
+    loop_grouped     the loop length-grouped within mega-batches of 50 batches (the earlier default)
     loop_nogroup     the loop with trainer.group_by_length=false (shuffled batches)
     loop_nofused     the loop with trainer.fused_adamw=false
-    loop_mega8       the loop, length-grouped within mega-batches of 8 batches instead of 50 (below 50 x batch
-                     size sentences, 50 sorts the whole set: every epoch then has the same batches, reordered)
+    loop_mega8       the loop, length-grouped within mega-batches of 8 batches (below 50 x batch size
+                     sentences, 50 sorts the whole set: every epoch then has the same batches, reordered)
     trainer          the stock Trainer (its random sampler)
-    trainer_grouped  the stock Trainer fed kpstance's length-grouped batch order
+    trainer_grouped  the stock Trainer fed the length-grouped order over mega-batches of 50
 
 A difference between variants smaller than the spread between seeds is no difference.
 """
@@ -44,10 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-LOOP_VARIANTS = {"loop": [], "loop_grouped": ["trainer.group_by_length=true"],
+LOOP_VARIANTS = {"loop": [], "loop_grouped": ["trainer.group_by_length=true", "trainer.group_batches=50"],
                  "loop_nogroup": ["trainer.group_by_length=false"],
-                 "loop_nofused": ["trainer.fused_adamw=false"], "loop_mega8": ["trainer.group_by_length=true"]}
-MEGA_BATCHES = {"loop_mega8": 8}  # length-grouped within mega-batches of 8 batches instead of 50
+                 "loop_nofused": ["trainer.fused_adamw=false"],
+                 "loop_mega8": ["trainer.group_by_length=true", "trainer.group_batches=8"]}
 TRAINER_VARIANTS = {"trainer": False, "trainer_grouped": True}
 DEFAULT_VARIANTS = {"seen": "loop,trainer", "dev": "loop_grouped,loop_nogroup,trainer"}
 
@@ -114,32 +114,13 @@ def head_checksum(model) -> float:
     return round(float(sum(p.detach().double().sum() for n, p in model.named_parameters() if "classifier" in n)), 6)
 
 
-def grouped_in(mega: int):
-    """kpstance's length_grouped_batches with mega-batches of ``mega`` batches."""
-
-    def batches(lengths, batch_size, rng, group=True):
-        idx = list(range(len(lengths)))
-        rng.shuffle(idx)
-        if group:
-            m = batch_size * mega
-            idx = [i for k in range(0, len(idx), m) for i in sorted(idx[k : k + m], key=lambda j: -lengths[j])]
-        out = [idx[k : k + batch_size] for k in range(0, len(idx), batch_size)]
-        rng.shuffle(out)
-        return out
-
-    return batches
-
-
-def run_loop(cfg, scheme, train, labels, mega: int | None = None):
+def run_loop(cfg, scheme, train, labels):
     """kpstance's loop through fit_fresh, as the pipeline trains: (system, sentences/s, initial head checksum)."""
     import kpstance.systems.encoder as encoder
-    import kpstance.systems.finetune as finetune
     from kpstance.systems.base import fit_fresh
 
     init = {}
-    build, order = encoder.build, finetune.length_grouped_batches
-    if mega:
-        finetune.length_grouped_batches = grouped_in(mega)  # fine_tune looks it up at call time
+    build = encoder.build
 
     def recording_build(*a, **k):  # TransformerSystem.fit looks build up at call time
         model, tok = build(*a, **k)
@@ -150,7 +131,7 @@ def run_loop(cfg, scheme, train, labels, mega: int | None = None):
     try:
         system = fit_fresh(cfg, scheme, train, labels, "kpstance")
     finally:
-        encoder.build, finetune.length_grouped_batches = build, order
+        encoder.build = build
     return system, system.stats.examples_per_second, init.get("head")
 
 
@@ -202,7 +183,7 @@ def run_trainer(cfg, scheme, train, labels, grouped: bool):
             self.lengths, self.rng = [len(x) for x in enc["input_ids"]], random.Random(seed)
 
         def __iter__(self):
-            return iter(length_grouped_batches(self.lengths, bs, self.rng, True))
+            return iter(length_grouped_batches(self.lengths, bs, self.rng, True, 50))
 
         def __len__(self) -> int:
             return -(-len(self.lengths) // bs)
@@ -270,7 +251,7 @@ def main(argv: list[str]) -> int:
         for v in variants:
             if v in LOOP_VARIANTS:
                 vcfg = config(base + LOOP_VARIANTS[v])
-                system, sps, init = run_loop(vcfg, scheme, train, labels, MEGA_BATCHES.get(v))
+                system, sps, init = run_loop(vcfg, scheme, train, labels)
                 note = "fused AdamW" if vcfg.trainer.fused_adamw else "AdamW"
             else:
                 system, sps, init, note = run_trainer(cfg, scheme, train, labels, TRAINER_VARIANTS[v])
