@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests train.py benchmarks
+	$(VENV)/bin/ruff check src tests train.py benchmarks scripts
 
 clean:
 	rm -rf outputs multiruns .pytest_cache
