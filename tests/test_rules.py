@@ -137,11 +137,21 @@ def test_aliases_possessive_chains_and_unaffiliated_sources(scheme, text, actor)
 
 
 def test_surname_alone_resolves_to_the_person_named_in_full_earlier(scheme):
+    # East Asian order: the surname comes first ("Kim" of "Kim Kye Gwan"); Western order: last
     body = ("Senior envoy Kim Kye Gwan arrived in Stockholm on Friday.\n"
-            "Nothing would change the plan, Gwan said.\n")
+            "Nothing would change the plan, Kim said.\n")
     assert label_article(scheme, body)[1][0] == "north_korea"
     # the same sentence in an article that never named him: nobody we know
-    assert label_article(scheme, "Nothing would change the plan, Gwan said.")[0][0] != "north_korea"
+    assert label_article(scheme, "Nothing would change the plan, Kim said.")[0][0] != "north_korea"
+    body = ("Envoy Joseph Yun flew to Tokyo on Monday.\n"
+            "The door to talks stayed open, Yun said.\n")
+    assert label_article(scheme, body)[1][0] == "united_states"
+
+
+def test_place_and_body_names_leave_no_surname_behind(scheme):
+    body = ("North Korea fired a missile into the sea on Sunday.\n"
+            "Korea Herald editors said the timing was no surprise.\n")
+    assert label_article(scheme, body)[1][0] == "none"
 
 
 def test_title_alone_resolves_to_the_last_person_with_that_title(scheme):
@@ -155,6 +165,9 @@ def test_title_alone_resolves_to_the_last_person_with_that_title(scheme):
     ("Tokyo ruled out any talks with Pyongyang for now.", ("japan", "hardline")),
     ("Washington said no option could be ruled out.", ("united_states", "hardline")),
     ("Sanctions alone cannot solve the problem, Lavrov said.", ("russia", "conciliatory")),
+    ("Pyongyang said it would not abandon its nuclear programme.", ("north_korea", "hardline")),
+    ("The North will never give up its nuclear deterrent, KCNA said.", ("north_korea", "hardline")),
+    ("Seoul said it won't hold the drills this month.", ("south_korea", "conciliatory")),
     # condemnation of a provocation: the remedy decides
     ("Beijing condemned the launch and urged all sides to show restraint.", ("china", "conciliatory")),
     ("Tokyo condemned the launch and called for tougher sanctions.", ("japan", "hardline")),

@@ -31,9 +31,18 @@ def _alternation(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
 
+def _suffix(word: str) -> bool:
+    """A contraction suffix ("n't", "'ll") is written onto the word before it, so it has no left word boundary."""
+    return word[:1] in "'’" or word[:2].lower() in ("n'", "n’")
+
+
 def word_regex(words: list[str] | tuple[str, ...], flags: int = 0) -> re.Pattern[str]:
-    """A regex matching any of ``words`` as whole words (longest first)."""
-    return re.compile(rf"(?<![\w-])(?:{_alternation(list(words))})(?![\w-])", flags)
+    """A regex matching any of ``words`` as whole words (longest first); contraction suffixes end a word."""
+    whole = [w for w in words if not _suffix(w)]
+    parts = [rf"(?<![\w-])(?:{_alternation(whole)})"] if whole else []
+    if len(whole) < len(words):
+        parts.append(f"(?:{_alternation([w for w in words if _suffix(w)])})")
+    return re.compile(rf"(?:{'|'.join(parts)})(?![\w-])", flags)
 
 
 class AliasMatcher:

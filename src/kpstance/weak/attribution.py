@@ -64,6 +64,7 @@ class Rules:
         self.negator_re = self.cue_re.get("negators")
         self.title_re = word_regex(scheme.titles, re.IGNORECASE) if scheme.titles else None
         self_ref = gram.get("self_reference", ())
+        self.not_person = frozenset(gram.get("not_person_words", ()))
         self.self_ref_re = word_regex(self_ref, re.IGNORECASE) if self_ref else re.compile(r"(?!x)x")
 
     def strip_intro(self, text: str) -> str:
@@ -122,8 +123,11 @@ class Rules:
         for m in self.matcher.actor_mentions(text):
             name = re.sub(r"['’]s?$", "", m.text)
             words = name.split()
-            if m.kind == "alias" and len(words) >= 2 and all(w[:1].isupper() for w in words):
-                memory[f"name:{words[-1]}"] = m.actor
+            if (m.kind == "alias" and len(words) >= 2 and all(w[:1].isupper() for w in words)
+                    and not any(w in self.not_person for w in words)):
+                # a person: the surname is the first word in East Asian order ("Kim Jong Un", "Moon Jae-in",
+                # "Wang Yi") and the last in Western order ("Rex Tillerson"); both are remembered
+                memory[f"name:{words[0]}"] = memory[f"name:{words[-1]}"] = m.actor
             if self.title_re:
                 before = text[max(0, m.start - 40) : m.start]
                 titles = list(self.title_re.finditer(before))

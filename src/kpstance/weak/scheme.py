@@ -28,7 +28,7 @@ ATTRIBUTION_LISTS = ("speech_verbs", "according_to", "pronouns", "adjunct_starte
                      "source_fillers", "copulas")
 GRAMMAR_LISTS = ("passive_auxiliaries", "participle_endings", "target_words", "object_complement", "first_person",
                  "clause_openers", "coreference_nouns", "coreference_determiners")
-GRAMMAR_OPTIONAL = ("self_reference",)
+GRAMMAR_OPTIONAL = ("self_reference", "not_person_words")
 SITUATION_LISTS = ("determiners", "nouns", "headings", "background_openers", "past_perfect")
 
 
