@@ -325,3 +325,16 @@ def test_import_errors_are_one_line_naming_the_file(tmp_path, content, message):
 def test_import_a_missing_export(tmp_path):
     r = run_cli("annotate", "import", str(tmp_path / "none.json"), "--output", str(tmp_path / "g.jsonl"))
     assert r.returncode == 2 and "none.json: file not found" in r.stderr
+
+
+def test_task_fields_named_like_gold_labels_never_overwrite_the_annotators_labels(tmp_path):
+    task = _task(1, "toy-0", "One.", _ann(A, "china", "conciliatory", note="mine"))
+    task["data"].update(actor="russia", stance="hardline", note="from the task", annotator="nobody", outlet="Ours")
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([task]), encoding="utf-8")
+    r = run_cli("annotate", "import", str(export), "--output", str(tmp_path / "g.jsonl"))
+    assert r.returncode == 0, r.stderr
+    (gold,) = map(json.loads, (tmp_path / "g.jsonl").read_text().splitlines())
+    assert (gold["actor"], gold["stance"], gold["note"], gold["annotator"]) == ("china", "conciliatory", "mine",
+                                                                              "ann@example.org")
+    assert gold["outlet"] == "Ours"  # other source fields are carried through

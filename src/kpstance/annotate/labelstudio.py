@@ -226,13 +226,14 @@ def resolve(annotations: Sequence[Annotation], scheme: LabelScheme) -> tuple[lis
         source = {k: v for k, v in first.source.items() if k not in base}
         differs = [h for h in HEADS if len({getattr(a, h) for a in anns}) > 1]
         if differs:
-            disagreements.append({**base, "differs": differs,
+            disagreements.append({**source, **base, "differs": differs,
                                   "labels": [{"annotator": a.annotator, "actor": a.actor, "stance": a.stance,
-                                              "note": a.note} for a in anns], **source})
+                                              "note": a.note} for a in anns]})
             continue
         notes = list(dict.fromkeys(a.note for a in anns if a.note))
-        gold.append({**base, "actor": first.actor, "stance": first.stance, "note": " | ".join(notes),
-                     "annotator": ", ".join(a.annotator for a in anns), **source})
+        # the annotators' labels win over any task field of the same name (the source fields come first)
+        gold.append({**source, **base, "actor": first.actor, "stance": first.stance, "note": " | ".join(notes),
+                     "annotator": ", ".join(a.annotator for a in anns)})
     agreement = []
     annotators = sorted({a.annotator for a in annotations})
     for x, y in itertools.combinations(annotators, 2):
