@@ -35,6 +35,7 @@ from .attribution import rules_for
 from .scheme import LabelScheme
 
 SLOT_RE = re.compile(r"\{(\w+)\}")
+HEADLINE_KINDS = ("title", "subheading")
 PERSON_SLOTS = ("full", "short", "title", "he")  # the article's named person of actor A (see `people:`)
 ARTICLE_PREFIX = "synthetic-"
 
@@ -323,7 +324,10 @@ class Generator:
                 continue
             number = out[-1].article + 1 if out else 0
             seg = segment_article(body, f"{ARTICLE_PREFIX}{number:05d}")
-            if [s.text for s in seg] != [u["text"] for u in units]:
+            # the segmenter must cut the template's units, and read a headline as a title or subheading
+            # ("... — N.K." ends with a full stop and would be read as a sentence)
+            if [s.text for s in seg] != [u["text"] for u in units] or any(
+                    "headline" in u["tags"] and s.kind not in HEADLINE_KINDS for u, s in zip(units, seg)):
                 self.dropped["segmentation"] += 1
                 continue
             seen.add(body)
