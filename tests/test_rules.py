@@ -168,6 +168,7 @@ def test_title_alone_resolves_to_the_last_person_with_that_title(scheme):
     ("Pyongyang said it would not abandon its nuclear programme.", ("north_korea", "hardline")),
     ("The North will never give up its nuclear deterrent, KCNA said.", ("north_korea", "hardline")),
     ("Seoul said it won't hold the drills this month.", ("south_korea", "conciliatory")),
+    ("Beijing rejected the drills and urged talks.", ("china", "conciliatory")),
     # condemnation of a provocation: the remedy decides
     ("Beijing condemned the launch and urged all sides to show restraint.", ("china", "conciliatory")),
     ("Tokyo condemned the launch and called for tougher sanctions.", ("japan", "hardline")),

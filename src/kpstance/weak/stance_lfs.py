@@ -151,6 +151,17 @@ def _near(a: re.Match[str], b: re.Match[str], words: int = 8) -> bool:
     return len(lo.string[lo.end() : hi.start()].split()) <= words
 
 
+def _refused(f: re.Match[str], d: re.Match[str], coercive: list[re.Match[str]]) -> bool:
+    """Is the de-escalating step ``d`` what refusal ``f`` refuses? Right after it ("ruled out any talks") or just
+    before it ("dialogue is impossible"), with no coercive step between ("rejected the sanctions and urged
+    dialogue" refuses the sanctions, not the dialogue)."""
+    after = d.start() > f.start()
+    if not _near(f, d, 4 if after else 3):
+        return False
+    lo, hi = (f, d) if after else (d, f)
+    return not any(lo.end() <= k.start() < hi.start() for k in coercive)
+
+
 # --- the readings, in the specification's order ---------------------------------------------------------------
 
 def rd_none_actor(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
@@ -167,7 +178,7 @@ def rd_refusal(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> s
     """'ruled out talks', 'dialogue is impossible': refusing de-escalation is hardline; 'no option can be ruled
     out' keeps coercive options open (hardline)."""
     for f, neg in sc("refusal"):
-        if not neg and any(_near(f, d) for d, n in sc("deescalating") if not n):
+        if not neg and any(_refused(f, d, [k for k, _ in sc("coercive")]) for d, n in sc("deescalating") if not n):
             return r.scheme.coercive
         if neg and (any(_near(f, k) for k, _ in sc("coercive")) or not sc("deescalating")):
             return r.scheme.coercive
