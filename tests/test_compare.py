@@ -74,10 +74,10 @@ def test_group_by_gives_mean_and_std_over_seeds(runs):
     tmp, out = runs
     rows = json.loads(compare(tmp, "--group-by", "evaluation.train_labels", "--format", "json"))
     smoke = next(r for r in rows if r["experiment"] == "smoke")
-    vals = [out[("smoke", s)]["joint_accuracy"] for s in (0, 1, 2)]
+    vals = [out[("smoke", s)]["dev_joint_accuracy"] for s in (0, 1, 2)]  # compare shows dev and test by default
     assert smoke["n"] == 3
-    assert smoke["metrics"]["joint_accuracy"] == pytest.approx(statistics.mean(vals))
-    assert smoke["metrics_std"]["joint_accuracy"] == pytest.approx(statistics.stdev(vals))
+    assert smoke["metrics"]["dev_joint_accuracy"] == pytest.approx(statistics.mean(vals))
+    assert smoke["metrics_std"]["dev_joint_accuracy"] == pytest.approx(statistics.stdev(vals))
     table = compare(tmp, "--group-by", "evaluation.train_labels")
     assert "±" in table and "smoke [evaluation.train_labels=silver]" in table
 
@@ -87,7 +87,7 @@ def test_baseline_difference_and_formats(runs, tmp_path):
     rows = json.loads(compare(tmp, "--baseline", "smoke_gold", "--group-by", "evaluation.train_labels", "--format", "json"))
     gold_row = next(r for r in rows if r["experiment"] == "smoke_gold")
     assert all(abs(v) < 1e-12 for v in gold_row["delta"].values())
-    md = compare(tmp, "--experiment", "smoke", "--format", "markdown", "--sort", "actor_macro_f1")
+    md = compare(tmp, "--experiment", "smoke", "--format", "markdown", "--sort", "dev_actor_macro_f1")
     assert md.splitlines()[0].startswith("| run | experiment | seed |") and len(md.splitlines()) == 5
     rows_csv = list(csv.reader(compare(tmp, "--format", "csv").splitlines()))
     assert rows_csv[0][:2] == ["run", "experiment"] and len(rows_csv) == 6
@@ -147,7 +147,8 @@ def test_optuna_composes_and_runs_two_trials(tmp_path):
 def test_baseline_configs_on_smoke_data(tmp_path, baseline):
     from kpstance.run.pipeline import train
 
-    m = train(compose([f"experiment=baseline_{baseline}", "data.synthetic.n=48", "logger=none"], tmp_path))
+    m = train(compose([f"experiment=baseline_{baseline}", "evaluation.cv=true", "data.synthetic.n=48", "logger=none"],
+                      tmp_path))
     assert 0 <= m["joint_accuracy"] <= 1 and "model_dir" not in m
     preds = [json.loads(l) for l in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     if baseline == "rules":  # scored on the same folds, the rules baseline equals the rules columns
