@@ -231,3 +231,25 @@ def test_predict_cli_supplies_context_from_the_article_and_from_jsonl_fields(sch
         ("b.jsonl", {"text": "He said so.", "kind": "title", "speaker": "Suga"}, 1), ("b.jsonl", {"text": "Bare."}, 2)]
     ctx = chunk_contexts(chunk, scheme)
     assert ctx[2] == "dateline; speaker: -" and ctx[-2:] == ["title; speaker: Suga", "sentence; speaker: -"]
+
+
+def test_imports_flow_one_way():
+    """text → weak → systems → eval; nothing below imports from a stage above it (lazy imports included)."""
+    import ast
+
+    order = ["text", "weak", "systems", "eval"]
+    above = {"run", "track", "annotate", "cli"}
+    pkg = ROOT / "src" / "kpstance"
+    bad = []
+    for level, stage in enumerate(order):
+        forbidden = set(order[level + 1 :]) | above
+        for path in (pkg / stage).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.level >= 1 and node.module:
+                    target = node.module.split(".")[0] if node.level == 2 else stage
+                    if target in forbidden:
+                        bad.append(f"{stage}/{path.name} imports {node.module}")
+                elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kpstance."):
+                    if node.module.split(".")[1] in forbidden:
+                        bad.append(f"{stage}/{path.name} imports {node.module}")
+    assert not bad, bad
