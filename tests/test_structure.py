@@ -225,7 +225,7 @@ def test_context_reaches_the_model_in_training_and_in_prediction(tmp_path, schem
 
 
 def test_predict_cli_supplies_context_from_the_article_and_from_jsonl_fields(scheme, units):
-    from kpstance.cli import chunk_contexts
+    from kpstance.systems.context import chunk_contexts
 
     chunk = [("a.txt", {"text": u.text}, u) for u in units[:6]] + [
         ("b.jsonl", {"text": "He said so.", "kind": "title", "speaker": "Suga"}, 1), ("b.jsonl", {"text": "Bare."}, 2)]

@@ -16,16 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import KpstanceError
-
-LABELS_REL = "configs/labels/korean_peninsula.yaml"
-
-
-def default_labels() -> str:
-    """The project's label YAML: under $KPSTANCE_ROOT, the current folder, or the source checkout."""
-    for root in (os.environ.get("KPSTANCE_ROOT"), os.getcwd(), str(Path(__file__).resolve().parents[2])):
-        if root and (Path(root) / LABELS_REL).is_file():
-            return str(Path(root) / LABELS_REL)
-    return LABELS_REL
+from .weak.scheme import LABELS_REL, default_labels
 
 
 @contextlib.contextmanager
@@ -60,6 +51,7 @@ def cmd_label(args: argparse.Namespace) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> None:
     """Stream: read a chunk, predict it, write it; memory stays constant for any input size."""
+    from .systems.context import chunk_contexts
     from .systems.predictor import StancePredictor
     from .text.read import chunks, iter_inputs
 
@@ -104,17 +96,6 @@ def cmd_predict(args: argparse.Namespace) -> None:
             out.flush()
             if bar:
                 bar.update(task, advance=len(chunk))
-
-
-def chunk_contexts(chunk: list, scheme: Any) -> list[str]:
-    """Each input's context: article units from the rules' speakers in article order; a ``.jsonl`` line
-    from its optional ``kind`` and ``speaker`` fields (a bare sentence: kind sentence, no speaker)."""
-    from .systems.context import contexts, format_context
-
-    units = [w for _, _, w in chunk if not isinstance(w, int)]
-    from_units = iter(contexts(units, scheme))
-    return [format_context(r.get("kind", "sentence"), r.get("speaker")) if isinstance(w, int) else next(from_units)
-            for _, r, w in chunk]
 
 
 @contextlib.contextmanager

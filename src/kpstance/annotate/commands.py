@@ -31,7 +31,7 @@ def scheme_for(model_dir: str | os.PathLike | None, labels: str | None) -> Label
             raise KpstanceError("not valid YAML", cfg) from None
         if isinstance(data, dict) and isinstance(data.get("labels"), dict):
             return load_scheme(data["labels"], f"{cfg} (labels)")
-    from ..cli import default_labels
+    from ..weak.scheme import default_labels
 
     return load_scheme(default_labels())
 
@@ -47,8 +47,8 @@ def _speaker(context: str) -> str:
 def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, strategy: str = "uncertainty",
                  seed: int = 0, labels: str | None = None, batch_size: int = 64, device: str = "cpu") -> dict:
     """Write the ``n`` units most worth labelling as Label Studio tasks, and the labeling config beside them."""
-    from ..cli import chunk_contexts
     from ..files import atomic_open, write_json
+    from ..systems.context import chunk_contexts
     from ..systems.predictor import StancePredictor
     from ..text.read import iter_inputs
     from ..text.segment import segment_lines
@@ -130,8 +130,8 @@ def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, str
 
 def import_gold(export: str, output: str, labels: str | None = None) -> dict:
     """Write the gold JSON Lines (and the disagreements beside it) from a Label Studio JSON export."""
-    from ..cli import default_labels
     from ..files import write_jsonl
+    from ..weak.scheme import default_labels
 
     scheme = load_scheme(labels or default_labels())
     annotations, counts = ls.read_export(export, scheme)

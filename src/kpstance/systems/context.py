@@ -63,3 +63,12 @@ def _source(rules, u: Unit) -> str | None:
         lead = rules.leading_attribution(u.quote_attribution)
         return lead[0] if lead else None
     return None
+
+
+def chunk_contexts(chunk: list, scheme: LabelScheme) -> list[str]:
+    """Each input's context: article units from the rules' speakers in article order; a ``.jsonl`` line
+    from its optional ``kind`` and ``speaker`` fields (a bare sentence: kind sentence, no speaker)."""
+    units = [w for _, _, w in chunk if not isinstance(w, int)]
+    from_units = iter(contexts(units, scheme))
+    return [format_context(r.get("kind", "sentence"), r.get("speaker")) if isinstance(w, int) else next(from_units)
+            for _, r, w in chunk]

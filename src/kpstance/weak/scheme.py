@@ -225,3 +225,14 @@ def check_labels(actor: object, stance: object, scheme: LabelScheme, path: objec
         raise KpstanceError(f"unknown actor '{actor}' (allowed: {', '.join(scheme.actor_labels)})", path, line)
     if stance not in scheme.stance_labels:
         raise KpstanceError(f"unknown stance '{stance}' (allowed: {', '.join(scheme.stance_labels)})", path, line)
+
+
+LABELS_REL = "configs/labels/korean_peninsula.yaml"
+
+
+def default_labels() -> str:
+    """The project's label YAML: under $KPSTANCE_ROOT, the current folder, or the source checkout."""
+    for root in (os.environ.get("KPSTANCE_ROOT"), os.getcwd(), str(Path(__file__).resolve().parents[3])):
+        if root and (Path(root) / LABELS_REL).is_file():
+            return str(Path(root) / LABELS_REL)
+    return LABELS_REL
