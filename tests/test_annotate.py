@@ -300,6 +300,18 @@ def test_one_annotator_writes_no_disagreements_file(tmp_path):
     assert "kappa" not in r.stdout and not (tmp_path / "g.disagreements.jsonl").exists()
 
 
+def test_a_reimport_without_overlap_removes_the_stale_disagreements_file(tmp_path):
+    out = tmp_path / "g.jsonl"
+    two = [_task(1, "toy-0", "One.", _ann(A, "china", "neutral"), _ann(B, "russia", "neutral"))]
+    (tmp_path / "e1.json").write_text(json.dumps(two), encoding="utf-8")
+    assert run_cli("annotate", "import", str(tmp_path / "e1.json"), "--output", str(out)).returncode == 0
+    assert (tmp_path / "g.disagreements.jsonl").is_file()
+    one = [_task(1, "toy-0", "One.", _ann(A, "china", "neutral"))]
+    (tmp_path / "e2.json").write_text(json.dumps(one), encoding="utf-8")
+    assert run_cli("annotate", "import", str(tmp_path / "e2.json"), "--output", str(out)).returncode == 0
+    assert not (tmp_path / "g.disagreements.jsonl").exists()
+
+
 @pytest.mark.parametrize("content, message", [
     (json.dumps([_task(41, "toy-0", "One.", _ann(A, "mars", "neutral"))]), "task 41 (unit toy-0): actor 'mars'"),
     (json.dumps([_task(42, "toy-0", "One.", _ann(A, "china", "furious"))]), "task 42 (unit toy-0): stance 'furious'"),

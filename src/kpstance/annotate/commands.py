@@ -54,6 +54,8 @@ def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, str
     from ..text.segment import segment_lines
     from ..weak.label import label_units
 
+    if n < 1:  # refused before the model is loaded and every input predicted
+        raise KpstanceError(f"--n must be at least 1, got {n}")
     out = Path(output)
     config_path = out.with_suffix(".xml")
     if config_path == out:
@@ -143,6 +145,8 @@ def import_gold(export: str, output: str, labels: str | None = None) -> dict:
     dis_path = ls.disagreements_path(out)
     if agreement:  # two annotators met on some unit: the disagreements file is written, empty or not
         write_jsonl(dis_path, disagreements)
+    elif dis_path.is_file():  # left by an earlier import into the same gold file: it no longer describes it
+        dis_path.unlink()
     return {**counts, "annotations": len(annotations), "gold": len(gold), "disagreements": len(disagreements),
             "agreement": agreement, "output": str(out),
             "disagreements_file": str(dis_path) if agreement else None}
