@@ -253,3 +253,10 @@ def test_imports_flow_one_way():
                     if node.module.split(".")[1] in forbidden:
                         bad.append(f"{stage}/{path.name} imports {node.module}")
     assert not bad, bad
+
+
+def test_group_batches_below_one_is_refused(tmp_path):
+    from kpstance.config import validate
+
+    with pytest.raises(KpstanceError, match="'trainer.group_batches': must be at least 1"):
+        validate(compose(["trainer.group_batches=0"], tmp_path))

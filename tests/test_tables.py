@@ -49,3 +49,10 @@ def test_report_on_a_folder_that_is_not_a_run_is_one_line(tmp_path):
     r = run_cli("report", str(tmp_path))
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "report.json" in r.stderr and str(tmp_path) in r.stderr
+
+
+def test_a_corrupt_report_is_one_line(tmp_path):
+    (tmp_path / "report.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "multisource_predictions.jsonl").write_text("", encoding="utf-8")
+    r = run_cli("report", str(tmp_path))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "report.json" in r.stderr

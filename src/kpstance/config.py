@@ -232,6 +232,8 @@ def validate(cfg: Any) -> Any:
         msg = str(e).splitlines()[0]
         raise KpstanceError(f"config key '{key}': {msg}") from None
     check_lf_names(list(plain.rules.actor_lfs), list(plain.rules.stance_lfs))
+    if plain.trainer.group_batches < 1:
+        raise KpstanceError(f"config key 'trainer.group_batches': must be at least 1, got {plain.trainer.group_batches}")
     OmegaConf.set_struct(plain, True)
     return plain
 

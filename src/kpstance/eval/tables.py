@@ -27,7 +27,10 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
         if not p.is_file():
             raise KpstanceError("not a finished run folder scored on the multi-source corpus (missing "
                                 f"{p.name})", root)
-    report = json.loads(report_path.read_text(encoding="utf-8")).get("multisource", {})
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8")).get("multisource", {})
+    except (json.JSONDecodeError, AttributeError):
+        raise KpstanceError("not a report.json written by train.py", report_path) from None
     return report, [rec for _, rec in iter_jsonl(rows_path)]
 
 
@@ -94,6 +97,8 @@ def worst_errors_table(rows: Sequence[dict], split: str, n: int = 20, system: st
 
 def run_report(run_dir: str | Path, split: str = "test", worst: int = 20) -> str:
     """Every table for one split of one run, as one Markdown document."""
+    if worst < 0:
+        raise KpstanceError(f"--worst must be 0 or more, got {worst}")
     report, rows = load_run(run_dir)
     if f"{split}/model" not in report and f"{split}/rules" not in report:
         raise KpstanceError(f"the run has no scores on the '{split}' split", Path(run_dir) / "report.json")
@@ -104,7 +109,7 @@ def run_report(run_dir: str | Path, split: str = "test", worst: int = 20) -> str
     for system in SYSTEMS:
         for head in ("actor", "stance"):
             if any(f"{system}_{head}" in r for r in rows):
-                order = [r["label"] for r in report[f"{split}/{system}"][head]]
+                order = [r["label"] for r in report.get(f"{split}/{system}", {}).get(head, [])]
                 parts += [f"## Confusion matrix: {system}, {head}", "",
                           confusion_table(rows, split, system, head, order), ""]
     if any("model_actor" in r for r in rows):
