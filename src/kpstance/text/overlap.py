@@ -23,7 +23,11 @@ def jaccard(a: str | frozenset[str], b: str | frozenset[str]) -> float:
 def max_overlap(texts: Iterable[str], references: Sequence[str]) -> list[float]:
     """For each text, its highest Jaccard token overlap with any reference sentence."""
     refs = [tokens(r) for r in references]
-    return [max((jaccard(tokens(t), r) for r in refs), default=0.0) for t in texts]
+    out = []
+    for t in texts:
+        tt = tokens(t)  # once per text, not once per reference
+        out.append(max((jaccard(tt, r) for r in refs), default=0.0))
+    return out
 
 
 def drop_leaks(texts: Sequence[str], references: Sequence[str], threshold: float) -> list[int]:
