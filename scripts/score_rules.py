@@ -20,10 +20,8 @@ os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
 def main(argv: list[str]) -> int:
     from kpstance.config import compose, validate
     from kpstance.eval.metrics import score
-    from kpstance.eval.multisource import load_multisource, match_article, sentence_units
+    from kpstance.eval.multisource import Scorer, load_multisource, sentence_units
     from kpstance.systems.baselines import RulesSystem
-    from kpstance.text.read import read_article
-    from kpstance.text.segment import segment_article
     from kpstance.weak.scheme import load_scheme
 
     ap = argparse.ArgumentParser()
@@ -39,20 +37,11 @@ def main(argv: list[str]) -> int:
     m = score([(r["actor"], r["stance"]) for r in recs], [(p["actor"], p["stance"]) for p in preds], scheme, "")
     print(f"{args.split} sentences ({len(recs)}): actor {m['actor_macro_f1']:.3f} stance {m['stance_macro_f1']:.3f} "
           f"joint {m['joint_accuracy']:.3f}")
-    gold_a, pred_a = [], []
-    for a in (a for a in ms.articles if a.split == args.split):
-        units = segment_article(read_article(a.path), a.path.stem, cfg.data.language)
-        matched, _ = match_article(a, units)
-        found = [u for u in matched if u is not None]
-        by = dict(zip((u.id for u in found), rules.predict(found)))
-        for g, u in zip(a.gold, matched):
-            p = by.get(u.id) if u is not None else None
-            gold_a.append((g["actor"], g["stance"]))
-            pred_a.append((p["actor"], p["stance"]) if p else ("?", "?"))
-    if gold_a:
-        m = score(gold_a, pred_a, scheme, "")
-        print(f"{args.split} articles ({len(gold_a)}): actor {m['actor_macro_f1']:.3f} stance {m['stance_macro_f1']:.3f} "
-              f"joint {m['joint_accuracy']:.3f}")
+    arts = Scorer(ms, scheme, cfg.data.language).score_articles("rules", "", rules, args.split)
+    if arts:  # whole articles, segmented as `kpstance predict` does (Scorer.score_articles)
+        k = f"{args.split}_articles_"
+        print(f"{args.split} articles ({arts[k + 'n']}): actor {arts[k + 'actor_macro_f1']:.3f} stance "
+              f"{arts[k + 'stance_macro_f1']:.3f} joint {arts[k + 'joint_accuracy']:.3f}")
     shown = 0
     for r, p in zip(recs, preds):
         if shown >= args.errors:

@@ -46,7 +46,6 @@ class TrainingData:
             self.n_gold_train = len(gold_train[0])
             log.info("multi-source train split: %d gold units (x%d)", self.n_gold_train, rep)
         self.n_corpus = 0
-        self._extras_checked = 0  # how many of the extras are already checked against the protected texts
         if cfg.data.corpus is not None:
             from .corpus import label_folder
 
@@ -59,30 +58,27 @@ class TrainingData:
             self.extra_labels += list(zip(ds["actor"], ds["stance"]))
             self.n_corpus = len(ds)
             log.info("silver corpus: %d units from %s", self.n_corpus, c.path)
-
-    def _check_extras(self) -> None:
-        """Drop the shared parts' leaks into the protected texts once, not once per fold."""
-        if self.protected and self._extras_checked < len(self.extra):
-            keep = drop_leaks([u.text for u in self.extra], self.protected, self.max_overlap)
+        # the shared parts against dev and test once here, not once per fold in build()
+        keep = drop_leaks([u.text for u in self.extra], self.protected, self.max_overlap) if self.protected else None
+        self.n_shared_dropped = 0 if keep is None else len(self.extra) - len(keep)
+        if keep is not None:
             self.extra = [self.extra[i] for i in keep]
             self.extra_labels = [self.extra_labels[i] for i in keep]
-        self._extras_checked = len(self.extra)
 
     def build(self, train_units: Sequence[Unit], held_texts: Sequence[str]) -> Labelled:
         """The article's ``train_units`` (repeated) plus the shared parts, minus leaks into ``held_texts`` and
         the protected texts."""
-        before = len(self.extra)
-        self._check_extras()
         own = list(train_units) * self.repeat
         units = own + self.extra
         labels = [self.labels_of(u) for u in train_units] * self.repeat + self.extra_labels
         held = [*held_texts, *self.protected]
-        # the article's units against everything held out; the (already checked) extras against this fold's held texts
+        # the article's units against everything held out; the shared parts (checked against dev and test in
+        # __init__) against this fold's held texts
         keep_own = drop_leaks([u.text for u in own], held, self.max_overlap) if held else range(len(own))
         keep_extra = (drop_leaks([u.text for u in self.extra], list(held_texts), self.max_overlap) if held_texts
                       else range(len(self.extra)))
         keep = [*keep_own, *(len(own) + i for i in keep_extra)]
-        dropped = len(units) - len(keep) + before - len(self.extra)
+        dropped = len(units) - len(keep) + self.n_shared_dropped
         if dropped:
             log.info("dropped %d training sentences overlapping held-out gold (Jaccard >= %.2f)", dropped,
                      self.max_overlap)
