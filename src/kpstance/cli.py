@@ -32,8 +32,7 @@ def _output(path: str | None) -> Iterator[IO[str]]:
 
 
 def cmd_label(args: argparse.Namespace) -> None:
-    from .text.read import expand_inputs, records
-    from .text.segment import segment_lines
+    from .text.read import expand_inputs, file_units, records
     from .weak.label import label_units
     from .weak.scheme import load_scheme
 
@@ -41,10 +40,7 @@ def cmd_label(args: argparse.Namespace) -> None:
     with _output(args.output) as out:
         for path in expand_inputs(args.input):
             recs = list(records(path))
-            units = [u for _, u in recs]
-            if any(isinstance(u, int) for u in units):  # .jsonl: one unit per line, as given
-                units = segment_lines([r["text"] for r, _ in recs], Path(path).stem)
-            for (rec, _), s in zip(recs, label_units(units, scheme)):
+            for (rec, _), s in zip(recs, label_units(file_units(path, recs), scheme)):
                 out.write(json.dumps({**rec, "actor": s.actor, "stance": s.stance, "rules_fired": s.rules_fired},
                                      ensure_ascii=False) + "\n")
 

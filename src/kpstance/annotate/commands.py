@@ -6,6 +6,7 @@ are taken as given), so the ids in the tasks are the ids ``predict`` and the gol
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,8 +51,7 @@ def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, str
     from ..files import atomic_open, write_json
     from ..systems.context import chunk_contexts
     from ..systems.predictor import StancePredictor
-    from ..text.read import iter_inputs
-    from ..text.segment import segment_lines
+    from ..text.read import file_units, iter_inputs
     from ..weak.label import label_units
 
     if n < 1:  # refused before the model is loaded and every input predicted
@@ -68,12 +68,8 @@ def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, str
         raise KpstanceError(f"no units in {', '.join(inputs)}")
     # the rules, per input file in order (as `kpstance label`): a .jsonl file's lines are one article
     units: list[Any] = []
-    for path in dict.fromkeys(p for p, _, _ in rows):
-        recs = [(r, w) for p, r, w in rows if p == path]
-        if any(isinstance(w, int) for _, w in recs):
-            units += segment_lines([r["text"] for r, _ in recs], Path(path).stem)
-        else:
-            units += [w for _, w in recs]
+    for path, group in itertools.groupby(rows, key=lambda row: row[0]):  # iter_inputs yields file by file
+        units += file_units(path, [(r, w) for _, r, w in group])
     rules = label_units(units, scheme)
     ctx = chunk_contexts(rows, scheme)
     preds = predictor.predict([r["text"] for _, r, _ in rows], batch_size=batch_size,

@@ -149,6 +149,16 @@ def records(path: str, language: str = "en") -> Iterator[tuple[dict, Any]]:
             yield _unit_record(u), u
 
 
+def file_units(path: str, recs: list[tuple[dict, Any]]) -> list[Any]:
+    """The units of one input file's ``records``: a .txt article's segmented units, or a .jsonl file's lines as
+    units of one article (one unit per line, as given), so the rules can read them in order."""
+    from .segment import segment_lines
+
+    if any(isinstance(w, int) for _, w in recs):
+        return segment_lines([r["text"] for r, _ in recs], Path(path).stem)
+    return [w for _, w in recs]
+
+
 def iter_inputs(inputs: list[str]) -> Iterator[tuple[str, dict, Any]]:
     """(path, record, unit or line number) over all inputs, lazily."""
     for path in expand_inputs(inputs):
