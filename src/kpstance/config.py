@@ -97,6 +97,13 @@ class DataConfig:
     corpus: Optional[CorpusConfig] = None  # noqa: UP045
     # the multi-source gold corpus every run is scored on (dev and test), kept out of training by the leak guard
     multisource: Optional[MultiSourceConfig] = None  # noqa: UP045
+    # gold sets of your own (JSON Lines, as `kpstance annotate import` writes them): split by source report
+    # (a unit's `split` field, else a hash of its report_id / article_id) into train, joining every training set
+    # (x extra_gold_repeat), and dev and test, scored as extra_dev_* and extra_test_* and kept out of training
+    extra_gold: list[str] = field(default_factory=list)
+    extra_gold_dev: float = 0.2  # share of the reports held out for dev
+    extra_gold_test: float = 0.2  # share of the reports held out for test
+    extra_gold_repeat: int = 1
 
 
 @dataclass
@@ -232,6 +239,12 @@ def validate(cfg: Any) -> Any:
         msg = str(e).splitlines()[0]
         raise KpstanceError(f"config key '{key}': {msg}") from None
     check_lf_names(list(plain.rules.actor_lfs), list(plain.rules.stance_lfs))
+    d = plain.data
+    if not (0 <= d.extra_gold_dev <= 1 and 0 <= d.extra_gold_test <= 1 and d.extra_gold_dev + d.extra_gold_test <= 1):
+        raise KpstanceError(f"config keys 'data.extra_gold_dev' and 'data.extra_gold_test': shares between 0 and 1 "
+                            f"that sum to at most 1, got {d.extra_gold_dev} and {d.extra_gold_test}")
+    if d.extra_gold_repeat < 1:
+        raise KpstanceError(f"config key 'data.extra_gold_repeat': must be at least 1, got {d.extra_gold_repeat}")
     if plain.trainer.group_batches < 1:
         raise KpstanceError(f"config key 'trainer.group_batches': must be at least 1, got {plain.trainer.group_batches}")
     OmegaConf.set_struct(plain, True)

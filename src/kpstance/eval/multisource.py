@@ -91,6 +91,51 @@ def load_multisource(folder: str | Path, scheme: LabelScheme) -> MultiSource:
     return MultiSource(sentences, articles)
 
 
+EXTRA_FIELDS = ("id", "text", "actor", "stance")
+
+
+def report_of(rec: Mapping[str, Any]) -> str:
+    """The source report a gold unit came from: ``report_id``, else ``article_id`` (what ``annotate import`` carries),
+    else the unit itself."""
+    return str(rec.get("report_id") or rec.get("article_id") or rec["id"])
+
+
+def hash_split(report: str, dev: float, test: float) -> str:
+    """A report's split from a hash of its id: the same report always lands in the same split, whatever else is
+    imported beside it (so adding gold later never moves an old test report into training)."""
+    import hashlib
+
+    h = int.from_bytes(hashlib.sha256(report.encode("utf-8")).digest()[:8], "big") / 2**64
+    return "test" if h < test else "dev" if h < test + dev else "train"
+
+
+def load_extra_gold(paths: Sequence[str | Path], scheme: LabelScheme, dev: float, test: float) -> MultiSource:
+    """Imported gold sets (``data.extra_gold``: the JSON Lines ``kpstance annotate import`` writes) as one corpus,
+    split by source report like the multi-source corpus: a unit's own ``split`` field wins, otherwise its report's
+    hash puts ``dev`` and ``test`` of the reports in those splits. Every unit of a report shares one split."""
+    seen: set[str] = set()
+    sentences = []
+    splits: dict[str, tuple[str, Path, int]] = {}
+    for p in map(Path, paths):
+        if not p.is_file():
+            raise KpstanceError("extra gold file not found (data.extra_gold)", p)
+        for line, rec in iter_jsonl(p):
+            _check(rec, EXTRA_FIELDS, p, line)
+            rec = _gold_record(dict(rec), scheme, p, line, seen)
+            rec["report_id"] = report_of(rec)
+            rec["split"] = rec.get("split") or hash_split(rec["report_id"], dev, test)
+            first = splits.setdefault(rec["report_id"], (rec["split"], p, line))
+            if first[0] != rec["split"]:
+                raise KpstanceError(f"report '{rec['report_id']}' is in split '{first[0]}' ({first[1]}:{first[2]}) "
+                                    f"and in '{rec['split']}' here", p, line)
+            rec.setdefault("kind", "sentence")
+            rec.setdefault("phenomena", [])
+            sentences.append(rec)
+    if not sentences:
+        raise KpstanceError("no gold units in the extra gold sets", ", ".join(map(str, paths)))
+    return MultiSource(sentences, [])
+
+
 def train_units(ms: MultiSource, language: str = "en") -> tuple[list[Unit], list[tuple[str, str]]]:
     """The train split as training data: its sentence units and the units of its whole articles (segmented as
     ``kpstance predict`` does, so they carry kinds and quotes), each with its gold labels."""

@@ -32,10 +32,12 @@ def plot_confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[st
 
 
 def write_reports(out_dir: Path, scheme: LabelScheme, rows: Mapping[str, dict], gold: Mapping[str, dict],
-                  systems: Mapping[str, Mapping[str, tuple[str, str]]], plots: bool, multisource: Any = None) -> None:
+                  systems: Mapping[str, Mapping[str, tuple[str, str]]], plots: bool, multisource: Any = None,
+                  extra_gold: Any = None) -> None:
     """predictions.jsonl (one row per unit) and report.json (per class and phenomenon, per system), plus plots;
     with a multi-source scorer, its per-actor and per-phenomenon tables under ``report["multisource"]`` and its
-    per-unit predictions in multisource_predictions.jsonl."""
+    per-unit predictions in multisource_predictions.jsonl; likewise ``report["extra_gold"]`` and
+    extra_gold_predictions.jsonl for the imported gold sets' dev and test."""
     write_jsonl(out_dir / "predictions.jsonl", rows.values())
     report: dict[str, Any] = {}
     for name, pred in systems.items():
@@ -52,6 +54,9 @@ def write_reports(out_dir: Path, scheme: LabelScheme, rows: Mapping[str, dict], 
     if multisource is not None:
         report["multisource"] = multisource.report
         write_jsonl(out_dir / "multisource_predictions.jsonl", multisource.rows.values())
+    if extra_gold is not None:
+        report["extra_gold"] = extra_gold.report
+        write_jsonl(out_dir / "extra_gold_predictions.jsonl", extra_gold.rows.values())
     write_json(out_dir / "report.json", report)
 
 
@@ -76,14 +81,19 @@ def print_summary(metrics: Mapping[str, Any], out_dir: Path, model_dir: Path | N
         table.add_row(k, *["-" if v is None else f"{v:.3f}" for v in vals])
     console = Console()
     console.print(table)
-    if "test_joint_accuracy" in metrics:
-        ms = Table(title="multi-source gold: real news of every side (test is the figure to trust for new news)")
-        keys = ("actor_macro_f1", "stance_macro_f1", "stance_f_avg", "joint_accuracy")
+    held_out = [("multi-source gold: real news of every side (test is the figure to trust for new news)", "",
+                 ("dev_", "dev_articles_", "test_", "test_articles_")),
+                ("your gold (data.extra_gold): its dev and test reports", "extra_", ("dev_", "test_"))]
+    keys = ("actor_macro_f1", "stance_macro_f1", "stance_f_avg", "joint_accuracy")
+    for title, corpus, parts in held_out:
+        if not any(f"{corpus}{part}joint_accuracy" in metrics for part in parts):
+            continue
+        ms = Table(title=title)
         ms.add_column("scored on")
         for k in keys:
             ms.add_column(k.replace("_macro_f1", " F1").replace("_accuracy", " acc."), justify="right")
-        for who, p in (("model", ""), ("rules", "rules_")):
-            for part in ("dev_", "dev_articles_", "test_", "test_articles_"):
+        for who, p in (("model", corpus), ("rules", f"rules_{corpus}")):
+            for part in parts:
                 vals = [metrics.get(f"{p}{part}{k}") for k in keys]
                 ms.add_row(f"{who}, {part.rstrip('_').replace('_', ' ')}", *["-" if v is None else f"{v:.3f}" for v in vals])
         console.print(ms)

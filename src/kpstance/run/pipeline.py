@@ -16,7 +16,7 @@ from typing import Any
 
 from ..eval.cv import cross_validate
 from ..eval.metrics import score
-from ..eval.multisource import Scorer, train_units
+from ..eval.multisource import Scorer, sentence_units, train_units
 from ..eval.report import card_rows, print_summary, write_reports
 from ..files import write_json
 from ..systems.base import fit_fresh
@@ -44,9 +44,13 @@ def train(cfg: Any) -> dict[str, float]:
         g = gold[u.id] if cfg.evaluation.train_labels == "gold" else None
         return (g["actor"], g["stance"]) if g else (silver[u.id].actor, silver[u.id].stance)
 
+    extra = run.extra_gold
+    extra_train = extra.split("train") if extra else []
     data = TrainingData(cfg, scheme, [g["text"] for g in gold.values() if g.get("text")], labels_of,
-                        ms.protected_texts() if ms else (),
-                        train_units(ms, cfg.data.language) if ms and cfg.data.multisource.train else None)
+                        [*(ms.protected_texts() if ms else ()), *(extra.protected_texts() if extra else ())],
+                        train_units(ms, cfg.data.language) if ms and cfg.data.multisource.train else None,
+                        (sentence_units(extra_train), [(r["actor"], r["stance"]) for r in extra_train])
+                        if extra_train else None)
     cv: dict[str, dict] = {}
     if cfg.evaluation.cv:
         cv = cross_validate(cfg, scheme, units, data.build, run.ckpt, run.main)
@@ -57,7 +61,7 @@ def train(cfg: Any) -> dict[str, float]:
         if run.main:
             metrics.update(score(pairs, [(cv[u.id]["actor"], cv[u.id]["stance"]) for u in units], scheme))
     final, info = None, {}
-    if cfg.evaluation.final_model or ms:  # the saved model; without one, a model fitted alike for the multi-source scores
+    if cfg.evaluation.final_model or ms or extra:  # the saved model; else one fitted alike for the held-out scores
         final = fit_fresh(cfg, scheme, *data.build(units, []), "final model", run.ckpt / "final")
     if not run.main:
         return {}
@@ -74,12 +78,19 @@ def train(cfg: Any) -> dict[str, float]:
             metrics.update(scorer.calibrate(final, run.out_dir if cfg.evaluation.plots else None))
         metrics.update(scorer.score("model", "", final))
         metrics.update(scorer.score("rules", "rules_", RulesSystem(cfg, scheme, int(cfg.seed))))
+    extra_scorer = Scorer(extra, scheme, cfg.data.language) if extra else None
+    if extra_scorer:  # your own gold's dev and test: extra_dev_*, extra_test_* (and rules_extra_*)
+        metrics.update(extra_scorer.score("model", "extra_", final))
+        metrics.update(extra_scorer.score("rules", "rules_extra_", RulesSystem(cfg, scheme, int(cfg.seed))))
+        metrics.update({f"n_extra_gold_{s}": len(extra.split(s)) for s in ("dev", "test")},
+                       extra_gold_sha256=sha256(*cfg.data.extra_gold))
     metrics.update(n_units=len(units), n_synthetic=data.n_synthetic, n_gold_train=data.n_gold_train, n_corpus=data.n_corpus,
-                   gold_sha256=sha256(cfg.data.gold_path), labels_sha256=scheme.sha256)
+                   n_extra_gold_train=data.n_extra_gold, gold_sha256=sha256(cfg.data.gold_path),
+                   labels_sha256=scheme.sha256)
     systems = {"rules": {i: (r["rules_actor"], r["rules_stance"]) for i, r in rows.items()}}
     if cv:
         systems["cv"] = {i: (p["actor"], p["stance"]) for i, p in cv.items()}
-    write_reports(run.out_dir, scheme, rows, gold, systems, cfg.evaluation.plots, scorer)
+    write_reports(run.out_dir, scheme, rows, gold, systems, cfg.evaluation.plots, scorer, extra_scorer)
     return finish(run, metrics, info, final if cfg.evaluation.final_model else None)
 
 
@@ -129,5 +140,7 @@ def run_name_for(output_dir: Path, task_name: str) -> str:
     return name if name.startswith(task_name) else f"{task_name}_{name}"
 
 
-def sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def sha256(*paths: str) -> str:
+    """One file's hash; of several, the hash of their hashes in order."""
+    digests = [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths]
+    return digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()

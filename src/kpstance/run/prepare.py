@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import KpstanceError
 from ..eval.cv import groups
 from ..eval.gold import load_gold
-from ..eval.multisource import MultiSource, load_multisource
+from ..eval.multisource import MultiSource, load_extra_gold, load_multisource
 from ..systems.finetune import dist_rank_world
 from ..systems.registry import system_class
 from ..text.read import read_article
@@ -34,6 +34,7 @@ class Run:
     units: list[Unit]
     gold: dict[str, dict]
     multisource: MultiSource | None = None
+    extra_gold: MultiSource | None = None  # data.extra_gold, split by source report
     t_start: float = field(default_factory=time.perf_counter)
 
     @property
@@ -69,6 +70,12 @@ def prepare(cfg: Any) -> Run:
     if missing:
         raise KpstanceError(f"gold set does not cover unit '{missing[0]}' ({len(missing)} missing)", cfg.data.gold_path)
     ms = load_multisource(cfg.data.multisource.path, scheme) if cfg.data.multisource is not None else None
+    extra = None
+    if cfg.data.extra_gold:
+        d = cfg.data
+        extra = load_extra_gold(list(d.extra_gold), scheme, float(d.extra_gold_dev), float(d.extra_gold_test))
+        log.info("extra gold: %s units in train / dev / test",
+                 " / ".join(str(len(extra.split(s))) for s in ("train", "dev", "test")))
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         if cfg.resume:
@@ -81,7 +88,7 @@ def prepare(cfg: Any) -> Run:
 
         torch.set_num_threads(int(cfg.trainer.num_threads))
     log.info("%d units, %d sections, %d gold labels", len(units), len(groups(units)), len(gold))
-    return Run(cfg, resolved, out_dir, main, scheme, units, gold, ms, t_start)
+    return Run(cfg, resolved, out_dir, main, scheme, units, gold, ms, extra, t_start)
 
 
 def load_units(cfg: Any) -> list[Unit]:

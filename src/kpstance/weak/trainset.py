@@ -21,9 +21,10 @@ class TrainingData:
 
     def __init__(self, cfg: Any, scheme: LabelScheme, gold_texts: Sequence[str],
                  labels_of: Callable[[Unit], tuple[str, str]], protected: Sequence[str] = (),
-                 gold_train: Labelled | None = None) -> None:
-        """``protected``: held-out texts (multi-source dev and test) no training set may come close to;
-        ``gold_train``: hand-labelled units added to every training set (the multi-source train split)."""
+                 gold_train: Labelled | None = None, extra_gold: Labelled | None = None) -> None:
+        """``protected``: held-out texts (multi-source and extra gold dev and test) no training set may come close
+        to; ``gold_train``: hand-labelled units added to every training set (the multi-source train split);
+        ``extra_gold``: the train split of the imported gold sets (data.extra_gold), added likewise."""
         self.protected = list(protected)
         # real sentences are few: show them more often; 0 leaves the article's (silver) units out of training
         self.repeat = max(0, int(cfg.data.article_repeat))
@@ -45,6 +46,13 @@ class TrainingData:
             self.extra_labels += list(gold_train[1]) * rep
             self.n_gold_train = len(gold_train[0])
             log.info("multi-source train split: %d gold units (x%d)", self.n_gold_train, rep)
+        self.n_extra_gold = 0
+        if extra_gold is not None:
+            rep = int(cfg.data.extra_gold_repeat)
+            self.extra += list(extra_gold[0]) * rep
+            self.extra_labels += list(extra_gold[1]) * rep
+            self.n_extra_gold = len(extra_gold[0])
+            log.info("extra gold, train split: %d units (x%d)", self.n_extra_gold, rep)
         self.n_corpus = 0
         if cfg.data.corpus is not None:
             from .corpus import label_folder
