@@ -26,6 +26,24 @@ LABELS = {"dev_actor_macro_f1": "actor macro-F1", "dev_stance_macro_f1": "stance
           "dev_joint_accuracy": "joint accuracy"}
 
 
+def check_base(folder: Path, seed: int, scheme):
+    """The base model, refused (one line) unless it was trained with this seed and without the pool."""
+    import yaml
+
+    from kpstance.errors import KpstanceError
+    from kpstance.systems.predictor import StancePredictor
+
+    pred = StancePredictor.load(folder, expected_labels={"actor": scheme.actor_labels, "stance": scheme.stance_labels})
+    cfg = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) if (folder / "config.yaml").is_file() else {}
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8")) if (folder / "metrics.json").is_file() else {}
+    if metrics.get("n_gold_train", 1) != 0:
+        raise KpstanceError("the base model must be trained without the pool (data.multisource.train=false): its "
+                            f"metrics.json gives n_gold_train={metrics.get('n_gold_train', 'nothing')}", folder)
+    if cfg.get("seed") != seed:
+        raise KpstanceError(f"the base model was trained with seed {cfg.get('seed')}, not --seed {seed}", folder)
+    return pred
+
+
 def run(args: argparse.Namespace, overrides: list[str]) -> int:
     from kpstance.annotate.study import Labelled, Pool, StudySettings, simulate
     from kpstance.config import compose, validate
@@ -34,6 +52,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     from kpstance.systems.baselines import RulesSystem
     from kpstance.systems.context import contexts
     from kpstance.systems.predictor import StancePredictor
+    from kpstance.text.overlap import drop_leaks
     from kpstance.weak.scheme import load_scheme
     from kpstance.weak.synthetic import Generator
 
@@ -42,9 +61,13 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
                             *overrides]))
     scheme = load_scheme(cfg.labels)
     ms = load_multisource(cfg.data.multisource.path, scheme)
-    meta = json.loads((Path(args.base) / "kpstance.json").read_text(encoding="utf-8"))
-    use_ctx = bool(meta.get("context"))
+    base_pred = check_base(Path(args.base), args.seed, scheme)
+    use_ctx = bool(base_pred.meta.get("context"))
     units, labels = train_units(ms, cfg.data.language)
+    # as a run's leak guard does: no pool unit may come close to a dev or test unit (datelines repeat verbatim)
+    keep = drop_leaks([u.text for u in units], ms.protected_texts(), float(cfg.evaluation.max_overlap))
+    print(f"pool: {len(keep)} of {len(units)} train-split units (the rest too close to a dev or test unit)")
+    units, labels = [units[i] for i in keep], [labels[i] for i in keep]
     report_of = {r["id"]: r["report_id"] for r in ms.split("train")}  # a sentence's article is its source report
     rules = RulesSystem(cfg, scheme, int(cfg.seed)).predict(units)
     pool = Pool(units, labels, contexts(units, scheme) if use_ctx else None,
@@ -66,7 +89,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         return p.model, p.tokenizer
 
     curves = simulate(base, pool, dev, replay, scheme, cfg.trainer, settings, args.seed,
-                      int(meta.get("max_length", 128)))
+                      int(base_pred.meta.get("max_length", 128)))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / f"seed_{args.seed}.json", {"seed": args.seed, "base": str(args.base), "pool": len(units),
@@ -89,10 +112,17 @@ def report(args: argparse.Namespace) -> int:
         print(f"annotation_study: no seed_*.json in {args.folder}", file=sys.stderr)
         return 2
     results = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    shape = {(r["pool"], r["dev"], json.dumps(r["settings"], sort_keys=True),
+              json.dumps({s: [row["labels"] for row in c] for s, c in r["curves"].items()}, sort_keys=True))
+             for r in results}
+    if len(shape) > 1:
+        print(f"annotation_study: the seed files in {args.folder} differ in pool, dev, settings or strategies; "
+              "merge only runs of one study", file=sys.stderr)
+        return 2
     runs = [r["curves"] for r in results]
     seeds = [r["seed"] for r in results]
     lines = [f"Seeds {', '.join(map(str, seeds))}; pool {results[0]['pool']} units; dev {results[0]['dev']} units; "
-             f"batches of {results[0]['settings']['batch']}. Mean ± std over seeds.", ""]
+             f"batches of {results[0]['settings']['batch']}. Mean ± sample std (n−1) over seeds.", ""]
     fig, axes = plt.subplots(1, len(LABELS), figsize=(5 * len(LABELS), 4), sharex=True)
     for ax, (metric, name) in zip(axes, LABELS.items()):
         curves = mean_curves(runs, metric)
@@ -151,11 +181,17 @@ def main(argv: list[str]) -> int:
     p.add_argument("--plot")
     p.add_argument("--table")
     args, overrides = ap.parse_known_args(argv)
-    if args.command == "report":
-        if overrides:
-            ap.error(f"unrecognized arguments: {' '.join(overrides)}")
-        return report(args)
-    return run(args, overrides)
+    from kpstance.errors import KpstanceError
+
+    try:
+        if args.command == "report":
+            if overrides:
+                ap.error(f"unrecognized arguments: {' '.join(overrides)}")
+            return report(args)
+        return run(args, overrides)
+    except KpstanceError as e:
+        print(f"annotation_study: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

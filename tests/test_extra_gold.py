@@ -84,6 +84,36 @@ def test_a_units_own_split_wins_and_without_a_report_the_unit_is_its_own(tmp_pat
     assert load_extra_gold([write(tmp_path / "b.jsonl", bare)], scheme, 0.2, 0.2).sentences[0]["report_id"] == "lone"
 
 
+def test_a_report_given_a_split_by_one_unit_keeps_all_its_units_there(tmp_path, scheme):
+    from kpstance.eval.multisource import hash_split, load_extra_gold
+
+    report = next(f"rep-{i}" for i in range(100) if hash_split(f"rep-{i}", 0.2, 0.2) == "train")
+    rows = [{"id": f"x{i}", "text": f"Unit {i}.", "actor": "none", "stance": "neutral", "article_id": report,
+             "split": split} for i, split in enumerate([None, "", "test", None])]
+    ms = load_extra_gold([write(tmp_path / "g.jsonl", rows)], scheme, 0.2, 0.2)
+    assert [r["split"] for r in ms.sentences] == ["test"] * 4  # the hash would have said train
+
+
+def test_a_single_report_warns_that_a_split_is_empty(tmp_path, scheme, caplog):
+    from kpstance.eval.multisource import load_extra_gold
+
+    rows = [{"id": f"x{i}", "text": f"Unit {i}.", "actor": "none", "stance": "neutral", "article_id": "lines"}
+            for i in range(5)]
+    with caplog.at_level("WARNING", logger="kpstance"):
+        load_extra_gold([write(tmp_path / "g.jsonl", rows)], scheme, 0.2, 0.2)
+    assert "no report landed in" in caplog.text and "1 report(s) in all" in caplog.text
+
+
+def test_an_imported_speaker_reaches_the_models_context(scheme):
+    from kpstance.eval.multisource import sentence_units
+    from kpstance.systems.context import contexts, format_context
+
+    units = sentence_units([{"id": "a", "text": "He spoke at a regular briefing.", "speaker": "Wang Yi"},
+                            {"id": "b", "text": "He spoke at a regular briefing."}])
+    ctx = contexts(units, scheme)
+    assert ctx[0] == format_context("sentence", "Wang Yi") and "Wang Yi" not in ctx[1]
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (lambda rows: rows[4].update(split="test"), r"g\.jsonl:5: report 'r2' is in split 'train' \(.*g\.jsonl:4\)"),
     (lambda rows: rows[2].update(stance="furious"), r"g\.jsonl:3: unknown stance 'furious'"),
@@ -132,16 +162,25 @@ def test_leak_guard_keeps_training_away_from_held_out_units_of_both_corpora(tmp_
                         [*ms.protected_texts(), *extra.protected_texts()], None,
                         (sentence_units(train), [(r["actor"], r["stance"]) for r in train]))
     texts = [u.text for u in data.extra]
-    assert data.n_extra_gold == 8
     assert ms_test not in texts and rows[-1]["text"] not in texts
     assert texts.count(REPORTS["r1"][1][0][0]) == 2  # the rest joins training, repeated
-    assert not any(r[0] in texts for r in REPORTS["r3"][1] + REPORTS["r4"][1])
+    assert data.n_extra_gold == 6  # the two leaks are not counted as training units
 
 
-def test_a_run_trains_on_the_train_reports_and_scores_the_held_out_ones(tmp_path):
+def test_a_run_trains_on_the_train_reports_and_scores_the_held_out_ones(tmp_path, scheme):
+    from kpstance.eval.multisource import load_multisource
     from kpstance.run.pipeline import train
 
-    path = write(tmp_path / "mine.jsonl", imported())
+    ms = load_multisource(ROOT / "data" / "multisource", scheme)
+    held = ms.split("dev")[0]["report_id"]
+    rows = imported() + [
+        # a copy of your own dev unit in a train report: the leak guard drops it
+        {"id": "copy", "text": REPORTS["r3"][1][0][0], "actor": "south_korea", "stance": "conciliatory",
+         "article_id": "r1", "split": "train"},
+        # a unit of a report the multi-source corpus holds out for dev: left out of training whole
+        {"id": "held", "text": "A line of our own from that dev report's story.", "actor": "none",
+         "stance": "neutral", "article_id": held, "split": "train"}]
+    path = write(tmp_path / "mine.jsonl", rows)
     m = train(compose(["experiment=smoke", "evaluation.cv=false", f"data.extra_gold=[{path}]"], tmp_path))
     assert (m["n_extra_gold_train"], m["n_extra_gold_dev"], m["n_extra_gold_test"]) == (6, 3, 3)
     for prefix in ("extra_", "rules_extra_"):

@@ -159,7 +159,7 @@ def _fmt(m: Mapping[str, float]) -> str:
 
 
 def mean_curves(runs: Sequence[Mapping[str, list[dict]]], metric: str) -> dict[str, list[tuple[int, float, float]]]:
-    """Per strategy, (labels, mean, std over seeds) at every round all seeds reached."""
+    """Per strategy, (labels, mean, sample std over seeds) at every round all seeds reached."""
     out: dict[str, list[tuple[int, float, float]]] = {}
     for strategy in runs[0]:
         if strategy == "all":
@@ -168,7 +168,8 @@ def mean_curves(runs: Sequence[Mapping[str, list[dict]]], metric: str) -> dict[s
         rows = []
         for k in range(n):
             values = np.array([r[strategy][k][metric] for r in runs])
-            rows.append((int(runs[0][strategy][k]["labels"]), float(values.mean()), float(values.std())))
+            std = float(values.std(ddof=1)) if len(values) > 1 else 0.0  # sample std: three seeds are few
+            rows.append((int(runs[0][strategy][k]["labels"]), float(values.mean()), std))
         out[strategy] = rows
     return out
 

@@ -43,6 +43,11 @@ class MultiSource:
     def split(self, name: str) -> list[dict]:
         return [r for r in self.sentences if r["split"] == name]
 
+    def held_out_reports(self) -> set[str]:
+        """The report ids of dev and test sentences and the ids of dev and test articles."""
+        return ({r["report_id"] for r in self.sentences if r["split"] != "train"}
+                | {a.id for a in self.articles if a.split != "train"})
+
     def protected_texts(self) -> list[str]:
         """Every dev and test text: no training sentence may come within the leak threshold of one."""
         texts = [r["text"] for r in self.sentences if r["split"] != "train"]
@@ -111,28 +116,41 @@ def hash_split(report: str, dev: float, test: float) -> str:
 
 def load_extra_gold(paths: Sequence[str | Path], scheme: LabelScheme, dev: float, test: float) -> MultiSource:
     """Imported gold sets (``data.extra_gold``: the JSON Lines ``kpstance annotate import`` writes) as one corpus,
-    split by source report like the multi-source corpus: a unit's own ``split`` field wins, otherwise its report's
-    hash puts ``dev`` and ``test`` of the reports in those splits. Every unit of a report shares one split."""
+    split by source report like the multi-source corpus. A report whose units carry a ``split`` field is in that
+    split (two different ones are refused); any other report's hash puts ``dev`` and ``test`` of the reports in
+    those splits. Every unit of a report shares one split."""
     seen: set[str] = set()
-    sentences = []
-    splits: dict[str, tuple[str, Path, int]] = {}
+    sentences: list[dict] = []
+    explicit: dict[str, tuple[str, Path, int]] = {}  # report -> its split and where it was first given
     for p in map(Path, paths):
         if not p.is_file():
             raise KpstanceError("extra gold file not found (data.extra_gold)", p)
         for line, rec in iter_jsonl(p):
+            rec = dict(rec)
+            if rec.get("split") in (None, ""):  # no split of its own: the report's (below)
+                rec.pop("split", None)
             _check(rec, EXTRA_FIELDS, p, line)
-            rec = _gold_record(dict(rec), scheme, p, line, seen)
+            rec = _gold_record(rec, scheme, p, line, seen)
             rec["report_id"] = report_of(rec)
-            rec["split"] = rec.get("split") or hash_split(rec["report_id"], dev, test)
-            first = splits.setdefault(rec["report_id"], (rec["split"], p, line))
-            if first[0] != rec["split"]:
-                raise KpstanceError(f"report '{rec['report_id']}' is in split '{first[0]}' ({first[1]}:{first[2]}) "
-                                    f"and in '{rec['split']}' here", p, line)
+            if "split" in rec:
+                first = explicit.setdefault(rec["report_id"], (rec["split"], p, line))
+                if first[0] != rec["split"]:
+                    raise KpstanceError(f"report '{rec['report_id']}' is in split '{first[0]}' ({first[1]}:{first[2]}) "
+                                        f"and in '{rec['split']}' here", p, line)
             rec.setdefault("kind", "sentence")
             rec.setdefault("phenomena", [])
             sentences.append(rec)
     if not sentences:
         raise KpstanceError("no gold units in the extra gold sets", ", ".join(map(str, paths)))
+    for rec in sentences:
+        given = explicit.get(rec["report_id"])
+        rec["split"] = given[0] if given else hash_split(rec["report_id"], dev, test)
+    reports = {s: {r["report_id"] for r in sentences if r["split"] == s} for s in SPLITS}
+    for name, share in (("train", 1.0 - dev - test), ("dev", dev), ("test", test)):
+        if share > 0 and not reports[name]:
+            log.warning("extra gold: no report landed in %s (%d report(s) in all; units of one report share a split, "
+                        "and a .jsonl file's lines are one report unless they carry report_id or article_id)",
+                        name, len({r["report_id"] for r in sentences}))
     return MultiSource(sentences, [])
 
 
@@ -154,8 +172,13 @@ def train_units(ms: MultiSource, language: str = "en") -> tuple[list[Unit], list
 
 def sentence_units(records: Sequence[dict]) -> list[Unit]:
     """Each sentence record as a unit of its own, its kind kept: a stand-alone sentence is read alone (no speaker
-    carried over from the sentence before it in the file)."""
-    return [Unit.of_text(r["text"], r["id"], r["id"], r.get("kind", "sentence")) for r in records]
+    carried over from the sentence before it in the file), unless the record names its ``speaker`` (imported gold
+    does: the annotator saw it), which the model then reads as a ``.jsonl`` line's speaker at prediction."""
+    units = [Unit.of_text(r["text"], r["id"], r["id"], r.get("kind", "sentence")) for r in records]
+    for u, r in zip(units, records):
+        if r.get("speaker"):
+            u.extra["speaker"] = str(r["speaker"])
+    return units
 
 
 def _norm(text: str) -> str:

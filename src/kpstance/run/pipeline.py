@@ -9,6 +9,7 @@ only after the whole run has succeeded.
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -28,6 +29,8 @@ from ..weak.silver import silver_labels
 from ..weak.trainset import TrainingData
 from .prepare import Run, prepare
 
+log = logging.getLogger("kpstance")
+
 
 def train(cfg: Any) -> dict[str, float]:
     """Run the whole pipeline for one config; return the flat metrics (also in metrics.json)."""
@@ -46,6 +49,13 @@ def train(cfg: Any) -> dict[str, float]:
 
     extra = run.extra_gold
     extra_train = extra.split("train") if extra else []
+    if extra and ms:  # a report the multi-source corpus holds out stays out whole, not only its close sentences
+        held = ms.held_out_reports()
+        kept = [r for r in extra_train if r["report_id"] not in held]
+        if len(kept) < len(extra_train):
+            log.warning("extra gold: %d train unit(s) of multi-source dev/test reports left out of training",
+                        len(extra_train) - len(kept))
+        extra_train = kept
     data = TrainingData(cfg, scheme, [g["text"] for g in gold.values() if g.get("text")], labels_of,
                         [*(ms.protected_texts() if ms else ()), *(extra.protected_texts() if extra else ())],
                         train_units(ms, cfg.data.language) if ms and cfg.data.multisource.train else None,

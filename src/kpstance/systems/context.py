@@ -24,11 +24,15 @@ def format_context(kind: str, speaker: str | None) -> str:
 
 
 def contexts(units: Sequence[Unit], scheme: LabelScheme) -> list[str]:
-    """One context per unit, reading each article's units in order (speakers carry within an article only)."""
+    """One context per unit, reading each article's units in order (speakers carry within an article only); a
+    unit that names its speaker (``extra["speaker"]``, an imported gold unit's) keeps it."""
     rules = rules_for(scheme)
     last_named: dict[str, str] = {}
     out = []
     for u in units:
+        if u.extra.get("speaker"):
+            out.append(format_context(u.kind, u.extra["speaker"]))
+            continue
         speaker = None
         source = _source(rules, u)
         if source:

@@ -46,13 +46,14 @@ class TrainingData:
             self.extra_labels += list(gold_train[1]) * rep
             self.n_gold_train = len(gold_train[0])
             log.info("multi-source train split: %d gold units (x%d)", self.n_gold_train, rep)
-        self.n_extra_gold = 0
+        self.n_extra_gold = 0  # the imported units that train: counted after the leak guard, below
+        span = (len(self.extra), len(self.extra))
         if extra_gold is not None:
             rep = int(cfg.data.extra_gold_repeat)
             self.extra += list(extra_gold[0]) * rep
             self.extra_labels += list(extra_gold[1]) * rep
-            self.n_extra_gold = len(extra_gold[0])
-            log.info("extra gold, train split: %d units (x%d)", self.n_extra_gold, rep)
+            span = (span[0], len(self.extra))
+            log.info("extra gold, train split: %d units (x%d)", len(extra_gold[0]), rep)
         self.n_corpus = 0
         if cfg.data.corpus is not None:
             from .corpus import label_folder
@@ -69,6 +70,8 @@ class TrainingData:
         # the shared parts against dev and test once here, not once per fold in build()
         keep = drop_leaks([u.text for u in self.extra], self.protected, self.max_overlap) if self.protected else None
         self.n_shared_dropped = 0 if keep is None else len(self.extra) - len(keep)
+        kept = range(len(self.extra)) if keep is None else keep
+        self.n_extra_gold = len({self.extra[i].id for i in kept if span[0] <= i < span[1]})
         if keep is not None:
             self.extra = [self.extra[i] for i in keep]
             self.extra_labels = [self.extra_labels[i] for i in keep]
