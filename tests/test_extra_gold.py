@@ -193,3 +193,16 @@ def test_a_run_trains_on_the_train_reports_and_scores_the_held_out_ones(tmp_path
     saved = (tmp_path / "run" / "config.yaml").read_text()
     assert str(path) in saved  # the resolved config names the gold, so the run can be reproduced
     assert len(m["extra_gold_sha256"]) == 64
+
+
+def test_without_the_multisource_corpus_your_own_dev_calibrates_the_model(tmp_path):
+    from kpstance.run.pipeline import train
+    from kpstance.systems.predictor import StancePredictor
+
+    path = write(tmp_path / "mine.jsonl", imported())
+    m = train(compose(["experiment=smoke", "evaluation.cv=false", "data.multisource=null",
+                       f"data.extra_gold=[{path}]"], tmp_path))
+    assert "test_joint_accuracy" not in m and 0 <= m["extra_test_joint_accuracy"] <= 1
+    assert 0 <= m["extra_test_actor_ece"] <= 1 and "extra_test_confident80_joint_accuracy" in m
+    saved = StancePredictor.load(m["model_dir"]).temperature
+    assert saved == {"actor": m["actor_temperature"], "stance": m["stance_temperature"]} != {"actor": 1.0, "stance": 1.0}

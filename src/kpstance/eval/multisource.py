@@ -252,9 +252,9 @@ class Scorer:
         labels = self.scheme.actor_labels if head == "actor" else self.scheme.stance_labels
         return [labels.index(r[head]) for r in recs]
 
-    def calibrate(self, system: Any, out_dir: Path | None) -> dict[str, float]:
+    def calibrate(self, system: Any, out_dir: Path | None, prefix: str = "") -> dict[str, float]:
         """Fit one temperature per head on dev; ECE on test before (``*_ece_raw``) and after; reliability
-        diagrams of test; and test accuracy of the most confident 80 % and 90 % of units."""
+        diagrams of test; and test accuracy of the most confident 80 % and 90 % of units (keys after ``prefix``)."""
         from .calibration import coverage_accuracy, ece, fit_temperature, reliability_diagram, scale
 
         dev, test = self.ms.split("dev"), self.ms.split("test")
@@ -270,8 +270,8 @@ class Scorer:
             y = self._gold_index(test, head)
             cal = scale(raw, t)
             out[f"{head}_temperature"] = t
-            out[f"test_{head}_ece_raw"] = ece(raw, y)
-            out[f"test_{head}_ece"] = ece(cal, y)
+            out[f"{prefix}test_{head}_ece_raw"] = ece(raw, y)
+            out[f"{prefix}test_{head}_ece"] = ece(cal, y)
             if out_dir is not None:
                 reliability_diagram({"raw": (raw, y), f"calibrated (T={t:.2f})": (cal, y)},
                                     f"{head}, multi-source test", out_dir / f"reliability_{head}.png")
@@ -284,8 +284,8 @@ class Scorer:
         correct = [(p["actor"], p["stance"]) == (r["actor"], r["stance"]) for p, r in zip(raw_test, test)]
         for keep in (80, 90):
             thr, acc = coverage_accuracy(score_min, correct, keep / 100)
-            out[f"test_confident{keep}_min_score"] = thr
-            out[f"test_confident{keep}_joint_accuracy"] = acc
+            out[f"{prefix}test_confident{keep}_min_score"] = thr
+            out[f"{prefix}test_confident{keep}_joint_accuracy"] = acc
         return out
 
     def _rescaled(self, pred: dict, temps: Mapping[str, float]) -> dict:

@@ -83,12 +83,14 @@ def train(cfg: Any) -> dict[str, float]:
         if getattr(final, "stats", None) is not None:
             info["train_examples_per_second"] = round(final.stats.examples_per_second, 2)
     scorer = Scorer(ms, scheme, cfg.data.language) if ms else None
+    extra_scorer = Scorer(extra, scheme, cfg.data.language) if extra else None
+    if hasattr(final, "temperature") and (scorer or extra_scorer):  # calibrated on dev before scored and saved
+        # on the multi-source dev split; without that corpus, on your own gold's dev (extra_test_*_ece keys)
+        metrics.update((scorer or extra_scorer).calibrate(final, run.out_dir if cfg.evaluation.plots else None,
+                                                          "" if scorer else "extra_"))
     if scorer:
-        if hasattr(final, "temperature"):  # calibrated on dev before it is scored and saved
-            metrics.update(scorer.calibrate(final, run.out_dir if cfg.evaluation.plots else None))
         metrics.update(scorer.score("model", "", final))
         metrics.update(scorer.score("rules", "rules_", RulesSystem(cfg, scheme, int(cfg.seed))))
-    extra_scorer = Scorer(extra, scheme, cfg.data.language) if extra else None
     if extra_scorer:  # your own gold's dev and test: extra_dev_*, extra_test_* (and rules_extra_*)
         metrics.update(extra_scorer.score("model", "extra_", final))
         metrics.update(extra_scorer.score("rules", "rules_extra_", RulesSystem(cfg, scheme, int(cfg.seed))))
