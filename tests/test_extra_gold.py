@@ -206,3 +206,18 @@ def test_without_the_multisource_corpus_your_own_dev_calibrates_the_model(tmp_pa
     assert 0 <= m["extra_test_actor_ece"] <= 1 and "extra_test_confident80_joint_accuracy" in m
     saved = StancePredictor.load(m["model_dir"]).temperature
     assert saved == {"actor": m["actor_temperature"], "stance": m["stance_temperature"]} != {"actor": 1.0, "stance": 1.0}
+
+
+def test_what_annotate_import_writes_trains_as_it_is(tmp_path):
+    """The hand-off of the loop: the real Label Studio export, imported by the CLI, listed in data.extra_gold."""
+    from helpers import run_cli
+
+    from kpstance.run.pipeline import train
+
+    gold = tmp_path / "lavrov.jsonl"
+    r = run_cli("annotate", "import", str(ROOT / "tests" / "fixtures" / "labelstudio_export.json"),
+                "--output", str(gold))
+    assert r.returncode == 0, r.stderr
+    m = train(compose(["experiment=smoke", "evaluation.cv=false", f"data.extra_gold=[{gold}]",
+                       "data.extra_gold_dev=0", "data.extra_gold_test=0"], tmp_path))
+    assert m["n_extra_gold_train"] == 5 and "n_extra_gold_dev" in m and m["n_extra_gold_dev"] == 0
