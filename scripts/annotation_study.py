@@ -82,7 +82,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     replay = Labelled(replay_units, [(e.actor, e.stance) for e in synth],
                       contexts(replay_units, scheme) if use_ctx else None)
     settings = StudySettings(rounds=args.rounds, batch=args.batch, epochs=args.epochs, lr=args.lr,
-                             replay=args.replay, strategies=tuple(args.strategies), all_labels=not args.no_all)
+                             replay=args.replay, fixed_replay=args.fixed_replay, strategies=tuple(args.strategies),
+                             all_labels=not args.no_all)
 
     def base():
         p = StancePredictor.load(args.base)  # safetensors only, labels as saved
@@ -105,14 +106,19 @@ def report(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from kpstance.annotate.study import labels_to_reach, mean_curves
+    from kpstance.annotate.study import area_under, labels_to_reach, mean_curves
 
     files = sorted(Path(args.folder).glob("seed_*.json"))
     if not files:
         print(f"annotation_study: no seed_*.json in {args.folder}", file=sys.stderr)
         return 2
     results = [json.loads(f.read_text(encoding="utf-8")) for f in files]
-    shape = {(r["pool"], r["dev"], json.dumps(r["settings"], sort_keys=True),
+    from dataclasses import asdict
+
+    from kpstance.annotate.study import StudySettings
+
+    defaults = asdict(StudySettings())  # a setting added later reads as its default in older seed files
+    shape = {(r["pool"], r["dev"], json.dumps({**defaults, **r["settings"]}, sort_keys=True),
               json.dumps({s: [row["labels"] for row in c] for s, c in r["curves"].items()}, sort_keys=True))
              for r in results}
     if len(shape) > 1:
@@ -140,6 +146,8 @@ def report(args: argparse.Namespace) -> int:
             v = np.array([r["all"][0][metric] for r in runs])
             ax.axhline(v.mean(), color="grey", linestyle="--", label=f"whole pool ({runs[0]['all'][0]['labels']})")
             lines += ["", f"Whole pool ({runs[0]['all'][0]['labels']} labels): {v.mean():.3f} ± {v.std():.3f}"]
+        area = area_under(runs, metric)
+        lines += ["", "Mean over the labelled rounds: " + "; ".join(f"{s} {m:.3f} ± {sd:.3f}" for s, (m, sd) in area.items())]
         if "random" in curves:
             final_n, target, _ = curves["random"][-1]
             lines += ["", f"Labels to reach random's final {name} ({target:.3f} at {final_n}):"]
@@ -174,6 +182,7 @@ def main(argv: list[str]) -> int:
     r.add_argument("--epochs", type=int, default=2)
     r.add_argument("--lr", type=float, default=1e-4)
     r.add_argument("--replay", type=int, default=100)
+    r.add_argument("--fixed-replay", action="store_true", help="one replay sample per seed instead of one per round")
     r.add_argument("--strategies", nargs="+", default=["uncertainty", "disagreement", "random"])
     r.add_argument("--no-all", action="store_true", help="skip training on the whole pool (the ceiling)")
     p = sub.add_parser("report", help="merge seed_*.json: table (Markdown) and plot")

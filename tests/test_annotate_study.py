@@ -127,6 +127,7 @@ def test_the_report_merges_seeds_into_a_table_and_a_plot(tmp_path):
     assert "| 25 | 0.610 ± 0.014 | 0.720 ± 0.000 |" in text  # sample std of 0.60 and 0.62
     assert "- uncertainty: 25 (25 fewer than random)" in text  # random's final actor F1 0.7, uncertainty 0.72 at 25
     assert "Whole pool (100 labels): 0.900 ± 0.000" in text
+    assert "Mean over the labelled rounds: random 0.655 ± 0.007; uncertainty 0.765 ± 0.007" in text
     assert study.main(["report", str(tmp_path / "empty")]) == 2
     other = json.loads((tmp_path / "seed_1.json").read_text())
     other["settings"]["batch"] = 50

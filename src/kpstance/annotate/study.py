@@ -59,7 +59,8 @@ class StudySettings:
     epochs: int = 2
     lr: float = 1e-4
     batch_size: int = 32
-    replay: int = 100  # synthetic units drawn afresh each round, trained beside the labelled units
+    replay: int = 100  # synthetic units trained beside the labelled units
+    fixed_replay: bool = False  # true: one replay sample per seed for every round; false: drawn afresh each round
     predict_batch_size: int = 64
     strategies: tuple[str, ...] = ("uncertainty", "disagreement", "random")
     all_labels: bool = True  # also train on the whole pool: the curve's ceiling
@@ -142,7 +143,7 @@ def simulate(base: Callable[[], tuple[Any, Any]], pool: Pool, dev: Labelled, rep
                 cands = candidates(predictor, pool, todo, settings.predict_batch_size)
             batch = [todo[j] for j in pick(cands, settings.batch, strategy, seed * 1000 + r)]
             labelled += batch
-            predictor = retrain(labelled, seed * 1000 + r, f"{strategy} round {r}")
+            predictor = retrain(labelled, seed * 1000 + (0 if settings.fixed_replay else r), f"{strategy} round {r}")
             metrics, _ = calibrated(predictor, dev, scheme)
             curve.append({"labels": len(labelled), **metrics, "batch": [pool.units[i].id for i in batch]})
             log.info("seed %d %s: %d labels %s", seed, strategy, len(labelled), _fmt(metrics))
@@ -171,6 +172,18 @@ def mean_curves(runs: Sequence[Mapping[str, list[dict]]], metric: str) -> dict[s
             std = float(values.std(ddof=1)) if len(values) > 1 else 0.0  # sample std: three seeds are few
             rows.append((int(runs[0][strategy][k]["labels"]), float(values.mean()), std))
         out[strategy] = rows
+    return out
+
+
+def area_under(runs: Sequence[Mapping[str, list[dict]]], metric: str) -> dict[str, tuple[float, float]]:
+    """Per strategy, the mean of ``metric`` over its labelled rounds (the base left out), then mean and sample std
+    over seeds: one figure per strategy that a single lucky or unlucky round moves little."""
+    out = {}
+    for strategy in runs[0]:
+        if strategy == "all":
+            continue
+        values = np.array([np.mean([row[metric] for row in r[strategy][1:]]) for r in runs])
+        out[strategy] = (float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0)
     return out
 
 
