@@ -153,7 +153,10 @@ def report(args: argparse.Namespace) -> int:
             lines += ["", f"Labels to reach random's final {name} ({target:.3f} at {final_n}):"]
             for s, c in curves.items():
                 n = labels_to_reach(c, target)
-                text = f"not within {c[-1][0]}" if n is None else f"{n} ({final_n - n} fewer than random)"
+                if s == "random":  # below final_n when its own curve is not monotone
+                    text = f"first at {n}"
+                else:
+                    text = f"not within {c[-1][0]}" if n is None else f"{n} ({final_n - n} fewer than random)"
                 lines.append(f"- {s}: {text}")
         lines.append("")
         ax.set_title(f"dev {name}")
