@@ -8,7 +8,7 @@ a few dozen real units do not make it forget the rest; its temperatures are refi
 calibrated margins) and dev is scored. ``scripts/annotation_study.py`` runs it and writes the plot and table.
 
 Retraining continues from the base model instead of repeating the whole run (minutes per round on two cores),
-which makes every round cheap enough for three strategies, three seeds and many rounds.
+which makes every round cheap enough for three strategies, several seeds and many rounds.
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ class StudySettings:
     all_labels: bool = True  # also train on the whole pool: the curve's ceiling
 
 
-def calibrated(predictor: StancePredictor, dev: Labelled, scheme: LabelScheme) -> tuple[dict[str, float], list[dict]]:
-    """Fit one temperature per head on dev (as a run does); return dev's metrics and its raw predictions."""
+def calibrated(predictor: StancePredictor, dev: Labelled, scheme: LabelScheme) -> dict[str, float]:
+    """Fit one temperature per head on dev (as a run does: selection reads calibrated margins); return dev's
+    metrics (temperature changes no label, so one prediction serves both)."""
     predictor.temperature = {"actor": 1.0, "stance": 1.0}
     preds = predictor.predict([u.text for u in dev.units], contexts=dev.contexts)
     for head, labels in (("actor", predictor.actors), ("stance", predictor.stances)):
@@ -75,7 +76,7 @@ def calibrated(predictor: StancePredictor, dev: Labelled, scheme: LabelScheme) -
         gold = [labels.index(g[0] if head == "actor" else g[1]) for g in dev.labels]
         predictor.temperature[head] = fit_temperature(probs, gold)
     metrics = score(dev.labels, [(p["actor"], p["stance"]) for p in preds], scheme, "dev_")
-    return {k: metrics[k] for k in METRICS}, preds
+    return {k: metrics[k] for k in METRICS}
 
 
 def candidates(predictor: StancePredictor, pool: Pool, todo: Sequence[int], batch_size: int) -> list[Candidate]:
@@ -111,7 +112,7 @@ def simulate(base: Callable[[], tuple[Any, Any]], pool: Pool, dev: Labelled, rep
         return StancePredictor(model, tok, max_length, str(next(model.parameters()).device.type))
 
     def retrain(picked: Sequence[int], round_seed: int, description: str) -> StancePredictor:
-        """The base fine-tuned on the ``picked`` pool units and a fresh replay sample, calibrated on dev."""
+        """The base fine-tuned on the ``picked`` pool units and a replay sample drawn from ``round_seed``."""
         extra = random.Random(round_seed).sample(range(len(replay.units)), min(settings.replay, len(replay.units)))
         units = [pool.units[i] for i in picked] + [replay.units[i] for i in extra]
         labels = [pool.labels[i] for i in picked] + [replay.labels[i] for i in extra]
@@ -124,7 +125,7 @@ def simulate(base: Callable[[], tuple[Any, Any]], pool: Pool, dev: Labelled, rep
         return predictor_of(model, tok)
 
     start = predictor_of(*base())
-    start_metrics, _ = calibrated(start, dev, scheme)
+    start_metrics = calibrated(start, dev, scheme)
     start_temps = dict(start.temperature)
     log.info("seed %d: base model %s", seed, _fmt(start_metrics))
     curves: dict[str, list[dict]] = {}
@@ -144,12 +145,12 @@ def simulate(base: Callable[[], tuple[Any, Any]], pool: Pool, dev: Labelled, rep
             batch = [todo[j] for j in pick(cands, settings.batch, strategy, seed * 1000 + r)]
             labelled += batch
             predictor = retrain(labelled, seed * 1000 + (0 if settings.fixed_replay else r), f"{strategy} round {r}")
-            metrics, _ = calibrated(predictor, dev, scheme)
+            metrics = calibrated(predictor, dev, scheme)
             curve.append({"labels": len(labelled), **metrics, "batch": [pool.units[i].id for i in batch]})
             log.info("seed %d %s: %d labels %s", seed, strategy, len(labelled), _fmt(metrics))
         curves[strategy] = curve
     if settings.all_labels:  # the ceiling: every pool unit labelled, trained the same way
-        metrics, _ = calibrated(retrain(range(len(pool.units)), seed * 1000, "whole pool"), dev, scheme)
+        metrics = calibrated(retrain(range(len(pool.units)), seed * 1000, "whole pool"), dev, scheme)
         curves["all"] = [{"labels": len(pool.units), **metrics}]
         log.info("seed %d whole pool: %d labels %s", seed, len(pool.units), _fmt(metrics))
     return curves
