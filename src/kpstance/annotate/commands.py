@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import KpstanceError
 from ..weak.scheme import LabelScheme, load_scheme
 from . import labelstudio as ls
-from .select import Candidate, pick, unit_margin
+from .select import Candidate, pick
 
 
 def scheme_for(model_dir: str | os.PathLike | None, labels: str | None) -> LabelScheme:
@@ -89,9 +89,7 @@ def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, str
             raise KpstanceError(f"unit id '{uid}' also comes from {ids[uid]}; ids must be unique across inputs", loc)
         ids[uid] = loc
         arts.append(str(rec.get("article_id") or rec.get("report_id") or u.article_id))
-    cands = [Candidate(uid, art, unit_margin(p["actor_probs"], p["stance_probs"]),
-                       (s.actor != p["actor"]) + (s.stance != p["stance"]))
-             for uid, art, p, s in zip(ids, arts, preds, rules)]
+    cands = [Candidate.of(uid, art, p, (s.actor, s.stance)) for uid, art, p, s in zip(ids, arts, preds, rules)]
     chosen = pick(cands, n, strategy, seed)
 
     def neighbour(i: int, step: int) -> str:

@@ -29,6 +29,12 @@ class Candidate:
     margin: float  # calibrated top1 - top2 probability, the lower of the two heads
     disagreements: int = 0  # heads (actor, stance) on which the rules and the model differ
 
+    @classmethod
+    def of(cls, uid: str, article: str, pred: Mapping, rules: tuple[str, str]) -> Candidate:
+        """A unit as the model (a predictor's output dict, calibrated) and the rules (actor, stance) see it."""
+        return cls(uid, article, unit_margin(pred["actor_probs"], pred["stance_probs"]),
+                   (rules[0] != pred["actor"]) + (rules[1] != pred["stance"]))
+
 
 def margin(probs: Mapping[str, float] | Sequence[float]) -> float:
     """Top-1 minus top-2 probability: near 0 when the model hesitates between two labels."""

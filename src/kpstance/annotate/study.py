@@ -26,7 +26,7 @@ from ..eval.metrics import score
 from ..systems.predictor import StancePredictor
 from ..text.segment import Unit
 from ..weak.scheme import LabelScheme
-from .select import Candidate, pick, unit_margin
+from .select import Candidate, pick
 
 log = logging.getLogger("kpstance")
 METRICS = ("dev_actor_macro_f1", "dev_stance_macro_f1", "dev_joint_accuracy")
@@ -83,9 +83,7 @@ def candidates(predictor: StancePredictor, pool: Pool, todo: Sequence[int], batc
     """What ``pick`` needs of every unlabelled unit: its calibrated margin and how far the rules disagree."""
     ctx = [pool.contexts[i] for i in todo] if pool.contexts is not None else None
     preds = predictor.predict([pool.units[i].text for i in todo], batch_size, contexts=ctx)
-    return [Candidate(pool.units[i].id, pool.articles[i], unit_margin(p["actor_probs"], p["stance_probs"]),
-                      (pool.rules[i][0] != p["actor"]) + (pool.rules[i][1] != p["stance"]))
-            for i, p in zip(todo, preds)]
+    return [Candidate.of(pool.units[i].id, pool.articles[i], p, pool.rules[i]) for i, p in zip(todo, preds)]
 
 
 def simulate(base: Callable[[], tuple[Any, Any]], pool: Pool, dev: Labelled, replay: Labelled,

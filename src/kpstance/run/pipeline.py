@@ -88,12 +88,13 @@ def train(cfg: Any) -> dict[str, float]:
         # on the multi-source dev split; without that corpus, on your own gold's dev (extra_test_*_ece keys)
         metrics.update((scorer or extra_scorer).calibrate(final, run.out_dir if cfg.evaluation.plots else None,
                                                           "" if scorer else "extra_"))
+    rules = RulesSystem(cfg, scheme, int(cfg.seed)) if scorer or extra_scorer else None
     if scorer:
         metrics.update(scorer.score("model", "", final))
-        metrics.update(scorer.score("rules", "rules_", RulesSystem(cfg, scheme, int(cfg.seed))))
+        metrics.update(scorer.score("rules", "rules_", rules))
     if extra_scorer:  # your own gold's dev and test: extra_dev_*, extra_test_* (and rules_extra_*)
         metrics.update(extra_scorer.score("model", "extra_", final))
-        metrics.update(extra_scorer.score("rules", "rules_extra_", RulesSystem(cfg, scheme, int(cfg.seed))))
+        metrics.update(extra_scorer.score("rules", "rules_extra_", rules))
         metrics.update({f"n_extra_gold_{s}": len(extra.split(s)) for s in ("dev", "test")},
                        extra_gold_sha256=sha256(*cfg.data.extra_gold))
     metrics.update(n_units=len(units), n_synthetic=data.n_synthetic, n_gold_train=data.n_gold_train, n_corpus=data.n_corpus,
