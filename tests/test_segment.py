@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import ARTICLE_ID
 
-from kpstance.text.segment import segment_article, split_sentences
+from kpstance.text.segment import segment_article, split_sentences, strip_furniture
 
 
 def test_headline_subtitle_dateline_and_sections(units):
@@ -115,3 +115,49 @@ def test_wire_formats_give_the_dateline_its_own_unit_and_skip_credit_lines(fmt):
 def test_a_quote_after_a_quoted_sentence_is_its_own_unit():
     units = segment_article('Title\nMoon said Pyongyang "should stop." "It must be pressed hard," he said.\n', "q")
     assert [u.text for u in units][1:] == ['Moon said Pyongyang "should stop."', '"It must be pressed hard," he said.']
+
+
+# Wire furniture after the last sentence of a paragraph, or on a line of its own: stripped, the sentence kept.
+FURNITURE = {
+    "reuters_credits": "(Reporting by Ana Lee; Additional reporting by Bo Kim in Tokyo; Editing by Tom Ray)",
+    "reuters_writing": "Writing by Jo Park; Editing by Lin Feast & Sam Cole-Moore",
+    "xinhua_enditem": "Enditem",
+    "yonhap_end": "(END)",
+    "ap_contributed": "Associated Press writer Mia Sato in Tokyo contributed to this report.",
+    "ap_byline": "By KIM SU-JIN, Associated Press",
+    "afp_slug": "burs-jta/kms",
+}
+LAST = "The ministry called the exercise a routine one."
+PLAIN = ("Drills resume near the border\nSEOUL, Nov. 29 (Yonhap) -- The army moved two brigades on Tuesday.\n"
+         "Troop rotation\nOfficers gave no reason for the move. {last}\n")
+
+
+def _shape(text: str) -> list[tuple]:
+    return [(u.kind, u.section, u.paragraph, u.text) for u in segment_article(text, "wire")]
+
+
+@pytest.mark.parametrize("same_line", [True, False], ids=["same_line", "own_line"])
+@pytest.mark.parametrize("form", sorted(FURNITURE))
+def test_wire_furniture_is_stripped_and_the_last_sentence_kept(form, same_line):
+    furniture = FURNITURE[form]
+    text = PLAIN.format(last=f"{LAST} {furniture}" if same_line else f"{LAST}\n{furniture}")
+    units = segment_article(text, "wire")
+    assert _shape(text) == _shape(PLAIN.format(last=LAST))  # same units, kinds, sections and paragraphs
+    assert (units[-1].kind, units[-1].section, units[-1].text) == ("sentence", 1, LAST)
+    assert [u.kind for u in units].count("subheading") == 1
+    assert not any(furniture in u.text or u.text in furniture for u in units)
+
+
+def test_furniture_after_a_quote_and_several_marks_in_a_row():
+    assert strip_furniture('"We will not talk," he said. (Reporting by Ana Lee) (END)') == '"We will not talk," he said.'
+    assert strip_furniture("It has been held every year since 2006.Enditem") == "It has been held every year since 2006."
+
+
+@pytest.mark.parametrize("line", [
+    "Talks stalled in the spring. By then nobody answered",  # a clause, not a byline: no capitalised names
+    "Seoul said it stood by its reporting.",
+    "Writing by hand, the envoy sent a letter to Pyongyang.",
+    "MINSK, December 2. /TASS/.",
+])
+def test_text_that_only_looks_like_furniture_is_kept(line):
+    assert strip_furniture(line) == line

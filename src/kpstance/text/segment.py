@@ -23,11 +23,26 @@ _CITY = r"[A-Z][A-Za-z.'\-]*(?:\s+[A-Z][A-Za-z.'\-]*){0,3}"
 _WHERE_WHEN = r"(?:,\s+(?:[A-Z][a-z]+\.?\s+\d{1,2}\.?|[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?))?"
 _AGENCY = r"(?:/[A-Za-z\-]+/\.?|\([A-Za-z\-]+\)\s*[-—–]{1,2})"
 DATELINE_RE = re.compile(rf"^(?P<dateline>{_CITY}{_WHERE_WHEN}\s*{_AGENCY})\s*")
-# Lines that are not news: bylines, credit lines, end marks and site furniture (skipped, never units).
+# Wire-copy furniture: bylines, credit lines, end marks and site furniture. Never units, whether on a line
+# of their own (the line is skipped) or after the last sentence of a paragraph (stripped, the sentence kept).
+_NAME = r"[A-Z][\w.'\-]*"
+_NAMES = rf"{_NAME}(?:(?:\s+|\s*[,&]\s*)(?:and|in|at|the|of|de|van|von|{_NAME}))*"
+_CREDIT_BY = r"(?:(?:Additional\s+)?[Rr]eporting|Writing|Editing|Compiled|Graphics)\s+by"
+_CREDIT = rf"{_CREDIT_BY}\s+"
+_END_MARK = r"\(?Enditem\)?\.?|\(END\)"  # Xinhua, Yonhap
+_PAREN_CREDITS = rf"\({_CREDIT}[^()]*\)"  # Reuters: "(Reporting by X; Editing by Y)"
+_AP_CONTRIBUTED = (r"(?:The\s+)?Associated\s+Press\s+(?:writers?|reporters?|journalists?)\s+.+?\s+contributed"
+                   r"(?:\s+to\s+this\s+(?:report|story))?\.")
+_AFP_SLUG = r"[a-z]{2,4}(?:[-/][a-z]{2,4})*/[a-z]{2,4}"  # AFP's desk initials: "burs-jta/kms"
 FURNITURE_RE = re.compile(
     r"^(?:By\s+[A-Z][\w.'\-]*(?:\s+[\w.'\-]+){0,4}(?:\s*(?:,|and)\s+[A-Z][\w.'\-]*(?:\s+[\w.'\-]+){0,4})*"
-    r"|(?:(?:Additional\s+)?[Rr]eporting|Writing|Editing|Compiled)\s+by\b.*"
-    r"|Enditem|\(?END\)?|Read more\b.*|Related:.*)\s*$"
+    rf"|\(?{_CREDIT_BY}\b.*|{_END_MARK}|END|{_AP_CONTRIBUTED}|{_AFP_SLUG}|Read more\b.*|Related:.*)\s*$"
+)
+# The same furniture after a sentence's final stop; credits and bylines only with capitalised names, so that
+# a sentence that merely starts with "By" or "Writing by" is never taken for one.
+TRAILING_FURNITURE_RE = re.compile(
+    rf"(?<=[.!?\"”»…])(?:\s*(?:{_END_MARK}|{_PAREN_CREDITS}|{_CREDIT}{_NAMES}(?:\s*;\s*{_CREDIT}{_NAMES})*"
+    rf"|By\s+{_NAMES}|{_AP_CONTRIBUTED}|{_AFP_SLUG}))+\s*$"
 )
 MAX_HEADING_WORDS = 16
 INNER_BOUNDARY_RE = re.compile(r"\b(?P<word>[A-Za-z][a-z]+)(?P<stop>[.!?])\s+(?=[A-Z][a-z]*\b)")
@@ -116,6 +131,15 @@ def _split_inside_quotes(sentences: list[str]) -> list[str]:
             start = m.end()
         out.append(s[start:].strip())
     return [s for s in out if s]
+
+
+def strip_furniture(line: str) -> str:
+    """The line without the wire furniture that follows its last sentence ("... a warning. (END)" -> "... a warning.").
+
+    Left in place, an end mark or credit makes the line unterminated, so it would be read as a subheading.
+    """
+    m = TRAILING_FURNITURE_RE.search(line)
+    return line[: m.start()].rstrip() if m else line
 
 
 def _is_heading(line: str) -> bool:
@@ -213,6 +237,7 @@ def segment_article(text: str, article_id: str, language: str = "en", with_headi
     for line in lines:
         if not line or FURNITURE_RE.match(line):
             continue
+        line = strip_furniture(line)
         paragraph += 1
         unterminated = not line.endswith(TERMINAL)
         if with_headings and not units and unterminated:
