@@ -1,0 +1,58 @@
+"""The model card (models/<run>/README.md) states the training data, the held-out figures, calibration and the
+known limits, from the run's metrics, and never prints a figure the run did not measure."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+from kpstance.systems.save import model_card
+
+NAN = re.compile(r"\bnan\b", re.IGNORECASE)
+
+
+class _System:
+    def describe(self) -> str:
+        return "a test encoder"
+
+    def meta(self) -> dict:
+        return {"context": True}
+
+
+def _cfg(article_repeat: int = 4):
+    return SimpleNamespace(task_name="default", data=SimpleNamespace(article_repeat=article_repeat),
+                           evaluation=SimpleNamespace(train_labels="silver"))
+
+
+def test_smoke_model_card_names_its_training_data_and_prints_no_nan(smoke_run):
+    card = (smoke_run["model_dir"] / "README.md").read_text(encoding="utf-8")
+    metrics = smoke_run["metrics"]
+    assert not NAN.search(card)
+    assert "## Training data" in card and f"{metrics['n_synthetic']} synthetic units" in card
+    assert f"**{metrics['n_gold_train']} hand-labelled units**: the train split of the project's multi-source" in card
+    assert f"{metrics['n_units']} units of the seed article" in card and "silver labels" in card
+    assert f"| model: joint accuracy | {metrics['test_joint_accuracy']:.3f} |" in card
+    assert f"T = {metrics['actor_temperature']:.3f}" in card and "## Known limits" in card
+    assert "Stance is read partly from who speaks" in card
+
+
+def test_card_leaves_out_what_the_run_did_not_measure(scheme):
+    metrics = {"test_actor_macro_f1": 0.8, "test_stance_macro_f1": float("nan"), "test_joint_accuracy": 0.5,
+               "test_n": 100, "rules_test_actor_macro_f1": 0.7, "seen_joint_accuracy": 0.9, "rules_actor_macro_f1": 0.75,
+               "n_synthetic": 50,
+               "n_gold_train": 0, "n_units": 41}
+    card = model_card(_cfg(article_repeat=0), _System(), scheme, metrics, "r")
+    assert not NAN.search(card)
+    assert "| | test sentences (100) |" in card  # no articles column: the run has no such figures
+    assert "test articles" not in card and "model: stance macro-F1" not in card
+    assert "| rules: joint accuracy" not in card and "| rules: actor macro-F1 | 0.700 |" in card
+    assert "hand-labelled units" not in card and "units of the seed article" not in card  # not trained on them
+    assert "not calibrated in this run" in card
+    assert "| joint accuracy | – | 0.900 |" in card  # a kept row's missing figure is a dash
+    assert "cross-validated" not in card
+
+
+def test_card_of_a_run_without_held_out_figures_says_so(scheme):
+    card = model_card(_cfg(), _System(), scheme, {"n_units": 41, "n_synthetic": 700}, "r")
+    assert "not scored on a held-out test split" in card
+    assert "41 units of the seed article" in card and "shown 4 times" in card
