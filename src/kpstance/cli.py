@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from .errors import KpstanceError
+from .files import check_outputs
 from .weak.scheme import LABELS_REL, default_labels
 
 
@@ -36,6 +37,7 @@ def cmd_label(args: argparse.Namespace) -> None:
     from .weak.label import label_units
     from .weak.scheme import load_scheme
 
+    check_outputs([args.output], [*args.input, args.labels])
     scheme = load_scheme(args.labels or default_labels())
     with _output(args.output) as out:
         for path in expand_inputs(args.input):
@@ -47,12 +49,14 @@ def cmd_label(args: argparse.Namespace) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> None:
     """Stream: read a chunk, predict it, write it; memory stays constant for any input size."""
-    from .systems.context import chunk_contexts
     from .systems.predictor import StancePredictor
-    from .text.read import chunks, iter_inputs
+    from .text.read import iter_inputs
 
+    check_outputs([args.output], [*args.input, args.model_dir, args.labels])
     if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:
         raise KpstanceError(f"--min-score must be a probability between 0 and 1, got {args.min_score}")
+    if args.chunk_size < 1:
+        raise KpstanceError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     expected = None
     if args.labels:
         from .weak.scheme import load_scheme
@@ -61,11 +65,6 @@ def cmd_predict(args: argparse.Namespace) -> None:
         expected = {"actor": scheme.actor_labels, "stance": scheme.stance_labels}
     predictor = StancePredictor.load(args.model_dir, device=args.device, precision=args.precision,
                                      expected_labels=expected)
-    scheme = None
-    if predictor.meta.get("context"):  # the model reads each unit's kind and speaker: supply them as in training
-        from .weak.scheme import load_scheme
-
-        scheme = load_scheme(args.labels or default_labels())
     show = not args.quiet and sys.stderr.isatty()  # a terminal: say which model, and show progress
     if show and predictor.meta.get("run_name"):
         m = predictor.meta
@@ -73,15 +72,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
               file=sys.stderr)
     with _output(args.output) as out, _progress(show) as bar:
         task = bar.add_task("predict", total=None) if bar else None
-        for chunk in chunks(iter_inputs(args.input), args.chunk_size):
-            preds = predictor.predict([r["text"] for _, r, _ in chunk], batch_size=args.batch_size,
-                                      workers=args.workers, contexts=chunk_contexts(chunk, scheme) if scheme else None)
+        for chunk in predictor.predict_rows(iter_inputs(args.input), predictor.scheme(args.labels), args.batch_size,
+                                            args.workers, args.chunk_size):
             for i in predictor.truncated:
-                path, rec, where = chunk[i]
+                path, rec, where = chunk[i][0]
                 loc = f"{path}:{where}" if isinstance(where, int) else f"{path}: unit {rec['id']}"
                 print(f"kpstance: warning: {loc}: sentence longer than {predictor.max_length} tokens, truncated",
                       file=sys.stderr)
-            for (_, rec, _), p in zip(chunk, preds):
+            for (_, rec, _), p in chunk:
                 row = {**rec, "actor": p["actor"], "stance": p["stance"], "actor_score": p["actor_score"],
                        "stance_score": p["stance_score"]}
                 if args.probs:
@@ -108,10 +106,27 @@ def _progress(show: bool) -> Iterator[Any]:
         yield bar
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose refusals read like every other user error: one line ``kpstance: error: …``, exit 2 (argparse
+    prints a usage block); its message names the option and, for a choice, the valid values."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"kpstance: error: {message} (see {self.prog} --help)\n")
+
+
+def project_root() -> Path:
+    """$KPSTANCE_ROOT, else the nearest folder at or above the current one that holds configs/train.yaml,
+    else the current folder: where ``train.py`` keeps ``mlflow.db``."""
+    if os.environ.get("KPSTANCE_ROOT"):
+        return Path(os.environ["KPSTANCE_ROOT"])
+    here = Path.cwd()
+    return next((d for d in (here, *here.parents) if (d / "configs" / "train.yaml").is_file()), here)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="kpstance", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="kpstance", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kpstance {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -145,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--plot", help="stacked bar chart PNG of the corpus")
     summ.add_argument("--format", default="table", choices=["table", "csv", "json"])
     summ.add_argument("--batch-size", type=int, default=64)
-    summ.add_argument("--labels", default=None, help=f"label YAML whose stance roles colour the chart (default: {LABELS_REL})")
+    summ.add_argument("--labels", default=None, help="label YAML whose rules give each unit its context and whose "
+                      f"stance roles colour the chart (default: the model's own, else {LABELS_REL})")
     summ.set_defaults(func=cmd_summarize)
 
     cmp = sub.add_parser("compare", help="compare runs side by side (MLflow store, or run folders with --runs-dir)")
@@ -159,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
     cmp.add_argument("--plot", help="also write a bar chart PNG")
     cmp.add_argument("--runs-dir", help="read run folders under this folder instead of the MLflow store")
-    cmp.add_argument("--store", default=None, help="MLflow sqlite file (default: mlflow.db at the project root)")
+    cmp.add_argument("--store", default=None, help="MLflow sqlite file (default: mlflow.db at the project root: $KPSTANCE_ROOT, else "
+                     "the nearest folder at or above the current one holding configs/train.yaml, else the current "
+                     "folder)")
     cmp.add_argument("--allow-mixed-gold", action="store_true", help="show runs scored on different gold sets (marked *)")
     cmp.set_defaults(func=cmd_compare)
 
@@ -223,12 +241,16 @@ def cmd_annotate_import(args: argparse.Namespace) -> None:
     print(f"kpstance: {r['gold']} gold units -> {r['output']}")
     if r["disagreements_file"]:
         print(f"kpstance: {r['disagreements']} units the annotators disagree on -> {r['disagreements_file']}")
+    if r.get("removed"):
+        print(f"kpstance: removed {r['removed']}: it held an earlier import's disagreements, and no unit of this "
+              "export was labelled by two annotators", file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from .eval.tables import run_report
     from .files import atomic_open
 
+    check_outputs([args.output], [args.run_dir])
     text = run_report(args.run_dir, args.split, args.worst)
     if not args.output:
         sys.stdout.write(text)
@@ -239,11 +261,12 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def cmd_summarize(args: argparse.Namespace) -> None:
     from .eval.summary import plot_stacked, render_tables, summarize
-    from .weak.scheme import load_scheme
+    from .systems.predictor import model_scheme
 
-    df = summarize(args.model_dir, args.input, args.batch_size)
+    check_outputs([args.plot], [*args.input, args.model_dir, args.labels])
+    df = summarize(args.model_dir, args.input, args.batch_size, args.labels)
     if args.plot:
-        plot_stacked(df, args.plot, roles=load_scheme(args.labels or default_labels()).roles)
+        plot_stacked(df, args.plot, roles=model_scheme(args.model_dir, args.labels).roles)
     if args.format == "csv":
         sys.stdout.write(df.to_csv(index=False))
     elif args.format == "json":
@@ -256,8 +279,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from .track.compare import compare
 
     if args.store is None:
-        root = os.environ.get("KPSTANCE_ROOT") or os.getcwd()
-        args.store = str(Path(root) / "mlflow.db")
+        args.store = str(project_root() / "mlflow.db")
     sys.stdout.write(compare(args))
 
 
@@ -265,19 +287,50 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a bad option already reported in one line
+        return e.code if isinstance(e.code, int) else 0
     logging.getLogger("kpstance.systems.predictor").setLevel(logging.ERROR)  # the CLI reports truncation per line
     try:
-        args.func(args)
+        with _sigterm_interrupts():
+            args.func(args)
     except KpstanceError as e:
         print(f"kpstance: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C; temporary files were removed on the way out
         print("kpstance: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("kpstance: terminated (SIGTERM); nothing was written", file=sys.stderr)
+        return 143
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the process is, so the same clean-up runs as for Ctrl-C (temporary files removed)."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, a job scheduler's stop) into ``_Terminated`` while a command runs; main thread only."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    old = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 if __name__ == "__main__":

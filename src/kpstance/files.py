@@ -19,15 +19,53 @@ from typing import IO
 
 from .errors import KpstanceError
 
+IS_A_FOLDER = "is a folder; the output must be a file name"
+
 
 def _tmp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _identity(p: Path) -> tuple[int, int] | None:
+    """(device, inode): one file whatever path, symbolic or hard link leads to it; None if it does not exist."""
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def check_outputs(outputs: Iterable[str | os.PathLike | None], inputs: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse, before anything is read or written, an output that is a folder or that is one of the inputs.
+
+    An input folder stands for every file under it. Files are compared by device and inode, so a symbolic
+    or hard link to an input is caught too: writing over it would silently replace the user's data.
+    """
+    outs = [Path(o) for o in outputs if o is not None and str(o) != "-"]
+    for o in outs:
+        if o.is_dir():
+            raise KpstanceError(IS_A_FOLDER, o)
+    existing = {i: o for o in outs if (i := _identity(o)) is not None}
+    if not existing:  # a new file cannot be an input: no need to walk the inputs
+        return
+    for item in inputs:
+        if item is None or str(item) == "-":
+            continue
+        p = Path(item)
+        for f in (x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]:
+            out = existing.get(_identity(f))
+            if out is not None:
+                same = "" if str(f) == str(out) else f" ({f})"
+                raise KpstanceError(f"the output is also an input{same}: writing it would destroy the input; "
+                                    "choose another output file", out)
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike) -> Iterator[IO[str]]:
     """A text file opened under a temporary name, renamed to ``path`` only when the block succeeds."""
     target = Path(path)
+    if target.is_dir():
+        raise KpstanceError(IS_A_FOLDER, target)
     tmp = _tmp_name(target)
     try:
         f = tmp.open("w", encoding="utf-8", newline="")
@@ -41,10 +79,36 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[str]]:
         tmp.unlink(missing_ok=True)
 
 
+def json_text(obj: object) -> str:
+    """JSON with two-space indent and real UTF-8, as every JSON file of the project is written."""
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
 def write_json(path: str | os.PathLike, obj: object) -> None:
-    """JSON with two-space indent and real UTF-8, written atomically."""
+    """``json_text``, written atomically."""
     with atomic_open(path) as f:
-        f.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        f.write(json_text(obj))
+
+
+def write_together(files: dict[Path, str]) -> None:
+    """Several text files that belong together, written all or none: each goes to a temporary name first, and
+    the renames start only when every one is complete (a full disk or a folder in the way leaves none)."""
+    tmps: dict[Path, Path] = {}
+    try:
+        for target, text in files.items():
+            if target.is_dir():
+                raise KpstanceError(IS_A_FOLDER, target)
+            tmps[target] = tmp = _tmp_name(target)
+            try:
+                with tmp.open("w", encoding="utf-8", newline="") as f:
+                    f.write(text)
+            except OSError as e:
+                raise KpstanceError(f"cannot write: {e.strerror}", target) from None
+        for target, tmp in tmps.items():
+            os.replace(tmp, target)
+    finally:
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)
 
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:

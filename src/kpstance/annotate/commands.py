@@ -7,50 +7,21 @@ are taken as given), so the ids in the tasks are the ids ``predict`` and the gol
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import KpstanceError
-from ..weak.scheme import LabelScheme, load_scheme
+from ..weak.scheme import load_scheme
 from . import labelstudio as ls
 from .select import Candidate, pick
-
-
-def scheme_for(model_dir: str | os.PathLike | None, labels: str | None) -> LabelScheme:
-    """``--labels`` if given, else the scheme the model was trained with (its ``config.yaml``), else the default."""
-    if labels:
-        return load_scheme(labels)
-    cfg = Path(model_dir) / "config.yaml" if model_dir else None
-    if cfg is not None and cfg.is_file():
-        import yaml
-
-        try:
-            data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError):
-            raise KpstanceError("not valid YAML", cfg) from None
-        if isinstance(data, dict) and isinstance(data.get("labels"), dict):
-            return load_scheme(data["labels"], f"{cfg} (labels)")
-    from ..weak.scheme import default_labels
-
-    return load_scheme(default_labels())
-
-
-def _speaker(context: str) -> str:
-    """The speaker part of a context string ("sentence; speaker: Lavrov"); "" when none was carried."""
-    from ..systems.context import NO_SPEAKER
-
-    speaker = context.split("; speaker: ", 1)[-1]
-    return "" if speaker == NO_SPEAKER else speaker
 
 
 def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, strategy: str = "uncertainty",
                  seed: int = 0, labels: str | None = None, batch_size: int = 64, device: str = "cpu") -> dict:
     """Write the ``n`` units most worth labelling as Label Studio tasks, and the labeling config beside them."""
-    from ..files import atomic_open, write_json
-    from ..systems.context import chunk_contexts
-    from ..systems.predictor import StancePredictor
+    from ..files import check_outputs, json_text, write_together
+    from ..systems.predictor import StancePredictor, model_scheme
     from ..text.read import file_units, iter_inputs
     from ..weak.label import label_units
 
@@ -60,7 +31,8 @@ def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, str
     config_path = out.with_suffix(".xml")
     if config_path == out:
         raise KpstanceError("the tasks file must not end in .xml (the labeling config is written beside it)", out)
-    scheme = scheme_for(model_dir, labels)
+    check_outputs([out, config_path], [*inputs, model_dir, labels])
+    scheme = model_scheme(model_dir, labels)
     predictor = StancePredictor.load(model_dir, device=device, expected_labels={
         "actor": scheme.actor_labels, "stance": scheme.stance_labels})
     rows = list(iter_inputs(list(inputs)))
@@ -71,14 +43,16 @@ def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, str
     for path, group in itertools.groupby(rows, key=lambda row: row[0]):  # iter_inputs yields file by file
         units += file_units(path, [(r, w) for _, r, w in group])
     rules = label_units(units, scheme)
-    ctx = chunk_contexts(rows, scheme)
-    preds = predictor.predict([r["text"] for _, r, _ in rows], batch_size=batch_size,
-                              contexts=ctx if predictor.meta.get("context") else None)
-    if predictor.truncated:
+    preds: list[dict] = []
+    truncated: list[int] = []
+    for chunk in predictor.predict_rows(rows, scheme, batch_size):  # as `kpstance predict` reads them
+        truncated += [len(preds) + i for i in predictor.truncated]
+        preds += [p for _, p in chunk]
+    if truncated:
         import sys
 
-        print(f"kpstance: warning: {len(predictor.truncated)} unit(s) longer than {predictor.max_length} tokens were "
-              f"truncated for the model (first: {rows[predictor.truncated[0]][1]['text'][:60]!r})", file=sys.stderr)
+        print(f"kpstance: warning: {len(truncated)} unit(s) longer than {predictor.max_length} tokens were "
+              f"truncated for the model (first: {rows[truncated[0]][1]['text'][:60]!r})", file=sys.stderr)
 
     ids: dict[str, str] = {}
     arts: list[str] = []
@@ -104,7 +78,7 @@ def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, str
         path, rec, _ = rows[i]
         p, s, c = preds[i], rules[i], cands[i]
         kind = rec.get("kind") or units[i].kind
-        speaker = rec.get("speaker") or _speaker(ctx[i])
+        speaker = p["speaker"]
         data = {k: v for k, v in rec.items() if k not in ls.NOT_CARRIED}
         data.update({
             "id": c.id, "text": rec["text"], "article_id": c.article, "source": str(path), "kind": kind,
@@ -117,30 +91,31 @@ def export_tasks(model_dir: str, inputs: Sequence[str], n: int, output: str, str
             "margin": round(c.margin, 6), "strategy": strategy, "rank": rank,
         })
         tasks.append(ls.make_task(data, p, version))
-    write_json(out, tasks)
-    with atomic_open(config_path) as f:
-        f.write(ls.labeling_config(scheme))
+    write_together({out: json_text(tasks), config_path: ls.labeling_config(scheme)})  # both or neither
     return {"tasks": len(tasks), "units": len(rows), "articles": len(set(arts)), "output": str(out),
             "config": str(config_path), "strategy": strategy}
 
 
 def import_gold(export: str, output: str, labels: str | None = None) -> dict:
     """Write the gold JSON Lines (and the disagreements beside it) from a Label Studio JSON export."""
-    from ..files import write_jsonl
+    from ..files import check_outputs, write_jsonl
     from ..weak.scheme import default_labels
 
+    out = Path(output)
+    dis_path = ls.disagreements_path(out)
+    check_outputs([out, dis_path], [export, labels])
     scheme = load_scheme(labels or default_labels())
     annotations, counts = ls.read_export(export, scheme)
     if not annotations:
         raise KpstanceError("holds no completed annotations", export)
     gold, disagreements, agreement = ls.resolve(annotations, scheme)
-    out = Path(output)
     write_jsonl(out, gold)  # empty when every unit was disagreed on: the gold reader then says so
-    dis_path = ls.disagreements_path(out)
+    removed = None
     if agreement:  # two annotators met on some unit: the disagreements file is written, empty or not
         write_jsonl(dis_path, disagreements)
     elif dis_path.is_file():  # left by an earlier import into the same gold file: it no longer describes it
         dis_path.unlink()
-    return {**counts, "annotations": len(annotations), "gold": len(gold), "disagreements": len(disagreements),
+        removed = str(dis_path)
+    return {**counts, "removed": removed, "annotations": len(annotations), "gold": len(gold), "disagreements": len(disagreements),
             "agreement": agreement, "output": str(out),
             "disagreements_file": str(dis_path) if agreement else None}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 CORPUS = "(corpus)"
@@ -54,17 +54,30 @@ def summarize_predictions(rows: Iterable[Mapping[str, Any]], article_key: str = 
     return s.frame()
 
 
-def summarize(model_dir: str | os.PathLike, inputs: Sequence[str], batch_size: int = 64) -> Any:
-    """Predict the inputs (articles, .jsonl files, folders) with a saved model and summarise them."""
-    from ..systems.predictor import StancePredictor
-    from ..text.read import chunks, iter_inputs
-
-    predictor = StancePredictor.load(model_dir)
+def summarize(model: str | os.PathLike | Any, inputs: Sequence[str], batch_size: int = 64,
+              labels: str | os.PathLike | None = None) -> Any:
+    """Predict the inputs (articles, .jsonl files, folders) with a saved model (a folder or a loaded
+    ``StancePredictor``) and summarise them."""
     s = Summary()
-    for chunk in chunks(iter_inputs(list(inputs)), 4096):
-        for (path, rec, _), p in zip(chunk, predictor.predict([r["text"] for _, r, _ in chunk], batch_size)):
-            s.add(str(rec.get("article_id", os.path.basename(path))), p["actor"], p["stance"], rec["text"])
+    for r in predicted_units(model, inputs, batch_size, labels):
+        s.add(r["article"], r["actor"], r["stance"], r["text"])
     return s.frame()
+
+
+def predicted_units(model: str | os.PathLike | Any, inputs: Sequence[str], batch_size: int = 64,
+                    labels: str | os.PathLike | None = None) -> Iterator[dict]:
+    """The unit-level labels a summary counts: predicted exactly as ``kpstance predict`` does (the same
+    ``predict_rows``, so each unit is read with its kind and carried speaker), one dict per unit with its id,
+    article, text, actor, stance and scores."""
+    from ..systems.predictor import StancePredictor
+    from ..text.read import iter_inputs
+
+    predictor = model if isinstance(model, StancePredictor) else StancePredictor.load(model)
+    for chunk in predictor.predict_rows(iter_inputs(list(inputs)), predictor.scheme(labels), batch_size):
+        for (path, rec, _), p in chunk:
+            yield {"id": rec.get("id"), "article": str(rec.get("article_id", os.path.basename(path))),
+                   "text": rec["text"], "actor": p["actor"], "stance": p["stance"], "actor_score": p["actor_score"],
+                   "stance_score": p["stance_score"]}
 
 
 def pivot(df: Any, scope: str, stances: Sequence[str] | None = None) -> Any:

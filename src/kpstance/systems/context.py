@@ -9,7 +9,9 @@ the name it stands for. A unit that is not reported speech has no speaker.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from typing import Any
 
 from ..text.segment import CLOSE_QUOTES, Unit
 from ..weak.attribution import parse, rules_for
@@ -26,12 +28,21 @@ def format_context(kind: str, speaker: str | None) -> str:
 def contexts(units: Sequence[Unit], scheme: LabelScheme) -> list[str]:
     """One context per unit, reading each article's units in order (speakers carry within an article only); a
     unit that names its speaker (``extra["speaker"]``, an imported gold unit's) keeps it."""
+    return [format_context(u.kind, s) for u, s in zip(units, speakers(units, scheme))]
+
+
+def speakers(units: Sequence[Unit], scheme: LabelScheme, last_named: dict[str, str] | None = None) -> list[str | None]:
+    """Each unit's speaker (None for a unit that is not reported speech), reading the units in article order.
+
+    ``last_named`` (article id → last named speaker) is the memory that "he said" is resolved with; pass the same
+    dict again to carry it into the next part of the same article.
+    """
     rules = rules_for(scheme)
-    last_named: dict[str, str] = {}
-    out = []
+    last_named = {} if last_named is None else last_named
+    out: list[str | None] = []
     for u in units:
         if u.extra.get("speaker"):
-            out.append(format_context(u.kind, u.extra["speaker"]))
+            out.append(u.extra["speaker"])
             continue
         speaker = None
         source = _source(rules, u)
@@ -42,7 +53,7 @@ def contexts(units: Sequence[Unit], scheme: LabelScheme) -> list[str]:
                 speaker = last_named.get(u.article_id, source)  # "he", "the minister": the last named speaker
             elif rules.matcher.mentions(source) or source[:1].isupper():
                 speaker = last_named[u.article_id] = " ".join(words[:8])
-        out.append(format_context(u.kind, speaker))
+        out.append(speaker)
     return out
 
 
@@ -69,10 +80,33 @@ def _source(rules, u: Unit) -> str | None:
     return None
 
 
-def chunk_contexts(chunk: list, scheme: LabelScheme) -> list[str]:
-    """Each input's context: article units from the rules' speakers in article order; a ``.jsonl`` line
-    from its optional ``kind`` and ``speaker`` fields (a bare sentence: kind sentence, no speaker)."""
-    units = [w for _, _, w in chunk if not isinstance(w, int)]
-    from_units = iter(contexts(units, scheme))
-    return [format_context(r.get("kind", "sentence"), r.get("speaker")) if isinstance(w, int) else next(from_units)
-            for _, r, w in chunk]
+class ContextReader:
+    """Kind and speaker of each input row (path, record, unit or line number), read chunk by chunk.
+
+    An article's units get their speakers from the rules, in article order; the memory of the last named
+    speaker is kept from one chunk to the next while the rows come from the same file, so where a chunk ends
+    never changes a context. A ``.jsonl`` line takes its optional ``kind`` and ``speaker`` fields (a bare
+    sentence: kind sentence, no speaker) and never carries a speaker.
+    """
+
+    def __init__(self, scheme: LabelScheme) -> None:
+        self.scheme = scheme
+        self._file: str | None = None
+        self._last_named: dict[str, str] = {}
+
+    def __call__(self, chunk: Sequence[tuple[str, dict, Any]]) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for path, group in itertools.groupby(chunk, key=lambda row: row[0]):
+            rows = list(group)
+            if path != self._file:  # a new file: nothing carries over from the last one
+                self._file, self._last_named = path, {}
+            units = [w for _, _, w in rows if not isinstance(w, int)]
+            from_units = iter(zip((u.kind for u in units), speakers(units, self.scheme, self._last_named)))
+            out += [(r.get("kind") or "sentence", r.get("speaker") or None) if isinstance(w, int) else next(from_units)
+                    for _, r, w in rows]
+        return out
+
+
+def chunk_contexts(chunk: list, scheme: LabelScheme, reader: ContextReader | None = None) -> list[str]:
+    """Each input's context string (see ``ContextReader``); give the same ``reader`` for every chunk of a stream."""
+    return [format_context(k, s) for k, s in (reader or ContextReader(scheme))(chunk)]

@@ -18,12 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KpstanceError
+from ..weak.scheme import LabelScheme
 from .encoder import check_safetensors, pad_batch, quiet_transformers, resolve_device
 from .heads import HeadLayout
 
 log = logging.getLogger(__name__)
 _THREADS_LOCK = threading.Lock()
 REQUIRED_FILES = ("config.json", "tokenizer_config.json")
+# a tokenizer's vocabulary: tokenizer.json, or the files a slow tokenizer is built from
+VOCAB_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+               "tokenizer.model")
 
 
 class StancePredictor:
@@ -39,6 +43,7 @@ class StancePredictor:
             raise KpstanceError(f"unknown precision '{precision}' (fp32 or bf16)")
         self.precision = precision
         self.model.to(self.device)
+        self.folder: Path | None = None  # the saved folder it was loaded from
         self.meta: dict = {}  # kpstance.json of a saved folder: run, experiment, base model, label scheme
         self.temperature = {"actor": 1.0, "stance": 1.0}  # per head, fitted on dev (calibration)
         self.layout = HeadLayout.from_id2label({int(k): v for k, v in model.config.id2label.items()})
@@ -55,21 +60,31 @@ class StancePredictor:
         if not p.is_dir():
             raise KpstanceError("model folder not found", p)
         missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
+        if not any((p / f).is_file() for f in VOCAB_FILES):  # else transformers builds a tokenizer of 5 tokens
+            missing.append("tokenizer.json")
         if missing:
             raise KpstanceError(f"incomplete model folder: missing {', '.join(missing)}", p)
+        meta = _read_meta(p / "kpstance.json")
         check_safetensors(p)
+        for f in sorted(p.glob("*.safetensors")):
+            _check_weights(f)
         try:
             model = AutoModelForSequenceClassification.from_pretrained(
                 p, use_safetensors=True, trust_remote_code=False, local_files_only=True
             )
-            tokenizer = AutoTokenizer.from_pretrained(p, trust_remote_code=False, local_files_only=True)
         except (OSError, ValueError) as e:
             raise KpstanceError(f"cannot load model: {str(e).splitlines()[0]}", p) from None
-        meta = {}
-        if (p / "kpstance.json").is_file():
-            meta = json.loads((p / "kpstance.json").read_text(encoding="utf-8"))
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(p, trust_remote_code=False, local_files_only=True)
+        except (OSError, ValueError) as e:
+            where = p / "tokenizer.json" if (p / "tokenizer.json").is_file() else p
+            raise KpstanceError(f"cannot load the tokenizer: {str(e).splitlines()[0]}", where) from None
+        n_emb = int(getattr(model.config, "vocab_size", 0) or 0)
+        if len(tokenizer) < n_emb // 2:  # a vocabulary cut short: most words would become [UNK]
+            raise KpstanceError(f"incomplete tokenizer: it knows {len(tokenizer)} tokens, the model has {n_emb} "
+                                "token embeddings (tokenizer.json damaged or from another model)", p)
         pred = cls(model, tokenizer, int(meta.get("max_length", 128)), device, precision)
-        pred.meta = meta
+        pred.meta, pred.folder = meta, p
         pred.temperature = {g: float(t) for g, t in meta.get("temperature", pred.temperature).items()}
         if expected_labels is not None:
             if list(expected_labels["actor"]) != pred.actors or list(expected_labels["stance"]) != pred.stances:
@@ -79,6 +94,11 @@ class StancePredictor:
                     p,
                 )
         return pred
+
+    def scheme(self, labels: str | os.PathLike | None = None) -> LabelScheme:
+        """The label scheme whose rules give each unit its context: ``labels`` if given, else the scheme the model
+        was trained with (its folder's ``config.yaml``), else the default label YAML."""
+        return model_scheme(self.folder, labels)
 
     def _workers(self, workers: int | None, n_batches: int) -> int:
         """CPU: one single-threaded worker per core beats one multi-threaded GEMM on these small shapes."""
@@ -172,6 +192,43 @@ class StancePredictor:
             })
         return out
 
+    def predict_rows(self, rows: Iterable[tuple[str, dict, Any]], scheme: LabelScheme | None = None,
+                     batch_size: int = 64, workers: int | None = None, chunk_size: int = 4096
+                     ) -> Iterator[list[tuple[tuple[str, dict, Any], dict]]]:
+        """The one way inputs become labels, for ``kpstance predict``, ``summarize``, ``annotate export`` and
+        ``predict_article``: each row (path, record, unit or line number, as ``text.read.iter_inputs`` gives)
+        gets its context (kind and carried speaker, from ``scheme``'s rules, default ``self.scheme()``) and a
+        prediction; the model reads the context when it was trained with one. Yields (row, prediction) per chunk
+        of ``chunk_size`` rows, memory bounded; an article's speaker memory carries across chunks, so the chunk
+        size never changes a label. Each prediction also holds the row's ``kind`` and ``speaker`` (None when the
+        unit is not reported speech); ``self.truncated`` lists the chunk's rows cut to ``max_length``.
+        """
+        from ..text.read import chunks
+        from .context import ContextReader, format_context
+
+        if chunk_size < 1:
+            raise KpstanceError(f"chunk size must be at least 1, got {chunk_size}")
+        reader = ContextReader(scheme or self.scheme())
+        for chunk in chunks(iter(rows), chunk_size):
+            ctx = reader(chunk)
+            preds = self.predict([r["text"] for _, r, _ in chunk], batch_size, workers,
+                                 contexts=[format_context(k, s) for k, s in ctx] if self.meta.get("context") else None)
+            yield [(row, {**p, "kind": k, "speaker": s}) for row, p, (k, s) in zip(chunk, preds, ctx)]
+
+    def predict_article(self, text: str, article_id: str = "article") -> list[dict]:
+        """Label a whole article as ``kpstance predict`` labels a ``.txt`` file: segmented into title, dateline,
+        subheadings and sentences, each read with its kind and speaker ("he said" carries the last named one).
+
+        One dict per unit: id, kind, text, speaker (None when the unit is not reported speech), actor, stance,
+        actor_score and stance_score.
+        """
+        from ..text.read import unit_rows
+
+        rows = unit_rows(text, article_id)
+        return [{"id": rec["id"], "kind": p["kind"], "text": rec["text"], "speaker": p["speaker"], "actor": p["actor"],
+                 "stance": p["stance"], "actor_score": p["actor_score"], "stance_score": p["stance_score"]}
+                for chunk in self.predict_rows(rows) for (_, rec, _), p in chunk]
+
     def predict_stream(self, texts: Iterable[str], batch_size: int = 64, chunk: int = 2048,
                        workers: int | None = None) -> Iterator[dict]:
         """Predict an iterable of any length in chunks, so memory stays constant."""
@@ -179,3 +236,55 @@ class StancePredictor:
 
         for part in chunks(iter(texts), chunk):
             yield from self.predict(part, batch_size, workers)
+
+
+def model_scheme(model_dir: str | os.PathLike | None, labels: str | os.PathLike | None = None) -> LabelScheme:
+    """``labels`` if given, else the scheme a saved model was trained with (its ``config.yaml``), else the default."""
+    from ..weak.scheme import default_labels, load_scheme
+
+    if labels:
+        return load_scheme(labels)
+    cfg = Path(model_dir) / "config.yaml" if model_dir else None
+    if cfg is not None and cfg.is_file():
+        import yaml
+
+        try:
+            data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            raise KpstanceError("not valid YAML", cfg) from None
+        if isinstance(data, dict) and isinstance(data.get("labels"), dict):
+            return load_scheme(data["labels"], f"{cfg} (labels)")
+    return load_scheme(default_labels())
+
+
+def _read_meta(path: Path) -> dict:
+    """A model folder's ``kpstance.json`` (absent: {}); damaged, it is refused rather than half read."""
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise KpstanceError(f"not valid JSON ({getattr(e, 'msg', None) or e.reason}); the model folder is damaged",
+                            path) from None
+    if not isinstance(meta, dict):
+        raise KpstanceError(f"expected a JSON object, got {type(meta).__name__}; the model folder is damaged", path)
+    try:
+        int(meta.get("max_length", 128))
+        {g: float(t) for g, t in (meta.get("temperature") or {}).items()}
+    except (TypeError, ValueError, AttributeError):
+        raise KpstanceError("'max_length' or 'temperature' has the wrong type; the model folder is damaged",
+                            path) from None
+    return meta
+
+
+def _check_weights(path: Path) -> None:
+    """Read a safetensors file's header and tensor table: a truncated or foreign file is one line, not a traceback."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            for name in f.keys():
+                f.get_slice(name)
+    except Exception as e:  # safetensors raises its own SafetensorError, or OSError
+        raise KpstanceError(f"not a readable safetensors file ({str(e).splitlines()[0]}); the model folder is "
+                            "damaged", path) from None

@@ -11,6 +11,9 @@ from typing import Any
 
 from ..errors import KpstanceError
 
+# The unit kinds the segmenter produces (``segment.Unit.kind``); a .jsonl line's optional "kind" must be one.
+UNIT_KINDS = ("title", "subtitle", "dateline", "subheading", "sentence")
+
 
 def _open(p: Path) -> Any:
     """Open a file for binary reading, with the one-line errors users see."""
@@ -85,7 +88,20 @@ def iter_jsonl(path: str | os.PathLike, text_field: str | None = "text") -> Iter
                 raise KpstanceError(f'missing field "{text_field}"', path, lineno)
             if not isinstance(rec[text_field], str):
                 raise KpstanceError(f'field "{text_field}" must be a string', path, lineno)
+            check_record(rec, text_field, path, lineno)
         yield lineno, rec
+
+
+def check_record(rec: dict, text_field: str, path: object, lineno: int) -> None:
+    """Refuse what would be labelled anyway but wrongly: an empty text, or a ``kind`` / ``speaker`` the model
+    would read as something else (a non-string, or a kind the segmenter never produces)."""
+    if not rec[text_field].strip():
+        raise KpstanceError(f'field "{text_field}" is empty; every line must hold a sentence', path, lineno)
+    for key in ("kind", "speaker"):
+        if rec.get(key) is not None and not isinstance(rec[key], str):
+            raise KpstanceError(f'field "{key}" must be a string, got {json.dumps(rec[key])}', path, lineno)
+    if rec.get("kind") and rec["kind"] not in UNIT_KINDS:
+        raise KpstanceError(f'field "kind" is {rec["kind"]!r}, expected one of {", ".join(UNIT_KINDS)}', path, lineno)
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
@@ -105,8 +121,6 @@ def expand_inputs(inputs: list[str]) -> list[str]:
 
 def _stdin_records(language: str) -> Iterator[tuple[dict, Any]]:
     """stdin is JSON Lines (streamed) when it starts with '{', otherwise one article."""
-    from .segment import segment_article
-
     stream = sys.stdin.buffer
     head = stream.peek(64)[:64].lstrip() if hasattr(stream, "peek") else b""
     if head.lstrip(b"\xef\xbb\xbf")[:1] == b"{":
@@ -118,14 +132,19 @@ def _stdin_records(language: str) -> Iterator[tuple[dict, Any]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise KpstanceError("not valid UTF-8", "<stdin>") from None
+    for _, rec, u in unit_rows(text, "stdin", language, "<stdin>"):
+        yield rec, u
+
+
+def unit_rows(text: str, article_id: str, language: str = "en", source: object = None) -> list[tuple[str, dict, Any]]:
+    """An article's text as input rows (source, record, unit), segmented as a ``.txt`` file is; empty is refused."""
+    from .segment import segment_article
+
+    where = source if source is not None else article_id
     if not text.strip():
-        raise KpstanceError("the article is empty", "<stdin>")
-    for u in segment_article(text, "stdin", language):
-        yield _unit_record(u), u
-
-
-def _unit_record(u: Any) -> dict:
-    return {"id": u.id, "article_id": u.article_id, "section": u.section, "kind": u.kind, "text": u.text}
+        raise KpstanceError("the article is empty", where)
+    return [(str(where), {"id": u.id, "article_id": u.article_id, "section": u.section, "kind": u.kind,
+                          "text": u.text}, u) for u in segment_article(text, article_id, language)]
 
 
 def records(path: str, language: str = "en") -> Iterator[tuple[dict, Any]]:
@@ -134,8 +153,6 @@ def records(path: str, language: str = "en") -> Iterator[tuple[dict, Any]]:
     A .txt file is an article and is segmented; a .jsonl file holds one sentence per line in
     "text" and is not re-segmented: all its fields are carried through.
     """
-    from .segment import segment_article
-
     if path == "-":
         yield from _stdin_records(language)
         return
@@ -144,9 +161,8 @@ def records(path: str, language: str = "en") -> Iterator[tuple[dict, Any]]:
         for line, rec in iter_jsonl(p):
             yield rec, line
     else:
-        article_id = p.stem
-        for u in segment_article(read_article(p), article_id, language):
-            yield _unit_record(u), u
+        for _, rec, u in unit_rows(read_article(p), p.stem, language, p):
+            yield rec, u
 
 
 def file_units(path: str, recs: list[tuple[dict, Any]]) -> list[Any]:
