@@ -10,9 +10,11 @@ unknown labeling function is a one-line error naming the key.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
@@ -243,12 +245,64 @@ def validate(cfg: Any) -> Any:
     if not (0 <= d.extra_gold_dev <= 1 and 0 <= d.extra_gold_test <= 1 and d.extra_gold_dev + d.extra_gold_test <= 1):
         raise KpstanceError(f"config keys 'data.extra_gold_dev' and 'data.extra_gold_test': shares between 0 and 1 "
                             f"that sum to at most 1, got {d.extra_gold_dev} and {d.extra_gold_test}")
-    if d.extra_gold_repeat < 1:
-        raise KpstanceError(f"config key 'data.extra_gold_repeat': must be at least 1, got {d.extra_gold_repeat}")
-    if plain.trainer.group_batches < 1:
-        raise KpstanceError(f"config key 'trainer.group_batches': must be at least 1, got {plain.trainer.group_batches}")
+    check_ranges(plain)
     OmegaConf.set_struct(plain, True)
     return plain
+
+
+def _at_least(n: int) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: v >= n), f"at least {n}"
+
+
+_ABOVE_ZERO: tuple[Callable[[Any], bool], str] = ((lambda v: math.isfinite(v) and v > 0), "a finite number above 0")
+_NOT_NEGATIVE: tuple[Callable[[Any], bool], str] = ((lambda v: math.isfinite(v) and v >= 0), "a finite number, 0 or more")
+_SHARE: tuple[Callable[[Any], bool], str] = ((lambda v: 0 <= v <= 1), "between 0 and 1")
+
+# Values the types allow but no run can use: each would crash deep inside training (a division by zero, numpy's
+# seed range), or train nothing and save an untrained model (zero steps). A key missing from the config or set to
+# null (an optional value, a system without that key) is not checked.
+LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "seed": ((lambda v: 0 <= v <= 2**32 - 1), "between 0 and 4294967295 (numpy's seed range)"),
+    "trainer.epochs": _at_least(1),
+    "trainer.max_steps": ((lambda v: v == -1 or v >= 1), "-1 (train for trainer.epochs) or at least 1"),
+    "trainer.batch_size": _at_least(1),
+    "trainer.lr": _ABOVE_ZERO,
+    "trainer.weight_decay": _NOT_NEGATIVE,
+    "trainer.warmup_ratio": _SHARE,
+    "trainer.max_grad_norm": _NOT_NEGATIVE,
+    "trainer.group_batches": _at_least(1),
+    "trainer.num_threads": _at_least(0),
+    "trainer.predict_batch_size": _at_least(1),
+    "trainer.checkpoint_every": _at_least(0),
+    "data.article_repeat": _at_least(0),
+    "data.synthetic.n": _at_least(0),
+    "data.extra_gold_repeat": _at_least(1),
+    "data.corpus.num_proc": _at_least(1),
+    "data.corpus.max_articles": _at_least(1),
+    "data.multisource.repeat": _at_least(0),
+    "encoder.max_length": _at_least(8),
+    "encoder.vocab_size": _at_least(1),
+    "encoder.hidden_size": _at_least(1),
+    "encoder.num_layers": _at_least(1),
+    "encoder.num_heads": _at_least(1),
+    "encoder.intermediate_size": _at_least(1),
+    "system.ngram_max": _at_least(1),
+    "system.c": _ABOVE_ZERO,
+    "system.iterations": _at_least(1),
+    "evaluation.max_overlap": _ABOVE_ZERO,
+}
+
+
+def check_ranges(cfg: Any) -> None:
+    """Refuse a value of the right type that no run can use (``LIMITS``), naming the key."""
+    for key, (ok, wanted) in LIMITS.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and not ok(value):
+            raise KpstanceError(f"config key '{key}': must be {wanted}, got {value}")
+    enc = cfg.encoder
+    if "num_heads" in enc and enc.hidden_size % enc.num_heads:
+        raise KpstanceError(f"config keys 'encoder.hidden_size' and 'encoder.num_heads': the hidden size must be a "
+                            f"multiple of the number of heads, got {enc.hidden_size} and {enc.num_heads}")
 
 
 def _rank_dir(path: str) -> str:

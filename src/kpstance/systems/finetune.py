@@ -131,6 +131,9 @@ def fine_tune(
 ) -> TrainStats:
     """Train ``model`` in place on (text, actor id, stance id) triples; return throughput stats.
 
+    Raises KpstanceError when the loss stops being finite (the model diverged) or no step ran, so that no
+    untrained or broken model is ever returned, saved or pointed at by ``latest``.
+
     With ``checkpoint_dir`` and ``cfg.checkpoint_every > 0``, the model, optimizer, scheduler
     and RNG state are saved every that many steps, and a checkpoint found there is resumed:
     the batch order is replayed from the seed, so the result equals an uninterrupted run.
@@ -203,11 +206,17 @@ def fine_tune(
                 step += 1
                 seen += len(batch)
                 loss_val = float(loss.detach())
+                if not math.isfinite(loss_val):
+                    raise KpstanceError(f"{description}: the training loss is {loss_val} at step {step} of {total}: "
+                                        f"the model diverged and is not saved (lower trainer.lr, now {cfg.lr})")
                 if bar:
                     bar.update(task, advance=1, description=f"{description} loss {loss_val:.3f}")
                 if checkpoint_dir is not None and every and step % every == 0 and step < total and rank == 0:
                     save_checkpoint(checkpoint_dir, model, opt, sched, step, seen)
                     fault(f"after_checkpoint:{description}:{step}")
+    if step == done:  # no step trained: an untrained model must never be saved as if it had learnt
+        raise KpstanceError(f"{description}: no training step ran ({total} planned); check trainer.epochs and "
+                            "trainer.max_steps")
     model.eval()
     return TrainStats(step, seen, time.perf_counter() - t0, loss_val)
 
