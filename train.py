@@ -13,7 +13,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from kpstance.config import register_resolvers, renamed_override  # noqa: E402
 from kpstance.errors import KpstanceError, MissingExtra  # noqa: E402
-from kpstance.run.cleanup import discard_run_dir  # noqa: E402
+from kpstance.run.cleanup import discard_run_dir, mark_failed  # noqa: E402
 from kpstance.run.pipeline import train  # noqa: E402
 
 register_resolvers()
@@ -21,6 +21,7 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    """One run; a refused run leaves no folder, a failed one leaves its folder marked ``failed.json``."""
     try:
         metrics = train(cfg)
     except MissingExtra as e:
@@ -28,9 +29,12 @@ def main(cfg: DictConfig) -> float | None:
         print(f"kpstance: {e}", file=sys.stderr)
         return None
     except KpstanceError as e:
-        discard_run_dir(cfg)  # Hydra made the run folder before train() could refuse the config
+        mark_failed(cfg, e)  # refused before writing: the folder Hydra made goes; later: marked failed
         print(f"kpstance: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except (Exception, KeyboardInterrupt) as e:  # a crash: no folder that looks like a run in progress
+        mark_failed(cfg, e)
+        raise
     value = metrics.get(cfg.optimized_metric)
     return None if value is None else float(value)
 

@@ -3,10 +3,28 @@ the run folders that ``kpstance report`` and ``kpstance compare`` accept (issue 
 
 from __future__ import annotations
 
+import importlib.util
+import json
+
 import pytest
-from helpers import compose
+from helpers import ROOT, compose
 
 from kpstance.errors import KpstanceError
+
+
+def one_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("kpstance: error: "), err[-2000:]
+    return lines[0]
+
+
+def train_script():
+    """train.py as a module: its Hydra-decorated ``main(cfg)`` runs in this process when given a config."""
+    spec = importlib.util.spec_from_file_location("kpstance_train_script", ROOT / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # ---------------------------------------------------------------------------- impossible values
 
@@ -59,6 +77,26 @@ def test_a_sound_config_passes_the_range_checks(smoke_cfg):
 
 # ---------------------------------------------------------------------------- a run that diverges or crashes
 
+FAST = ["evaluation.cv=false", "data.multisource.train=false"]  # straight to the final model, on less data
+
+
+def test_diverging_training_saves_no_model_keeps_latest_and_marks_the_run_failed(tmp_path, capsys):
+    models = tmp_path / "models"
+    (models / "previous").mkdir(parents=True)
+    (models / "smoke").mkdir()
+    (models / "smoke" / "latest").symlink_to("../previous")
+    cfg = compose(["experiment=smoke", *FAST, "trainer.lr=1e30", f"paths.log_dir={tmp_path}"], tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        train_script().main(cfg)
+    assert exit_.value.code == 2
+    assert "training loss is nan" in one_line(capsys.readouterr().err)
+    assert sorted(p.name for p in models.iterdir()) == ["previous", "smoke"]  # no model saved, not even hidden
+    assert (models / "smoke" / "latest").resolve() == (models / "previous").resolve()
+    failed = json.loads((tmp_path / "run" / "failed.json").read_text())
+    assert failed["error"] == "KpstanceError" and "diverged" in failed["message"]
+    assert not (tmp_path / "run" / "metrics.json").exists() and not (tmp_path / "run" / "run_info.json").exists()
+
+
 
 def test_zero_training_steps_never_return_a_model(tmp_path, units, scheme):
     """Behind the config check: fine_tune itself refuses to return a model that took no step."""
@@ -78,3 +116,50 @@ def test_zero_training_steps_never_return_a_model(tmp_path, units, scheme):
         fine_tune(model, tokenizer, texts, [0] * 8, [0] * 8, layout, trainer, 0)
 
 
+def test_a_crash_marks_the_run_folder_failed_and_is_raised(tmp_path, monkeypatch):
+    import kpstance.systems.finetune as finetune
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
+
+    monkeypatch.setattr(finetune, "fine_tune", out_of_memory)
+    cfg = compose(["experiment=smoke", *FAST, f"paths.log_dir={tmp_path}"], tmp_path)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train_script().main(cfg)
+    failed = json.loads((tmp_path / "run" / "failed.json").read_text())
+    assert failed == {"error": "RuntimeError", "message": "CUDA out of memory. Tried to allocate 2.00 GiB"}
+    assert not (tmp_path / "models").exists()
+
+
+def test_a_crash_before_the_run_wrote_anything_leaves_no_folder(tmp_path):
+    from omegaconf import OmegaConf
+
+    from kpstance.run.cleanup import mark_failed
+
+    run = tmp_path / "outputs" / "smoke" / "runs" / "t1"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "train.log").write_text("")
+    cfg = OmegaConf.create({"paths": {"output_dir": str(run), "log_dir": str(tmp_path / "outputs")}})
+    assert mark_failed(cfg, RuntimeError("boom")) is None
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_resume_takes_up_a_failed_run_and_clears_its_mark(tmp_path):
+    from kpstance.run.resume import check_same_config, find_resume_dir
+
+    runs = tmp_path / "outputs" / "smoke" / "runs"
+    for name, files in (("done", ("config.yaml", "metrics.json", "run_info.json")), ("crashed", ("config.yaml", "failed.json")),
+                        ("killed_after_metrics", ("config.yaml", "metrics.json"))):
+        (runs / name).mkdir(parents=True)
+        for f in files:
+            (runs / name / f).write_text("seed: 0\n" if f == "config.yaml" else "{}")
+    cfg = {"resume": True, "task_name": "smoke", "paths": {"log_dir": str(tmp_path / "outputs"),
+                                                             "output_dir": str(tmp_path / "new")}}
+    from omegaconf import OmegaConf
+
+    assert find_resume_dir(OmegaConf.create(cfg)).name in ("crashed", "killed_after_metrics")  # not the finished one
+    with pytest.raises(KpstanceError, match="config differs"):
+        check_same_config(runs / "crashed", "seed: 1\n")
+    assert (runs / "crashed" / "failed.json").is_file()  # a refused resume leaves the mark
+    check_same_config(runs / "crashed", "seed: 0\n")
+    assert not (runs / "crashed" / "failed.json").exists()

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..config import RUN_LOCAL_KEYS
 from ..errors import KpstanceError
+from .cleanup import FAILED
 
 
 def without_run_keys(cfg: Any) -> Any:
@@ -24,7 +25,8 @@ def without_run_keys(cfg: Any) -> Any:
 
 
 def find_resume_dir(cfg: Any) -> Path:
-    """``resume=<folder>``, or ``resume=true``: the newest unfinished run folder of this task."""
+    """``resume=<folder>``, or ``resume=true``: the newest unfinished run folder of this task (one without
+    ``run_info.json``, the marker a run writes last; a crashed run marked ``failed.json`` is one of them)."""
     if isinstance(cfg.resume, str) and cfg.resume.lower() not in ("true", "1", "yes"):
         p = Path(cfg.resume)
         if not (p / "config.yaml").is_file():
@@ -33,7 +35,7 @@ def find_resume_dir(cfg: Any) -> Path:
     runs = Path(cfg.paths.log_dir) / cfg.task_name / "runs"
     current = Path(cfg.paths.output_dir).resolve()
     candidates = sorted(
-        (p for p in runs.glob("*") if (p / "config.yaml").is_file() and not (p / "metrics.json").is_file()
+        (p for p in runs.glob("*") if (p / "config.yaml").is_file() and not (p / "run_info.json").is_file()
          and p.resolve() != current),
         key=lambda p: p.stat().st_mtime,
     )
@@ -43,7 +45,8 @@ def find_resume_dir(cfg: Any) -> Path:
 
 
 def check_same_config(run_dir: Path, resolved: str) -> None:
-    """Refuse to resume with a config other than the interrupted run's."""
+    """Refuse to resume with a config other than the interrupted run's; once it matches, the run is taken up
+    again, so a ``failed.json`` left by an earlier crash no longer holds and is removed."""
     import yaml
 
     old = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
@@ -62,3 +65,4 @@ def check_same_config(run_dir: Path, resolved: str) -> None:
     if diff:
         raise KpstanceError(f"config differs from the interrupted run at '{diff}'; resume with the same overrides",
                             run_dir / "config.yaml")
+    (run_dir / FAILED).unlink(missing_ok=True)
