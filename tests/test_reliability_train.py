@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 
 import pytest
 from helpers import ROOT, compose
@@ -163,3 +164,60 @@ def test_resume_takes_up_a_failed_run_and_clears_its_mark(tmp_path):
     assert (runs / "crashed" / "failed.json").is_file()  # a refused resume leaves the mark
     check_same_config(runs / "crashed", "seed: 0\n")
     assert not (runs / "crashed" / "failed.json").exists()
+
+
+# ---------------------------------------------------------------------------- report and compare on run folders
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from kpstance.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def two_runs(smoke_run, tmp_path):
+    """Two copies of the smoke run's folder under runs/."""
+    for name in ("a", "b"):
+        shutil.copytree(smoke_run["tmp"] / "run", tmp_path / "runs" / name)
+    return tmp_path / "runs"
+
+
+def test_report_refuses_a_run_that_did_not_finish(two_runs, capsys):
+    (two_runs / "a" / "run_info.json").unlink()  # killed during the model save: the marker never came
+    code, out, err = cli(capsys, "report", str(two_runs / "a"))
+    assert code == 2 and out == ""
+    assert "did not finish (no run_info.json)" in one_line(err) and str(two_runs / "a") in err
+    assert cli(capsys, "report", str(two_runs / "b"))[0] == 0
+
+
+def test_compare_skips_unfinished_run_folders_with_one_warning(two_runs, capsys):
+    (two_runs / "a" / "run_info.json").unlink()
+    (two_runs / "c").mkdir()  # a run refused or killed before metrics: config only
+    (two_runs / "c" / "config.yaml").write_text("task_name: smoke\n")
+    code, out, err = cli(capsys, "compare", "--runs-dir", str(two_runs), "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 1  # b alone
+    assert err.strip().splitlines() == [f"kpstance: warning: 2 unfinished run folder(s) under {two_runs} skipped "
+                                        "(no run_info.json)"]
+
+
+@pytest.mark.parametrize("name, content", [("metrics.json", '{"dev_joint_accuracy": 0.'),
+                                           ("metrics.json", "[1, 2]"), ("run_info.json", "\x00\x01"),
+                                           ("config.yaml", "seed: [unclosed")])
+def test_compare_on_a_corrupt_run_file_is_one_line_naming_it(two_runs, capsys, name, content):
+    (two_runs / "b" / name).write_text(content)
+    code, out, err = cli(capsys, "compare", "--runs-dir", str(two_runs))
+    assert code == 2 and out == ""
+    assert str(two_runs / "b" / name) in one_line(err)
+
+
+@pytest.mark.parametrize("content", [b"", b"id,name\n1,run\n", b"SQLite format 2\x00" + bytes(100)])
+def test_compare_store_that_is_not_sqlite_is_one_line_naming_it(tmp_path, capsys, content):
+    store = tmp_path / "runs.csv"
+    store.write_bytes(content)
+    code, out, err = cli(capsys, "compare", "--store", str(store))
+    assert code == 2 and out == ""
+    assert f"{store}: not an SQLite database" in one_line(err)
+    assert store.read_bytes() == content  # untouched: MLflow never opened it

@@ -20,8 +20,14 @@ SYSTEMS = ("rules", "model")
 
 
 def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
-    """``report.json``'s multi-source part and the rows of ``multisource_predictions.jsonl``."""
+    """``report.json``'s multi-source part and the rows of ``multisource_predictions.jsonl`` of a finished run.
+
+    A run writes ``run_info.json`` last, so a folder without it is a run that was refused, crashed or killed
+    (during the model save, say): its files may be missing or stale, and it is refused."""
     root = Path(run_dir)
+    if root.is_dir() and not (root / "run_info.json").is_file():
+        raise KpstanceError("the run did not finish (no run_info.json): it was stopped before its end"
+                            + (" (see failed.json)" if (root / "failed.json").is_file() else ""), root)
     report_path, rows_path = root / "report.json", root / "multisource_predictions.jsonl"
     for p in (report_path, rows_path):
         if not p.is_file():

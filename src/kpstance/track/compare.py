@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,23 +27,32 @@ DEFAULT_METRICS = ("dev_actor_macro_f1", "dev_stance_macro_f1", "dev_joint_accur
 
 
 def runs_from_folders(root: str | os.PathLike) -> list[dict]:
-    """Every finished run folder under ``root`` (one with metrics.json and config.yaml)."""
-    import yaml
+    """Every finished run folder under ``root`` (see ``scan_run_folders``)."""
+    return scan_run_folders(root)[0]
 
+
+def scan_run_folders(root: str | os.PathLike) -> tuple[list[dict], int]:
+    """The finished run folders under ``root``, and how many unfinished ones were left out.
+
+    A run folder holds config.yaml; it finished when it holds run_info.json, which a run writes last (after its
+    model, metrics.json and tracking). Hydra's ``.hydra`` copies, hidden temporary folders and saved models
+    (kpstance.json) are not run folders. A corrupt file of a finished run is a one-line error naming it.
+    """
     from .store import run_params
 
     base = Path(root)
     if not base.is_dir():
         raise KpstanceError("runs folder not found", base)
-    runs = []
-    for m in sorted(base.rglob("metrics.json")):
-        folder = m.parent
-        if not (folder / "config.yaml").is_file() or folder.name.startswith("."):
+    runs, unfinished = [], 0
+    for c in sorted(base.rglob("config.yaml")):
+        folder = c.parent
+        if any(part.startswith(".") for part in folder.relative_to(base).parts) or (folder / "kpstance.json").exists():
             continue
-        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) or {}
-        info_file = folder / "run_info.json"
-        info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
-        metrics = json.loads(m.read_text(encoding="utf-8"))
+        if not ((folder / "run_info.json").is_file() and (folder / "metrics.json").is_file()):
+            unfinished += 1
+            continue
+        config, info = read_yaml_mapping(c), read_json_object(folder / "run_info.json")
+        metrics = read_json_object(folder / "metrics.json")
         runs.append({
             "name": info.get("run_name", folder.name),
             "experiment": config.get("task_name", "?"),
@@ -50,7 +60,30 @@ def runs_from_folders(root: str | os.PathLike) -> list[dict]:
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
             "tags": {"gold_sha256": metrics.get("gold_sha256", "?"), "run_dir": str(folder)},
         })
-    return runs
+    return runs, unfinished
+
+
+def read_json_object(path: Path) -> dict:
+    """A JSON object from a run folder; anything else (truncated, not JSON, not an object) is one line naming it."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise KpstanceError("not valid JSON (a corrupt or truncated file)", path) from None
+    if not isinstance(obj, dict):
+        raise KpstanceError("not a JSON object as train.py writes it", path)
+    return obj
+
+
+def read_yaml_mapping(path: Path) -> dict:
+    import yaml
+
+    try:
+        obj = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise KpstanceError("not valid YAML (a corrupt or truncated file)", path) from None
+    if not isinstance(obj, dict):
+        raise KpstanceError("not a config as train.py writes it", path)
+    return obj
 
 
 def runs_from_store(db_path: str | os.PathLike, experiment: str | None = None) -> list[dict]:
@@ -213,7 +246,10 @@ def plot(data: dict, path: str | os.PathLike) -> None:
 def compare(args: Any) -> str:
     """Entry point for the CLI: returns the rendered comparison (and writes the plot if asked)."""
     if args.runs_dir:
-        runs = runs_from_folders(args.runs_dir)
+        runs, unfinished = scan_run_folders(args.runs_dir)
+        if unfinished:
+            print(f"kpstance: warning: {unfinished} unfinished run folder(s) under {args.runs_dir} skipped "
+                  "(no run_info.json)", file=sys.stderr)
     else:
         runs = runs_from_store(args.store, None)
     if args.experiment:

@@ -103,14 +103,13 @@ def log_run(logger_cfg: Mapping, config: Mapping, metrics: Mapping, tags: Mappin
 
 
 def read_store(db_path: str | os.PathLike, experiment: str | None = None) -> list[dict]:
-    """Runs from the MLflow store as dicts: name, experiment, params (config values), metrics, tags."""
+    """Runs from the MLflow store as dicts: name, experiment, params (config values), metrics, tags.
+
+    Only finished runs: a run records itself once finished, but one killed while recording stays RUNNING."""
+    check_store(db_path)
     _mlflow()
     from mlflow.tracking import MlflowClient
 
-    if not Path(db_path).is_file():
-        from ..errors import KpstanceError
-
-        raise KpstanceError("no MLflow store here (run training with logger=mlflow first, or use --runs-dir)", db_path)
     client = MlflowClient(tracking_uri=store_uri(db_path))
     exps = client.search_experiments()
     if experiment:
@@ -118,6 +117,8 @@ def read_store(db_path: str | os.PathLike, experiment: str | None = None) -> lis
     runs = []
     for e in exps:
         for r in client.search_runs([e.experiment_id], max_results=50000):
+            if r.info.status != "FINISHED":
+                continue
             runs.append({
                 "name": r.info.run_name,
                 "experiment": e.name,
@@ -127,3 +128,24 @@ def read_store(db_path: str | os.PathLike, experiment: str | None = None) -> lis
                 "start_time": r.info.start_time,
             })
     return runs
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_store(db_path: str | os.PathLike) -> None:
+    """Refuse a store that is missing or not an SQLite database before MLflow opens it: MLflow would write its
+    tables into any file it is handed (an empty one, say) or fail with a traceback."""
+    from ..errors import KpstanceError
+
+    path = Path(db_path)
+    if not path.is_file():
+        raise KpstanceError("no MLflow store here (run training with logger=mlflow first, or use --runs-dir)", db_path)
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as e:
+        raise KpstanceError(f"cannot read: {e.strerror}", db_path) from None
+    if header != SQLITE_HEADER:
+        raise KpstanceError("not an SQLite database (an MLflow store is the mlflow.db a run with logger=mlflow "
+                            "writes)", db_path)
