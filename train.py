@@ -11,12 +11,13 @@ os.environ.setdefault("KPSTANCE_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from kpstance.config import register_resolvers, renamed_override  # noqa: E402
+from kpstance.config import register_resolvers, renamed_override, unknown_override  # noqa: E402
 from kpstance.errors import KpstanceError, MissingExtra  # noqa: E402
 from kpstance.run.cleanup import discard_run_dir, mark_failed  # noqa: E402
 from kpstance.run.pipeline import train  # noqa: E402
 
 register_resolvers()
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
@@ -39,9 +40,14 @@ def main(cfg: DictConfig) -> float | None:
     return None if value is None else float(value)
 
 
+def check_overrides(argv: list[str]) -> str | None:
+    """A one-line message for an override spelled as in an earlier version or naming no config key or option."""
+    return renamed_override(argv) or unknown_override(argv, CONFIG_DIR)
+
+
 if __name__ == "__main__":
-    old = renamed_override(sys.argv[1:])
-    if old:
-        print(f"kpstance: error: {old}", file=sys.stderr)
+    bad = check_overrides(sys.argv[1:])
+    if bad:
+        print(f"kpstance: error: {bad}", file=sys.stderr)
         sys.exit(2)
     main()

@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from helpers import ROOT, compose
+from helpers import ROOT, compose, train_py
 
 from kpstance.errors import KpstanceError
 
@@ -164,6 +164,41 @@ def test_resume_takes_up_a_failed_run_and_clears_its_mark(tmp_path):
     assert (runs / "crashed" / "failed.json").is_file()  # a refused resume leaves the mark
     check_same_config(runs / "crashed", "seed: 0\n")
     assert not (runs / "crashed" / "failed.json").exists()
+
+
+# ---------------------------------------------------------------------------- Hydra's overrides
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("foo=1", "unknown config key 'foo' (top-level keys: data, encoder"),
+    ("trainer.learning_rate=1e-4", "unknown config key 'trainer.learning_rate' (nearest: trainer.lr)"),
+    ("experiment=smokee", "config group 'experiment' has no option 'smokee' (nearest: smoke)"),
+])
+def test_unknown_key_or_option_is_one_line_exit_2_before_hydra_runs(tmp_path, override, expected):
+    r = train_py(tmp_path, override)
+    assert r.returncode == 2
+    line = one_line(r.stderr)
+    assert expected in line and f"'{override}'" in line
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["-m", "seed=0,1", "trainer.lr=1e-4"], None),
+    (["hparams_search=optuna", "hydra.sweeper.n_trials=2"], None),
+    (["+trainer.learning_rate=0.1"], None),  # adding a key is Hydra's and validate's to judge
+    (["experiment=smoke,baseline_rules", "experiment=ablation/rules", "data=corpus", "data.corpus.path=x"], None),
+    (["labels.actors.china.aliases=[China,Moscow]", "system.c=2", "encoder.vocab_size=50", "experiment=null"], None),
+    (["hydra/launcher=submitit_slurm", "~trainer.num_threads", "system=base_rules"], None),
+    (["seed=0,1", "trainer.bach_size=8"], "nearest: trainer.batch_size"),
+    (["system.foo=1"], "keys of system: c, context, iterations, name, ngram_max"),
+    (["encoder=minilmm"], "config group 'encoder' has no option 'minilmm' (nearest: minilm)"),
+    (["-m", "experiment=smoke,fulll"], "no option 'fulll' (nearest: full"),
+])
+def test_override_check_keeps_valid_forms_and_names_the_nearest(argv, expected):
+    from kpstance.config import unknown_override
+
+    found = unknown_override(argv, ROOT / "configs")
+    assert found is None if expected is None else expected in found
 
 
 # ---------------------------------------------------------------------------- report and compare on run folders

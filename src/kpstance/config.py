@@ -10,6 +10,7 @@ unknown labeling function is a one-line error naming the key.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import tempfile
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Optional
 
 from omegaconf import II, OmegaConf
@@ -338,8 +340,6 @@ def renamed_override(overrides: list[str]) -> str | None:
 
 def compose(overrides: list[str], config_dir: str | os.PathLike | None = None) -> Any:
     """The train config as ``train.py`` composes it, for scripts, notebooks and tests (not validated yet)."""
-    from pathlib import Path
-
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
@@ -347,3 +347,110 @@ def compose(overrides: list[str], config_dir: str | os.PathLike | None = None) -
     root = Path(os.environ.get("KPSTANCE_ROOT") or Path(__file__).resolve().parents[2])
     with initialize_config_dir(config_dir=str(Path(config_dir or root / "configs").resolve()), version_base="1.3"):
         return hydra_compose("train", overrides=list(overrides))
+
+
+def schema_keys() -> set[str]:
+    """Every dotted key the schema knows, the keys of every system and encoder schema included. Keys under a
+    free mapping or list (``labels``, ``data.articles``) are open: any key below them is accepted."""
+    import dataclasses
+    import typing
+
+    def walk(schema: type, prefix: str) -> set[str]:
+        keys: set[str] = set()
+        hints = typing.get_type_hints(schema)
+        for f in dataclasses.fields(schema):
+            key, tp = f"{prefix}{f.name}", hints[f.name]
+            keys.add(key)
+            inner = [a for a in typing.get_args(tp) if a is not type(None)]  # Optional[X] -> X
+            tp = inner[0] if typing.get_origin(tp) is typing.Union and len(inner) == 1 else tp
+            if dataclasses.is_dataclass(tp):
+                keys |= walk(tp, key + ".")
+        return keys
+
+    keys = walk(TrainConfig, "")
+    for schema, _ in SYSTEMS.values():
+        keys |= walk(schema, "system.")
+    for schema in ENCODERS.values():
+        keys |= walk(schema, "encoder.")
+    return keys
+
+
+OPEN_KEYS = ("labels", "data.articles")  # free mappings and lists: their own keys come from the YAML
+
+
+def _config_groups(config_dir: Path) -> dict[str, list[str]]:
+    """Each config group of train.yaml's defaults list and its options: the YAML files in configs/<group>/
+    (``ablation/x`` for a file in a subfolder) and the schemas the ConfigStore holds for it."""
+    import yaml
+    from hydra.core.config_store import ConfigStore
+
+    register_configs()
+    defaults = (yaml.safe_load((config_dir / "train.yaml").read_text(encoding="utf-8")) or {}).get("defaults", [])
+    groups: dict[str, list[str]] = {}
+    for entry in defaults:
+        if not isinstance(entry, dict):
+            continue
+        (group,) = entry
+        folder = config_dir / group
+        options = sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml"))
+        try:
+            options += [o.removesuffix(".yaml") for o in ConfigStore.instance().list(group)]
+        except OSError:  # Hydra's ConfigStore raises OSError for a group it does not hold
+            pass
+        groups[group] = options
+    return groups
+
+
+def _nearest(word: str, candidates: list[str]) -> list[str]:
+    """Up to three valid names nearest to ``word``: under the same parent, a name whose letters are the word's
+    initials (learning_rate -> lr) and close spellings (difflib); else close spellings of the whole dotted key."""
+    parent, _, last = word.rpartition(".")
+    siblings = {c.rpartition(".")[2]: c for c in candidates if c.rpartition(".")[0] == parent}
+    initials = "".join(part[:1] for part in last.split("_"))
+    near = [siblings[initials]] if len(initials) > 1 and initials in siblings else []
+    near += [siblings[m] for m in difflib.get_close_matches(last, list(siblings), n=3, cutoff=0.6)]
+    if not near:
+        near = difflib.get_close_matches(word, candidates, n=3, cutoff=0.8)
+    return list(dict.fromkeys(near))[:3]
+
+
+def unknown_override(overrides: list[str], config_dir: str | os.PathLike) -> str | None:
+    """A one-line message for a command-line override whose key the schema does not know (``foo=1``,
+    ``trainer.learning_rate=…``) or whose config group has no such option (``experiment=smokee``), naming the
+    nearest valid names; else None. Hydra's own messages for these are several lines with exit code 1.
+
+    Left to Hydra: ``+key=…`` and ``++key=…`` (adding a key; ``validate`` still checks it), ``~key`` deletions,
+    ``hydra.*`` and ``hydra/…`` settings, ``key@package`` forms, and sweep functions such as ``choice(…)``.
+    """
+    groups = _config_groups(Path(config_dir))
+    keys = schema_keys()
+    for o in overrides:
+        if o.startswith(("-", "+", "~")) or "=" not in o:
+            continue
+        key, value = o.split("=", 1)
+        key = key.strip()
+        if key == "hydra" or key.startswith(("hydra.", "hydra/")) or "@" in key:
+            continue
+        if key in groups:
+            if "(" in value or value.startswith("["):
+                continue
+            options = groups[key]
+            for v in (x.strip() for x in value.split(",")):
+                if v not in options and v != "null":
+                    near = _nearest(v, options)
+                    hint = f"nearest: {', '.join(near)}" if near else f"options: {', '.join(options)}"
+                    return f"'{o}': config group '{key}' has no option '{v}' ({hint})"
+            continue
+        if key in keys or any(key.startswith(k + ".") for k in OPEN_KEYS):
+            continue
+        near = _nearest(key, sorted(keys | set(groups)))
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        siblings = sorted(k.rpartition(".")[2] for k in keys if parent and k.rpartition(".")[0] == parent)
+        if near:
+            hint = f"nearest: {', '.join(near)}"
+        elif siblings:
+            hint = f"keys of {parent}: {', '.join(siblings)}"
+        else:
+            hint = f"top-level keys: {', '.join(sorted(k for k in keys | set(groups) if '.' not in k))}"
+        return f"'{o}': unknown config key '{key}' ({hint})"
+    return None
