@@ -76,6 +76,15 @@ def test_a_sound_config_passes_the_range_checks(smoke_cfg):
     assert validate(cfg).seed == 2**32 - 1
 
 
+def test_refused_value_with_output_dir_is_one_line_and_leaves_no_folder_anywhere(tmp_path):
+    """Hydra's run folder follows paths.output_dir, so a refused run leaves neither it nor one under outputs/."""
+    mine = tmp_path / "mine"
+    r = train_py(tmp_path, "trainer.batch_size=0", f"paths.output_dir={mine}")
+    assert r.returncode == 2
+    assert "config key 'trainer.batch_size': must be at least 1, got 0" in one_line(r.stderr)
+    assert not (tmp_path / "outputs").exists() and not mine.exists() and not (tmp_path / "models").exists()
+
+
 # ---------------------------------------------------------------------------- a run that diverges or crashes
 
 FAST = ["evaluation.cv=false", "data.multisource.train=false"]  # straight to the final model, on less data

@@ -11,6 +11,7 @@ unknown labeling function is a one-line error naming the key.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import os
 import tempfile
@@ -307,6 +308,7 @@ def check_ranges(cfg: Any) -> None:
                             f"multiple of the number of heads, got {enc.hidden_size} and {enc.num_heads}")
 
 
+@functools.cache
 def _rank_dir(path: str) -> str:
     """Rank 0 (or a single process) writes the run folder; other torchrun ranks get a scratch folder."""
     rank = int(os.environ.get("RANK", 0))
@@ -315,16 +317,28 @@ def _rank_dir(path: str) -> str:
     return os.path.join(tempfile.gettempdir(), f"kpstance-rank{rank}-{uuid.uuid4().hex[:8]}")
 
 
+def _run_dir(default: str, *, _root_: Any) -> str:
+    """Hydra's run folder follows ``paths.output_dir`` when the user sets it, so Hydra makes no second, empty
+    folder under ``outputs/``; by default ``paths.output_dir`` is Hydra's folder (an interpolation), so PATH."""
+    paths = _root_.get("paths")
+    if paths is not None and "output_dir" in paths and not OmegaConf.is_interpolation(paths, "output_dir"):
+        return _rank_dir(str(paths.output_dir))
+    return _rank_dir(default)
+
+
 def register_resolvers() -> None:
     """``${kp_uid:}``: a random suffix, cached per process, so concurrent runs never share a folder.
 
     ``${kp_rank_dir:PATH}``: PATH on rank 0, a scratch folder on the other ranks of a torchrun job.
+    ``${kp_run_dir:PATH}``: Hydra's run folder: ``paths.output_dir`` when one is given, else PATH (by rank).
     Also registers the schemas with Hydra (``register_configs``).
     """
     if not OmegaConf.has_resolver("kp_uid"):
         OmegaConf.register_new_resolver("kp_uid", lambda: uuid.uuid4().hex[:6], use_cache=True)
     if not OmegaConf.has_resolver("kp_rank_dir"):
         OmegaConf.register_new_resolver("kp_rank_dir", _rank_dir, use_cache=True)
+    if not OmegaConf.has_resolver("kp_run_dir"):
+        OmegaConf.register_new_resolver("kp_run_dir", _run_dir)
     register_configs()
 
 
