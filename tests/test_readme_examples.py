@@ -53,6 +53,12 @@ def test_the_generator_end_to_end_on_the_smoke_model(rx, smoke_run, smoke_predic
     first = doc["predict"]["outputs"][0]
     assert f"# [{{'actor': '{first['actor']}', 'stance': '{first['stance']}', 'actor_score': " \
            f"{first['actor_score']:.2f}, 'stance_score': {first['stance_score']:.2f}" in text
+    units = smoke_predictor.predict_article(rx.ARTICLE, rx.ARTICLE_ID)  # the whole article, read in context
+    assert [(u["kind"], u["speaker"], u["actor"], u["stance"]) for u in doc["article"]["units"]] == [
+        (u["kind"], u["speaker"], u["actor"], u["stance"]) for u in units]
+    m = smoke_run["metrics"]  # the figures quoted are the run's own
+    assert f"| model: joint accuracy | {m['dev_joint_accuracy']:.3f} | {m['test_joint_accuracy']:.3f} |" in text
+    assert f"(macro-F1 {m['test_actor_macro_f1']:.3f})" in text
     assert model.name in text and rx.readme_drift(text, doc) == []
     assert rx.main(["--check", "--model", str(model), *paths]) == 0
 
