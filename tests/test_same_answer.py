@@ -71,7 +71,8 @@ def test_predict_does_not_depend_on_the_chunk_size(capsys, smoke_run, scheme, co
 
     p = StancePredictor.load(smoke_run["model_dir"])
     texts = [rows[i][1]["text"] for i in he_said]
-    assert p.predict(texts, contexts=[whole[i] for i in he_said]) != p.predict(texts, contexts=[fresh[i] for i in he_said])
+    with_speaker = p.predict(texts, contexts=[whole[i] for i in he_said])
+    assert with_speaker != p.predict(texts, contexts=[fresh[i] for i in he_said])
 
 
 def test_predict_summarize_export_and_predict_article_agree_unit_for_unit(capsys, smoke_run, smoke_predictor, corpus,
@@ -126,3 +127,13 @@ def test_predict_article_refuses_an_empty_article(smoke_predictor):
 
     with pytest.raises(KpstanceError, match="the article is empty"):
         smoke_predictor.predict_article(" \n\t", "blank")
+
+
+def test_sentences_given_to_predict_get_the_context_of_a_bare_jsonl_line(capsys, smoke_run, smoke_predictor, tmp_path):
+    texts = ["He said the drills must stop.", "Seoul urged calm."]
+    src = tmp_path / "s.jsonl"
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    out = predict_cli(capsys, smoke_run["model_dir"], src)
+    cli = [tuple(r[k] for k in KEYS) for r in map(json.loads, out.splitlines())]
+    assert [tuple(p[k] for k in KEYS) for p in smoke_predictor.predict(texts)] == cli
+    assert [tuple(p[k] for k in KEYS) for p in smoke_predictor.predict_stream(iter(texts))] == cli

@@ -175,9 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
     cmp.add_argument("--plot", help="also write a bar chart PNG")
     cmp.add_argument("--runs-dir", help="read run folders under this folder instead of the MLflow store")
-    cmp.add_argument("--store", default=None, help="MLflow sqlite file (default: mlflow.db at the project root: $KPSTANCE_ROOT, else "
-                     "the nearest folder at or above the current one holding configs/train.yaml, else the current "
-                     "folder)")
+    cmp.add_argument("--store", default=None, help="MLflow sqlite file (default: mlflow.db at the project root: "
+                     "$KPSTANCE_ROOT, else the nearest folder at or above the current one holding configs/train.yaml, "
+                     "else the current folder)")
     cmp.add_argument("--allow-mixed-gold", action="store_true", help="show runs scored on different gold sets (marked *)")
     cmp.set_defaults(func=cmd_compare)
 

@@ -109,6 +109,12 @@ def import_gold(export: str, output: str, labels: str | None = None) -> dict:
     if not annotations:
         raise KpstanceError("holds no completed annotations", export)
     gold, disagreements, agreement = ls.resolve(annotations, scheme)
+    task_of = {a.unit: a.task for a in annotations}
+    for g in gold:  # the rule training checks, here where the annotation can still be fixed
+        if g["actor"] == scheme.none_actor and g["stance"] != scheme.neutral_stance:
+            raise KpstanceError(f"task {task_of[g['id']]} (unit {g['id']}): actor '{scheme.none_actor}' goes with "
+                                f"stance '{scheme.neutral_stance}', not '{g['stance']}' (training would refuse it; "
+                                "fix the annotation in Label Studio and export again)", export)
     write_jsonl(out, gold)  # empty when every unit was disagreed on: the gold reader then says so
     removed = None
     if agreement:  # two annotators met on some unit: the disagreements file is written, empty or not
@@ -116,6 +122,7 @@ def import_gold(export: str, output: str, labels: str | None = None) -> dict:
     elif dis_path.is_file():  # left by an earlier import into the same gold file: it no longer describes it
         dis_path.unlink()
         removed = str(dis_path)
-    return {**counts, "removed": removed, "annotations": len(annotations), "gold": len(gold), "disagreements": len(disagreements),
+    return {**counts, "removed": removed, "annotations": len(annotations), "gold": len(gold),
+            "disagreements": len(disagreements),
             "agreement": agreement, "output": str(out),
             "disagreements_file": str(dis_path) if agreement else None}

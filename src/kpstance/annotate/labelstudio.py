@@ -188,10 +188,6 @@ def read_export(path: str | os.PathLike, scheme: LabelScheme) -> tuple[list[Anno
                 if labels[head] not in allowed:
                     raise KpstanceError(f"{where}: {head} '{labels[head]}' is not in the label scheme "
                                         f"{scheme.name} (allowed: {', '.join(allowed)})", p)
-            if labels["actor"] == scheme.none_actor and labels["stance"] != scheme.neutral_stance:
-                raise KpstanceError(f"{where}: annotation #{k + 1}: actor '{scheme.none_actor}' goes with stance "
-                                    f"'{scheme.neutral_stance}', not '{labels['stance']}' (training refuses it; "
-                                    "fix the annotation in Label Studio and export again)", p)
             a = Annotation(tid, uid, text, source, _annotator(ann.get("completed_by")), labels["actor"],
                            labels["stance"], _note(result),
                            (str(ann.get("updated_at") or ann.get("created_at") or ""), pos, k))

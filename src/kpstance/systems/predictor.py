@@ -172,12 +172,21 @@ class StancePredictor:
 
     def predict(self, texts: Sequence[str] | str, batch_size: int = 64, workers: int | None = None,
                 contexts: Sequence[str] | None = None) -> list[dict]:
-        """One dict per sentence: actor, stance, actor_score, stance_score and both distributions."""
+        """One dict per sentence: actor, stance, actor_score, stance_score and both distributions.
+
+        A saved model that reads context gets, for sentences given without one, the context ``kpstance predict``
+        gives a ``.jsonl`` line without ``kind`` or ``speaker`` (a sentence, no speaker), so both agree; for a
+        whole article with its speakers, use ``predict_article``.
+        """
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
         if not texts:
             return []
+        if contexts is None and self.meta.get("context"):
+            from .context import format_context
+
+            contexts = [format_context("sentence", None)] * len(texts)
         pa, ps = self.predict_proba(texts, batch_size, workers, contexts)
         out = []
         for i in range(len(texts)):
