@@ -67,7 +67,7 @@ def config(overrides: list[str]):
 
 def seen_data(cfg, scheme):
     """The default run's final training set and the article's gold: (train units, labels, eval units, gold pairs)."""
-    from kpstance.eval.gold import load_gold
+    from kpstance.corpora import load_gold
     from kpstance.run.prepare import load_units
     from kpstance.text.segment import Unit
     from kpstance.weak.label import label_units
@@ -87,24 +87,16 @@ def seen_data(cfg, scheme):
 def dev_data(cfg, scheme):
     """As run/pipeline.py builds the final model's training set for the config (with multisource.train),
     and the multi-source dev sentences as units with their gold pairs."""
-    from kpstance.eval.gold import load_gold
-    from kpstance.eval.multisource import load_multisource, sentence_units, train_units
+    from kpstance.corpora import load_corpora, sentence_units
+    from kpstance.run.pipeline import training_data
     from kpstance.run.prepare import load_units
     from kpstance.weak.silver import silver_labels
-    from kpstance.weak.trainset import TrainingData
 
     units = load_units(cfg)
-    gold = load_gold(cfg.data.gold_path, scheme, units)
+    corpora = load_corpora(cfg, scheme, units)
+    gold, ms = corpora[0].by_id, corpora[1]
     silver = silver_labels(units, scheme, cfg.rules, gold, None)
-
-    def labels_of(u):
-        g = gold[u.id] if cfg.evaluation.train_labels == "gold" else None
-        return (g["actor"], g["stance"]) if g else (silver[u.id].actor, silver[u.id].stance)
-
-    ms = load_multisource(cfg.data.multisource.path, scheme)
-    data = TrainingData(cfg, scheme, [g["text"] for g in gold.values() if g.get("text")], labels_of,
-                        ms.protected_texts(), train_units(ms, cfg.data.language) if cfg.data.multisource.train else None)
-    train, labels = data.build(units, [])
+    train, labels = training_data(cfg, scheme, corpora, silver, gold).build(units, [])
     dev = ms.split("dev")
     return train, labels, sentence_units(dev), [(r["actor"], r["stance"]) for r in dev]
 

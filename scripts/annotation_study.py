@@ -47,7 +47,7 @@ def check_base(folder: Path, seed: int, scheme):
 def run(args: argparse.Namespace, overrides: list[str]) -> int:
     from kpstance.annotate.study import Labelled, Pool, StudySettings, simulate
     from kpstance.config import compose, validate
-    from kpstance.eval.multisource import load_multisource, sentence_units, train_units
+    from kpstance.corpora import load_multisource, sentence_units
     from kpstance.files import write_json
     from kpstance.systems.baselines import RulesSystem
     from kpstance.systems.context import contexts
@@ -60,10 +60,10 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     cfg = validate(compose(["logger=none", "paths.output_dir=/tmp/kp_annotation_study", f"seed={args.seed}",
                             *overrides]))
     scheme = load_scheme(cfg.labels)
-    ms = load_multisource(cfg.data.multisource.path, scheme)
+    ms = load_multisource(cfg.data.multisource.path, scheme, cfg.data.language)
     base_pred = check_base(Path(args.base), args.seed, scheme)
     use_ctx = bool(base_pred.meta.get("context"))
-    units, labels = train_units(ms, cfg.data.language)
+    units, labels, _ = ms.train_units()
     # as a run's leak guard does: no pool unit may come close to a dev or test unit (datelines repeat verbatim)
     keep = drop_leaks([u.text for u in units], ms.protected_texts(), float(cfg.evaluation.max_overlap))
     print(f"pool: {len(keep)} of {len(units)} train-split units (the rest too close to a dev or test unit)")

@@ -19,8 +19,9 @@ os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
 
 def main(argv: list[str]) -> int:
     from kpstance.config import compose, validate
+    from kpstance.corpora import load_multisource, sentence_units
     from kpstance.eval.metrics import score
-    from kpstance.eval.multisource import Scorer, load_multisource, sentence_units
+    from kpstance.eval.score import Scorer
     from kpstance.systems.baselines import RulesSystem
     from kpstance.weak.scheme import load_scheme
 
@@ -30,14 +31,14 @@ def main(argv: list[str]) -> int:
     args, overrides = ap.parse_known_args(argv)
     cfg = validate(compose(["logger=none", "paths.output_dir=/tmp/kp_score_rules", *overrides]))
     scheme = load_scheme(cfg.labels)
-    ms = load_multisource(cfg.data.multisource.path, scheme)
+    ms = load_multisource(cfg.data.multisource.path, scheme, cfg.data.language)
     rules = RulesSystem(cfg, scheme, 0)
     recs = ms.split(args.split)
     preds = rules.predict(sentence_units(recs))
     m = score([(r["actor"], r["stance"]) for r in recs], [(p["actor"], p["stance"]) for p in preds], scheme, "")
     print(f"{args.split} sentences ({len(recs)}): actor {m['actor_macro_f1']:.3f} stance {m['stance_macro_f1']:.3f} "
           f"joint {m['joint_accuracy']:.3f}")
-    arts = Scorer(ms, scheme, cfg.data.language).score_articles("rules", "", rules, args.split)
+    arts = Scorer(ms, scheme).score_articles("rules", "", rules, args.split)
     if arts:  # whole articles, segmented as `kpstance predict` does (Scorer.score_articles)
         k = f"{args.split}_articles_"
         print(f"{args.split} articles ({arts[k + 'n']}): actor {arts[k + 'actor_macro_f1']:.3f} stance "

@@ -218,7 +218,7 @@ def test_export_errors_name_the_file(smoke_run, two_articles, tmp_path):
 
 
 def test_import_the_real_servers_export(tmp_path):
-    from kpstance.eval.gold import load_gold
+    from kpstance.corpora import load_gold
     from kpstance.text.segment import segment_article
     from kpstance.weak.scheme import load_scheme
 

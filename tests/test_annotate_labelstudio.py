@@ -108,7 +108,7 @@ def _result(actor: str, stance: str, note: str = "") -> list[dict]:
 
 
 def test_round_trip(server, smoke_run, tmp_path, capsys):
-    from kpstance.eval.gold import load_gold
+    from kpstance.corpora import load_gold
     from kpstance.text.segment import segment_article
     from kpstance.weak.scheme import load_scheme
 

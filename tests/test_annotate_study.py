@@ -13,7 +13,7 @@ from helpers import ROOT
 def parts(scheme):
     """A small pool (train split), dev and replay set, and the smoke model as the base."""
     from kpstance.annotate.study import Labelled, Pool
-    from kpstance.eval.multisource import load_multisource, sentence_units
+    from kpstance.corpora import load_multisource, sentence_units
     from kpstance.systems.context import contexts
     from kpstance.text.segment import Unit
     from kpstance.weak.label import label_units

@@ -54,13 +54,13 @@ def imported(explicit_split: bool = True) -> list[dict]:
 
 
 def test_units_of_one_report_share_a_split_that_later_imports_do_not_move(tmp_path, scheme):
-    from kpstance.eval.multisource import load_extra_gold
+    from kpstance.corpora import load_extra_gold
 
     rows = [{"id": f"u{r}-{i}", "text": f"Unit {i} of report {r}.", "actor": "none", "stance": "neutral",
              "article_id": f"report-{r}"} for r in range(60) for i in range(3)]
     first = load_extra_gold([write(tmp_path / "a.jsonl", rows)], scheme, 0.2, 0.2)
     split_of: dict[str, set[str]] = defaultdict(set)
-    for r in first.sentences:
+    for r in first.records:
         split_of[r["report_id"]].add(r["split"])
     assert all(len(s) == 1 for s in split_of.values())
     counts = {s: sum(1 for v in split_of.values() if v == {s}) for s in ("train", "dev", "test")}
@@ -69,33 +69,33 @@ def test_units_of_one_report_share_a_split_that_later_imports_do_not_move(tmp_pa
     more = [{"id": f"v{r}", "text": f"Another unit of report {r}.", "actor": "none", "stance": "neutral",
              "article_id": f"report-{r}"} for r in range(60, 90)]
     both = load_extra_gold([tmp_path / "a.jsonl", write(tmp_path / "b.jsonl", more)], scheme, 0.2, 0.2)
-    assert {r["id"]: r["split"] for r in both.sentences if r["id"].startswith("u")} == \
-        {r["id"]: r["split"] for r in first.sentences}
+    assert {r["id"]: r["split"] for r in both.records if r["id"].startswith("u")} == \
+        {r["id"]: r["split"] for r in first.records}
     # nothing held out: everything trains
-    assert {r["split"] for r in load_extra_gold([tmp_path / "a.jsonl"], scheme, 0.0, 0.0).sentences} == {"train"}
+    assert {r["split"] for r in load_extra_gold([tmp_path / "a.jsonl"], scheme, 0.0, 0.0).records} == {"train"}
 
 
 def test_a_units_own_split_wins_and_without_a_report_the_unit_is_its_own(tmp_path, scheme):
-    from kpstance.eval.multisource import load_extra_gold
+    from kpstance.corpora import load_extra_gold
 
     ms = load_extra_gold([write(tmp_path / "g.jsonl", imported())], scheme, 0.5, 0.5)
-    assert {r["report_id"]: r["split"] for r in ms.sentences} == {k: v[0] for k, v in REPORTS.items()}
+    assert {r["report_id"]: r["split"] for r in ms.records} == {k: v[0] for k, v in REPORTS.items()}
     bare = [{"id": "lone", "text": "A sentence with no source fields.", "actor": "none", "stance": "neutral"}]
-    assert load_extra_gold([write(tmp_path / "b.jsonl", bare)], scheme, 0.2, 0.2).sentences[0]["report_id"] == "lone"
+    assert load_extra_gold([write(tmp_path / "b.jsonl", bare)], scheme, 0.2, 0.2).records[0]["report_id"] == "lone"
 
 
 def test_a_report_given_a_split_by_one_unit_keeps_all_its_units_there(tmp_path, scheme):
-    from kpstance.eval.multisource import hash_split, load_extra_gold
+    from kpstance.corpora import hash_split, load_extra_gold
 
     report = next(f"rep-{i}" for i in range(100) if hash_split(f"rep-{i}", 0.2, 0.2) == "train")
     rows = [{"id": f"x{i}", "text": f"Unit {i}.", "actor": "none", "stance": "neutral", "article_id": report,
              "split": split} for i, split in enumerate([None, "", "test", None])]
     ms = load_extra_gold([write(tmp_path / "g.jsonl", rows)], scheme, 0.2, 0.2)
-    assert [r["split"] for r in ms.sentences] == ["test"] * 4  # the hash would have said train
+    assert [r["split"] for r in ms.records] == ["test"] * 4  # the hash would have said train
 
 
 def test_a_single_report_warns_that_a_split_is_empty(tmp_path, scheme, caplog):
-    from kpstance.eval.multisource import load_extra_gold
+    from kpstance.corpora import load_extra_gold
 
     rows = [{"id": f"x{i}", "text": f"Unit {i}.", "actor": "none", "stance": "neutral", "article_id": "lines"}
             for i in range(5)]
@@ -105,7 +105,7 @@ def test_a_single_report_warns_that_a_split_is_empty(tmp_path, scheme, caplog):
 
 
 def test_an_imported_speaker_reaches_the_models_context(scheme):
-    from kpstance.eval.multisource import sentence_units
+    from kpstance.corpora import sentence_units
     from kpstance.systems.context import contexts, format_context
 
     units = sentence_units([{"id": "a", "text": "He spoke at a regular briefing.", "speaker": "Wang Yi"},
@@ -122,7 +122,7 @@ def test_an_imported_speaker_reaches_the_models_context(scheme):
     (lambda rows: rows[0].update(split="holdout"), r"g\.jsonl:1: unknown split 'holdout'"),
 ])
 def test_bad_units_are_refused_with_file_and_line(tmp_path, scheme, change, message):
-    from kpstance.eval.multisource import load_extra_gold
+    from kpstance.corpora import load_extra_gold
 
     rows = imported()
     change(rows)
@@ -133,7 +133,7 @@ def test_bad_units_are_refused_with_file_and_line(tmp_path, scheme, change, mess
 
 def test_a_missing_file_and_bad_shares_are_refused(tmp_path, scheme):
     from kpstance.config import validate
-    from kpstance.eval.multisource import load_extra_gold
+    from kpstance.corpora import load_extra_gold
 
     with pytest.raises(KpstanceError, match="nope.jsonl: extra gold file not found"):
         load_extra_gold([tmp_path / "nope.jsonl"], scheme, 0.2, 0.2)
@@ -145,7 +145,7 @@ def test_a_missing_file_and_bad_shares_are_refused(tmp_path, scheme):
 
 def test_leak_guard_keeps_training_away_from_held_out_units_of_both_corpora(tmp_path, scheme):
     from kpstance.config import validate
-    from kpstance.eval.multisource import load_extra_gold, load_multisource, sentence_units
+    from kpstance.corpora import load_extra_gold, load_multisource
     from kpstance.weak.trainset import TrainingData
 
     ms = load_multisource(ROOT / "data" / "multisource", scheme)
@@ -155,20 +155,18 @@ def test_leak_guard_keeps_training_away_from_held_out_units_of_both_corpora(tmp_
                  "split": "train"})  # a multi-source test sentence imported as your own training gold
     rows.append({"id": "leak-2", "text": REPORTS["r3"][1][0][0] + " Officials agreed.", "actor": "south_korea",
                  "stance": "conciliatory", "article_id": "r2", "split": "train"})  # near your own dev unit
-    extra = load_extra_gold([write(tmp_path / "g.jsonl", rows)], scheme, 0.2, 0.2)
-    cfg = validate(compose(["experiment=smoke", "data.extra_gold_repeat=2"], tmp_path))
-    train = extra.split("train")
+    extra = load_extra_gold([write(tmp_path / "g.jsonl", rows)], scheme, 0.2, 0.2, repeat=2)
+    cfg = validate(compose(["experiment=smoke"], tmp_path))
     data = TrainingData(cfg, scheme, [], lambda u: ("none", "neutral"),
-                        [*ms.protected_texts(), *extra.protected_texts()], None,
-                        (sentence_units(train), [(r["actor"], r["stance"]) for r in train]))
+                        [*ms.protected_texts(), *extra.protected_texts()], [extra.train_part()])
     texts = [u.text for u in data.extra]
     assert ms_test not in texts and rows[-1]["text"] not in texts
     assert texts.count(REPORTS["r1"][1][0][0]) == 2  # the rest joins training, repeated
-    assert data.n_extra_gold == 6  # the two leaks are not counted as training units
+    assert data.counts["n_extra_gold_train"] == 6  # the two leaks are not counted as training units
 
 
 def test_a_run_trains_on_the_train_reports_and_scores_the_held_out_ones(tmp_path, scheme):
-    from kpstance.eval.multisource import load_multisource
+    from kpstance.corpora import load_multisource
     from kpstance.run.pipeline import train
 
     ms = load_multisource(ROOT / "data" / "multisource", scheme)

@@ -7,8 +7,8 @@ import json
 import pytest
 from helpers import GOLD
 
+from kpstance.corpora import load_gold
 from kpstance.errors import KpstanceError
-from kpstance.eval.gold import load_gold
 from kpstance.eval.metrics import score
 
 PHENOMENA = {"headline", "dateline", "reported_speech", "nested_report", "pronoun_speaker", "quote_continuation",

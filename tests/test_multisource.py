@@ -21,15 +21,15 @@ ARTICLE_PHENOMENA = ("quote_multi_sentence", "quote_continuation", "pronoun_spea
 
 @pytest.fixture(scope="module")
 def ms(scheme):
-    from kpstance.eval.multisource import load_multisource
+    from kpstance.corpora import load_multisource
 
     return load_multisource(MS, scheme)
 
 
 def test_corpus_parses_with_labels_in_the_scheme_and_unique_ids(ms, scheme):
-    ids = [r["id"] for r in ms.sentences] + [g["id"] for a in ms.articles for g in a.gold]
+    ids = [r["id"] for r in ms.records] + [g["id"] for a in ms.articles for g in a.gold]
     assert len(ids) == len(set(ids))
-    for r in ms.sentences + [g for a in ms.articles for g in a.gold]:
+    for r in ms.records + [g for a in ms.articles for g in a.gold]:
         assert r["actor"] in scheme.actor_labels and r["stance"] in scheme.stance_labels
         assert r["source_url"].startswith("http") and r["outlet"] and r["date"][:2] == "20"
         assert "2017" <= r["date"][:4] <= "2019"
@@ -38,17 +38,17 @@ def test_corpus_parses_with_labels_in_the_scheme_and_unique_ids(ms, scheme):
 
 
 def test_size_and_balance(ms, scheme):
-    assert len(ms.sentences) >= 480 and len({r["report_id"] for r in ms.sentences}) >= 60
-    per_actor = Counter(r["actor"] for r in ms.sentences)
+    assert len(ms.records) >= 480 and len({r["report_id"] for r in ms.records}) >= 60
+    per_actor = Counter(r["actor"] for r in ms.records)
     assert all(per_actor[a] >= 50 for a in scheme.actor_labels), per_actor
-    cells = Counter((r["actor"], r["stance"]) for r in ms.sentences)
+    cells = Counter((r["actor"], r["stance"]) for r in ms.records)
     for a in scheme.actor_labels[:-1]:
         for s in scheme.stance_labels:
             assert cells[(a, s)] >= 8, (a, s, cells[(a, s)])
 
 
 def test_every_phenomenon_is_covered_at_least_ten_times(ms):
-    tags = Counter(t for r in ms.sentences + [g for a in ms.articles for g in a.gold] for t in r["phenomena"])
+    tags = Counter(t for r in ms.records + [g for a in ms.articles for g in a.gold] for t in r["phenomena"])
     short = {t: tags[t] for t in PHENOMENA if tags[t] < 10}
     assert not short, short
     art_tags = Counter(t for a in ms.articles for g in a.gold for t in g["phenomena"])
@@ -57,18 +57,18 @@ def test_every_phenomenon_is_covered_at_least_ten_times(ms):
 
 def test_splits_are_disjoint_by_report_and_roughly_half_a_fifth_and_the_rest(ms):
     by_report: dict[str, set[str]] = {}
-    for r in ms.sentences:
+    for r in ms.records:
         by_report.setdefault(r["report_id"], set()).add(r["split"])
     assert all(len(s) == 1 for s in by_report.values())
     # a source URL is one report: never in two splits, sentences and articles alike
     by_url: dict[str, set[str]] = {}
-    for r in ms.sentences:
+    for r in ms.records:
         by_url.setdefault(r["source_url"], set()).add(r["split"])
     for a in ms.articles:
         for g in a.gold:
             by_url.setdefault(g["source_url"], set()).add(a.split)
     assert all(len(s) == 1 for s in by_url.values()), [u for u, s in by_url.items() if len(s) > 1]
-    n = Counter(r["split"] for r in ms.sentences)
+    n = Counter(r["split"] for r in ms.records)
     total = sum(n.values())
     assert 0.4 <= n["train"] / total <= 0.6 and 0.15 <= n["dev"] / total <= 0.25 and 0.25 <= n["test"] / total <= 0.35
     arts = Counter(a.split for a in ms.articles)
@@ -85,7 +85,7 @@ def test_every_article_gold_unit_is_a_verbatim_part_of_its_text(ms):
 
 
 def test_segmenter_recovers_the_gold_units_of_every_wire_format(ms):
-    from kpstance.eval.multisource import recovery_by_format
+    from kpstance.eval.score import recovery_by_format
 
     rec = recovery_by_format(ms)
     assert {"TASS", "Reuters", "AP", "Xinhua", "Yonhap", "KCNA"} <= set(rec)
@@ -94,7 +94,7 @@ def test_segmenter_recovers_the_gold_units_of_every_wire_format(ms):
 
 
 def test_a_unit_in_two_splits_is_refused(tmp_path, scheme):
-    from kpstance.eval.multisource import load_multisource
+    from kpstance.corpora import load_multisource
 
     rows = [json.loads(l) for l in (MS / "sentences.jsonl").read_text().splitlines()[:3]]
     rows[1]["report_id"] = rows[0]["report_id"]
@@ -105,7 +105,7 @@ def test_a_unit_in_two_splits_is_refused(tmp_path, scheme):
 
 
 def test_unknown_label_in_the_corpus_names_file_and_line(tmp_path, scheme):
-    from kpstance.eval.multisource import load_multisource
+    from kpstance.corpora import load_multisource
 
     rows = [json.loads(l) for l in (MS / "sentences.jsonl").read_text().splitlines()[:2]]
     rows[1]["actor"] = "atlantis"
@@ -149,7 +149,7 @@ def test_smoke_run_writes_the_multisource_keys(smoke_run):
 def test_scores_of_the_calibrated_model_are_those_the_saved_predictor_gives(smoke_run, smoke_predictor, scheme, ms):
     """The scorer predicts each split once and rescales the scores after calibration; the rows it writes
     must equal what the saved (calibrated) predictor gives for the same units."""
-    from kpstance.eval.multisource import sentence_units
+    from kpstance.corpora import sentence_units
     from kpstance.systems.context import contexts
 
     rows = {r["id"]: r for r in map(json.loads, (smoke_run["tmp"] / "run" / "multisource_predictions.jsonl")

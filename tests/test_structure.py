@@ -4,6 +4,7 @@ one-line user errors, and models/latest only for real models."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from helpers import ROOT, compose, train_py
@@ -234,10 +235,10 @@ def test_predict_cli_supplies_context_from_the_article_and_from_jsonl_fields(sch
 
 
 def test_imports_flow_one_way():
-    """text → weak → systems → eval; nothing below imports from a stage above it (lazy imports included)."""
+    """text → weak → corpora → systems → eval; nothing below imports from a stage above it (lazy imports included)."""
     import ast
 
-    order = ["text", "weak", "systems", "eval"]
+    order = ["text", "weak", "corpora", "systems", "eval"]
     above = {"run", "track", "annotate", "cli"}
     pkg = ROOT / "src" / "kpstance"
     bad = []
@@ -253,6 +254,33 @@ def test_imports_flow_one_way():
                     if node.module.split(".")[1] in forbidden:
                         bad.append(f"{stage}/{path.name} imports {node.module}")
     assert not bad, bad
+
+
+def test_only_the_corpora_stage_reads_gold_and_train_names_no_corpus():
+    """Gold files are read in kpstance/corpora/load.py alone: eval scores the corpora it is given, and train(cfg)
+    is the list of stages, short, with no corpus named in it."""
+    import ast
+    import inspect
+
+    from kpstance.run.pipeline import train
+
+    pkg = ROOT / "src" / "kpstance"
+    loaders = {"load_gold", "load_multisource", "load_extra_gold", "load_corpora", "seed_corpus", "iter_jsonl",
+               "read_article", "read_text"}
+    bad = []
+    for path in pkg.rglob("*.py"):
+        rel = path.relative_to(pkg).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and rel.startswith("eval/") and rel != "eval/tables.py":
+                bad += [f"{rel} imports {a.name}" for a in node.names if a.name in loaders]
+            if isinstance(node, ast.FunctionDef) and node.name in loaders - {"iter_jsonl", "read_article", "read_text"}:
+                if not rel.startswith("corpora/"):
+                    bad.append(f"{rel} defines {node.name}")
+    assert not bad, bad
+    source = inspect.getsource(train)
+    assert len(source.splitlines()) <= 50
+    for name in ("multisource", "extra_gold", "extra", "ms", "gold_path", "seed_gold"):
+        assert not re.search(rf"\b{name}\b", source), name
 
 
 def test_group_batches_below_one_is_refused(tmp_path):

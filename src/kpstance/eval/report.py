@@ -32,12 +32,11 @@ def plot_confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[st
 
 
 def write_reports(out_dir: Path, scheme: LabelScheme, rows: Mapping[str, dict], gold: Mapping[str, dict],
-                  systems: Mapping[str, Mapping[str, tuple[str, str]]], plots: bool, multisource: Any = None,
-                  extra_gold: Any = None) -> None:
+                  systems: Mapping[str, Mapping[str, tuple[str, str]]], plots: bool,
+                  held_out: Mapping[str, Any] | None = None) -> None:
     """predictions.jsonl (one row per unit) and report.json (per class and phenomenon, per system), plus plots;
-    with a multi-source scorer, its per-actor and per-phenomenon tables under ``report["multisource"]`` and its
-    per-unit predictions in multisource_predictions.jsonl; likewise ``report["extra_gold"]`` and
-    extra_gold_predictions.jsonl for the imported gold sets' dev and test."""
+    for each held-out corpus's scorer (by corpus name), its per-actor and per-phenomenon tables under
+    ``report[name]`` and its per-unit predictions in ``<name>_predictions.jsonl``."""
     write_jsonl(out_dir / "predictions.jsonl", rows.values())
     report: dict[str, Any] = {}
     for name, pred in systems.items():
@@ -51,12 +50,9 @@ def write_reports(out_dir: Path, scheme: LabelScheme, rows: Mapping[str, dict], 
             for g, labels, j in (("actor", scheme.actor_labels, 0), ("stance", scheme.stance_labels, 1)):
                 plot_confusion([gold[i][g] for i in ids], [pred[i][j] for i in ids], labels,
                                f"{g} ({name})", out_dir / f"confusion_{g}_{name}.png")
-    if multisource is not None:
-        report["multisource"] = multisource.report
-        write_jsonl(out_dir / "multisource_predictions.jsonl", multisource.rows.values())
-    if extra_gold is not None:
-        report["extra_gold"] = extra_gold.report
-        write_jsonl(out_dir / "extra_gold_predictions.jsonl", extra_gold.rows.values())
+    for name, scorer in (held_out or {}).items():
+        report[name] = scorer.report
+        write_jsonl(out_dir / f"{name}_predictions.jsonl", scorer.rows.values())
     write_json(out_dir / "report.json", report)
 
 

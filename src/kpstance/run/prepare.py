@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..corpora import GoldCorpus, load_corpora
 from ..errors import KpstanceError
 from ..eval.cv import groups
-from ..eval.gold import load_gold
-from ..eval.multisource import MultiSource, load_extra_gold, load_multisource
 from ..systems.finetune import dist_rank_world
 from ..systems.registry import system_class
 from ..text.read import read_article
@@ -31,10 +30,8 @@ class Run:
     out_dir: Path
     main: bool  # rank 0 (or a single process): evaluates, writes, saves and tracks
     scheme: LabelScheme
-    units: list[Unit]
-    gold: dict[str, dict]
-    multisource: MultiSource | None = None
-    extra_gold: MultiSource | None = None  # data.extra_gold, split by source report
+    units: list[Unit]  # the article's units, labelled by the rules and trained on
+    corpora: list[GoldCorpus]  # every gold corpus: the article's own gold first, then the held-out ones
     t_start: float = field(default_factory=time.perf_counter)
 
     @property
@@ -65,17 +62,7 @@ def prepare(cfg: Any) -> Run:
     resolved = OmegaConf.to_yaml(without_run_keys(cfg), resolve=True)
     scheme = load_scheme(cfg.labels, labels_source(cfg))
     units = load_units(cfg)
-    gold = load_gold(cfg.data.gold_path, scheme, units)
-    missing = [u.id for u in units if u.id not in gold]
-    if missing:
-        raise KpstanceError(f"gold set does not cover unit '{missing[0]}' ({len(missing)} missing)", cfg.data.gold_path)
-    ms = load_multisource(cfg.data.multisource.path, scheme) if cfg.data.multisource is not None else None
-    extra = None
-    if cfg.data.extra_gold:
-        d = cfg.data
-        extra = load_extra_gold(list(d.extra_gold), scheme, float(d.extra_gold_dev), float(d.extra_gold_test))
-        log.info("extra gold: %s units in train / dev / test",
-                 " / ".join(str(len(extra.split(s))) for s in ("train", "dev", "test")))
+    corpora = load_corpora(cfg, scheme, units)
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         if cfg.resume:
@@ -87,8 +74,8 @@ def prepare(cfg: Any) -> Run:
         import torch
 
         torch.set_num_threads(int(cfg.trainer.num_threads))
-    log.info("%d units, %d sections, %d gold labels", len(units), len(groups(units)), len(gold))
-    return Run(cfg, resolved, out_dir, main, scheme, units, gold, ms, extra, t_start)
+    log.info("%d units, %d sections, %d gold labels", len(units), len(groups(units)), len(corpora[0].records))
+    return Run(cfg, resolved, out_dir, main, scheme, units, corpora, t_start)
 
 
 def load_units(cfg: Any) -> list[Unit]:

@@ -1,10 +1,12 @@
-"""Training sets: the article's units (silver or gold labels, repeated), the synthetic corpus and any
-silver corpus, with every sentence too close to a held-out gold sentence dropped (no leakage)."""
+"""Training sets: the article's units (silver or gold labels, repeated), the synthetic corpus, any silver
+corpus and the train parts the gold corpora contribute, with every sentence too close to a held-out gold
+sentence dropped (no leakage) and no unit of a report that some corpus holds out."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..text.overlap import drop_leaks
@@ -16,62 +18,95 @@ log = logging.getLogger("kpstance")
 Labelled = tuple[list[Unit], list[tuple[str, str]]]
 
 
-class TrainingData:
-    """The parts every training set shares (synthetic and silver corpora) and how to add the article's units."""
+@dataclass
+class TrainPart:
+    """Labelled units one source adds to every training set, shown ``repeat`` times. ``count_key`` names the metric
+    that counts them (``count_kept``: after the leak guard, by unit id; else as offered); ``reports`` gives each
+    unit's source report, so that a report another corpus holds out stays out of training whole."""
 
-    def __init__(self, cfg: Any, scheme: LabelScheme, gold_texts: Sequence[str],
+    name: str
+    units: list[Unit]
+    labels: list[tuple[str, str]]
+    repeat: int = 1
+    count_key: str | None = None
+    count_kept: bool = False
+    reports: list[str] = field(default_factory=list)
+
+    def without_reports(self, held: Collection[str]) -> TrainPart:
+        """The part less its units of held-out reports (warned about: they are left out whole)."""
+        if not self.reports or not held:
+            return self
+        keep = [i for i, r in enumerate(self.reports) if r not in held]
+        if len(keep) < len(self.units):
+            log.warning("%s: %d train unit(s) of reports held out for dev or test left out of training", self.name,
+                        len(self.units) - len(keep))
+        return TrainPart(self.name, [self.units[i] for i in keep], [self.labels[i] for i in keep], self.repeat,
+                         self.count_key, self.count_kept, [self.reports[i] for i in keep])
+
+
+def synthetic_part(cfg: Any, scheme: LabelScheme, avoid: Sequence[str]) -> TrainPart:
+    """The seeded synthetic corpus, none of it within the leak threshold of a text in ``avoid``; each synthetic
+    article keeps its id, kind and quote attribution, so speakers carry to its later units."""
+    gen = Generator(cfg.data.synthetic.templates, scheme)
+    synth = gen.generate(int(cfg.data.synthetic.n), int(cfg.data.synthetic.seed), list(avoid),
+                         float(cfg.evaluation.max_overlap))
+    log.info("synthetic corpus: %d units in %d articles from %d templates", len(synth),
+             len({e.article for e in synth}), len(gen.templates))
+    return TrainPart("synthetic", [e.unit() for e in synth], [(e.actor, e.stance) for e in synth],
+                     count_key="n_synthetic")
+
+
+def silver_corpus_part(cfg: Any, scheme: LabelScheme) -> TrainPart:
+    """A folder of articles labelled by the rules (``data.corpus``); empty without one."""
+    if cfg.data.corpus is None:
+        return TrainPart("silver corpus", [], [], count_key="n_corpus")
+    from .corpus import label_folder
+
+    c = cfg.data.corpus
+    ds = label_folder(c.path, scheme, c.num_proc, c.max_articles, cfg.data.language,
+                      {"actor_lfs": list(cfg.rules.actor_lfs), "stance_lfs": list(cfg.rules.stance_lfs),
+                       "aggregator": str(cfg.rules.aggregator)})
+    log.info("silver corpus: %d units from %s", len(ds), c.path)
+    return TrainPart("silver corpus", [Unit.of_text(t, i, a, k, s) for t, i, a, k, s in
+                                       zip(ds["text"], ds["id"], ds["article_id"], ds["kind"], ds["section"])],
+                     list(zip(ds["actor"], ds["stance"])), count_key="n_corpus")
+
+
+class TrainingData:
+    """The parts every training set shares, and how to add the article's units."""
+
+    def __init__(self, cfg: Any, scheme: LabelScheme, avoid: Sequence[str],
                  labels_of: Callable[[Unit], tuple[str, str]], protected: Sequence[str] = (),
-                 gold_train: Labelled | None = None, extra_gold: Labelled | None = None) -> None:
-        """``protected``: held-out texts (multi-source and extra gold dev and test) no training set may come close
-        to; ``gold_train``: hand-labelled units added to every training set (the multi-source train split);
-        ``extra_gold``: the train split of the imported gold sets (data.extra_gold), added likewise."""
+                 parts: Sequence[TrainPart] = (), held_reports: Collection[str] = ()) -> None:
+        """``avoid``: texts the synthetic corpus must not copy (every gold text a model is scored on); ``protected``: held-out
+        texts (dev and test of every corpus) no training set may come close to; ``parts``: labelled units added to
+        every training set (the gold corpora's train splits), between the synthetic corpus and any silver corpus;
+        ``held_reports``: reports some corpus holds out, whose units no part may train on."""
         self.protected = list(protected)
         # real sentences are few: show them more often; 0 leaves the article's (silver) units out of training
         self.repeat = max(0, int(cfg.data.article_repeat))
         self.max_overlap = float(cfg.evaluation.max_overlap)
         self.labels_of = labels_of
-        gen = Generator(cfg.data.synthetic.templates, scheme)
-        synth = gen.generate(int(cfg.data.synthetic.n), int(cfg.data.synthetic.seed), [*gold_texts, *self.protected],
-                             self.max_overlap)
-        log.info("synthetic corpus: %d units in %d articles from %d templates", len(synth),
-                 len({e.article for e in synth}), len(gen.templates))
-        # each synthetic article keeps its id, kind and quote attribution: speakers carry to its later units
-        self.extra: list[Unit] = [e.unit() for e in synth]
-        self.extra_labels = [(e.actor, e.stance) for e in synth]
-        self.n_synthetic = len(synth)
-        self.n_gold_train = 0
-        if gold_train is not None:
-            rep = int(cfg.data.multisource.repeat)
-            self.extra += list(gold_train[0]) * rep
-            self.extra_labels += list(gold_train[1]) * rep
-            self.n_gold_train = len(gold_train[0])
-            log.info("multi-source train split: %d gold units (x%d)", self.n_gold_train, rep)
-        self.n_extra_gold = 0  # the imported units that train: counted after the leak guard, below
-        span = (len(self.extra), len(self.extra))
-        if extra_gold is not None:
-            rep = int(cfg.data.extra_gold_repeat)
-            self.extra += list(extra_gold[0]) * rep
-            self.extra_labels += list(extra_gold[1]) * rep
-            span = (span[0], len(self.extra))
-            log.info("extra gold, train split: %d units (x%d)", len(extra_gold[0]), rep)
-        self.n_corpus = 0
-        if cfg.data.corpus is not None:
-            from .corpus import label_folder
-
-            c = cfg.data.corpus
-            ds = label_folder(c.path, scheme, c.num_proc, c.max_articles, cfg.data.language,
-                              {"actor_lfs": list(cfg.rules.actor_lfs), "stance_lfs": list(cfg.rules.stance_lfs),
-                               "aggregator": str(cfg.rules.aggregator)})
-            self.extra += [Unit.of_text(t, i, a, k, s) for t, i, a, k, s in
-                           zip(ds["text"], ds["id"], ds["article_id"], ds["kind"], ds["section"])]
-            self.extra_labels += list(zip(ds["actor"], ds["stance"]))
-            self.n_corpus = len(ds)
-            log.info("silver corpus: %d units from %s", self.n_corpus, c.path)
+        shared = [synthetic_part(cfg, scheme, avoid),
+                  *(p.without_reports(held_reports) for p in parts), silver_corpus_part(cfg, scheme)]
+        self.extra: list[Unit] = []
+        self.extra_labels: list[tuple[str, str]] = []
+        spans = []
+        for p in shared:
+            log.info("training part %s: %d units (x%d)", p.name, len(p.units), p.repeat)
+            start = len(self.extra)
+            self.extra += list(p.units) * p.repeat
+            self.extra_labels += list(p.labels) * p.repeat
+            spans.append((p, start, len(self.extra)))
         # the shared parts against dev and test once here, not once per fold in build()
         keep = drop_leaks([u.text for u in self.extra], self.protected, self.max_overlap) if self.protected else None
         self.n_shared_dropped = 0 if keep is None else len(self.extra) - len(keep)
         kept = range(len(self.extra)) if keep is None else keep
-        self.n_extra_gold = len({self.extra[i].id for i in kept if span[0] <= i < span[1]})
+        self.counts: dict[str, int] = {}
+        for p, start, end in spans:
+            if p.count_key:
+                n = len({self.extra[i].id for i in kept if start <= i < end}) if p.count_kept else len(p.units)
+                self.counts[p.count_key] = self.counts.get(p.count_key, 0) + n
         if keep is not None:
             self.extra = [self.extra[i] for i in keep]
             self.extra_labels = [self.extra_labels[i] for i in keep]

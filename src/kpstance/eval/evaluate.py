@@ -1,0 +1,67 @@
+"""A run's evaluation over every gold corpus it holds: the corpus it trains on (scored unit by unit as seen by the
+rules, by cross-validation and by the final model) and the held-out corpora (dev and test sentences and whole
+articles, model and rules, the model calibrated on the first of them). Collects the metrics in the order
+``metrics.json`` keeps, the per-unit rows and the tables of ``report.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..corpora import GoldCorpus
+from ..text.segment import Unit
+from ..weak.scheme import LabelScheme
+from .metrics import score
+from .report import write_reports
+from .score import Scorer
+
+
+class Evaluation:
+    """Scores systems on a run's corpora; ``metrics`` grows in the order the stages call it."""
+
+    def __init__(self, corpora: Sequence[GoldCorpus], units: Sequence[Unit], scheme: LabelScheme) -> None:
+        self.scheme, self.units = scheme, list(units)
+        seen = [c for c in corpora if not c.held_out]
+        self.gold: dict[str, dict] = seen[0].by_id if seen else {}  # the gold of the units the run labels and trains on
+        self.scorers = [Scorer(c, scheme) for c in corpora if c.held_out]
+        self.metrics: dict[str, Any] = {}
+        self.systems: dict[str, dict[str, tuple[str, str]]] = {}  # seen-corpus predictions tabled in report.json
+        g = self.gold
+        self.rows = {u.id: {"id": u.id, "text": u.text, "section": u.section, "kind": u.kind,
+                            "gold_actor": g[u.id]["actor"], "gold_stance": g[u.id]["stance"],
+                            "phenomena": g[u.id].get("phenomena", [])} for u in self.units}
+
+    @property
+    def held_out(self) -> bool:
+        return bool(self.scorers)
+
+    def seen(self, name: str, prefix: str, preds: Mapping[str, Mapping[str, Any]], fields: Sequence[str] = (),
+             table: bool = True) -> None:
+        """Score predictions of the trained-on units (by id) as ``{prefix}*``; ``fields`` of each go to its row as
+        ``{name}_{field}`` (after actor and stance); with ``table``, per-class tables in report.json."""
+        pairs = [(self.gold[u.id]["actor"], self.gold[u.id]["stance"]) for u in self.units]
+        self.metrics.update(score(pairs, [(preds[u.id]["actor"], preds[u.id]["stance"]) for u in self.units],
+                                  self.scheme, prefix))
+        for u in self.units:
+            p = preds[u.id]
+            self.rows[u.id].update({f"{name}_{k}": p[k] for k in ("actor", "stance", *fields)})
+        if table:
+            self.systems[name] = {u.id: (preds[u.id]["actor"], preds[u.id]["stance"]) for u in self.units}
+
+    def calibrate(self, system: Any, out_dir: Path | None) -> None:
+        """One temperature per head, fitted on the first held-out corpus's dev split (keys after its prefix)."""
+        if self.scorers and hasattr(system, "temperature"):
+            s = self.scorers[0]
+            self.metrics.update(s.calibrate(system, out_dir, s.corpus.prefix))
+
+    def held_out_scores(self, model: Any, rules: Any) -> None:
+        """Model and rules on each held-out corpus: ``{prefix}dev_*``, ``rules_{prefix}test_*``, … and its own keys."""
+        for s in self.scorers:
+            self.metrics.update(s.score("model", s.corpus.prefix, model))
+            self.metrics.update(s.score("rules", f"rules_{s.corpus.prefix}", rules))
+            self.metrics.update(s.corpus.info)
+
+    def write(self, out_dir: Path, plots: bool) -> None:
+        write_reports(out_dir, self.scheme, self.rows, self.gold, self.systems, plots,
+                      {s.corpus.name: s for s in self.scorers})

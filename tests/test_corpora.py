@@ -1,0 +1,82 @@
+"""One interface for every gold corpus: the seed article's gold, the multi-source corpus and imported gold sets
+answer the same questions (splits, held-out reports, protected texts, training units), and the training set is
+built from whatever corpora a run holds."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import GOLD, ROOT, compose
+
+from kpstance.corpora import GoldCorpus, load_corpora
+
+
+def rec(uid: str, report: str, split: str, text: str, actor: str = "china", stance: str = "conciliatory") -> dict:
+    return {"id": uid, "report_id": report, "split": split, "text": text, "actor": actor, "stance": stance,
+            "kind": "sentence", "phenomena": []}
+
+
+def test_a_run_holds_the_seed_gold_then_the_held_out_corpora(tmp_path, scheme, units):
+    from kpstance.config import validate
+
+    cfg = validate(compose([], tmp_path))
+    corpora = load_corpora(cfg, scheme, units)
+    assert [c.name for c in corpora] == ["seed", "multisource"]
+    seed, ms = corpora
+    assert not seed.held_out and ms.held_out
+    assert seed.train_part() is None  # the article trains through its silver labels, not its gold
+    assert {r["id"] for r in seed.records} == {u.id for u in units} and seed.sources == (str(GOLD),)
+    assert not seed.protected_texts() and seed.scored_texts()
+    part = ms.train_part()
+    assert part is not None and len(part.units) == len(part.labels) == len(part.reports) > 600
+    assert not set(part.reports) & ms.held_out_reports()
+    assert len(ms.protected_texts()) == len(ms.split("dev")) + len(ms.split("test")) + sum(
+        len(a.gold) for a in ms.articles if a.split != "train")
+
+
+def test_no_corpus_trains_on_a_report_another_corpus_holds_out(tmp_path, scheme, caplog):
+    """A report held out for dev or test by any corpus stays out of every corpus's training whole, whichever corpus
+    holds it out (an imported gold set can now hold out a multi-source train report too)."""
+    from kpstance.config import validate
+    from kpstance.weak.trainset import TrainingData
+
+    a = GoldCorpus("a", [rec("a1", "r1", "train", "Beijing urged restraint on all sides."),
+                         rec("a2", "r2", "train", "Tokyo sent two more destroyers north.", "japan", "hardline"),
+                         rec("a3", "r3", "dev", "Moscow called for a freeze for freeze.", "russia")],
+                   count_key="n_a")
+    b = GoldCorpus("b", [rec("b1", "r2", "test", "A unit of our own about a second report."),
+                         rec("b2", "r4", "train", "Seoul offered military talks at the border.", "south_korea")],
+                   count_key="n_b", count_kept=True)
+    cfg = validate(compose(["experiment=smoke", "data.synthetic.n=0"], tmp_path))
+    corpora = [a, b]
+    with caplog.at_level("WARNING", logger="kpstance"):
+        data = TrainingData(cfg, scheme, [], lambda u: ("none", "neutral"),
+                            [t for c in corpora for t in c.protected_texts()],
+                            [c.train_part() for c in corpora], set().union(*(c.held_out_reports() for c in corpora)))
+    assert {u.id for u in data.extra} == {"a1", "b2"}  # a2 is of report r2, which b holds out for test
+    assert "a: 1 train unit(s) of reports held out" in caplog.text
+    assert data.counts == {"n_synthetic": 0, "n_a": 1, "n_b": 1, "n_corpus": 0}
+
+
+def test_a_corpus_reports_its_splits_and_a_missing_split_scores_nothing(tmp_path, scheme):
+    from kpstance.config import validate
+    from kpstance.eval.score import Scorer
+    from kpstance.systems.baselines import MajoritySystem
+
+    c = GoldCorpus("c", [rec("c1", "r1", "train", "One."), rec("c2", "r2", "dev", "Two.")], prefix="c_")
+    assert c.held_out and [r["id"] for r in c.split("dev")] == ["c2"] and c.held_out_reports() == {"r2"}
+    system = MajoritySystem(validate(compose([], tmp_path)), scheme, 0)
+    system.fit([], [("china", "conciliatory")])
+    scores = Scorer(c, scheme).score("model", c.prefix, system)
+    assert set(scores) >= {"c_dev_joint_accuracy"} and not any(k.startswith("c_test_") for k in scores)
+    assert scores["c_dev_joint_accuracy"] == pytest.approx(1.0)
+
+
+def test_only_files_under_data_are_read_by_the_loaders(tmp_path, scheme, units):
+    """A gold file outside the corpus folders is refused with its name when it is missing."""
+    from kpstance.config import validate
+    from kpstance.errors import KpstanceError
+
+    cfg = validate(compose([f"data.extra_gold=[{tmp_path / 'nope.jsonl'}]"], tmp_path))
+    with pytest.raises(KpstanceError, match="nope.jsonl"):
+        load_corpora(cfg, scheme, units)
+    assert (ROOT / "data" / "multisource" / "sentences.jsonl").is_file()
