@@ -208,12 +208,11 @@ def test_a_jsonl_field_that_would_be_misread_is_refused_with_file_and_line(capsy
 
 
 def test_the_accepted_kinds_are_the_segmenters(units):
-    from kpstance.text.read import UNIT_KINDS
-    from kpstance.text.segment import segment_article
+    from kpstance.text.segment import KINDS, segment_article
 
     produced = {u.kind for u in units}
     produced |= {u.kind for u in segment_article("Title here\n\nA subtitle that runs on a while\n\nBody.\n", "t")}
-    assert produced <= set(UNIT_KINDS) and {"title", "dateline", "sentence"} <= produced
+    assert produced <= set(KINDS) and {"title", "dateline", "sentence"} <= produced
 
 
 def test_annotate_import_refuses_actor_none_with_a_stance(capsys, tmp_path):

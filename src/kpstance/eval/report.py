@@ -56,14 +56,6 @@ def write_reports(out_dir: Path, scheme: LabelScheme, rows: Mapping[str, dict], 
     write_json(out_dir / "report.json", report)
 
 
-def card_rows(metrics: Mapping[str, float]) -> str:
-    """The model card's metric table rows (CV, rules, seen)."""
-    return "\n".join(
-        f"| {k} | " + " | ".join(f"{metrics.get(p + k, float('nan')):.3f}" for _, p in COLUMNS) + " |"
-        for k in HEADLINE_KEYS
-    )
-
-
 def print_summary(metrics: Mapping[str, Any], out_dir: Path, model_dir: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -18,7 +18,7 @@ from typing import Any
 from ..corpora import GoldCorpus
 from ..eval.cv import cross_validate
 from ..eval.evaluate import Evaluation
-from ..eval.report import card_rows, print_summary
+from ..eval.report import print_summary
 from ..files import write_json
 from ..systems.base import fit_fresh
 from ..systems.baselines import RulesSystem
@@ -95,7 +95,7 @@ def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:
     model_dir = None
     if final is not None:
         models = Path(cfg.paths.models_dir)
-        model_dir = save_model(final, cfg, run.scheme, metrics, card_rows(metrics), models, name, run.resolved)
+        model_dir = save_model(final, cfg, run.scheme, metrics, models, name, run.resolved)
         point_latest(models, model_dir, str(cfg.task_name), bool(cfg.update_latest))
         info["model_dir"] = str(model_dir)
     # metrics.json holds only what the config and seed determine; timings, paths and ids go to run_info.json

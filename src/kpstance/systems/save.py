@@ -22,12 +22,9 @@ KPSTANCE_FORMAT = 1
 SWAP_FLIP_EARLIER = "49 of 79"
 
 
-def save_model(system: System, cfg: Any, scheme: LabelScheme, metrics: dict, card_rows: str, models_dir: Path,
-               run_name: str, resolved_config: str) -> Path:
-    """Save ``system`` as ``models_dir/run_name``; return the folder.
-
-    ``card_rows`` is no longer read (the card is built from ``metrics``); it stays so callers keep working.
-    """
+def save_model(system: System, cfg: Any, scheme: LabelScheme, metrics: dict, models_dir: Path, run_name: str,
+               resolved_config: str) -> Path:
+    """Save ``system`` as ``models_dir/run_name`` with its model card (built from ``metrics``); return the folder."""
     meta = {
         "kpstance_format": KPSTANCE_FORMAT,
         "labels": {"actor": scheme.actor_labels, "stance": scheme.stance_labels},

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KpstanceError
+from .segment import KINDS
 
 # The unit kinds the segmenter produces (``segment.Unit.kind``); a .jsonl line's optional "kind" must be one.
-UNIT_KINDS = ("title", "subtitle", "dateline", "subheading", "sentence")
 
 
 def _open(p: Path) -> Any:
@@ -100,8 +100,8 @@ def check_record(rec: dict, text_field: str, path: object, lineno: int) -> None:
     for key in ("kind", "speaker"):
         if rec.get(key) is not None and not isinstance(rec[key], str):
             raise KpstanceError(f'field "{key}" must be a string, got {json.dumps(rec[key])}', path, lineno)
-    if rec.get("kind") and rec["kind"] not in UNIT_KINDS:
-        raise KpstanceError(f'field "kind" is {rec["kind"]!r}, expected one of {", ".join(UNIT_KINDS)}', path, lineno)
+    if rec.get("kind") and rec["kind"] not in KINDS:
+        raise KpstanceError(f'field "kind" is {rec["kind"]!r}, expected one of {", ".join(KINDS)}', path, lineno)
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:

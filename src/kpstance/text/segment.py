@@ -44,6 +44,8 @@ TRAILING_FURNITURE_RE = re.compile(
     rf"(?<=[.!?\"”»…])(?:\s*(?:{_END_MARK}|{_PAREN_CREDITS}|{_CREDIT}{_NAMES}(?:\s*;\s*{_CREDIT}{_NAMES})*"
     rf"|By\s+{_NAMES}|{_AP_CONTRIBUTED}|{_AFP_SLUG}))+\s*$"
 )
+# The kinds of unit the segmenter produces (a JSON Lines line may name one in its "kind" field).
+KINDS = ("title", "subtitle", "dateline", "subheading", "sentence")
 MAX_HEADING_WORDS = 16
 INNER_BOUNDARY_RE = re.compile(r"\b(?P<word>[A-Za-z][a-z]+)(?P<stop>[.!?])\s+(?=[A-Z][a-z]*\b)")
 ABBREVIATIONS = {"gen", "sen", "rep", "gov", "col", "lt", "mr", "mrs", "ms", "dr", "st", "prof", "jan", "feb",
