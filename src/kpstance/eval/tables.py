@@ -25,9 +25,6 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
     A run writes ``run_info.json`` last, so a folder without it is a run that was refused, crashed or killed
     (during the model save, say): its files may be missing or stale, and it is refused."""
     root = Path(run_dir)
-    if root.is_dir() and not (root / "run_info.json").is_file():
-        raise KpstanceError("the run did not finish (no run_info.json): it was stopped before its end"
-                            + (" (see failed.json)" if (root / "failed.json").is_file() else ""), root)
     report_path, rows_path = root / "report.json", root / "multisource_predictions.jsonl"
     for p in (report_path, rows_path):
         if not p.is_file():
@@ -35,8 +32,11 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
                                 f"{p.name})", root)
     try:
         report = json.loads(report_path.read_text(encoding="utf-8")).get("multisource", {})
-    except (json.JSONDecodeError, AttributeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         raise KpstanceError("not a report.json written by train.py", report_path) from None
+    if not (root / "run_info.json").is_file():
+        raise KpstanceError("the run did not finish (no run_info.json): it was stopped before its end"
+                            + (" (see failed.json)" if (root / "failed.json").is_file() else ""), root)
     return report, [rec for _, rec in iter_jsonl(rows_path)]
 
 
