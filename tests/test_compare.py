@@ -125,6 +125,46 @@ def test_different_gold_sets_are_refused_unless_allowed(runs, tmp_path):
     assert r.returncode == 2 and "different gold sets" in r.stderr
 
 
+def test_columns_are_the_parameters_that_differ_and_blank_where_they_do_not_apply(tmp_path):
+    """Four runs on the real schema (about 30 parameters each): a transformer at two learning rates, the rules and
+    TF-IDF. Only system.name and trainer.lr differ; the rules and TF-IDF rows have no learning rate."""
+    from omegaconf import OmegaConf
+
+    from kpstance.config import validate
+    from kpstance.track.compare import build_rows, render
+    from kpstance.track.store import run_params
+
+    def run(name, *overrides):
+        cfg = validate(compose(["experiment=smoke", "evaluation.final_model=false", *overrides], tmp_path))
+        params = {k: str(v) for k, v in run_params(OmegaConf.to_container(cfg)).items()}
+        return {"name": name, "experiment": "smoke", "params": params, "metrics": {"dev_joint_accuracy": 0.5},
+                "tags": {"gold_sha256": "g"}}
+
+    runs = [run("fast", "trainer.lr=1e-3"), run("slow", "trainer.lr=1e-4"), run("rules", "system=rules"),
+            run("tfidf", "system=tfidf", "system.c=2")]
+    assert len(runs[0]["params"]) > 25
+    data = build_rows(runs, ("dev_joint_accuracy",))
+    assert data["config_keys"] == ["system.name", "trainer.lr"]
+    config = {r["name"]: r["config"] for r in json.loads(render(data, "json"))}
+    assert config == {"fast": {"system.name": "transformer", "trainer.lr": "0.001"},
+                      "slow": {"system.name": "transformer", "trainer.lr": "0.0001"},
+                      "rules": {"system.name": "rules"}, "tfidf": {"system.name": "tfidf"}}
+    md = render(data, "markdown").splitlines()
+    assert md[0] == "| run | experiment | system.name | trainer.lr | dev_joint_accuracy |"
+    assert "| rules | smoke | rules |  | 0.500 |" in md
+    # two TF-IDF runs: their own parameter differs, and shows on their rows only
+    data = build_rows([*runs, run("tfidf4", "system=tfidf")], ("dev_joint_accuracy",))
+    assert data["config_keys"] == ["system.c", "system.name", "trainer.lr"]
+    assert {r["name"]: r["config"].get("system.c", "") for r in data["rows"]} == {
+        "fast": "", "slow": "", "rules": "", "tfidf": "2.0", "tfidf4": "4.0"}
+    # grouped by seed, each group a transformer and the rules: the learning rate is the transformer's alone
+    data = build_rows([runs[0], runs[2], run("slow1", "trainer.lr=1e-4", "seed=1"), run("rules1", "system=rules",
+                                                                                       "seed=1")],
+                      ("dev_joint_accuracy",), group_by="seed")
+    assert data["config_keys"] == ["trainer.lr"]
+    assert [r["config"] for r in data["rows"]] == [{"trainer.lr": "0.001"}, {"trainer.lr": "0.0001"}]
+
+
 def test_multirun_two_jobs_gathered(tmp_path):
     r = train_py(tmp_path, "-m", "seed=0,1", "evaluation.final_model=false", "logger=none")
     assert r.returncode == 0, r.stderr[-2000:]

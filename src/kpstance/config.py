@@ -190,6 +190,27 @@ NOT_IDENTIFYING_PREFIXES = ("paths.", "labels.", "resume", "logger.")
 # keys that never explain a difference in results (hidden from comparison tables)
 NOISE_KEYS = frozenset({"task_name", "optimized_metric", "evaluation.plots", "trainer.num_threads",
                         "trainer.checkpoint_every", "trainer.predict_batch_size", "data.synthetic.seed"})
+# Keys that only some systems read: a comparison leaves their cells blank on the rows of the other systems.
+# The encoder and the training loop: systems that fine-tune an encoder.
+ENCODER_SYSTEMS = ("transformer", "setfit")
+ONLY_FOR = {"encoder.": ENCODER_SYSTEMS, "trainer.": ENCODER_SYSTEMS}
+# What the training set is made of: systems that learn from labels (System.trainable; the rules learn nothing).
+TRAINING_KEYS = ("data.synthetic.", "data.article_repeat", "data.corpus.", "data.multisource.train",
+                 "data.multisource.repeat", "data.extra_gold_repeat", "evaluation.train_labels", "evaluation.max_overlap")
+
+
+def key_applies(key: str, system: str | None) -> bool:
+    """Whether a config key can change the results of a run of ``system`` (unknown systems: every key does)."""
+    if system is None or system not in SYSTEMS:
+        return True
+    for prefix, systems in ONLY_FOR.items():
+        if key.startswith(prefix):
+            return system in systems
+    if key.startswith(TRAINING_KEYS):
+        from .systems.registry import system_class
+
+        return bool(system_class(system).trainable)
+    return True
 def register_configs() -> None:
     """Put the schemas' defaults in Hydra's ConfigStore: train.yaml extends ``kpstance_schema``, and each
     system/encoder file extends its ``base_<name>``; ``validate`` then checks types against the schemas."""

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import NOISE_KEYS
+from ..config import NOISE_KEYS, key_applies
 from ..errors import KpstanceError
 from ..systems.registry import current_key
 
@@ -92,6 +92,16 @@ def runs_from_store(db_path: str | os.PathLike, experiment: str | None = None) -
     return read_store(db_path, experiment)
 
 
+def applies(run: dict, key: str) -> bool:
+    """Whether ``key`` is a parameter of ``run``'s system (see ``config.key_applies``)."""
+    return key in run["params"] and key_applies(key, run["params"].get("system.name"))
+
+
+def values(runs: Sequence[dict], key: str) -> set:
+    """The values of ``key`` over the runs it applies to."""
+    return {r["params"][key] for r in runs if applies(r, key)}
+
+
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
@@ -103,7 +113,8 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group_by: str | None = None,
                baseline: str | None = None, sort: str | None = None, allow_mixed_gold: bool = False) -> dict:
-    """The comparison as data: columns of differing config keys, one row per run or group."""
+    """The comparison as data: one row per run or group; as columns, the config keys whose values differ
+    between the rows shown, counting a key only on the rows of systems it applies to (blank on the others)."""
     if not runs:
         raise KpstanceError("no runs to compare")
     golds = {r["tags"].get("gold_sha256", "?") for r in runs}
@@ -112,8 +123,9 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
             f"runs were evaluated on {len(golds)} different gold sets ({', '.join(sorted(g[:8] for g in golds))}); "
             "their scores are not comparable. Filter with --experiment, or pass --allow-mixed-gold to show them marked"
         )
-    keys = sorted({k for r in runs for k in r["params"]})
-    differing = [k for k in keys if len({r["params"].get(k) for r in runs}) > 1 and k not in NOISE_KEYS]
+    keys = sorted({k for r in runs for k in r["params"]} - NOISE_KEYS)
+    # a value counts only on the rows of systems it applies to: a rules row has no encoder or learning rate
+    differing = [k for k in keys if len(values(runs, k)) > 1]
     rows: list[dict] = []
     group_by = current_key(group_by) if group_by else group_by  # keys of earlier versions -> today's
     if group_by:
@@ -121,22 +133,30 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
             raise KpstanceError(f"--group-by: no run has the config key '{group_by}' (e.g. system.name, trainer.lr)")
         groups: dict[tuple, list[dict]] = {}
         for r in runs:
-            groups.setdefault((r["experiment"], r["params"].get(group_by, "")), []).append(r)
+            groups.setdefault((r["experiment"], r["params"][group_by] if applies(r, group_by) else ""), []).append(r)
+        mixed: set[str] = set()  # keys that vary within a group: no one value to show for it
         for (exp, value), members in groups.items():
-            config = {k: members[0]["params"].get(k) for k in differing
-                      if len({m["params"].get(k) for m in members}) == 1}
+            config = {}
+            for k in differing:
+                vals = values(members, k)
+                if len(vals) == 1:
+                    config[k] = vals.pop()
+                elif vals:
+                    mixed.add(k)
             row = {"name": f"{exp} [{group_by}={value}]", "experiment": exp, "n": len(members), "config": config,
                    "metrics": {}, "std": {}, "runs": [m["name"] for m in members],
                    "gold": sorted({m["tags"].get("gold_sha256", "?")[:8] for m in members})}
             for k in metrics:
                 row["metrics"][k], row["std"][k] = _mean_std([m["metrics"].get(k) for m in members])
             rows.append(row)
-        differing = [k for k in differing if all(k in r["config"] for r in rows) and k != group_by]
-        differing = [k for k in differing if len({r["config"][k] for r in rows}) > 1]
+        differing = [k for k in differing if k not in mixed and k != group_by
+                     and len({r["config"][k] for r in rows if k in r["config"]}) > 1]
+        for r in rows:
+            r["config"] = {k: r["config"][k] for k in differing if k in r["config"]}
     else:
         for r in runs:
             rows.append({"name": r["name"], "experiment": r["experiment"], "n": 1,
-                         "config": {k: r["params"].get(k) for k in differing},
+                         "config": {k: r["params"][k] for k in differing if applies(r, k)},
                          "metrics": {k: r["metrics"].get(k, float("nan")) for k in metrics}, "std": {},
                          "runs": [r["name"]], "gold": [r["tags"].get("gold_sha256", "?")[:8]]})
     if baseline:
