@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,29 @@ class Actor:
 
 
 @dataclass(frozen=True)
+class Name:
+    """One name of an actor in a role: ``name`` is written into a swapped text, ``short`` where the text has a short
+    form ("Lavrov" after "Sergey Lavrov"; "US" in "US-drafted"), ``also`` are other spellings only ever read."""
+
+    name: str
+    short: str = ""
+    also: tuple[str, ...] = ()
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        return (self.name, *((self.short,) if self.short else ()), *self.also)
+
+
+@dataclass(frozen=True)
+class NameTable:
+    """Names per actor by role (the label YAML's ``names``), for the counterfactual speaker swap (``weak.swap``)."""
+
+    roles: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()  # roles every state fills; a state is an actor with the first of them
+    actors: dict[str, dict[str, tuple[Name, ...]]] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
 class LabelScheme:
     """Everything the rules and the model need to know about the label space."""
 
@@ -56,6 +79,7 @@ class LabelScheme:
     agent_marker: str = "by"
     situation: dict[str, tuple[str, ...]] = field(hash=False, default_factory=dict)
     cues: dict[str, tuple[str, ...]] = field(hash=False, default_factory=dict)
+    names: NameTable = field(hash=False, compare=False, default_factory=NameTable)
     source: str = ""
     sha256: str = ""
 
@@ -177,6 +201,7 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
         agent_marker=agent_marker.strip(),
         situation=_section(data, "situation_subjects", SITUATION_LISTS, p),
         cues=cues,
+        names=_names(data.get("names"), [a.name for a in actors], p),
         source=str(p),
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
     )
@@ -217,6 +242,86 @@ def _section(data: dict, key: str, lists: tuple[str, ...], p: Path, extra: tuple
             raise KpstanceError(f"missing list '{key}.{name}'", p)
         out[name] = _strings(raw[name], p, f"{key}.{name}")
     return out
+
+
+def _yaml_line(path: Path, keys: Sequence[str]) -> int | None:
+    """The line (1-based) of the deepest key of ``keys`` found in the YAML file ``path``, from yaml's node tree
+    (None when the file cannot be read: a composed config names a file that may not be there)."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    line = None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        hit = next(((k, v) for k, v in node.value if k.value == key), None)
+        if hit is None:
+            break
+        line, node = hit[0].start_mark.line + 1, hit[1]
+    return line
+
+
+def _names(raw: object, actors: Sequence[str], p: Path) -> NameTable:
+    """The ``names`` table, checked: known actors and roles, each state with every required role, entries that are a
+    name or ``{name, short, also}``, no spelling claimed by two actors. Errors name the file and line."""
+    if raw is None:
+        return NameTable()
+
+    def fail(msg: str, *keys: str) -> KpstanceError:
+        return KpstanceError(msg, p, _yaml_line(p, ("names", *keys)))
+
+    if not isinstance(raw, dict):
+        raise fail("'names' must be a mapping (roles, required, actors)")
+    unknown = sorted(set(raw) - {"roles", "required", "actors"})
+    if unknown:
+        raise fail(f"names: unknown key(s) {unknown}; allowed: roles, required, actors", unknown[0])
+    roles = _strings(raw.get("roles"), p, "names.roles")
+    required = _strings(raw.get("required"), p, "names.required")
+    for r in required:
+        if r not in roles:
+            raise fail(f"names.required: unknown role '{r}' (roles: {', '.join(roles)})", "required")
+    table = raw.get("actors") or {}
+    if not isinstance(table, dict):
+        raise fail("'names.actors' must be a mapping of actor -> role -> names", "actors")
+    out: dict[str, dict[str, tuple[Name, ...]]] = {}
+    owner: dict[str, str] = {}
+    for actor, spec in table.items():
+        if actor not in actors:
+            raise fail(f"names.actors: unknown actor '{actor}' (actors: {', '.join(actors)})", "actors", actor)
+        if not isinstance(spec, dict) or not spec:
+            raise fail(f"names.actors.{actor}: expected a mapping of role -> names", "actors", actor)
+        out[actor] = {}
+        for role, entries in spec.items():
+            where = ("actors", actor, role)
+            if role not in roles:
+                raise fail(f"names.actors.{actor}: unknown role '{role}' (roles: {', '.join(roles)})", *where)
+            if not isinstance(entries, list) or not entries:
+                raise fail(f"names.actors.{actor}.{role}: expected a non-empty list of names", *where)
+            names = tuple(_name(e, f"names.actors.{actor}.{role}", lambda m, w=where: fail(m, *w)) for e in entries)
+            for form in (f for n in names for f in n.forms):
+                if owner.setdefault(form, actor) != actor:
+                    raise fail(f"names.actors.{actor}.{role}: '{form}' is claimed by two actors: {owner[form]} and "
+                               f"{actor}", *where)
+            out[actor][role] = names
+        if required and required[0] in spec:
+            missing = [r for r in required if r not in spec]
+            if missing:
+                raise fail(f"names.actors.{actor}: missing role(s) {', '.join(missing)} (every state, an actor with "
+                           f"'{required[0]}', needs {', '.join(required)})", "actors", actor)
+    return NameTable(roles, required, out)
+
+
+def _name(entry: object, key: str, fail: Callable[[str], KpstanceError]) -> Name:
+    """A names entry: a string, or ``{name, short, also}``."""
+    if isinstance(entry, str) and entry.strip():
+        return Name(entry.strip())
+    if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip() \
+            and not set(entry) - {"name", "short", "also"}:
+        short, also = entry.get("short") or "", entry.get("also") or []
+        if isinstance(short, str) and isinstance(also, list) and all(isinstance(a, str) and a.strip() for a in also):
+            return Name(entry["name"].strip(), short.strip(), tuple(a.strip() for a in also))
+    raise fail(f"{key}: each name is a string or {{name, short, also}} (also: a list of strings), got {entry!r}")
 
 
 def check_labels(actor: object, stance: object, scheme: LabelScheme, path: object, line: int) -> None:
