@@ -42,11 +42,13 @@ class Actor:
 @dataclass(frozen=True)
 class Name:
     """One name of an actor in a role: ``name`` is written into a swapped text, ``short`` where the text has a short
-    form ("Lavrov" after "Sergey Lavrov"; "US" in "US-drafted"), ``also`` are other spellings only ever read."""
+    form ("Lavrov" after "Sergey Lavrov"; "US" in "US-drafted"), ``also`` are other spellings only ever read;
+    ``title``: the titles written before the name ("Secretary of State Rex Tillerson"), the first one written."""
 
     name: str
     short: str = ""
     also: tuple[str, ...] = ()
+    title: tuple[str, ...] = ()
 
     @property
     def forms(self) -> tuple[str, ...]:
@@ -264,7 +266,7 @@ def _yaml_line(path: Path, keys: Sequence[str]) -> int | None:
 
 def _names(raw: object, actors: Sequence[str], p: Path) -> NameTable:
     """The ``names`` table, checked: known actors and roles, each state with every required role, entries that are a
-    name or ``{name, short, also}``, no spelling claimed by two actors. Errors name the file and line."""
+    name or ``{name, short, also, title}``, no spelling claimed by two actors. Errors name the file and line."""
     if raw is None:
         return NameTable()
 
@@ -313,15 +315,19 @@ def _names(raw: object, actors: Sequence[str], p: Path) -> NameTable:
 
 
 def _name(entry: object, key: str, fail: Callable[[str], KpstanceError]) -> Name:
-    """A names entry: a string, or ``{name, short, also}``."""
+    """A names entry: a string, or ``{name, short, also, title}``."""
     if isinstance(entry, str) and entry.strip():
         return Name(entry.strip())
     if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip() \
-            and not set(entry) - {"name", "short", "also"}:
-        short, also = entry.get("short") or "", entry.get("also") or []
-        if isinstance(short, str) and isinstance(also, list) and all(isinstance(a, str) and a.strip() for a in also):
-            return Name(entry["name"].strip(), short.strip(), tuple(a.strip() for a in also))
-    raise fail(f"{key}: each name is a string or {{name, short, also}} (also: a list of strings), got {entry!r}")
+            and not set(entry) - {"name", "short", "also", "title"}:
+        short, also, title = entry.get("short") or "", entry.get("also") or [], entry.get("title") or []
+        title = [title] if isinstance(title, str) else title
+        if isinstance(short, str) and all(isinstance(x, list) and all(isinstance(a, str) and a.strip() for a in x)
+                                          for x in (also, title)):
+            return Name(entry["name"].strip(), short.strip(), tuple(a.strip() for a in also),
+                        tuple(t.strip() for t in title))
+    raise fail(f"{key}: each name is a string or {{name, short, also, title}} (also, title: lists of strings), "
+               f"got {entry!r}")
 
 
 def check_labels(actor: object, stance: object, scheme: LabelScheme, path: object, line: int) -> None:
