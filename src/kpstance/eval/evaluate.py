@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..corpora import GoldCorpus
+from ..files import write_jsonl
 from ..text.segment import Unit
 from ..weak.scheme import LabelScheme
 from .metrics import score
@@ -27,6 +28,7 @@ class Evaluation:
         self.scorers = [Scorer(c, scheme) for c in corpora if c.held_out]
         self.metrics: dict[str, Any] = {}
         self.systems: dict[str, dict[str, tuple[str, str]]] = {}  # seen-corpus predictions tabled in report.json
+        self.swap_rows: list[dict] = []  # each swapped copy with both predictions (swap_predictions.jsonl)
         g = self.gold
         self.rows = {u.id: {"id": u.id, "text": u.text, "section": u.section, "kind": u.kind,
                             "gold_actor": g[u.id]["actor"], "gold_stance": g[u.id]["stance"],
@@ -62,6 +64,40 @@ class Evaluation:
             self.metrics.update(s.score("rules", f"rules_{s.corpus.prefix}", rules))
             self.metrics.update(s.corpus.info)
 
+    def swap_scores(self, model: Any, rules: Any, train_labels: Sequence[tuple[str, str]] | None) -> None:
+        """The counterfactual speaker-swap test (``eval.swap``) of model and rules on each held-out corpus's dev and
+        test sentences and whole articles, then the counter-prior slice of its test split (``train_labels``: the
+        final model's training labels, swapped copies excluded). Its keys come after every other key."""
+        from ..weak.swap import Swapper
+        from .swap import counter_prior, counter_scores, sentence_test, swap_articles_test
+
+        swapper = Swapper(self.scheme)  # one fixed seed: every run is tested on the same copies
+        rare = counter_prior(train_labels, self.scheme) if train_labels else None
+        systems = [(name, system) for name, system in (("model", model), ("rules", rules)) if system is not None]
+        for s in self.scorers:
+            c = s.corpus
+            for name, system in systems:
+                prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}"
+                for split in ("dev", "test"):
+                    if c.split(split):
+                        res = sentence_test(system, c.split(split), swapper, s._predict(system, split))
+                        self._swap(res, f"{prefix}{split}_", name, c.name, split)
+                for split in ("dev", "test"):
+                    if c.articles_of(split):
+                        res = swap_articles_test(system, c.articles_of(split), swapper, self.scheme, s.language)
+                        self._swap(res, f"{prefix}{split}_articles_", name, c.name, f"{split}_articles")
+            if rare is not None and c.split("test"):
+                for name, system in systems:
+                    prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}test_"
+                    self.metrics.update(counter_scores(c.split("test"), s._predict(system, "test"), rare, self.scheme,
+                                                       prefix))
+
+    def _swap(self, res: Any, prefix: str, system: str, corpus: str, split: str) -> None:
+        self.metrics.update(res.metrics(prefix, self.scheme))
+        self.swap_rows += [{"corpus": corpus, "split": split, "system": system, **r} for r in res.rows]
+
     def write(self, out_dir: Path, plots: bool) -> None:
         write_reports(out_dir, self.scheme, self.rows, self.gold, self.systems, plots,
                       {s.corpus.name: s for s in self.scorers})
+        if self.swap_rows:
+            write_jsonl(out_dir / "swap_predictions.jsonl", self.swap_rows)

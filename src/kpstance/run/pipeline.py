@@ -49,9 +49,11 @@ def train(cfg: Any) -> dict[str, float]:
         cv = cross_validate(cfg, scheme, units, data.build, run.ckpt, run.main)
         if run.main:
             ev.seen("cv", "", cv, ("fold", "actor_score", "stance_score"))
-    final, info = None, {}
+    final, info, train_labels = None, {}, None
     if cfg.evaluation.final_model or ev.held_out:  # the saved model; else one fitted alike for the held-out scores
-        final = fit_fresh(cfg, scheme, *data.build(units, []), "final model", run.ckpt / "final")
+        train_units, labels = data.build(units, [])
+        train_labels = [lab for u, lab in zip(train_units, labels) if "swap_of" not in u.extra]  # the priors
+        final = fit_fresh(cfg, scheme, train_units, labels, "final model", run.ckpt / "final")
     if not run.main:
         return {}
     if cfg.evaluation.final_model:
@@ -59,8 +61,10 @@ def train(cfg: Any) -> dict[str, float]:
         if getattr(final, "stats", None) is not None:
             info["train_examples_per_second"] = round(final.stats.examples_per_second, 2)
     ev.calibrate(final, run.out_dir if cfg.evaluation.plots else None)  # on dev, before it is scored and saved
-    ev.held_out_scores(final, RulesSystem(cfg, scheme, int(cfg.seed)) if ev.held_out else None)
+    rules = RulesSystem(cfg, scheme, int(cfg.seed)) if ev.held_out else None
+    ev.held_out_scores(final, rules)
     ev.metrics.update(run_counts(run, data))
+    ev.swap_scores(final, rules, train_labels)  # keys after the others: metrics.json keeps its order
     ev.write(run.out_dir, cfg.evaluation.plots)
     return finish(run, ev.metrics, info, final if cfg.evaluation.final_model else None)
 
