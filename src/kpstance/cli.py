@@ -189,6 +189,23 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--output", help="Markdown file (default: stdout)")
     rep.set_defaults(func=cmd_report)
 
+    probe = sub.add_parser("probe", help="test a saved model the way a sceptical reviewer would")
+    probe_sub = probe.add_subparsers(dest="probe_command", required=True)
+    psw = probe_sub.add_parser("swap", help="counterfactual speaker swap: does the stance change when only the names "
+                               "of the actor change? Prints the flip rate and the worst examples")
+    psw.add_argument("model_dir", help="a folder saved by train.py, e.g. models/latest")
+    psw.add_argument("--input", required=True, help=".jsonl (text and actor per line; optional kind, speaker, id), or "
+                     "a .txt article whose main actor is swapped throughout")
+    psw.add_argument("--actor", help="for a .txt article: the actor to swap (default: the one the model gives most "
+                     "units)")
+    psw.add_argument("--targets", type=int, default=2, help="swapped copies per unit, each for another actor")
+    psw.add_argument("--worst", type=int, default=10, help="how many examples to print")
+    psw.add_argument("--seed", type=int, default=0, help="seed of the choice of actors and names")
+    psw.add_argument("--labels", help="label YAML whose names table is used (default: the model's own)")
+    psw.add_argument("--batch-size", type=int, default=64)
+    psw.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    psw.set_defaults(func=cmd_probe_swap)
+
     ann = sub.add_parser("annotate", help="hand the units most worth labelling to Label Studio, and read its export "
                          "back as gold")
     ann_sub = ann.add_subparsers(dest="annotate_command", required=True)
@@ -214,6 +231,100 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--labels", default=None, help=f"label YAML the labels must belong to (default: {LABELS_REL})")
     imp.set_defaults(func=cmd_annotate_import)
     return parser
+
+
+class _UnitReader:
+    """A saved model as a system that predicts units: each read with its kind and speaker, as in training."""
+
+    def __init__(self, predictor: Any, scheme: Any, batch_size: int) -> None:
+        self.predictor, self.scheme, self.batch_size = predictor, scheme, batch_size
+
+    def predict(self, units: list[Any]) -> list[dict]:
+        from .systems.context import contexts
+
+        ctx = contexts(units, self.scheme) if self.predictor.meta.get("context") else None
+        return self.predictor.predict([u.text for u in units], self.batch_size, contexts=ctx)
+
+
+def _probe_units(path: Path, scheme: Any) -> tuple[list[Any], list[str]]:
+    """A probe's JSON Lines: each line a unit read alone (``text``, ``actor``; optional ``kind``, ``speaker``, ``id``)."""
+    from .text.read import iter_jsonl
+    from .text.segment import Unit
+
+    units, actors = [], []
+    for line, rec in iter_jsonl(path):
+        actor = rec.get("actor")
+        if actor is None:
+            raise KpstanceError('missing field "actor" (the actor whose names are swapped)', path, line)
+        if actor not in scheme.actor_labels:
+            raise KpstanceError(f"unknown actor {actor!r} (allowed: {', '.join(scheme.actor_labels)})", path, line)
+        uid = str(rec.get("id", f"{path.stem}-{line}"))
+        u = Unit.of_text(rec["text"], uid, kind=rec.get("kind") or "sentence")
+        if rec.get("speaker"):
+            u.extra["speaker"] = rec["speaker"]
+        units.append(u)
+        actors.append(actor)
+    if not units:
+        raise KpstanceError("no units in the file", path)
+    return units, actors
+
+
+def cmd_probe_swap(args: argparse.Namespace) -> None:
+    """The counterfactual speaker swap on the user's own units: flip rate, actor-follow rate, the worst examples."""
+    from .eval.swap import probe_article, probe_units
+    from .systems.predictor import StancePredictor, model_scheme
+    from .text.read import read_article
+    from .weak.scheme import load_scheme
+    from .weak.swap import Swapper
+
+    if args.targets < 1:
+        raise KpstanceError(f"--targets must be at least 1, got {args.targets}")
+    if args.worst < 0:
+        raise KpstanceError(f"--worst must be 0 or more, got {args.worst}")
+    path = Path(args.input)
+    if path.suffix.lower() not in (".jsonl", ".txt"):
+        raise KpstanceError("expected a .jsonl file (text and actor per line) or a .txt article", path)
+    if not Path(args.model_dir).is_dir():
+        raise KpstanceError("model folder not found", args.model_dir)
+    scheme = model_scheme(args.model_dir, args.labels)
+    if not scheme.names.actors and not args.labels:  # a model saved before the label YAML had names
+        scheme = load_scheme(default_labels())
+        print(f"kpstance: note: the model's label scheme has no names table; using {scheme.source}", file=sys.stderr)
+    if args.actor is not None and args.actor not in scheme.names.actors:
+        raise KpstanceError(f"--actor {args.actor!r} has no names in the label scheme (actors with names: "
+                            f"{', '.join(scheme.names.actors)})")
+    if path.suffix.lower() == ".jsonl":  # the input is read and checked before the model is loaded
+        if args.actor is not None:
+            raise KpstanceError("--actor is for a .txt article; a .jsonl line names its own actor", path)
+        units, actors = _probe_units(path, scheme)
+    else:
+        text = read_article(path)
+    predictor = StancePredictor.load(args.model_dir, device=args.device)
+    if list(scheme.actor_labels) != predictor.actors:
+        raise KpstanceError(f"the label scheme's actors {scheme.actor_labels} differ from the model's {predictor.actors}",
+                            scheme.source)
+    system, swapper = _UnitReader(predictor, scheme, args.batch_size), Swapper(scheme, args.seed)
+    if path.suffix.lower() == ".jsonl":
+        res, what = probe_units(system, units, actors, swapper, args.targets), f"{len(units)} units"
+    else:
+        res, source = probe_article(system, text, path.stem, swapper, scheme, args.actor, n=args.targets)
+        what = f"the article's units of {source or 'no actor'}"
+    print(f"swap test of {predictor.meta.get('run_name', args.model_dir)} on {path} ({what}): "
+          f"{len(res.rows)} swapped copies, {res.skipped} units skipped (no clean swap)")
+    if not res.rows:
+        print("no unit could be swapped: name the actor with a name of the label YAML's names table")
+        return
+    m = res.metrics("", scheme)
+    print(f"stance flip rate:   {m['swap_stance_flip']:.3f}  (share of copies whose stance differs from the original's)")
+    print(f"actor follows swap: {m['swap_actor_follow']:.3f}  (share of copies given the swapped-in actor)")
+    worst = res.worst(args.worst)
+    if worst:
+        print(f"worst {len(worst)} (stance changed first, then by how much the original stance lost):")
+    for i, r in enumerate(worst, 1):
+        print(f"{i:>3}. {r['original_actor']}/{r['original_stance']} -> {r['target']}: "
+              f"{r['swapped_actor']}/{r['swapped_stance']} (original stance -{r['drop']:.2f})")
+        print(f"     original: {r['text']}")
+        print(f"     swapped:  {r['swapped_text']}")
 
 
 def cmd_annotate_export(args: argparse.Namespace) -> None:

@@ -101,10 +101,7 @@ def swap_articles_test(system: Any, articles: Sequence[Article], swapper: Swappe
                        language: str = "en", n: int = N_TARGETS) -> SwapResult:
     """Each article's main actor (its most frequent gold actor) swapped throughout for ``n`` other actors; the copy
     is segmented and predicted as ``kpstance predict ARTICLE.txt`` does, so "he said" carries the swapped speaker.
-    Scored: the units of the main actor that the segmenter finds in both versions, whose original names no target
-    actor, and whose swapped text and speaker keep no name of the source; the other such units count as skipped."""
-    from ..systems.context import speakers
-
+    Scored: the gold units of the main actor that the segmenter finds (a unit it misses counts as skipped)."""
     res = SwapResult()
     for a in articles:
         source = _main_actor(a, scheme)
@@ -112,39 +109,68 @@ def swap_articles_test(system: Any, articles: Sequence[Article], swapper: Swappe
             continue
         units = a.units(language)
         matched, _ = match_article(a, units)
-        scored = [(g, u) for g, u in zip(a.gold, matched) if g["actor"] == source and u is not None]
+        scored = [(g["id"], u, g["stance"]) for g, u in zip(a.gold, matched) if g["actor"] == source and u is not None]
         res.skipped += sum(g["actor"] == source and u is None for g, u in zip(a.gold, matched))
-        if not scored:
-            continue
-        originals = dict(zip((u.id for u in units), system.predict(units)))
-        targets = [t for t in swapper.targets([], source, a.id) if t in swapper.table]
-        done = 0
-        for target in targets:
-            if done == n:
-                break
-            copy_units = segment_article(swap_article_text(swapper, a.text, source, target, a.id),
-                                         f"{a.path.stem}~{target}", language)
-            if len(copy_units) != len(units):  # the swap changed the segmentation: no unit can be paired
-                res.skipped += len(scored)
-                continue
-            done += 1
-            said = speakers(copy_units, scheme)
-            index = {u.id: i for i, u in enumerate(units)}
-            keep: list[tuple[dict, Unit, Unit]] = []
-            for g, u in scored:
-                c = copy_units[index[u.id]]
-                try:
-                    if target in swapper.mentioned([u.text]):
-                        raise Unclean("the target is named in the original")
-                    swapper.check_clean(c.text, source)
-                    swapper.check_clean(said[index[u.id]] or "", source)
-                except Unclean:
-                    res.skipped += 1
-                    continue
-                keep.append((g, u, c))
-            preds = dict(zip((u.id for u in copy_units), system.predict(copy_units)))
-            res.rows += [_row(g["id"], u, c, target, g["stance"], originals[u.id], preds[c.id]) for g, u, c in keep]
+        if scored:
+            _swap_article(system, swapper, scheme, a.text, a.path.stem, units, scored, source, language, n, res)
     return res
+
+
+def _swap_article(system: Any, swapper: Swapper, scheme: LabelScheme, text: str, stem: str, units: Sequence[Unit],
+                  scored: Sequence[tuple[str, Unit, str]], source: str, language: str, n: int, res: SwapResult,
+                  originals: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """Add to ``res`` the copies of one article for up to ``n`` targets (seeded order) whose segmentation pairs unit
+    for unit with the original. ``scored``: (id, unit, reference stance) of the units to score; one is skipped when
+    its original names the target, or its swapped text or carried speaker still names the source."""
+    from ..systems.context import speakers
+
+    originals = originals or dict(zip((u.id for u in units), system.predict(list(units))))
+    index = {u.id: i for i, u in enumerate(units)}
+    done = 0
+    for target in swapper.targets([], source, stem):
+        if done == n:
+            break
+        copy_units = segment_article(swap_article_text(swapper, text, source, target, stem), f"{stem}~{target}",
+                                     language)
+        if len(copy_units) != len(units):  # the swap changed the segmentation: no unit can be paired
+            continue
+        done += 1
+        said = speakers(copy_units, scheme)
+        keep: list[tuple[str, Unit, Unit, str]] = []
+        for uid, u, stance in scored:
+            c = copy_units[index[u.id]]
+            try:
+                if target in swapper.mentioned([u.text]):
+                    raise Unclean("the target is named in the original")
+                swapper.check_clean(c.text, source)
+                swapper.check_clean(said[index[u.id]] or "", source)
+            except Unclean:
+                res.skipped += 1
+                continue
+            keep.append((uid, u, c, stance))
+        preds = dict(zip((u.id for u in copy_units), system.predict(copy_units)))
+        res.rows += [_row(uid, u, c, target, stance, originals[u.id], preds[c.id]) for uid, u, c, stance in keep]
+    if not done:
+        res.skipped += len(scored)
+
+
+def probe_article(system: Any, text: str, stem: str, swapper: Swapper, scheme: LabelScheme,
+                  source: str | None = None, language: str = "en", n: int = N_TARGETS) -> tuple[SwapResult, str | None]:
+    """The swap test on a user's article: ``source`` (default: the actor the system gives most units) swapped
+    throughout; scored, the units the system gives to ``source``, against the stance it gave them."""
+    units = segment_article(text, stem, language)
+    preds = system.predict(units)
+    if source is None:
+        named = Counter(p["actor"] for p in preds if p["actor"] != scheme.none_actor)
+        source = min(named, key=lambda a: (-named[a], a)) if named else None
+    res = SwapResult()
+    if source is None or source not in swapper.table:
+        return res, source
+    scored = [(u.id, u, p["stance"]) for u, p in zip(units, preds) if p["actor"] == source]
+    if scored:
+        _swap_article(system, swapper, scheme, text, stem, units, scored, source, language, n, res,
+                      dict(zip((u.id for u in units), preds)))
+    return res, source
 
 
 def counter_prior(train_labels: Sequence[tuple[str, str]], scheme: LabelScheme,
