@@ -80,3 +80,36 @@ def test_only_files_under_data_are_read_by_the_loaders(tmp_path, scheme, units):
     with pytest.raises(KpstanceError, match="nope.jsonl"):
         load_corpora(cfg, scheme, units)
     assert (ROOT / "data" / "multisource" / "sentences.jsonl").is_file()
+
+
+def test_the_contrast_set_loads_as_a_corpus_and_is_scored_by_pairs(tmp_path, scheme):
+    import json
+
+    from kpstance.corpora import load_contrast
+    from kpstance.errors import KpstanceError
+    from kpstance.eval.score import pair_scores
+
+    c = load_contrast(ROOT / "data" / "contrast" / "pairs.jsonl", scheme)
+    assert c.held_out and c.infix == "contrast_" and len(c.split("test")) >= 100
+    part = c.train_part()
+    assert part is not None and part.count_key == "n_contrast_train" and len(part.units) == len(c.split("train"))
+    recs = [rec("p1-a", "e1", "test", "Seoul suspended the drills."), rec("p1-b", "e1", "test", "Seoul expanded them.",
+                                                                         stance="hardline"),
+            rec("p2-a", "e2", "test", "Tokyo lifted the ban."), rec("p2-b", "e2", "test", "Tokyo tightened the ban.",
+                                                                    stance="hardline")]
+    for r, pid in zip(recs, ("p1", "p1", "p2", "p2")):
+        r["pair_id"] = pid
+    pred = {"p1-a": ("china", "conciliatory"), "p1-b": ("china", "hardline"), "p2-a": ("china", "conciliatory"),
+            "p2-b": ("china", "conciliatory")}
+    assert pair_scores(recs, pred, "test_contrast_") == {"test_contrast_pair_accuracy": 0.5, "test_contrast_pairs": 2}
+    assert pair_scores([{k: v for k, v in r.items() if k != "pair_id"} for r in recs], pred, "x_") == {}
+    for r in recs:
+        r["source_url"] = "https://example.org/report"
+    recs[1]["split"] = "dev"
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    with pytest.raises(KpstanceError, match=r"pairs.jsonl:2: pair 'p1' is in split 'test' \(line 1\)"):
+        load_contrast(path, scheme)
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs[2:3]))
+    with pytest.raises(KpstanceError, match="pair 'p2' has one member"):
+        load_contrast(path, scheme)

@@ -279,7 +279,7 @@ def test_only_the_corpora_stage_reads_gold_and_train_names_no_corpus():
     assert not bad, bad
     source = inspect.getsource(train)
     assert len(source.splitlines()) <= 50
-    for name in ("multisource", "extra_gold", "extra", "ms", "gold_path", "seed_gold"):
+    for name in ("multisource", "extra_gold", "contrast", "ms", "gold_path", "seed_gold"):
         assert not re.search(rf"\b{name}\b", source), name
 
 

@@ -45,8 +45,9 @@ class GoldCorpus:
     """A hand-labelled corpus and everything a run asks of it.
 
     ``records`` are its sentence units (``id``, ``text``, ``actor``, ``stance``, ``split``, ``report_id``,
-    ``kind``, ``phenomena`` and any metadata); ``articles`` its whole articles. ``prefix`` starts the metric keys of
-    its held-out scores; ``count_key`` names the metric that counts its training units (``count_kept``: counted
+    ``kind``, ``phenomena`` and any metadata; a ``pair_id`` makes the corpus a contrast set, scored by pairs too);
+    ``articles`` its whole articles. ``prefix`` starts the metric keys of its held-out scores and ``infix`` follows
+    their split (``extra_test_*``, ``test_contrast_*``); ``count_key`` names the metric that counts its training units (``count_kept``: counted
     after the leak guard, by unit id; else as offered).
     """
 
@@ -54,6 +55,7 @@ class GoldCorpus:
     records: list[dict]
     articles: list[Article] = field(default_factory=list)
     prefix: str = ""
+    infix: str = ""
     sources: tuple[str, ...] = ()
     language: str = "en"
     trains: bool = True

@@ -20,6 +20,7 @@ log = logging.getLogger("kpstance")
 SENTENCE_FIELDS = ("id", "report_id", "split", "kind", "text", "actor", "stance", "source_url", "outlet", "date")
 ARTICLE_FIELDS = ("id", "file", "gold", "format", "split")
 EXTRA_FIELDS = ("id", "text", "actor", "stance")
+PAIR_FIELDS = ("id", "pair_id", "text", "actor", "stance", "split", "source_url")
 
 
 def load_gold(path: str | os.PathLike, scheme: LabelScheme, units: Sequence[Unit] | None = None) -> dict[str, dict]:
@@ -45,9 +46,6 @@ def load_gold(path: str | os.PathLike, scheme: LabelScheme, units: Sequence[Unit
         for g in gold.values():
             if g.get("text") is not None and g["text"] != by_id[g["id"]].text:
                 raise KpstanceError(f"text of '{g['id']}' differs from the segmenter's unit", path, g["_line"])
-        missing = [u.id for u in units if u.id not in gold]
-        if missing:
-            raise KpstanceError(f"gold set does not cover unit '{missing[0]}' ({len(missing)} missing)", path)
     return gold
 
 
@@ -55,6 +53,9 @@ def seed_corpus(path: str | os.PathLike, scheme: LabelScheme, units: Sequence[Un
     """The gold of the articles a run labels with its rules (``data.articles``): every unit covered, scored as seen
     (the model trains on the same units' silver labels) and, with ``evaluation.cv``, by cross-validation."""
     gold = load_gold(path, scheme, units)
+    missing = [u.id for u in units if u.id not in gold]
+    if missing:
+        raise KpstanceError(f"gold set does not cover unit '{missing[0]}' ({len(missing)} missing)", path)
     article_of = {u.id: u.article_id for u in units}
     records = [{**g, "split": SEEN, "report_id": article_of[g["id"]]} for g in gold.values()]
     return GoldCorpus("seed", records, prefix="", sources=(str(path),), language=language, trains=False)
@@ -134,14 +135,46 @@ def load_extra_gold(paths: Sequence[str | os.PathLike], scheme: LabelScheme, dev
     return corpus
 
 
+def load_contrast(path: str | os.PathLike, scheme: LabelScheme, language: str = "en", train: bool = True,
+                  repeat: int = 1) -> GoldCorpus:
+    """A contrast set of minimal pairs (one actor and topic, opposite directions of the step), split by event: its
+    train pairs join training, its dev and test pairs are scored as ``dev_contrast_*`` / ``test_contrast_*`` with the
+    share of pairs whose members both get their gold stance."""
+    p = Path(path)
+    if not p.is_file():
+        raise KpstanceError("contrast set not found (data.contrast.path)", p)
+    seen: set[str] = set()
+    records: list[dict] = []
+    first: dict[str, tuple[str, int]] = {}  # pair -> its split and the line that gave it
+    for line, rec in iter_jsonl(p):
+        check_fields(rec, PAIR_FIELDS, p, line)
+        rec = check_gold(dict(rec), scheme, p, line, seen)
+        split, where = first.setdefault(str(rec["pair_id"]), (rec["split"], line))
+        if split != rec["split"]:
+            raise KpstanceError(f"pair '{rec['pair_id']}' is in split '{split}' (line {where}) and in "
+                                f"'{rec['split']}' here", p, line)
+        rec["report_id"] = str(rec.get("event") or rec["source_url"])
+        rec.setdefault("kind", "sentence")
+        rec.setdefault("phenomena", [])
+        records.append(rec)
+    sizes = {pid: sum(r["pair_id"] == pid for r in records) for pid in first}
+    lonely = [pid for pid, n in sizes.items() if n < 2]
+    if lonely:
+        raise KpstanceError(f"pair '{lonely[0]}' has one member ({len(lonely)} such pair(s))", p)
+    return GoldCorpus("contrast", records, infix="contrast_", sources=(str(p),), language=language, trains=train,
+                      repeat=repeat, count_key="n_contrast_train")
+
+
 def load_corpora(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> list[GoldCorpus]:
     """Every gold corpus the config names, in a fixed order (the first with dev and test calibrates the model):
-    the seed article's gold, the multi-source corpus, the imported gold sets."""
+    the seed article's gold, the multi-source corpus, the contrast set, the imported gold sets."""
     d, lang = cfg.data, cfg.data.language
     corpora = [seed_corpus(d.gold_path, scheme, units, lang)]
     if d.multisource is not None:
         corpora.append(load_multisource(d.multisource.path, scheme, lang, bool(d.multisource.train),
                                         int(d.multisource.repeat)))
+    if d.get("contrast") is not None:
+        corpora.append(load_contrast(d.contrast.path, scheme, lang, bool(d.contrast.train), int(d.contrast.repeat)))
     if d.extra_gold:
         extra = load_extra_gold(list(d.extra_gold), scheme, float(d.extra_gold_dev), float(d.extra_gold_test), lang,
                                 int(d.extra_gold_repeat))

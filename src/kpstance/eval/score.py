@@ -43,7 +43,8 @@ class Scorer:
 
     def score(self, name: str, prefix: str, system: Any) -> dict[str, float]:
         """``{prefix}dev_*``, ``{prefix}test_*``, ``{prefix}dev_articles_*`` and ``{prefix}test_articles_*`` for one
-        fitted system."""
+        fitted system (the corpus's infix after the split: ``test_contrast_*``), and for a contrast set the share of
+        pairs whose members both get their gold stance (``*_pair_accuracy``)."""
         out: dict[str, float] = {}
         for split in ("dev", "test"):
             recs = self.corpus.split(split)
@@ -52,8 +53,9 @@ class Scorer:
             preds = self._predict(system, split)
             gold = {r["id"]: r for r in recs}
             pred = {r["id"]: (p["actor"], p["stance"]) for r, p in zip(recs, preds)}
-            out.update(score([(r["actor"], r["stance"]) for r in recs], list(pred.values()), self.scheme,
-                             f"{prefix}{split}_"))
+            key = f"{prefix}{split}_{self.corpus.infix}"
+            out.update(score([(r["actor"], r["stance"]) for r in recs], list(pred.values()), self.scheme, key))
+            out.update(pair_scores(recs, pred, key))
             self._record(f"{split}/{name}", gold, pred)
             for r, p in zip(recs, preds):
                 row = self.rows.setdefault(r["id"], {"id": r["id"], "split": split, "text": r["text"],
@@ -154,6 +156,18 @@ class Scorer:
         self.report[f"{split}_articles/{name}"]["recovered_by_format"] = {
             f: {"gold_units": total[f], "recovered": recovered[f]} for f in sorted(total)}
         return out
+
+
+def pair_scores(recs: Sequence[Mapping[str, Any]], pred: Mapping[str, tuple[str, str]], key: str) -> dict[str, float]:
+    """Minimal pairs (records sharing a ``pair_id``: one actor and topic, opposite directions of a step): the share
+    whose members all get their gold stance, ``{key}pair_accuracy``, over ``{key}pairs`` pairs; nothing without pairs."""
+    pairs: dict[str, list[bool]] = {}
+    for r in recs:
+        if r.get("pair_id"):
+            pairs.setdefault(str(r["pair_id"]), []).append(pred[r["id"]][1] == r["stance"])
+    if not pairs:
+        return {}
+    return {f"{key}pair_accuracy": round(sum(all(v) for v in pairs.values()) / len(pairs), 6), f"{key}pairs": len(pairs)}
 
 
 def recovery_by_format(corpus: GoldCorpus, language: str | None = None) -> dict[str, dict[str, int]]:
