@@ -109,6 +109,9 @@ class DataConfig:
     extra_gold_dev: float = 0.2  # share of the reports held out for dev
     extra_gold_test: float = 0.2  # share of the reports held out for test
     extra_gold_repeat: int = 1
+    # counterfactual augmentation: speaker-swapped copies (weak.swap) per gold or synthetic training unit with a named
+    # actor, labelled with the swapped-in actor and the unit's stance; 0 (the default) adds none
+    swap_augment: int = 0
 
 
 @dataclass
@@ -196,7 +199,8 @@ ENCODER_SYSTEMS = ("transformer", "setfit")
 ONLY_FOR = {"encoder.": ENCODER_SYSTEMS, "trainer.": ENCODER_SYSTEMS}
 # What the training set is made of: systems that learn from labels (System.trainable; the rules learn nothing).
 TRAINING_KEYS = ("data.synthetic.", "data.article_repeat", "data.corpus.", "data.multisource.train",
-                 "data.multisource.repeat", "data.extra_gold_repeat", "evaluation.train_labels", "evaluation.max_overlap")
+                 "data.multisource.repeat", "data.extra_gold_repeat", "data.swap_augment", "evaluation.train_labels",
+                 "evaluation.max_overlap")
 
 
 def key_applies(key: str, system: str | None) -> bool:
@@ -301,6 +305,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.article_repeat": _at_least(0),
     "data.synthetic.n": _at_least(0),
     "data.extra_gold_repeat": _at_least(1),
+    "data.swap_augment": _at_least(0),
     "data.corpus.num_proc": _at_least(1),
     "data.corpus.max_articles": _at_least(1),
     "data.multisource.repeat": _at_least(0),

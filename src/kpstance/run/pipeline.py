@@ -26,7 +26,7 @@ from ..systems.save import point_latest, save_model
 from ..weak.analysis import dev_votes
 from ..weak.scheme import LabelScheme
 from ..weak.silver import silver_labels
-from ..weak.trainset import TrainingData
+from ..weak.trainset import TrainingData, TrainPart, swap_part
 from .prepare import Run, prepare
 
 log = logging.getLogger("kpstance")
@@ -65,6 +65,7 @@ def train(cfg: Any) -> dict[str, float]:
     ev.held_out_scores(final, rules)
     ev.metrics.update(run_counts(run, data))
     ev.swap_scores(final, rules, train_labels)  # keys after the others: metrics.json keeps its order
+    ev.metrics["n_swap_train"] = data.counts.get("n_swap_train", 0)
     ev.write(run.out_dir, cfg.evaluation.plots)
     return finish(run, ev.metrics, info, final if cfg.evaluation.final_model else None)
 
@@ -87,9 +88,24 @@ def training_data(cfg: Any, scheme: LabelScheme, corpora: Sequence[GoldCorpus], 
         return (g["actor"], g["stance"]) if g else (silver[u.id].actor, silver[u.id].stance)
 
     parts = [p for c in corpora if (p := c.train_part()) is not None]
+    n_swap = swap_augment(cfg)
+    augment = None
+    if n_swap:  # speaker-swapped copies of the synthetic and gold training units (data.swap_augment)
+        from ..systems.context import speakers
+
+        def augment(shared: Sequence[TrainPart]) -> TrainPart:
+            return swap_part(shared, scheme, n_swap, int(cfg.seed), lambda us: speakers(us, scheme))
+
     return TrainingData(cfg, scheme, [t for c in corpora for t in c.scored_texts()], labels_of,
                         [t for c in corpora for t in c.protected_texts()], parts,
-                        set().union(*(c.held_out_reports() for c in corpora)))
+                        set().union(*(c.held_out_reports() for c in corpora)), augment)
+
+
+def swap_augment(cfg: Any) -> int:
+    """``data.swap_augment``: speaker-swapped copies per gold or synthetic training unit (0: none, the default)."""
+    from omegaconf import OmegaConf
+
+    return int(OmegaConf.select(cfg, "data.swap_augment", default=0) or 0)
 
 
 def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:

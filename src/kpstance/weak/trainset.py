@@ -72,16 +72,40 @@ def silver_corpus_part(cfg: Any, scheme: LabelScheme) -> TrainPart:
                      list(zip(ds["actor"], ds["stance"])), count_key="n_corpus")
 
 
+def swap_part(parts: Sequence[TrainPart], scheme: LabelScheme, n: int, seed: int,
+              speakers_of: Callable[[Sequence[Unit]], Sequence[str | None]] | None = None) -> TrainPart:
+    """Counterfactual augmentation: up to ``n`` speaker-swapped copies (``weak.swap``) of each unit of ``parts`` with a
+    named actor, labelled with the swapped-in actor and the unit's own stance, so that the training mix shows every
+    actor taking each stance. ``speakers_of`` gives the speaker each unit is read with (a "he said" carries the
+    name before it), which the copy carries swapped."""
+    from .swap import Swapper, swap_units
+
+    swapper = Swapper(scheme, seed)
+    units: list[Unit] = []
+    labels: list[tuple[str, str]] = []
+    skipped = 0
+    for p in parts:
+        said = speakers_of(p.units) if speakers_of is not None else None
+        copies, why = swap_units(swapper, p.units, [a for a, _ in p.labels], n, said)
+        units += [c.unit for c in copies]
+        labels += [(c.target, p.labels[c.index][1]) for c in copies]
+        skipped += sum(why.values())
+    log.info("speaker-swapped copies: %d (%d units with a named actor gave none)", len(units), skipped)
+    return TrainPart("speaker-swapped copies", units, labels, count_key="n_swap_train")
+
+
 class TrainingData:
     """The parts every training set shares, and how to add the article's units."""
 
     def __init__(self, cfg: Any, scheme: LabelScheme, avoid: Sequence[str],
                  labels_of: Callable[[Unit], tuple[str, str]], protected: Sequence[str] = (),
-                 parts: Sequence[TrainPart] = (), held_reports: Collection[str] = ()) -> None:
+                 parts: Sequence[TrainPart] = (), held_reports: Collection[str] = (),
+                 augment: Callable[[Sequence[TrainPart]], TrainPart] | None = None) -> None:
         """``avoid``: texts the synthetic corpus must not copy (every gold text a model is scored on); ``protected``: held-out
         texts (dev and test of every corpus) no training set may come close to; ``parts``: labelled units added to
         every training set (the gold corpora's train splits), between the synthetic corpus and any silver corpus;
-        ``held_reports``: reports some corpus holds out, whose units no part may train on."""
+        ``held_reports``: reports some corpus holds out, whose units no part may train on; ``augment``: builds one
+        more part, added last, from the synthetic corpus and the ``parts`` (the speaker-swapped copies)."""
         self.protected = list(protected)
         # real sentences are few: show them more often; 0 leaves the article's (silver) units out of training
         self.repeat = max(0, int(cfg.data.article_repeat))
@@ -89,6 +113,8 @@ class TrainingData:
         self.labels_of = labels_of
         shared = [synthetic_part(cfg, scheme, avoid),
                   *(p.without_reports(held_reports) for p in parts), silver_corpus_part(cfg, scheme)]
+        if augment is not None:
+            shared.append(augment(shared[:-1]))
         self.extra: list[Unit] = []
         self.extra_labels: list[tuple[str, str]] = []
         spans = []
