@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--sort", help="metric to sort by (default: the last metric shown)")
     cmp.add_argument("--metrics", help="comma-separated metrics (default: the multi-source dev split's dev_actor_macro_f1,"
                      "dev_stance_macro_f1,dev_joint_accuracy and its test split's test_actor_macro_f1,"
-                     "test_stance_macro_f1,test_joint_accuracy)")
+                     "test_stance_macro_f1,test_swap_stance_flip,test_joint_accuracy; the last sorts the rows)")
     cmp.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
     cmp.add_argument("--plot", help="also write a bar chart PNG")
     cmp.add_argument("--runs-dir", help="read run folders under this folder instead of the MLflow store")

@@ -21,9 +21,11 @@ from ..config import NOISE_KEYS, key_applies
 from ..errors import KpstanceError
 from ..systems.registry import current_key
 
-# the multi-source dev split (where choices are made), then its test split (the one to trust for new news)
+# the multi-source dev split (where choices are made), then its test split (the one to trust for new news), with
+# beside its F1s the share of speaker-swapped copies whose stance changed (eval.swap; lower is better; "-" for a
+# run that did not measure it); the last one shown sorts the rows
 DEFAULT_METRICS = ("dev_actor_macro_f1", "dev_stance_macro_f1", "dev_joint_accuracy", "test_actor_macro_f1",
-                   "test_stance_macro_f1", "test_joint_accuracy")
+                   "test_stance_macro_f1", "test_swap_stance_flip", "test_joint_accuracy")
 
 
 def runs_from_folders(root: str | os.PathLike) -> list[dict]:
