@@ -59,7 +59,7 @@ Washington and Seoul said they would hold another round of joint exercises next 
 # The figures the README quotes, from the model folder's metrics.json (the run that saved it)
 METRIC_KEYS = [f"{system}{split}{key}" for system in ("", "rules_") for split in ("dev_", "test_", "test_articles_")
                for key in ("actor_macro_f1", "stance_macro_f1", "joint_accuracy", "actor_accuracy", "stance_accuracy",
-                           "n")] + [
+                           "n", "swap_stance_flip", "swap_n")] + [
     "actor_temperature", "stance_temperature", "test_actor_ece_raw", "test_actor_ece", "test_stance_ece_raw",
     "test_stance_ece", "test_confident80_min_score", "test_confident80_joint_accuracy", "test_confident90_min_score",
     "test_confident90_joint_accuracy"]
@@ -226,6 +226,11 @@ def _f(m: dict, key: str) -> str:
     return f"{m[key]:.3f}"
 
 
+def _g(m: dict, key: str) -> str:
+    """A table cell: the figure, or a dash where the run measured none (a split without whole articles)."""
+    return _f(m, key) if key in m else "–"
+
+
 def render_accuracy(doc: dict) -> str:
     m = doc["metrics"]
     arts = f"{m['test_articles']} whole test articles" if "test_articles" in m else "the whole test articles"
@@ -253,11 +258,20 @@ def render_results(doc: dict) -> str:
     arts = f"{m['test_articles']}, " if "test_articles" in m else ""
     head = (f"| | dev sentences ({m['dev_n']}) | **test** sentences ({m['test_n']}) | **test** articles "
             f"({arts}{m['test_articles_n']} units) |\n|---|---|---|---|\n")
-    rows = "".join(f"| {who}: {name} | {_f(m, p + 'dev_' + key)} | {_f(m, p + 'test_' + key)} | "
-                   f"{_f(m, p + 'test_articles_' + key)} |\n"
+    # the speaker-swap flip (eval/swap.py) beside the F1s, for a model whose run measured it
+    flip = [("stance flip under speaker swap", "swap_stance_flip")] if "test_swap_stance_flip" in m else []
+    rows = "".join(f"| {who}: {name} | {_g(m, p + 'dev_' + key)} | {_g(m, p + 'test_' + key)} | "
+                   f"{_g(m, p + 'test_articles_' + key)} |\n"
                    for who, p in (("model", ""), ("rules", "rules_"))
                    for name, key in (("actor macro-F1", "actor_macro_f1"), ("stance macro-F1", "stance_macro_f1"),
-                                     ("joint accuracy", "joint_accuracy")))
+                                     *flip, ("joint accuracy", "joint_accuracy")))
+    swap = ""
+    if flip:
+        swap = (f" **Speaker swap:** with only the speaker's names changed, role for role ({m['test_swap_n']} copies of "
+                f"test sentences; `kpstance probe swap` runs the same test on your units), the model's stance changes "
+                f"for {100 * m['test_swap_stance_flip']:.1f} % of them"
+                + (f", the rules' for {100 * m['rules_test_swap_stance_flip']:.1f} %"
+                   if "rules_test_swap_stance_flip" in m else "") + ": a stance should not depend on who speaks.")
     text = (f"\nOn test the model's stance macro-F1 is {_gap(m, 'stance_macro_f1')} the rules' and its actor "
             f"macro-F1 {_gap(m, 'actor_macro_f1')}. Calibration (one temperature per head fitted on dev) takes the test expected "
             f"calibration error of the actor head from {_f(m, 'test_actor_ece_raw')} to {_f(m, 'test_actor_ece')} "
@@ -266,7 +280,7 @@ def render_results(doc: dict) -> str:
             "uncertain all but the most confident 80 % of test units, which have joint accuracy "
             f"**{_f(m, 'test_confident80_joint_accuracy')}**; `--min-score {_f(m, 'test_confident90_min_score')}` "
             f"keeps 90 %, at {_f(m, 'test_confident90_joint_accuracy')} ({_f(m, 'test_joint_accuracy')} for all "
-            "units).\n")
+            f"units).{swap}\n")
     return head + rows + text
 
 
