@@ -20,8 +20,8 @@ def test_a_run_holds_the_seed_gold_then_the_held_out_corpora(tmp_path, scheme, u
 
     cfg = validate(compose([], tmp_path))
     corpora = load_corpora(cfg, scheme, units)
-    assert [c.name for c in corpora] == ["seed", "multisource"]
-    seed, ms = corpora
+    assert [c.name for c in corpora] == ["seed", "multisource", "contrast"]
+    seed, ms, _ = corpora
     assert not seed.held_out and ms.held_out
     assert seed.train_part() is None  # the article trains through its silver labels, not its gold
     assert {r["id"] for r in seed.records} == {u.id for u in units} and seed.sources == (str(GOLD),)
@@ -113,3 +113,14 @@ def test_the_contrast_set_loads_as_a_corpus_and_is_scored_by_pairs(tmp_path, sch
     path.write_text("".join(json.dumps(r) + "\n" for r in recs[2:3]))
     with pytest.raises(KpstanceError, match="pair 'p2' has one member"):
         load_contrast(path, scheme)
+
+
+def test_every_run_scores_the_contrast_pairs_and_trains_on_the_train_pairs(smoke_run):
+    m = smoke_run["metrics"]
+    for prefix in ("", "rules_"):
+        for split in ("dev", "test"):
+            assert 0 <= m[f"{prefix}{split}_contrast_pair_accuracy"] <= 1 and m[f"{prefix}{split}_contrast_pairs"] > 20
+            assert 0 <= m[f"{prefix}{split}_contrast_stance_macro_f1"] <= 1
+    assert m["n_contrast_train"] > 100
+    rows = (smoke_run["tmp"] / "run" / "contrast_predictions.jsonl").read_text().splitlines()
+    assert len(rows) == m["test_contrast_n"] + m["dev_contrast_n"]

@@ -91,6 +91,13 @@ class MultiSourceConfig:
 
 
 @dataclass
+class ContrastConfig:
+    path: str = "???"  # JSON Lines of minimal pairs (data/contrast/pairs.jsonl)
+    train: bool = True  # add the train split's pairs to every training set (dev and test pairs never train)
+    repeat: int = 1  # times each of those units appears per epoch
+
+
+@dataclass
 class DataConfig:
     articles: list[ArticleRef] = field(default_factory=list)
     gold_path: str = "???"
@@ -102,6 +109,8 @@ class DataConfig:
     corpus: Optional[CorpusConfig] = None  # noqa: UP045
     # the multi-source gold corpus every run is scored on (dev and test), kept out of training by the leak guard
     multisource: Optional[MultiSourceConfig] = None  # noqa: UP045
+    # minimal pairs (one actor and topic, opposite directions of a step): dev and test scored as *_contrast_*
+    contrast: Optional[ContrastConfig] = None  # noqa: UP045
     # gold sets of your own (JSON Lines, as `kpstance annotate import` writes them): split by source report
     # (a unit's `split` field, else a hash of its report_id / article_id) into train, joining every training set
     # (x extra_gold_repeat), and dev and test, scored as extra_dev_* and extra_test_* and kept out of training
@@ -199,7 +208,7 @@ ENCODER_SYSTEMS = ("transformer", "setfit")
 ONLY_FOR = {"encoder.": ENCODER_SYSTEMS, "trainer.": ENCODER_SYSTEMS}
 # What the training set is made of: systems that learn from labels (System.trainable; the rules learn nothing).
 TRAINING_KEYS = ("data.synthetic.", "data.article_repeat", "data.corpus.", "data.multisource.train",
-                 "data.multisource.repeat", "data.extra_gold_repeat", "data.swap_augment", "evaluation.train_labels",
+                 "data.multisource.repeat", "data.contrast.train", "data.contrast.repeat", "data.extra_gold_repeat", "data.swap_augment", "evaluation.train_labels",
                  "evaluation.max_overlap")
 
 
@@ -228,6 +237,7 @@ def register_configs() -> None:
         cs.store(group="encoder", name=f"base_{kind}", node=_defaults(schema))
     cs.store(group="data", name="base_corpus", node={"corpus": _defaults(CorpusConfig)})
     cs.store(group="data", name="base_multisource", node={"multisource": _defaults(MultiSourceConfig)})
+    cs.store(group="data", name="base_contrast", node={"contrast": _defaults(ContrastConfig)})
 
 
 def _defaults(schema: type) -> dict:
@@ -309,6 +319,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.corpus.num_proc": _at_least(1),
     "data.corpus.max_articles": _at_least(1),
     "data.multisource.repeat": _at_least(0),
+    "data.contrast.repeat": _at_least(0),
     "encoder.max_length": _at_least(8),
     "encoder.vocab_size": _at_least(1),
     "encoder.hidden_size": _at_least(1),
