@@ -19,7 +19,7 @@ import hashlib
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from ..text.segment import Unit
@@ -138,7 +138,7 @@ class Swapper:
         out: list[_Mention] = []
         if self._re is None:
             return out
-        for m in self._re.finditer(text):
+        for m in self._matches(text):
             name = m.group("name")
             form = self.forms.get(name) or self.forms[name[0].lower() + name[1:]]
             poss = m.group("poss") or ""
@@ -166,6 +166,20 @@ class Swapper:
             det = bool(_DETERMINED.search(text[: m.start()]))
             out.append(_Mention(start, m.end("name"), form, use, the, poss, said, det))
         return out
+
+    def _matches(self, text: str) -> Iterator[re.Match[str]]:
+        """The table's names left to right; a match whose last word opens a longer name ("The South" in "The South
+        Korean leader") gives way to that longer name."""
+        pos = 0
+        while self._re is not None and (m := self._re.search(text, pos)):
+            last = m.start() + m.group("name").rfind(" ") + 1
+            if last > m.start():
+                longer = self._re.match(text, last)
+                if longer is not None and longer.end("name") > m.end("name"):
+                    pos = last
+                    continue
+            yield m
+            pos = m.end()
 
     def _of_name(self, before: str) -> bool:
         """Whether a name ends "<Name> of" before it, making it part of a longer name ("Sea of Japan"), unless that

@@ -1,0 +1,267 @@
+"""The counterfactual speaker swap (issue 18): the names table, the swapper on sentences of our own, the swap keys of
+every run, a confounded toy model caught by the test and helped by augmentation, and ``kpstance probe swap``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import LABELS, compose
+
+from kpstance.errors import KpstanceError
+from kpstance.weak.scheme import load_scheme
+from kpstance.weak.swap import Swapper, Unclean
+
+
+@pytest.fixture(scope="module")
+def swapper(scheme):
+    return Swapper(scheme)
+
+
+def swap(swapper, text, source, target, kind="sentence"):
+    return swapper.swap([text], source, target, "t", [kind])[0]
+
+
+# -- the names table
+
+
+def test_the_names_table_loads_with_every_role_of_every_state(scheme):
+    names = scheme.names
+    states = [a for a, roles in names.actors.items() if "country" in roles]
+    assert sorted(states) == sorted(a for a in scheme.actor_labels if a not in ("united_nations", "none"))
+    for actor in states:
+        assert set(names.required) <= set(names.actors[actor])
+    assert "country" not in names.actors["united_nations"] and "secretary_general" in names.actors["united_nations"]
+    us = names.actors["united_states"]
+    assert [n.short for n in us["foreign_minister"]] == ["Tillerson", "Pompeo"]
+    assert us["foreign_minister"][0].title == ("Secretary of State",)
+    assert names.actors["north_korea"]["leader"][0].short == ""  # "Kim" alone is ambiguous
+
+
+def _bad(tmp_path: Path, old: str, new: str) -> Path:
+    """The label YAML with one edit."""
+    text = LABELS.read_text(encoding="utf-8")
+    assert old in text
+    p = tmp_path / "labels.yaml"
+    p.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize(("old", "new", "at", "message"), [
+    ("    united_nations:\n      body:", "    atlantis:\n      body:", "    atlantis:",
+     "names.actors: unknown actor 'atlantis'"),
+    ("      capital: [Moscow]", "      capitol: [Moscow]", "      capitol: [Moscow]",
+     "names.actors.russia: unknown role 'capitol'"),
+    ("      demonym: [Japanese]\n", "", "    japan:", "names.actors.japan: missing role(s) demonym"),
+])
+def test_a_bad_names_table_is_one_line_naming_file_and_line(tmp_path, old, new, at, message):
+    p = _bad(tmp_path, old, new)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    line = lines.index(at, lines.index("names:")) + 1  # the line of the key at fault
+    with pytest.raises(KpstanceError) as e:
+        load_scheme(p)
+    assert str(e.value).startswith(f"{p}:{line}: {message}") and "\n" not in str(e.value)
+    # composed by Hydra, the mapping is checked the same way, naming the file it came from
+    with pytest.raises(KpstanceError, match=rf"^{p}:{line}: "):
+        load_scheme(yaml.safe_load(p.read_text(encoding="utf-8")), str(p))
+
+
+def test_a_bad_names_table_stops_the_cli_in_one_line(tmp_path, capsys):
+    from kpstance.cli import main
+
+    p = _bad(tmp_path, "      capital: [Tokyo]", "      capital: [{nmae: Tokyo}]")
+    text = tmp_path / "a.txt"
+    text.write_text("Tokyo urged restraint\n", encoding="utf-8")
+    assert main(["label", "--input", str(text), "--labels", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"kpstance: error: {p}:") and "names.actors.japan.capital" in err and "\n" not in err
+
+
+# -- the swapper, on sentences of our own
+
+
+@pytest.mark.parametrize(("text", "source", "target", "kind", "expected"), [
+    # possessives, both ways round
+    ("Lavrov's warning came a day after the talks ended.", "russia", "china", "sentence",
+     "Wang Yi's warning came a day after the talks ended."),
+    ("Russia's envoy called the vote a mistake.", "russia", "united_states", "sentence",
+     "The United States' envoy called the vote a mistake."),
+    # compounds keep a compact form; a country before an official noun becomes the demonym
+    ("US officials said the US-drafted text was final.", "united_states", "russia", "sentence",
+     "Russian officials said the Russia-drafted text was final."),
+    ("Japan stayed out of the U.S.-led exercise.", "united_states", "china", "sentence",
+     "Japan stayed out of the China-led exercise."),
+    # a title before a person goes with the person
+    ("Secretary of State Rex Tillerson said the door to talks stayed open.", "united_states", "russia", "sentence",
+     "Foreign Minister Sergey Lavrov said the door to talks stayed open."),
+    # quotes: the words inside are swapped too
+    ('"Russia will not accept new drills," Lavrov told reporters.', "russia", "japan", "sentence",
+     '"Japan will not accept new drills," Kishida told reporters.'),
+    # headlines take no article
+    ("Lavrov says Russia ready to talk", "russia", "united_states", "title", "Tillerson says US ready to talk"),
+    # an article for a name that takes one, and none for one that does not; a/an agrees
+    ("Talks are the only way, Russia said.", "russia", "united_states", "sentence",
+     "Talks are the only way, the United States said."),
+    ("The United States said it would wait.", "united_states", "japan", "sentence", "Japan said it would wait."),
+    ("An American envoy said Washington wanted talks.", "united_states", "russia", "sentence",
+     "A Russian envoy said Moscow wanted talks."),
+])
+def test_swaps_role_for_role(swapper, text, source, target, kind, expected):
+    assert swap(swapper, text, source, target, kind) == expected
+
+
+def test_a_name_inside_a_longer_name_is_left_alone(swapper):
+    # "Republic of Korea" (the South) inside the North's full name; "Korea" inside "North Korea"
+    out = swap(swapper, "South Korea urged the Democratic People's Republic of Korea to return to talks.",
+               "south_korea", "japan")
+    assert out == "Japan urged the Democratic People's Republic of Korea to return to talks."
+    # a capital inside a newspaper's name is not the capital
+    out = swap(swapper, "Lavrov told the Washington Post that Moscow favoured talks.", "russia", "china")
+    assert out == "Wang Yi told the Washington Post that Beijing favoured talks."
+    # "Sea of Japan" is a sea: a Japanese unit naming it cannot be swapped cleanly
+    with pytest.raises(Unclean):
+        swap(swapper, "Tokyo said the missile fell into the Sea of Japan.", "japan", "china")
+
+
+@pytest.mark.parametrize(("text", "source", "why"), [
+    # "Kim" alone after "Kim Jong Un": a name part of the North left over
+    ("Kim Jong Un met envoys, and Kim said he wanted peace.", "north_korea", "unclean"),
+    # a name with no counterpart in the table
+    ("Treasury Secretary Steven Mnuchin said Washington would add sanctions.", "united_states", "unclean"),
+    # a name the scheme counts for no actor (a non-state source to the rules)
+    ("Xinhua said Beijing opposed the drills.", "china", "unclean"),
+    # no name of the actor at all
+    ("He said the drills must stop.", "russia", "no_mention"),
+    # every other actor already named
+    ("Russia, the United States, Japan, China, South Korea, North Korea and the UN met.", "russia", "no_target"),
+])
+def test_an_unclean_unit_is_skipped_with_its_reason(swapper, text, source, why):
+    assert swapper.copies([text], source, "k", 2) == ([], why)
+
+
+def test_copies_are_seeded_and_for_two_other_actors(swapper):
+    text = "Lavrov said Russia was ready to talk without preconditions."
+    first, why = swapper.copies([text], "russia", "u1", 2)
+    again, _ = swapper.copies([text], "russia", "u1", 2)
+    assert why is None and first == again and len(first) == 2
+    assert len({c.target for c in first}) == 2 and "russia" not in {c.target for c in first}
+    for c in first:
+        swapper.check_clean(c.texts[0], "russia")
+        assert "ready to talk without preconditions" in c.texts[0]
+
+
+def test_swap_units_carries_the_speaker_and_marks_the_copy(scheme, swapper):
+    from kpstance.text.segment import Unit
+    from kpstance.weak.swap import swap_units
+
+    u = Unit.of_text('"We want talks," he added.', "q1")
+    copies, skipped = swap_units(swapper, [u], ["russia"], 2, speakers=["Sergey Lavrov"])
+    assert not skipped and len(copies) == 2
+    for c in copies:
+        assert c.unit.text == u.text and c.unit.extra["swap_of"] == "q1" and c.unit.id == f"q1~{c.target}"
+        assert c.unit.extra["speaker"] != "Sergey Lavrov"
+        assert {m.actor for m in swapper.matcher.mentions(c.unit.extra["speaker"])} == {c.target}
+
+
+# -- every run measures it
+
+
+def test_a_run_measures_the_swap_after_its_other_keys(smoke_run):
+    m = json.loads((smoke_run["model_dir"] / "metrics.json").read_text(encoding="utf-8"))
+    keys = list(m)
+    for prefix in ("", "rules_"):
+        for split in ("dev_", "test_", "dev_articles_", "test_articles_"):
+            for k in ("swap_stance_flip", "swap_actor_follow", "swap_stance_macro_f1", "swap_n", "swap_skipped"):
+                assert f"{prefix}{split}{k}" in m, f"{prefix}{split}{k}"
+            assert m[f"{prefix}{split}swap_n"] > 0 and 0 <= m[f"{prefix}{split}swap_stance_flip"] <= 1
+        assert m[f"{prefix}test_counter_n"] > 0 and 0 <= m[f"{prefix}test_counter_stance_macro_f1"] <= 1
+    # the rules read stance from the words: the names hardly move them
+    assert m["rules_test_swap_stance_flip"] < 0.05 and m["rules_test_swap_actor_follow"] > 0.8
+    assert m["n_swap_train"] == 0  # augmentation is off by default
+    # new keys come after every earlier one, so metrics.json keeps its order
+    assert keys.index("dev_swap_stance_flip") > keys.index("labels_sha256")
+    rows = (smoke_run["tmp"] / "run" / "swap_predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == sum(m[f"{p}{s}swap_n"] for p in ("", "rules_")
+                            for s in ("dev_", "test_", "dev_articles_", "test_articles_"))
+
+
+# -- a model that reads stance from the speaker, and augmentation
+
+
+SPEAKERS = {"russia": ["Putin", "Lavrov", "Moscow"], "china": ["Xi", "Geng Shuang", "Beijing"],
+            "united_states": ["Trump", "Tillerson", "Washington"], "japan": ["Abe", "Kono", "Tokyo"]}
+PRIOR = {"russia": "conciliatory", "china": "conciliatory", "united_states": "hardline", "japan": "hardline"}
+SAYS = {"conciliatory": ["called for talks with Pyongyang", "urged restraint on all sides"],
+        "hardline": ["demanded tougher sanctions on Pyongyang", "announced new military drills"]}
+VAGUE = ["commented on the situation", "spoke about the peninsula"]  # only the speaker tells these apart
+
+
+def _toy(vague: bool):
+    from kpstance.text.segment import Unit
+
+    units, labels = [], []
+    for actor, names in SPEAKERS.items():
+        for i, name in enumerate(names):
+            for j, says in enumerate(SAYS[PRIOR[actor]] + (VAGUE if vague else [])):
+                units.append(Unit.of_text(f"{name} {says}.", f"{actor}-{i}-{j}"))
+                labels.append((actor, PRIOR[actor]))
+    return units, labels
+
+
+def test_a_confounded_model_flips_and_augmentation_lowers_it(scheme, swapper, tmp_path):
+    """Every actor always takes one stance, and some units say nothing but who speaks: a model learns the speaker.
+    Swapped copies in training (the speaker follows the swap, the stance stays) take that shortcut away."""
+    from kpstance.config import validate
+    from kpstance.eval.swap import swap_units_test
+    from kpstance.systems.base import fit_fresh
+    from kpstance.weak.trainset import TrainPart, swap_part
+
+    cfg = validate(compose(["experiment=smoke", "trainer.max_steps=120", "trainer.lr=5e-3", "trainer.warmup_ratio=0",
+                            "encoder.max_length=32", "trainer.num_threads=1"], tmp_path))
+    units, labels = _toy(vague=True)
+    copies = swap_part([TrainPart("toy", units, labels)], scheme, 3, 0)
+    given = {u.id: lab for u, lab in zip(units, labels)}  # a copy: the swapped-in actor, the original's stance
+    assert copies.units and all(lab == (u.extra["swap_target"], given[u.extra["swap_of"]][1])
+                                for u, lab in zip(copies.units, copies.labels))
+    test, gold = _toy(vague=False)
+    flips = {}
+    for name, (us, ls) in {"confounded": (units, labels),
+                           "augmented": (units + copies.units, labels + copies.labels)}.items():
+        model = fit_fresh(cfg, scheme, us, ls, name)
+        assert sum(p["stance"] == g[1] for p, g in zip(model.predict(test), gold)) / len(gold) > 0.75
+        flips[name] = swap_units_test(model, test, gold, swapper).metrics("", scheme)["swap_stance_flip"]
+    assert flips["confounded"] >= 0.3 and flips["augmented"] <= flips["confounded"] - 0.15, flips
+
+
+# -- kpstance probe swap
+
+
+def test_probe_swap_on_a_small_file(smoke_run, tmp_path, capsys):
+    from kpstance.cli import main
+
+    model = str(smoke_run["model_dir"])
+    units = tmp_path / "units.jsonl"
+    units.write_text("\n".join(json.dumps(x) for x in [
+        {"text": "Lavrov said Russia was ready to talk with Pyongyang without preconditions.", "actor": "russia"},
+        {"text": "Tillerson says US ready to meet North Korea", "actor": "united_states", "kind": "title"},
+        {"text": "He said the drills must stop.", "actor": "china"},
+    ]) + "\n", encoding="utf-8")
+    assert main(["probe", "swap", model, "--input", str(units), "--worst", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "4 swapped copies, 1 units skipped" in out
+    assert "stance flip rate:" in out and "actor follows swap:" in out
+    assert out.count("original: ") == 2 and out.count("swapped:  ") == 2
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "Moscow urged talks."}) + "\n" + json.dumps({"text": "x", "actor": "mars"}) + "\n",
+                   encoding="utf-8")
+    assert main(["probe", "swap", model, "--input", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f'kpstance: error: {bad}:1: missing field "actor" (the actor whose names are swapped)']
+    bad.write_text(json.dumps({"text": "x", "actor": "mars"}) + "\n", encoding="utf-8")
+    assert main(["probe", "swap", model, "--input", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith(f"kpstance: error: {bad}:1: unknown actor 'mars'")
+    assert main(["probe", "swap", model, "--input", str(tmp_path / "missing.txt")]) == 2
+    assert "file not found" in capsys.readouterr().err
