@@ -16,7 +16,7 @@ pair makes up under ``COUNTER_SHARE`` of that actor's training units: where a sp
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +81,9 @@ def swap_units_test(system: Any, units: Sequence[Unit], gold: Sequence[tuple[str
     return res
 
 
-def _main_actor(article: Article, scheme: LabelScheme) -> str | None:
-    named = Counter(g["actor"] for g in article.gold if g["actor"] != scheme.none_actor)
+def _most_named(actors: Iterable[str], scheme: LabelScheme) -> str | None:
+    """The actor most units have (ties by name), the none actor aside: an article's main actor."""
+    named = Counter(a for a in actors if a != scheme.none_actor)
     return min(named, key=lambda a: (-named[a], a)) if named else None
 
 
@@ -104,7 +105,7 @@ def swap_articles_test(system: Any, articles: Sequence[Article], swapper: Swappe
     Scored: the gold units of the main actor that the segmenter finds (a unit it misses counts as skipped)."""
     res = SwapResult()
     for a in articles:
-        source = _main_actor(a, scheme)
+        source = _most_named((g["actor"] for g in a.gold), scheme)
         if source is None or source not in swapper.table:
             continue
         units = a.units(language)
@@ -160,9 +161,7 @@ def probe_article(system: Any, text: str, stem: str, swapper: Swapper, scheme: L
     throughout; scored, the units the system gives to ``source``, against the stance it gave them."""
     units = segment_article(text, stem, language)
     preds = system.predict(units)
-    if source is None:
-        named = Counter(p["actor"] for p in preds if p["actor"] != scheme.none_actor)
-        source = min(named, key=lambda a: (-named[a], a)) if named else None
+    source = source or _most_named((p["actor"] for p in preds), scheme)
     res = SwapResult()
     if source is None or source not in swapper.table:
         return res, source
