@@ -82,14 +82,15 @@ def run_counts(run: Run, data: TrainingData) -> dict[str, Any]:
 def training_data(cfg: Any, scheme: LabelScheme, corpora: Sequence[GoldCorpus], silver: Mapping[str, Any],
                   gold: Mapping[str, dict]) -> TrainingData:
     """The article's units with their silver labels (or gold, ``evaluation.train_labels=gold``), the synthetic
-    corpus, and the train split of every gold corpus, kept away from every corpus's dev and test."""
+    corpus, and the train split of every gold corpus, kept away from every corpus's dev and test; with
+    ``data.swap_augment``, speaker-swapped copies of the synthetic and gold units."""
 
     def labels_of(u: Any) -> tuple[str, str]:
         g = gold[u.id] if cfg.evaluation.train_labels == "gold" else None
         return (g["actor"], g["stance"]) if g else (silver[u.id].actor, silver[u.id].stance)
 
     parts = [p for c in corpora if (p := c.train_part()) is not None]
-    n_swap = swap_augment(cfg)
+    n_swap = int(cfg.data.swap_augment)
     augment = None
     if n_swap:  # speaker-swapped copies of the synthetic and gold training units (data.swap_augment)
         from ..systems.context import speakers
@@ -100,13 +101,6 @@ def training_data(cfg: Any, scheme: LabelScheme, corpora: Sequence[GoldCorpus], 
     return TrainingData(cfg, scheme, [t for c in corpora for t in c.scored_texts()], labels_of,
                         [t for c in corpora for t in c.protected_texts()], parts,
                         set().union(*(c.held_out_reports() for c in corpora)), augment)
-
-
-def swap_augment(cfg: Any) -> int:
-    """``data.swap_augment``: speaker-swapped copies per gold or synthetic training unit (0: none, the default)."""
-    from omegaconf import OmegaConf
-
-    return int(OmegaConf.select(cfg, "data.swap_augment", default=0) or 0)
 
 
 def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:
