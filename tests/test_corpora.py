@@ -124,3 +124,19 @@ def test_every_run_scores_the_contrast_pairs_and_trains_on_the_train_pairs(smoke
     assert m["n_contrast_train"] > 100
     rows = (smoke_run["tmp"] / "run" / "contrast_predictions.jsonl").read_text().splitlines()
     assert len(rows) == m["test_contrast_n"] + m["dev_contrast_n"]
+
+
+def test_each_corpus_keeps_its_own_swap_keys(smoke_run):
+    """The multi-source corpus and the contrast set are both swap-tested: their keys never collide (a metric written
+    twice is refused), and each key counts its own corpus's copies."""
+    import json
+
+    from kpstance.eval.evaluate import Metrics
+
+    m = smoke_run["metrics"]
+    rows = [json.loads(line) for line in (smoke_run["tmp"] / "run" / "swap_predictions.jsonl").read_text().splitlines()]
+    for corpus, key in (("multisource", "test_swap_n"), ("contrast", "test_contrast_swap_n")):
+        assert m[key] == sum(r["corpus"] == corpus and r["split"] == "test" and r["system"] == "model" for r in rows) > 0
+    guarded = Metrics(a=1)
+    with pytest.raises(ValueError, match="'a' written twice"):
+        guarded.update(a=2)

@@ -18,6 +18,20 @@ from .report import write_reports
 from .score import Scorer
 
 
+class Metrics(dict):
+    """metrics.json as it grows: each key is written once, so that one corpus's or system's figures can never
+    silently overwrite another's (two corpora whose keys collide are a bug, refused at once)."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self:
+            raise ValueError(f"metric key '{key}' written twice")
+        super().__setitem__(key, value)
+
+    def update(self, other: Any = (), /, **kw: Any) -> None:  # type: ignore[override]
+        for key, value in dict(other, **kw).items():
+            self[key] = value
+
+
 class Evaluation:
     """Scores systems on a run's corpora; ``metrics`` grows in the order the stages call it."""
 
@@ -26,7 +40,7 @@ class Evaluation:
         seen = [c for c in corpora if not c.held_out]
         self.gold: dict[str, dict] = seen[0].by_id if seen else {}  # the gold of the units the run labels and trains on
         self.scorers = [Scorer(c, scheme) for c in corpora if c.held_out]
-        self.metrics: dict[str, Any] = {}
+        self.metrics = Metrics()
         self.systems: dict[str, dict[str, tuple[str, str]]] = {}  # seen-corpus predictions tabled in report.json
         self.swap_rows: list[dict] = []  # each swapped copy with both predictions (swap_predictions.jsonl)
         g = self.gold
@@ -81,14 +95,14 @@ class Evaluation:
                 for split in ("dev", "test"):
                     if c.split(split):
                         res = sentence_test(system, c.split(split), swapper, s._predict(system, split))
-                        self._swap(res, f"{prefix}{split}_", name, c.name, split)
+                        self._swap(res, f"{prefix}{split}_{c.infix}", name, c.name, split)
                 for split in ("dev", "test"):
                     if c.articles_of(split):
                         res = swap_articles_test(system, c.articles_of(split), swapper, self.scheme, s.language)
-                        self._swap(res, f"{prefix}{split}_articles_", name, c.name, f"{split}_articles")
+                        self._swap(res, f"{prefix}{split}_{c.infix}articles_", name, c.name, f"{split}_articles")
             if rare is not None and c.split("test"):
                 for name, system in systems:
-                    prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}test_"
+                    prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}test_{c.infix}"
                     self.metrics.update(counter_scores(c.split("test"), s._predict(system, "test"), rare, self.scheme,
                                                        prefix))
 
