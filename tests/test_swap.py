@@ -189,49 +189,52 @@ def test_a_run_measures_the_swap_after_its_other_keys(smoke_run):
 # -- a model that reads stance from the speaker, and augmentation
 
 
-SPEAKERS = {"russia": ["Putin", "Lavrov", "Moscow"], "china": ["Xi", "Geng Shuang", "Beijing"],
+SPEAKERS = {"russia": ["Putin", "Lavrov", "Moscow"], "china": ["Xi", "Geng", "Beijing"],
             "united_states": ["Trump", "Tillerson", "Washington"], "japan": ["Abe", "Kono", "Tokyo"]}
 PRIOR = {"russia": "conciliatory", "china": "conciliatory", "united_states": "hardline", "japan": "hardline"}
-SAYS = {"conciliatory": ["called for talks with Pyongyang", "urged restraint on all sides"],
-        "hardline": ["demanded tougher sanctions on Pyongyang", "announced new military drills"]}
-VAGUE = ["commented on the situation", "spoke about the peninsula"]  # only the speaker tells these apart
+SAYS = {"conciliatory": ["wants talks", "urges restraint"], "hardline": ["wants sanctions", "urges drills"]}
+VAGUE = ["spoke", "commented", "met reporters", "gave a speech"]  # only the speaker tells these apart
 
 
-def _toy(vague: bool):
+def _toy(train: bool):
+    """Every actor always takes one stance. In training each name says one telling thing and four vague ones, so
+    the name is the surest cue; in the test each name says both telling things of its stance."""
     from kpstance.text.segment import Unit
 
     units, labels = [], []
     for actor, names in SPEAKERS.items():
         for i, name in enumerate(names):
-            for j, says in enumerate(SAYS[PRIOR[actor]] + (VAGUE if vague else [])):
-                units.append(Unit.of_text(f"{name} {says}.", f"{actor}-{i}-{j}"))
+            says = [SAYS[PRIOR[actor]][i % 2], *VAGUE] if train else SAYS[PRIOR[actor]]
+            for j, what in enumerate(says):
+                units.append(Unit.of_text(f"{name} {what}.", f"{actor}-{i}-{j}"))
                 labels.append((actor, PRIOR[actor]))
     return units, labels
 
 
 def test_a_confounded_model_flips_and_augmentation_lowers_it(scheme, swapper, tmp_path):
-    """Every actor always takes one stance, and some units say nothing but who speaks: a model learns the speaker.
-    Swapped copies in training (the speaker follows the swap, the stance stays) take that shortcut away."""
+    """A model that reads stance from the speaker is caught by the swap test; trained with swapped copies (the actor
+    follows the swap, the stance stays) it reads the words instead. The model is the project's TF-IDF system, fitted
+    through the same path as any system: the tiny random BERT of the smoke experiment does not learn this toy set
+    reliably in a few steps (its flip rate moved between 0 and 0.6 with the seed, with and without augmentation)."""
     from kpstance.config import validate
     from kpstance.eval.swap import swap_units_test
     from kpstance.systems.base import fit_fresh
     from kpstance.weak.trainset import TrainPart, swap_part
 
-    cfg = validate(compose(["experiment=smoke", "trainer.max_steps=120", "trainer.lr=5e-3", "trainer.warmup_ratio=0",
-                            "encoder.max_length=32", "trainer.num_threads=1"], tmp_path))
-    units, labels = _toy(vague=True)
-    copies = swap_part([TrainPart("toy", units, labels)], scheme, 3, 0)
+    cfg = validate(compose(["experiment=smoke", "system=tfidf", "evaluation.final_model=false"], tmp_path))
+    units, labels = _toy(train=True)
+    copies = swap_part([TrainPart("toy", units, labels)], scheme, 6, 0)  # a copy for every other actor that fits
     given = {u.id: lab for u, lab in zip(units, labels)}  # a copy: the swapped-in actor, the original's stance
     assert copies.units and all(lab == (u.extra["swap_target"], given[u.extra["swap_of"]][1])
                                 for u, lab in zip(copies.units, copies.labels))
-    test, gold = _toy(vague=False)
+    test, gold = _toy(train=False)
     flips = {}
     for name, (us, ls) in {"confounded": (units, labels),
                            "augmented": (units + copies.units, labels + copies.labels)}.items():
         model = fit_fresh(cfg, scheme, us, ls, name)
-        assert sum(p["stance"] == g[1] for p, g in zip(model.predict(test), gold)) / len(gold) > 0.75
+        assert [p["stance"] for p in model.predict(test)] == [s for _, s in gold]  # both get the originals right
         flips[name] = swap_units_test(model, test, gold, swapper).metrics("", scheme)["swap_stance_flip"]
-    assert flips["confounded"] >= 0.3 and flips["augmented"] <= flips["confounded"] - 0.15, flips
+    assert flips["confounded"] >= 0.25 and flips["augmented"] <= 0.05, flips
 
 
 # -- kpstance probe swap
