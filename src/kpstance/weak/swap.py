@@ -48,7 +48,6 @@ class _Form:
     role: str
     index: int  # the entry within the role
     kind: str  # name | short | also | plural (a demonym's plural)
-    article: bool  # the entry's name starts with "the"
 
 
 @dataclass(frozen=True)
@@ -106,14 +105,13 @@ class Swapper:
         for actor, roles in self.table.items():
             for role, entries in roles.items():
                 for i, e in enumerate(entries):
-                    article = _core(e.name)[1]
-                    forms.setdefault(_core(e.name)[0], _Form(actor, role, i, "name", article))
+                    forms.setdefault(_core(e.name)[0], _Form(actor, role, i, "name"))
                     if e.short:
-                        forms.setdefault(e.short, _Form(actor, role, i, "short", article))
+                        forms.setdefault(e.short, _Form(actor, role, i, "short"))
                     for a in e.also:  # an also-form keeps its "the" ("the North" is not "North")
-                        forms.setdefault(a, _Form(actor, role, i, "also", article))
+                        forms.setdefault(a, _Form(actor, role, i, "also"))
                     if role == DEMONYM and _plural(e.name) != e.name:
-                        forms.setdefault(_plural(e.name), _Form(actor, role, i, "plural", article))
+                        forms.setdefault(_plural(e.name), _Form(actor, role, i, "plural"))
         self.forms = forms
         alts = "|".join(("[Tt]" + re.escape(f[1:]) if f.startswith("the ") else re.escape(f))
                         for f in sorted(forms, key=len, reverse=True))
