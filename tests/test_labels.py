@@ -92,6 +92,7 @@ def test_adapting_to_another_conflict_needs_only_yaml(tmp_path):
     def other(d):
         d["actors"] = {"atlantis": {"aliases": ["Atlantis", "Poseidonia"], "demonyms": ["Atlantean"]},
                        "lemuria": {"aliases": ["Lemuria", "Mu City"], "demonyms": ["Lemurian"]}}
+        d.pop("names")  # the speaker-swap names table belongs to a conflict too (optional; tests/test_swap.py)
     scheme = load_scheme(_write(tmp_path, other))
     assert scheme.actor_labels == ["atlantis", "lemuria", "none"]
     units = segment_article("Harbour dispute\nThe pressure on Lemuria must grow, the Atlantean foreign minister said.\n", "x")
