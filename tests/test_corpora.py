@@ -90,7 +90,7 @@ def test_the_contrast_set_loads_as_a_corpus_and_is_scored_by_pairs(tmp_path, sch
     from kpstance.eval.score import pair_scores
 
     c = load_contrast(ROOT / "data" / "contrast" / "pairs.jsonl", scheme)
-    assert c.held_out and c.infix == "contrast_" and len(c.split("test")) >= 100
+    assert c.held_out and c.infix == "contrast_" and not c.calibrates and len(c.split("test")) >= 100
     part = c.train_part()
     assert part is not None and part.count_key == "n_contrast_train" and len(part.units) == len(c.split("train"))
     recs = [rec("p1-a", "e1", "test", "Seoul suspended the drills."), rec("p1-b", "e1", "test", "Seoul expanded them.",

@@ -63,6 +63,7 @@ class GoldCorpus:
     count_key: str | None = None
     count_kept: bool = False
     info: dict[str, Any] = field(default_factory=dict)  # metric keys written after its scores
+    calibrates: bool = True  # its dev split may fit the model's temperatures (not a contrast set of minimal pairs)
 
     def split(self, name: str) -> list[dict]:
         return [r for r in self.records if r["split"] == name]

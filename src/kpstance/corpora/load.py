@@ -162,23 +162,23 @@ def load_contrast(path: str | os.PathLike, scheme: LabelScheme, language: str = 
     if lonely:
         raise KpstanceError(f"pair '{lonely[0]}' has one member ({len(lonely)} such pair(s))", p)
     return GoldCorpus("contrast", records, infix="contrast_", sources=(str(p),), language=language, trains=train,
-                      repeat=repeat, count_key="n_contrast_train")
+                      repeat=repeat, count_key="n_contrast_train", calibrates=False)
 
 
 def load_corpora(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> list[GoldCorpus]:
     """Every gold corpus the config names, in a fixed order (the first with dev and test calibrates the model):
-    the seed article's gold, the multi-source corpus, the contrast set, the imported gold sets."""
+    the seed article's gold, the multi-source corpus, the imported gold sets, the contrast set."""
     d, lang = cfg.data, cfg.data.language
     corpora = [seed_corpus(d.gold_path, scheme, units, lang)]
     if d.multisource is not None:
         corpora.append(load_multisource(d.multisource.path, scheme, lang, bool(d.multisource.train),
                                         int(d.multisource.repeat)))
-    if d.get("contrast") is not None:
-        corpora.append(load_contrast(d.contrast.path, scheme, lang, bool(d.contrast.train), int(d.contrast.repeat)))
     if d.extra_gold:
         extra = load_extra_gold(list(d.extra_gold), scheme, float(d.extra_gold_dev), float(d.extra_gold_test), lang,
                                 int(d.extra_gold_repeat))
         log.info("extra gold: %s units in train / dev / test",
                  " / ".join(str(len(extra.split(s))) for s in ("train", "dev", "test")))
         corpora.append(extra)
+    if d.get("contrast") is not None:  # last: minimal pairs neither calibrate the model nor judge the rules' functions
+        corpora.append(load_contrast(d.contrast.path, scheme, lang, bool(d.contrast.train), int(d.contrast.repeat)))
     return corpora

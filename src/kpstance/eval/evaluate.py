@@ -67,8 +67,9 @@ class Evaluation:
 
     def calibrate(self, system: Any, out_dir: Path | None) -> None:
         """One temperature per head, fitted on the first held-out corpus's dev split (keys after its prefix)."""
-        if self.scorers and hasattr(system, "temperature"):
-            s = self.scorers[0]
+        usable = [s for s in self.scorers if s.corpus.calibrates]
+        if usable and hasattr(system, "temperature"):
+            s = usable[0]
             self.metrics.update(s.calibrate(system, out_dir, s.corpus.prefix))
 
     def held_out_scores(self, model: Any, rules: Any) -> None:
