@@ -52,6 +52,12 @@ class Evaluation:
     def held_out(self) -> bool:
         return bool(self.scorers)
 
+    @property
+    def reference(self) -> Scorer | None:
+        """The first held-out corpus that may calibrate the model (not a contrast set): its dev split fits the
+        temperatures and judges the labeling functions."""
+        return next((s for s in self.scorers if s.corpus.calibrates), None)
+
     def seen(self, name: str, prefix: str, preds: Mapping[str, Mapping[str, Any]], fields: Sequence[str] = (),
              table: bool = True) -> None:
         """Score predictions of the trained-on units (by id) as ``{prefix}*``; ``fields`` of each go to its row as
@@ -67,9 +73,8 @@ class Evaluation:
 
     def calibrate(self, system: Any, out_dir: Path | None) -> None:
         """One temperature per head, fitted on the first held-out corpus's dev split (keys after its prefix)."""
-        usable = [s for s in self.scorers if s.corpus.calibrates]
-        if usable and hasattr(system, "temperature"):
-            s = usable[0]
+        s = self.reference
+        if s is not None and hasattr(system, "temperature"):
             self.metrics.update(s.calibrate(system, out_dir, s.corpus.prefix))
 
     def held_out_scores(self, model: Any, rules: Any) -> None:
@@ -92,10 +97,10 @@ class Evaluation:
         for s in self.scorers:
             c = s.corpus
             for name, system in systems:
-                prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}"
+                prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}"  # as held_out_scores names them
                 for split in ("dev", "test"):
                     if c.split(split):
-                        res = sentence_test(system, c.split(split), swapper, s._predict(system, split))
+                        res = sentence_test(system, c.split(split), swapper, s.predict(system, split))
                         self._swap(res, f"{prefix}{split}_{c.infix}", name, c.name, split)
                 for split in ("dev", "test"):
                     if c.articles_of(split):
@@ -103,9 +108,9 @@ class Evaluation:
                         self._swap(res, f"{prefix}{split}_{c.infix}articles_", name, c.name, f"{split}_articles")
             if rare is not None and c.split("test"):
                 for name, system in systems:
-                    prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}test_{c.infix}"
-                    self.metrics.update(counter_scores(c.split("test"), s._predict(system, "test"), rare, self.scheme,
-                                                       prefix))
+                    prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}"
+                    self.metrics.update(counter_scores(c.split("test"), s.predict(system, "test"), rare, self.scheme,
+                                                       f"{prefix}test_{c.infix}"))
 
     def _swap(self, res: Any, prefix: str, system: str, corpus: str, split: str) -> None:
         self.metrics.update(res.metrics(prefix, self.scheme))

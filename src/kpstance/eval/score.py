@@ -26,7 +26,7 @@ class Scorer:
         self.rows: dict[str, dict] = {}
         self._predictions: dict[tuple[int, str], list[dict]] = {}  # (system, split): each split predicted once
 
-    def _predict(self, system: Any, split: str) -> list[dict]:
+    def predict(self, system: Any, split: str) -> list[dict]:
         key = (id(system), split)
         if key not in self._predictions:
             self._predictions[key] = system.predict(sentence_units(self.corpus.split(split)))
@@ -50,7 +50,7 @@ class Scorer:
             recs = self.corpus.split(split)
             if not recs:
                 continue
-            preds = self._predict(system, split)
+            preds = self.predict(system, split)
             gold = {r["id"]: r for r in recs}
             pred = {r["id"]: (p["actor"], p["stance"]) for r, p in zip(recs, preds)}
             key = f"{prefix}{split}_{self.corpus.infix}"
@@ -85,7 +85,7 @@ class Scorer:
         dev, test = self.corpus.split("dev"), self.corpus.split("test")
         if not dev or not test:
             return {}
-        raw_dev, raw_test = self._predict(system, "dev"), self._predict(system, "test")
+        raw_dev, raw_test = self.predict(system, "dev"), self.predict(system, "test")
         out: dict[str, float] = {}
         temps = {}
         for head in ("actor", "stance"):

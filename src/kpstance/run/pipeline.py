@@ -39,8 +39,8 @@ def train(cfg: Any) -> dict[str, float]:
     run = prepare(cfg)
     cfg, units, scheme = run.cfg, run.units, run.scheme
     ev = Evaluation(run.corpora, units, scheme)
-    held = [c for c in run.corpora if c.held_out and c.calibrates]
-    dev = dev_votes(held[0].split("dev"), scheme, cfg.rules) if held and run.main else None
+    ref = ev.reference
+    dev = dev_votes(ref.corpus.split("dev"), scheme, cfg.rules) if ref and run.main else None
     silver = silver_labels(units, scheme, cfg.rules, ev.gold, run.out_dir if run.main else None, dev)
     ev.seen("rules", "rules_", {i: {"actor": s.actor, "stance": s.stance} for i, s in silver.items()})
     data = training_data(cfg, scheme, run.corpora, silver, ev.gold)
