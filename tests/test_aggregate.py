@@ -112,5 +112,10 @@ def test_label_units_with_the_label_model_labels_every_unit_within_the_scheme(un
     assert len(first) == len(units)
     assert all(s.actor in scheme.actor_labels and s.stance in scheme.stance_labels for s in first)
     majority = label_units(units, scheme)
-    # the functions rarely conflict on the article, so the two aggregators mostly agree
-    assert sum(a.actor == b.actor for a, b in zip(first, majority)) >= 0.8 * len(units)
+    # where every function that votes names the same actor, the label model weighs nothing against it: both
+    # aggregators agree (the rest of the article, where functions conflict, is what the model is for)
+    # (a unit after a conflict may see other votes: "he said" stands for the actor chosen before it)
+    agreed = [(a, b) for a, b in zip(first, majority)
+              if a.actor_votes == b.actor_votes and len({v for v in a.actor_votes.values() if v}) == 1]
+    assert len(agreed) >= len(units) // 2
+    assert all(a.actor == b.actor for a, b in agreed)

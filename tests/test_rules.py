@@ -187,3 +187,25 @@ def test_title_alone_resolves_to_the_last_person_with_that_title(scheme):
 ])
 def test_stance_read_as_the_specification_says(scheme, text, expected):
     assert label(scheme, text) == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # judging another party's build-up as out of proportion criticises its coercive step
+    ("Beijing called the naval build-up of Washington and its allies near the peninsula disproportionate.",
+     ("china", "conciliatory")),
+    # a negation carries along a chain of cues: no test, no launch and no missile happened, so nothing is condemned
+    ("Washington is stoking tension even though Pyongyang has staged no tests or launches of missiles since spring, "
+     "Nebenzya said.", ("russia", "conciliatory")),
+    # the judged conduct belongs to another party named in its clause
+    ('"It is alarming that Tokyo seems eager to provoke Pyongyang," Geng Shuang said.', ("china", "conciliatory")),
+    # a judgement in a relative clause is the other party's ('which Beijing calls a threat'), not the actor's
+    ("Seoul and Washington held large naval drills, which Beijing calls a threat to regional peace.",
+     ("south_korea", "hardline")),
+    # warning of the human cost of war
+    ("A war on the peninsula could cost a million lives, the UN chief warned.", ("united_nations", "conciliatory")),
+    # a month or a calendar date recalls background; a weekday dates the news
+    ("In March, North Korea launched four missiles into the sea.", ("none", "neutral")),
+    ("On Friday, North Korea launched four missiles into the sea.", ("north_korea", "hardline")),
+])
+def test_criticism_of_another_party_and_background(scheme, text, expected):
+    assert label(scheme, text) == [expected]

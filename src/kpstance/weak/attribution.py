@@ -51,6 +51,7 @@ class Rules:
         self.complement_re = re.compile(rf"\s+(?:{_alternation(gram['object_complement'])})\s")
         self.first_person_re = re.compile(rf"\b(?:{_alternation(gram['first_person'])})\b")
         self.clause_split_re = re.compile(rf"[,;:]|\b(?:{_alternation(gram['clause_openers'])})\b")
+        self.relative_re = re.compile(rf"\b(?:{_alternation(gram['clause_openers'])})\b")
         self.coreference_re = re.compile(
             rf"^(?:{_alternation(gram['coreference_determiners'])})\s+(?:{_alternation(gram['coreference_nouns'])})\b")
         self.situation_re = re.compile(rf"^(?:{_alternation(sit['determiners'])})\s+(?:{_alternation(sit['nouns'])})\b")

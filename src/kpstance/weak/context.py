@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from ..text.segment import Unit
 from .attribution import Attribution, Rules
 
+CHAIN_WORDS = 2  # words that may join two cues of one chain ("tests or launches", "launches of missiles")
+
 
 @dataclass
 class Context:
@@ -25,15 +27,22 @@ class Context:
 
 def cues(r: Rules, c: Context, group: str) -> list[tuple[re.Match[str], bool]]:
     """Matches of a cue group in the unit's content, each with whether a negator stands within
-    four words before it; computed once per unit and group (every stance function asks)."""
+    four words before it; computed once per unit and group (every stance function asks).
+
+    A negation carries along a chain of cues of the group joined by at most two words and no punctuation ("did not
+    conduct any tests or launches of missiles": none of the three happened)."""
     if group in c.cue_cache:
         return c.cue_cache[group]
     rx = r.cue_re.get(group)
     text = c.content
-    out = []
+    out: list[tuple[re.Match[str], bool]] = []
     if rx is not None:
         for m in rx.finditer(text):
             window = " ".join(text[: m.start()].split()[-5:])
-            out.append((m, bool(r.negator_re and r.negator_re.search(window))))
+            negated = bool(r.negator_re and r.negator_re.search(window))
+            if not negated and out and out[-1][1]:
+                gap = text[out[-1][0].end() : m.start()]
+                negated = len(gap.split()) <= CHAIN_WORDS and not re.search(r"[,;:.!?\"“”()]", gap)
+            out.append((m, negated))
     c.cue_cache[group] = out
     return out

@@ -213,14 +213,29 @@ def rd_provocation(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) 
     return None
 
 
+def _relative_judge(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
+    """A judging word inside a relative clause whose subject is another party ('drills, which North Korea considers
+    a threat'): that party's judgement, reported, not the actor's."""
+    before = c.content[: m.start()]
+    openers = list(r.relative_re.finditer(before))
+    clause = before[openers[-1].end() :] if openers else ""
+    if not clause or re.search(r"[,;:]", clause):
+        return False
+    return any(x.actor != actor for x in r.matcher.actor_mentions(clause))
+
+
 def _criticised(r: Rules, c: Context, sc: Scope, actor: str, group: str) -> list[re.Match[str]]:
     """Steps of ``group`` the actor criticises: with a judging word in the unit, steps not its own. A step after the
     judging word ('Moscow opposes the deployment') belongs to whoever is named between them, else to another."""
     if not (sc.judged("criticism") or sc.judged("refusal")):
         return []
-    judges = [m for g in ("criticism", "refusal") for m, n in sc(g) if not n]
+    judges = [m for g in ("criticism", "refusal") for m, n in sc(g) if not n and not _relative_judge(r, c, m, actor)]
+    if not judges and not sc.verbs & {"criticism", "refusal"}:
+        return []
     out = []
-    for m, _ in sc(group):
+    for m, negated in sc(group):
+        if negated and group == "provocation":
+            continue  # 'though the North has carried out no tests': a provocation that did not happen
         k = [j for j in judges if j.end() <= m.start()]
         if k or (sc.verbs & {"criticism", "refusal"}):
             start = k[-1].end() if k else 0
@@ -269,13 +284,16 @@ def rd_opposed_coercion(r: Rules, c: Context, sc: Scope, actor: str, reported: b
 def rd_criticism(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """A judging word with no step named: judging another party's conduct ('Washington is provoking ...') is
     conciliatory; a bare protest is the actor's own confrontation (hardline)."""
-    crit = [m.start() for m, n in sc("criticism") if not n]
+    crit = [m.start() for m, n in sc("criticism") if not n and not _relative_judge(r, c, m, actor)]
     if "criticism" in sc.verbs:
         crit.insert(0, 0)
     if not crit:
         return None
     others = [x for x in r.matcher.actor_mentions(c.content) if x.actor != actor]
     if reported and others and (others[0].start < crit[0] or "criticism" in sc.verbs):
+        return r.scheme.deescalating
+    # 'it is alarming that ... Washington sought to provoke Pyongyang': the judged conduct is another party's
+    if reported and any(_owner(r, c, m) not in (None, actor) for m, n in sc("criticism") if not n):
         return r.scheme.deescalating
     return r.scheme.coercive
 
