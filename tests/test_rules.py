@@ -209,3 +209,19 @@ def test_stance_read_as_the_specification_says(scheme, text, expected):
 ])
 def test_criticism_of_another_party_and_background(scheme, text, expected):
     assert label(scheme, text) == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # asking another party to scrap, halt, cancel or stop its coercive step opposes it: conciliatory
+    ("Pyongyang's state media urged Seoul to scrap its spring drills with the Americans.",
+     ("north_korea", "conciliatory")),
+    ("KCNA called for the joint air drills to be stopped.", ("north_korea", "conciliatory")),
+    # a modal makes the other party's step the speaker's call; a negation does not reach past 'but'
+    ("Washington must not merely postpone but fully cancel the naval exercises, Wang Yi said.",
+     ("china", "conciliatory")),
+    # a judging word beside the actor's own call to call off a deployment is no bare protest
+    ("Moscow pressed Tokyo to take its concerns seriously and call off the radar deployment.",
+     ("russia", "conciliatory")),
+])
+def test_demands_to_end_another_partys_coercive_step(scheme, text, expected):
+    assert label(scheme, text) == [expected]

@@ -27,7 +27,7 @@ class Context:
 
 def cues(r: Rules, c: Context, group: str) -> list[tuple[re.Match[str], bool]]:
     """Matches of a cue group in the unit's content, each with whether a negator stands within
-    four words before it; computed once per unit and group (every stance function asks).
+    four words before it and after any contrast word; computed once per unit and group (every stance function asks).
 
     A negation carries along a chain of cues of the group joined by at most two words and no punctuation ("did not
     conduct any tests or launches of missiles": none of the three happened)."""
@@ -36,13 +36,18 @@ def cues(r: Rules, c: Context, group: str) -> list[tuple[re.Match[str], bool]]:
     rx = r.cue_re.get(group)
     text = c.content
     out: list[tuple[re.Match[str], bool]] = []
+    contrast = r.cue_re.get("contrast")
     if rx is not None:
         for m in rx.finditer(text):
             window = " ".join(text[: m.start()].split()[-5:])
+            turn = list(contrast.finditer(window)) if contrast else []
+            if turn:  # 'must not merely delay but completely halt': the negation stays before the contrast
+                window = window[turn[-1].end() :]
             negated = bool(r.negator_re and r.negator_re.search(window))
             if not negated and out and out[-1][1]:
                 gap = text[out[-1][0].end() : m.start()]
-                negated = len(gap.split()) <= CHAIN_WORDS and not re.search(r"[,;:.!?\"“”()]", gap)
+                negated = len(gap.split()) <= CHAIN_WORDS and not re.search(r"[,;:.!?\"“”()]", gap) and not (
+                    contrast and contrast.search(gap))
             out.append((m, negated))
     c.cue_cache[group] = out
     return out

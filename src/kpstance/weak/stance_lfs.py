@@ -295,6 +295,8 @@ def rd_criticism(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) ->
     # 'it is alarming that ... Washington sought to provoke Pyongyang': the judged conduct is another party's
     if reported and any(_owner(r, c, m) not in (None, actor) for m, n in sc("criticism") if not n):
         return r.scheme.deescalating
+    if _own(r, c, sc, "deescalating", actor) and not _own(r, c, sc, "coercive", actor, reported=reported):
+        return None  # 'pressed Seoul to take its concerns seriously and call off the deployment': the call decides
     return r.scheme.coercive
 
 
