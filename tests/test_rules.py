@@ -225,3 +225,17 @@ def test_criticism_of_another_party_and_background(scheme, text, expected):
 ])
 def test_demands_to_end_another_partys_coercive_step(scheme, text, expected):
     assert label(scheme, text) == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # the topic of a meeting or a discussion is no step taken and no judgement
+    ("Xi Jinping and Moon Jae-in discussed, among several issues, a peace regime for the peninsula.",
+     ("china", "neutral")),
+    ("Abe and Putin will hold a summit in Vladivostok next month.", ("japan", "neutral")),
+    ("Feltman will meet senior officials in Pyongyang to discuss matters of mutual concern.",
+     ("united_nations", "neutral")),
+    # a coercive step after a procedural phrase is still a step
+    ("Trump and Abe agreed during a phone call to increase pressure on Pyongyang.", ("united_states", "hardline")),
+])
+def test_procedural_topics_are_no_steps(scheme, text, expected):
+    assert label(scheme, text) == [expected]

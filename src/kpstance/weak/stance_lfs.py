@@ -30,6 +30,10 @@ class Scope:
     def __init__(self, r: Rules, c: Context) -> None:
         self.r, self.c = r, c
         procedural = [m.span() for m, _ in cues(r, c, "procedural")]
+        # the de-escalating or judging topic after a procedural phrase ('discussed, among other things,
+        # denuclearization', 'to discuss issues of mutual concern'): what was talked about is no step taken and no
+        # judgement (a coercive step after one stays: 'committed during a phone call to increase pressure')
+        topics = [(m.start(), _words_end(c.content, m.end(), TOPIC_WORDS)) for m, _ in cues(r, c, "procedural")]
         polar = ("coercive", "deescalating")
         self.start = 0
         for m, _ in cues(r, c, "contrast"):
@@ -40,9 +44,10 @@ class Scope:
         self.groups: dict[str, list[Match]] = {}
         for g in ("coercive", "deescalating", "provocation", "criticism", "refusal", "limits", "support",
                   "defiance_objects", "human_cost"):
+            spans = topics if g in ("deescalating", "criticism") else procedural
             self.groups[g] = [
                 (m, n) for m, n in cues(r, c, g)
-                if m.start() >= self.start and not any(s <= m.start() < e for s, e in procedural)
+                if m.start() >= self.start and not any(s <= m.start() < e for s, e in spans)
             ]
 
         # 'missile' inside 'missile defence' is no launch
@@ -70,6 +75,17 @@ class Scope:
 
     def __call__(self, group: str, negated: bool | None = None) -> list[Match]:
         return [(m, n) for m, n in self.groups.get(group, []) if negated is None or n == negated]
+
+
+TOPIC_WORDS = 6  # words after a procedural phrase that name its topic
+
+
+def _words_end(text: str, start: int, n: int) -> int:
+    """The end of the ``n`` words after ``start`` (not past the end of a sentence or a semicolon)."""
+    stop = re.search(r"[.;!?]", text[start:])
+    limit = start + stop.start() if stop else len(text)
+    ms = list(re.finditer(r"\S+", text[start:limit]))[:n]
+    return start + ms[-1].end() if ms else start
 
 
 def _overlap(a: re.Match[str], b: re.Match[str]) -> bool:
