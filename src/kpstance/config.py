@@ -98,6 +98,15 @@ class ContrastConfig:
 
 
 @dataclass
+class TeacherConfig:
+    # the teacher's outputs on the training set, versioned data keyed by a hash of that set (refused on mismatch)
+    outputs: str = "${paths.root_dir}/data/teacher/outputs.safetensors"
+    # a saved teacher model: with it, missing or stale outputs are made again (predicting the training set);
+    # without it they are refused with a one-line error that names `make teacher`
+    model: Optional[str] = None  # noqa: UP045
+
+
+@dataclass
 class DataConfig:
     articles: list[ArticleRef] = field(default_factory=list)
     gold_path: str = "???"
@@ -121,6 +130,11 @@ class DataConfig:
     # counterfactual augmentation: speaker-swapped copies (weak.swap) per gold or synthetic training unit with a named
     # actor, labelled with the swapped-in actor and the unit's stance; 0 (the default) adds none
     swap_augment: int = 0
+    # alias-varied copies per gold or synthetic training unit: every country named by another of its forms ("the
+    # DPRK", "the Republic of Korea", "S. Korea", "the PRC"), labels kept; 0 adds none
+    alias_augment: int = 0
+    # distillation (trainer.distill_weight > 0): a teacher's actor and stance distributions on the training set
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
 
 
 @dataclass
@@ -145,6 +159,12 @@ class TrainerConfig:
     num_threads: Optional[int] = None  # noqa: UP045 (torch threads; None = torch's default)
     predict_batch_size: int = 64
     checkpoint_every: int = 50  # steps between resumable checkpoints in the run folder (0 = none)
+    # counterfactual logit pairing (Garg et al. 2019): weight of the squared distance between the stance
+    # log-probabilities of a unit and of its speaker-swapped copy; > 0 pairs every unit that has a clean copy
+    pair_weight: float = 0.0
+    # distillation: share of the loss taken by the KL divergence from the teacher's distributions (data.teacher)
+    distill_weight: float = 0.0
+    distill_temperature: float = 2.0
 
 
 @dataclass
@@ -208,7 +228,8 @@ ENCODER_SYSTEMS = ("transformer", "setfit")
 ONLY_FOR = {"encoder.": ENCODER_SYSTEMS, "trainer.": ENCODER_SYSTEMS}
 # What the training set is made of: systems that learn from labels (System.trainable; the rules learn nothing).
 TRAINING_KEYS = ("data.synthetic.", "data.article_repeat", "data.corpus.", "data.multisource.train",
-                 "data.multisource.repeat", "data.contrast.train", "data.contrast.repeat", "data.extra_gold_repeat", "data.swap_augment", "evaluation.train_labels",
+                 "data.multisource.repeat", "data.contrast.train", "data.contrast.repeat", "data.extra_gold_repeat", "data.swap_augment", "data.alias_augment",
+                 "data.teacher.", "evaluation.train_labels",
                  "evaluation.max_overlap")
 
 
@@ -316,6 +337,10 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.synthetic.n": _at_least(0),
     "data.extra_gold_repeat": _at_least(1),
     "data.swap_augment": _at_least(0),
+    "data.alias_augment": _at_least(0),
+    "trainer.pair_weight": _NOT_NEGATIVE,
+    "trainer.distill_weight": _SHARE,
+    "trainer.distill_temperature": _ABOVE_ZERO,
     "data.corpus.num_proc": _at_least(1),
     "data.corpus.max_articles": _at_least(1),
     "data.multisource.repeat": _at_least(0),

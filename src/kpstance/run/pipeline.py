@@ -23,10 +23,11 @@ from ..files import write_json
 from ..systems.base import fit_fresh
 from ..systems.baselines import RulesSystem
 from ..systems.save import point_latest, save_model
+from ..systems.teacher import teacher_targets
 from ..weak.analysis import dev_votes
 from ..weak.scheme import LabelScheme
 from ..weak.silver import silver_labels
-from ..weak.trainset import TrainingData, TrainPart, swap_part
+from ..weak.trainset import TrainingData, TrainPart, alias_part, swap_part
 from .prepare import Run, prepare
 
 log = logging.getLogger("kpstance")
@@ -52,7 +53,8 @@ def train(cfg: Any) -> dict[str, float]:
     final, info, train_labels = None, {}, None
     if cfg.evaluation.final_model or ev.held_out:  # the saved model; else one fitted alike for the held-out scores
         train_units, labels = data.build(units, [])
-        train_labels = [lab for u, lab in zip(train_units, labels) if "swap_of" not in u.extra]  # the priors
+        train_labels = [lab for u, lab in zip(train_units, labels) if not {"swap_of", "alias_of"} & set(u.extra)]  # priors
+        train_units = teacher_targets(cfg, scheme, train_units)
         final = fit_fresh(cfg, scheme, train_units, labels, "final model", run.ckpt / "final")
     if not run.main:
         return {}
@@ -90,13 +92,21 @@ def training_data(cfg: Any, scheme: LabelScheme, corpora: Sequence[GoldCorpus], 
         return (g["actor"], g["stance"]) if g else (silver[u.id].actor, silver[u.id].stance)
 
     parts = [p for c in corpora if (p := c.train_part()) is not None]
-    n_swap = int(cfg.data.swap_augment)
+    n_swap, n_alias, pairing = int(cfg.data.swap_augment), int(cfg.data.alias_augment), cfg.trainer.pair_weight > 0
     augment = None
-    if n_swap:  # speaker-swapped copies of the synthetic and gold training units (data.swap_augment)
+    if n_swap or n_alias or pairing:
         from ..systems.context import speakers
 
-        def augment(shared: Sequence[TrainPart]) -> TrainPart:
-            return swap_part(shared, scheme, n_swap, int(cfg.seed), lambda us: speakers(us, scheme))
+        def augment(shared: Sequence[TrainPart]) -> list[TrainPart]:
+            """Speaker-swapped copies of the synthetic and gold training units (``data.swap_augment``; one copy
+            each, used only as a partner, for logit pairing alone), then alias-varied copies of those units."""
+            out = []
+            if n_swap or pairing:
+                out.append(swap_part(shared, scheme, max(n_swap, 1), int(cfg.seed), lambda us: speakers(us, scheme),
+                                     pair_only=not n_swap))
+            if n_alias:
+                out.append(alias_part(shared, scheme, n_alias, int(cfg.seed)))
+            return out
 
     return TrainingData(cfg, scheme, [t for c in corpora for t in c.scored_texts()], labels_of,
                         [t for c in corpora for t in c.protected_texts()], parts,

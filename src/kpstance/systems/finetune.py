@@ -1,6 +1,12 @@
 """Fine-tune one encoder for actor and stance together: a short loop, fast on a small CPU.
 
-One forward pass gives both groups' logits; the loss is one cross-entropy per group.
+One forward pass gives both groups' logits; the loss is one cross-entropy per group, plus two optional terms:
+
+- counterfactual logit pairing (Garg et al. 2019; ``trainer.pair_weight``): a unit and its speaker-swapped copy
+  must get the same stance distribution, the squared distance between their stance log-probabilities is added;
+- distillation (``trainer.distill_weight``): where a teacher's distributions are given, the loss mixes the
+  cross-entropy on the labels with the KL divergence from the teacher's distributions at ``distill_temperature``.
+
 Batches are grouped by length and padded dynamically, the optimizer is fused AdamW where
 torch offers it, and bf16 autocast is optional (``trainer.precision=bf16``).
 """
@@ -13,7 +19,7 @@ import math
 import os
 import random
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +134,10 @@ def fine_tune(
     description: str = "train",
     checkpoint_dir: Path | None = None,
     pairs: Sequence[str] | None = None,
+    partners: Mapping[int, Sequence[int]] | None = None,
+    trained: Sequence[bool] | None = None,
+    soft: Sequence[Sequence[float] | None] | None = None,
+    blind: tuple[Sequence[str], Sequence[str] | None] | None = None,
 ) -> TrainStats:
     """Train ``model`` in place on (text, actor id, stance id) triples; return throughput stats.
 
@@ -137,6 +147,13 @@ def fine_tune(
     With ``checkpoint_dir`` and ``cfg.checkpoint_every > 0``, the model, optimizer, scheduler
     and RNG state are saved every that many steps, and a checkpoint found there is resumed:
     the batch order is replayed from the seed, so the result equals an uninterrupted run.
+
+    ``partners``: example index -> indices of its speaker-swapped copies, paired with it when
+    ``cfg.pair_weight`` > 0 (one copy per step, chosen by the step). ``trained``: which examples the
+    cross-entropy trains on (a copy that serves only as a partner is not). ``soft``: per example, the teacher's
+    actor and stance probabilities in the head's column order, or None (weighted by ``cfg.distill_weight``).
+    ``blind``: the texts and contexts with every actor mention masked; the stance columns are read from a second
+    pass over them (a stance head blind to the speaker).
     """
     import time
 
@@ -150,11 +167,16 @@ def fine_tune(
     enc = tokenizer(list(texts), *([list(pairs)] if pairs else []), truncation=True, max_length=max_length)
     ids = enc["input_ids"]
     tti = enc.get("token_type_ids")
-    lengths = [len(x) for x in ids]
+    if blind is not None:
+        enc_b = tokenizer(list(blind[0]), *([list(blind[1])] if blind[1] else []), truncation=True,
+                          max_length=max_length)
+        ids_b, tti_b = enc_b["input_ids"], enc_b.get("token_type_ids")
+    order = [i for i in range(len(ids)) if trained is None or trained[i]]  # the examples batches are drawn from
+    lengths = [len(ids[i]) for i in order]
     rng = random.Random(seed)
     rank, world = dist_rank_world()
     # data parallel: every rank draws the same batch order and takes every world-th batch
-    per_epoch = max(1, math.ceil(len(ids) / cfg.batch_size) // world)
+    per_epoch = max(1, math.ceil(len(order) / cfg.batch_size) // world)
     total = per_epoch * cfg.epochs if cfg.max_steps in (None, -1) else int(cfg.max_steps)
     device = training_device(cfg.device)
     model.to(device)
@@ -170,6 +192,20 @@ def fine_tune(
     s_t = torch.tensor(list(stance_ids), device=device)
     bf16 = cfg.precision == "bf16"
     ce = torch.nn.CrossEntropyLoss()
+    extra = _ExtraLoss(cfg, layout, partners, soft, device)
+
+    def one_pass(idx: list[int], ids: Sequence[Sequence[int]], tti: Any) -> Any:
+        inputs = {k: v.to(device) for k, v in pad_batch(ids, tti, idx, pad).items()}
+        with torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext():
+            return forward(**inputs).logits.float()
+
+    stance_cols = torch.zeros(len(layout.actor_cols) + len(layout.stance_cols), dtype=torch.bool, device=device)
+    stance_cols[list(layout.stance_cols)] = True
+
+    def run_batch(idx: list[int]) -> Any:
+        """The logits of a batch: actor columns from the text, stance columns from the masked text when blind."""
+        logits = one_pass(idx, ids, tti)
+        return logits if blind is None else torch.where(stance_cols, one_pass(idx, ids_b, tti_b), logits)
     pad = tokenizer.pad_token_id or 0
     step, seen, loss_val = 0, 0, float("nan")
     every = int(cfg.checkpoint_every)
@@ -187,16 +223,15 @@ def fine_tune(
             if world > 1:
                 batches = batches[rank : per_epoch * world : world]
             for batch in batches:
+                batch = [order[i] for i in batch]
                 if position >= total:
                     break
                 position += 1
                 if position <= done:
                     continue
-                inputs = {k: v.to(device) for k, v in pad_batch(ids, tti, batch, pad).items()}
-                ctx = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-                with ctx:
-                    logits = forward(**inputs).logits.float()
+                logits = run_batch(batch)
                 loss = ce(logits[:, layout.actor_index], a_t[batch]) + ce(logits[:, layout.stance_index], s_t[batch])
+                loss = extra(loss, logits, batch, position, run_batch)
                 loss.backward()
                 if cfg.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
@@ -219,6 +254,55 @@ def fine_tune(
                             "trainer.max_steps")
     model.eval()
     return TrainStats(step, seen, time.perf_counter() - t0, loss_val)
+
+
+class _ExtraLoss:
+    """The loss terms beyond the labels' cross-entropy: counterfactual logit pairing and distillation."""
+
+    def __init__(self, cfg: Any, layout: HeadLayout, partners: Mapping[int, Sequence[int]] | None,
+                 soft: Sequence[Sequence[float] | None] | None, device: Any) -> None:
+        import torch
+
+        self.layout = layout
+        self.pair_weight = float(getattr(cfg, "pair_weight", 0.0) or 0.0)
+        self.partners = {i: list(js) for i, js in (partners or {}).items() if js} if self.pair_weight else {}
+        self.alpha = float(getattr(cfg, "distill_weight", 0.0) or 0.0)
+        self.temperature = float(getattr(cfg, "distill_temperature", 1.0) or 1.0)
+        self.soft = self.has_soft = None
+        if self.alpha and soft is not None and any(r is not None for r in soft):
+            width = len(layout.actor_cols) + len(layout.stance_cols)
+            self.has_soft = torch.tensor([r is not None for r in soft], device=device)
+            self.soft = torch.tensor([list(r) if r is not None else [1.0] * width for r in soft], device=device)
+
+    def __call__(self, loss: Any, logits: Any, batch: list[int], position: int, forward: Callable[[list[int]], Any]
+                 ) -> Any:
+        import torch
+
+        if self.soft is not None:
+            has = self.has_soft[batch]
+            if bool(has.any()):
+                kl = self._kl(logits[has], self.soft[batch][has])
+                loss = loss * (1 - self.alpha * has.float().mean()) + self.alpha * kl * has.float().mean()
+        pairs = [(k, js[(position * 7919 + i) % len(js)]) for k, i in enumerate(batch)
+                 if (js := self.partners.get(i))]
+        if pairs:
+            mine = torch.log_softmax(logits[[k for k, _ in pairs]][:, self.layout.stance_index], dim=-1)
+            theirs = torch.log_softmax(forward([j for _, j in pairs])[:, self.layout.stance_index], dim=-1)
+            loss = loss + self.pair_weight * ((mine - theirs) ** 2).sum(-1).mean()
+        return loss
+
+    def _kl(self, logits: Any, probs: Any) -> Any:
+        """Temperature-scaled KL(teacher || student), summed over the two heads, times T² (Hinton et al. 2015)."""
+        import torch
+
+        t = self.temperature
+        out = 0.0
+        for cols in (self.layout.actor_index, self.layout.stance_index):
+            teacher = torch.log(probs[:, cols].clamp_min(1e-8)) / t
+            teacher = torch.softmax(teacher, dim=-1)
+            student = torch.log_softmax(logits[:, cols] / t, dim=-1)
+            out = out + torch.nn.functional.kl_div(student, teacher, reduction="batchmean") * t * t
+        return out
 
 
 def save_checkpoint(folder: Path, model: Any, opt: Any, sched: Any, step: int, seen: int) -> None:

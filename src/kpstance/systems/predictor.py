@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
@@ -47,6 +47,9 @@ class StancePredictor:
         self.meta: dict = {}  # kpstance.json of a saved folder: run, experiment, base model, label scheme
         self.temperature = {"actor": 1.0, "stance": 1.0}  # per head, fitted on dev (calibration)
         self.layout = HeadLayout.from_id2label({int(k): v for k, v in model.config.id2label.items()})
+        # a model trained blind for stance (system.blind_stance) reads stance from the text with every actor
+        # mention masked: a second pass; set from the label scheme by ``load`` and by the system that trained it
+        self.blind: Callable[[str], str] | None = None
         self.actors, self.stances = list(self.layout.actors), list(self.layout.stances)
 
     @classmethod
@@ -86,6 +89,8 @@ class StancePredictor:
         pred = cls(model, tokenizer, int(meta.get("max_length", 128)), device, precision)
         pred.meta, pred.folder = meta, p
         pred.temperature = {g: float(t) for g, t in meta.get("temperature", pred.temperature).items()}
+        if meta.get("blind_stance"):
+            pred.blind = blinder(pred.scheme())
         if expected_labels is not None:
             if list(expected_labels["actor"]) != pred.actors or list(expected_labels["stance"]) != pred.stances:
                 raise KpstanceError(
@@ -118,7 +123,17 @@ class StancePredictor:
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64,
                       workers: int | None = None, contexts: Sequence[str] | None = None) -> tuple[Any, Any]:
-        """Softmax probabilities per group: (n × actors, n × stances) as numpy arrays.
+        """Softmax probabilities per group: (n × actors, n × stances) as numpy arrays; a model blind for stance
+        takes the stance from a second pass over the texts and contexts with every actor mention masked."""
+        pa, ps = self._proba(texts, batch_size, workers, contexts)
+        if self.blind is not None:
+            _, ps = self._proba([self.blind(t) for t in texts], batch_size, workers,
+                                None if contexts is None else [self.blind(c) for c in contexts])
+        return pa, ps
+
+    def _proba(self, texts: Sequence[str], batch_size: int = 64,
+               workers: int | None = None, contexts: Sequence[str] | None = None) -> tuple[Any, Any]:
+        """Softmax probabilities per group from one pass.
 
         All texts are tokenized at once, sorted by token count and cut into batches, so a batch
         holds sentences of (nearly) one length and padding costs about 2 % instead of 25 % when
@@ -245,6 +260,14 @@ class StancePredictor:
 
         for part in chunks(iter(texts), chunk):
             yield from self.predict(part, batch_size, workers)
+
+
+def blinder(scheme: LabelScheme) -> Callable[[str], str]:
+    """The masking a model blind for stance reads its stance input through (``weak.aliases.blind``)."""
+    from ..weak.aliases import blind, matcher_for
+
+    matcher = matcher_for(scheme)
+    return lambda text: blind(text, matcher)
 
 
 def model_scheme(model_dir: str | os.PathLike | None, labels: str | os.PathLike | None = None) -> LabelScheme:

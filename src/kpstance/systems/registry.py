@@ -24,6 +24,9 @@ class SystemConfig:
 class TransformerConfig(SystemConfig):
     name: str = "transformer"
     context: bool = True  # give the encoder the unit's kind and carried speaker as a second text
+    # blindness (Garg et al. 2019): the stance head reads a second pass over the text and context with every actor
+    # mention masked ("someone said"), so it cannot read the speaker; prediction costs two passes
+    blind_stance: bool = False
 
 
 @dataclass

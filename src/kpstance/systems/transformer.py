@@ -14,6 +14,19 @@ from .heads import HeadLayout
 log = logging.getLogger("kpstance")
 
 
+def counterfactual_pairs(units: Sequence[Unit]) -> tuple[dict[int, list[int]], list[bool]]:
+    """Each unit's speaker-swapped copies in the training set (``extra["swap_of"]``: logit pairing), and which
+    units the labels' loss trains on (a copy made only to be paired, ``extra["pair_only"]``, is not)."""
+    at: dict[str, list[int]] = {}
+    for i, u in enumerate(units):
+        at.setdefault(u.id, []).append(i)
+    partners: dict[int, list[int]] = {}
+    for j, u in enumerate(units):
+        for i in at.get(u.extra.get("swap_of", ""), ()):
+            partners.setdefault(i, []).append(j)
+    return partners, [not u.extra.get("pair_only") for u in units]
+
+
 class TransformerSystem(System):
     saveable = True
     temperature: dict[str, float]  # per head; 1.0 until calibrated on dev
@@ -35,10 +48,20 @@ class TransformerSystem(System):
         s2i = {s: i for i, s in enumerate(layout.stances)}
         self.temperature = {"actor": 1.0, "stance": 1.0}
         self.model, self.tokenizer = build(self.cfg.encoder, layout.id2label(), texts)
+        partners, trained = counterfactual_pairs(units)
+        soft = [u.extra.get("teacher") for u in units]
+        ctx = self._contexts(units)
+        blind = None
+        if self.cfg.system.get("blind_stance"):
+            from .predictor import blinder
+
+            mask = blinder(self.scheme)
+            blind = ([mask(t) for t in texts], [mask(c) for c in ctx] if ctx else None)
         self.stats = fine_tune(
             self.model, self.tokenizer, texts, [a2i[a] for a, _ in labels], [s2i[s] for _, s in labels], layout,
             self.cfg.trainer, self.seed, self.cfg.encoder.max_length, description, checkpoint_dir,
-            pairs=self._contexts(units),
+            pairs=ctx, partners=partners, trained=trained, soft=soft if any(p is not None for p in soft) else None,
+            blind=blind,
         )
         st = self.stats
         log.info("%s: %d steps, %d examples in %.1fs (%.1f examples/s), final loss %.4f", description,
@@ -51,6 +74,10 @@ class TransformerSystem(System):
         device = next(self.model.parameters()).device.type  # predict where the model was trained
         predictor = StancePredictor(self.model, self.tokenizer, self.cfg.encoder.max_length, device)
         predictor.temperature = dict(self.temperature)
+        if self.cfg.system.get("blind_stance"):
+            from .predictor import blinder
+
+            predictor.blind = blinder(self.scheme)
         return predictor.predict([u.text for u in units], self.cfg.trainer.predict_batch_size,
                                  contexts=self._contexts(units))
 
@@ -65,7 +92,8 @@ class TransformerSystem(System):
         self.tokenizer.save_pretrained(folder)
 
     def meta(self) -> dict:
-        return {"temperature": dict(self.temperature), "context": bool(self.cfg.system.context)}
+        return {"temperature": dict(self.temperature), "context": bool(self.cfg.system.context),
+                "blind_stance": bool(self.cfg.system.get("blind_stance", False))}
 
     def describe(self) -> str:
         from .encoder import describe

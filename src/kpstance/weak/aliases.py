@@ -101,3 +101,17 @@ class AliasMatcher:
 @lru_cache(maxsize=8)
 def matcher_for(scheme: LabelScheme) -> AliasMatcher:
     return AliasMatcher(scheme)
+
+
+PLACEHOLDER = "someone"
+
+
+def blind(text: str, matcher: AliasMatcher, placeholder: str = PLACEHOLDER) -> str:
+    """``text`` with every mention of an actor (alias or demonym) replaced by ``placeholder``, possessives kept
+    ("Lavrov's warning" -> "someone's warning"): what a stance reader that must not know the speaker sees."""
+    out, pos = [], 0
+    for m in matcher.mentions(text):
+        poss = m.text[len(m.text.rstrip("'’s")):] if m.text.endswith(("'s", "’s", "'", "’")) else ""
+        out += [text[pos:m.start], placeholder + poss]
+        pos = m.end
+    return "".join(out) + text[pos:]

@@ -332,6 +332,50 @@ class Swapper:
             new += "."
         return new
 
+    # -- alias variety: the same actors, named otherwise
+
+    def written_forms(self, actor: str, role: str, index: int) -> list[str]:
+        """The forms of one entry an alias-varied copy may write: its name, short form and other spellings that the
+        scheme counts for ``actor`` ("North Korea", "DPRK", "Democratic People's Republic of Korea", "N. Korea")."""
+        e = self.table[actor][role][index]
+        forms = [_core(e.name)[0], *([e.short] if e.short else []), *e.also]
+        return [f for f in dict.fromkeys(forms) if self._counts_for(f, actor)]
+
+    def vary(self, texts: Sequence[str], key: object, kinds: Sequence[str] | None = None) -> tuple[str, ...] | None:
+        """``texts`` with every country (or international body) named by another of its forms, the same form for the
+        same entry throughout, seeded by ``key``; None when no name changed. An abbreviation or a formal name
+        ("DPRK", "Republic of Korea") takes "the" as a noun and stands bare as a modifier ("DPRK officials") and in
+        headlines; a long form is never used as a modifier."""
+        kinds = list(kinds or ["sentence"] * len(texts))
+        rng = random.Random(_seed(self.seed, key, "alias"))
+        chosen: dict[tuple[str, str, int], str] = {}
+        out, changed = [], False
+        for t, kind in zip(texts, kinds):
+            headline = kind in HEADLINES
+            parts, pos = [], 0
+            for m in self.mentions(t, headline):
+                f = m.form
+                if f.role not in (COUNTRY, "body") or m.title:
+                    continue
+                k = (f.actor, f.role, f.index)
+                if k not in chosen:
+                    chosen[k] = rng.choice(self.written_forms(*k) or [t[m.start:m.end]])
+                form = chosen[k]
+                bare = _abbreviation(form) or form.startswith("the ") is False and len(form.split()) == 1
+                if m.use in ("modifier", "compound") and not _abbreviation(form):
+                    continue  # "Democratic People's Republic of Korea officials" is not written
+                new = form if headline or m.use != "noun" or form.startswith("the ") or not _takes_the(form) \
+                    else f"the {form}"
+                new = new[4:] if headline and new.startswith("the ") and not bare else new
+                new = self._fit(t, m, new)
+                if new.lower() == t[m.start:m.end].lower():
+                    continue
+                parts += [_article_before(t[pos:m.start], new), new, _possessive(new, m.possessive)]
+                pos = m.end + len(m.possessive)
+                changed = True
+            out.append("".join(parts) + t[pos:])
+        return tuple(out) if changed else None
+
     def copies(self, texts: Sequence[str], source: str, key: object, n: int,
                kinds: Sequence[str] | None = None) -> tuple[list[Copy], str | None]:
         """Up to ``n`` clean copies for different targets (seeded order), and why there is none when there is none."""
@@ -349,6 +393,15 @@ class Swapper:
             if len(out) == n:
                 break
         return out, None if out else "unclean"
+
+
+def _takes_the(form: str) -> bool:
+    """Whether a country's form takes "the" as a noun: abbreviations ("the DPRK", "the U.S.") and formal names
+    ("the Republic of Korea", "the Russian Federation", "the United Nations"), but not "Russia" or "N. Korea"."""
+    words = form.split()
+    if len(words) == 1:
+        return _abbreviation(form)
+    return " of " in f" {form} " or words[0] in ("United",) or words[-1] in ("Federation", "Nations", "States")
 
 
 def _possessive(name: str, poss: str) -> str:
@@ -380,6 +433,29 @@ class SwappedUnit:
     index: int
     target: str
     unit: Unit
+
+
+def vary_units(swapper: Swapper, units: Sequence[Unit], n: int) -> list[SwappedUnit]:
+    """Up to ``n`` alias-varied copies of each unit that names a country (id ``<id>~alias<k>``), labels kept; the
+    copy keeps the original's speaker as given (``extra["speaker"]`` is varied with the text)."""
+    out: list[SwappedUnit] = []
+    for i, u in enumerate(units):
+        seen: set[tuple[str, ...]] = set()
+        for k in range(n):
+            speaker = u.extra.get("speaker") or ""
+            texts = swapper.vary([u.text, speaker, u.quote_attribution or ""], (u.id, k), [u.kind, "sentence",
+                                                                                          "sentence"])
+            if texts is None or texts in seen:
+                continue
+            seen.add(texts)
+            text, new_speaker, attribution = texts
+            extra = {**u.extra, "alias_of": u.id}
+            if speaker:
+                extra["speaker"] = new_speaker
+            cid = f"{u.id}~alias{k}"
+            out.append(SwappedUnit(i, "", replace(u, id=cid, article_id=cid, text=text,
+                                                  quote_attribution=attribution or u.quote_attribution, extra=extra)))
+    return out
 
 
 def swap_units(swapper: Swapper, units: Sequence[Unit], actors: Sequence[str], n: int,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..text.overlap import drop_leaks
@@ -73,11 +73,13 @@ def silver_corpus_part(cfg: Any, scheme: LabelScheme) -> TrainPart:
 
 
 def swap_part(parts: Sequence[TrainPart], scheme: LabelScheme, n: int, seed: int,
-              speakers_of: Callable[[Sequence[Unit]], Sequence[str | None]] | None = None) -> TrainPart:
+              speakers_of: Callable[[Sequence[Unit]], Sequence[str | None]] | None = None,
+              pair_only: bool = False) -> TrainPart:
     """Counterfactual augmentation: up to ``n`` speaker-swapped copies (``weak.swap``) of each unit of ``parts`` with a
     named actor, labelled with the swapped-in actor and the unit's own stance, so that the training mix shows every
     actor taking each stance. ``speakers_of`` gives the speaker each unit is read with (a "he said" carries the
-    name before it), which the copy carries swapped."""
+    name before it), which the copy carries swapped. ``pair_only``: the copies serve only as partners for
+    counterfactual logit pairing (``extra["pair_only"]``), not as training examples of their own."""
     from .swap import Swapper, swap_units
 
     swapper = Swapper(scheme, seed)
@@ -87,11 +89,31 @@ def swap_part(parts: Sequence[TrainPart], scheme: LabelScheme, n: int, seed: int
     for p in parts:
         said = speakers_of(p.units) if speakers_of is not None else None
         copies, why = swap_units(swapper, p.units, [a for a, _ in p.labels], n, said)
-        units += [c.unit for c in copies]
+        units += [replace(c.unit, extra={**c.unit.extra, "pair_only": True}) if pair_only else c.unit
+                  for c in copies]
         labels += [(c.target, p.labels[c.index][1]) for c in copies]
         skipped += sum(why.values())
     log.info("speaker-swapped copies: %d (%d units with a named actor gave none)", len(units), skipped)
+    if pair_only:
+        return TrainPart("speaker-swapped partners", units, labels, count_key="n_pair_partners")
     return TrainPart("speaker-swapped copies", units, labels, count_key="n_swap_train")
+
+
+def alias_part(parts: Sequence[TrainPart], scheme: LabelScheme, n: int, seed: int) -> TrainPart:
+    """Alias variety: up to ``n`` copies of each unit of ``parts`` that names a country, every country named by
+    another of its forms ("the DPRK", "the Republic of Korea", "U.S."), labels kept, so that a model does not learn
+    one spelling per actor."""
+    from .swap import Swapper, vary_units
+
+    swapper = Swapper(scheme, seed)
+    units: list[Unit] = []
+    labels: list[tuple[str, str]] = []
+    for p in parts:
+        copies = vary_units(swapper, p.units, n)
+        units += [c.unit for c in copies]
+        labels += [p.labels[c.index] for c in copies]
+    log.info("alias-varied copies: %d", len(units))
+    return TrainPart("alias-varied copies", units, labels, count_key="n_alias_train")
 
 
 class TrainingData:
@@ -100,12 +122,12 @@ class TrainingData:
     def __init__(self, cfg: Any, scheme: LabelScheme, avoid: Sequence[str],
                  labels_of: Callable[[Unit], tuple[str, str]], protected: Sequence[str] = (),
                  parts: Sequence[TrainPart] = (), held_reports: Collection[str] = (),
-                 augment: Callable[[Sequence[TrainPart]], TrainPart] | None = None) -> None:
+                 augment: Callable[[Sequence[TrainPart]], Sequence[TrainPart]] | None = None) -> None:
         """``avoid``: texts the synthetic corpus must not copy (every gold text a model is scored on); ``protected``: held-out
         texts (dev and test of every corpus) no training set may come close to; ``parts``: labelled units added to
         every training set (the gold corpora's train splits), between the synthetic corpus and any silver corpus;
-        ``held_reports``: reports some corpus holds out, whose units no part may train on; ``augment``: builds one
-        more part, added last, from the synthetic corpus and the ``parts`` (the speaker-swapped copies)."""
+        ``held_reports``: reports some corpus holds out, whose units no part may train on; ``augment``: builds more
+        parts, added last, from the synthetic corpus and the ``parts`` (speaker-swapped and alias-varied copies)."""
         self.protected = list(protected)
         # real sentences are few: show them more often; 0 leaves the article's (silver) units out of training
         self.repeat = max(0, int(cfg.data.article_repeat))
@@ -114,7 +136,7 @@ class TrainingData:
         shared = [synthetic_part(cfg, scheme, avoid),
                   *(p.without_reports(held_reports) for p in parts), silver_corpus_part(cfg, scheme)]
         if augment is not None:
-            shared.append(augment(shared[:-1]))
+            shared += augment(shared[:-1])
         self.extra: list[Unit] = []
         self.extra_labels: list[tuple[str, str]] = []
         spans = []

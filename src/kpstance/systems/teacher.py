@@ -1,0 +1,134 @@
+"""A teacher's distributions on the training set, kept as versioned data for distillation.
+
+The larger encoder reads stance better but trains too slowly for the default run, so its actor and stance
+probabilities on every training example are stored (``data.teacher.outputs``, safetensors) keyed by a hash of
+the example as the student reads it (text and context). A run with ``trainer.distill_weight`` > 0 takes each of
+its training examples' distributions from there; an example the file lacks means the data changed since the
+outputs were made, and the run is refused with one line naming ``make teacher``, unless ``data.teacher.model``
+names the saved teacher, which then predicts what is missing (and the file is rewritten with it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import KpstanceError
+from ..text.segment import Unit
+from ..weak.scheme import LabelScheme
+
+log = logging.getLogger("kpstance")
+REGENERATE = "make teacher"
+
+
+def example_key(text: str, context: str | None) -> str:
+    """The key of one training example: what the student reads (its text and its context)."""
+    return hashlib.sha256(f"{text}\x1f{context or ''}".encode()).hexdigest()[:20]
+
+
+def weights_sha256(model_dir: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    for f in sorted(Path(model_dir).glob("*.safetensors")):
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+class TeacherOutputs:
+    """Probabilities per example key, in the columns ``actor=…`` then ``stance=…`` of the label scheme."""
+
+    def __init__(self, columns: list[str], probs: dict[str, list[float]], teacher: str) -> None:
+        self.columns, self.probs, self.teacher = columns, probs, teacher
+
+    @classmethod
+    def read(cls, path: Path) -> TeacherOutputs | None:
+        """The stored outputs, or None when there is no file; a damaged file is refused (tensors only, no pickle)."""
+        if not path.is_file():
+            return None
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                meta = f.metadata() or {}
+                probs = f.get_tensor("probs")
+            keys, columns = json.loads(meta["keys"]), json.loads(meta["columns"])
+        except Exception as e:  # noqa: BLE001 (any damage: truncated, not safetensors, metadata missing)
+            raise KpstanceError(f"damaged teacher outputs ({str(e).splitlines()[0] if str(e) else type(e).__name__}):"
+                                f" run `{REGENERATE}`", path) from None
+        if probs.shape != (len(keys), len(columns)):
+            raise KpstanceError(f"damaged teacher outputs (shape {probs.shape} for {len(keys)} keys): run "
+                                f"`{REGENERATE}`", path)
+        return cls(columns, {k: [float(x) for x in row] for k, row in zip(keys, probs)}, meta.get("teacher", ""))
+
+    def write(self, path: Path) -> None:
+        import numpy as np
+        from safetensors.numpy import save_file
+
+        keys = sorted(self.probs)
+        arr = np.array([self.probs[k] for k in keys], dtype=np.float32).reshape(len(keys), len(self.columns))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        save_file({"probs": arr}, str(tmp), metadata={"keys": json.dumps(keys), "columns": json.dumps(self.columns),
+                                                      "teacher": self.teacher})
+        os.replace(tmp, path)  # never a half-written file at ``path``
+
+
+def columns_of(scheme: LabelScheme) -> list[str]:
+    return [f"actor={a}" for a in scheme.actor_labels] + [f"stance={s}" for s in scheme.stance_labels]
+
+
+def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> list[Unit]:
+    """``units`` with the teacher's distributions in ``extra["teacher"]`` when the run distils
+    (``trainer.distill_weight`` > 0); unchanged otherwise."""
+    if not float(cfg.trainer.get("distill_weight", 0.0) or 0.0):
+        return list(units)
+    from .context import contexts
+
+    path = Path(cfg.data.teacher.outputs)
+    ctx = contexts(units, scheme) if cfg.system.context else [None] * len(units)
+    keys = [example_key(u.text, c) for u, c in zip(units, ctx)]
+    columns = columns_of(scheme)
+    stored = TeacherOutputs.read(path)
+    if stored is not None and stored.columns != columns:
+        raise KpstanceError(f"teacher outputs are for other labels ({len(stored.columns)} columns): run "
+                            f"`{REGENERATE}`", path)
+    missing = sorted({k for k in keys if stored is None or k not in stored.probs})
+    if missing:
+        stored = _predict_missing(cfg, path, stored, columns, units, ctx, keys, set(missing))
+    log.info("distillation: teacher distributions for %d training examples (%s)", len(units), path)
+    return [replace(u, extra={**u.extra, "teacher": stored.probs[k]}) for u, k in zip(units, keys)]
+
+
+def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, columns: list[str],
+                     units: Sequence[Unit], ctx: Sequence[str | None], keys: Sequence[str],
+                     missing: set[str]) -> TeacherOutputs:
+    model = cfg.data.teacher.model
+    if not model:
+        have = "no teacher outputs" if stored is None else "teacher outputs made for another training set"
+        raise KpstanceError(f"{have} ({len(missing)} of this run's {len(set(keys))} training examples are not in "
+                            f"them): run `{REGENERATE}`, or set data.teacher.model to a saved teacher", path)
+    from .predictor import StancePredictor
+
+    teacher = StancePredictor.load(model)
+    sha = weights_sha256(model)
+    if stored is not None and stored.teacher and stored.teacher != sha:
+        log.warning("teacher outputs in %s came from another teacher; they are made again", path)
+        stored, missing = None, set(keys)
+    todo = {k: i for i, k in enumerate(keys) if k in missing}
+    idx = list(todo.values())
+    log.info("distillation: the teacher %s predicts %d training examples", model, len(idx))
+    pa, ps = teacher.predict_proba([units[i].text for i in idx], int(cfg.trainer.predict_batch_size),
+                                   contexts=[ctx[i] for i in idx] if cfg.system.context else None)
+    if teacher.actors + teacher.stances != [c.partition("=")[2] for c in columns]:
+        raise KpstanceError("the teacher's labels differ from the configured scheme", Path(model))
+    out = stored or TeacherOutputs(columns, {}, sha)
+    for row, k in enumerate(todo):
+        out.probs[k] = [*map(float, pa[row]), *map(float, ps[row])]
+    out.teacher = sha
+    out.write(path)
+    return out
