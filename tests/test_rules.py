@@ -239,3 +239,21 @@ def test_demands_to_end_another_partys_coercive_step(scheme, text, expected):
 ])
 def test_procedural_topics_are_no_steps(scheme, text, expected):
     assert label(scheme, text) == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a step whose owner is named right after it is that owner's, relayed by the source
+    ("The naval exercises of the United States and Japan went ahead last week, Geng Shuang said.",
+     ("china", "neutral")),
+    # inside a quote the speaker says 'we': 'they' plan another party's step
+    ('"They are planning more drills near the border," the Chinese envoy said.', ("china", "neutral")),
+    ('"We will hold more drills near the border," the Chinese envoy said.', ("china", "hardline")),
+    # a report inside the unit: the steps after its verb are its source's, which the unit's source only relays
+    ("According to Ryabkov, officials in Tokyo have said that military options remain on the table.",
+     ("russia", "neutral")),
+    # a step reported in the past passive with no agent is a fact told; a present passive may be a call
+    ("New sanctions on Pyongyang were published last week, Lavrov noted.", ("russia", "neutral")),
+    ("New sanctions on Pyongyang are needed, Haley said.", ("united_states", "hardline")),
+])
+def test_whose_step_a_reported_unit_names(scheme, text, expected):
+    assert label(scheme, text) == [expected]

@@ -18,6 +18,8 @@ from .aliases import matcher_for, word_regex
 from .scheme import LabelScheme
 
 HEADING_KINDS = ("title", "subtitle", "subheading")
+# The passive auxiliaries of the past (English), until the label scheme lists them (grammar.past_auxiliaries).
+PAST_AUXILIARIES = ("was", "were", "had been")
 DASH_ATTRIBUTION_RE = re.compile(r"\s[—–-]{1,2}\s*(?P<src>[^—–-]{2,60})$")
 
 
@@ -52,6 +54,14 @@ class Rules:
         self.first_person_re = re.compile(rf"\b(?:{_alternation(gram['first_person'])})\b")
         self.clause_split_re = re.compile(rf"[,;:]|\b(?:{_alternation(gram['clause_openers'])})\b")
         self.relative_re = re.compile(rf"\b(?:{_alternation(gram['clause_openers'])})\b")
+        # a step reported in the past passive with no agent: 'a new list of sanctions ... was published' (a present
+        # passive may be a call: 'sanctions are needed')
+        past = gram.get("past_auxiliaries") or PAST_AUXILIARIES
+        self.passive_fact_re = re.compile(
+            rf"^[^,;:.]{{0,60}}?\b(?:{_alternation(past)})\s+\w+"
+            rf"(?:{_alternation(gram['participle_endings'])})\b(?!\s+{re.escape(scheme.agent_marker)}\b)")
+        # the owner named right after a step: 'the drills (of the US ...)', 'the sanctions by the council'
+        self.owner_after_re = re.compile(rf"^\s*\(?\s*(?:of|{re.escape(scheme.agent_marker)})\s+(?:the\s+)?")
         self.coreference_re = re.compile(
             rf"^(?:{_alternation(gram['coreference_determiners'])})\s+(?:{_alternation(gram['coreference_nouns'])})\b")
         self.situation_re = re.compile(rf"^(?:{_alternation(sit['determiners'])})\s+(?:{_alternation(sit['nouns'])})\b")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from ..text.segment import OPEN_QUOTES
 from .attribution import Rules
 from .context import Context, cues
 
@@ -96,6 +97,9 @@ def _provocation(sc: Scope, m: re.Match[str]) -> bool:
     return any(p.start() <= m.start() and m.end() <= p.end() for p, _ in sc("provocation"))
 
 
+UNNAMED = "?"  # the owner of a step that belongs to another party the unit does not name
+
+
 def _owner(r: Rules, c: Context, m: re.Match[str]) -> str | None:
     """Whose step a cue is: the party named last before it in the same clause, or None (the speaker's own).
 
@@ -113,14 +117,41 @@ def _owner(r: Rules, c: Context, m: re.Match[str]) -> str | None:
         and (clause[: x.start].split() or [""])[-1].lower() not in r.target_words
         and not r.complement_re.match(clause[x.end :])  # 'urged Y to return to talks': the speaker's call
     ]
-    return agents[-1].actor if agents else None
+    if agents:
+        return agents[-1].actor
+    after = r.owner_after_re.match(c.content[m.end() :])  # 'the drills (of the US and South Korea)'
+    if after:
+        named = r.matcher.actor_mentions(c.content[m.end() + after.end() :][:60])
+        if named and named[0].start == 0:
+            return named[0].actor
+    if _quoted(c) and r.pronoun_re.search(clause):
+        return UNNAMED  # in a quote, 'they' and 'he' are others: the speaker says 'we' and 'I'
+    return _embedded_source(r, c, before)
+
+
+def _quoted(c: Context) -> bool:
+    return c.unit.in_quote or c.unit.text.lstrip()[:1] in OPEN_QUOTES
+
+
+def _embedded_source(r: Rules, c: Context, before: str) -> str | None:
+    """The source of a report inside the unit ('officials in Washington have stated that ... on the table'): the
+    steps after its verb are that source's, which the unit's own source only relays."""
+    verbs = list(r.verb_re.finditer(before))
+    if not verbs:
+        return None
+    subject = r.clause_split_re.split(before[: verbs[-1].start()])[-1]
+    if len(subject.split()) > 8 or r.first_person_re.search(subject):
+        return None
+    named = r.matcher.actor_mentions(subject)
+    return named[0].actor if named else None
 
 
 def _own_step(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
     """The step is the actor's: it is named among the clause's agents ('Seoul and Washington fired ...') or the
     speaker refers to itself before it ('it had test-fired ...')."""
     clause = r.clause_split_re.split(c.content[: m.start()])[-1]
-    return bool(r.self_ref_re.search(" ".join(clause.split()[-6:]))) or any(
+    self_ref = r.first_person_re if _quoted(c) else r.self_ref_re  # in a quote, 'it' is not the speaker
+    return bool(self_ref.search(" ".join(clause.split()[-6:]))) or any(
         x.actor == actor for x in r.matcher.actor_mentions(clause)
         if (clause[: x.start].split() or [""])[-1].lower() not in r.target_words)
 
@@ -144,7 +175,8 @@ def _targets_other(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
 def _own(r: Rules, c: Context, sc: Scope, group: str, actor: str, negated: bool = False,
          reported: bool = False) -> list[Match]:
     """Cues of ``group`` whose step belongs to ``actor`` (or to nobody named, i.e. the speaker). A source reporting
-    a launch or a test without naming its owner relays a fact ('the missile was fired from ...'): not its step."""
+    a launch or a test without naming its owner, or a step in the passive with no agent, relays a fact ('the missile
+    was fired from ...', 'new sanctions were announced'): not its step."""
     out = []
     for m, n in sc(group):
         owner = _owner(r, c, m)
@@ -152,8 +184,9 @@ def _own(r: Rules, c: Context, sc: Scope, group: str, actor: str, negated: bool 
             continue
         if owner not in (None, actor) and not _own_step(r, c, m, actor):
             continue
-        if owner is None and reported and _provocation(sc, m) and not _own_step(r, c, m, actor):
-            continue
+        if owner is None and reported and (_provocation(sc, m) or r.passive_fact_re.match(c.content[m.end() :])) \
+                and not _own_step(r, c, m, actor):
+            continue  # a launch, or a step reported in the passive ('sanctions were published'), told as a fact
         out.append((m, n))
     return out
 
