@@ -257,3 +257,18 @@ def test_procedural_topics_are_no_steps(scheme, text, expected):
 ])
 def test_whose_step_a_reported_unit_names(scheme, text, expected):
     assert label(scheme, text) == [expected]
+
+
+@pytest.mark.parametrize("body, expected", [
+    # the second sentence of a quote that criticised another party's drills keeps that position
+    ('"The unscheduled air drills of Washington and Seoul went ahead last week. It looks as if they want a pretext '
+     'for military action," Wang Yi said.', [("china", "conciliatory"), ("china", "conciliatory")]),
+    # a quote with no attribution of its own right after the speaker's quote in the same paragraph
+    ('"We call on all sides to resume talks," Wang Yi said. "We are ready to help in any way."',
+     [("china", "conciliatory"), ("china", "conciliatory")]),
+    # a quote that took no position passes none on
+    ('"The ministers met in Beijing on Friday," Wang Yi said. "We are ready to help in any way."',
+     [("china", "neutral"), ("china", "neutral")]),
+])
+def test_a_quote_over_several_sentences_keeps_its_position(scheme, body, expected):
+    assert label_article(scheme, body) == expected

@@ -17,7 +17,8 @@ class Context:
     att: Attribution
     last_speaker: str | None  # the actor of the article's last attributed sentence
     prev_text: str = ""
-    memory: dict[str, str] = field(default_factory=dict)  # the article's surnames and titles (Rules.remember)
+    # the section's surnames and titles (Rules.remember) and the reading of its last sentence (stance_lfs.decide)
+    memory: dict[str, str] = field(default_factory=dict)
     cue_cache: dict[str, list] = field(default_factory=dict)  # cue matches per group, computed once
 
     @property

@@ -97,6 +97,7 @@ def _provocation(sc: Scope, m: re.Match[str]) -> bool:
     return any(p.start() <= m.start() and m.end() <= p.end() for p, _ in sc("provocation"))
 
 
+LAST_READING = "reading:last"  # the section memory's key for its last sentence: actor|stance|paragraph|quote_opens
 UNNAMED = "?"  # the owner of a step that belongs to another party the unit does not name
 
 
@@ -387,6 +388,17 @@ def rd_conciliatory_cue(r: Rules, c: Context, sc: Scope, actor: str, reported: b
     return s if s == r.scheme.deescalating else None
 
 
+def rd_quote_continuation(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """A sentence that goes on with the same speaker's quote ('... the drills were held. It seems they want a
+    pretext," he said.') and takes no position of its own keeps the position the quote took before it."""
+    u = c.unit
+    last = c.memory.get(LAST_READING, "").split("|")
+    if not (u.in_quote and len(last) == 4 and last[0] == actor and last[2] == str(u.paragraph)):
+        return None
+    continues = last[3] == "True" or (c.att.trailing is None and c.att.leading is None)
+    return last[1] if continues and last[1] != r.scheme.neutral_stance else None
+
+
 def rd_reported_other(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """A source that reports another party's position without judging it."""
     if reported and (_others(r, c, sc, "coercive", actor) or _others(r, c, sc, "deescalating", actor)):
@@ -420,6 +432,7 @@ READINGS: dict[str, Reading] = {
     "negated_hardline": rd_negated_hardline,
     "hardline_cue": rd_hardline_cue,
     "conciliatory_cue": rd_conciliatory_cue,
+    "quote_continuation": rd_quote_continuation,
     "reported_other": rd_reported_other,
     "procedural": rd_procedural,
     "no_cue": rd_no_cue,
@@ -435,6 +448,9 @@ def decide(r: Rules, c: Context, actor: str, reported: bool) -> tuple[str, str]:
             ((name, s) for name, fn in READINGS.items() if (s := fn(r, c, sc, actor, reported)) is not None),
             ("no_cue", r.scheme.neutral_stance),
         )
+        u = c.unit
+        if u.kind == "sentence":  # what the section's next sentence continues (rd_quote_continuation)
+            c.memory[LAST_READING] = "|".join((actor, c.cue_cache[key][1], str(u.paragraph), str(u.quote_opens)))
     return c.cue_cache[key]
 
 
