@@ -226,3 +226,9 @@ def test_the_real_mpnet_folder_checks_out_and_loads_without_token_type_ids(tmp_p
     with torch.no_grad():
         logits = model(**pad_batch(enc["input_ids"], enc.get("token_type_ids"), [0], tok.pad_token_id)).logits
     assert logits.shape == (1, 2)
+
+
+def test_an_unknown_pin_name_lists_the_known_ones(project, capsys):
+    assert fe.main(["fak"]) == 2
+    line = one_error_line(capsys)
+    assert "no encoder pin 'fak' (known: fake)" in line

