@@ -37,6 +37,7 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--errors", default="", help="comma-separated: seed, dev")
     ap.add_argument("--votes", action="store_true", help="with --errors: every function's vote")
+    ap.add_argument("--swap", action="store_true", help="also the speaker-swap test on dev (rules_dev_swap_*)")
     args, overrides = ap.parse_known_args(argv)
     cfg = validate(compose(["logger=none", "paths.output_dir=/tmp/kp_rules_score", *overrides]))
     r = cfg.rules
@@ -59,6 +60,13 @@ def main(argv: list[str]) -> int:
     arts = Scorer(ms, scheme).score_articles("rules", "", RulesSystem(cfg, scheme, 0), "dev")
     if arts:  # whole articles segmented as `kpstance predict` does: the run's rules_dev_articles_* keys
         print(_line("dev articles", arts, "dev_articles_"))
+    if args.swap:
+        from kpstance.eval.swap import sentence_test
+        from kpstance.weak.swap import Swapper
+
+        sw = sentence_test(RulesSystem(cfg, scheme, 0), recs, Swapper(scheme)).metrics("dev_", scheme)
+        print("dev swap      " + "  ".join(f"{k[4:]} {v:.3f}" if isinstance(v, float) else f"{k[4:]} {v}"
+                                       for k, v in sw.items()))
     wanted = {w.strip() for w in args.errors.split(",") if w.strip()}
     for name, rows in (("seed", seed), ("dev", dev)):
         if name not in wanted:
