@@ -1,0 +1,224 @@
+"""The remedies for a stance read from the speaker (issue 18): counterfactual logit pairing, a stance head blind to
+actor mentions, alias-varied copies, and distillation from a teacher's stored distributions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import compose
+
+from kpstance.errors import KpstanceError
+from kpstance.text.segment import Unit
+from kpstance.weak.swap import Swapper
+
+PAIRS = [("Lavrov", "Tillerson"), ("Moscow", "Washington"), ("Wang Yi", "Kono"), ("Beijing", "Tokyo")]
+SAYS = {"hardline": ["wants sanctions", "urges drills"], "conciliatory": ["wants talks", "urges restraint"]}
+VAGUE = ["spoke", "commented", "met reporters"]
+ACTOR = {"Lavrov": "russia", "Moscow": "russia", "Wang Yi": "china", "Beijing": "china",
+         "Tillerson": "united_states", "Washington": "united_states", "Kono": "japan", "Tokyo": "japan"}
+
+
+def _toy() -> tuple[list[Unit], list[tuple[str, str]]]:
+    """Russia and China always conciliatory, the US and Japan always hardline; the vague sentences tell the stances
+    apart only by the speaker, so a model free to read the speaker does."""
+    units, labels = [], []
+    for soft, hard in PAIRS:
+        for name, stance in ((soft, "conciliatory"), (hard, "hardline")):
+            for j, what in enumerate([*SAYS[stance], *VAGUE]):
+                units.append(Unit.of_text(f"{name} {what}.", f"{ACTOR[name]}-{name}-{j}"))
+                labels.append((ACTOR[name], stance))
+    return units, labels
+
+
+def _with_copies(scheme, units, labels, pair_only=False):
+    from kpstance.weak.trainset import TrainPart, swap_part
+
+    copies = swap_part([TrainPart("toy", units, labels)], scheme, 1, 0, pair_only=pair_only)
+    return units + copies.units, labels + copies.labels, copies
+
+
+def _stance_gap(model_predict, units, copies) -> float:
+    """Mean absolute difference of the stance distributions of each unit and its swapped copy."""
+    by_id = {u.id: u for u in units}
+    originals = [by_id[c.extra["swap_of"]] for c in copies.units]
+    a, b = model_predict(originals), model_predict(copies.units)
+    return sum(abs(p["stance_probs"][s] - q["stance_probs"][s]) for p, q in zip(a, b) for s in p["stance_probs"]) \
+        / len(a)
+
+
+def test_logit_pairing_pulls_a_unit_and_its_swapped_copy_together(scheme, tmp_path):
+    """The same tiny BERT, the same data and seed: with the pairing term the stance distributions of a unit and its
+    speaker-swapped copy lie much closer than without it, and both still read the telling sentences right. The copies
+    serve only as partners (not trained on)."""
+    from kpstance.config import validate
+    from kpstance.systems.base import fit_fresh
+
+    units, labels = _toy()
+    us, ls, copies = _with_copies(scheme, units, labels, pair_only=True)
+    assert copies.units and all(u.extra["pair_only"] for u in copies.units)
+    gaps = {}
+    for weight in (0.0, 5.0):
+        cfg = validate(compose(["experiment=smoke", "trainer.max_steps=100", "trainer.batch_size=8", "trainer.lr=3e-3",
+                                f"trainer.pair_weight={weight}", "system.context=false"], tmp_path / str(weight)))
+        model = fit_fresh(cfg, scheme, us, ls, f"pair {weight}")
+        gaps[weight] = _stance_gap(model.predict, units, copies)
+        telling = [(p["stance"], s) for u, p, (_, s) in zip(units, model.predict(units), labels)
+                   if not any(v in u.text for v in VAGUE)]
+        assert all(p == s for p, s in telling), (weight, telling)
+    assert gaps[5.0] < 0.5 * gaps[0.0], gaps
+
+
+def test_counterfactual_pairs_map_each_unit_to_its_copies_and_skip_partners_in_the_loss(scheme):
+    from kpstance.systems.transformer import counterfactual_pairs
+
+    units, labels = _toy()
+    us, _, copies = _with_copies(scheme, units[:3] * 2, labels[:3] * 2, pair_only=True)  # repeated units too
+    partners, trained = counterfactual_pairs(us)
+    assert trained == [True] * 6 + [False] * len(copies.units)
+    first_copy = next(j for j, u in enumerate(us) if u.extra.get("swap_of") == units[0].id)
+    assert first_copy in partners[0] and first_copy in partners[3]  # both showings of the unit are paired
+
+
+def test_a_blind_stance_head_gives_a_unit_and_its_swapped_copy_one_stance(scheme, tmp_path):
+    """With system.blind_stance the stance is read from the text with every actor mention masked, in training and in
+    prediction alike: "Lavrov wants talks." and "Tillerson wants talks." get the very same stance distribution, from
+    the fitted system and from the saved model loaded back."""
+    from kpstance.config import validate
+    from kpstance.systems.base import fit_fresh
+    from kpstance.systems.predictor import StancePredictor
+
+    units, labels = _toy()
+    cfg = validate(compose(["experiment=smoke", "trainer.max_steps=10", "system.blind_stance=true"], tmp_path))
+    model = fit_fresh(cfg, scheme, units, labels, "blind")
+    _, _, copies = _with_copies(scheme, units, labels)
+    assert _stance_gap(model.predict, units, copies) < 1e-6
+    model.save(tmp_path / "m")
+    import json
+
+    (tmp_path / "m" / "kpstance.json").write_text(json.dumps(model.meta()), encoding="utf-8")
+    loaded = StancePredictor.load(tmp_path / "m")
+    assert loaded.blind is not None and loaded.blind("Lavrov's envoy met Japanese officials.") == \
+        "someone's envoy met someone officials."
+    texts = [u.text for u in units]
+    assert [p["stance"] for p in loaded.predict(texts)] == [p["stance"] for p in model.predict(units)]
+    cfg_seeing = validate(compose(["experiment=smoke", "trainer.max_steps=100", "trainer.batch_size=8", "trainer.lr=3e-3",
+                                   "system.context=false"], tmp_path / "seeing"))
+    seeing = fit_fresh(cfg_seeing, scheme, units, labels, "seeing")
+    assert _stance_gap(seeing.predict, units, copies) > 1e-3  # without blindness the names move the distribution
+
+
+# -- alias variety
+
+
+@pytest.fixture(scope="module")
+def swapper(scheme):
+    return Swapper(scheme)
+
+
+def _all_variants(swapper, text, kind="sentence", n=40):
+    return {v[0] for k in range(n) if (v := swapper.vary([text], k, [kind])) is not None}
+
+
+def test_alias_variety_writes_formal_names_and_abbreviations_with_their_articles(swapper):
+    got = _all_variants(swapper, "North Korea said on Monday it would halt its tests.")
+    assert "The DPRK said on Monday it would halt its tests." in got
+    assert "The Democratic People's Republic of Korea said on Monday it would halt its tests." in got
+    assert "N. Korea said on Monday it would halt its tests." in got
+    assert "North Korea said on Monday it would halt its tests." not in got  # a copy differs from its original
+    got = _all_variants(swapper, "The move angered South Korea's foreign ministry.")
+    assert "The move angered the Republic of Korea's foreign ministry." in got
+    assert "The move angered the ROK's foreign ministry." in got
+    got = _all_variants(swapper, "US officials condemned the launch.")
+    assert got <= {"U.S. officials condemned the launch.", "USA officials condemned the launch."}  # a modifier stays short
+    got = _all_variants(swapper, "China to cut oil supplies to North Korea", "title")
+    assert "People's Republic of China to cut oil supplies to DPRK" in got  # headlines drop the article
+    assert not any(g.startswith("The ") for g in got)
+
+
+def test_alias_copies_keep_labels_and_mark_their_origin(scheme):
+    from kpstance.weak.trainset import TrainPart, alias_part
+
+    units = [Unit.of_text("Russia and China urged the United States to talk.", "u1"),
+             Unit.of_text("Analysts expect more talks.", "u2")]
+    part = alias_part([TrainPart("toy", units, [("russia", "conciliatory"), ("none", "neutral")])], scheme, 2, 0)
+    assert part.units and all(u.extra["alias_of"] == "u1" for u in part.units)
+    assert part.labels == [("russia", "conciliatory")] * len(part.units)
+    assert len({u.text for u in part.units}) == len(part.units) and all(u.text != units[0].text for u in part.units)
+
+
+# -- distillation
+
+
+def _distill_cfg(tmp, outputs, *more):
+    from kpstance.config import validate
+
+    return validate(compose(["experiment=smoke", "evaluation.cv=false", "trainer.distill_weight=0.5",
+                             f"data.teacher.outputs={outputs}", *more], tmp))
+
+
+def test_distillation_without_teacher_outputs_is_one_line_naming_make_teacher(tmp_path, scheme):
+    from kpstance.systems.teacher import teacher_targets
+
+    cfg = _distill_cfg(tmp_path, tmp_path / "t.safetensors")
+    units, _ = _toy()
+    with pytest.raises(KpstanceError, match=r"no teacher outputs .*run `make teacher`") as e:
+        teacher_targets(cfg, scheme, units)
+    assert str(e.value).startswith(f"{tmp_path / 't.safetensors'}: ") and "\n" not in str(e.value)
+    (tmp_path / "t.safetensors").write_bytes(b"not safetensors at all")
+    with pytest.raises(KpstanceError, match="damaged teacher outputs"):
+        teacher_targets(cfg, scheme, units)
+
+
+def test_a_teacher_fills_its_outputs_once_and_a_changed_set_is_refused(smoke_run, tmp_path, scheme):
+    """With a saved teacher the missing distributions are predicted and stored; the next run reads them without the
+    teacher; a training set with a unit the store lacks (the data changed) is refused."""
+    from kpstance.systems.teacher import TeacherOutputs, teacher_targets
+
+    out = tmp_path / "teacher.safetensors"
+    units, _ = _toy()
+    made = teacher_targets(_distill_cfg(tmp_path, out, f"data.teacher.model={smoke_run['model_dir']}"), scheme, units)
+    stored = TeacherOutputs.read(out)
+    assert stored is not None and len(stored.probs) == len(units) and stored.teacher
+    again = teacher_targets(_distill_cfg(tmp_path, out), scheme, units)
+    assert [u.extra["teacher"] for u in again] == [u.extra["teacher"] for u in made]
+    row = made[0].extra["teacher"]
+    n_actor = len(scheme.actor_labels)
+    assert abs(sum(row[:n_actor]) - 1) < 1e-4 and abs(sum(row[n_actor:]) - 1) < 1e-4
+    with pytest.raises(KpstanceError, match=r"another training set \(1 of"):
+        teacher_targets(_distill_cfg(tmp_path, out), scheme, [*units, Unit.of_text("Kono wants talks now.", "new")])
+
+
+def test_the_student_follows_the_teacher_where_the_weight_says_so(scheme, tmp_path):
+    """Labels say hardline; a teacher says neutral with certainty: with distill_weight 1 the student learns the
+    teacher's stance, with 0 the labels'."""
+    from dataclasses import replace
+
+    from kpstance.config import validate
+    from kpstance.systems.base import fit_fresh
+
+    units, labels = _toy()
+    labels = [(a, "hardline") for a, _ in labels]
+    n_actor = len(scheme.actor_labels)
+    neutral = scheme.stance_labels.index("neutral")
+    taught = []
+    for u, (a, _) in zip(units, labels):
+        row = [0.0] * (n_actor + len(scheme.stance_labels))
+        row[scheme.actor_labels.index(a)] = 1.0
+        row[n_actor + neutral] = 1.0
+        taught.append(replace(u, extra={**u.extra, "teacher": row}))
+    said = {}
+    for w in (0.0, 1.0):
+        cfg = validate(compose(["experiment=smoke", "trainer.max_steps=30", "trainer.batch_size=8",
+                                f"trainer.distill_weight={w}"], tmp_path / str(w)))
+        said[w] = [p["stance"] for p in fit_fresh(cfg, scheme, taught, labels, f"distill {w}").predict(units)]
+    assert said[0.0].count("hardline") == len(units) and said[1.0].count("neutral") == len(units), said
+
+
+def test_a_smoke_run_with_every_remedy_counts_its_copies(tmp_path):
+    from kpstance.run.pipeline import train
+
+    m = train(compose(["experiment=smoke", "evaluation.cv=false", "trainer.pair_weight=1.0", "data.alias_augment=1",
+                       "system.blind_stance=true"], tmp_path))
+    assert m["n_pair_partners"] > 100 and m["n_alias_train"] > 100 and m["n_swap_train"] == 0
+    assert "test_swap_stance_flip" in m and Path(m["model_dir"], "kpstance.json").is_file()
