@@ -272,3 +272,9 @@ def test_whose_step_a_reported_unit_names(scheme, text, expected):
 ])
 def test_a_quote_over_several_sentences_keeps_its_position(scheme, body, expected):
     assert label_article(scheme, body) == expected
+
+
+def test_a_trailing_attribution_keeps_the_clause_it_reports(scheme):
+    # after an opening participle clause, 'Kono said <clause>' reports the clause: its cues are read
+    text = "Speaking in Seoul on Monday, Kono said Japanese diplomats were ready for talks with Pyongyang."
+    assert label(scheme, text) == [("japan", "conciliatory")]

@@ -174,6 +174,16 @@ class Rules:
                 return rest, tail
         return None
 
+    def reported_clause(self, clause: str) -> str:
+        """What a trailing attribution reports after its verb ('..., Tillerson said American diplomats stood ready for
+        talks'): the words after a saying verb that takes no addressee ('told the council' has none to report)."""
+        v = self.verb_re.search(clause)
+        if v is None or v.group(0).lower() in self.target_words:
+            return ""
+        after = clause[v.end() :].strip()
+        words = after.split()
+        return f" {after}" if words and words[0].lower() not in self.adjunct_starters else ""
+
     def leading_attribution(self, text: str) -> tuple[str, str] | None:
         """The source of 'According to X, ...' or 'X said/believes (that) ...' at the clause start."""
         body = self.strip_intro(text.lstrip('"“« '))
@@ -216,7 +226,7 @@ def parse(rules: Rules, unit: Unit) -> Attribution:
     dash_m = DASH_ATTRIBUTION_RE.search(text) if unit.kind in HEADING_KINDS else None
     content = text
     if trailing:
-        content = content[: content.rfind(trailing[1])]
+        content = content[: content.rfind(trailing[1])] + rules.reported_clause(trailing[1])
     lead = rules.leading_attribution(content) if unit.kind == "sentence" else None
     if lead:
         i = content.find(lead[1])
