@@ -278,3 +278,13 @@ def test_a_trailing_attribution_keeps_the_clause_it_reports(scheme):
     # after an opening participle clause, 'Kono said <clause>' reports the clause: its cues are read
     text = "Speaking in Seoul on Monday, Kono said Japanese diplomats were ready for talks with Pyongyang."
     assert label(scheme, text) == [("japan", "conciliatory")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Moon Jae-in called the latest launch intolerable.", ("south_korea", "hardline")),  # a bare condemnation
+    ("No preconditions for a first meeting, Biegun says", ("united_states", "conciliatory")),
+    ("Pompeo said the negotiating teams would meet again in Stockholm.", ("united_states", "conciliatory")),
+    ("Haley warned that the regime would face total destruction.", ("united_states", "hardline")),
+])
+def test_cue_words_for_judgements_threats_and_talks(scheme, text, expected):
+    assert label(scheme, text) == [expected]
