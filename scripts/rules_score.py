@@ -38,6 +38,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--errors", default="", help="comma-separated: seed, dev")
     ap.add_argument("--votes", action="store_true", help="with --errors: every function's vote")
     ap.add_argument("--swap", action="store_true", help="also the speaker-swap test on dev (rules_dev_swap_*)")
+    ap.add_argument("--groups", action="store_true", help="dev by id prefix (the part before the first '-')")
     args, overrides = ap.parse_known_args(argv)
     cfg = validate(compose(["logger=none", "paths.output_dir=/tmp/kp_rules_score", *overrides]))
     r = cfg.rules
@@ -57,6 +58,14 @@ def main(argv: list[str]) -> int:
         m = score([(g["actor"], g["stance"]) for g, _, _ in rows], [(s.actor, s.stance) for _, _, s in rows],
                   scheme, "")
         print(_line(name, m, ""))
+    if args.groups:  # a corpus that grows by families of reports (cpcn-, kp-, ...): each family's figures
+        fams: dict[str, list] = {}
+        for row in dev:
+            fams.setdefault(row[0]["id"].split("-")[0], []).append(row)
+        for fam, rows in sorted(fams.items()):
+            m = score([(g["actor"], g["stance"]) for g, _, _ in rows], [(x.actor, x.stance) for _, _, x in rows],
+                      scheme, "")
+            print(_line(f"  dev {fam}", m, ""))
     arts = Scorer(ms, scheme).score_articles("rules", "", RulesSystem(cfg, scheme, 0), "dev")
     if arts:  # whole articles segmented as `kpstance predict` does: the run's rules_dev_articles_* keys
         print(_line("dev articles", arts, "dev_articles_"))

@@ -288,3 +288,14 @@ def test_a_trailing_attribution_keeps_the_clause_it_reports(scheme):
 ])
 def test_cue_words_for_judgements_threats_and_talks(scheme, text, expected):
     assert label(scheme, text) == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a demand that another party takes a step is the speaker's call for it
+    ("Tokyo demanded that Pyongyang exercise restraint.", ("japan", "conciliatory")),
+    ("Wang Yi said Beijing firmly demands that Washington cancel the drills.", ("china", "conciliatory")),
+    # a report of what another party will do is relayed, not called for
+    ("Beijing said that Seoul would halt the drills.", ("china", "neutral")),
+])
+def test_a_demand_that_another_party_acts_is_the_speakers_call(scheme, text, expected):
+    assert label(scheme, text) == [expected]

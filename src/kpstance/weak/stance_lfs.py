@@ -115,7 +115,7 @@ def _owner(r: Rules, c: Context, m: re.Match[str]) -> str | None:
     agents = [
         x for x in r.matcher.mentions(clause)
         if (x.kind == "alias" or x.role == "official" or (x.role == "" and len(clause[x.end:].split()) <= 3))
-        and (clause[: x.start].split() or [""])[-1].lower() not in r.target_words
+        and not _target(r, _words_before(c, clause[: x.start]))
         and not r.complement_re.match(clause[x.end :])  # 'urged Y to return to talks': the speaker's call
     ]
     if agents:
@@ -145,6 +145,23 @@ def _embedded_source(r: Rules, c: Context, before: str) -> str | None:
         return None
     named = r.matcher.actor_mentions(subject)
     return named[0].actor if named else None
+
+
+def _words_before(c: Context, before: str) -> str:
+    """The words before a mention, with the attribution's verb where the content opens with them ('Tokyo demanded |
+    that Pyongyang ...')."""
+    if len(before.split()) < 2 and c.att.leading and c.content.lstrip().startswith(before.strip()):
+        return f"{c.att.leading[1]} {before}"
+    return before
+
+
+def _target(r: Rules, before: str) -> bool:
+    """A party named after these words is a target or an addressee, not an agent: 'sanctions against Y', 'urged Y',
+    'demanded that Y ...' (the demand is the speaker's call)."""
+    words = [w.lower() for w in before.split()[-3:]]
+    if words and words[-1] in r.target_words:
+        return True
+    return len(words) >= 2 and words[-1] == "that" and words[-2] in r.target_words
 
 
 def _own_step(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
