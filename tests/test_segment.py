@@ -93,6 +93,9 @@ WIRE = {
                "council.\n\n(END)\n", "SEOUL, Nov. 29 (Yonhap) --", "President Moon Jae-in convened the council."),
     "kcna": ("Statement of DPRK Foreign Ministry\nPyongyang, November 29 (KCNA) -- The DPRK rejects the resolution.\n",
              "Pyongyang, November 29 (KCNA) --", "The DPRK rejects the resolution."),
+    "kyodo": ("Japan pauses alert drills\n\nTOKYO, June 22 Kyodo - Japan put its civil drills on hold on Friday. The "
+              "cabinet cited calmer ties.\n\n==Kyodo\n", "TOKYO, June 22 Kyodo -",
+              "Japan put its civil drills on hold on Friday."),
     "tass": ("Moscow urges dialogue — Lavrov\nThe minister spoke in Minsk\nMINSK, December 2. /TASS/. Russia calls "
              "for talks, Lavrov said.\n", "MINSK, December 2. /TASS/.", "Russia calls for talks, Lavrov said."),
 }
@@ -107,7 +110,7 @@ def test_wire_formats_give_the_dateline_its_own_unit_and_skip_credit_lines(fmt):
     d = kinds.index("dateline")
     assert units[d].text == dateline and units[d + 1].text == first and units[d + 1].kind == "sentence"
     texts = " ".join(u.text for u in units)
-    for furniture in ("Reporting by", "Editing by", "By MARI", "Enditem", "(END)"):
+    for furniture in ("Reporting by", "Editing by", "By MARI", "Enditem", "(END)", "==Kyodo"):
         assert furniture not in texts
     assert not any(u.kind in ("subtitle", "subheading") and u.text.startswith("By ") for u in units)
 

@@ -18,18 +18,20 @@ OPEN_QUOTES = '"“«'
 CLOSE_QUOTES = '"”»'
 # Datelines of the wire formats, each its own unit (the sentence after it is a unit without it):
 # "MOSCOW, November 24. /TASS/.", "SEOUL (Reuters) -", "SEOUL, South Korea (AP) —",
-# "BEIJING, Nov. 29 (Xinhua) --", "SEOUL, Nov. 29 (Yonhap) --", "Pyongyang, November 29 (KCNA) --".
+# "BEIJING, Nov. 29 (Xinhua) --", "SEOUL, Nov. 29 (Yonhap) --", "Pyongyang, November 29 (KCNA) --", and Kyodo's
+# bare agency after a date: "TOKYO, June 22 Kyodo -".
 _CITY = r"[A-Z][A-Za-z.'\-]*(?:\s+[A-Z][A-Za-z.'\-]*){0,3}"
 _WHERE_WHEN = r"(?:,\s+(?:[A-Z][a-z]+\.?\s+\d{1,2}\.?|[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?))?"
 _AGENCY = r"(?:/[A-Za-z\-]+/\.?|\([A-Za-z\-]+\)\s*[-—–]{1,2})"
-DATELINE_RE = re.compile(rf"^(?P<dateline>{_CITY}{_WHERE_WHEN}\s*{_AGENCY})\s*")
+_DATED_BARE_AGENCY = r",\s+[A-Z][a-z]+\.?\s+\d{1,2}\s+[A-Z][A-Za-z]+\s+[-—–]{1,2}"
+DATELINE_RE = re.compile(rf"^(?P<dateline>{_CITY}(?:{_WHERE_WHEN}\s*{_AGENCY}|{_DATED_BARE_AGENCY}))\s*")
 # Wire-copy furniture: bylines, credit lines, end marks and site furniture. Never units, whether on a line
 # of their own (the line is skipped) or after the last sentence of a paragraph (stripped, the sentence kept).
 _NAME = r"[A-Z][\w.'\-]*"
 _NAMES = rf"{_NAME}(?:(?:\s+|\s*[,&]\s*)(?:and|in|at|the|of|de|van|von|{_NAME}))*"
 _CREDIT_BY = r"(?:(?:Additional\s+)?[Rr]eporting|Writing|Editing|Compiled|Graphics)\s+by"
 _CREDIT = rf"{_CREDIT_BY}\s+"
-_END_MARK = r"\(?Enditem\)?\.?|\(END\)"  # Xinhua, Yonhap
+_END_MARK = r"\(?Enditem\)?\.?|\(END\)|==\s?[A-Z][A-Za-z]+"  # Xinhua, Yonhap, Kyodo ("==Kyodo")
 _PAREN_CREDITS = rf"\({_CREDIT}[^()]*\)"  # Reuters: "(Reporting by X; Editing by Y)"
 _AP_CONTRIBUTED = (r"(?:The\s+)?Associated\s+Press\s+(?:writers?|reporters?|journalists?)\s+.+?\s+contributed"
                    r"(?:\s+to\s+this\s+(?:report|story))?\.")
