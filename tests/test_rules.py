@@ -299,3 +299,15 @@ def test_cue_words_for_judgements_threats_and_talks(scheme, text, expected):
 ])
 def test_a_demand_that_another_party_acts_is_the_speakers_call(scheme, text, expected):
     assert label(scheme, text) == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # exempting, dismantling and offers to meet lower tension, whoever takes them
+    ("The Security Council granted a sanctions exemption for the rail survey.", ("united_nations", "conciliatory")),
+    ("Pyongyang began demolishing its missile engine test stand on Monday.", ("north_korea", "conciliatory")),
+    ("Kim Jong Un said he was willing to meet Abe.", ("north_korea", "conciliatory")),
+    # a source confirming another party's step, told in the past passive, relays a fact
+    ("Seoul's defence ministry confirmed that several guard posts had been demolished.", ("south_korea", "neutral")),
+])
+def test_the_direction_of_a_step_and_facts_relayed(scheme, text, expected):
+    assert label(scheme, text) == [expected]

@@ -60,6 +60,8 @@ class Rules:
         self.passive_fact_re = re.compile(
             rf"^[^,;:.]{{0,60}}?\b(?:{_alternation(past)})\s+\w+"
             rf"(?:{_alternation(gram['participle_endings'])})\b(?!\s+{re.escape(scheme.agent_marker)}\b)")
+        # ... or the step is the participle itself: 'guard posts had been demolished', 'sanctions were lifted'
+        self.passive_aux_re = re.compile(rf"\b(?:{_alternation(past)})(?:\s+\w+ly)?\s*$")
         # the owner named right after a step: 'the drills (of the US ...)', 'the sanctions by the council'
         self.owner_after_re = re.compile(rf"^\s*\(?\s*(?:of|{re.escape(scheme.agent_marker)})\s+(?:the\s+)?")
         self.coreference_re = re.compile(

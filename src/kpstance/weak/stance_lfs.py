@@ -202,11 +202,18 @@ def _own(r: Rules, c: Context, sc: Scope, group: str, actor: str, negated: bool 
             continue
         if owner not in (None, actor) and not _own_step(r, c, m, actor):
             continue
-        if owner is None and reported and (_provocation(sc, m) or r.passive_fact_re.match(c.content[m.end() :])) \
+        if owner is None and reported and (_provocation(sc, m) or _passive_fact(r, c, m)) \
                 and not _own_step(r, c, m, actor):
             continue  # a launch, or a step reported in the passive ('sanctions were published'), told as a fact
         out.append((m, n))
     return out
+
+
+def _passive_fact(r: Rules, c: Context, m: re.Match[str]) -> bool:
+    """The step is told in the past passive with no agent: 'sanctions ... were published', 'had been demolished'."""
+    participle = m.group(0).split()[0].lower().endswith(tuple(r.scheme.grammar["participle_endings"]))
+    return bool(r.passive_fact_re.match(c.content[m.end() :])
+                or (participle and r.passive_aux_re.search(c.content[: m.start()])))
 
 
 def _others(r: Rules, c: Context, sc: Scope, group: str, actor: str) -> bool:
@@ -387,7 +394,8 @@ def rd_negated_hardline(r: Rules, c: Context, sc: Scope, actor: str, reported: b
 
 def _polar(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """The actor's own steps: the side with more cues; a tie goes to the coercive step."""
-    hard, soft = _own(r, c, sc, "coercive", actor, reported=reported), _own(r, c, sc, "deescalating", actor)
+    hard = _own(r, c, sc, "coercive", actor, reported=reported)
+    soft = _own(r, c, sc, "deescalating", actor, reported=reported)
     if not hard and not soft:
         return None
     return r.scheme.deescalating if len(soft) > len(hard) else r.scheme.coercive
