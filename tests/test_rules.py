@@ -128,6 +128,7 @@ def label_article(scheme, body):
     ("Pyongyang's U.N. envoy wrote to the council on Monday.", "north_korea"),
     ("Park Ji-won, a fellow at a Seoul think tank, said North Korea was playing for time.", "none"),
     ("Analysts see the launch as a message to Washington.", "none"),
+    ("The council imposed a ban on the North's seafood exports.", "united_nations"),  # the council in lower case
 ])
 def test_aliases_possessive_chains_and_unaffiliated_sources(scheme, text, actor):
     from kpstance.text.segment import Unit
