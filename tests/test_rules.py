@@ -166,6 +166,8 @@ def test_title_alone_resolves_to_the_last_person_with_that_title(scheme):
     ("Tokyo ruled out any talks with Pyongyang for now.", ("japan", "hardline")),
     ("Washington said no option could be ruled out.", ("united_states", "hardline")),
     ("Sanctions alone cannot solve the problem, Lavrov said.", ("russia", "conciliatory")),
+    ("Beijing said fresh sanctions would be premature.", ("china", "conciliatory")),
+    ("Wang Yi called further sanctions useless and ineffective.", ("china", "conciliatory")),
     ("Pyongyang said it would not abandon its nuclear programme.", ("north_korea", "hardline")),
     ("The North will never give up its nuclear deterrent, KCNA said.", ("north_korea", "hardline")),
     ("Seoul said it won't hold the drills this month.", ("south_korea", "conciliatory")),
