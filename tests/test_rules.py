@@ -176,6 +176,8 @@ def test_title_alone_resolves_to_the_last_person_with_that_title(scheme):
     ("Beijing condemned the launch and urged all sides to show restraint.", ("china", "conciliatory")),
     ("Tokyo condemned the launch and called for tougher sanctions.", ("japan", "hardline")),
     ("Seoul condemned the missile launch in the strongest terms.", ("south_korea", "hardline")),
+    # a headline that condemns another party's launch is no provocation of that party
+    ("Beijing condemns Pyongyang's latest launch and urges all parties to stay calm", ("china", "conciliatory")),
     # opposing another party's coercive step versus defying sanctions aimed at oneself
     ("Moscow opposes the deployment of the new missile defence battery.", ("russia", "conciliatory")),
     ("Pyongyang rejected the new UN sanctions as an act of war.", ("north_korea", "hardline")),

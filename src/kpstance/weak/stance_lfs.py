@@ -281,7 +281,8 @@ def rd_provocation(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) 
     if not ms or ms[0].actor != actor:
         return None
     for m, n in sc("criticism"):
-        objects = [x for x in ms if x.start >= m.end() and not c.content[m.end() : x.start].strip()]
+        objects = [x for x in ms if x.start >= m.end() and not c.content[m.end() : x.start].strip()
+                   and not re.search(r"['’]s?$", x.text)]  # 'denounces Pyongyang's test' judges the test
         if not n and _owner(r, c, m) == actor and objects and objects[0].actor != actor:
             return r.scheme.coercive
     return None
