@@ -176,7 +176,7 @@ def test_title_alone_resolves_to_the_last_person_with_that_title(scheme):
     ("Beijing condemned the launch and urged all sides to show restraint.", ("china", "conciliatory")),
     ("Tokyo condemned the launch and called for tougher sanctions.", ("japan", "hardline")),
     ("Seoul condemned the missile launch in the strongest terms.", ("south_korea", "hardline")),
-    # a headline that condemns another party's launch is no provocation of that party
+    # condemning another party's launch is no provocation of that party: the remedy asked for decides
     ("Beijing condemns Pyongyang's latest launch and urges all parties to stay calm", ("china", "conciliatory")),
     # opposing another party's coercive step versus defying sanctions aimed at oneself
     ("Moscow opposes the deployment of the new missile defence battery.", ("russia", "conciliatory")),
@@ -316,3 +316,8 @@ def test_a_demand_that_another_party_acts_is_the_speakers_call(scheme, text, exp
 ])
 def test_the_direction_of_a_step_and_facts_relayed(scheme, text, expected):
     assert label(scheme, text) == [expected]
+
+
+def test_an_inverted_attribution_names_a_speaker(scheme):
+    # '..., calls it a duty' is a second verb of the headline's subject, not '..., said Lavrov'
+    assert label(scheme, "Moon says he is ready to meet Kim again, calls it a duty") == [("south_korea", "conciliatory")]

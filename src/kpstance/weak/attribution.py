@@ -172,7 +172,8 @@ class Rules:
                 return tail[: v.start()].strip(), tail
         if v and v.start() == 0:  # inverted: '..., said Lavrov.'
             rest = tail[v.end() :].strip()
-            if rest and len(rest.split()) <= 6:
+            # a speaker is named ('said Lavrov', 'said the minister'); '..., calls it an honor' names none
+            if rest and len(rest.split()) <= 6 and (rest[0].isupper() or self.role_re.search(rest)):
                 return rest, tail
         return None
 
