@@ -321,3 +321,13 @@ def test_the_direction_of_a_step_and_facts_relayed(scheme, text, expected):
 def test_an_inverted_attribution_names_a_speaker(scheme):
     # '..., calls it a duty' is a second verb of the headline's subject, not '..., said Lavrov'
     assert label(scheme, "Moon says he is ready to meet Kim again, calls it a duty") == [("south_korea", "conciliatory")]
+
+
+@pytest.mark.parametrize("text, actor", [
+    # the past perfect of the opening clause recalls background; one in a later clause is a fact inside the news
+    ("Seoul and Tokyo had agreed to share intelligence on the launches.", "none"),
+    ("Only weeks earlier, the council had tightened the oil cap on the North.", "none"),
+    ("President Moon on Friday ordered a review of how the extra launchers had arrived in the country.", "south_korea"),
+])
+def test_background_is_read_from_the_main_clause(scheme, text, actor):
+    assert label(scheme, text)[0][0] == actor

@@ -12,6 +12,7 @@ from ..text.segment import OPEN_QUOTES
 from .attribution import HEADING_KINDS, Rules
 from .context import Context
 
+MAIN_CLAUSE_WORDS = 10  # the words of a sentence's opening clause in which a past perfect marks background
 ActorLF = Callable[[Rules, Context], "str | None"]
 
 
@@ -109,9 +110,15 @@ def lf_background(r: Rules, c: Context) -> str | None:
     if c.unit.kind != "sentence" or c.att.trailing or c.att.leading or c.unit.in_quote:
         return None
     text = c.unit.text
-    if r.background_re.match(text) or r.past_perfect_re.search(text):
+    if r.background_re.match(text):
         return r.scheme.none_actor
-    return None
+    # the past perfect of the main clause ('Seoul and Washington had agreed ...'); one in a later clause ('ordered an
+    # inquiry into how the launchers had entered') recalls a fact inside today's news
+    clauses = r.clause_split_re.split(r.strip_intro(text))
+    while len(clauses) > 1 and len(clauses[0].split()) <= 4:  # an opening adverbial ('Only days earlier, ...')
+        clauses = clauses[1:]
+    main = " ".join(clauses[0].split()[:MAIN_CLAUSE_WORDS])
+    return r.scheme.none_actor if r.past_perfect_re.search(main) else None
 
 
 def lf_coreference(r: Rules, c: Context) -> str | None:
