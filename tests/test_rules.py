@@ -331,3 +331,9 @@ def test_an_inverted_attribution_names_a_speaker(scheme):
 ])
 def test_background_is_read_from_the_main_clause(scheme, text, actor):
     assert label(scheme, text)[0][0] == actor
+
+
+def test_an_opening_setting_is_no_agent(scheme):
+    # 'At <a meeting of a body>, X ...': the setting is skipped like any opening adverbial, X is the agent
+    text = "At a Security Council session next week, Kono plans to call for tighter sanctions."
+    assert label(scheme, text) == [("japan", "hardline")]
