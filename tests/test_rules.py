@@ -337,3 +337,16 @@ def test_an_opening_setting_is_no_agent(scheme):
     # 'At <a meeting of a body>, X ...': the setting is skipped like any opening adverbial, X is the agent
     text = "At a Security Council session next week, Kono plans to call for tighter sanctions."
     assert label(scheme, text) == [("japan", "hardline")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # asking the provoker to halt its own provocation presses it; a call for calm it is not
+    ("Tokyo condemned the launch and urged Pyongyang to stop its missile tests.", ("japan", "hardline")),
+    ("Beijing urged Pyongyang to halt its missile tests.", ("china", "hardline")),
+    # beside a call on the other side to scrap its drills it is a freeze on both sides; halting one's own tests too
+    ("Moscow urged Pyongyang to halt its missile tests and Washington to scrap the drills.",
+     ("russia", "conciliatory")),
+    ("Pyongyang said it would halt its missile tests.", ("north_korea", "conciliatory")),
+])
+def test_a_demand_that_the_provoker_halts(scheme, text, expected):
+    assert label(scheme, text) == [expected]

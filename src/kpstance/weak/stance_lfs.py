@@ -328,7 +328,9 @@ def rd_condemned_provocation(r: Rules, c: Context, sc: Scope, actor: str, report
     provs = _criticised(r, c, sc, actor, "provocation")
     if not provs:
         return None
-    calm = [m for m, n in sc("deescalating") if not n]
+    # 'called on North Korea to stop its tests': a demand that the provoker halt its provocation is no call for calm
+    calm = [m for m, n in sc("deescalating")
+            if not n and not any(p.start() > m.start() and _near(m, p, 3) for p, _ in sc("provocation"))]
     pressure = [m for m, n in sc("coercive") if not n and not _provocation(sc, m)]
     if calm and not pressure:
         return r.scheme.deescalating
@@ -397,9 +399,21 @@ def _polar(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str |
     """The actor's own steps: the side with more cues; a tie goes to the coercive step."""
     hard = _own(r, c, sc, "coercive", actor, reported=reported)
     soft = _own(r, c, sc, "deescalating", actor, reported=reported)
+    demands = [d for d in soft if _halts_provocation(r, c, sc, d[0], actor)]
+    if demands and len(demands) == len(soft):
+        hard, soft = hard + demands, []  # pressing the provoker alone, with no step that lowers tension beside it
     if not hard and not soft:
         return None
     return r.scheme.deescalating if len(soft) > len(hard) else r.scheme.coercive
+
+
+def _halts_provocation(r: Rules, c: Context, sc: Scope, d: re.Match[str], actor: str) -> bool:
+    """'urges the DPRK to halt its nuclear and missile development': another party asked to halt its own provocation
+    (the party addressed before the step, the provocation right after it)."""
+    if not any(p.start() > d.start() and _near(d, p, 3) for p, _ in sc("provocation")):
+        return False
+    clause = r.clause_split_re.split(c.content[: d.start()])[-1]
+    return any(x.actor != actor and r.complement_re.match(clause[x.end :]) for x in r.matcher.actor_mentions(clause))
 
 
 def rd_hardline_cue(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
