@@ -275,6 +275,13 @@ READ_BY_THE_SPEC = [
     ("Only weeks earlier, the council had tightened the oil cap on the North.", ("none", "neutral")),
     ("President Moon on Friday ordered a review of how the extra launchers had arrived in the country.",
      ("south_korea", "neutral")),
+    # voting for a resolution and restricting trade are coercive, offers to talk lower tension
+    ("Beijing voted in favour of the resolution on Monday.", ("china", "hardline")),
+    ("The council restricted the North's oil imports.", ("united_nations", "hardline")),
+    ("Tillerson said Washington would like to talk with Pyongyang.", ("united_states", "conciliatory")),
+    # 'provocative' judges another party's drills (conciliatory) or condemns a launch with no remedy (hardline)
+    ("Geng Shuang called the drills provocative.", ("china", "conciliatory")),
+    ("Seoul called the launch provocative.", ("south_korea", "hardline")),
 ]
 
 
