@@ -282,6 +282,12 @@ READ_BY_THE_SPEC = [
     # 'provocative' judges another party's drills (conciliatory) or condemns a launch with no remedy (hardline)
     ("Geng Shuang called the drills provocative.", ("china", "conciliatory")),
     ("Seoul called the launch provocative.", ("south_korea", "hardline")),
+    # putting off, calling off and ending one's drills lowers tension, however long the name of the drill
+    ("Seoul said it was willing to push back the spring drills.", ("south_korea", "conciliatory")),
+    ("The Pentagon calls off the autumn exercises", ("united_states", "conciliatory")),
+    ("Washington and Seoul will end the annual command post exercise.", ("united_states", "conciliatory")),
+    # raising combat readiness is a military step, not a readiness to talk
+    ("The South Korean army raised its combat readiness after the launch.", ("south_korea", "hardline")),
 ]
 
 

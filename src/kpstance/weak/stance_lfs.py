@@ -62,7 +62,7 @@ class Scope:
         soft = [m for m, n in self.groups["deescalating"] if not n]
         self.groups["coercive"] = [
             (m, n) for m, n in self.groups["coercive"]
-            if not any(_overlap(m, d) or _near(d, m, 3) for d in soft)
+            if not any(_overlap(m, d) or _near(d, m, 3) or _governs(d, m) for d in soft)
         ]
 
         # the attribution's own verb judges too ('Seoul condemned ...', 'Tokyo welcomed ...'): it stands before
@@ -78,6 +78,7 @@ class Scope:
         return [(m, n) for m, n in self.groups.get(group, []) if negated is None or n == negated]
 
 
+OBJECT_WORDS = 5  # words between a de-escalating verb and the coercive step it governs ('end the annual ... exercise')
 TOPIC_WORDS = 6  # words after a procedural phrase that name its topic
 
 
@@ -87,6 +88,13 @@ def _words_end(text: str, start: int, n: int) -> int:
     limit = start + stop.start() if stop else len(text)
     ms = list(re.finditer(r"\S+", text[start:limit]))[:n]
     return start + ms[-1].end() if ms else start
+
+
+def _governs(d: re.Match[str], m: re.Match[str]) -> bool:
+    """'end the annual command post exercise': the coercive step heads the object of the de-escalating one (a few
+    words after it, no punctuation between)."""
+    gap = d.string[d.end() : m.start()]
+    return d.end() <= m.start() and len(gap.split()) <= OBJECT_WORDS and not re.search(r"[,;:.!?\"“”()]", gap)
 
 
 def _overlap(a: re.Match[str], b: re.Match[str]) -> bool:
