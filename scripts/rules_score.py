@@ -35,10 +35,11 @@ def main(argv: list[str]) -> int:
     from kpstance.weak.scheme import load_scheme
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--errors", default="", help="comma-separated: seed, dev")
+    ap.add_argument("--errors", default="", help="comma-separated: seed, dev, contrast")
     ap.add_argument("--votes", action="store_true", help="with --errors: every function's vote")
     ap.add_argument("--swap", action="store_true", help="also the speaker-swap test on dev (rules_dev_swap_*)")
     ap.add_argument("--groups", action="store_true", help="dev by id prefix (the part before the first '-')")
+    ap.add_argument("--contrast", action="store_true", help="also the contrast set's dev pairs (rules_dev_contrast_*)")
     args, overrides = ap.parse_known_args(argv)
     cfg = validate(compose(["logger=none", "paths.output_dir=/tmp/kp_rules_score", *overrides]))
     r = cfg.rules
@@ -66,9 +67,21 @@ def main(argv: list[str]) -> int:
             m = score([(g["actor"], g["stance"]) for g, _, _ in rows], [(x.actor, x.stance) for _, _, x in rows],
                       scheme, "")
             print(_line(f"  dev {fam}", m, ""))
+    rows_by_name = {"seed": seed, "dev": dev}
     arts = Scorer(ms, scheme).score_articles("rules", "", RulesSystem(cfg, scheme, 0), "dev")
     if arts:  # whole articles segmented as `kpstance predict` does: the run's rules_dev_articles_* keys
         print(_line("dev articles", arts, "dev_articles_"))
+    if args.contrast and cfg.data.get("contrast") is not None:
+        from kpstance.corpora.load import load_contrast
+
+        crecs = load_contrast(cfg.data.contrast.path, scheme, cfg.data.language).split("dev")
+        cdev = list(zip(crecs, sentence_units(crecs), rules(sentence_units(crecs))))
+        m = score([(g["actor"], g["stance"]) for g, _, _ in cdev], [(x.actor, x.stance) for _, _, x in cdev], scheme, "")
+        pairs: dict[str, bool] = {}
+        for g, _, x in cdev:
+            pairs[g["pair_id"]] = pairs.get(g["pair_id"], True) and g["stance"] == x.stance
+        print(_line("contrast dev", m, "") + f"  pairs both right {sum(pairs.values())}/{len(pairs)}")
+        rows_by_name["contrast"] = cdev
     if args.swap:
         from kpstance.eval.swap import sentence_test
         from kpstance.weak.swap import Swapper
@@ -77,7 +90,7 @@ def main(argv: list[str]) -> int:
         print("dev swap      " + "  ".join(f"{k[4:]} {v:.3f}" if isinstance(v, float) else f"{k[4:]} {v}"
                                        for k, v in sw.items()))
     wanted = {w.strip() for w in args.errors.split(",") if w.strip()}
-    for name, rows in (("seed", seed), ("dev", dev)):
+    for name, rows in rows_by_name.items():
         if name not in wanted:
             continue
         print(f"\n== {name} errors")
