@@ -288,6 +288,13 @@ READ_BY_THE_SPEC = [
     ("Washington and Seoul will end the annual command post exercise.", ("united_states", "conciliatory")),
     # raising combat readiness is a military step, not a readiness to talk
     ("The South Korean army raised its combat readiness after the launch.", ("south_korea", "hardline")),
+    # the direction of the step: turning down talks and severing ties raise tension, letting sanctions expire and
+    # loosening curbs lower it, doubting that sanctions help argues against pressure
+    ("Seoul turned down the North's offer of military talks.", ("south_korea", "hardline")),
+    ("Kang urged the states that trade with Pyongyang to sever their ties.", ("south_korea", "hardline")),
+    ("Tokyo let its port sanctions on the North expire.", ("japan", "conciliatory")),
+    ("Moscow said the new decree loosens its curbs on North Korean trade.", ("russia", "conciliatory")),
+    ("Wang Yi doubted that further sanctions would help.", ("china", "conciliatory")),
 ]
 
 

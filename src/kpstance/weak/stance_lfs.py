@@ -78,6 +78,8 @@ class Scope:
         return [(m, n) for m, n in self.groups.get(group, []) if negated is None or n == negated]
 
 
+REFUSED_WORDS = 6  # words between a refusal and the de-escalating step it refuses ('turned down the North's offer of
+# military talks')
 OBJECT_WORDS = 5  # words between a de-escalating verb and the coercive step it governs ('end the annual ... exercise')
 TOPIC_WORDS = 6  # words after a procedural phrase that name its topic
 
@@ -238,7 +240,7 @@ def _refused(f: re.Match[str], d: re.Match[str], coercive: list[re.Match[str]]) 
     before it ("dialogue is impossible"), with no coercive step between ("rejected the sanctions and urged
     dialogue" refuses the sanctions, not the dialogue)."""
     after = d.start() > f.start()
-    if not _near(f, d, 4 if after else 3):
+    if not _near(f, d, REFUSED_WORDS if after else 3):
         return False
     lo, hi = (f, d) if after else (d, f)
     return not any(lo.end() <= k.start() < hi.start() for k in coercive)
