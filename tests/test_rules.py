@@ -295,6 +295,8 @@ READ_BY_THE_SPEC = [
     ("Tokyo let its port sanctions on the North expire.", ("japan", "conciliatory")),
     ("Moscow said the new decree loosens its curbs on North Korean trade.", ("russia", "conciliatory")),
     ("Wang Yi doubted that further sanctions would help.", ("china", "conciliatory")),
+    ("Abe said he would invite Kim to Tokyo.", ("japan", "conciliatory")),
+    ("Abe said Kim would not be invited to Tokyo.", ("japan", "hardline")),
 ]
 
 
