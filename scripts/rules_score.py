@@ -1,10 +1,13 @@
 """Score the rules (the weak labeller) alone, in seconds: the seed article's gold and the multi-source dev split.
 
-    .venv/bin/python scripts/rules_score.py [--errors seed,dev] [--votes] [overrides ...]
+    .venv/bin/python scripts/rules_score.py [--errors seed,dev,contrast] [--votes] [--groups] [--contrast] [--swap]
+        [overrides ...]
 
 The seed figures are the run's ``rules_*`` keys (the article labelled in order, as the label stage does), the dev
-figures its ``rules_dev_*`` keys (each sentence read alone, as ``Scorer.score`` does) and ``rules_dev_articles_*``. ``--errors`` lists the units
-the rules get wrong, with the reading that decided the stance (``--votes``: every function's vote). Never test.
+figures its ``rules_dev_*`` keys (each sentence read alone, as ``Scorer.score`` does) and ``rules_dev_articles_*``;
+``--contrast`` adds the contrast set's dev pairs, ``--swap`` the speaker-swap test on dev, ``--groups`` dev by family
+of reports. ``--errors`` lists the units the rules get wrong, with the reading that decided the stance (``--votes``:
+every actor function's vote). Never test.
 """
 
 from __future__ import annotations
