@@ -51,6 +51,10 @@ def main(argv: list[str]) -> int:
     def rules(units: list) -> list:
         return label_units(units, scheme, list(r.actor_lfs), list(r.stance_lfs), str(r.aggregator))
 
+    def scored(rows: list) -> dict[str, float]:  # rows of (gold record, unit, silver label)
+        return score([(g["actor"], g["stance"]) for g, _, _ in rows], [(x.actor, x.stance) for _, _, x in rows],
+                     scheme, "")
+
     seed_units = load_units(cfg)
     gold = load_gold(cfg.data.gold_path, scheme, seed_units)
     seed = [(gold[u.id], u, s) for u, s in zip(seed_units, rules(seed_units))]
@@ -59,17 +63,13 @@ def main(argv: list[str]) -> int:
     dev_units = sentence_units(recs)
     dev = list(zip(recs, dev_units, rules(dev_units)))
     for name, rows in (("seed", seed), ("dev", dev)):
-        m = score([(g["actor"], g["stance"]) for g, _, _ in rows], [(s.actor, s.stance) for _, _, s in rows],
-                  scheme, "")
-        print(_line(name, m, ""))
+        print(_line(name, scored(rows), ""))
     if args.groups:  # a corpus that grows by families of reports (cpcn-, kp-, ...): each family's figures
         fams: dict[str, list] = {}
         for row in dev:
             fams.setdefault(row[0]["id"].split("-")[0], []).append(row)
         for fam, rows in sorted(fams.items()):
-            m = score([(g["actor"], g["stance"]) for g, _, _ in rows], [(x.actor, x.stance) for _, _, x in rows],
-                      scheme, "")
-            print(_line(f"  dev {fam}", m, ""))
+            print(_line(f"  dev {fam}", scored(rows), ""))
     rows_by_name = {"seed": seed, "dev": dev}
     arts = Scorer(ms, scheme).score_articles("rules", "", RulesSystem(cfg, scheme, 0), "dev")
     if arts:  # whole articles segmented as `kpstance predict` does: the run's rules_dev_articles_* keys
@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
 
         crecs = load_contrast(cfg.data.contrast.path, scheme, cfg.data.language).split("dev")
         cdev = list(zip(crecs, sentence_units(crecs), rules(sentence_units(crecs))))
-        m = score([(g["actor"], g["stance"]) for g, _, _ in cdev], [(x.actor, x.stance) for _, _, x in cdev], scheme, "")
+        m = scored(cdev)
         pairs: dict[str, bool] = {}
         for g, _, x in cdev:
             pairs[g["pair_id"]] = pairs.get(g["pair_id"], True) and g["stance"] == x.stance
