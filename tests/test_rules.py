@@ -298,7 +298,7 @@ READ_BY_THE_SPEC = [
     ("Abe said he would invite Kim to Tokyo.", ("japan", "conciliatory")),
     ("Abe said Kim would not be invited to Tokyo.", ("japan", "hardline")),
     # a premier counts for the state of the demonym before it; meeting in person is an offer
-    ("The Chinese premier promised to meet Moon in person.", ("china", "conciliatory")),
+    ("The Chinese premier promised to sit down with Moon in person.", ("china", "conciliatory")),
 ]
 
 
