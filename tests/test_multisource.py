@@ -171,3 +171,26 @@ def test_every_multisource_key_can_be_set_on_the_command_line(tmp_path):
 
     cfg = validate(compose(["data.multisource.repeat=3", "data.multisource.train=true"], tmp_path))
     assert (cfg.data.multisource.repeat, cfg.data.multisource.train) == (3, True)
+
+
+def test_the_counter_prior_units_have_a_blind_second_label_and_kappa_recorded(ms, scheme):
+    """Issue 18's units: every one (sentences and article units) has a second labelling; wherever the final label
+    differs from it, the unit's note records the adjudication; κ is recorded and meets the corpus goals."""
+    second = {r["id"]: r for r in map(json.loads, (MS / "second_labels.jsonl").read_text().splitlines())}
+    new = [r for r in ms.records + [g for a in ms.articles for g in a.gold] if r["id"].startswith("cp")]
+    assert len(new) >= 600 and {r["id"] for r in new} == set(second)
+    for r in new:
+        s = second[r["id"]]
+        assert s["actor"] in scheme.actor_labels and s["stance"] in scheme.stance_labels
+        if (s["actor"], s["stance"]) != (r["actor"], r["stance"]):
+            assert "Adjudicated" in r["note"], r["id"]
+    agreement = json.loads((MS / "second_agreement.json").read_text())
+    assert agreement["all"]["n"] == len(second)
+    assert agreement["all"]["actor_kappa"] >= 0.85 and agreement["all"]["stance_kappa"] >= 0.75
+    slices = Counter((r["actor"], r["stance"]) for r in new)
+    for cell in [("united_states", "conciliatory"), ("japan", "conciliatory"), ("south_korea", "conciliatory"),
+                 ("china", "hardline"), ("russia", "hardline"), ("north_korea", "conciliatory"),
+                 ("united_nations", "hardline"), ("united_nations", "conciliatory")]:
+        assert slices[cell] >= 60, (cell, slices[cell])
+    assert len({r["report_id"] for r in ms.records if r["id"].startswith("cp")}) >= 150
+    assert sum(a.split == "test" for a in ms.articles) >= 8
