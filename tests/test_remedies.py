@@ -129,10 +129,12 @@ def test_alias_variety_writes_formal_names_and_abbreviations_with_their_articles
     got = _all_variants(swapper, "The move angered South Korea's foreign ministry.")
     assert "The move angered the Republic of Korea's foreign ministry." in got
     assert "The move angered the ROK's foreign ministry." in got
+    assert "The move angered S. Korea's foreign ministry." in got  # the alias dictionary counts "S. Korea" for Seoul
     got = _all_variants(swapper, "US officials condemned the launch.")
     assert got <= {"U.S. officials condemned the launch.", "USA officials condemned the launch."}  # a modifier stays short
     got = _all_variants(swapper, "China to cut oil supplies to North Korea", "title")
     assert "People's Republic of China to cut oil supplies to DPRK" in got  # headlines drop the article
+    assert "PRC to cut oil supplies to N. Korea" in got
     assert not any(g.startswith("The ") for g in got)
 
 
