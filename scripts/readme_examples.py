@@ -62,7 +62,9 @@ METRIC_KEYS = [f"{system}{split}{key}" for system in ("", "rules_") for split in
                            "n", "swap_stance_flip", "swap_n")] + [
     "actor_temperature", "stance_temperature", "test_actor_ece_raw", "test_actor_ece", "test_stance_ece_raw",
     "test_stance_ece", "test_confident80_min_score", "test_confident80_joint_accuracy", "test_confident90_min_score",
-    "test_confident90_joint_accuracy"]
+    "test_confident90_joint_accuracy", "test_counter_stance_macro_f1", "test_counter_n",
+    "rules_test_counter_stance_macro_f1", "test_contrast_pair_accuracy", "test_contrast_pairs",
+    "rules_test_contrast_pair_accuracy"]
 
 
 def sha256_of(path: Path) -> str:
@@ -272,6 +274,15 @@ def render_results(doc: dict) -> str:
                 f"for {100 * m['test_swap_stance_flip']:.1f} % of them"
                 + (f", the rules' for {100 * m['rules_test_swap_stance_flip']:.1f} %"
                    if "rules_test_swap_stance_flip" in m else "") + ": a stance should not depend on who speaks.")
+    if "test_counter_stance_macro_f1" in m:
+        swap += (f" **Counter-prior slice:** on the {m['test_counter_n']} test sentences whose actor takes a stance it "
+                 "holds in under a quarter of its training units, stance macro-F1 is "
+                 f"{_f(m, 'test_counter_stance_macro_f1')} (rules {_g(m, 'rules_test_counter_stance_macro_f1')}).")
+    if "test_contrast_pair_accuracy" in m:
+        swap += (f" **Direction, not topic:** of the {m['test_contrast_pairs']} test pairs of the contrast set (one "
+                 "step and its reverse), the model gets both members right in "
+                 f"{100 * m['test_contrast_pair_accuracy']:.1f} % (rules "
+                 f"{100 * m.get('rules_test_contrast_pair_accuracy', float('nan')):.1f} %).")
     text = (f"\nOn test the model's stance macro-F1 is {_gap(m, 'stance_macro_f1')} the rules' and its actor "
             f"macro-F1 {_gap(m, 'actor_macro_f1')}. Calibration (one temperature per head fitted on dev) takes the test expected "
             f"calibration error of the actor head from {_f(m, 'test_actor_ece_raw')} to {_f(m, 'test_actor_ece')} "

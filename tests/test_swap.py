@@ -177,6 +177,7 @@ def test_a_run_measures_the_swap_after_its_other_keys(smoke_run):
                 assert f"{prefix}{split}{k}" in m, f"{prefix}{split}{k}"
             assert m[f"{prefix}{split}swap_n"] > 0 and 0 <= m[f"{prefix}{split}swap_stance_flip"] <= 1
         assert m[f"{prefix}test_counter_n"] > 0 and 0 <= m[f"{prefix}test_counter_stance_macro_f1"] <= 1
+        assert m[f"{prefix}dev_counter_n"] > 0 and 0 <= m[f"{prefix}dev_counter_stance_macro_f1"] <= 1
     # the rules read stance from the words: the names hardly move them
     assert m["rules_test_swap_stance_flip"] < 0.05 and m["rules_test_swap_actor_follow"] > 0.8
     assert m["n_swap_train"] == 0  # augmentation is off by default

@@ -86,8 +86,9 @@ class Evaluation:
 
     def swap_scores(self, model: Any, rules: Any, train_labels: Sequence[tuple[str, str]] | None) -> None:
         """The counterfactual speaker-swap test (``eval.swap``) of model and rules on each held-out corpus's dev and
-        test sentences and whole articles, then the counter-prior slice of its test split (``train_labels``: the
-        final model's training labels, swapped copies excluded). Its keys come after every other key."""
+        test sentences and whole articles, then the counter-prior slice of its test and dev splits
+        (``train_labels``: the final model's training labels, swapped and alias-varied copies excluded). Its keys come
+        after every other key."""
         from ..weak.swap import Swapper
         from .swap import counter_prior, counter_scores, sentence_test, swap_articles_test
 
@@ -106,11 +107,12 @@ class Evaluation:
                     if c.articles_of(split):
                         res = swap_articles_test(system, c.articles_of(split), swapper, self.scheme, s.language)
                         self._swap(res, f"{prefix}{split}_{c.infix}articles_", name, c.name, f"{split}_articles")
-            if rare is not None and c.split("test"):
-                for name, system in systems:
-                    prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}"
-                    self.metrics.update(counter_scores(c.split("test"), s.predict(system, "test"), rare, self.scheme,
-                                                       f"{prefix}test_{c.infix}"))
+            for split in ("test", "dev"):  # test first: the keys of earlier runs keep their place
+                if rare is not None and c.split(split):
+                    for name, system in systems:
+                        prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}"
+                        self.metrics.update(counter_scores(c.split(split), s.predict(system, split), rare,
+                                                           self.scheme, f"{prefix}{split}_{c.infix}"))
 
     def _swap(self, res: Any, prefix: str, system: str, corpus: str, split: str) -> None:
         self.metrics.update(res.metrics(prefix, self.scheme))
