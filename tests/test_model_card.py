@@ -33,7 +33,7 @@ def test_smoke_model_card_names_its_training_data_and_prints_no_nan(smoke_run):
     assert f"{metrics['n_units']} units of the seed article" in card and "silver labels" in card
     assert f"| model: joint accuracy | {metrics['test_joint_accuracy']:.3f} |" in card
     assert f"T = {metrics['actor_temperature']:.3f}" in card and "## Known limits" in card
-    assert "Stance is read partly from who speaks" in card
+    assert "Stance can be read partly from who speaks" in card
 
 
 def test_card_leaves_out_what_the_run_did_not_measure(scheme):

@@ -168,10 +168,25 @@ def _limits(cfg: Any, metrics: Mapping[str, Any]) -> list[str]:
     measured = (f"in this run, swapping the speaker changed the predicted stance of {100 * flip:.0f} % of swapped "
                 "test units" if flip is not None else
                 f"on an earlier default model (commit d566fa5) it changed in {SWAP_FLIP_EARLIER} real-news sentences")
-    out.append("- **Stance is read partly from who speaks.** Replacing only the names in a sentence (a US official by "
-               "a Chinese one, role for role) can change the predicted stance although the words that carry it stay "
-               f"the same: {measured}. The training data gives each actor its usual stance most of the time, and the "
-               "model learns that prior. Check an actor's less usual stance by hand before drawing conclusions.")
+    remedies = [name for key, name in (("data.swap_augment", "speaker-swapped copies"),
+                                       ("trainer.pair_weight", "counterfactual logit pairing"),
+                                       ("system.blind_stance", "a stance head blind to actor mentions"),
+                                       ("data.alias_augment", "alias-varied copies"),
+                                       ("trainer.distill_weight", "distillation from a larger teacher"))
+                if _cfg(cfg, key, 0)]
+    trained = (f"It was trained with {', '.join(remedies)} to read the words instead. " if remedies else
+               "The training data gives each actor its usual stance more often than not, and the model can learn "
+               "that prior. ")
+    counter = _num(metrics, "test_counter_stance_macro_f1")
+    pairs = _num(metrics, "test_contrast_pair_accuracy")
+    extra = (f" On test units whose actor takes a stance it rarely takes in training, stance macro-F1 is {counter:.3f}"
+             if counter is not None else "")
+    extra += (f"; of the contrast set's test pairs (a step and its reverse) {100 * pairs:.0f} % get both members right"
+              if pairs is not None else "")
+    out.append("- **Stance can be read partly from who speaks.** Replacing only the names in a sentence (a US "
+               "official by a Chinese one, role for role) can change the predicted stance although the words that "
+               f"carry it stay the same: {measured}. {trained}Check an actor's less usual stance by hand before "
+               f"drawing conclusions.{extra + '.' if extra else ''}")
     n_test, n_art = _count(metrics, "test_n"), _count(metrics, "test_articles_n")
     if n_test:
         out.append(f"- **A modest test split.** The test figures rest on {n_test} sentences"
