@@ -211,6 +211,19 @@ def test_leak_filter_rejects_near_copies():
     assert drop_leaks(texts, gold, 0.8) == [1]
 
 
+@pytest.mark.parametrize("threshold", [0.3, 0.8, 1.0])
+def test_the_fast_leak_filter_drops_exactly_what_comparing_every_pair_drops(threshold):
+    """Prefix filtering compares only candidate pairs; it must keep the same texts as the all-pairs maximum."""
+    import random
+
+    rng = random.Random(threshold)
+    words = [*"the US China Russia said talks sanctions drills North Korea urged halt".split(), *(f"w{i}" for i in range(40))]
+    refs = [" ".join(rng.choices(words, k=rng.randint(1, 9))) for _ in range(150)] + [""]
+    texts = [" ".join(rng.choices(words, k=rng.randint(0, 9))) for _ in range(300)] + refs[:20]
+    brute = [i for i, o in enumerate(max_overlap(texts, refs)) if o < threshold]
+    assert drop_leaks(texts, refs, threshold) == brute and 0 < len(brute) < len(texts)
+
+
 @pytest.mark.parametrize("bad, message", [
     ({"pattern": "{A} fired.", "actor": "none", "stance": "hardline"}, "goes with neutral"),
     ({"pattern": "{A} fired.", "actor": "A", "stance": "hardline", "A": "pirates"}, "unknown role 'pirates'"),
