@@ -227,7 +227,8 @@ def test_teacher_outputs_then_a_student_with_every_remedy_trains_without_the_tea
 
     out = tmp_path / "teacher.safetensors"
     student = ["experiment=smoke", "evaluation.cv=false", "trainer.pair_weight=1.0", "data.alias_augment=1",
-               "system.blind_stance=true", "trainer.distill_weight=0.5", f"data.teacher.outputs={out}"]
+               "data.swap_augment=0", "system.blind_stance=true", "trainer.distill_weight=0.5",
+               f"data.teacher.outputs={out}"]
     n = teacher_outputs(compose_config([*student, "logger=none", f"paths.output_dir={tmp_path / 'a'}",
                                         f"data.teacher.model={smoke_run['model_dir']}"]))
     assert n > 0 and len(TeacherOutputs.read(out).probs) <= n  # repeated examples share a key
