@@ -36,8 +36,8 @@ encoder: $(STAMP)
 
 # distillation (issue 18): train the mpnet teacher with the remedies (experiment=teacher), then store its actor
 # and stance distributions on the student's training sets, seeds 0-2 (data/teacher/outputs.safetensors, keyed by a
-# hash of each example; experiment=distill refuses a training set the store lacks). SEEDS="0 1 2" by default.
-SEEDS ?= 0 1 2
+# hash of each example; experiment=distill refuses a training set the store lacks). SEEDS=0,1,2 by default.
+SEEDS ?= 0,1,2
 teacher: mpnet
 	$(PY) train.py experiment=teacher logger=none
 	$(PY) scripts/teacher_outputs.py --seeds $(SEEDS) data.teacher.model=models/teacher/latest $(ARGS)

@@ -1,6 +1,6 @@
 """Store a saved teacher's actor and stance distributions on the student's training sets, without training.
 
-    python scripts/teacher_outputs.py --seeds 0 1 2 data.teacher.model=models/teacher/latest [overrides]
+    python scripts/teacher_outputs.py --seeds 0,1,2 data.teacher.model=models/teacher/latest [overrides]
 
 For every seed, composes the student's config (``experiment=distill`` and the overrides), builds its training set
 exactly as ``train.py`` would, and has the teacher predict every example the store (``data.teacher.outputs``)
@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     from kpstance.run.pipeline import teacher_outputs
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--seeds", type=lambda v: [int(x) for x in v.split(",")], default=[0, 1, 2],
+                    help="comma-separated seeds (default 0,1,2)")
     ap.add_argument("--experiment", default="distill", help="the student's experiment (default: distill)")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. data.teacher.model=models/teacher/latest")
     args = ap.parse_args(argv)
