@@ -13,9 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:

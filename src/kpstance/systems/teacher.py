@@ -122,10 +122,10 @@ def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, column
     todo = {k: i for i, k in enumerate(keys) if k in missing}
     idx = list(todo.values())
     log.info("distillation: the teacher %s predicts %d training examples", model, len(idx))
+    if teacher.actors + teacher.stances != [c.partition("=")[2] for c in columns]:  # before any prediction
+        raise KpstanceError("the teacher's labels differ from the configured scheme", Path(model))
     pa, ps = teacher.predict_proba([units[i].text for i in idx], int(cfg.trainer.predict_batch_size),
                                    contexts=[ctx[i] for i in idx] if cfg.system.context else None)
-    if teacher.actors + teacher.stances != [c.partition("=")[2] for c in columns]:
-        raise KpstanceError("the teacher's labels differ from the configured scheme", Path(model))
     out = stored or TeacherOutputs(columns, {}, sha)
     for row, k in enumerate(todo):
         out.probs[k] = [*map(float, pa[row]), *map(float, ps[row])]
