@@ -187,9 +187,11 @@ def test_optuna_composes_and_runs_two_trials(tmp_path):
 def test_baseline_configs_on_smoke_data(tmp_path, baseline):
     from kpstance.run.pipeline import train
 
-    m = train(compose([f"experiment=baseline_{baseline}", "evaluation.cv=true", "data.synthetic.n=48", "logger=none"],
+    m = train(compose([f"experiment=baseline_{baseline}", "evaluation.cv=true", "evaluation.swap=false", "data.synthetic.n=48",
+                       "logger=none"],
                       tmp_path))
     assert 0 <= m["joint_accuracy"] <= 1 and "model_dir" not in m
+    assert not any("_swap_" in k for k in m) and "test_stance_macro_f1" in m  # evaluation.swap=false: no swap test
     preds = [json.loads(l) for l in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     if baseline == "rules":  # scored on the same folds, the rules baseline equals the rules columns
         assert m["joint_accuracy"] == m["rules_joint_accuracy"]

@@ -29,7 +29,7 @@ def test_minilm_fine_tune_save_reload_offline(tmp_path, no_network):
     from kpstance.run.pipeline import train
 
     cfg = compose(["data.synthetic.n=64", "trainer.max_steps=6", "trainer.batch_size=16", "evaluation.cv=false",
-                   "evaluation.plots=false", "task_name=e2e"], tmp_path)
+                   "evaluation.plots=false", "evaluation.swap=false", "task_name=e2e"], tmp_path)
     metrics = train(cfg)
     d = tmp_path / "models" / metrics["model_dir"].split("/")[-1]
     assert (d / "model.safetensors").stat().st_size > 20_000_000  # the real 22M-parameter encoder

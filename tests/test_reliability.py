@@ -46,10 +46,11 @@ def test_resume_refuses_a_different_config(tmp_path):
 def test_sigkill_while_saving_keeps_the_previous_model(tmp_path):
     from kpstance import StancePredictor
 
-    assert train_py(tmp_path).returncode == 0
+    fast = ("evaluation.cv=false", "evaluation.swap=false")  # the save is what is tested
+    assert train_py(tmp_path, *fast).returncode == 0
     latest = tmp_path / "models" / "smoke" / "latest"
     before = latest.resolve()
-    r = train_py(tmp_path, env={"KPSTANCE_FAULT": "in_save"})
+    r = train_py(tmp_path, *fast, env={"KPSTANCE_FAULT": "in_save"})
     assert r.returncode == -signal.SIGKILL
     assert latest.resolve() == before
     StancePredictor.load(latest).predict(["Seoul urged calm."])
@@ -58,7 +59,7 @@ def test_sigkill_while_saving_keeps_the_previous_model(tmp_path):
 
 
 def test_two_runs_started_together_use_two_folders(tmp_path):
-    procs = [train_py(tmp_path, wait=False) for _ in range(2)]
+    procs = [train_py(tmp_path, "evaluation.cv=false", "evaluation.swap=false", wait=False) for _ in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-2000:]

@@ -235,3 +235,21 @@ def test_teacher_outputs_then_a_student_with_every_remedy_trains_without_the_tea
     m = train(compose(student, tmp_path / "b"))
     assert m["n_pair_partners"] > 100 and m["n_alias_train"] > 100 and m["n_swap_train"] == 0
     assert "test_swap_stance_flip" in m and Path(m["model_dir"], "kpstance.json").is_file()
+
+
+def test_actor_weight_scales_the_actor_cross_entropy_in_the_loss(scheme, tmp_path):
+    """One step from the same seeded initial weights: the first-step loss is actor CE x weight + stance CE, so halving
+    the weight lowers it by half the actor CE of a near-uniform random head (about ln 8 / 2 for eight actors)."""
+    import math
+
+    from kpstance.config import validate
+    from kpstance.systems.base import fit_fresh
+
+    units, labels = _toy()
+    loss = {}
+    for w in (1.0, 0.5):
+        cfg = validate(compose(["experiment=smoke", "trainer.max_steps=1", "trainer.batch_size=64",
+                                f"trainer.actor_weight={w}", "system.context=false"], tmp_path / str(w)))
+        loss[w] = fit_fresh(cfg, scheme, units, labels, f"actor weight {w}").stats.final_loss
+    half_actor_ce = math.log(len(scheme.actor_labels)) / 2
+    assert abs((loss[1.0] - loss[0.5]) - half_actor_ce) < 0.25 * half_actor_ce, (loss, half_actor_ce)

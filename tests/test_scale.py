@@ -57,7 +57,7 @@ def test_corpus_errors_are_clear(tmp_path, scheme):
 
 def test_torchrun_two_processes_smoke(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "train.py"), "experiment=smoke", "logger=none", f"paths.log_dir={tmp_path / 'outputs'}",
+           str(ROOT / "train.py"), "experiment=smoke", "evaluation.swap=false", "logger=none", f"paths.log_dir={tmp_path / 'outputs'}",
            f"paths.models_dir={tmp_path / 'models'}"]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]

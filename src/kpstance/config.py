@@ -163,6 +163,8 @@ class TrainerConfig:
     # counterfactual logit pairing (Garg et al. 2019): weight of the squared distance between the stance
     # log-probabilities of a unit and of its speaker-swapped copy; > 0 pairs every unit that has a clean copy
     pair_weight: float = 0.0
+    # weight of the actor cross-entropy against the stance one (1 = equal): does the actor loss crowd out stance?
+    actor_weight: float = 1.0
     # distillation: share of the loss taken by the KL divergence from the teacher's distributions (data.teacher)
     distill_weight: float = 0.0
     distill_temperature: float = 2.0
@@ -186,6 +188,9 @@ class EvaluationConfig:
     final_model: bool = True  # train and save one model on all data after the folds
     max_overlap: float = 0.8  # drop training sentences whose token Jaccard with a held-out gold sentence reaches this
     plots: bool = True
+    # the speaker-swap test (dev and test sentences and articles, model and rules): about a third of a smoke run's
+    # time; false skips it (no *_swap_* keys) in sweeps and tests that do not read it. The counter-prior slice stays
+    swap: bool = True
 
 
 @dataclass
@@ -340,6 +345,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.swap_augment": _at_least(0),
     "data.alias_augment": _at_least(0),
     "trainer.pair_weight": _NOT_NEGATIVE,
+    "trainer.actor_weight": _ABOVE_ZERO,
     "trainer.distill_weight": _SHARE,
     "trainer.distill_temperature": _ABOVE_ZERO,
     "data.corpus.num_proc": _at_least(1),

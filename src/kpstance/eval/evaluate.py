@@ -84,11 +84,12 @@ class Evaluation:
             self.metrics.update(s.score("rules", f"rules_{s.corpus.prefix}", rules))
             self.metrics.update(s.corpus.info)
 
-    def swap_scores(self, model: Any, rules: Any, train_labels: Sequence[tuple[str, str]] | None) -> None:
+    def swap_scores(self, model: Any, rules: Any, train_labels: Sequence[tuple[str, str]] | None,
+                    swap: bool = True) -> None:
         """The counterfactual speaker-swap test (``eval.swap``) of model and rules on each held-out corpus's dev and
         test sentences and whole articles, then the counter-prior slice of its test and dev splits
         (``train_labels``: the final model's training labels, swapped and alias-varied copies excluded). Its keys come
-        after every other key."""
+        after every other key. ``swap=False`` (``evaluation.swap``): the counter-prior slice alone."""
         from ..weak.swap import Swapper
         from .swap import counter_prior, counter_scores, sentence_test, swap_articles_test
 
@@ -97,7 +98,7 @@ class Evaluation:
         systems = [(name, system) for name, system in (("model", model), ("rules", rules)) if system is not None]
         for s in self.scorers:
             c = s.corpus
-            for name, system in systems:
+            for name, system in systems if swap else ():
                 prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}"  # as held_out_scores names them
                 for split in ("dev", "test"):
                     if c.split(split):

@@ -61,7 +61,7 @@ def train(cfg: Any) -> dict[str, float]:
     rules = RulesSystem(cfg, scheme, int(cfg.seed)) if ev.held_out else None
     ev.held_out_scores(final, rules)
     ev.metrics.update(run_counts(run, data))
-    ev.swap_scores(final, rules, train_labels)  # keys after the others: metrics.json keeps its order
+    ev.swap_scores(final, rules, train_labels, cfg.evaluation.swap)  # keys after the others: metrics.json keeps its order
     ev.metrics["n_swap_train"] = data.counts.get("n_swap_train", 0)
     ev.metrics.update({k: v for k, v in data.counts.items() if k not in ev.metrics})  # newer sources' counts last
     ev.write(run.out_dir, cfg.evaluation.plots)

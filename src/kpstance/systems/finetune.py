@@ -1,6 +1,7 @@
 """Fine-tune one encoder for actor and stance together: a short loop, fast on a small CPU.
 
-One forward pass gives both groups' logits; the loss is one cross-entropy per group, plus two optional terms:
+One forward pass gives both groups' logits; the loss is one cross-entropy per group (the actor's weighted by
+``trainer.actor_weight``), plus two optional terms:
 
 - counterfactual logit pairing (Garg et al. 2019; ``trainer.pair_weight``): a unit and its speaker-swapped copy
   must get the same stance distribution, the squared distance between their stance log-probabilities is added;
@@ -230,7 +231,8 @@ def fine_tune(
                 if position <= done:
                     continue
                 logits = run_batch(batch)
-                loss = ce(logits[:, layout.actor_index], a_t[batch]) + ce(logits[:, layout.stance_index], s_t[batch])
+                loss = (cfg.actor_weight * ce(logits[:, layout.actor_index], a_t[batch])
+                        + ce(logits[:, layout.stance_index], s_t[batch]))
                 loss = extra(loss, logits, batch, position, run_batch)
                 loss.backward()
                 if cfg.max_grad_norm:

@@ -75,7 +75,7 @@ class TinyBertEncoderConfig(EncoderConfig):
 
     kind: str = "tiny_bert"
     max_length: int = 96  # room for the seed article's longest sentence and its context
-    vocab_size: int = 1000
+    vocab_size: int = 8000  # a ceiling: every word of a smoke run's texts fits (about 5,000), so nothing is spelled out
     hidden_size: int = 32
     num_layers: int = 2
     num_heads: int = 2
