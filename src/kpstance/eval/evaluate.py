@@ -5,6 +5,7 @@ articles, model and rules, the model calibrated on the first of them). Collects 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from ..weak.scheme import LabelScheme
 from .metrics import score
 from .report import write_reports
 from .score import Scorer
+
+log = logging.getLogger("kpstance")
 
 
 class Metrics(dict):
@@ -95,6 +98,9 @@ class Evaluation:
 
         swapper = Swapper(self.scheme)  # one fixed seed: every run is tested on the same copies
         rare = counter_prior(train_labels, self.scheme) if train_labels else None
+        if rare:
+            log.info("counter-prior pairs (under a quarter of the actor's training units): %s",
+                     ", ".join(f"{a}/{s}" for a, s in sorted(rare)))
         systems = [(name, system) for name, system in (("model", model), ("rules", rules)) if system is not None]
         for s in self.scorers:
             c = s.corpus
