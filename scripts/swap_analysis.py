@@ -1,69 +1,67 @@
 """Read a run folder's speaker-swap and counter-prior figures more closely (docs/results.md, issue 18).
 
-    python scripts/swap_analysis.py outputs/default/runs/RUN [overrides of that run, e.g. seed=1]
+    python scripts/swap_analysis.py outputs/default/runs/RUN
 
 Prints, for the model and the rules on the multi-source dev and test sentences:
 
 - the swapped copies' stance macro-F1 beside the same originals' stance macro-F1 (the goal is a gap under 0.02);
 - the counter-prior slice (units whose actor takes a stance it holds in under a quarter of its training units; the
-  run's training set is rebuilt as ``train.py`` builds it, without training) by gold stance, and how many of its
+  run's training set is rebuilt as ``train.py`` built it, without training) by gold stance, and how many of its
   polar units got the actor's usual stance instead.
+
+The training set is rebuilt from the run folder's own ``config.yaml``, so no override needs repeating.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 
-def _f1(gold: list[str], pred: list[str]) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(gold, pred, average="macro", zero_division=0))
-
-
 def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from kpstance.text.read import iter_jsonl
+
+    return [rec for _, rec in iter_jsonl(path, None)]
 
 
 def main(argv: list[str] | None = None) -> int:
     from omegaconf import OmegaConf
 
-    from kpstance.config import compose
+    from kpstance.config import validate
     from kpstance.errors import KpstanceError
+    from kpstance.eval.metrics import score
     from kpstance.eval.swap import counter_prior
     from kpstance.run.pipeline import labelled
     from kpstance.run.prepare import prepare
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", type=Path, help="a run folder (holds metrics.json and swap_predictions.jsonl)")
-    ap.add_argument("overrides", nargs="*", help="the run's own overrides (experiment=…, seed=…)")
+    ap.add_argument("run", type=Path, help="a run folder (holds config.yaml and swap_predictions.jsonl)")
     args = ap.parse_args(argv)
     try:
         for name in ("swap_predictions.jsonl", "multisource_predictions.jsonl", "config.yaml"):
             if not (args.run / name).is_file():
                 raise KpstanceError(f"{args.run / name}: file not found (give a run folder of train.py)")
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = compose([*args.overrides, "logger=none", f"paths.output_dir={tmp}/run",
-                           f"paths.models_dir={tmp}/models"])
-            run = prepare(cfg)
+            cfg = OmegaConf.load(args.run / "config.yaml")  # the run's resolved config: the same training set
+            OmegaConf.update(cfg, "paths.output_dir", f"{tmp}/run", force_add=True)
+            OmegaConf.update(cfg, "paths.models_dir", f"{tmp}/models")
+            run = prepare(validate(cfg))
             _, data = labelled(run)
             units, labels = data.build(run.units, [])
         train_labels = [lab for u, lab in zip(units, labels) if not {"swap_of", "alias_of"} & set(u.extra)]
-        saved = OmegaConf.load(args.run / "config.yaml")
-        for key in ("seed", "data.swap_augment", "data.alias_augment"):
-            if OmegaConf.select(saved, key) != OmegaConf.select(run.cfg, key):
-                raise KpstanceError(f"{args.run / 'config.yaml'}: {key} differs from the overrides given; give the "
-                                    "run's own overrides")
         rare = counter_prior(train_labels, run.scheme)
         usual = {a: Counter(s for b, s in train_labels if b == a).most_common(1)[0][0] for a, _ in rare}
     except KpstanceError as e:
         print(f"kpstance: error: {e}", file=sys.stderr)
         return 2
+
+    def stance_f1(rows: list[dict], field: str) -> float:
+        """The project's stance macro-F1 (eval.metrics.score), as metrics.json computes it."""
+        return score([("-", r["gold_stance"]) for r in rows], [("-", r[field]) for r in rows],
+                     run.scheme)["stance_macro_f1"]
 
     print(f"counter-prior pairs: {', '.join(f'{a}/{s}' for a, s in sorted(rare))}\n")
     swaps = [r for r in _rows(args.run / "swap_predictions.jsonl") if r["corpus"] == "multisource"]
@@ -73,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         for system in ("model", "rules"):
             rs = [r for r in swaps if r["split"] == split and r["system"] == system]
             if rs:
-                gold = [r["gold_stance"] for r in rs]
-                sw, orig = _f1(gold, [r["swapped_stance"] for r in rs]), _f1(gold, [r["original_stance"] for r in rs])
+                sw, orig = stance_f1(rs, "swapped_stance"), stance_f1(rs, "original_stance")
                 print(f"| {split} | {system} | {len(rs)} | {sw:.3f} | {orig:.3f} | {sw - orig:+.3f} |")
     preds = _rows(args.run / "multisource_predictions.jsonl")
     print("\n| split | system | slice units | by gold stance | right | polar units given the actor's usual stance |")

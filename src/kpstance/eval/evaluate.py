@@ -96,15 +96,16 @@ class Evaluation:
         from ..weak.swap import Swapper
         from .swap import counter_prior, counter_scores, sentence_test, swap_articles_test
 
-        swapper = Swapper(self.scheme)  # one fixed seed: every run is tested on the same copies
         rare = counter_prior(train_labels, self.scheme) if train_labels else None
         if rare:
             log.info("counter-prior pairs (under a quarter of the actor's training units): %s",
                      ", ".join(f"{a}/{s}" for a, s in sorted(rare)))
         systems = [(name, system) for name, system in (("model", model), ("rules", rules)) if system is not None]
+        swapped = systems if swap else []
+        swapper = Swapper(self.scheme) if swap else None  # one fixed seed: every run is tested on the same copies
         for s in self.scorers:
             c = s.corpus
-            for name, system in systems if swap else ():
+            for name, system in swapped:
                 prefix = f"{'rules_' if name == 'rules' else ''}{c.prefix}"  # as held_out_scores names them
                 for split in ("dev", "test"):
                     if c.split(split):
