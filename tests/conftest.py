@@ -10,6 +10,9 @@ from helpers import ARTICLE, ARTICLE_ID, LABELS, ROOT, compose
 
 os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# labels compared with fp32 (stock pipeline, training scores) must not depend on the machine auto picks for; the
+# tests of auto, bf16 and int8 ask for them by name
+os.environ["KPSTANCE_PRECISION"] = "fp32"
 
 
 @pytest.fixture(scope="session")

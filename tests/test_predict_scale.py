@@ -34,7 +34,7 @@ def test_predict_quiet_when_not_a_terminal(smoke_run):
 
 def test_empty_folder_is_a_clear_error(smoke_run, tmp_path):
     r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(tmp_path))
-    assert r.returncode == 2 and "folder holds no .txt or .jsonl files" in r.stderr
+    assert r.returncode == 2 and "folder holds no .txt, .jsonl, .csv or .parquet files" in r.stderr
 
 
 def test_summarize_tables_dataframe_and_chart(smoke_run, tmp_path):
@@ -152,6 +152,6 @@ def test_predict_cli_workers_option(smoke_run):
         outs.append([json.loads(l) for l in r.stdout.splitlines()])
     assert len(outs[0]) == len(outs[1]) == 41
     for a, b in zip(*outs):
-        assert a["id"] == b["id"]
+        assert a["unit_id"] == b["unit_id"]
         assert all(abs(a["actor_probs"][k] - b["actor_probs"][k]) < 1e-4 for k in a["actor_probs"])
 

@@ -80,7 +80,7 @@ def test_predict_summarize_export_and_predict_article_agree_unit_for_unit(capsys
     from kpstance.cli import main
     from kpstance.eval.summary import CORPUS, predicted_units, summarize
 
-    predicted = {r["id"]: tuple(r[k] for k in KEYS)
+    predicted = {r["unit_id"]: tuple(r[k] for k in KEYS)
                  for r in map(json.loads, predict_cli(capsys, smoke_run["model_dir"], corpus).splitlines())}
 
     summarized = {r["id"]: tuple(r[k] for k in KEYS) for r in predicted_units(smoke_predictor, [str(corpus)])}

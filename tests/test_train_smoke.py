@@ -66,7 +66,7 @@ def test_predict_cli_txt_and_jsonl(smoke_run, tmp_path):
     rows = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 41 and rows[2]["kind"] == "dateline"
     for row in rows:
-        assert {"actor", "stance", "actor_score", "stance_score", "id", "text"} <= set(row)
+        assert {"actor", "stance", "actor_score", "stance_score", "unit_id", "article_id", "date", "outlet", "text"} <= set(row)
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "Tokyo urged calm. Seoul agreed.", "doc_id": "a1"}\n\n{"text": "Beijing spoke.", "n": 2}\n',
                    encoding="utf-8")

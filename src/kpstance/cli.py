@@ -48,62 +48,94 @@ def cmd_label(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    """Stream: read a chunk, predict it, write it; memory stays constant for any input size."""
+    """Stream a corpus through the model into a table: a chunk of whole articles at a time, constant memory."""
+    from .scale.local import Options, predict_table
+    from .systems.precision import default_precision
     from .systems.predictor import StancePredictor
-    from .text.read import iter_inputs
+    from .text.corpus import Columns, estimate_units
 
     check_outputs([args.output], [*args.input, args.model_dir, args.labels])
     if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:
         raise KpstanceError(f"--min-score must be a probability between 0 and 1, got {args.min_score}")
     if args.chunk_size < 1:
         raise KpstanceError(f"--chunk-size must be at least 1, got {args.chunk_size}")
+    if args.resume and not args.output:
+        raise KpstanceError("--resume needs --output: the shards and their manifest are kept beside that file")
+    if args.resume and "-" in args.input:
+        raise KpstanceError("--resume cannot read stdin: a resumed run must read the same input again")
+    if args.output:
+        from .scale.table import output_format
+
+        output_format(args.output)
+    opts = Options(Columns.parse(args.columns), args.rows, args.min_score, args.probs, args.labels)
+    if args.engine == "ray":
+        from .scale.ray_engine import predict_ray
+
+        predict_ray(args, opts)
+        return
     expected = None
     if args.labels:
         from .weak.scheme import load_scheme
 
         scheme = load_scheme(args.labels)
         expected = {"actor": scheme.actor_labels, "stance": scheme.stance_labels}
-    predictor = StancePredictor.load(args.model_dir, device=args.device, precision=args.precision,
-                                     expected_labels=expected)
+    requested = args.precision or default_precision()
+    n_units = estimate_units(args.input) if requested == "auto" else None
+    predictor = StancePredictor.load(args.model_dir, device=args.device, precision=requested,
+                                     expected_labels=expected, n_units=n_units)
     show = not args.quiet and sys.stderr.isatty()  # a terminal: say which model, and show progress
     if show and predictor.meta.get("run_name"):
         m = predictor.meta
         print(f"kpstance: model {m['run_name']} (experiment {m.get('experiment', '?')}, {m.get('base_model', '?')})",
               file=sys.stderr)
-    with _output(args.output) as out, _progress(show) as bar:
-        task = bar.add_task("predict", total=None) if bar else None
-        for chunk in predictor.predict_rows(iter_inputs(args.input), predictor.scheme(args.labels), args.batch_size,
-                                            args.workers, args.chunk_size):
-            for i in predictor.truncated:
-                path, rec, where = chunk[i][0]
-                loc = f"{path}:{where}" if isinstance(where, int) else f"{path}: unit {rec['id']}"
-                print(f"kpstance: warning: {loc}: sentence longer than {predictor.max_length} tokens, truncated",
-                      file=sys.stderr)
-            for (_, rec, _), p in chunk:
-                row = {**rec, "actor": p["actor"], "stance": p["stance"], "actor_score": p["actor_score"],
-                       "stance_score": p["stance_score"]}
-                if args.probs:
-                    row.update(actor_probs=p["actor_probs"], stance_probs=p["stance_probs"])
-                if args.min_score is not None:
-                    row["uncertain"] = p["actor_score"] < args.min_score or p["stance_score"] < args.min_score
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            out.flush()
-            if bar:
-                bar.update(task, advance=len(chunk))
+    if not args.quiet and (show or requested == "auto"):
+        print(f"kpstance: precision {predictor.precision} ({predictor.choice.reason})", file=sys.stderr)
+
+    def truncated(row: tuple) -> None:
+        path, rec, where = row
+        loc = f"{path}:{where}" if isinstance(where, int) else f"{path}: unit {rec['id']}"
+        print(f"kpstance: warning: {loc}: sentence longer than {predictor.max_length} tokens, truncated",
+              file=sys.stderr)
+
+    def resumed(items: int, units: int) -> None:
+        print(f"kpstance: resuming: {items} items ({units} units) were written before", file=sys.stderr, flush=True)
+
+    with _output(None) as out, _progress(show, args.input, args.rows) as progress:
+        stats = predict_table(predictor, args.input, args.output, out, opts, predictor.scheme(args.labels),
+                              args.batch_size, args.workers, args.chunk_size, resume=args.resume,
+                              model_dir=args.model_dir, on_progress=progress, on_truncated=truncated,
+                              on_resume=None if args.quiet else resumed)
+    if stats.get("resumed_items") and not args.quiet:
+        print(f"kpstance: {stats['items']} more items ({stats['units']} units) predicted; {args.output} is complete",
+              file=sys.stderr)
 
 
 @contextlib.contextmanager
-def _progress(show: bool) -> Iterator[Any]:
-    """A sentence counter on stderr, only on a terminal."""
+def _progress(show: bool, inputs: list[str] | None = None, rows: str = "units") -> Iterator[Any]:
+    """On a terminal, a progress bar on stderr: items done of all, sentences, sentences/s and the time left;
+    yields the callback ``(items, units)`` that advances it (None when not shown)."""
     if not show:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    import time
 
-    with Progress(SpinnerColumn(), TextColumn("{task.completed} sentences"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        yield bar
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .text.corpus import count_items
+
+    total = count_items(inputs, rows) if inputs else None
+    start, units = time.perf_counter(), [0]
+    with Progress(SpinnerColumn(), BarColumn(), TextColumn("{task.completed}/{task.total} items"),
+                  TextColumn("{task.fields[units]:,} sentences, {task.fields[rate]:.0f}/s"), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("predict", total=total or None, units=0, rate=0.0)
+
+        def advance(items: int, n: int) -> None:
+            units[0] += n
+            bar.update(task, advance=items, units=units[0], rate=units[0] / max(time.perf_counter() - start, 1e-9))
+
+        yield advance
 
 
 class _Parser(argparse.ArgumentParser):
@@ -139,11 +171,31 @@ def build_parser() -> argparse.ArgumentParser:
     pred = sub.add_parser("predict", help="predict actor and stance with a saved model")
     pred.add_argument("model_dir", help="a folder saved by train.py, e.g. models/latest")
     pred.add_argument("--input", required=True, nargs="+",
-                      help=".txt articles (segmented), .jsonl files ('text' per line), folders of both, or - for stdin")
-    pred.add_argument("--output", help="JSON Lines output (default: stdout)")
+                      help=".txt articles (segmented), .jsonl files (a unit per line, or an article with "
+                           "--rows articles), .csv and .parquet files (an article per row: columns id, text and "
+                           "optional date, outlet, title, url), folders of these (recursive), or - for stdin")
+    pred.add_argument("--output", help="the table, its format by extension: .jsonl, .csv or .parquet "
+                                       "(default: JSON Lines on stdout)")
+    pred.add_argument("--columns", metavar="FIELD=COLUMN,…",
+                      help="input column names where they differ from id, text, date, outlet, title, url, "
+                           "e.g. text=body,id=doc_id")
+    pred.add_argument("--rows", default="units", choices=["units", "articles"],
+                      help="a .jsonl line is one unit (default) or one article to segment")
+    pred.add_argument("--resume", action="store_true",
+                      help="write the output in shards with a manifest (<output>.parts/) and, when a killed run "
+                           "left them, go on where it stopped; every unit ends up in the output exactly once")
+    pred.add_argument("--engine", default="local", choices=["local", "ray"],
+                      help="local: this process; ray: Ray Data over a Ray cluster (pip install 'kpstance[ray]')")
+    pred.add_argument("--address", help="--engine ray: the cluster's address (default: $RAY_ADDRESS, else a "
+                                        "local Ray started for the run)")
+    pred.add_argument("--actors", type=int, default=None,
+                      help="--engine ray: model replicas (default: one per --actor-cpus CPUs of the cluster)")
+    pred.add_argument("--actor-cpus", type=int, default=1, help="--engine ray: CPUs each replica runs on")
     pred.add_argument("--batch-size", type=int, default=64)
     pred.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    pred.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    pred.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "int8"],
+                      help="auto (default, or $KPSTANCE_PRECISION): int8 on a CPU with VNNI or AMX for a job of "
+                           "10,000 sentences or more, bf16 where the CPU or GPU computes it natively, else fp32")
     pred.add_argument("--workers", type=int, default=None,
                       help="CPU: batches run at once, each single-threaded (default: one per torch thread)")
     pred.add_argument("--probs", action="store_true", help="also write the full probability distributions")

@@ -93,8 +93,15 @@ def build_tokenizer_from_texts(texts: Sequence[str], vocab_size: int, max_length
 
 
 def quiet_transformers() -> None:
-    """No load reports or shard progress bars in run logs; errors still surface."""
+    """No load reports or shard progress bars in run logs; errors still surface. torchao (which transformers
+    imports where it is installed) reports on import the GPU kernels it cannot load on a CPU machine, and torch
+    a deprecation inside torchao: neither is the user's concern."""
+    import logging
+
     from transformers.utils import logging as hf_logging
+
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

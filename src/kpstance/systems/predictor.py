@@ -34,15 +34,25 @@ class StancePredictor:
     """Actor and stance for each sentence, from a model saved by kpstance (or held in memory)."""
 
     def __init__(self, model: Any, tokenizer: Any, max_length: int = 128, device: str = "cpu",
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", n_units: int | None = None) -> None:
+        """``precision``: fp32, bf16 (autocast), int8 (torchao, quantises ``model`` in place and compiles it) or
+        auto (``systems.precision.choose`` for this machine and a job of ``n_units`` sentences)."""
+        from .precision import choose, quantize_int8
+
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.device = resolve_device(device)
-        if precision not in ("fp32", "bf16"):
-            raise KpstanceError(f"unknown precision '{precision}' (fp32 or bf16)")
-        self.precision = precision
+        self.choice = choose(precision, self.device, n_units)
+        self.precision = self.choice.precision
         self.model.to(self.device)
+        self._forward: Callable[..., Any] = self.model
+        self._compiled = False  # int8: the first batch compiles, alone, before any worker thread runs
+        if self.precision == "int8":
+            import torch
+
+            quantize_int8(self.model)
+            self._forward = torch.compile(self.model, dynamic=True)
         self.folder: Path | None = None  # the saved folder it was loaded from
         self.meta: dict = {}  # kpstance.json of a saved folder: run, experiment, base model, label scheme
         self.temperature = {"actor": 1.0, "stance": 1.0}  # per head, fitted on dev (calibration)
@@ -53,10 +63,17 @@ class StancePredictor:
         self.actors, self.stances = list(self.layout.actors), list(self.layout.stances)
 
     @classmethod
-    def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str = "fp32",
-             expected_labels: dict[str, Sequence[str]] | None = None) -> StancePredictor:
-        """Load a saved folder: safetensors only, never remote code; labels checked against a scheme."""
+    def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str | None = None,
+             expected_labels: dict[str, Sequence[str]] | None = None, n_units: int | None = None) -> StancePredictor:
+        """Load a saved folder: safetensors only, never remote code; labels checked against a scheme.
+
+        ``precision`` (default ``$KPSTANCE_PRECISION``, else auto): fp32, bf16, int8 or auto, which picks by the
+        machine and by ``n_units``, the sentences the job will hold (unknown: taken as small); see
+        ``systems.precision``. The folder is unchanged: int8 quantises the loaded copy.
+        """
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from .precision import default_precision
 
         quiet_transformers()
         p = Path(model_dir)
@@ -86,7 +103,8 @@ class StancePredictor:
         if len(tokenizer) < n_emb // 2:  # a vocabulary cut short: most words would become [UNK]
             raise KpstanceError(f"incomplete tokenizer: it knows {len(tokenizer)} tokens, the model has {n_emb} "
                                 "token embeddings (tokenizer.json damaged or from another model)", p)
-        pred = cls(model, tokenizer, int(meta.get("max_length", 128)), device, precision)
+        pred = cls(model, tokenizer, int(meta.get("max_length", 128)), device, precision or default_precision(),
+                   n_units)
         pred.meta, pred.folder = meta, p
         pred.temperature = {g: float(t) for g, t in meta.get("temperature", pred.temperature).items()}
         if meta.get("blind_stance"):
@@ -163,11 +181,13 @@ class StancePredictor:
         def run(idx: list[int]) -> None:  # inference_mode and autocast are per thread
             ctx = torch.autocast(self.device, dtype=torch.bfloat16) if use_bf16 else nullcontext()
             with torch.inference_mode(), ctx:
-                logits = self.model(**self._collate(enc, idx)).logits.float()
+                logits = self._forward(**self._collate(enc, idx)).logits.float()
                 ta, ts = self.temperature["actor"], self.temperature["stance"]
                 pa[idx] = torch.softmax(logits[:, self.layout.actor_index] / ta, dim=-1).cpu().numpy()
                 ps[idx] = torch.softmax(logits[:, self.layout.stance_index] / ts, dim=-1).cpu().numpy()
 
+        if self.precision == "int8" and not self._compiled:
+            self._compile(run, batches.pop(0))
         w = self._workers(workers, len(batches))
         if w == 1:
             for idx in batches:
@@ -184,6 +204,24 @@ class StancePredictor:
         if self.truncated:
             log.warning("%d sentence(s) longer than %d tokens were truncated", len(self.truncated), self.max_length)
         return pa, ps
+
+    def _compile(self, run: Callable[[list[int]], None], first: list[int]) -> None:
+        """Run the first batch alone, which compiles the int8 model; where compiling fails (no C++ compiler,
+        an unsupported platform) warn once and go on with the quantised model uncompiled (about fp32's speed)."""
+        import warnings
+
+        from .precision import warn_once
+
+        with _THREADS_LOCK, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*_stable_hash_for_caching.*")  # torchao's tensor, torch's cache
+            try:
+                run(first)
+            except Exception as e:  # torch.compile raises its backend's own errors
+                warn_once("int8-compile", f"int8: torch.compile failed ({str(e).splitlines()[0][:200]}); running "
+                                          "the int8 model uncompiled, about as fast as fp32")
+                self._forward = self.model
+                run(first)
+            self._compiled = True
 
     def predict(self, texts: Sequence[str] | str, batch_size: int = 64, workers: int | None = None,
                 contexts: Sequence[str] | None = None) -> list[dict]:
@@ -228,16 +266,26 @@ class StancePredictor:
         unit is not reported speech); ``self.truncated`` lists the chunk's rows cut to ``max_length``.
         """
         from ..text.read import chunks
-        from .context import ContextReader, format_context
+        from .context import ContextReader
 
         if chunk_size < 1:
             raise KpstanceError(f"chunk size must be at least 1, got {chunk_size}")
         reader = ContextReader(scheme or self.scheme())
         for chunk in chunks(iter(rows), chunk_size):
             ctx = reader(chunk)
-            preds = self.predict([r["text"] for _, r, _ in chunk], batch_size, workers,
-                                 contexts=[format_context(k, s) for k, s in ctx] if self.meta.get("context") else None)
-            yield [(row, {**p, "kind": k, "speaker": s}) for row, p, (k, s) in zip(chunk, preds, ctx)]
+            preds = self.predict_in_context([r["text"] for _, r, _ in chunk], ctx, batch_size, workers)
+            yield list(zip(chunk, preds))
+
+    def predict_in_context(self, texts: Sequence[str], ctx: Sequence[tuple[str, str | None]], batch_size: int = 64,
+                           workers: int | None = None) -> list[dict]:
+        """``predict`` for units whose (kind, speaker) the context reader gave (``predict_rows``, and the Ray
+        engine's replicas, which read each article's context where they segment it); each prediction also holds
+        its ``kind`` and ``speaker``. The model reads the context only when it was trained with one."""
+        from .context import format_context
+
+        preds = self.predict(list(texts), batch_size, workers,
+                             contexts=[format_context(k, s) for k, s in ctx] if self.meta.get("context") else None)
+        return [{**p, "kind": k, "speaker": s} for p, (k, s) in zip(preds, ctx)]
 
     def predict_article(self, text: str, article_id: str = "article") -> list[dict]:
         """Label a whole article as ``kpstance predict`` labels a ``.txt`` file: segmented into title, dateline,

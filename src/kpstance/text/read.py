@@ -44,7 +44,12 @@ def read_text(path: str | os.PathLike) -> str:
 
 def read_article(path: str | os.PathLike) -> str:
     """Read an article and refuse one with no text."""
-    text = read_text(path)
+    return check_article(read_text(path), path)
+
+
+def check_article(text: str, path: object) -> str:
+    """An article's text with one kind of line ending; an empty one is refused."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise KpstanceError("the article is empty", path)
     return text

@@ -1,0 +1,150 @@
+"""A corpus through one process: items read in order, predicted a chunk of whole items at a time, written as a
+table (atomically, or in resumable shards). Memory is bounded by the chunk size, whatever the corpus size."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..text.corpus import Columns, Item, expand, iter_items
+from .table import COLUMNS, AtomicTable, ShardedTable, output_format, prob_columns
+
+
+@dataclass
+class Options:
+    """What changes the rows of the table (and so must match for a run to resume)."""
+
+    columns: Columns
+    rows: str = "units"
+    min_score: float | None = None
+    probs: bool = False
+    labels: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"columns": self.columns.names, "rows": self.rows, "min_score": self.min_score, "probs": self.probs,
+                "labels": str(Path(self.labels).resolve()) if self.labels else None}
+
+
+def table_columns(predictor: Any, opts: Options) -> list[str]:
+    return [*COLUMNS, *(prob_columns(predictor.actors, predictor.stances) if opts.probs else [])]
+
+
+def table_row(item: Item, rec: dict, p: dict, opts: Options) -> dict:
+    """One unit's row: the item's metadata, the unit's id, kind, speaker and text, and the labels. A JSON Lines
+    unit's other fields travel with it (JSON Lines output only)."""
+    row = {k: v for k, v in rec.items() if k not in COLUMNS and k not in ("id", "actor_probs", "stance_probs")} \
+        if item.record is not None else {}
+    row.update({"article_id": item.article_id, **item.meta, "unit_id": str(rec.get("id")), "kind": p["kind"],
+                "speaker": p["speaker"], "text": rec["text"], "actor": p["actor"], "stance": p["stance"],
+                "actor_score": p["actor_score"], "stance_score": p["stance_score"],
+                "uncertain": None if opts.min_score is None else
+                bool(p["actor_score"] < opts.min_score or p["stance_score"] < opts.min_score)})
+    if opts.probs:
+        row.update(actor_probs=p["actor_probs"], stance_probs=p["stance_probs"])
+    return row
+
+
+def groups(items: Iterable[Item], chunk_size: int) -> Iterator[list[tuple[Item, list]]]:
+    """Whole items, each with its input rows, in groups of at least ``chunk_size`` units (the last may be
+    smaller): a group ends on an item boundary, where nothing carries over, so a shard can end there."""
+    group: list[tuple[Item, list]] = []
+    n = 0
+    for it in items:
+        rows = it.rows()
+        group.append((it, rows))
+        n += len(rows)
+        if n >= chunk_size:
+            yield group
+            group, n = [], 0
+    if group:
+        yield group
+
+
+def predict_group(predictor: Any, group: list[tuple[Item, list]], scheme: Any, opts: Options, batch_size: int,
+                  workers: int | None, on_truncated: Callable[[tuple], None] | None = None) -> list[dict]:
+    """The table rows of a group of items, through ``StancePredictor.predict_rows`` (the one way to labels)."""
+    rows = [r for _, rs in group for r in rs]
+    owner = [it for it, rs in group for _ in rs]
+    out: list[dict] = []
+    k = 0
+    for chunk in predictor.predict_rows(rows, scheme, batch_size, workers, max(1, len(rows))):
+        for i in predictor.truncated if on_truncated else ():
+            on_truncated(chunk[i][0])
+        for (_, rec, _), p in chunk:
+            out.append(table_row(owner[k], rec, p, opts))
+            k += 1
+    return out
+
+
+def fingerprint(model_dir: str | os.PathLike, inputs: Sequence[str], opts: Options, precision: str) -> dict:
+    """What a resumed run must share with the run it resumes: the model's files, the inputs' sizes and times,
+    the options and the precision (a label may differ between precisions)."""
+    def stamp(p: Path) -> list:
+        st = p.stat()
+        return [str(p.resolve()), st.st_size, st.st_mtime_ns]
+
+    model = Path(model_dir)
+    return {"model": [stamp(f) for f in sorted(model.glob("*.safetensors"))] + [stamp(model / "config.json")],
+            "inputs": [stamp(Path(f)) for f in expand(inputs)], "options": opts.as_dict(), "precision": precision}
+
+
+def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sink: Any, opts: Options,
+                  scheme: Any, batch_size: int = 64, workers: int | None = None, chunk_size: int = 4096,
+                  resume: bool = False, shards: bool = False, model_dir: str | None = None,
+                  on_progress: Callable[[int, int], None] | None = None,
+                  on_truncated: Callable[[tuple], None] | None = None,
+                  on_resume: Callable[[int, int], None] | None = None) -> dict:
+    """Predict a corpus into a table; returns counts. ``output`` None writes JSON Lines to ``sink`` (stdout).
+    ``shards`` (always with ``resume``) writes resumable shards; otherwise one file renamed into place at the end.
+    ``on_progress(items, units)`` is called after each chunk with the counts of that chunk."""
+    columns = table_columns(predictor, opts)
+    items = iter_items(inputs, opts.columns, opts.rows)
+    stats = {"items": 0, "units": 0, "resumed_items": 0}
+    if output is None:
+        from .table import Writer
+
+        w = Writer(sink, "jsonl", columns)
+        for group in groups(items, chunk_size):
+            rows = predict_group(predictor, group, scheme, opts, batch_size, workers, on_truncated)
+            w.write(rows)
+            _count(stats, group, rows, on_progress)
+        return stats
+    output_format(output)
+    if shards or resume:
+        table = ShardedTable(output, columns, fingerprint(model_dir or predictor.folder, inputs, opts,
+                                                          predictor.precision))
+        done = table.start(resume)
+        stats["resumed_items"], stats["resumed_units"] = done, table.rows
+        if done and on_resume:
+            on_resume(done, table.rows)
+        if on_progress and done:
+            on_progress(done, table.rows)
+        for _ in range(done):  # the items written before: read, not segmented, not predicted
+            next(items)
+        for group in groups(items, chunk_size):
+            rows = predict_group(predictor, group, scheme, opts, batch_size, workers, on_truncated)
+            table.write(rows, len(group))
+            _count(stats, group, rows, on_progress)
+        table.commit()
+        return stats
+    atomic = AtomicTable(output, columns)
+    try:
+        for group in groups(items, chunk_size):
+            rows = predict_group(predictor, group, scheme, opts, batch_size, workers, on_truncated)
+            atomic.write(rows)
+            _count(stats, group, rows, on_progress)
+        atomic.commit()
+    except BaseException:
+        atomic.abort()
+        raise
+    return stats
+
+
+def _count(stats: dict, group: list, rows: list, on_progress: Callable[[int, int], None] | None) -> None:
+    stats["items"] += len(group)
+    stats["units"] += len(rows)
+    if on_progress:
+        on_progress(len(group), len(rows))

@@ -1,0 +1,264 @@
+"""The predictions table: one row per unit, the same columns in JSON Lines, CSV and Parquet, written so that a
+reader never sees half of it, and in shards with a manifest so that a killed run can be resumed.
+
+Columns: ``article_id, date, outlet, title, url, unit_id, kind, speaker, text, actor, stance, actor_score,
+stance_score, uncertain`` (``uncertain`` is empty without ``--min-score``); with ``--probs`` one probability column
+per label (``actor_p_<label>``, ``stance_p_<label>``; JSON Lines keeps them as two objects). JSON Lines also keeps
+the other fields of a JSON Lines input line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import KpstanceError
+from ..files import _tmp_name, fault
+
+COLUMNS = ("article_id", "date", "outlet", "title", "url", "unit_id", "kind", "speaker", "text", "actor", "stance",
+           "actor_score", "stance_score", "uncertain")
+FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+MANIFEST = "manifest.json"
+
+
+def output_format(path: str | None) -> str:
+    """The output's format from its extension; stdout is JSON Lines."""
+    if path is None or path == "-":
+        return "jsonl"
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise KpstanceError(f"cannot tell the output format from the extension; use one of {', '.join(FORMATS)}",
+                            path)
+    return fmt
+
+
+def prob_columns(actors: Sequence[str], stances: Sequence[str]) -> list[str]:
+    return [f"actor_p_{a}" for a in actors] + [f"stance_p_{s}" for s in stances]
+
+
+def flat(row: dict, columns: Sequence[str]) -> dict:
+    """A row for CSV and Parquet: the fixed columns only, probabilities spread over one column per label."""
+    out = {c: row.get(c) for c in columns if not c.startswith(("actor_p_", "stance_p_"))}
+    for group in ("actor", "stance"):
+        for label, p in (row.get(f"{group}_probs") or {}).items():
+            out[f"{group}_p_{label}"] = p
+    return out
+
+
+class Writer:
+    """Rows to one file of one format; ``close`` finishes it (Parquet writes its footer)."""
+
+    def __init__(self, f: IO | str, fmt: str, columns: Sequence[str]) -> None:
+        self.fmt, self.columns, self.f = fmt, list(columns), f
+        self._csv: Any = None
+        self._pq: Any = None
+        if fmt == "csv":
+            import csv
+
+            self._csv = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
+            self._csv.writeheader()
+
+    def write(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        if self.fmt == "jsonl":
+            self.f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            self.f.flush()
+        elif self.fmt == "csv":
+            self._csv.writerows(flat(r, self.columns) for r in rows)
+            self.f.flush()
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pylist([flat(r, self.columns) for r in rows], schema=arrow_schema(self.columns))
+            if self._pq is None:
+                self._pq = pq.ParquetWriter(self.f, table.schema, compression="zstd")
+            self._pq.write_table(table)
+
+    def write_arrow(self, table: Any) -> None:
+        """A pyarrow table of the flat columns (the Ray engine's rows), into a Parquet output."""
+        import pyarrow.parquet as pq
+
+        table = table.select(self.columns).cast(arrow_schema(self.columns))
+        if self._pq is None:
+            self._pq = pq.ParquetWriter(self.f, table.schema, compression="zstd")
+        self._pq.write_table(table)
+
+    def close(self) -> None:
+        if self.fmt == "parquet":
+            if self._pq is None:  # no rows: still a valid, empty table with the columns
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                pq.write_table(pa.Table.from_pylist([], schema=arrow_schema(self.columns)), self.f)
+            else:
+                self._pq.close()
+
+
+def arrow_schema(columns: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    def kind(c: str) -> Any:
+        if c.endswith("_score") or c.startswith(("actor_p_", "stance_p_")):
+            return pa.float64()
+        return pa.bool_() if c == "uncertain" else pa.string()
+
+    return pa.schema([(c, kind(c)) for c in columns])
+
+
+def open_file(path: Path, fmt: str) -> IO | str:
+    """A text file for JSON Lines and CSV; Parquet's writer opens the path itself."""
+    if fmt == "parquet":
+        return str(path)
+    try:
+        return path.open("w", encoding="utf-8", newline="")
+    except OSError as e:
+        raise KpstanceError(f"cannot write: {e.strerror}", path) from None
+
+
+class AtomicTable:
+    """The whole table under a temporary name beside ``path``, renamed into place by ``commit``."""
+
+    def __init__(self, path: str | os.PathLike, columns: Sequence[str]) -> None:
+        self.target = Path(path)
+        self.fmt = output_format(str(path))
+        self.tmp = _tmp_name(self.target)
+        f = open_file(self.tmp, self.fmt)
+        self._file = None if isinstance(f, str) else f
+        try:
+            self.writer = Writer(f, self.fmt, columns)
+        except Exception:
+            self.abort()
+            raise
+
+    def write(self, rows: list[dict]) -> None:
+        self.writer.write(rows)
+
+    def commit(self) -> None:
+        self.writer.close()
+        if self._file is not None:
+            self._file.close()
+        os.replace(self.tmp, self.target)
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class ShardedTable:
+    """The table as numbered shards in ``<output>.parts/`` with a manifest of the items each covers; ``commit``
+    joins them into the output and removes the folder.
+
+    A shard is written under a temporary name and renamed, then the manifest is replaced: a run killed at any
+    point leaves only whole shards the manifest lists (a shard it does not list is deleted on resume and done
+    again), so a resumed run writes every unit exactly once. The manifest's fingerprint (model, inputs, options)
+    must match for a run to resume.
+    """
+
+    def __init__(self, path: str | os.PathLike, columns: Sequence[str], fingerprint: dict) -> None:
+        self.target = Path(path)
+        self.fmt = output_format(str(path))
+        self.columns = list(columns)
+        self.parts = self.target.with_name(self.target.name + ".parts")
+        self.fingerprint = fingerprint
+        self.shards: list[dict] = []
+        self.items_done = 0
+
+    def start(self, resume: bool) -> int:
+        """Items already written (0 for a fresh start); a stale or foreign parts folder is refused or cleared."""
+        manifest = self.parts / MANIFEST
+        if resume and manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+                raise KpstanceError("damaged manifest; delete the folder to start again", manifest) from None
+            if data.get("fingerprint") != self.fingerprint:
+                raise KpstanceError("these shards were written for other inputs, another model or other options; "
+                                    "run again without --resume to start over", self.parts)
+            self.shards, self.items_done = list(data["shards"]), int(data["items_done"])
+            listed = {s["file"] for s in self.shards} | {MANIFEST}
+            for f in self.parts.iterdir():  # a shard the manifest never listed, a temporary file: done again
+                if f.name not in listed:
+                    f.unlink()
+            missing = [s["file"] for s in self.shards if not (self.parts / s["file"]).is_file()]
+            if missing:
+                raise KpstanceError(f"shard {missing[0]} is listed but missing; run again without --resume",
+                                    self.parts)
+            return self.items_done
+        if self.parts.exists():
+            shutil.rmtree(self.parts)
+        try:
+            self.parts.mkdir(parents=False)
+        except OSError as e:
+            raise KpstanceError(f"cannot write: {e.strerror}", self.parts) from None
+        self._save()
+        return 0
+
+    def write(self, rows: list[dict], items: int) -> None:
+        """One shard: ``rows`` of the next ``items`` items."""
+        name = f"part-{len(self.shards):06d}.{self.fmt}"
+        tmp = self.parts / f".{name}.tmp"
+        f = open_file(tmp, self.fmt)
+        w = Writer(f, self.fmt, self.columns)
+        w.write(rows)
+        w.close()
+        if not isinstance(f, str):
+            f.close()
+        os.replace(tmp, self.parts / name)
+        fault(f"shard-{len(self.shards)}-written")  # crash tests: a whole shard the manifest does not list yet
+        self.shards.append({"file": name, "rows": len(rows), "items": items})
+        self.items_done += items
+        self._save()
+        fault(f"shard-{len(self.shards) - 1}-listed")
+
+    def _save(self) -> None:
+        tmp = self.parts / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "items_done": self.items_done,
+                                   "shards": self.shards}, indent=1), encoding="utf-8")
+        os.replace(tmp, self.parts / MANIFEST)
+
+    @property
+    def rows(self) -> int:
+        return sum(s["rows"] for s in self.shards)
+
+    def commit(self) -> None:
+        """Join the shards in order into the output (atomically), then remove the parts folder."""
+        out = AtomicTable(self.target, self.columns)
+        try:
+            for s in self.shards:
+                shard = self.parts / s["file"]
+                if self.fmt == "parquet":
+                    import pyarrow.parquet as pq
+
+                    pf = pq.ParquetFile(shard)
+                    for b in pf.iter_batches(batch_size=4096):
+                        _write_batch(out.writer, b)
+                else:
+                    with shard.open(encoding="utf-8", newline="") as f:
+                        if self.fmt == "csv":
+                            f.readline()  # each shard has the header; the output has it once
+                        shutil.copyfileobj(f, out._file)
+                fault("joining")
+            out.commit()
+            fault("joined")
+        except BaseException:
+            out.abort()
+            raise
+        shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def _write_batch(writer: Writer, batch: Any) -> None:
+    """A Parquet shard's record batch straight into the output's Parquet writer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_batches([batch]).cast(arrow_schema(writer.columns))
+    if writer._pq is None:
+        writer._pq = pq.ParquetWriter(writer.f, table.schema, compression="zstd")
+    writer._pq.write_table(table)

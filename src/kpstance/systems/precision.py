@@ -1,0 +1,134 @@
+"""Which number format a saved model predicts in: the one that is fastest on this machine without changing results.
+
+Measured on this project's machines (docs/benchmarks.md): bf16 autocast runs 1.8× fp32 on a CPU that computes bf16
+natively (``avx512_bf16``, ``amx_bf16``) but 0.25× fp32 where it is emulated; int8 (torchao's dynamic int8
+activations and weights for every Linear layer, compiled by ``torch.compile``) runs about 2× fp32 where the CPU has
+VNNI or AMX, at the same test scores, after a one-time compile of 30–90 s (cached on disk for later processes). So
+``auto`` picks int8 only for a job large enough to repay that compile, bf16 where the CPU computes it natively (and
+on CUDA), fp32 otherwise. The model folder never changes: quantisation happens at load.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+ENV = "KPSTANCE_PRECISION"  # the default precision where none is asked for (``auto`` when unset)
+# int8's compile costs 30 s (warm cache) to 90 s (cold) on 2 cores and saves about 0.01 s per sentence there:
+# below this many sentences it costs more than it saves.
+INT8_MIN_UNITS = 10_000
+INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+BF16_EMULATED = ("bf16 on a CPU without native bf16 (no avx512_bf16 or amx_bf16) is emulated and slow: measured "
+                 "0.25x fp32 on an Intel Xeon with VNNI; use --precision auto (int8 or fp32) instead")
+_warned: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The precision a predictor runs in, and why (logged for the user)."""
+
+    precision: str
+    reason: str
+
+
+def default_precision() -> str:
+    """``$KPSTANCE_PRECISION`` (e.g. fp32, to keep labels identical across machines), else ``auto``."""
+    value = os.environ.get(ENV, "auto").strip().lower() or "auto"
+    if value not in PRECISIONS:
+        from ..errors import KpstanceError
+
+        raise KpstanceError(f"${ENV} is {value!r}, expected one of {', '.join(PRECISIONS)}")
+    return value
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux: /proc/cpuinfo); elsewhere what torch reports of AVX-512 and AMX."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    import torch
+
+    cap = str(torch.backends.cpu.get_cpu_capability()).lower()  # "avx512", "amx", "avx2", …
+    return {"amx_int8", "amx_bf16"} if "amx" in cap else set()
+
+
+def has_compiler() -> bool:
+    """torch.compile's CPU backend (Inductor) writes C++ and needs a compiler to build it."""
+    return any(shutil.which(c) for c in (os.environ.get("CXX") or "g++", "c++", "clang++"))
+
+
+def has_torchao() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torchao") is not None
+
+
+def choose(requested: str, device: str, n_units: int | None = None, flags: Callable[[], set[str]] = cpu_flags,
+           compiler: Callable[[], bool] = has_compiler, torchao: Callable[[], bool] = has_torchao) -> Choice:
+    """Resolve ``requested`` (auto, fp32, bf16, int8) for ``device`` (cpu or cuda) and a job of ``n_units``
+    sentences (None: unknown, taken as small). The CPU flags, the compiler check and the torchao check are
+    injected so tests can pose as any machine."""
+    from ..errors import KpstanceError
+
+    if requested not in PRECISIONS:
+        raise KpstanceError(f"unknown precision '{requested}' (one of {', '.join(PRECISIONS)})")
+    if requested == "int8":
+        if device != "cpu":
+            raise KpstanceError("int8 is for CPU prediction; on CUDA use bf16 (or auto)")
+        if not torchao():
+            raise KpstanceError("int8 needs torchao: pip install 'kpstance[int8]'")
+        return Choice("int8", "asked for")
+    if requested == "bf16":
+        if device == "cpu" and not set(BF16_FLAGS) & flags():
+            warn_once("bf16", BF16_EMULATED)
+        return Choice("bf16", "asked for")
+    if requested == "fp32":
+        return Choice("fp32", "asked for")
+    if device != "cpu":
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return Choice("bf16", "auto: CUDA computes bf16 natively")
+        return Choice("fp32", "auto: this CUDA device has no native bf16")
+    have = flags()
+    int8_cpu = sorted(set(INT8_FLAGS) & have)
+    bf16_cpu = sorted(set(BF16_FLAGS) & have)
+    if int8_cpu:
+        if n_units is not None and n_units >= INT8_MIN_UNITS and torchao() and compiler():
+            return Choice("int8", f"auto: the CPU has {', '.join(int8_cpu)} and the job holds about {n_units:,} "
+                                  "sentences, enough to repay int8's one-time compile")
+        why = ("torchao is not installed" if not torchao() else "no C++ compiler for torch.compile"
+               if not compiler() else f"the job is under {INT8_MIN_UNITS:,} sentences, too small to repay int8's "
+               "one-time compile")
+    else:
+        why = "the CPU has no VNNI or AMX for int8"
+    if bf16_cpu:
+        return Choice("bf16", f"auto: the CPU computes bf16 natively ({', '.join(bf16_cpu)}); int8 not chosen: {why}")
+    return Choice("fp32", f"auto: no native bf16 on this CPU; int8 not chosen: {why}")
+
+
+def warn_once(key: str, message: str) -> None:
+    """One warning line on stderr per process, however many predictors are loaded."""
+    if key in _warned:
+        return
+    _warned.add(key)
+    print(f"kpstance: warning: {message}", file=sys.stderr)
+
+
+def quantize_int8(model):  # noqa: ANN001, ANN201 (a transformers model in, the same model out)
+    """torchao's dynamic int8 (activations quantised per token at run time, weights per channel) for every Linear
+    layer of the encoder and heads, in place; the caller compiles it, without which torchao's int8 runs no faster
+    than fp32 on CPU."""
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+
+    quantize_(model, Int8DynamicActivationInt8WeightConfig())
+    return model

@@ -1,0 +1,382 @@
+"""A corpus as ``kpstance predict`` reads it: folders of ``.txt`` articles, JSON Lines, CSV and Parquet, streamed.
+
+Each input yields *items* in a fixed order: an article (a ``.txt`` file, a CSV or Parquet row, a JSON Lines line
+under ``--rows articles``) or a single unit (a JSON Lines line, by default). An item carries its metadata
+(``date``, ``outlet``, ``title``, ``url``) and is segmented only when its rows are asked for, so a resumed run skips
+the items it has done without segmenting them. An article's speakers never carry into the next item, so any item
+boundary is a safe place to cut a corpus into shards.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import KpstanceError
+
+FIELDS = ("id", "text", "date", "outlet", "title", "url")  # the input columns, by their default names
+META = ("date", "outlet", "title", "url")
+SUFFIXES = (".txt", ".jsonl", ".csv", ".parquet")
+ROWS = ("units", "articles")
+BYTES_PER_SENTENCE = 150  # news prose: about 25 words a sentence; for the size estimate that ``auto`` reads
+
+_MONTHS = {m: i for i, names in enumerate(
+    (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+     ("dec", "december")), start=1) for m in names}
+_MONTH = r"(?P<{}>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+# a dateline opens an article: a place in capitals, an optional weekday, then a date with a year
+_DATELINE = re.compile(
+    r"^\s*[A-Z][A-Z.'\- ]{1,40}(?:,\s*[A-Z][A-Za-z.]+)?,\s*(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s*)?"
+    r"(?:" + _MONTH.format("m1") + r"\s+(?P<d1>\d{1,2}),?\s+(?P<y1>\d{4})"
+    r"|(?P<d2>\d{1,2})\s+" + _MONTH.format("m2") + r",?\s+(?P<y2>\d{4})"
+    r"|(?P<y3>\d{4})-(?P<m3>\d{2})-(?P<d3>\d{2}))\b", re.IGNORECASE)
+
+
+def dateline_date(text: str) -> str | None:
+    """The date of a dateline with a year ("SEOUL, Nov. 29, 2017 (Yonhap) --", "MOSCOW, 24 November 2017"), as
+    YYYY-MM-DD; None where the text does not open with one (a date is never guessed from the body)."""
+    m = _DATELINE.match(text)
+    if not m:
+        return None
+    g = m.groupdict()
+    try:
+        if g["y1"]:
+            return dt.date(int(g["y1"]), _MONTHS[g["m1"].lower()], int(g["d1"])).isoformat()
+        if g["y2"]:
+            return dt.date(int(g["y2"]), _MONTHS[g["m2"].lower()], int(g["d2"])).isoformat()
+        return dt.date(int(g["y3"]), int(g["m3"]), int(g["d3"])).isoformat()
+    except ValueError:  # "Feb. 30": not a date
+        return None
+
+
+def parse_date(value: Any, column: str, where: object, line: int | None) -> str | None:
+    """A date column's value as YYYY-MM-DD: ISO dates and timestamps (text or Parquet date/timestamp types);
+    empty is None; anything else is refused in one line naming the file, the row and the column."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    s = str(value).strip()
+    if not s:
+        return None
+    try:
+        return dt.date.fromisoformat(s).isoformat() if len(s) == 10 else dt.datetime.fromisoformat(s).date().isoformat()
+    except ValueError:
+        raise KpstanceError(f'column "{column}": cannot read {s!r} as a date (expected YYYY-MM-DD or an ISO '
+                            "timestamp)", where, line) from None
+
+
+@dataclass
+class Columns:
+    """Which input column holds each field (``--columns text=body,id=doc_id``)."""
+
+    names: dict[str, str] = field(default_factory=lambda: {f: f for f in FIELDS})
+
+    @classmethod
+    def parse(cls, spec: str | None) -> Columns:
+        names = {f: f for f in FIELDS}
+        for part in filter(None, (p.strip() for p in (spec or "").split(","))):
+            key, sep, col = part.partition("=")
+            if not sep or key.strip() not in FIELDS or not col.strip():
+                raise KpstanceError(f"--columns: cannot read {part!r}; expected FIELD=COLUMN with FIELD one of "
+                                    f"{', '.join(FIELDS)}")
+            names[key.strip()] = col.strip()
+        return cls(names)
+
+    def __getitem__(self, key: str) -> str:
+        return self.names[key]
+
+
+@dataclass
+class Item:
+    """One article or one unit of the corpus, in input order; ``rows()`` segments it."""
+
+    source: str  # the file, for errors and for the context reader
+    line: int | None  # its line (JSON Lines) or row (CSV, Parquet), for errors
+    article_id: str
+    meta: dict[str, str | None]
+    text: str
+    record: dict | None = None  # a JSON Lines unit: its record, carried through
+    language: str = "en"
+    prepared: list[tuple[str, dict, Any]] | None = None  # an article read from stdin, segmented on reading
+
+    def rows(self) -> list[tuple[str, dict, Any]]:
+        """The input rows ``StancePredictor.predict_rows`` reads: a unit as given, or the article segmented as a
+        ``.txt`` file is; a date the input lacks is read from the article's dateline where it has a year."""
+        from .read import unit_rows
+
+        if self.prepared is not None:
+            return self.prepared
+        if self.record is not None:
+            return [(self.source, self.record, self.line)]
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        rows = unit_rows(self.text, self.article_id, self.language, where)
+        if not self.meta.get("date"):
+            opening = next((rec["text"] for _, rec, _ in rows if rec["kind"] != "title"), "")
+            self.meta["date"] = dateline_date(opening)
+        return rows
+
+
+def expand(inputs: Sequence[str]) -> list[str]:
+    """Files as given; folders as the corpus files under them (recursive, sorted); "-" for stdin."""
+    out: list[str] = []
+    for item in inputs:
+        p = Path(item)
+        if item != "-" and p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+            if not files:
+                raise KpstanceError("folder holds no .txt, .jsonl, .csv or .parquet files", p)
+            out += [str(f) for f in files]
+        else:
+            out.append(item)
+    return out
+
+
+def txt_roots(inputs: Sequence[str]) -> dict[str, str]:
+    """Each .txt file under an input folder → that folder (article ids are paths under it)."""
+    roots: dict[str, str] = {}
+    for item in inputs:
+        p = Path(item)
+        if item != "-" and p.is_dir():
+            roots.update({str(f): str(p) for f in p.rglob("*") if f.suffix.lower() == ".txt"})
+    return roots
+
+
+def txt_item(path: str | Path, text: str, roots: dict[str, str], language: str = "en") -> Item:
+    """A .txt file read as one article."""
+    from .read import check_article
+
+    p = Path(path)
+    return Item(str(p), None, _article_id(p, roots), {m: None for m in META}, check_article(text, p), None, language)
+
+
+def _article_id(path: Path, roots: dict[str, str]) -> str:
+    """A .txt article's id: its path under the folder it was found in, without the suffix ("2017/11/a"); the
+    file's stem when it was named directly."""
+    root = roots.get(str(path))
+    return path.stem if root is None else path.relative_to(Path(root)).with_suffix("").as_posix()
+
+
+def iter_items(inputs: Sequence[str], columns: Columns | None = None, rows: str = "units",
+               language: str = "en") -> Iterator[Item]:
+    """Every item of every input, lazily, in a fixed order."""
+    from .read import read_article, records
+
+    columns = columns or Columns()
+    if rows not in ROWS:
+        raise KpstanceError(f"--rows must be one of {', '.join(ROWS)}, got {rows!r}")
+    roots = txt_roots(inputs)
+    for path in expand(inputs):
+        p = Path(path)
+        suffix = p.suffix.lower()
+        if path == "-":
+            article: list[tuple[str, dict, Any]] = []
+            for rec, where in records("-", language):
+                if isinstance(where, int):
+                    yield unit_item("<stdin>", where, rec, "stdin", columns)
+                else:  # an article on stdin: one item of all its units
+                    article.append(("<stdin>", rec, where))
+            if article:
+                opening = next((r["text"] for _, r, _ in article if r["kind"] != "title"), "")
+                meta = {m: None for m in META} | {"date": dateline_date(opening)}
+                yield Item("<stdin>", None, "stdin", meta, "", None, language, article)
+        elif suffix == ".jsonl":
+            yield from _jsonl_items(p, columns, rows, language)
+        elif suffix == ".csv":
+            yield from _table_items(p, _csv_rows(p, columns), columns, language)
+        elif suffix == ".parquet":
+            yield from _table_items(p, _parquet_rows(p, columns), columns, language)
+        else:
+            yield Item(str(p), None, _article_id(p, roots), {m: None for m in META}, read_article(p), None, language)
+
+
+
+def _meta(rec: dict, columns: Columns, where: object, line: int | None) -> dict[str, str | None]:
+    meta: dict[str, str | None] = {}
+    for m in META:
+        v = rec.get(columns[m])
+        if m == "date":
+            meta[m] = parse_date(v, columns[m], where, line)
+        else:
+            meta[m] = None if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) == "" else str(v)
+    return meta
+
+
+def _text(rec: dict, columns: Columns, where: object, line: int | None, what: str) -> str:
+    col = columns["text"]
+    if col not in rec:
+        raise KpstanceError(f'missing column "{col}" (the {what} text; map another with --columns text=NAME)',
+                            where, line)
+    v = rec[col]
+    if not isinstance(v, str) or not v.strip():
+        raise KpstanceError(f'column "{col}" is empty or not text; every row must hold an {what}', where, line)
+    return v
+
+
+def unit_item(source: str, line: int, rec: dict, stem: str, columns: Columns) -> Item:
+    """A JSON Lines line read as one unit: its record travels through; its id, when it has none, is FILE-LINE."""
+    rec = dict(rec)
+    if columns["text"] != "text":
+        rec["text"] = _text(rec, columns, source, line, "a sentence's")
+    if rec.get(columns["id"]) is not None:
+        rec["id"] = str(rec[columns["id"]])
+    rec.setdefault("id", f"{stem}-{line}")
+    article = str(rec.get("article_id") or stem)
+    return Item(source, line, article, _meta(rec, columns, source, line), rec["text"], rec)
+
+
+def _jsonl_items(p: Path, columns: Columns, rows: str, language: str) -> Iterator[Item]:
+    from .read import check_record, iter_jsonl
+
+    for line, rec in iter_jsonl(p, None):
+        if rows == "units":
+            text = _text(rec, columns, p, line, "a sentence's")
+            check_record({**rec, "text": text}, "text", p, line)
+            yield unit_item(str(p), line, rec, p.stem, columns)
+        else:
+            yield article_item(p, line, rec, columns, language)
+
+
+def article_item(p: Path, line: int, rec: dict, columns: Columns, language: str) -> Item:
+    text = _text(rec, columns, p, line, "article's")
+    aid = rec.get(columns["id"])
+    if aid is None or str(aid).strip() == "" or (isinstance(aid, float) and math.isnan(aid)):
+        raise KpstanceError(f'missing or empty column "{columns["id"]}" (the article id; map another with '
+                            "--columns id=NAME)", p, line)
+    meta = _meta(rec, columns, p, line)
+    title = meta.get("title")
+    if title and not text.lstrip().startswith(title.strip()):  # the headline, as a .txt file's first line holds it
+        text = f"{title.strip()}\n{text}"
+    return Item(str(p), line, str(aid), meta, text, None, language)
+
+
+def _table_items(p: Path, rows: Iterator[tuple[int, dict]], columns: Columns, language: str) -> Iterator[Item]:
+    for line, rec in rows:
+        yield article_item(p, line, rec, columns, language)
+
+
+def _csv_rows(p: Path, columns: Columns | None = None) -> Iterator[tuple[int, dict]]:
+    """CSV rows with their line numbers (a quoted article may span lines); the header must hold the columns."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # an article is one field, often over 128 KB
+    try:
+        f = p.open(encoding="utf-8-sig", newline="")
+    except OSError as e:
+        raise KpstanceError(f"cannot read: {e.strerror}", p) from None
+    with f:
+        reader = csv.DictReader(f)
+        try:
+            header = reader.fieldnames or []
+            for need in ("id", "text"):
+                if columns is not None and columns[need] not in header:
+                    raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(header)}; map '
+                                        f"another with --columns {need}=NAME)", p, 1)
+            start = 2
+            for rec in reader:
+                yield start, rec
+                start = reader.line_num + 1
+        except UnicodeDecodeError as e:
+            raise KpstanceError(f"not valid UTF-8 (byte {e.start} of a line)", p, reader.line_num + 1) from None
+        except csv.Error as e:
+            raise KpstanceError(f"not valid CSV ({e})", p, reader.line_num) from None
+
+
+def _parquet_rows(p: Path, columns: Columns, batch: int = 256) -> Iterator[tuple[int, dict]]:
+    """Parquet rows (numbered from 1) in batches, reading only the mapped columns: constant memory."""
+    import pyarrow.parquet as pq
+
+    try:
+        f = pq.ParquetFile(p)
+    except FileNotFoundError:
+        raise KpstanceError("file not found", p) from None
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, … for a damaged or foreign file
+        raise KpstanceError(f"not a readable Parquet file ({str(e).splitlines()[0]})", p) from None
+    have = set(f.schema_arrow.names)
+    for need in ("id", "text"):
+        if columns[need] not in have:
+            raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(sorted(have))}; map another '
+                                f"with --columns {need}=NAME)", p)
+    wanted = [columns[c] for c in FIELDS if columns[c] in have]
+    n = 0
+    try:
+        for b in f.iter_batches(batch_size=batch, columns=wanted):
+            for rec in b.to_pylist():
+                n += 1
+                yield n, rec
+    except OSError as e:
+        raise KpstanceError(f"not a readable Parquet file ({str(e).splitlines()[0]})", p, n + 1) from None
+
+
+def check_inputs(files: Sequence[str], columns: Columns, rows: str = "units") -> None:
+    """What can be checked without reading a corpus through: every file exists, a Parquet file's schema and a
+    CSV file's header hold the id and text columns. (The local path checks each row as it reads it.)"""
+    for path in files:
+        p = Path(path)
+        if not p.is_file():
+            raise KpstanceError("file not found", p)
+        suffix = p.suffix.lower()
+        if suffix == ".parquet":
+            next(_parquet_rows(p, columns, batch=1), None)
+        elif suffix == ".csv":
+            with p.open(encoding="utf-8-sig", newline="") as f:
+                header = next(csv.reader(f), [])
+            for need in ("id", "text"):
+                if columns[need] not in header:
+                    raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(header)}; map '
+                                        f"another with --columns {need}=NAME)", p, 1)
+
+
+def estimate_units(inputs: Sequence[str]) -> int | None:
+    """About how many sentences the inputs hold, from their sizes (stdin: unknown): what ``auto`` decides by."""
+    total = 0
+    for path in expand(inputs):
+        if path == "-":
+            return None
+        p = Path(path)
+        try:
+            if p.suffix.lower() == ".parquet":
+                import pyarrow.parquet as pq
+
+                md = pq.ParquetFile(p).metadata
+                total += sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
+            else:
+                total += p.stat().st_size
+        except Exception:  # the reader reports an unreadable file properly, in order
+            continue
+    return total // BYTES_PER_SENTENCE
+
+
+def count_items(inputs: Sequence[str], rows: str = "units") -> int | None:
+    """How many items the inputs hold, for the progress bar's ETA (cheap next to prediction); None for stdin."""
+    n = 0
+    for path in expand(inputs):
+        p = Path(path)
+        suffix = p.suffix.lower()
+        if path == "-":
+            return None
+        try:
+            if suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                n += pq.ParquetFile(p).metadata.num_rows
+            elif suffix == ".jsonl":
+                with p.open("rb") as f:
+                    n += sum(1 for line in f if line.strip())
+            elif suffix == ".csv":
+                n += sum(1 for _ in _csv_rows(p))
+            else:
+                n += 1
+        except (OSError, KpstanceError):
+            continue
+        except Exception:  # a damaged Parquet file: the reader says so when it gets there
+            continue
+    return n

@@ -1,0 +1,370 @@
+"""Corpus-scale prediction (issue 19): precision that fits the machine, corpus formats in and out, resume after
+SIGKILL, the Ray engine against a real local Ray head."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import ROOT, run_cli
+
+BODIES = [
+    "Seoul urged calm on Monday. Moon said talks with the North must go on.",
+    'Moscow criticised the new drills. "We call on Washington to stop provoking Pyongyang," Lavrov said.',
+    "Tokyo backed tighter sanctions. Abe said pressure would continue until the North changed course.",
+    "Beijing proposed a freeze for freeze. The foreign ministry said dialogue was the only way out.",
+]
+
+
+def articles(n: int) -> list[dict]:
+    """``n`` short articles of our own sentences, with metadata; every third has its date only in a dateline."""
+    out = []
+    for i in range(n):
+        body = BODIES[i % len(BODIES)]
+        row = {"id": f"art{i:03d}", "outlet": ["Yonhap", "TASS", "Kyodo"][i % 3], "title": f"Headline {i}",
+               "url": f"https://example.org/{i}", "date": f"2017-{1 + i % 12:02d}-{1 + i % 27:02d}"}
+        if i % 3 == 0:
+            row["date"] = None
+            body = f"SEOUL, Nov. {1 + i % 28}, 2017 (Yonhap) -- {body}"
+        row["text"] = body
+        out.append(row)
+    return out
+
+
+def write_corpus(folder: Path, rows: list[dict]) -> dict[str, Path]:
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    df = pd.DataFrame(rows)
+    paths = {"csv": folder / "c.csv", "parquet": folder / "c.parquet", "jsonl": folder / "c.jsonl"}
+    df.to_csv(paths["csv"], index=False)
+    df.to_parquet(paths["parquet"], index=False)
+    paths["jsonl"].write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return paths
+
+
+def read_table(path: Path) -> list[dict]:
+    import pandas as pd
+
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+    elif path.suffix == ".csv":
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    else:
+        return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines()]
+    return df.to_dict("records")
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``kpstance`` in this process (no interpreter start-up per call): exit code, stdout, stderr."""
+    from kpstance.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def key(r: dict) -> tuple:
+    return (r["article_id"], r["unit_id"], r["kind"], r["text"], r["actor"], r["stance"])
+
+
+# --- precision -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flags, n_units, expected", [
+    ({"avx512_vnni", "avx512f"}, 50_000, "int8"),        # a Xeon with VNNI, a large job
+    ({"amx_int8", "amx_bf16", "avx512_bf16"}, 50_000, "int8"),  # a Sapphire Rapids: AMX
+    ({"avx512_vnni"}, 500, "fp32"),                     # VNNI, but too small a job to repay the compile
+    ({"avx512_vnni", "avx512_bf16"}, 500, "bf16"),      # an EPYC with native bf16: bf16 for a small job
+    ({"avx512_vnni", "avx512_bf16"}, None, "bf16"),     # job size unknown (the Python API): taken as small
+    ({"avx2", "fma"}, 50_000, "fp32"),                   # neither
+])
+def test_auto_picks_by_cpu_flags_and_job_size(flags, n_units, expected):
+    from kpstance.systems.precision import choose
+
+    c = choose("auto", "cpu", n_units, flags=lambda: flags, compiler=lambda: True, torchao=lambda: True)
+    assert c.precision == expected and c.reason.startswith("auto: ")
+
+
+def test_auto_never_picks_int8_without_torchao_or_a_compiler_and_explicit_choices_are_checked(capsys):
+    from kpstance.errors import KpstanceError
+    from kpstance.systems import precision
+    from kpstance.systems.precision import choose
+
+    vnni = {"avx512_vnni"}
+    assert choose("auto", "cpu", 10**6, lambda: vnni, lambda: False, lambda: True).precision == "fp32"
+    c = choose("auto", "cpu", 10**6, lambda: vnni, lambda: True, lambda: False)
+    assert c.precision == "fp32" and "torchao is not installed" in c.reason
+    with pytest.raises(KpstanceError, match="int8 needs torchao"):
+        choose("int8", "cpu", None, lambda: vnni, lambda: True, lambda: False)
+    with pytest.raises(KpstanceError, match="int8 is for CPU"):
+        choose("int8", "cuda")
+    with pytest.raises(KpstanceError, match="unknown precision"):
+        choose("fp16", "cpu")
+    precision._warned.discard("bf16")
+    for _ in range(3):  # bf16 on a CPU that emulates it: warned, once
+        assert choose("bf16", "cpu", flags=lambda: {"avx512_vnni"}).precision == "bf16"
+    err = capsys.readouterr().err
+    assert err.count("warning: bf16 on a CPU without native bf16") == 1 and "0.25x fp32" in err
+    assert choose("bf16", "cpu", flags=lambda: {"avx512_bf16"}).precision == "bf16"
+    assert capsys.readouterr().err == ""
+
+
+def test_precision_env_default_and_bad_value(monkeypatch):
+    from kpstance.errors import KpstanceError
+    from kpstance.systems.precision import default_precision
+
+    monkeypatch.setenv("KPSTANCE_PRECISION", "int8")
+    assert default_precision() == "int8"
+    monkeypatch.delenv("KPSTANCE_PRECISION")
+    assert default_precision() == "auto"
+    monkeypatch.setenv("KPSTANCE_PRECISION", "fast")
+    with pytest.raises(KpstanceError, match="KPSTANCE_PRECISION"):
+        default_precision()
+
+
+def test_int8_agrees_with_fp32_on_a_tiny_model(smoke_run):
+    """torchao int8 (quantised at load, compiled): the folder is unchanged, the probabilities stay close."""
+    pytest.importorskip("torchao")
+    import numpy as np
+
+    from kpstance import StancePredictor
+
+    folder = smoke_run["model_dir"]
+    before = {f.name: f.stat().st_mtime_ns for f in folder.iterdir()}
+    texts = [s for b in BODIES for s in b.split(". ")] * 3
+    fp32 = StancePredictor.load(folder, precision="fp32")
+    int8 = StancePredictor.load(folder, precision="int8")
+    assert int8.precision == "int8" and int8.choice.reason == "asked for"
+    pa, ps = fp32.predict_proba(texts)
+    qa, qs = int8.predict_proba(texts)
+    assert np.abs(pa - qa).max() < 0.05 and np.abs(ps - qs).max() < 0.05
+    assert {f.name: f.stat().st_mtime_ns for f in folder.iterdir()} == before
+
+
+# --- formats ---------------------------------------------------------------------------------------------------
+
+
+def test_every_input_format_gives_the_same_table_in_every_output_format(capsys, smoke_run, tmp_path):
+    model = str(smoke_run["model_dir"])
+    rows = articles(7)
+    paths = write_corpus(tmp_path / "in", rows)
+    txt = tmp_path / "txt" / "2017" / "11"
+    txt.mkdir(parents=True)
+    for r in rows:  # a folder of .txt articles: the title as first line, the id its path under the folder
+        (txt / f"{r['id']}.txt").write_text(f"{r['title']}\n{r['text']}\n", encoding="utf-8")
+    tables = {}
+    for name, src, extra in (("csv", paths["csv"], []), ("parquet", paths["parquet"], []),
+                             ("jsonl", paths["jsonl"], ["--rows", "articles"])):
+        for out_ext in ("jsonl", "csv", "parquet"):
+            out = tmp_path / f"{name}-out.{out_ext}"
+            code, _, err = cli(capsys, "predict", model, "--input", str(src), "--output", str(out), "--min-score",
+                               "0.5", *extra)
+            assert code == 0, err
+            tables[(name, out_ext)] = read_table(out)
+    first = tables[("csv", "jsonl")]
+    assert len(first) == 7 * 3  # a title and two sentences each
+    for t in tables.values():
+        assert [key(r) for r in t] == [key(r) for r in first]
+        assert [str(r["date"] or "") for r in t] == [str(r["date"] or "") for r in first]
+    by_article = {r["article_id"]: r for r in first}
+    assert set(by_article) == {r["id"] for r in rows}
+    for r in rows:  # metadata carried; a date absent from the row is read from the dateline with a year
+        got = by_article[r["id"]]
+        assert got["outlet"] == r["outlet"] and got["url"] == r["url"] and got["title"] == r["title"]
+        want = r["date"] or f"2017-11-{1 + int(r['id'][3:]) % 28:02d}"
+        assert got["date"] == want
+    assert first[0]["kind"] == "title" and first[0]["text"] == "Headline 0"
+    assert all(isinstance(r["uncertain"], bool) for r in first)
+    assert list(first[0])[:14] == ["article_id", "date", "outlet", "title", "url", "unit_id", "kind", "speaker",
+                                   "text", "actor", "stance", "actor_score", "stance_score", "uncertain"]
+    # the folder of .txt articles: recursive, ids are paths under the folder, same labels as the table inputs
+    code, _, err = cli(capsys, "predict", model, "--input", str(tmp_path / "txt"), "--output",
+                       str(tmp_path / "txt.parquet"))
+    assert code == 0, err
+    txt_rows = read_table(tmp_path / "txt.parquet")
+    assert {r["article_id"] for r in txt_rows} == {f"2017/11/{r['id']}" for r in rows}
+    assert sorted((r["text"], r["actor"], r["stance"]) for r in txt_rows) == \
+        sorted((r["text"], r["actor"], r["stance"]) for r in first)
+    assert {r["date"] for r in txt_rows if r["article_id"].endswith("art003")} == {"2017-11-04"}
+
+
+def test_columns_are_mappable_and_jsonl_units_carry_their_fields(capsys, smoke_run, tmp_path):
+    import pandas as pd
+
+    model = str(smoke_run["model_dir"])
+    df = pd.DataFrame(articles(3)).rename(columns={"id": "doc_id", "text": "body", "date": "published"})
+    df.to_csv(tmp_path / "m.csv", index=False)
+    code, _, err = cli(capsys, "predict", model, "--input", str(tmp_path / "m.csv"), "--output",
+                       str(tmp_path / "m.parquet"), "--columns", "id=doc_id,text=body,date=published", "--probs")
+    assert code == 0, err
+    t = read_table(tmp_path / "m.parquet")
+    assert {x["article_id"] for x in t} == {"art000", "art001", "art002"}
+    assert {x["date"] for x in t if x["article_id"] == "art001"} == {"2017-02-02"}
+    assert abs(sum(v for k, v in t[0].items() if k.startswith("stance_p_")) - 1) < 1e-4
+    (tmp_path / "u.jsonl").write_text('{"text": "Seoul urged calm.", "date": "2018-04-27", "gold": "x"}\n'
+                                      '{"text": "Tokyo agreed.", "id": "u2"}\n', encoding="utf-8")
+    code, out, err = cli(capsys, "predict", model, "--input", str(tmp_path / "u.jsonl"))
+    assert code == 0, err
+    a, b = (json.loads(l) for l in out.splitlines())
+    assert (a["unit_id"], a["date"], a["gold"], a["article_id"]) == ("u-1", "2018-04-27", "x", "u")
+    assert b["unit_id"] == "u2" and b["date"] is None
+
+
+def test_dateline_dates_are_read_only_where_a_year_is_given():
+    from kpstance.text.corpus import dateline_date
+
+    assert dateline_date("SEOUL, Nov. 29, 2017 (Yonhap) -- North Korea fired") == "2017-11-29"
+    assert dateline_date("MOSCOW, November 24, 2017 /TASS/. Lavrov said") == "2017-11-24"
+    assert dateline_date("TOKYO, 3 September 2017 - Japan protested") == "2017-09-03"
+    assert dateline_date("UNITED NATIONS, Dec. 22, 2017 (AP) --") == "2017-12-22"
+    assert dateline_date("BEIJING, Sept. 3 (Xinhua) -- China condemned") is None  # no year: never guessed
+    assert dateline_date("The council met on Nov. 29, 2017 in New York.") is None  # a date in the body
+    assert dateline_date("SEOUL, Feb. 30, 2018 (Yonhap) --") is None  # not a date
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("csv-no-text", 'c.csv:1: missing column "text"'),
+    ("csv-bad-date", 'c.csv:3: column "date": cannot read \'29/11/2017\' as a date'),
+    ("parquet-no-id", 'c.parquet: missing column "id"'),
+    ("parquet-damaged", "c.parquet: not a readable Parquet file"),
+    ("unwritable", "cannot write"),
+    ("bad-extension", "cannot tell the output format from the extension"),
+    ("bad-columns", "--columns: cannot read 'txt=body'"),
+])
+def test_corpus_errors_are_one_line_exit_2_and_nothing_half_written(capsys, smoke_run, tmp_path, case, expected):
+    import pandas as pd
+
+    rows = articles(3)
+    src = tmp_path / ("c.parquet" if case.startswith("parquet") else "c.csv")
+    out = tmp_path / "out" / "o.parquet"
+    out.parent.mkdir()
+    extra: list[str] = []
+    if case == "csv-no-text":
+        pd.DataFrame(rows).drop(columns=["text"]).to_csv(src, index=False)
+    elif case == "csv-bad-date":
+        rows[1]["date"] = "29/11/2017"
+        pd.DataFrame(rows).to_csv(src, index=False)
+    elif case == "parquet-no-id":
+        pd.DataFrame(rows).drop(columns=["id"]).to_parquet(src)
+    elif case == "parquet-damaged":
+        pd.DataFrame(rows).to_parquet(src)
+        src.write_bytes(src.read_bytes()[: len(src.read_bytes()) // 2])
+    else:
+        pd.DataFrame(rows).to_csv(src, index=False)
+        if case == "unwritable":
+            out = tmp_path / "no" / "such" / "folder" / "o.csv"
+        elif case == "bad-extension":
+            out = out.with_suffix(".xlsx")
+        else:
+            extra = ["--columns", "txt=body"]
+    code, _, err = cli(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(src), "--output", str(out),
+                       *extra)
+    assert code == 2, err
+    assert err.startswith("kpstance: error: ") and err.count("\n") == 1 and expected in err
+    assert not out.exists()
+    if out.parent.exists():  # no temporary file left behind either
+        assert list(out.parent.iterdir()) == []
+
+
+# --- resume ----------------------------------------------------------------------------------------------------
+
+
+def test_resume_after_sigkill_writes_every_unit_exactly_once(capsys, smoke_run, tmp_path):
+    """A run killed with SIGKILL at each point in turn (a shard written but not listed in the manifest, one listed,
+    while joining the shards, after joining but before the parts are removed), each time started again with
+    --resume, ends with exactly the table a straight run writes."""
+    model = str(smoke_run["model_dir"])
+    src = write_corpus(tmp_path / "in", articles(24))["parquet"]
+    whole = tmp_path / "whole.csv"
+    code, _, err = cli(capsys, "predict", model, "--input", str(src), "--output", str(whole))
+    assert code == 0, err
+    out, parts = tmp_path / "out.csv", tmp_path / "out.csv.parts"
+    cmd = [sys.executable, "-m", "kpstance.cli", "predict", model, "--input", str(src), "--output", str(out),
+           "--resume", "--chunk-size", "20"]
+    for fault in ("shard-1-written", "shard-3-listed", "joining", "joined"):
+        killed = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
+                                env={**os.environ, "KPSTANCE_FAULT": fault})
+        assert killed.returncode == -9, (fault, killed.stderr)  # SIGKILL
+        assert (parts / "manifest.json").is_file()
+        assert out.exists() == (fault == "joined")
+        manifest = json.loads((parts / "manifest.json").read_text())
+        if fault == "shard-1-written":  # shard 1 is whole but unlisted: it is done again
+            assert [x["file"] for x in manifest["shards"]] == ["part-000000.csv"] and (parts / "part-000001.csv").exists()
+            first = (parts / "part-000000.csv").stat().st_mtime_ns
+        if fault == "shard-3-listed":  # it went on from shard 1, not from the start
+            assert "kpstance: resuming: 1 items (" in killed.stderr
+            assert len(manifest["shards"]) == 4 and (parts / "part-000000.csv").stat().st_mtime_ns == first
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text(encoding="utf-8") == whole.read_text(encoding="utf-8")
+    assert not parts.exists()
+
+
+def test_resume_refuses_other_inputs_and_needs_a_file(capsys, smoke_run, tmp_path):
+    model = str(smoke_run["model_dir"])
+    paths = write_corpus(tmp_path / "in", articles(6))
+    out = tmp_path / "o.jsonl"
+    env = {**os.environ, "KPSTANCE_FAULT": "shard-0-listed"}
+    cmd = [sys.executable, "-m", "kpstance.cli", "predict", model, "--input", str(paths["csv"]), "--output",
+           str(out), "--resume", "--chunk-size", "5"]
+    assert subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300).returncode == -9
+    code, _, err = cli(capsys, "predict", model, "--input", str(paths["parquet"]), "--output", str(out), "--resume")
+    assert code == 2 and "written for other inputs" in err
+    code, _, err = cli(capsys, "predict", model, "--input", str(paths["csv"]), "--resume")
+    assert code == 2 and "--resume needs --output" in err
+
+
+# --- Ray -------------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ray_engine_on_a_real_local_cluster_gives_the_local_labels(capsys, smoke_run, tmp_path):
+    """A real Ray head on 127.0.0.1 with two CPUs; the CLI sends a corpus of CSV, Parquet and .txt articles to it."""
+    pytest.importorskip("ray.data")
+    ray_bin = Path(sys.executable).with_name("ray")
+    if not ray_bin.exists():
+        ray_bin = Path(shutil.which("ray") or "ray")
+    model = str(smoke_run["model_dir"])
+    paths = write_corpus(tmp_path / "in", articles(12))
+    txt = tmp_path / "in" / "txt"
+    txt.mkdir()
+    for r in articles(3):
+        (txt / f"{r['id']}.txt").write_text(f"{r['title']}\n{r['text']}\n", encoding="utf-8")
+    inputs = [str(paths["csv"]), str(paths["parquet"]), str(txt)]
+    local = tmp_path / "local.parquet"
+    code, _, err = cli(capsys, "predict", model, "--input", *inputs, "--output", str(local))
+    assert code == 0, err
+    port = _free_port()
+    env = {**os.environ, "RAY_NODE_IP_ADDRESS": "127.0.0.1", "RAY_USAGE_STATS_ENABLED": "0"}
+    start = subprocess.run([str(ray_bin), "start", "--head", "--num-cpus", "2", "--node-ip-address", "127.0.0.1",
+                            "--port", str(port), "--include-dashboard=false", "--disable-usage-stats"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert start.returncode == 0, start.stderr[-2000:]
+    try:
+        out = tmp_path / "ray.parquet"
+        r = run_cli("predict", model, "--engine", "ray", "--address", f"127.0.0.1:{port}", "--input", *inputs,
+                    "--output", str(out))
+        assert r.returncode == 0, r.stderr[-3000:]
+        got, want = read_table(out), read_table(local)
+        assert len(got) == len(want) > 12 * 3
+        assert [key(x) + (x["date"],) for x in got] == [key(x) + (x["date"],) for x in want]
+        assert max(abs(a["stance_score"] - b["stance_score"]) for a, b in zip(got, want)) < 1e-5
+        code, _, err = cli(capsys, "predict", model, "--engine", "ray", "--address", f"127.0.0.1:{port}", "--input",
+                           *inputs, "--output", str(tmp_path / "ray.csv"))
+        assert code == 2 and "--engine ray writes Parquet" in err
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, timeout=120)
