@@ -98,7 +98,7 @@ def main() -> int:
     from kpstance import StancePredictor
 
     texts = sentences(args.n)
-    p32 = StancePredictor.load(args.model)
+    p32 = StancePredictor.load(args.model, precision="fp32")
     tokens = sum(len(p32.tokenizer(t)["input_ids"]) for t in texts) / len(texts)
     print(f"{len(texts)} sentences, {tokens:.1f} tokens on average; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads", flush=True)

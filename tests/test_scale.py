@@ -110,11 +110,6 @@ def test_training_device_auto_is_cpu_here_and_a_missing_gpu_is_refused_before_wr
     assert [p for p in tmp_path.rglob("*") if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log"] == []
 
 
-def test_submitit_launcher_config_is_provided():
-    text = (ROOT / "configs" / "hydra" / "launcher" / "submitit_slurm.yaml").read_text()
-    assert "submitit_slurm" in text and "timeout_min" in text
-
-
 def test_length_grouped_batches_cover_every_example_once_and_group_within_mega_batches():
     import random
 
