@@ -79,12 +79,14 @@ def key(r: dict) -> tuple:
 
 
 @pytest.mark.parametrize("flags, n_units, expected", [
-    ({"avx512_vnni", "avx512f"}, 50_000, "int8"),        # a Xeon with VNNI, a large job
-    ({"amx_int8", "amx_bf16", "avx512_bf16"}, 50_000, "int8"),  # a Sapphire Rapids: AMX
-    ({"avx512_vnni"}, 500, "fp32"),                     # VNNI, but too small a job to repay the compile
-    ({"avx512_vnni", "avx512_bf16"}, 500, "bf16"),      # an EPYC with native bf16: bf16 for a small job
-    ({"avx512_vnni", "avx512_bf16"}, None, "bf16"),     # job size unknown (the Python API): taken as small
-    ({"avx2", "fma"}, 50_000, "fp32"),                   # neither
+    ({"avx512_vnni", "avx512f"}, 20_000, "int8"),        # a Xeon with VNNI and no native bf16, a large job
+    ({"avx512_vnni"}, 5_000, "fp32"),                    # VNNI, but too small a job to repay the compile
+    ({"avx512_vnni"}, None, "fp32"),                     # job size unknown (the Python API): taken as small
+    ({"avx512_vnni", "avx512_bf16"}, 20_000, "bf16"),    # an EPYC with native bf16: bf16 until int8 pays more
+    ({"avx512_vnni", "avx512_bf16"}, 500_000, "int8"),
+    ({"amx_int8", "amx_bf16", "avx512_bf16"}, 500_000, "int8"),  # a Sapphire Rapids: AMX
+    ({"avx512_bf16"}, 500_000, "bf16"),                  # native bf16, no VNNI
+    ({"avx2", "fma"}, 500_000, "fp32"),                  # neither
 ])
 def test_auto_picks_by_cpu_flags_and_job_size(flags, n_units, expected):
     from kpstance.systems.precision import choose
@@ -99,6 +101,7 @@ def test_auto_never_picks_int8_without_torchao_or_a_compiler_and_explicit_choice
     from kpstance.systems.precision import choose
 
     vnni = {"avx512_vnni"}
+    assert choose("auto", "cpu", 10**6, lambda: vnni, lambda: True, lambda: True).precision == "int8"
     assert choose("auto", "cpu", 10**6, lambda: vnni, lambda: False, lambda: True).precision == "fp32"
     c = choose("auto", "cpu", 10**6, lambda: vnni, lambda: True, lambda: False)
     assert c.precision == "fp32" and "torchao is not installed" in c.reason
@@ -300,7 +303,7 @@ def test_resume_after_sigkill_writes_every_unit_exactly_once(capsys, smoke_run, 
             assert [x["file"] for x in manifest["shards"]] == ["part-000000.csv"] and (parts / "part-000001.csv").exists()
             first = (parts / "part-000000.csv").stat().st_mtime_ns
         if fault == "shard-3-listed":  # it went on from shard 1, not from the start
-            assert "kpstance: resuming: 1 items (" in killed.stderr
+            assert "kpstance: resuming: 7 items (21 units) were written before" in killed.stderr  # shard 0
             assert len(manifest["shards"]) == 4 and (parts / "part-000000.csv").stat().st_mtime_ns == first
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -63,20 +63,61 @@ def groups(items: Iterable[Item], chunk_size: int) -> Iterator[list[tuple[Item, 
         yield group
 
 
-def predict_group(predictor: Any, group: list[tuple[Item, list]], scheme: Any, opts: Options, batch_size: int,
-                  workers: int | None, on_truncated: Callable[[tuple], None] | None = None) -> list[dict]:
-    """The table rows of a group of items, through ``StancePredictor.predict_rows`` (the one way to labels)."""
-    rows = [r for _, rs in group for r in rs]
+def prepared(items: Iterable[Item], chunk_size: int, scheme: Any, ahead: int = 2) -> Iterator[tuple[list, list, list]]:
+    """Groups of whole items with their input rows and each row's (kind, speaker), made ``ahead`` groups in advance
+    on a second thread: segmenting and reading speakers (Python, under the GIL) overlaps the model's batches (torch,
+    which releases it). A group's speakers are read afresh: a group ends where nothing carries over. An error in
+    the input is raised here, in order, when its group is reached."""
+    import queue
+    import threading
+
+    from ..systems.context import ContextReader
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, ahead))
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for group in groups(items, chunk_size):
+                rows = [r for _, rs in group for r in rs]
+                item = (group, rows, ContextReader(scheme)(rows))
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(end)
+        except BaseException as e:  # handed to the consumer, raised where the input is read in order
+            q.put(e)
+
+    worker = threading.Thread(target=produce, name="kpstance-segment", daemon=True)
+    worker.start()
+    try:
+        while True:
+            got = q.get()
+            if got is end:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
+
+
+def predict_group(predictor: Any, group: list[tuple[Item, list]], rows: list, ctx: list, opts: Options,
+                  batch_size: int, workers: int | None,
+                  on_truncated: Callable[[tuple], None] | None = None) -> list[dict]:
+    """The table rows of a group of items, through ``StancePredictor.predict_in_context`` (the step
+    ``predict_rows`` takes for every path that predicts)."""
     owner = [it for it, rs in group for _ in rs]
-    out: list[dict] = []
-    k = 0
-    for chunk in predictor.predict_rows(rows, scheme, batch_size, workers, max(1, len(rows))):
-        for i in predictor.truncated if on_truncated else ():
-            on_truncated(chunk[i][0])
-        for (_, rec, _), p in chunk:
-            out.append(table_row(owner[k], rec, p, opts))
-            k += 1
-    return out
+    preds = predictor.predict_in_context([r["text"] for _, r, _ in rows], ctx, batch_size, workers)
+    for i in predictor.truncated if on_truncated else ():
+        on_truncated(rows[i])
+    return [table_row(it, rec, p, opts) for it, (_, rec, _), p in zip(owner, rows, preds)]
 
 
 def fingerprint(model_dir: str | os.PathLike, inputs: Sequence[str], opts: Options, precision: str) -> dict:
@@ -107,10 +148,10 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
         from .table import Writer
 
         w = Writer(sink, "jsonl", columns)
-        for group in groups(items, chunk_size):
-            rows = predict_group(predictor, group, scheme, opts, batch_size, workers, on_truncated)
-            w.write(rows)
-            _count(stats, group, rows, on_progress)
+        for group, rows, ctx in prepared(items, chunk_size, scheme):
+            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated)
+            w.write(out)
+            _count(stats, group, out, on_progress)
         return stats
     output_format(output)
     if shards or resume:
@@ -124,18 +165,18 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
             on_progress(done, table.rows)
         for _ in range(done):  # the items written before: read, not segmented, not predicted
             next(items)
-        for group in groups(items, chunk_size):
-            rows = predict_group(predictor, group, scheme, opts, batch_size, workers, on_truncated)
-            table.write(rows, len(group))
-            _count(stats, group, rows, on_progress)
+        for group, rows, ctx in prepared(items, chunk_size, scheme):
+            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated)
+            table.write(out, len(group))
+            _count(stats, group, out, on_progress)
         table.commit()
         return stats
     atomic = AtomicTable(output, columns)
     try:
-        for group in groups(items, chunk_size):
-            rows = predict_group(predictor, group, scheme, opts, batch_size, workers, on_truncated)
-            atomic.write(rows)
-            _count(stats, group, rows, on_progress)
+        for group, rows, ctx in prepared(items, chunk_size, scheme):
+            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated)
+            atomic.write(out)
+            _count(stats, group, out, on_progress)
         atomic.commit()
     except BaseException:
         atomic.abort()

@@ -1,11 +1,12 @@
 """Which number format a saved model predicts in: the one that is fastest on this machine without changing results.
 
-Measured on this project's machines (docs/benchmarks.md): bf16 autocast runs 1.8× fp32 on a CPU that computes bf16
-natively (``avx512_bf16``, ``amx_bf16``) but 0.25× fp32 where it is emulated; int8 (torchao's dynamic int8
-activations and weights for every Linear layer, compiled by ``torch.compile``) runs about 2× fp32 where the CPU has
-VNNI or AMX, at the same test scores, after a one-time compile of 30–90 s (cached on disk for later processes). So
-``auto`` picks int8 only for a job large enough to repay that compile, bf16 where the CPU computes it natively (and
-on CUDA), fp32 otherwise. The model folder never changes: quantisation happens at load.
+Measured on this project's machines (docs/benchmarks.md, ``benchmarks/bench_precision.py``): bf16 autocast runs
+1.8x fp32 on a CPU that computes bf16 natively (``avx512_bf16``, ``amx_bf16``) but 0.25x fp32 where it is emulated;
+int8 (torchao's dynamic int8 activations and weights for every Linear layer, compiled by ``torch.compile``) runs
+well over 2x fp32 where the CPU has VNNI or AMX, at test scores within 0.01 of fp32's, after a one-time compile of
+about 30 s on 2 cores that every process pays. So ``auto`` picks int8 on a CPU with VNNI or AMX for a job large
+enough to repay the compile (against bf16 where the CPU has it, else against fp32), bf16 where the CPU (or GPU)
+computes it natively, and fp32 otherwise. The model folder never changes: quantisation happens at load.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 ENV = "KPSTANCE_PRECISION"  # the default precision where none is asked for (``auto`` when unset)
-# int8's compile costs 30 s (warm cache) to 90 s (cold) on 2 cores and saves about 0.01 s per sentence there:
-# below this many sentences it costs more than it saves.
+# int8's compile costs about 30 s on 2 cores; against fp32 it saves about 3.7 ms a news sentence there (int8 repays
+# itself after about 8,000 sentences), against native bf16 about 0.5 ms (after about 50,000)
 INT8_MIN_UNITS = 10_000
+INT8_MIN_UNITS_OVER_BF16 = 50_000
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 BF16_EMULATED = ("bf16 on a CPU without native bf16 (no avx512_bf16 or amx_bf16) is emulated and slow: measured "
@@ -102,18 +104,21 @@ def choose(requested: str, device: str, n_units: int | None = None, flags: Calla
     have = flags()
     int8_cpu = sorted(set(INT8_FLAGS) & have)
     bf16_cpu = sorted(set(BF16_FLAGS) & have)
-    if int8_cpu:
-        if n_units is not None and n_units >= INT8_MIN_UNITS and torchao() and compiler():
-            return Choice("int8", f"auto: the CPU has {', '.join(int8_cpu)} and the job holds about {n_units:,} "
-                                  "sentences, enough to repay int8's one-time compile")
-        why = ("torchao is not installed" if not torchao() else "no C++ compiler for torch.compile"
-               if not compiler() else f"the job is under {INT8_MIN_UNITS:,} sentences, too small to repay int8's "
-               "one-time compile")
+    need = INT8_MIN_UNITS_OVER_BF16 if bf16_cpu else INT8_MIN_UNITS
+    if int8_cpu and n_units is not None and n_units >= need and torchao() and compiler():
+        return Choice("int8", f"auto: the CPU has {', '.join(int8_cpu)} and the job holds about {n_units:,} "
+                              f"sentences, enough to repay int8's one-time compile")
+    if not int8_cpu:
+        why = "the CPU has no VNNI or AMX"
+    elif not torchao():
+        why = "torchao is not installed"
+    elif not compiler():
+        why = "no C++ compiler for torch.compile"
     else:
-        why = "the CPU has no VNNI or AMX for int8"
+        why = f"the job is under {need:,} sentences, too few to repay int8's one-time compile (about 30 s)"
     if bf16_cpu:
-        return Choice("bf16", f"auto: the CPU computes bf16 natively ({', '.join(bf16_cpu)}); int8 not chosen: {why}")
-    return Choice("fp32", f"auto: no native bf16 on this CPU; int8 not chosen: {why}")
+        return Choice("bf16", f"auto: the CPU computes bf16 natively ({', '.join(bf16_cpu)}); not int8: {why}")
+    return Choice("fp32", f"auto: no native bf16 on this CPU; not int8: {why}")
 
 
 def warn_once(key: str, message: str) -> None:

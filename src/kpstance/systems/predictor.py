@@ -186,10 +186,13 @@ class StancePredictor:
                 pa[idx] = torch.softmax(logits[:, self.layout.actor_index] / ta, dim=-1).cpu().numpy()
                 ps[idx] = torch.softmax(logits[:, self.layout.stance_index] / ts, dim=-1).cpu().numpy()
 
-        if self.precision == "int8" and not self._compiled:
-            self._compile(run, batches.pop(0))
-        w = self._workers(workers, len(batches))
+        # int8's compiled kernels spread each batch over every core themselves (faster here than one single-threaded
+        # batch per core) and are specialised to the thread count, which a worker pool would change (a recompile)
+        w = 1 if self.precision == "int8" else self._workers(workers, len(batches))
         if w == 1:
+            if self.precision == "int8" and not self._compiled:
+                with _THREADS_LOCK:
+                    self._compile(run, batches.pop(0))
             for idx in batches:
                 run(idx)
         else:
@@ -212,7 +215,7 @@ class StancePredictor:
 
         from .precision import warn_once
 
-        with _THREADS_LOCK, warnings.catch_warnings():
+        with warnings.catch_warnings():  # the caller holds _THREADS_LOCK
             warnings.filterwarnings("ignore", message=".*_stable_hash_for_caching.*")  # torchao's tensor, torch's cache
             try:
                 run(first)
