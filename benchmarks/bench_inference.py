@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_inference.py [--model models/latest] [--n 2000] [--repeats 3]
 
-Prints sentences/s for the stock pipeline (default settings, and batch_size=64), kpstance
+Prints sentences/s for the stock pipeline (default settings, and batch_size=64; given the same sentence pair as
+kpstance where the model reads context, so both do the same work), kpstance
 fp32 (also with one worker, to show what the per-core workers add) and (where the CPU has
 native bf16) kpstance bf16, the ratios between them, how often
 their predictions agree, the machine's fp32 matmul GFLOP/s and the model's FLOPs per
@@ -96,10 +97,12 @@ def main() -> int:
     from transformers import pipeline
 
     from kpstance import StancePredictor
+    from kpstance.systems.context import format_context
 
     texts = sentences(args.n)
     p32 = StancePredictor.load(args.model, precision="fp32")
-    tokens = sum(len(p32.tokenizer(t)["input_ids"]) for t in texts) / len(texts)
+    second = [format_context("sentence", None)] if p32.meta.get("context") else []
+    tokens = sum(len(p32.tokenizer(t, *second)["input_ids"]) for t in texts) / len(texts)
     print(f"{len(texts)} sentences, {tokens:.1f} tokens on average; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads", flush=True)
 
@@ -112,9 +115,17 @@ def main() -> int:
         return best["actor"]["label"].split("=")[1], best["stance"]["label"].split("=")[1]
 
     clf = pipeline("text-classification", model=args.model, top_k=None, device="cpu")
+    # a model trained with context reads each sentence with a second text (``sentence; speaker: -`` for a sentence
+    # given alone): the stock pipeline gets the same pair, so both sides do the same work and give the same labels
+    pair = format_context("sentence", None) if p32.meta.get("context") else None
+
+    def stock(x, **kw):
+        inputs = [{"text": t, "text_pair": pair} for t in x] if pair else x
+        return [decode(s) for s in clf(inputs, **kw)]
+
     systems = [
-        ("pipeline (default)", lambda x: [decode(s) for s in clf(x)]),
-        (f"pipeline batch_size={args.batch_size}", lambda x: [decode(s) for s in clf(x, batch_size=args.batch_size)]),
+        ("pipeline (default)", lambda x: stock(x)),
+        (f"pipeline batch_size={args.batch_size}", lambda x: stock(x, batch_size=args.batch_size)),
         ("kpstance fp32, 1 worker", lambda x: [(o["actor"], o["stance"]) for o in p32.predict(x, args.batch_size, workers=1)]),
         ("kpstance fp32", lambda x: [(o["actor"], o["stance"]) for o in p32.predict(x, args.batch_size)]),
     ]
