@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -188,10 +189,10 @@ def predict_ray(args: argparse.Namespace, opts: Options) -> None:
         files_ref = ray.put(model_files)  # once into the object store; each replica fetches it
         ctx.use_datasource_v2 = False  # v2 lists Parquet files in a task of 1 CPU, which waits behind the replicas
         ctx.execution_options.preserve_order = True  # rows in input order, as the local path writes them
-        ctx.enable_progress_bars = not args.quiet and __import__("sys").stderr.isatty()
+        ctx.enable_progress_bars = not args.quiet and sys.stderr.isatty()
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
-        device = "cuda" if gpus and args.device != "cpu" else "cpu"
+        device = "cuda" if gpus else "cpu"  # a GPU per replica wherever the cluster has them
         if device == "cuda":
             n = args.actors or gpus
         else:
