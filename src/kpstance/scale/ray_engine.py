@@ -63,21 +63,13 @@ class Replica:
         import pyarrow as pa
 
         from ..systems.context import ContextReader
-        from .local import table_row
+        from .local import predict_group
         from .table import flat
 
-        items = [self._item(rec) for rec in batch.to_pylist()]
-        rows_of = [it.rows() for it in items]
-        ctx: list = []
-        for rows in rows_of:  # an article's speakers carry within it only: one reader per item
-            ctx += ContextReader(self.scheme)(rows)
-        flat_rows = [r for rows in rows_of for r in rows]
-        preds = self.predictor.predict_in_context([r["text"] for _, r, _ in flat_rows], ctx,
-                                                  workers=self.cpus)
-        owner = [it for it, rows in zip(items, rows_of) for _ in rows]
-        out = [flat(table_row(it, rec, p, self.opts), self.columns) for it, (_, rec, _), p in
-               zip(owner, flat_rows, preds)]
-        return pa.Table.from_pylist(out, schema=arrow_schema(self.columns))
+        group = [(it, it.rows()) for it in (self._item(rec) for rec in batch.to_pylist())]
+        rows = [r for _, rs in group for r in rs]  # a group ends on item boundaries: one reader, as locally
+        out = predict_group(self.predictor, group, rows, ContextReader(self.scheme)(rows), self.opts, 64, self.cpus)
+        return pa.Table.from_pylist([flat(r, self.columns) for r in out], schema=arrow_schema(self.columns))
 
     def _item(self, rec: dict) -> Any:
         from ..text.corpus import article_item, txt_item, unit_item

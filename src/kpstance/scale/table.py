@@ -73,12 +73,9 @@ class Writer:
             self.f.flush()
         else:
             import pyarrow as pa
-            import pyarrow.parquet as pq
 
-            table = pa.Table.from_pylist([flat(r, self.columns) for r in rows], schema=arrow_schema(self.columns))
-            if self._pq is None:
-                self._pq = pq.ParquetWriter(self.f, table.schema, compression="zstd")
-            self._pq.write_table(table)
+            self.write_arrow(pa.Table.from_pylist([flat(r, self.columns) for r in rows],
+                                                  schema=arrow_schema(self.columns)))
 
     def write_arrow(self, table: Any) -> None:
         """A pyarrow table of the flat columns (the Ray engine's rows), into a Parquet output."""
@@ -234,11 +231,11 @@ class ShardedTable:
             for s in self.shards:
                 shard = self.parts / s["file"]
                 if self.fmt == "parquet":
+                    import pyarrow as pa
                     import pyarrow.parquet as pq
 
-                    pf = pq.ParquetFile(shard)
-                    for b in pf.iter_batches(batch_size=4096):
-                        _write_batch(out.writer, b)
+                    for b in pq.ParquetFile(shard).iter_batches(batch_size=4096):
+                        out.writer.write_arrow(pa.Table.from_batches([b]))
                 else:
                     with shard.open(encoding="utf-8", newline="") as f:
                         if self.fmt == "csv":
@@ -252,13 +249,3 @@ class ShardedTable:
             raise
         shutil.rmtree(self.parts, ignore_errors=True)
 
-
-def _write_batch(writer: Writer, batch: Any) -> None:
-    """A Parquet shard's record batch straight into the output's Parquet writer."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_batches([batch]).cast(arrow_schema(writer.columns))
-    if writer._pq is None:
-        writer._pq = pq.ParquetWriter(writer.f, table.schema, compression="zstd")
-    writer._pq.write_table(table)

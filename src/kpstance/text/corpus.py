@@ -129,17 +129,9 @@ class Item:
 
 def expand(inputs: Sequence[str]) -> list[str]:
     """Files as given; folders as the corpus files under them (recursive, sorted); "-" for stdin."""
-    out: list[str] = []
-    for item in inputs:
-        p = Path(item)
-        if item != "-" and p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
-            if not files:
-                raise KpstanceError("folder holds no .txt, .jsonl, .csv or .parquet files", p)
-            out += [str(f) for f in files]
-        else:
-            out.append(item)
-    return out
+    from .read import expand_inputs
+
+    return expand_inputs(list(inputs), SUFFIXES)
 
 
 def txt_roots(inputs: Sequence[str]) -> dict[str, str]:

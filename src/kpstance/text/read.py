@@ -109,15 +109,16 @@ def check_record(rec: dict, text_field: str, path: object, lineno: int) -> None:
         raise KpstanceError(f'field "kind" is {rec["kind"]!r}, expected one of {", ".join(KINDS)}', path, lineno)
 
 
-def expand_inputs(inputs: list[str]) -> list[str]:
-    """Files as given, folders as their .txt and .jsonl files (sorted), "-" for stdin."""
+def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = (".txt", ".jsonl")) -> list[str]:
+    """Files as given, folders as the files under them with one of ``suffixes`` (recursive, sorted), "-" for stdin."""
     out: list[str] = []
     for item in inputs:
         p = Path(item)
         if item != "-" and p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in (".txt", ".jsonl"))
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
             if not files:
-                raise KpstanceError("folder holds no .txt or .jsonl files", p)
+                kinds = " or ".join([", ".join(suffixes[:-1]), suffixes[-1]] if len(suffixes) > 1 else suffixes)
+                raise KpstanceError(f"folder holds no {kinds} files", p)
             out += [str(f) for f in files]
         else:
             out.append(item)
