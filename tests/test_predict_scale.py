@@ -37,28 +37,25 @@ def test_empty_folder_is_a_clear_error(smoke_run, tmp_path):
     assert r.returncode == 2 and "folder holds no .txt, .jsonl, .csv or .parquet files" in r.stderr
 
 
-def test_summarize_tables_dataframe_and_chart(smoke_run, tmp_path):
-    from kpstance.eval.summary import CORPUS, summarize, summarize_predictions
+def test_summarize_predicts_articles_through_the_predict_path(smoke_run, tmp_path):
+    """Articles given to summarize are predicted as predict predicts them; only news units with an actor count."""
+    from kpstance.eval.summary import summarize
 
-    rows = [{"article_id": "a", "actor": "russia", "stance": "hardline", "text": "x1"},
-            {"article_id": "a", "actor": "russia", "stance": "hardline", "text": "x2"},
-            {"article_id": "b", "actor": "china", "stance": "neutral", "text": "y1"}]
-    df = summarize_predictions(rows)
-    corpus = df[df.scope == CORPUS].set_index(["actor", "stance"])
-    assert corpus.loc[("russia", "hardline"), "count"] == 2
-    assert abs(corpus.loc[("russia", "hardline"), "share"] - 2 / 3) < 1e-9
-    assert corpus.loc[("russia", "hardline"), "example"] == "x1"
-    assert set(df.scope) == {CORPUS, "a", "b"}
-
-    df = summarize(smoke_run["model_dir"], [str(ARTICLE)])
-    assert df[df.scope == CORPUS]["count"].sum() == 41
+    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(ARTICLE))
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    news = [x for x in rows if x["kind"] == "sentence" and x["actor"] != "none"]
+    df = summarize(smoke_run["model_dir"], [str(ARTICLE)], n_boot=20)
+    assert df.units.sum() == len(news) and df.attrs["counted"] == len(news)
+    assert df.attrs["left_out"].get("title") == sum(x["kind"] == "title" for x in rows)
     png = tmp_path / "chart.png"
-    r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--plot", str(png))
+    r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--plot", str(png),
+                "--bootstrap", "20")
     assert r.returncode == 0, r.stderr
-    assert "(corpus): 41 sentences" in r.stdout and "tass-2017-11-24-lavrov: 41 sentences" in r.stdout
+    assert f"{len(news)} news units counted" in r.stdout and "stance shares by all" in r.stdout
     assert png.read_bytes()[:4] == b"\x89PNG"
-    r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--format", "json")
-    assert sum(x["count"] for x in json.loads(r.stdout) if x["scope"] == CORPUS) == 41
+    r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--format", "json",
+                "--bootstrap", "20")
+    assert sum(x["units"] for x in json.loads(r.stdout)) == len(news)
 
 
 SENTENCES = [

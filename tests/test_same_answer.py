@@ -78,15 +78,19 @@ def test_predict_does_not_depend_on_the_chunk_size(capsys, smoke_run, scheme, co
 def test_predict_summarize_export_and_predict_article_agree_unit_for_unit(capsys, smoke_run, smoke_predictor, corpus,
                                                                          tmp_path):
     from kpstance.cli import main
-    from kpstance.eval.summary import CORPUS, predicted_units, summarize
+    from kpstance.eval.summary import predicted_units, summarize
 
     predicted = {r["unit_id"]: tuple(r[k] for k in KEYS)
                  for r in map(json.loads, predict_cli(capsys, smoke_run["model_dir"], corpus).splitlines())}
 
-    summarized = {r["id"]: tuple(r[k] for k in KEYS) for r in predicted_units(smoke_predictor, [str(corpus)])}
-    df = summarize(smoke_predictor, [str(corpus)])
-    counts = {(a, s): n for a, s, n in df[df.scope == CORPUS][["actor", "stance", "count"]].itertuples(index=False)}
-    assert counts == dict(Counter(v[:2] for v in predicted.values()))
+    summarized = {r["unit_id"]: tuple(r[k] for k in KEYS) for r in predicted_units(smoke_predictor, [str(corpus)])}
+    df = summarize(smoke_predictor, [str(corpus)], n_boot=20).set_index("actor")  # cc: counted labels
+    kinds = {r["unit_id"]: r["kind"] for r in map(json.loads, predict_cli(capsys, smoke_run["model_dir"], corpus)
+                                                   .splitlines())}
+    news = Counter(v[:2] for u, v in predicted.items() if kinds[u] == "sentence" and v[0] != "none")
+    counted = {(a, s): round(df.loc[a, s] * df.loc[a, "units"]) for a in df.index if df.loc[a, "units"]
+               for s in smoke_predictor.stances if round(df.loc[a, s] * df.loc[a, "units"])}
+    assert counted == dict(news) and sum(news.values()) > 0
 
     tasks_file = tmp_path / "tasks.json"
     assert main(["annotate", "export", str(smoke_run["model_dir"]), "--input", str(corpus), "--n", str(len(predicted)),

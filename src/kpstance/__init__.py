@@ -12,7 +12,7 @@ for _k, _v in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("TRANSFOR
     os.environ.setdefault(_k, _v)
 
 __version__ = "0.1.0"
-__all__ = ["StancePredictor", "__version__"]
+__all__ = ["StancePredictor", "__version__", "summarize"]
 
 
 def __getattr__(name: str):
@@ -21,4 +21,8 @@ def __getattr__(name: str):
         from .systems.predictor import StancePredictor
 
         return StancePredictor
+    if name == "summarize":
+        from .eval.summary import summarize
+
+        return summarize
     raise AttributeError(name)

@@ -67,7 +67,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         from .scale.table import output_format
 
         output_format(args.output)
-    opts = Options(Columns.parse(args.columns), args.rows, args.min_score, args.probs, args.labels)
+    opts = Options(Columns.parse(args.columns), args.rows, args.min_score, args.probs, args.labels, args.explain)
     if args.engine == "ray":
         from .scale.ray_engine import predict_ray
 
@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--workers", type=int, default=None,
                       help="CPU: batches run at once, each single-threaded (default: one per torch thread)")
     pred.add_argument("--probs", action="store_true", help="also write the full probability distributions")
+    pred.add_argument("--explain", action="store_true",
+                      help="also write why: the context the model read (kind and speaker), the rules' actor and "
+                           "stance and the rules that fired, as `kpstance label` gives them")
     pred.add_argument("--min-score", type=float, default=None, metavar="P",
                       help='add "uncertain": true to units whose actor or stance probability is below P (else false); '
                            "the probabilities are calibrated on the dev split when the model was trained")
@@ -207,14 +210,36 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--chunk-size", type=int, default=4096, help="sentences read, predicted and written at a time")
     pred.add_argument("--labels", help="refuse the model unless its labels match this label YAML")
     pred.set_defaults(func=cmd_predict)
-    summ = sub.add_parser("summarize", help="actor × stance tables per article and for the corpus, with a chart")
-    summ.add_argument("model_dir", help="a folder saved by train.py, e.g. models/latest")
-    summ.add_argument("--input", required=True, nargs="+", help=".txt articles, .jsonl files, folders, or - for stdin")
-    summ.add_argument("--plot", help="stacked bar chart PNG of the corpus")
-    summ.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    summ = sub.add_parser("summarize", help="each actor's stance shares per period, corrected for the model's errors, "
+                          "with 95 %% intervals (bootstrap over articles), a net index and a trend chart")
+    summ.add_argument("model_dir", help="the saved model that predicted the table (or predicts the articles)")
+    summ.add_argument("--input", required=True, nargs="+",
+                      help="predictions tables written by kpstance predict (.jsonl, .csv, .parquet: with date and "
+                           "article_id, and --probs for pcc), or articles, files and folders as kpstance predict "
+                           "reads them (predicted first), or - for stdin")
+    summ.add_argument("--by", default="all", choices=["all", "day", "week", "month", "quarter", "half", "year"],
+                      help="the period (default: all, the whole input); periods with no units are empty rows")
+    summ.add_argument("--actors", help="comma-separated actors (default: every actor but none)")
+    summ.add_argument("--outlets", help="comma-separated outlets (the table's outlet column)")
+    summ.add_argument("--estimator", default=None,
+                      help="cc (classify and count), pcc (probabilistic, from the calibrated scores), acc (adjusted by "
+                           "the dev confusion matrix), comma-separated, or all (default: cc, the lowest error on "
+                           "dated gold; docs/results.md)")
+    summ.add_argument("--dev-gold", help="gold JSON Lines (text, actor, stance; its dev split where it has splits) "
+                      "on which acc measures the model's errors (default: the multi-source corpus)")
+    summ.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (default: 1000)")
+    summ.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    summ.add_argument("--plot", help="trend chart PNG: one panel per actor")
+    summ.add_argument("--plot-metric", default="shares", choices=["shares", "net"],
+                      help="the chart shows each stance's share (default) or the net index")
+    summ.add_argument("--events", help="YAML of events (date and name) marked on the chart, e.g. "
+                      "configs/events/korean_peninsula.yaml")
+    summ.add_argument("--output", help="write the table to this file (.csv, .json, .parquet) instead of printing it")
+    summ.add_argument("--format", default="table", choices=["table", "csv", "json"],
+                      help="what is printed when there is no --output")
     summ.add_argument("--batch-size", type=int, default=64)
-    summ.add_argument("--labels", default=None, help="label YAML whose rules give each unit its context and whose "
-                      f"stance roles colour the chart (default: the model's own, else {LABELS_REL})")
+    summ.add_argument("--labels", default=None, help="label YAML whose rules give each unit its context "
+                      f"(default: the model's own, else {LABELS_REL})")
     summ.set_defaults(func=cmd_summarize)
 
     cmp = sub.add_parser("compare", help="compare runs side by side (MLflow store, or run folders with --runs-dir)")
@@ -424,19 +449,50 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
-    from .eval.summary import plot_stacked, render_tables, summarize
-    from .systems.predictor import model_scheme
+    from .eval.summary import left_out_line, render, summarize
 
-    check_outputs([args.plot], [*args.input, args.model_dir, args.labels])
-    df = summarize(args.model_dir, args.input, args.batch_size, args.labels)
+    check_outputs([args.plot, args.output], [*args.input, args.model_dir, args.labels, args.dev_gold, args.events])
+    if args.output and Path(args.output).suffix.lower() not in (".csv", ".json", ".parquet"):
+        raise KpstanceError(f"--output must end in .csv, .json or .parquet: {args.output}")
+    events = None
+    if args.events:
+        from .eval.trend import read_events
+
+        events = read_events(args.events)
+    df = summarize(args.model_dir, args.input, by=args.by, actors=_names(args.actors), outlets=_names(args.outlets),
+                   estimators=args.estimator, dev_gold=args.dev_gold, n_boot=args.bootstrap, seed=args.seed,
+                   labels=args.labels, batch_size=args.batch_size)
     if args.plot:
-        plot_stacked(df, args.plot, roles=model_scheme(args.model_dir, args.labels).roles)
-    if args.format == "csv":
+        from .eval.trend import plot_trend
+
+        plot_trend(df, args.plot, metric=args.plot_metric, events=events)
+    if args.output:
+        from .files import atomic_open
+
+        suffix = Path(args.output).suffix.lower()
+        if suffix == ".parquet":
+            from .files import atomic_path
+
+            with atomic_path(args.output) as tmp:
+                df.to_parquet(tmp, index=False)
+        else:
+            with atomic_open(args.output) as f:
+                f.write(df.to_csv(index=False) if suffix == ".csv" else _json(df))
+        print(f"kpstance: {len(df)} rows -> {args.output}; {left_out_line(df)}", file=sys.stderr)
+    elif args.format == "csv":
         sys.stdout.write(df.to_csv(index=False))
     elif args.format == "json":
-        sys.stdout.write(df.to_json(orient="records", force_ascii=False, indent=2) + "\n")
+        sys.stdout.write(_json(df))
     else:
-        sys.stdout.write(render_tables(df))
+        sys.stdout.write(render(df))
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _json(df: Any) -> str:
+    return df.to_json(orient="records", force_ascii=False, indent=2, date_format="iso") + "\n"
 
 
 def cmd_compare(args: argparse.Namespace) -> None:

@@ -79,6 +79,23 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[str]]:
         tmp.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a library that writes files itself (pandas' Parquet), renamed to
+    ``path`` only when the block succeeds."""
+    target = Path(path)
+    if target.is_dir():
+        raise KpstanceError(IS_A_FOLDER, target)
+    tmp = _tmp_name(target)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except OSError as e:
+        raise KpstanceError(f"cannot write: {e.strerror}", target) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def json_text(obj: object) -> str:
     """JSON with two-space indent and real UTF-8, as every JSON file of the project is written."""
     return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"

@@ -1,151 +1,524 @@
-"""Who stands where: actor × stance tables per article and for the whole corpus.
+"""Who stood where, and when: each actor's stance shares per period, corrected for the classifier's errors.
 
-Counts and shares with one example sentence per cell, as a pandas DataFrame, a printed
-table and a stacked bar chart. Only counts and the first example of each cell are kept,
-so a corpus of any size is summarised in constant memory.
+``kpstance summarize`` (and ``kpstance.summarize``) reads the table ``kpstance predict`` writes, or predicts
+articles first through the same path, keeps the news units (titles, datelines and subheadings are left out,
+and counted), and estimates per actor and period the share of each stance with a 95 % interval by the
+estimators of ``eval.shares``. Only per-article counts are kept, so memory grows with the articles of a
+corpus, never with its sentences.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+import math
 import os
+import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-CORPUS = "(corpus)"
+import numpy as np
+
+from ..errors import KpstanceError
+from .shares import ESTIMATORS, NEAR_SINGULAR, DevConfusion, dev_matrices, estimate_period, net_indices
+
+BY = ("all", "day", "week", "month", "quarter", "half", "year")
+NEWS_KINDS = frozenset({"sentence"})  # a unit without a kind (a bare JSON Lines sentence) counts as one
+# The default estimator, chosen by its error on the dated gold (docs/results.md, scripts/share_accuracy.py).
+DEFAULT_ESTIMATOR = "cc"
+DEV_GOLD_REL = "data/multisource/sentences.jsonl"
+TABLE_COLUMNS = frozenset({"unit_id", "actor", "stance"})  # what marks an input as a predictions table
+ALL = date(1, 1, 1)  # the one period of --by all
 
 
-class Summary:
-    """Accumulates (article, actor, stance, text) rows."""
+@dataclass
+class Labels:
+    """What a summary needs of the label scheme: its labels in order, its no-actor label and stance roles."""
 
-    def __init__(self) -> None:
-        self.counts: Counter[tuple[str, str, str]] = Counter()
-        self.examples: dict[tuple[str, str, str], str] = {}
+    actors: list[str]
+    stances: list[str]
+    none_actor: str
+    roles: dict[str, str]
 
-    def add(self, article: str, actor: str, stance: str, text: str) -> None:
-        for scope in (article, CORPUS):
-            key = (scope, actor, stance)
-            self.counts[key] += 1
-            self.examples.setdefault(key, text)
-
-    def frame(self) -> Any:
-        """DataFrame with columns scope, actor, stance, count, share (of the scope's sentences), example."""
-        import pandas as pd
-
-        totals = Counter()
-        for (scope, _, _), n in self.counts.items():
-            totals[scope] += n
-        rows = [
-            {"scope": scope, "actor": actor, "stance": stance, "count": n, "share": n / totals[scope],
-             "example": self.examples[(scope, actor, stance)]}
-            for (scope, actor, stance), n in self.counts.items()
-        ]
-        df = pd.DataFrame(rows, columns=["scope", "actor", "stance", "count", "share", "example"])
-        order = {CORPUS: 0}
-        return df.sort_values(["scope", "count"], key=lambda c: c.map(lambda v: (order.get(v, 1), v)) if c.name == "scope" else -c,
-                              kind="stable").reset_index(drop=True)
+    @classmethod
+    def of(cls, scheme: Any) -> Labels:
+        return cls(list(scheme.actor_labels), list(scheme.stances), scheme.none_actor, dict(scheme.roles))
 
 
-def summarize_predictions(rows: Iterable[Mapping[str, Any]], article_key: str = "article_id") -> Any:
-    """DataFrame of actor × stance per article and for the corpus, from predicted rows (dicts)."""
-    s = Summary()
-    for r in rows:
-        s.add(str(r.get(article_key, "input")), r["actor"], r["stance"], r["text"])
-    return s.frame()
+# ---------------------------------------------------------------------------------------------------- periods
+def period_start(d: date, by: str) -> date:
+    """The first day of the period holding ``d`` (weeks start on Monday, ISO 8601)."""
+    if by == "all":
+        return ALL
+    if by == "day":
+        return d
+    if by == "week":
+        return d - timedelta(days=d.weekday())
+    if by == "month":
+        return d.replace(day=1)
+    if by == "quarter":
+        return date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+    if by == "half":
+        return date(d.year, 1 if d.month <= 6 else 7, 1)
+    return date(d.year, 1, 1)
 
 
-def summarize(model: str | os.PathLike | Any, inputs: Sequence[str], batch_size: int = 64,
-              labels: str | os.PathLike | None = None) -> Any:
-    """Predict the inputs (articles, .jsonl files, folders) with a saved model (a folder or a loaded
-    ``StancePredictor``) and summarise them."""
-    s = Summary()
-    for r in predicted_units(model, inputs, batch_size, labels):
-        s.add(r["article"], r["actor"], r["stance"], r["text"])
-    return s.frame()
+def next_period(start: date, by: str) -> date:
+    if by == "day":
+        return start + timedelta(days=1)
+    if by == "week":
+        return start + timedelta(days=7)
+    months = {"month": 1, "quarter": 3, "half": 6, "year": 12}[by]
+    m = start.month - 1 + months
+    return date(start.year + m // 12, m % 12 + 1, 1)
 
 
-def predicted_units(model: str | os.PathLike | Any, inputs: Sequence[str], batch_size: int = 64,
-                    labels: str | os.PathLike | None = None) -> Iterator[dict]:
-    """The unit-level labels a summary counts: predicted exactly as ``kpstance predict`` does (the same
-    ``predict_rows``, so each unit is read with its kind and carried speaker), one dict per unit with its id,
-    article, text, actor, stance and scores."""
+def period_label(start: date, by: str) -> str:
+    if by == "all":
+        return "all"
+    if by == "week":
+        y, w, _ = start.isocalendar()
+        return f"{y}-W{w:02d}"
+    if by == "month":
+        return f"{start.year}-{start.month:02d}"
+    if by == "quarter":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    if by == "half":
+        return f"{start.year}-H{1 if start.month <= 6 else 2}"
+    if by == "year":
+        return str(start.year)
+    return start.isoformat()
+
+
+def period_range(starts: Iterable[date], by: str) -> list[date]:
+    """Every period from the first to the last that holds units, the empty ones between included."""
+    starts = sorted(set(starts))
+    if by == "all" or not starts:
+        return starts
+    out = [starts[0]]
+    while out[-1] < starts[-1]:
+        out.append(next_period(out[-1], by))
+    return out
+
+
+def read_date(value: Any) -> date | None:
+    """A row's date: an ISO date (or date-time) string, a date, or a timestamp; None when it cannot be read."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------- counting
+@dataclass
+class Counts:
+    """Per (period, article): the units of each actor labelled each stance and the sums of their stance
+    probabilities. Memory grows with the articles, not with the units."""
+
+    labels: Labels
+    by: str = "all"
+    actors: Sequence[str] | None = None  # the actors to keep (default: every actor but the no-actor label)
+    outlets: Sequence[str] | None = None
+    cells: dict[tuple[date, str], list[np.ndarray]] = field(default_factory=dict)
+    left_out: Counter = field(default_factory=Counter)
+    counted: int = 0
+    has_probs: bool = True
+    undated_example: str | None = None
+
+    def __post_init__(self) -> None:
+        keep = list(self.actors) if self.actors else [a for a in self.labels.actors if a != self.labels.none_actor]
+        unknown = [a for a in keep if a not in self.labels.actors]
+        if unknown:
+            raise KpstanceError(f"--actors: unknown actor {', '.join(unknown)}; the model's actors are "
+                                f"{', '.join(self.labels.actors)}")
+        self.keep = keep
+        self._actor = {a: i for i, a in enumerate(keep)}
+        self._stance = {s: i for i, s in enumerate(self.labels.stances)}
+        self._outlets = set(self.outlets) if self.outlets else None
+        self._dates: dict[Any, date | None] = {}
+        self._prob_keys = [f"stance_p_{s}" for s in self.labels.stances]
+
+    def add(self, row: Mapping[str, Any], where: str = "") -> None:
+        kind = row.get("kind") or "sentence"
+        if kind not in NEWS_KINDS:
+            self.left_out[kind] += 1
+            return
+        actor = row["actor"]
+        k = self._actor.get(actor)
+        if k is None:
+            self.left_out["no actor" if actor == self.labels.none_actor else "other actors"] += 1
+            return
+        if self._outlets is not None and row.get("outlet") not in self._outlets:
+            self.left_out["other outlets"] += 1
+            return
+        start = ALL
+        if self.by != "all":
+            raw = row.get("date")
+            key = raw if isinstance(raw, (str, date)) or raw is None else str(raw)
+            d = self._dates[key] if key in self._dates else self._dates.setdefault(key, read_date(raw))
+            if d is None:
+                self.left_out["no readable date"] += 1
+                if self.undated_example is None:
+                    self.undated_example = f"{where}: {raw!r}" if where else repr(raw)
+                return
+            start = period_start(d, self.by)
+        s = self._stance.get(row["stance"])
+        if s is None:
+            raise KpstanceError(f"{where}: stance '{row['stance']}' is not one of the model's "
+                                f"({', '.join(self.labels.stances)})")
+        cell = self.cells.get((start, str(row.get("article_id"))))
+        if cell is None:
+            shape = (len(self.keep), len(self.labels.stances))
+            cell = self.cells[(start, str(row.get("article_id")))] = [np.zeros(shape), np.zeros(shape)]
+        cell[0][k, s] += 1
+        probs = _stance_probs(row, self.labels.stances, self._prob_keys)
+        if probs is None:
+            self.has_probs = False
+        else:
+            cell[1][k] += probs
+        self.counted += 1
+
+    def periods(self) -> list[date]:
+        return period_range((p for p, _ in self.cells), self.by)
+
+    def arrays(self, start: date) -> tuple[np.ndarray, np.ndarray]:
+        """``counts`` and ``probs`` of one period, ``[article, actor, stance]``."""
+        cells = [v for (p, _), v in self.cells.items() if p == start]
+        shape = (0, len(self.keep), len(self.labels.stances))
+        if not cells:
+            return np.zeros(shape), np.zeros(shape)
+        return np.stack([c for c, _ in cells]), np.stack([p for _, p in cells])
+
+
+def _stance_probs(row: Mapping[str, Any], stances: Sequence[str], keys: Sequence[str]) -> np.ndarray | None:
+    probs = row.get("stance_probs")
+    if isinstance(probs, Mapping):
+        return np.array([float(probs.get(s, 0.0)) for s in stances])
+    if keys[0] in row and row[keys[0]] not in (None, ""):
+        return np.array([float(row[k]) for k in keys])
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+def table_kind(path: str | os.PathLike) -> str | None:
+    """'jsonl', 'csv' or 'parquet' when the file is a predictions table (it has unit_id, actor and stance
+    columns), else None (articles to predict)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if not p.is_file() or suffix not in (".jsonl", ".csv", ".parquet"):
+        return None
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            names = set(pq.ParquetFile(p).schema_arrow.names)
+        elif suffix == ".csv":
+            with open(p, encoding="utf-8", newline="") as f:
+                names = set(next(csv.reader(f), []))
+        else:
+            with open(p, encoding="utf-8") as f:
+                first = next((line for line in f if line.strip()), "")
+            rec = json.loads(first) if first else {}
+            names = set(rec) if isinstance(rec, dict) else set()
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return suffix[1:] if TABLE_COLUMNS <= names else None
+
+
+def iter_table(path: str | os.PathLike, stances: Sequence[str]) -> Iterator[tuple[str, dict]]:
+    """(where, row) for each row of a predictions table, with only the columns a summary reads."""
+    p = Path(path)
+    kind = table_kind(p)
+    wanted = ["article_id", "date", "outlet", "kind", "actor", "stance", *(f"stance_p_{s}" for s in stances)]
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(p)
+            cols = [c for c in wanted if c in pf.schema_arrow.names]
+            n = 0
+            for batch in pf.iter_batches(batch_size=8192, columns=cols):
+                for row in batch.to_pylist():
+                    n += 1
+                    yield f"{p} row {n}", row
+        elif kind == "csv":
+            with open(p, encoding="utf-8", newline="") as f:
+                for n, row in enumerate(csv.DictReader(f), start=2):
+                    yield f"{p}:{n}", row
+        else:
+            with open(p, encoding="utf-8") as f:
+                for n, line in enumerate(f, start=1):
+                    if line.strip():
+                        try:
+                            yield f"{p}:{n}", json.loads(line)
+                        except json.JSONDecodeError as e:
+                            raise KpstanceError(f"{p}:{n}: not a JSON line ({e.msg})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise KpstanceError(f"{p}: cannot be read ({e})") from None
+    except KeyError as e:
+        raise KpstanceError(f"{p}: no {e} column") from None
+
+
+def predicted_units(model: Any, inputs: Sequence[str], batch_size: int = 64, labels: str | os.PathLike | None = None,
+                    probs: bool = False) -> Iterator[dict]:
+    """The rows ``kpstance predict`` writes for these inputs (the same items, context and ``predict_group``),
+    one dict per unit; ``probs`` adds the probability distributions."""
+    from ..scale.local import Options, predict_group, prepared
     from ..systems.predictor import StancePredictor
-    from ..text.read import iter_inputs
+    from ..text.corpus import Columns, iter_items
 
     predictor = model if isinstance(model, StancePredictor) else StancePredictor.load(model)
-    for chunk in predictor.predict_rows(iter_inputs(list(inputs)), predictor.scheme(labels), batch_size):
-        for (path, rec, _), p in chunk:
-            yield {"id": rec.get("id"), "article": str(rec.get("article_id", os.path.basename(path))),
-                   "text": rec["text"], "actor": p["actor"], "stance": p["stance"], "actor_score": p["actor_score"],
-                   "stance_score": p["stance_score"]}
+    opts = Options(Columns.parse(None), probs=probs, labels=str(labels) if labels else None)
+    for group, rows, ctx in prepared(iter_items(list(inputs), opts.columns, opts.rows), 1024, predictor.scheme(labels)):
+        yield from predict_group(predictor, group, rows, ctx, opts, batch_size, None)
 
 
-def pivot(df: Any, scope: str, stances: Sequence[str] | None = None) -> Any:
-    """Actors as rows, stances as columns: 'count (share)' strings for one scope."""
-    sub = df[df.scope == scope]
-    table = sub.pivot_table(index="actor", columns="stance", values="count", aggfunc="sum", fill_value=0)
-    if stances:
-        table = table.reindex(columns=[s for s in stances if s in table.columns])
-    return table
+# ---------------------------------------------------------------------------------------------------- dev gold
+def default_dev_gold() -> str | None:
+    """The multi-source corpus's gold (its dev split is used): under $KPSTANCE_ROOT, the current folder, or the
+    source checkout; None where none is found (an installed package without the project's data)."""
+    for root in (os.environ.get("KPSTANCE_ROOT"), os.getcwd(), str(Path(__file__).resolve().parents[3])):
+        if root and (Path(root) / DEV_GOLD_REL).is_file():
+            return str(Path(root) / DEV_GOLD_REL)
+    return None
 
 
-ROLE_COLORS = {"coercive": "#c0392b", "deescalating": "#2e86c1", "neutral": "#95a5a6"}
+def gold_records(path: str | os.PathLike, split: str | None = "dev") -> list[dict]:
+    """Gold units of a JSON Lines file (text, actor, stance; optional kind, speaker, report_id or article_id, split):
+    those of ``split`` where the file gives splits, else all."""
+    from ..text.read import iter_jsonl
+
+    p = Path(path)
+    if not p.is_file():
+        raise KpstanceError(f"{p}: dev gold file not found")
+    recs = []
+    for line, rec in iter_jsonl(p):
+        for key in ("actor", "stance"):
+            if not rec.get(key):
+                raise KpstanceError(f"{p}:{line}: a gold unit needs '{key}'")
+        recs.append({**rec, "id": str(rec.get("id", f"{p.stem}-{line}")), "_line": line})
+    if split and any("split" in r for r in recs):
+        recs = [r for r in recs if r.get("split") == split]
+    if not recs:
+        raise KpstanceError(f"{p}: no {split or ''} gold units".replace("  ", " "))
+    return recs
 
 
-def plot_stacked(df: Any, path: str | os.PathLike, scope: str = CORPUS, roles: Mapping[str, str] | None = None) -> None:
-    """Stacked bars: one bar per actor, segments per stance, for one scope.
+def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, probs: bool = True) -> list[dict]:
+    """The model's rows for gold units, each read as a JSON Lines unit is (its kind and named speaker, nothing carried
+    over), as the evaluation reads the multi-source corpus; each row keeps the gold labels as gold_actor and
+    gold_stance, and the unit's report as article_id."""
+    from ..scale.local import Options, predict_group, prepared
+    from ..text.corpus import Columns, unit_item
 
-    ``roles`` (the label scheme's stance roles) colours each stance by its role.
+    cols = Columns.parse(None)
+    items = []
+    for r in records:
+        rec = {k: v for k, v in r.items() if k not in ("actor", "stance", "_line")}
+        rec["gold_actor"], rec["gold_stance"] = r["actor"], r["stance"]
+        rec["article_id"] = str(r.get("report_id") or r.get("article_id") or r["id"])
+        items.append(unit_item("gold", r.get("_line", 0), rec, "gold", cols))
+    opts = Options(cols, probs=probs)
+    out: list[dict] = []
+    for group, rows, ctx in prepared(iter(items), 1024, predictor.scheme()):
+        out += predict_group(predictor, group, rows, ctx, opts, batch_size, None)
+    return out
+
+
+def dev_confusion(rows: Iterable[Mapping[str, Any]], labels: Labels, source: str) -> DevConfusion:
+    """The stance confusion of the units a summary counts (news units given a real actor), per report."""
+    pairs = [(str(r["article_id"]), r["gold_stance"], r["stance"]) for r in rows
+             if (r.get("kind") or "sentence") in NEWS_KINDS and r["actor"] != labels.none_actor]
+    if not pairs:
+        raise KpstanceError(f"{source}: no dev news unit is given an actor by the model: no confusion matrix")
+    return DevConfusion.from_pairs(pairs, labels.stances, source)
+
+
+# ---------------------------------------------------------------------------------------------------- estimates
+def estimate(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None = None, n_boot: int = 1000,
+             seed: int = 0, level: float = 0.95) -> Any:
+    """The table: one row per actor × period × estimator, with units, articles, each stance's share and its
+    interval (columns in the label scheme's order), and the net index. A period without units is an empty row
+    (NaN shares, 0 units), never zeros."""
+    import pandas as pd
+
+    lab = counts.labels
+    rng = np.random.default_rng(seed)
+    dev_boot = dev_matrices(dev, n_boot, rng) if dev is not None and "acc" in estimators else None
+    net = net_indices(lab.stances, lab.roles)
+    by_period = {}
+    for start in counts.periods():
+        c, p = counts.arrays(start)
+        by_period[start] = estimate_period(c, p if counts.has_probs else None, estimators, dev, dev_boot, n_boot,
+                                           rng, net, level)
+    rows = []
+    for k, actor in enumerate(counts.keep):
+        for start, cells in by_period.items():
+            cell = cells[k]
+            for est in estimators:
+                row: dict[str, Any] = {"actor": actor, "period": period_label(start, counts.by),
+                                       "start": None if counts.by == "all" else pd.Timestamp(start),
+                                       "estimator": est, "units": cell.units if cell else 0,
+                                       "articles": cell.articles if cell else 0}
+                for i, s in enumerate(lab.stances):
+                    ok = cell is not None and est in cell.shares
+                    row[s] = float(cell.shares[est][i]) if ok else math.nan
+                    row[f"{s}_low"] = float(cell.low[est][i]) if ok else math.nan
+                    row[f"{s}_high"] = float(cell.high[est][i]) if ok else math.nan
+                n = cell.net.get(est) if cell is not None else None
+                row["net"], row["net_low"], row["net_high"] = n if n else (math.nan,) * 3
+                row["clipped"] = bool(cell.clipped) if cell is not None and est == "acc" else False
+                rows.append(row)
+    columns = ["actor", "period", "start", "estimator", "units", "articles",
+               *(c for s in lab.stances for c in (s, f"{s}_low", f"{s}_high")), "net", "net_low", "net_high", "clipped"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: str = "all",
+              actors: Sequence[str] | None = None, outlets: Sequence[str] | None = None,
+              estimators: Sequence[str] | str | None = None, dev_gold: str | os.PathLike | None = None,
+              n_boot: int = 1000, seed: int = 0, labels: str | os.PathLike | None = None, batch_size: int = 64,
+              level: float = 0.95, warn: Callable[[str], None] | None = None) -> Any:
+    """Each actor's stance shares per period with intervals, as a pandas DataFrame.
+
+    ``inputs``: predictions tables written by ``kpstance predict`` (.jsonl, .csv, .parquet with unit_id, actor and
+    stance columns), or articles and folders, predicted first as ``kpstance predict`` predicts them. ``model``: the
+    saved model (a folder or a loaded ``StancePredictor``); adjusted classify and count measures its errors on
+    ``dev_gold`` (default: the multi-source corpus's dev split). ``estimators``: any of cc, pcc, acc, or "all"
+    (default: the measured best). ``df.attrs`` holds what was left out and how the dev matrix was measured.
     """
-    import matplotlib
+    from ..systems.predictor import StancePredictor
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    if by not in BY:
+        raise KpstanceError(f"--by must be one of {', '.join(BY)}, got '{by}'")
+    ests = _estimators(estimators)
+    if n_boot < 10:
+        raise KpstanceError(f"--bootstrap needs at least 10 replicates, got {n_boot}")
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    predictor = model if isinstance(model, StancePredictor) else None
+    if predictor is None:
+        predictor = StancePredictor.load(model)
+    lab = Labels.of(predictor.scheme(labels))
+    counts = Counts(lab, by, actors, outlets)
+    tables = [i for i in inputs if table_kind(i)]
+    articles = [i for i in inputs if i not in tables]
+    for t in tables:
+        for where, row in iter_table(t, lab.stances):
+            counts.add(row, where)
+    if articles:
+        for row in predicted_units(predictor, articles, batch_size, labels, probs=True):
+            counts.add(row, str(row.get("article_id")))
+    dev, problem = _dev(predictor, dev_gold, lab, batch_size) if "acc" in ests else (None, "")
+    return summarize_counts(counts, ests, dev, n_boot, seed, level, warn, problem)
 
-    table = pivot(df, scope)
-    colors = {stance: ROLE_COLORS[role] for role, stance in (roles or {}).items() if role in ROLE_COLORS}
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(table)), 4))
-    bottom = [0] * len(table)
-    for stance in table.columns:
-        vals = list(table[stance])
-        ax.bar(list(table.index), vals, bottom=bottom, label=stance, color=colors.get(stance))
-        bottom = [b + v for b, v in zip(bottom, vals)]
-    ax.set_ylabel("sentences")
-    ax.set_title(f"actor × stance — {scope}")
-    ax.legend()
-    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+
+def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None, n_boot: int = 1000,
+                     seed: int = 0, level: float = 0.95, warn: Callable[[str], None] | None = None,
+                     no_dev: str = "no dev gold") -> Any:
+    """``summarize`` from counted units: says in one warning line each what a researcher must know (units
+    without a readable date, an estimator left out and why, a near-singular confusion matrix, clipped estimates)
+    and estimates."""
+    warn = warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr))
+    ests = list(estimators)
+    if counts.left_out.get("no readable date"):
+        warn(f"{counts.left_out['no readable date']} units have no readable date (first: {counts.undated_example}); "
+             "they are left out of the periods")
+    if "pcc" in ests and not counts.has_probs:
+        warn("pcc left out: it needs the stance probabilities (kpstance predict --probs)")
+        ests = [e for e in ests if e != "pcc"] or ["cc"]
+    if "acc" in ests and dev is None:
+        warn(f"acc left out: {no_dev}")
+        ests = [e for e in ests if e != "acc"] or ["pcc" if counts.has_probs else "cc"]
+    if "acc" in ests and dev is not None:
+        sigma = dev.smallest_singular_value()
+        if dev.missing():
+            warn(f"no dev gold unit has stance {', '.join(dev.missing())}: its errors are not measured")
+        if sigma < NEAR_SINGULAR:
+            warn(f"the dev confusion matrix is near singular (smallest singular value {sigma:.3f}): adjusted "
+                 "shares are unstable and are clipped into [0, 1]")
+    df = estimate(counts, ests, dev, n_boot, seed, level)
+    if "acc" in ests and df["clipped"].any():
+        acc = df[(df.estimator == "acc") & (df.units > 0)]
+        warn(f"acc clipped {int(acc['clipped'].sum())} of {len(acc)} actor-period estimates into [0, 1] (their counted "
+             "shares lie outside what the dev confusion matrix can produce)")
+    lab = counts.labels
+    df.attrs.update({"by": counts.by, "estimators": ests, "stances": lab.stances, "roles": lab.roles,
+                     "counted": counts.counted, "left_out": dict(counts.left_out), "level": level, "n_boot": n_boot,
+                     "dev": None if dev is None else {"source": dev.source, "units": dev.n_units,
+                                                       "reports": dev.n_reports,
+                                                       "smallest_singular_value": dev.smallest_singular_value()}})
+    return df
 
 
-def render_tables(df: Any) -> str:
-    """One rich table per scope: actor rows, stance columns with count (share), and an example per cell."""
+def _estimators(estimators: Sequence[str] | str | None) -> list[str]:
+    if estimators is None:
+        return [DEFAULT_ESTIMATOR]
+    if isinstance(estimators, str):
+        estimators = list(ESTIMATORS) if estimators == "all" else [e.strip() for e in estimators.split(",")]
+    bad = [e for e in estimators if e not in ESTIMATORS]
+    if bad or not estimators:
+        raise KpstanceError(f"--estimator must be among {', '.join(ESTIMATORS)} or all, got {', '.join(bad) or 'none'}")
+    return list(dict.fromkeys(estimators))
+
+
+def _dev(predictor: Any, dev_gold: str | os.PathLike | None, lab: Labels, batch_size: int
+         ) -> tuple[DevConfusion | None, str]:
+    """The dev confusion matrix acc corrects by, or None and why not."""
+    path = dev_gold or default_dev_gold()
+    if path is None:
+        return None, f"no dev gold found ({DEV_GOLD_REL}); pass --dev-gold with your own"
+    recs = gold_records(path)
+    unknown = {r["stance"] for r in recs} - set(lab.stances)
+    if unknown:
+        raise KpstanceError(f"{path}: stance {', '.join(sorted(unknown))} is not one of the model's")
+    rows = predict_gold(predictor, recs, batch_size, probs=False)
+    return dev_confusion(rows, lab, str(path)), ""
+
+
+# ---------------------------------------------------------------------------------------------------- printing
+def render(df: Any) -> str:
+    """A rich table: actor, period, units and articles, each stance's share with its interval, the net index."""
     import io
 
     from rich.console import Console
     from rich.table import Table
-    from rich.text import Text
 
+    stances = df.attrs.get("stances") or []
     buf = io.StringIO()
-    console = Console(file=buf, width=160, force_terminal=False)
-    for scope in dict.fromkeys(df.scope):
-        sub = df[df.scope == scope]
-        stances = list(dict.fromkeys(sub.stance))
-        table = Table(title=f"{scope}: {int(sub['count'].sum())} sentences", show_lines=True)
-        table.add_column("actor", no_wrap=True)
-        for st in stances:
-            table.add_column(st)
-        for actor in dict.fromkeys(sub.actor):
-            cells = []
-            for st in stances:
-                hit = sub[(sub.actor == actor) & (sub.stance == st)]
-                if hit.empty:
-                    cells.append(Text("-"))
-                else:
-                    r = hit.iloc[0]
-                    ex = r.example if len(r.example) <= 70 else r.example[:67] + "…"
-                    cells.append(Text(f"{r['count']} ({r.share:.0%})\n{ex}"))
-            table.add_row(Text(actor), *cells)
-        console.print(table)
+    console = Console(file=buf, width=200, force_terminal=False)
+    many = df.estimator.nunique() > 1
+    level = int(round(100 * df.attrs.get("level", 0.95)))
+    table = Table(title=f"stance shares by {df.attrs.get('by', 'all')} ({', '.join(df.attrs.get('estimators', []))}; "
+                        f"{level} % intervals, bootstrap over articles)")
+    for col in ("actor", "period", *(["estimator"] if many else []), "units", "articles"):
+        table.add_column(col, justify="right" if col in ("units", "articles") else "left", no_wrap=True)
+    for s in stances:
+        table.add_column(s, justify="right", no_wrap=True)
+    table.add_column("net", justify="right", no_wrap=True)
+    for _, r in df.iterrows():
+        cells = [r.actor, r.period, *([r.estimator] if many else []), str(r.units), str(r.articles)]
+        if r.units == 0:
+            cells += ["–"] * (len(stances) + 1)
+        else:
+            cells += [f"{r[s]:.2f} [{r[f'{s}_low']:.2f}, {r[f'{s}_high']:.2f}]" for s in stances]
+            cells.append(f"{r.net:+.2f} [{r.net_low:+.2f}, {r.net_high:+.2f}]")
+        table.add_row(*cells)
+    console.print(table)
+    console.print(left_out_line(df))
     return buf.getvalue()
+
+
+def left_out_line(df: Any) -> str:
+    left = df.attrs.get("left_out") or {}
+    parts = ", ".join(f"{n:,} {k}" for k, n in sorted(left.items(), key=lambda kv: -kv[1]))
+    return f"{df.attrs.get('counted', 0):,} news units counted" + (f"; left out: {parts}" if parts else "")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..text.corpus import Columns, Item, expand, iter_items
-from .table import COLUMNS, AtomicTable, ShardedTable, output_format, prob_columns
+from .table import COLUMNS, EXPLAIN_COLUMNS, AtomicTable, ShardedTable, output_format, prob_columns
 
 
 @dataclass
@@ -22,19 +22,21 @@ class Options:
     min_score: float | None = None
     probs: bool = False
     labels: str | None = None
+    explain: bool = False
 
     def as_dict(self) -> dict:
         return {"columns": self.columns.names, "rows": self.rows, "min_score": self.min_score, "probs": self.probs,
-                "labels": str(Path(self.labels).resolve()) if self.labels else None}
+                "labels": str(Path(self.labels).resolve()) if self.labels else None, "explain": self.explain}
 
 
 def table_columns(predictor: Any, opts: Options) -> list[str]:
-    return [*COLUMNS, *(prob_columns(predictor.actors, predictor.stances) if opts.probs else [])]
+    return [*COLUMNS, *(EXPLAIN_COLUMNS if opts.explain else ()),
+            *(prob_columns(predictor.actors, predictor.stances) if opts.probs else [])]
 
 
-def table_row(item: Item, rec: dict, p: dict, opts: Options) -> dict:
-    """One unit's row: the item's metadata, the unit's id, kind, speaker and text, and the labels. A JSON Lines
-    unit's other fields travel with it (JSON Lines output only)."""
+def table_row(item: Item, rec: dict, p: dict, opts: Options, why: dict | None = None) -> dict:
+    """One unit's row: the item's metadata, the unit's id, kind, speaker and text, and the labels (then ``why``,
+    the ``--explain`` columns). A JSON Lines unit's other fields travel with it (JSON Lines output only)."""
     row = {k: v for k, v in rec.items() if k not in COLUMNS and k not in ("id", "actor_probs", "stance_probs")} \
         if item.record is not None else {}
     row.update({"article_id": item.article_id, **item.meta, "unit_id": str(rec.get("id")), "kind": p["kind"],
@@ -42,6 +44,8 @@ def table_row(item: Item, rec: dict, p: dict, opts: Options) -> dict:
                 "actor_score": p["actor_score"], "stance_score": p["stance_score"],
                 "uncertain": None if opts.min_score is None else
                 bool(p["actor_score"] < opts.min_score or p["stance_score"] < opts.min_score)})
+    if why is not None:
+        row.update(why)
     if opts.probs:
         row.update(actor_probs=p["actor_probs"], stance_probs=p["stance_probs"])
     return row
@@ -110,14 +114,44 @@ def prepared(items: Iterable[Item], chunk_size: int, scheme: Any, ahead: int = 2
 
 def predict_group(predictor: Any, group: list[tuple[Item, list]], rows: list, ctx: list, opts: Options,
                   batch_size: int, workers: int | None,
-                  on_truncated: Callable[[tuple], None] | None = None) -> list[dict]:
+                  on_truncated: Callable[[tuple], None] | None = None, scheme: Any = None) -> list[dict]:
     """The table rows of a group of items, through ``StancePredictor.predict_in_context`` (the step
-    ``predict_rows`` takes for every path that predicts)."""
+    ``predict_rows`` takes for every path that predicts); with ``opts.explain``, each row's ``explain`` columns
+    (``scheme`` is the label scheme the rules read)."""
     owner = [it for it, rs in group for _ in rs]
     preds = predictor.predict_in_context([r["text"] for _, r, _ in rows], ctx, batch_size, workers)
     for i in predictor.truncated if on_truncated else ():
         on_truncated(rows[i])
-    return [table_row(it, rec, p, opts) for it, (_, rec, _), p in zip(owner, rows, preds)]
+    whys = explain(group, ctx, scheme, bool(predictor.meta.get("context"))) if opts.explain else [None] * len(rows)
+    return [table_row(it, rec, p, opts, why) for it, (_, rec, _), p, why in zip(owner, rows, preds, whys)]
+
+
+def explain(group: list[tuple[Item, list]], ctx: list, scheme: Any, reads_context: bool) -> list[dict]:
+    """Why each row of a group got its labels: the context string the model read with the text (None when it
+    reads none) and the rules' labels, as ``kpstance label`` gives them."""
+    from ..systems.context import format_context
+    from ..text.read import file_units
+    from ..weak.label import label_units
+
+    labels = [s for run in rule_runs(group)
+              for s in label_units(file_units(run[0][0], [(rec, w) for _, rec, w in run]), scheme)]
+    return [{"context": format_context(k, s) if reads_context else None, "rules_actor": lab.actor,
+             "rules_stance": lab.stance, "rules_fired": lab.rules_fired} for (k, s), lab in zip(ctx, labels)]
+
+
+def rule_runs(group: list[tuple[Item, list]]) -> Iterator[list]:
+    """The rows the rules read together, in order, as ``kpstance label`` reads a file: an article's segmented
+    units; the consecutive JSON Lines units of one file, as the lines of one article. (A group holds whole items,
+    so a JSON Lines file longer than a chunk is read a chunk at a time: the rules' memory of the earlier lines,
+    which ``kpstance label`` keeps, restarts where a chunk starts.)"""
+    run: list = []
+    for it, rs in group:
+        if run and not (it.record is not None and run[0][0] == it.source and isinstance(run[0][2], int)):
+            yield run
+            run = []
+        run += rs
+    if run:
+        yield run
 
 
 def fingerprint(model_dir: str | os.PathLike, inputs: Sequence[str], opts: Options, precision: str) -> dict:
@@ -149,7 +183,7 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
 
         w = Writer(sink, "jsonl", columns)
         for group, rows, ctx in prepared(items, chunk_size, scheme):
-            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated)
+            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated, scheme)
             w.write(out)
             _count(stats, group, out, on_progress)
         return stats
@@ -166,7 +200,7 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
         for _ in range(done):  # the items written before: read, not segmented, not predicted
             next(items)
         for group, rows, ctx in prepared(items, chunk_size, scheme):
-            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated)
+            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated, scheme)
             table.write(out, len(group))
             _count(stats, group, out, on_progress)
         table.commit()
@@ -174,7 +208,7 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
     atomic = AtomicTable(output, columns)
     try:
         for group, rows, ctx in prepared(items, chunk_size, scheme):
-            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated)
+            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated, scheme)
             atomic.write(out)
             _count(stats, group, out, on_progress)
         atomic.commit()

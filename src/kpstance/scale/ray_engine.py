@@ -21,8 +21,8 @@ from typing import Any
 
 from ..errors import KpstanceError
 from ..text.corpus import FIELDS, expand, txt_roots
-from .local import Options
-from .table import COLUMNS, AtomicTable, arrow_schema, prob_columns
+from .local import Options, table_columns
+from .table import COLUMNS, EXPLAIN_COLUMNS, AtomicTable, arrow_schema, prob_columns
 
 READ_CPUS = 0  # reading is I/O: it must never wait behind replicas that hold every CPU
 MODEL_FILES = ("config.json", "config.yaml", "kpstance.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
@@ -54,10 +54,10 @@ class Replica:
             self.scheme = load_scheme(folder / "labels.yaml")
         else:
             self.scheme = self.predictor.scheme()
-        self.opts = Options(Columns(opts["columns"]), opts["rows"], opts["min_score"], opts["probs"])
+        self.opts = Options(Columns(opts["columns"]), opts["rows"], opts["min_score"], opts["probs"],
+                            explain=opts["explain"])
         self.roots, self.cpus = roots, cpus
-        self.columns = [*COLUMNS, *(prob_columns(self.predictor.actors, self.predictor.stances) if opts["probs"]
-                                    else [])]
+        self.columns = table_columns(self.predictor, self.opts)
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
@@ -68,7 +68,8 @@ class Replica:
 
         group = [(it, it.rows()) for it in (self._item(rec) for rec in batch.to_pylist())]
         rows = [r for _, rs in group for r in rs]  # a group ends on item boundaries: one reader, as locally
-        out = predict_group(self.predictor, group, rows, ContextReader(self.scheme)(rows), self.opts, 64, self.cpus)
+        out = predict_group(self.predictor, group, rows, ContextReader(self.scheme)(rows), self.opts, 64, self.cpus,
+                            scheme=self.scheme)
         return pa.Table.from_pylist([flat(r, self.columns) for r in out], schema=arrow_schema(self.columns))
 
     def _item(self, rec: dict) -> Any:
@@ -192,7 +193,7 @@ def predict_ray(args: argparse.Namespace, opts: Options) -> None:
         kwargs = {"files": {"ref": files_ref}, "labels": labels, "precision": requested, "n_units": n_units,
                   "opts": opts.as_dict() | {"columns": opts.columns.names}, "roots": txt_roots(args.input),
                   "cpus": args.actor_cpus, "device": device}
-        columns = [*COLUMNS, *([] if not opts.probs else _prob_cols(model))]
+        columns = [*COLUMNS, *(EXPLAIN_COLUMNS if opts.explain else ()), *(_prob_cols(model) if opts.probs else [])]
         out = AtomicTable(args.output, columns)
         try:
             for run in _runs(files):

@@ -3,8 +3,10 @@ reader never sees half of it, and in shards with a manifest so that a killed run
 
 Columns: ``article_id, date, outlet, title, url, unit_id, kind, speaker, text, actor, stance, actor_score,
 stance_score, uncertain`` (``uncertain`` is empty without ``--min-score``); with ``--probs`` one probability column
-per label (``actor_p_<label>``, ``stance_p_<label>``; JSON Lines keeps them as two objects). JSON Lines also keeps
-the other fields of a JSON Lines input line.
+per label (``actor_p_<label>``, ``stance_p_<label>``; JSON Lines keeps them as two objects). With ``--explain``,
+before those: ``context`` (what the model read besides the text; empty when it reads none) and the rules' labels,
+``rules_actor, rules_stance, rules_fired`` (a list in JSON Lines, joined with ";" in CSV and Parquet). JSON Lines
+also keeps the other fields of a JSON Lines input line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..files import _tmp_name, fault
 
 COLUMNS = ("article_id", "date", "outlet", "title", "url", "unit_id", "kind", "speaker", "text", "actor", "stance",
            "actor_score", "stance_score", "uncertain")
+EXPLAIN_COLUMNS = ("context", "rules_actor", "rules_stance", "rules_fired")
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 MANIFEST = "manifest.json"
 
@@ -41,8 +44,12 @@ def prob_columns(actors: Sequence[str], stances: Sequence[str]) -> list[str]:
 
 
 def flat(row: dict, columns: Sequence[str]) -> dict:
-    """A row for CSV and Parquet: the fixed columns only, probabilities spread over one column per label."""
+    """A row for CSV and Parquet: the fixed columns only, probabilities spread over one column per label, a list
+    (the rules that fired) joined with ";" so that every cell is a scalar."""
     out = {c: row.get(c) for c in columns if not c.startswith(("actor_p_", "stance_p_"))}
+    for c, v in out.items():
+        if isinstance(v, list):
+            out[c] = ";".join(v)
     for group in ("actor", "stance"):
         for label, p in (row.get(f"{group}_probs") or {}).items():
             out[f"{group}_p_{label}"] = p

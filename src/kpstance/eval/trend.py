@@ -1,0 +1,131 @@
+"""The trend chart a researcher would put in a paper: one small panel per actor, stance shares (or the net
+index) over time with their interval bands, shared axes, thin periods marked with their counts, and events.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ..errors import KpstanceError
+
+ROLE_COLORS = {"coercive": "#c0392b", "deescalating": "#2471a3", "neutral": "#7f8c8d"}
+THIN = 20  # a period with fewer units than this shows its count
+
+
+def read_events(path: str | os.PathLike) -> list[tuple[date, str]]:
+    """(date, label) of each event of a YAML file ``events: [{date, name, label?}]``, in date order."""
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # strings: dates checked below
+    except OSError as e:
+        raise KpstanceError(f"cannot read the events file: {e.strerror}", p) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise KpstanceError(f"{p}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None
+    events = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(events, list):
+        raise KpstanceError(f"{p}: needs a list 'events' of entries with a date and a name")
+    out = []
+    for i, ev in enumerate(events, start=1):
+        if not isinstance(ev, dict) or not ev.get("name") or "date" not in ev:
+            raise KpstanceError(f"{p}: event {i} needs a date and a name")
+        d = ev["date"]
+        if not isinstance(d, date):
+            try:
+                d = date.fromisoformat(str(d))
+            except ValueError:
+                raise KpstanceError(f"{p}: event {i} ('{ev['name']}'): date '{ev['date']}' is not YYYY-MM-DD") from None
+        out.append((d, str(ev.get("label") or ev["name"])))
+    return sorted(out)
+
+
+def _span(by: str) -> Any:
+    from datetime import timedelta
+
+    return timedelta(days={"day": 1, "week": 7, "month": 31, "quarter": 92, "half": 183, "year": 366}.get(by, 0))
+
+
+def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimator: str | None = None,
+               events: Sequence[tuple[date, str]] | None = None, thin: int = THIN) -> dict[str, dict[str, list[float]]]:
+    """Write the chart of a ``summarize`` table; returns what each panel drew (actor -> series -> values, one per
+    period), so a caller can check the picture against the table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    est = estimator or (df.attrs.get("estimators") or list(df.estimator.unique()))[0]
+    sub = df[df.estimator == est]
+    actors = list(dict.fromkeys(sub.actor))
+    if not actors:
+        raise KpstanceError("nothing to plot: no actor has units in the input")
+    stances = df.attrs.get("stances") or [c for c in df.columns if f"{c}_low" in df.columns and c != "net"]
+    colors = {s: ROLE_COLORS.get(role) for role, s in (df.attrs.get("roles") or {}).items()}
+    by = df.attrs.get("by", "all")
+    timeline = by != "all"
+    ncols = min(3, len(actors))
+    nrows = math.ceil(len(actors) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.9 * nrows), sharex=True, sharey=True,
+                             squeeze=False)
+    series = [*stances] if metric == "shares" else ["net"]
+    if timeline:  # events within the periods shown; the others would stretch the axis
+        first, last = sub.start.min().date(), sub.start.max().date()
+        events = [(d, name) for d, name in events or () if first <= d <= last + (last - first) / 20 + _span(by)]
+    drawn: dict[str, dict[str, list[float]]] = {}
+    for ax, actor in zip(axes.flat, actors):
+        rows = sub[sub.actor == actor]
+        x = list(rows.start) if timeline else list(range(len(rows)))
+        drawn[actor] = {}
+        for s in series:
+            y, lo, hi = (rows[c].astype(float).tolist() for c in (s, f"{s}_low", f"{s}_high"))
+            color = colors.get(s, "#34495e") if s != "net" else "#34495e"
+            ax.plot(x, y, marker="o", markersize=2.5, linewidth=1.4, color=color, label=s)
+            ax.fill_between(x, lo, hi, color=color, alpha=0.18, linewidth=0)
+            alone = [i for i in range(len(y)) if not math.isnan(y[i])  # a band needs a neighbour: a bar instead
+                     and all(j < 0 or j >= len(y) or math.isnan(y[j]) for j in (i - 1, i + 1))]
+            if alone:
+                ax.errorbar([x[i] for i in alone], [y[i] for i in alone], fmt="none", ecolor=color, alpha=0.5,
+                            yerr=[[y[i] - lo[i] for i in alone], [hi[i] - y[i] for i in alone]], elinewidth=1.2)
+            drawn[actor][s] = [float(v) for v in ax.lines[-1].get_ydata()]
+        if metric == "net":
+            ax.axhline(0.0, color="#999999", linewidth=0.8)
+        total = int(rows.units.sum())
+        ax.set_title(f"{actor.replace('_', ' ')} ({total:,} units)", fontsize=9)
+        for xi, n in zip(x, rows.units):
+            if 0 < n < thin:  # a thin period: its count, so the reader weighs its band
+                ax.annotate(f"n={n}", (xi, 0.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=6, color="#777777")
+        for d, name in (events or []) if timeline else ():
+            ax.axvline(d, color="#555555", linestyle=":", linewidth=0.8)
+            if ax in axes[0]:
+                ax.annotate(name, (d, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                            textcoords="offset points", rotation=90, ha="left", va="top", fontsize=6,
+                            color="#555555")
+        ax.grid(axis="y", linewidth=0.4, alpha=0.5)
+        if not timeline:
+            ax.set_xticks(x, list(rows.period))
+    for ax in list(axes.flat)[len(actors):]:
+        ax.set_visible(False)
+    low, high = (-1.0, 1.0) if metric == "net" else (0.0, 1.0)
+    axes[0][0].set_ylim(low - 0.02, high + 0.02)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("net index" if metric == "net" else "share of units", fontsize=8)
+    if timeline:
+        fig.autofmt_xdate(rotation=30)
+    level = int(round(100 * df.attrs.get("level", 0.95)))
+    what = "net stance index (hardline − conciliatory)" if metric == "net" else "stance shares"
+    fig.suptitle(f"{what} by {by}: {est}, {level} % intervals (bootstrap over articles)", fontsize=10)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if metric == "shares":
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.04 if metric == "shares" else 0, 1, 0.96))
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return drawn

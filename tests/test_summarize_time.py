@@ -1,0 +1,259 @@
+"""Stance over time: estimators that recover known shares, honest empty periods and dates, the chart, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import ARTICLE, run_cli
+
+from kpstance.eval.shares import NEAR_SINGULAR, DevConfusion, adjust
+from kpstance.eval.summary import Counts, Labels, period_label, period_range, period_start, summarize_counts
+
+STANCES = ["hardline", "conciliatory", "neutral"]
+LABELS = Labels(["russia", "china", "none"], STANCES, "none", {"coercive": "hardline", "deescalating": "conciliatory",
+                                                                "neutral": "neutral"})
+# P(predicted i | true j): the classifier overcalls conciliatory, as the default model does on the test split
+M = np.array([[0.70, 0.10, 0.15],
+              [0.20, 0.80, 0.25],
+              [0.10, 0.10, 0.60]])
+TRUE = np.array([0.5, 0.2, 0.3])
+
+
+def simulate(rng, n_articles, per_article, true, m, actor="russia", start="2017-09-", report=""):
+    """Units whose true stance is drawn from ``true`` (an article's own mix varies around it: its units are not
+    independent), each labelled by a classifier with confusion ``m``; the stance probabilities are the exact
+    posteriors P(true | predicted), so they are calibrated."""
+    post = (m * true) / (m * true).sum(1, keepdims=True)  # row i: P(true | predicted i)
+    rows, pairs = [], []
+    for a in range(n_articles):
+        mix = rng.dirichlet(true * 20)
+        for _ in range(per_article):
+            t = rng.choice(3, p=mix)
+            p = rng.choice(3, p=m[:, t])
+            rows.append({"article_id": f"{report}a{a}", "date": f"{start}{1 + a % 28:02d}", "kind": "sentence",
+                         "actor": actor, "stance": STANCES[p],
+                         "stance_probs": dict(zip(STANCES, post[p]))})
+            pairs.append((f"{report}a{a}", STANCES[t], STANCES[p]))
+    return rows, pairs
+
+
+def frame(rows, dev, estimators=("cc", "pcc", "acc"), by="all", n_boot=400, warn=None, actors=None):
+    counts = Counts(LABELS, by, actors)
+    for r in rows:
+        counts.add(r, "test")
+    return summarize_counts(counts, list(estimators), dev, n_boot=n_boot, seed=1, warn=warn or (lambda m: None))
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    rng = np.random.default_rng(7)
+    rows, _ = simulate(rng, 150, 12, TRUE, M)
+    _, dev_pairs = simulate(rng, 120, 8, np.array([0.3, 0.4, 0.3]), M, report="dev")  # another prior on dev
+    return rows, DevConfusion.from_pairs(dev_pairs, STANCES)
+
+
+def test_each_estimator_recovers_the_known_shares_within_its_interval(synthetic):
+    rows, dev = synthetic
+    df = frame(rows, dev, actors=["russia"]).set_index("estimator")
+    counted = M @ TRUE  # what counting labels estimates: the true shares seen through the classifier's errors
+    for est, target in (("pcc", TRUE), ("acc", TRUE), ("cc", counted)):
+        r = df.loc[est]
+        for i, s in enumerate(STANCES):
+            assert r[f"{s}_low"] <= target[i] <= r[f"{s}_high"], (est, s, r[s], target[i])
+            assert abs(r[s] - target[i]) < 0.08, (est, s)
+        net = target[0] - target[1]
+        assert r.net_low <= net <= r.net_high and abs(r.net - (r.hardline - r.conciliatory)) < 1e-12
+    # counting is biased by the errors: the truth lies outside its interval, and acc moves it back
+    cc = df.loc["cc"]
+    assert not cc.conciliatory_low <= TRUE[1] <= cc.conciliatory_high
+    assert abs(df.loc["acc"].conciliatory - TRUE[1]) < abs(cc.conciliatory - TRUE[1])
+    # acc's interval also carries the confusion matrix's uncertainty: wider than with the matrix known exactly
+    exact = DevConfusion(np.array([M.T * 1e6]), STANCES)
+    assert (df.loc["acc"].conciliatory_high - df.loc["acc"].conciliatory_low
+            > (lambda r: r.conciliatory_high - r.conciliatory_low)(frame(rows, exact, ["acc"]).iloc[0]))
+
+
+def test_cc_recovers_the_truth_when_the_classifier_is_perfect():
+    rows, _ = simulate(np.random.default_rng(3), 100, 10, TRUE, np.eye(3))
+    r = frame(rows, None, ["cc"]).iloc[0]
+    assert all(r[f"{s}_low"] <= TRUE[i] <= r[f"{s}_high"] for i, s in enumerate(STANCES))
+
+
+def test_intervals_account_for_articles_not_being_independent():
+    """The same units, once as 600 one-unit articles and once as 20 articles of 30 alike units: the bootstrap over
+    articles must give the clustered corpus the wider interval."""
+    rng = np.random.default_rng(5)
+    clustered = [{"article_id": f"a{a}", "actor": "russia", "stance": stance}  # an article's units share a stance
+                 for a, stance in enumerate(rng.choice(STANCES, size=20, p=TRUE)) for _ in range(30)]
+    single = [{**r, "article_id": f"u{i}"} for i, r in enumerate(clustered)]
+    width = {name: float((lambda r: r.hardline_high - r.hardline_low)(frame(rows, None, ["cc"]).iloc[0]))
+             for name, rows in (("clustered", clustered), ("single", single))}
+    assert width["clustered"] > 3 * width["single"]
+
+
+def test_acc_clips_into_the_unit_interval_and_says_so_when_the_matrix_is_near_singular():
+    near = np.array([[0.50, 0.48, 0.10],
+                     [0.45, 0.47, 0.10],
+                     [0.05, 0.05, 0.80]])
+    p, clipped = adjust(np.array([0.9, 0.02, 0.08]), near)
+    assert clipped and (p >= 0).all() and (p <= 1).all() and abs(p.sum() - 1) < 1e-12
+    _, ok = adjust(M @ TRUE, M)
+    assert not ok
+    rows = [{"article_id": f"a{i}", "actor": "russia", "stance": "hardline" if i % 10 else "neutral"} for i in range(80)]
+    dev = DevConfusion(np.array([near.T * 200]), STANCES)
+    assert dev.smallest_singular_value() < NEAR_SINGULAR
+    said = []
+    df = frame(rows, dev, ["acc"], warn=said.append, actors=["russia"])
+    r = df.iloc[0]
+    assert r.clipped and all(0 <= r[s] <= 1 for s in STANCES) and abs(sum(r[s] for s in STANCES) - 1) < 1e-9
+    assert any("near singular" in m for m in said) and any("clipped 1 of 1" in m for m in said)
+    assert all("\n" not in m for m in said)
+
+
+def test_periods_without_units_are_empty_rows_not_zeros():
+    rows = [{"article_id": "a", "date": "2017-09-04", "actor": "russia", "stance": "hardline"},
+            {"article_id": "b", "date": "2017-11-20", "actor": "russia", "stance": "conciliatory"},
+            {"article_id": "b", "date": "2017-11-20", "actor": "china", "stance": "neutral"}]
+    df = frame(rows, None, ["cc"], by="month", n_boot=20)
+    assert list(df.period) == ["2017-09", "2017-10", "2017-11"] * 2
+    russia = df[df.actor == "russia"].set_index("period")
+    assert russia.loc["2017-10", "units"] == 0 and math.isnan(russia.loc["2017-10", "hardline"])
+    assert math.isnan(russia.loc["2017-10", "net"]) and math.isnan(russia.loc["2017-10", "hardline_low"])
+    china = df[df.actor == "china"].set_index("period")
+    assert china.loc["2017-09", "units"] == 0 and math.isnan(china.loc["2017-09", "neutral"])
+    assert china.loc["2017-11", "neutral"] == 1.0
+    # columns in the label scheme's order, whatever order the units came in
+    assert [c for c in df.columns if c in STANCES] == STANCES
+
+
+@pytest.mark.parametrize(("by", "day", "label", "after"), [
+    ("day", "2018-06-12", "2018-06-12", "2018-06-13"), ("week", "2018-06-12", "2018-W24", "2018-06-18"),
+    ("month", "2018-06-12", "2018-06", "2018-07-01"), ("quarter", "2018-06-12", "2018-Q2", "2018-07-01"),
+    ("half", "2018-06-12", "2018-H1", "2018-07-01"), ("year", "2018-06-12", "2018", "2019-01-01")])
+def test_periods(by, day, label, after):
+    from datetime import date
+
+    start = period_start(date.fromisoformat(day), by)
+    assert period_label(start, by) == label
+    assert period_range([start, date.fromisoformat(after)], by)[-1] == date.fromisoformat(after)
+
+
+def test_an_unreadable_date_is_one_warning_line_with_the_count():
+    rows = [{"article_id": "a", "date": d, "actor": "russia", "stance": "hardline"}
+            for d in ("2017-09-04", "yesterday", None, "2017-13-45", "2017-09-05T08:00:00Z")]
+    said = []
+    df = frame(rows, None, ["cc"], by="month", n_boot=20, warn=said.append)
+    assert df.units.sum() == 2
+    assert len(said) == 1 and said[0].startswith("3 units have no readable date") and "'yesterday'" in said[0]
+    assert df.attrs["left_out"]["no readable date"] == 3
+
+
+def test_only_news_units_count_and_the_left_out_are_counted():
+    rows = [{"article_id": "a", "kind": k, "actor": a, "stance": "hardline"}
+            for k, a in (("title", "russia"), ("dateline", "none"), ("subheading", "russia"), ("sentence", "russia"),
+                         (None, "china"), ("sentence", "none"))]
+    df = frame(rows, None, ["cc"], n_boot=20).set_index("actor")
+    assert df.loc["russia", "units"] == 1 and df.loc["china", "units"] == 1
+    assert df.attrs["left_out"] == {"title": 1, "dateline": 1, "subheading": 1, "no actor": 1}
+    assert df.attrs["counted"] == 2
+
+
+def test_pcc_without_probabilities_is_left_out_with_a_warning():
+    said = []
+    df = frame([{"article_id": "a", "actor": "russia", "stance": "hardline"}], None, ["pcc"], n_boot=20,
+               warn=said.append, actors=["russia"])
+    assert list(df.estimator) == ["cc"] and said == ["pcc left out: it needs the stance probabilities "
+                                                     "(kpstance predict --probs)"]
+
+
+def test_the_chart_is_written_and_its_panels_match_the_table(synthetic, tmp_path):
+    from kpstance.eval.trend import plot_trend, read_events
+
+    rng = np.random.default_rng(11)
+    rows = []
+    for month, true in (("2017-09-", TRUE), ("2017-11-", np.array([0.2, 0.6, 0.2])), ("2018-01-", TRUE)):
+        rows += simulate(rng, 12, 6, true, M, start=month)[0]
+        rows += simulate(rng, 5, 4, true, M, actor="china", start=month)[0]
+    df = frame(rows, synthetic[1], ["acc", "cc"], by="month", n_boot=100)
+    events = read_events(Path(__file__).parents[1] / "configs" / "events" / "korean_peninsula.yaml")
+    assert [name for _, name in events][:2] == ["6th nuclear test", "Hwasong-15"]
+    for metric in ("shares", "net"):
+        png = tmp_path / f"{metric}.png"
+        drawn = plot_trend(df, png, metric=metric, events=events)
+        assert png.read_bytes()[:4] == b"\x89PNG"
+        assert list(drawn) == ["russia", "china"]
+        for actor, series in drawn.items():
+            table = df[(df.actor == actor) & (df.estimator == "acc")]
+            assert list(series) == (STANCES if metric == "shares" else ["net"])
+            for s, ys in series.items():
+                np.testing.assert_allclose(ys, table[s].to_numpy(), equal_nan=True)
+            assert len(ys) == 5 and math.isnan(ys[1])  # October: an empty period, a gap
+
+
+def test_events_file_errors_are_one_line_naming_the_file(tmp_path):
+    from kpstance.errors import KpstanceError
+    from kpstance.eval.trend import read_events
+
+    bad = tmp_path / "events.yaml"
+    bad.write_text("events:\n  - date: 2018-02-30\n    name: nowhere\n", encoding="utf-8")
+    with pytest.raises(KpstanceError, match="event 1 .*2018-02-30.* is not YYYY-MM-DD"):
+        read_events(bad)
+
+
+def test_summarize_cli_reads_a_predictions_table_by_month(smoke_run, tmp_path):
+    """predict writes the table; summarize reads it (every format), with filters, a chart, a saved table, and acc
+    measured on a dev gold file; the Python API gives the same table."""
+    import kpstance
+
+    model = str(smoke_run["model_dir"])
+    arts = tmp_path / "arts"
+    arts.mkdir()
+    text = ARTICLE.read_text(encoding="utf-8")
+    for i, day in enumerate(("2017-09-04", "2017-09-20", "2017-11-29")):
+        (arts / f"{i}.csv").write_text("id,date,outlet,text\n" + f'a{i},{day},{"TASS" if i else "Yonhap"},"'
+                                       + text.replace('"', '""') + '"\n', encoding="utf-8")
+    tables = {}
+    for ext in ("jsonl", "csv", "parquet"):
+        tables[ext] = tmp_path / f"pred.{ext}"
+        r = run_cli("predict", model, "--input", str(arts), "--output", str(tables[ext]), "--probs", "--quiet")
+        assert r.returncode == 0, r.stderr
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps({"id": f"d{i}", "report_id": f"r{i % 4}", "split": "dev", "text": t,
+                                       "actor": a, "stance": s}) + "\n"
+                           for i, (t, a, s) in enumerate([("Moscow called for talks.", "russia", "conciliatory"),
+                                                          ("Beijing imposed new curbs.", "china", "hardline"),
+                                                          ("Moscow condemned the drills.", "russia", "hardline"),
+                                                          ("China said it was watching.", "china", "neutral")] * 3)),
+                   encoding="utf-8")
+    frames = []
+    for ext, path in tables.items():
+        out = tmp_path / f"summary-{ext}.csv"
+        r = run_cli("summarize", model, "--input", str(path), "--by", "month", "--estimator", "all", "--dev-gold",
+                    str(dev), "--bootstrap", "50", "--plot", str(tmp_path / f"{ext}.png"), "--output", str(out),
+                    "--events", "configs/events/korean_peninsula.yaml")
+        assert r.returncode == 0, r.stderr
+        assert "news units counted; left out:" in r.stderr and "title" in r.stderr
+        frames.append(pd.read_csv(out))
+    for f in frames[1:]:
+        pd.testing.assert_frame_equal(frames[0], f)
+    df = frames[0]
+    assert set(df.period) == {"2017-09", "2017-10", "2017-11"} and set(df.estimator) == {"cc", "pcc", "acc"}
+    assert (df[df.period == "2017-10"].units == 0).all()
+    api = kpstance.summarize(model, [str(tables["parquet"])], by="month", estimators="all", dev_gold=str(dev),
+                             n_boot=50)
+    pd.testing.assert_frame_equal(api.drop(columns="start").reset_index(drop=True),
+                                  frames[0].drop(columns="start"), check_dtype=False)
+    # filters: one outlet, the actors asked for
+    r = run_cli("summarize", model, "--input", str(tables["csv"]), "--outlets", "Yonhap", "--actors", "russia,china",
+                "--format", "json", "--bootstrap", "20")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert {x["actor"] for x in got} == {"russia", "china"} and {x["period"] for x in got} == {"all"}
+    assert sum(x["units"] for x in got) <= len(text)
+    r = run_cli("summarize", model, "--input", str(tables["csv"]), "--actors", "atlantis")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown actor atlantis" in r.stderr
