@@ -257,3 +257,29 @@ def test_summarize_cli_reads_a_predictions_table_by_month(smoke_run, tmp_path):
     assert sum(x["units"] for x in got) <= len(text)
     r = run_cli("summarize", model, "--input", str(tables["csv"]), "--actors", "atlantis")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown actor atlantis" in r.stderr
+
+
+def test_share_accuracy_scores_every_estimator_on_dated_gold_with_cross_fitting(smoke_predictor, tmp_path):
+    """The measurement behind the default estimator: every estimator scored per split, actor and year, each split
+    corrected with what the other split measured."""
+    from kpstance.eval.share_accuracy import share_accuracy
+
+    said = [("Moscow called for talks without conditions.", "russia", "conciliatory"),
+            ("Moscow condemned the drills near its border.", "russia", "hardline"),
+            ("Beijing said it was following the situation.", "china", "neutral"),
+            ("Beijing urged all sides to show restraint.", "china", "conciliatory")]
+    gold = tmp_path / "gold.jsonl"
+    with gold.open("w", encoding="utf-8") as f:
+        for r in range(8):
+            split, year = ("dev", "test")[r % 2], 2017 + r // 4
+            for i, (text, actor, stance) in enumerate(said * 2):
+                f.write(json.dumps({"id": f"r{r}-{i}", "report_id": f"r{r}", "split": split, "kind": "sentence",
+                                    "date": f"{year}-03-0{1 + i % 5}", "text": text, "actor": actor,
+                                    "stance": stance}) + "\n")
+    cells, summary = share_accuracy(smoke_predictor, gold, by=("year",), min_units=4, n_boot=50)
+    assert list(summary.estimator) == ["cc", "pcc", "acc"] and (summary.cells > 0).all()
+    assert summary.mae.between(0, 1).all() and summary.coverage.between(0, 1).all()
+    assert set(cells.split) == {"dev", "test"} and set(cells.period) == {"2017", "2018"}
+    gold_share = cells[(cells.actor == "russia") & (cells.stance == "hardline")].gold
+    assert (gold_share == 0.5).all()  # the gold side counts the gold labels of the gold actor's units
+    assert cells.groupby("split").temperature.nunique().eq(1).all()
