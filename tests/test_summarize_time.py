@@ -43,10 +43,10 @@ def simulate(rng, n_articles, per_article, true, m, actor="russia", start="2017-
 
 
 def frame(rows, dev, estimators=("cc", "pcc", "acc"), by="all", n_boot=400, warn=None, actors=None):
-    counts = Counts(LABELS, by, actors)
+    counts = Counts(LABELS, by, actors, n_boot=n_boot, seed=1)
     for r in rows:
         counts.add(r, "test")
-    return summarize_counts(counts, list(estimators), dev, n_boot=n_boot, seed=1, warn=warn or (lambda m: None))
+    return summarize_counts(counts, list(estimators), dev, warn=warn or (lambda m: None))
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +283,22 @@ def test_share_accuracy_scores_every_estimator_on_dated_gold_with_cross_fitting(
     gold_share = cells[(cells.actor == "russia") & (cells.stance == "hardline")].gold
     assert (gold_share == 0.5).all()  # the gold side counts the gold labels of the gold actor's units
     assert cells.groupby("split").temperature.nunique().eq(1).all()
+
+
+def test_the_readme_lines_give_a_chart_from_a_folder_of_dated_articles(smoke_run, tmp_path, monkeypatch):
+    """The README's three lines, on a folder of .txt articles whose datelines give their dates."""
+    import kpstance
+
+    wire = tmp_path / "wire"
+    wire.mkdir()
+    for i, (day, month) in enumerate((("4", "Sept."), ("29", "Nov."), ("27", "April"))):
+        year = 2017 if i < 2 else 2018
+        (wire / f"{i}.txt").write_text(f"Moscow urges talks\n\nMOSCOW, {month} {day}, {year} (TASS) -- Russia's "
+                                       "foreign minister said on Monday that only talks could ease the crisis. "
+                                       "Beijing backed the call for restraint.\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    df = kpstance.summarize(str(smoke_run["model_dir"]), ["wire/"], by="quarter", n_boot=20)
+    kpstance.plot_trend(df, "trend.png", events=Path(__file__).parents[1] / "configs/events/korean_peninsula.yaml")
+    assert (tmp_path / "trend.png").read_bytes()[:4] == b"\x89PNG"
+    assert list(dict.fromkeys(df.period)) == ["2017-Q3", "2017-Q4", "2018-Q1", "2018-Q2"]
+    assert df.attrs["left_out"].get("no readable date") is None

@@ -12,7 +12,7 @@ for _k, _v in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("TRANSFOR
     os.environ.setdefault(_k, _v)
 
 __version__ = "0.1.0"
-__all__ = ["StancePredictor", "__version__", "summarize"]
+__all__ = ["StancePredictor", "__version__", "plot_trend", "summarize"]
 
 
 def __getattr__(name: str):
@@ -25,4 +25,8 @@ def __getattr__(name: str):
         from .eval.summary import summarize
 
         return summarize
+    if name == "plot_trend":
+        from .eval.trend import plot_trend
+
+        return plot_trend
     raise AttributeError(name)

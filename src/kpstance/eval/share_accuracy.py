@@ -59,13 +59,13 @@ def share_accuracy(predictor: Any, gold: str | os.PathLike, by: Sequence[str] = 
             continue
         dev = dev_confusion(other, lab, f"{gold} ({'test' if split == 'dev' else 'dev'} split)")
         for grain in by:
-            model = Counts(lab, grain)
-            truth = Counts(lab, grain)
+            model = Counts(lab, grain, n_boot=n_boot, seed=seed)
+            truth = Counts(lab, grain, n_boot=10, seed=seed)
             for r in mine:
                 model.add(r)
                 truth.add({**r, "actor": r["gold_actor"], "stance": r["gold_stance"], "stance_probs": None})
-            est = estimate(model, ESTIMATORS, dev, n_boot, seed)
-            ref = estimate(truth, ["cc"], None, 10, seed).set_index(["actor", "period"])
+            est = estimate(model, ESTIMATORS, dev)
+            ref = estimate(truth, ["cc"], None).set_index(["actor", "period"])
             for _, e in est.iterrows():
                 key = (e.actor, e.period)
                 if key not in ref.index or ref.loc[key, "units"] < min_units:

@@ -10,13 +10,16 @@ what a researcher reports is the proportion, and the proportion is what must be 
   confusion matrix ``M`` measured on dev gold, ``M[i, j] = P(predicted i | true j)``, solving ``M p = q``
   and clipping into [0, 1].
 
-Intervals: sentences of one article are not independent, so the bootstrap resamples whole articles
-(within each period); for ``acc`` each replicate also resamples the dev reports the confusion matrix was
-measured on, so its uncertainty enters the interval.
+Intervals: sentences of one article are not independent, so the bootstrap draws whole articles: each article
+gets a Poisson(1) weight per replicate (the bootstrap of a data stream, so memory holds replicate sums, never the
+articles); for ``acc`` each replicate also redraws the dev reports the confusion matrix was measured on, so its
+uncertainty enters the interval.
 """
 
 from __future__ import annotations
 
+import hashlib
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -75,11 +78,13 @@ def conditional(counts: np.ndarray) -> np.ndarray:
     return np.swapaxes(rows, -1, -2)
 
 
-def adjust(q: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Adjusted shares for counted shares ``q[..., S]`` and matrices ``m[..., S, S]`` (broadcast): the
-    least-squares solution of ``m p = q``, clipped into [0, 1] and renormalised; also whether it had to be
-    clipped."""
-    p = (np.linalg.pinv(m) @ q[..., None])[..., 0]
+def adjust(q: np.ndarray, m: np.ndarray | None = None, inverse: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Adjusted shares for counted shares ``q[..., S]`` and matrices ``m[..., S, S]`` (or their pseudo-inverses,
+    computed once by the caller), broadcast: the least-squares solution of ``m p = q``, clipped into [0, 1] and
+    renormalised; also whether it had to be clipped."""
+    inv = np.linalg.pinv(m) if inverse is None else inverse
+    p = (inv @ q[..., None])[..., 0]
     clipped = ((p < -1e-9) | (p > 1 + 1e-9)).any(-1)
     p = np.clip(p, 0.0, 1.0)
     total = p.sum(-1, keepdims=True)
@@ -89,7 +94,7 @@ def adjust(q: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class CellEstimate:
-    """One actor × period: units, articles, and per estimator the shares with their 2.5 and 97.5 percentiles."""
+    """One actor × period: units, articles, and per estimator the shares with their interval bounds."""
 
     units: int
     articles: int
@@ -100,66 +105,66 @@ class CellEstimate:
     clipped: bool = False  # acc's point estimate had to be clipped into [0, 1]
 
 
-def bootstrap_weights(n_articles: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """How many times each article is drawn in each replicate, ``(n_boot, n_articles)``."""
-    if n_articles == 0:
-        return np.zeros((n_boot, 0))
-    return rng.multinomial(n_articles, np.full(n_articles, 1.0 / n_articles), size=n_boot).astype(float)
+def poisson_weights(article: str, seed: int, n_boot: int) -> np.ndarray:
+    """How many times an article is drawn in each replicate: Poisson(1) weights, the bootstrap of a stream
+    (Hanley and MacGibbon 2006), drawn from the article's id and the seed, so an article gets the same weights
+    wherever its rows are, and memory never holds the articles."""
+    key = int.from_bytes(hashlib.blake2b(article.encode("utf-8"), digest_size=8).digest(), "big")
+    return np.random.default_rng([seed, key]).poisson(1.0, n_boot).astype(np.float32)
 
 
-def estimate_period(counts: np.ndarray, probs: np.ndarray | None, estimators: Sequence[str],
-                    dev: DevConfusion | None, dev_boot: np.ndarray | None, n_boot: int, rng: np.random.Generator,
+def estimate_period(counts: np.ndarray, probs: np.ndarray | None, boot_counts: np.ndarray,
+                    boot_probs: np.ndarray | None, articles: np.ndarray, estimators: Sequence[str],
+                    inverse: np.ndarray | None = None, boot_inverse: np.ndarray | None = None,
                     net: tuple[int, int] | None = None, level: float = 0.95) -> list[CellEstimate | None]:
-    """Every actor's estimates in one period from per-article arrays ``counts[article, actor, stance]`` (units
-    labelled each stance) and ``probs`` (sums of their stance probabilities; None when the table has none).
-    ``dev_boot`` holds one resampled confusion matrix per replicate (``dev_matrices``). An actor without units
-    in the period gets None (an empty row, never zeros). ``net`` gives the indices of the coercive and the
-    de-escalating stance, for the net index (their difference of shares)."""
-    w = bootstrap_weights(counts.shape[0], n_boot, rng)
-    boot_counts = np.einsum("ba,aks->bks", w, counts)
-    boot_probs = np.einsum("ba,aks->bks", w, probs) if probs is not None else None
+    """Every actor's estimates in one period, from ``counts[actor, stance]`` (units labelled each stance),
+    ``probs`` (sums of their stance probabilities; None when the table has none), the same summed in each bootstrap
+    replicate (``boot_counts[replicate, actor, stance]``), and the articles per actor. ``inverse`` and
+    ``boot_inverse`` are the pseudo-inverses of the dev confusion matrix and of its replicates (acc). An actor
+    without units gets None (an empty row, never zeros). ``net`` gives the indices of the coercive and the
+    de-escalating stance, whose difference of shares is the net index."""
     tail = (1 - level) / 2 * 100
-    out: list[CellEstimate | None] = []
-    for k in range(counts.shape[1]):
-        c = counts[:, k, :]
-        n = c.sum()
-        if n == 0:
-            out.append(None)
-            continue
-        nb = boot_counts[:, k, :].sum(-1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            q_b = boot_counts[:, k, :] / nb
-            point: dict[str, np.ndarray] = {}
-            reps: dict[str, np.ndarray] = {}
-            q = c.sum(0) / n
-            clipped = False
-            for est in estimators:
-                if est == "cc":
-                    point[est], reps[est] = q, q_b
-                elif est == "pcc" and probs is not None and boot_probs is not None:
-                    point[est], reps[est] = probs[:, k, :].sum(0) / n, boot_probs[:, k, :] / nb
-                elif est == "acc" and dev is not None and dev_boot is not None:
-                    point[est], flags = adjust(q, dev.matrix())
-                    clipped = bool(flags)
-                    reps[est] = adjust(q_b, dev_boot)[0]
-                    reps[est][~np.isfinite(q_b).all(-1)] = np.nan
-        low = {e: np.nanpercentile(r, tail, axis=0) for e, r in reps.items()}
-        high = {e: np.nanpercentile(r, 100 - tail, axis=0) for e, r in reps.items()}
+    n = counts.sum(-1)
+    nb = boot_counts.sum(-1, keepdims=True)
+    point: dict[str, np.ndarray] = {}
+    reps: dict[str, np.ndarray] = {}
+    clipped = np.zeros(len(n), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: actors without units
+        q = counts / n[:, None]
+        qb = boot_counts / nb
+        for est in estimators:
+            if est == "cc":
+                point[est], reps[est] = q, qb
+            elif est == "pcc" and probs is not None and boot_probs is not None:
+                point[est], reps[est] = probs / n[:, None], boot_probs / nb
+            elif est == "acc" and inverse is not None and boot_inverse is not None:
+                point[est], clipped = adjust(q, inverse=inverse)
+                reps[est] = adjust(qb, inverse=boot_inverse[:, None])[0]
+                reps[est][~np.isfinite(qb).all(-1)] = np.nan
+        bounds = {e: np.nanpercentile(r, [tail, 100 - tail], axis=0) for e, r in reps.items()}
         nets = {}
         if net is not None:
             h, d = net
-            for e, r in reps.items():
-                diff = r[:, h] - r[:, d]
-                nets[e] = (float(point[e][h] - point[e][d]), float(np.nanpercentile(diff, tail)),
-                           float(np.nanpercentile(diff, 100 - tail)))
-        articles = int((c.sum(-1) > 0).sum())
-        out.append(CellEstimate(int(n), articles, point, low, high, nets, clipped))
+            nets = {e: (point[e][:, h] - point[e][:, d],
+                        np.nanpercentile(r[..., h] - r[..., d], [tail, 100 - tail], axis=0))
+                    for e, r in reps.items()}
+    out: list[CellEstimate | None] = []
+    for k in range(len(n)):
+        if n[k] == 0:
+            out.append(None)
+            continue
+        out.append(CellEstimate(int(n[k]), int(articles[k]), {e: v[k] for e, v in point.items()},
+                                {e: b[0, k] for e, b in bounds.items()}, {e: b[1, k] for e, b in bounds.items()},
+                                {e: (float(v[k]), float(b[0, k]), float(b[1, k])) for e, (v, b) in nets.items()},
+                                bool(clipped[k]) if "acc" in point else False))
     return out
 
 
 def dev_matrices(dev: DevConfusion, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """One confusion matrix per replicate, from the dev reports drawn with replacement: ``(n_boot, S, S)``."""
-    w = bootstrap_weights(dev.n_reports, n_boot, rng)
+    r = dev.n_reports
+    w = rng.multinomial(r, np.full(r, 1.0 / r), size=n_boot).astype(float)
     return conditional(np.einsum("br,rts->bts", w, dev.counts))
 
 

@@ -3,8 +3,8 @@
 ``kpstance summarize`` (and ``kpstance.summarize``) reads the table ``kpstance predict`` writes, or predicts
 articles first through the same path, keeps the news units (titles, datelines and subheadings are left out,
 and counted), and estimates per actor and period the share of each stance with a 95 % interval by the
-estimators of ``eval.shares``. Only per-article counts are kept, so memory grows with the articles of a
-corpus, never with its sentences.
+estimators of ``eval.shares``. Units are counted as they stream by and the bootstrap is a streaming one, so
+memory holds sums per period and replicate: it grows with neither the sentences nor the articles of a corpus.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import KpstanceError
-from .shares import ESTIMATORS, NEAR_SINGULAR, DevConfusion, dev_matrices, estimate_period, net_indices
+from .shares import ESTIMATORS, NEAR_SINGULAR, DevConfusion, dev_matrices, estimate_period, net_indices, poisson_weights
 
 BY = ("all", "day", "week", "month", "quarter", "half", "year")
 NEWS_KINDS = frozenset({"sentence"})  # a unit without a kind (a bare JSON Lines sentence) counts as one
@@ -122,14 +122,17 @@ def read_date(value: Any) -> date | None:
 # ---------------------------------------------------------------------------------------------------- counting
 @dataclass
 class Counts:
-    """Per (period, article): the units of each actor labelled each stance and the sums of their stance
-    probabilities. Memory grows with the articles, not with the units."""
+    """Units counted as they stream by: per period and actor, the units labelled each stance, the sums of their
+    stance probabilities, their articles, and the same sums in each bootstrap replicate, each article weighted by
+    its Poisson draws (``shares.poisson_weights``). Memory grows with periods × replicates, never with the units
+    or the articles."""
 
     labels: Labels
     by: str = "all"
     actors: Sequence[str] | None = None  # the actors to keep (default: every actor but the no-actor label)
     outlets: Sequence[str] | None = None
-    cells: dict[tuple[date, str], list[np.ndarray]] = field(default_factory=dict)
+    n_boot: int = 1000
+    seed: int = 0
     left_out: Counter = field(default_factory=Counter)
     counted: int = 0
     has_probs: bool = True
@@ -147,13 +150,20 @@ class Counts:
         self._outlets = set(self.outlets) if self.outlets else None
         self._dates: dict[Any, date | None] = {}
         self._prob_keys = [f"stance_p_{s}" for s in self.labels.stances]
+        shape = (len(keep), len(self.labels.stances))
+        self.point: dict[date, list[np.ndarray]] = {}  # period -> counts, probs, articles per actor
+        self.boot: dict[date, list[np.ndarray]] = {}  # period -> counts, probs per replicate
+        self._key: tuple[date, str] | None = None  # the article being counted, and its sums
+        self._counts, self._probs = np.zeros(shape), np.zeros(shape)
 
     def add(self, row: Mapping[str, Any], where: str = "") -> None:
         kind = row.get("kind") or "sentence"
         if kind not in NEWS_KINDS:
             self.left_out[kind] += 1
             return
-        actor = row["actor"]
+        actor, stance = row.get("actor"), row.get("stance")
+        if not actor or not stance:
+            raise KpstanceError(f"{where or 'a row'}: no actor or stance: not a row of a predictions table")
         k = self._actor.get(actor)
         if k is None:
             self.left_out["no actor" if actor == self.labels.none_actor else "other actors"] += 1
@@ -172,32 +182,49 @@ class Counts:
                     self.undated_example = f"{where}: {raw!r}" if where else repr(raw)
                 return
             start = period_start(d, self.by)
-        s = self._stance.get(row["stance"])
+        s = self._stance.get(stance)
         if s is None:
-            raise KpstanceError(f"{where}: stance '{row['stance']}' is not one of the model's "
+            raise KpstanceError(f"{where}: stance '{stance}' is not one of the model's "
                                 f"({', '.join(self.labels.stances)})")
-        cell = self.cells.get((start, str(row.get("article_id"))))
-        if cell is None:
-            shape = (len(self.keep), len(self.labels.stances))
-            cell = self.cells[(start, str(row.get("article_id")))] = [np.zeros(shape), np.zeros(shape)]
-        cell[0][k, s] += 1
+        key2 = (start, str(row.get("article_id")))
+        if key2 != self._key:
+            self.flush()
+            self._key = key2
+        self._counts[k, s] += 1
         probs = _stance_probs(row, self.labels.stances, self._prob_keys)
         if probs is None:
             self.has_probs = False
         else:
-            cell[1][k] += probs
+            self._probs[k] += probs
         self.counted += 1
 
-    def periods(self) -> list[date]:
-        return period_range((p for p, _ in self.cells), self.by)
+    def flush(self) -> None:
+        """Add the article being counted to its period's sums, weighted in each replicate by its Poisson draws. An
+        article whose rows come apart is added once per run of rows, with the same weights: the sums are the same."""
+        if self._key is None:
+            return
+        start, article = self._key
+        self._key = None
+        c, p = self._counts, self._probs
+        shape = c.shape
+        if start not in self.point:
+            self.point[start] = [np.zeros(shape), np.zeros(shape), np.zeros(shape[0])]
+            self.boot[start] = [np.zeros((self.n_boot, *shape), np.float32), np.zeros((self.n_boot, *shape), np.float32)]
+        point, boot = self.point[start], self.boot[start]
+        w = poisson_weights(article, self.seed, self.n_boot)
+        ka, sa = np.nonzero(c)
+        point[0] += c
+        boot[0][:, ka, sa] += w[:, None] * c[ka, sa].astype(np.float32)[None, :]
+        present = np.unique(ka)
+        point[2][present] += 1
+        if self.has_probs:
+            point[1] += p
+            boot[1][:, present, :] += w[:, None, None] * p[present].astype(np.float32)[None]
+        self._counts, self._probs = np.zeros(shape), np.zeros(shape)
 
-    def arrays(self, start: date) -> tuple[np.ndarray, np.ndarray]:
-        """``counts`` and ``probs`` of one period, ``[article, actor, stance]``."""
-        cells = [v for (p, _), v in self.cells.items() if p == start]
-        shape = (0, len(self.keep), len(self.labels.stances))
-        if not cells:
-            return np.zeros(shape), np.zeros(shape)
-        return np.stack([c for c, _ in cells]), np.stack([p for _, p in cells])
+    def periods(self) -> list[date]:
+        self.flush()
+        return period_range(self.point, self.by)
 
 
 def _stance_probs(row: Mapping[str, Any], stances: Sequence[str], keys: Sequence[str]) -> np.ndarray | None:
@@ -345,22 +372,27 @@ def dev_confusion(rows: Iterable[Mapping[str, Any]], labels: Labels, source: str
 
 
 # ---------------------------------------------------------------------------------------------------- estimates
-def estimate(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None = None, n_boot: int = 1000,
-             seed: int = 0, level: float = 0.95) -> Any:
+def estimate(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None = None, level: float = 0.95) -> Any:
     """The table: one row per actor × period × estimator, with units, articles, each stance's share and its
     interval (columns in the label scheme's order), and the net index. A period without units is an empty row
     (NaN shares, 0 units), never zeros."""
     import pandas as pd
 
     lab = counts.labels
-    rng = np.random.default_rng(seed)
-    dev_boot = dev_matrices(dev, n_boot, rng) if dev is not None and "acc" in estimators else None
+    inverse = boot_inverse = None
+    if dev is not None and "acc" in estimators:  # the matrices are inverted once, not per actor and period
+        inverse = np.linalg.pinv(dev.matrix())
+        boot_inverse = np.linalg.pinv(dev_matrices(dev, counts.n_boot, np.random.default_rng(counts.seed)))
     net = net_indices(lab.stances, lab.roles)
-    by_period = {}
+    by_period: dict[date, list] = {}
     for start in counts.periods():
-        c, p = counts.arrays(start)
-        by_period[start] = estimate_period(c, p if counts.has_probs else None, estimators, dev, dev_boot, n_boot,
-                                           rng, net, level)
+        if start not in counts.point:
+            by_period[start] = [None] * len(counts.keep)
+            continue
+        (c, p, arts), (bc, bp) = counts.point[start], counts.boot[start]
+        probs = counts.has_probs
+        by_period[start] = estimate_period(c, p if probs else None, bc, bp if probs else None, arts, estimators,
+                                           inverse, boot_inverse, net, level)
     rows = []
     for k, actor in enumerate(counts.keep):
         for start, cells in by_period.items():
@@ -397,7 +429,7 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
     ``dev_gold`` (default: the multi-source corpus's dev split). ``estimators``: any of cc, pcc, acc, or "all"
     (default: the measured best). ``df.attrs`` holds what was left out and how the dev matrix was measured.
     """
-    from ..systems.predictor import StancePredictor
+    from ..systems.predictor import StancePredictor, model_scheme
 
     if by not in BY:
         raise KpstanceError(f"--by must be one of {', '.join(BY)}, got '{by}'")
@@ -405,13 +437,15 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
     if n_boot < 10:
         raise KpstanceError(f"--bootstrap needs at least 10 replicates, got {n_boot}")
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    predictor = model if isinstance(model, StancePredictor) else None
-    if predictor is None:
-        predictor = StancePredictor.load(model)
-    lab = Labels.of(predictor.scheme(labels))
-    counts = Counts(lab, by, actors, outlets)
     tables = [i for i in inputs if table_kind(i)]
     articles = [i for i in inputs if i not in tables]
+    predictor = model if isinstance(model, StancePredictor) else None
+    if predictor is None and (articles or "acc" in ests):
+        predictor = StancePredictor.load(model)
+    elif predictor is None and not (Path(model) / "kpstance.json").is_file():  # tables only: the labels suffice
+        raise KpstanceError("not a model folder saved by train.py (no kpstance.json)", model)
+    lab = Labels.of(predictor.scheme(labels) if predictor is not None else model_scheme(model, labels))
+    counts = Counts(lab, by, actors, outlets, n_boot, seed)
     for t in tables:
         for where, row in iter_table(t, lab.stances):
             counts.add(row, where)
@@ -419,12 +453,11 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
         for row in predicted_units(predictor, articles, batch_size, labels, probs=True):
             counts.add(row, str(row.get("article_id")))
     dev, problem = _dev(predictor, dev_gold, lab, batch_size) if "acc" in ests else (None, "")
-    return summarize_counts(counts, ests, dev, n_boot, seed, level, warn, problem)
+    return summarize_counts(counts, ests, dev, level, warn, problem)
 
 
-def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None, n_boot: int = 1000,
-                     seed: int = 0, level: float = 0.95, warn: Callable[[str], None] | None = None,
-                     no_dev: str = "no dev gold") -> Any:
+def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None, level: float = 0.95,
+                     warn: Callable[[str], None] | None = None, no_dev: str = "no dev gold") -> Any:
     """``summarize`` from counted units: says in one warning line each what a researcher must know (units
     without a readable date, an estimator left out and why, a near-singular confusion matrix, clipped estimates)
     and estimates."""
@@ -446,14 +479,15 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
         if sigma < NEAR_SINGULAR:
             warn(f"the dev confusion matrix is near singular (smallest singular value {sigma:.3f}): adjusted "
                  "shares are unstable and are clipped into [0, 1]")
-    df = estimate(counts, ests, dev, n_boot, seed, level)
+    counts.flush()
+    df = estimate(counts, ests, dev, level)
     if "acc" in ests and df["clipped"].any():
         acc = df[(df.estimator == "acc") & (df.units > 0)]
         warn(f"acc clipped {int(acc['clipped'].sum())} of {len(acc)} actor-period estimates into [0, 1] (their counted "
              "shares lie outside what the dev confusion matrix can produce)")
     lab = counts.labels
     df.attrs.update({"by": counts.by, "estimators": ests, "stances": lab.stances, "roles": lab.roles,
-                     "counted": counts.counted, "left_out": dict(counts.left_out), "level": level, "n_boot": n_boot,
+                     "counted": counts.counted, "left_out": dict(counts.left_out), "level": level, "n_boot": counts.n_boot,
                      "dev": None if dev is None else {"source": dev.source, "units": dev.n_units,
                                                        "reports": dev.n_reports,
                                                        "smallest_singular_value": dev.smallest_singular_value()}})

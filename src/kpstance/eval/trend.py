@@ -53,14 +53,18 @@ def _span(by: str) -> Any:
 
 
 def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimator: str | None = None,
-               events: Sequence[tuple[date, str]] | None = None, thin: int = THIN) -> dict[str, dict[str, list[float]]]:
-    """Write the chart of a ``summarize`` table; returns what each panel drew (actor -> series -> values, one per
-    period), so a caller can check the picture against the table."""
+               events: Sequence[tuple[date, str]] | str | os.PathLike | None = None, thin: int = THIN
+               ) -> dict[str, dict[str, list[float]]]:
+    """Write the chart of a ``summarize`` table (``events``: (date, label) pairs or an events YAML file); returns
+    what each panel drew (actor -> series -> values, one per period), so a caller can check the picture against
+    the table."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if isinstance(events, (str, os.PathLike)):
+        events = read_events(events)
     est = estimator or (df.attrs.get("estimators") or list(df.estimator.unique()))[0]
     sub = df[df.estimator == est]
     actors = list(dict.fromkeys(sub.actor))
