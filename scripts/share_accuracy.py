@@ -55,4 +55,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from kpstance.errors import KpstanceError
+
+    try:
+        sys.exit(main())
+    except KpstanceError as e:
+        print(f"share_accuracy: error: {e}", file=sys.stderr)
+        sys.exit(2)

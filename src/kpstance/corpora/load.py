@@ -182,3 +182,22 @@ def load_corpora(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> list[G
     if d.get("contrast") is not None:  # last: minimal pairs neither calibrate the model nor judge the rules' functions
         corpora.append(load_contrast(d.contrast.path, scheme, lang, bool(d.contrast.train), int(d.contrast.repeat)))
     return corpora
+
+
+def gold_units(path: str | os.PathLike, split: str | None = "dev") -> list[dict]:
+    """Gold units of a JSON Lines file (text, actor, stance; optional kind, speaker, report_id or article_id, split):
+    those of ``split`` where the file gives splits, else all."""
+    p = Path(path)
+    if not p.is_file():
+        raise KpstanceError(f"{p}: dev gold file not found")
+    recs = []
+    for line, rec in iter_jsonl(p):
+        for key in ("actor", "stance"):
+            if not rec.get(key):
+                raise KpstanceError(f"{p}:{line}: a gold unit needs '{key}'")
+        recs.append({**rec, "id": str(rec.get("id", f"{p.stem}-{line}")), "_line": line})
+    if split and any("split" in r for r in recs):
+        recs = [r for r in recs if r.get("split") == split]
+    if not recs:
+        raise KpstanceError(f"{p}: no {split or ''} gold units".replace("  ", " "))
+    return recs

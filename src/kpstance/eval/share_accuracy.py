@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from ..corpora import gold_units
 from .calibration import fit_temperature, scale
 from .shares import ESTIMATORS
-from .summary import Counts, Labels, dev_confusion, estimate, gold_records, predict_gold
+from .summary import Counts, Labels, dev_confusion, estimate, predict_gold
 
 SPLITS = ("dev", "test")
 
@@ -48,7 +49,7 @@ def share_accuracy(predictor: Any, gold: str | os.PathLike, by: Sequence[str] = 
     import pandas as pd
 
     lab = Labels.of(predictor.scheme())
-    recs = [r for r in gold_records(gold, split=None) if r.get("split") in SPLITS and r.get("date")]
+    recs = [r for r in gold_units(gold, split=None) if r.get("split") in SPLITS and r.get("date")]
     rows = predict_gold(predictor, recs, batch_size, probs=True)
     temps = cross_fitted(rows, lab.stances, float(predictor.temperature["stance"]))
     out = []

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..corpora import gold_units
 from ..errors import KpstanceError
 from .shares import ESTIMATORS, NEAR_SINGULAR, DevConfusion, dev_matrices, estimate_period, net_indices, poisson_weights
 
@@ -320,27 +321,6 @@ def default_dev_gold() -> str | None:
     return None
 
 
-def gold_records(path: str | os.PathLike, split: str | None = "dev") -> list[dict]:
-    """Gold units of a JSON Lines file (text, actor, stance; optional kind, speaker, report_id or article_id, split):
-    those of ``split`` where the file gives splits, else all."""
-    from ..text.read import iter_jsonl
-
-    p = Path(path)
-    if not p.is_file():
-        raise KpstanceError(f"{p}: dev gold file not found")
-    recs = []
-    for line, rec in iter_jsonl(p):
-        for key in ("actor", "stance"):
-            if not rec.get(key):
-                raise KpstanceError(f"{p}:{line}: a gold unit needs '{key}'")
-        recs.append({**rec, "id": str(rec.get("id", f"{p.stem}-{line}")), "_line": line})
-    if split and any("split" in r for r in recs):
-        recs = [r for r in recs if r.get("split") == split]
-    if not recs:
-        raise KpstanceError(f"{p}: no {split or ''} gold units".replace("  ", " "))
-    return recs
-
-
 def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, probs: bool = True) -> list[dict]:
     """The model's rows for gold units, each read as a JSON Lines unit is (its kind and named speaker, nothing carried
     over), as the evaluation reads the multi-source corpus; each row keeps the gold labels as gold_actor and
@@ -511,7 +491,7 @@ def _dev(predictor: Any, dev_gold: str | os.PathLike | None, lab: Labels, batch_
     path = dev_gold or default_dev_gold()
     if path is None:
         return None, f"no dev gold found ({DEV_GOLD_REL}); pass --dev-gold with your own"
-    recs = gold_records(path)
+    recs = gold_units(path)
     unknown = {r["stance"] for r in recs} - set(lab.stances)
     if unknown:
         raise KpstanceError(f"{path}: stance {', '.join(sorted(unknown))} is not one of the model's")
