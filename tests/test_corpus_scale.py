@@ -351,7 +351,7 @@ def test_ray_engine_on_a_real_local_cluster_gives_the_local_labels(capsys, smoke
         (txt / f"{r['id']}.txt").write_text(f"{r['title']}\n{r['text']}\n", encoding="utf-8")
     inputs = [str(paths["csv"]), str(txt)]
     local = tmp_path / "local.parquet"
-    code, _, err = cli(capsys, "predict", model, "--input", *inputs, "--output", str(local))
+    code, _, err = cli(capsys, "predict", model, "--input", *inputs, "--output", str(local), "--explain")
     assert code == 0, err
     port = _free_port()
     env = {**os.environ, "RAY_NODE_IP_ADDRESS": "127.0.0.1", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -362,11 +362,14 @@ def test_ray_engine_on_a_real_local_cluster_gives_the_local_labels(capsys, smoke
     try:
         out = tmp_path / "ray.parquet"
         r = run_cli("predict", model, "--engine", "ray", "--address", f"127.0.0.1:{port}", "--input", *inputs,
-                    "--output", str(out))
+                    "--output", str(out), "--explain")
         assert r.returncode == 0, r.stderr[-3000:]
         got, want = read_table(out), read_table(local)
         assert len(got) == len(want) > 12 * 3
         assert [key(x) + (x["date"],) for x in got] == [key(x) + (x["date"],) for x in want]
+        why = ("context", "rules_actor", "rules_stance", "rules_fired")  # --explain: the replicas' rules are the local ones
+        assert [tuple(x[k] for k in why) for x in got] == [tuple(x[k] for k in why) for x in want]
+        assert any(x["rules_fired"] for x in got)
         assert max(abs(a["stance_score"] - b["stance_score"]) for a, b in zip(got, want)) < 1e-5
         code, _, err = cli(capsys, "predict", model, "--engine", "ray", "--address", f"127.0.0.1:{port}", "--input",
                            *inputs, "--output", str(tmp_path / "ray.csv"))
