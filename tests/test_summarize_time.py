@@ -127,6 +127,9 @@ def test_periods_without_units_are_empty_rows_not_zeros():
     china = df[df.actor == "china"].set_index("period")
     assert china.loc["2017-09", "units"] == 0 and math.isnan(china.loc["2017-09", "neutral"])
     assert china.loc["2017-11", "neutral"] == 1.0
+    # one article: a share, but no interval (a bootstrap over one article cannot show how articles vary)
+    assert math.isnan(china.loc["2017-11", "neutral_low"]) and math.isnan(china.loc["2017-11", "net_high"])
+    assert china.loc["2017-11", "net"] == 0.0
     # columns in the label scheme's order, whatever order the units came in
     assert [c for c in df.columns if c in STANCES] == STANCES
 

@@ -34,6 +34,7 @@ DEFAULT_ESTIMATOR = "cc"
 DEV_GOLD_REL = "data/multisource/sentences.jsonl"
 TABLE_COLUMNS = frozenset({"unit_id", "actor", "stance"})  # what marks an input as a predictions table
 ALL = date(1, 1, 1)  # the one period of --by all
+MIN_ARTICLES = 2  # an interval needs articles to vary: with fewer, its bounds are left empty
 
 
 @dataclass
@@ -355,7 +356,7 @@ def dev_confusion(rows: Iterable[Mapping[str, Any]], labels: Labels, source: str
 def estimate(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None = None, level: float = 0.95) -> Any:
     """The table: one row per actor × period × estimator, with units, articles, each stance's share and its
     interval (columns in the label scheme's order), and the net index. A period without units is an empty row
-    (NaN shares, 0 units), never zeros."""
+    (NaN shares, 0 units), never zeros; a cell of one article has a share but no interval."""
     import pandas as pd
 
     lab = counts.labels
@@ -382,13 +383,16 @@ def estimate(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None
                                        "start": None if counts.by == "all" else pd.Timestamp(start),
                                        "estimator": est, "units": cell.units if cell else 0,
                                        "articles": cell.articles if cell else 0}
+                # one article shows nothing of how articles vary: no interval rather than a zero-width one
+                spread = cell is not None and cell.articles >= MIN_ARTICLES
                 for i, s in enumerate(lab.stances):
                     ok = cell is not None and est in cell.shares
                     row[s] = float(cell.shares[est][i]) if ok else math.nan
-                    row[f"{s}_low"] = float(cell.low[est][i]) if ok else math.nan
-                    row[f"{s}_high"] = float(cell.high[est][i]) if ok else math.nan
+                    row[f"{s}_low"] = float(cell.low[est][i]) if ok and spread else math.nan
+                    row[f"{s}_high"] = float(cell.high[est][i]) if ok and spread else math.nan
                 n = cell.net.get(est) if cell is not None else None
-                row["net"], row["net_low"], row["net_high"] = n if n else (math.nan,) * 3
+                row["net"], row["net_low"], row["net_high"] = (n[0], *(n[1:] if spread else (math.nan,) * 2)) if n \
+                    else (math.nan,) * 3
                 row["clipped"] = bool(cell.clipped) if cell is not None and est == "acc" else False
                 rows.append(row)
     columns = ["actor", "period", "start", "estimator", "units", "articles",
@@ -524,12 +528,17 @@ def render(df: Any) -> str:
         if r.units == 0:
             cells += ["–"] * (len(stances) + 1)
         else:
-            cells += [f"{r[s]:.2f} [{r[f'{s}_low']:.2f}, {r[f'{s}_high']:.2f}]" for s in stances]
-            cells.append(f"{r.net:+.2f} [{r.net_low:+.2f}, {r.net_high:+.2f}]")
+            cells += [_with_bounds(r[s], r[f"{s}_low"], r[f"{s}_high"], "") for s in stances]
+            cells.append(_with_bounds(r.net, r.net_low, r.net_high, "+"))
         table.add_row(*cells)
     console.print(table)
     console.print(left_out_line(df))
     return buf.getvalue()
+
+
+def _with_bounds(value: float, low: float, high: float, sign: str) -> str:
+    bounds = "(one article)" if math.isnan(low) else f"[{low:{sign}.2f}, {high:{sign}.2f}]"
+    return f"{value:{sign}.2f} {bounds}"
 
 
 def left_out_line(df: Any) -> str:

@@ -67,7 +67,8 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         events = read_events(events)
     est = estimator or (df.attrs.get("estimators") or list(df.estimator.unique()))[0]
     sub = df[df.estimator == est]
-    actors = list(dict.fromkeys(sub.actor))
+    totals = sub.groupby("actor", sort=False).units.sum()
+    actors = [a for a in dict.fromkeys(sub.actor) if totals[a] > 0]  # an actor never present gets no panel
     if not actors:
         raise KpstanceError("nothing to plot: no actor has units in the input")
     stances = df.attrs.get("stances") or [c for c in df.columns if f"{c}_low" in df.columns and c != "net"]
@@ -101,7 +102,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         if metric == "net":
             ax.axhline(0.0, color="#999999", linewidth=0.8)
         total = int(rows.units.sum())
-        ax.set_title(f"{actor.replace('_', ' ')} ({total:,} units)", fontsize=9)
+        ax.set_title(f"{actor.replace('_', ' ')} ({total:,} unit{'' if total == 1 else 's'})", fontsize=9)
         for xi, n in zip(x, rows.units):
             if 0 < n < thin:  # a thin period: its count, so the reader weighs its band
                 ax.annotate(f"n={n}", (xi, 0.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
@@ -121,7 +122,9 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     axes[0][0].set_ylim(low - 0.02, high + 0.02)
     for ax in axes[:, 0]:
         ax.set_ylabel("net index" if metric == "net" else "share of units", fontsize=8)
-    if timeline:
+    if timeline:  # the periods shown, half a period of margin on each side
+        margin = _span(by) / 2
+        axes[0][0].set_xlim(sub.start.min() - margin, sub.start.max() + margin)
         fig.autofmt_xdate(rotation=30)
     level = int(round(100 * df.attrs.get("level", 0.95)))
     what = "net stance index (hardline − conciliatory)" if metric == "net" else "stance shares"
