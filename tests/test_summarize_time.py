@@ -305,3 +305,37 @@ def test_the_readme_lines_give_a_chart_from_a_folder_of_dated_articles(smoke_run
     assert (tmp_path / "trend.png").read_bytes()[:4] == b"\x89PNG"
     assert list(dict.fromkeys(df.period)) == ["2017-Q3", "2017-Q4", "2018-Q1", "2018-Q2"]
     assert df.attrs["left_out"].get("no readable date") is None
+
+
+def test_an_article_whose_rows_come_apart_is_one_article():
+    """Rows x, y, x, y: the sums are those of two articles, and each is counted once."""
+    rows = [{"article_id": a, "actor": "russia", "stance": s, "kind": "sentence"}
+            for a, s in (("x", "hardline"), ("y", "neutral"), ("x", "hardline"), ("y", "conciliatory"))]
+    apart = frame(rows, None, ["cc"], n_boot=200, actors=["russia"]).iloc[0]
+    together = frame(sorted(rows, key=lambda r: r["article_id"]), None, ["cc"], n_boot=200, actors=["russia"]).iloc[0]
+    assert apart.articles == together.articles == 2
+    for c in ("hardline", "hardline_low", "hardline_high", "net_low", "net_high"):
+        assert apart[c] == pytest.approx(together[c])
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"actor": "russia", "stance": "hardline"}, "no article_id"),
+    ({"article_id": "a", "actor": float("nan"), "stance": "hardline"}, "no actor or stance"),
+    ({"article_id": "a", "actor": "russia", "stance": "furious"}, "stance 'furious' is not one of the model's"),
+    ({"article_id": "a", "actor": "russia", "stance": "hardline", "stance_p_hardline": "0.5",
+      "stance_p_conciliatory": "high", "stance_p_neutral": "0.1"}, "a stance probability is not a number"),
+    ({"article_id": "a", "actor": "russia", "stance": "hardline", "stance_probs": {"hardline": 1.0}},
+     "no probability for stance 'conciliatory'")])
+def test_a_bad_row_is_one_line_naming_where(row, message):
+    from kpstance.errors import KpstanceError
+
+    with pytest.raises(KpstanceError, match=message) as e:
+        Counts(LABELS).add(row, "table.csv:7")
+    assert "\n" not in str(e.value) and (message == "no article_id" or "table.csv:7" in str(e.value))
+
+
+def test_summarize_cli_refuses_options_that_would_be_ignored(tmp_path):
+    r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--events", "e.yaml")
+    assert r.returncode == 2 and "--events marks the chart: give --plot too" in r.stderr
+    r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--dev-gold", "d.jsonl")
+    assert r.returncode == 2 and "add --estimator acc" in r.stderr and r.stderr.count("\n") == 1

@@ -210,8 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--chunk-size", type=int, default=4096, help="sentences read, predicted and written at a time")
     pred.add_argument("--labels", help="refuse the model unless its labels match this label YAML")
     pred.set_defaults(func=cmd_predict)
-    summ = sub.add_parser("summarize", help="each actor's stance shares per period, corrected for the model's errors, "
-                          "with 95 %% intervals (bootstrap over articles), a net index and a trend chart")
+    summ = sub.add_parser("summarize", help="each actor's stance shares per period (counted, or corrected for the "
+                          "model's errors), with 95 %% intervals (bootstrap over articles), a net index and a trend chart")
     summ.add_argument("model_dir", help="the saved model that predicted the table (or predicts the articles)")
     summ.add_argument("--input", required=True, nargs="+",
                       help="predictions tables written by kpstance predict (.jsonl, .csv, .parquet: with date and "
@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "on which acc measures the model's errors (default: the multi-source corpus)")
     summ.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (default: 1000)")
     summ.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    summ.add_argument("--plot", help="trend chart PNG: one panel per actor")
+    summ.add_argument("--plot", help="trend chart PNG: one panel per actor (of the first estimator given)")
     summ.add_argument("--plot-metric", default="shares", choices=["shares", "net"],
                       help="the chart shows each stance's share (default) or the net index")
     summ.add_argument("--events", help="YAML of events (date and name) marked on the chart, e.g. "
@@ -238,8 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--format", default="table", choices=["table", "csv", "json"],
                       help="what is printed when there is no --output")
     summ.add_argument("--batch-size", type=int, default=64)
-    summ.add_argument("--labels", default=None, help="label YAML whose rules give each unit its context "
-                      f"(default: the model's own, else {LABELS_REL})")
+    summ.add_argument("--labels", default=None, help="label YAML: its stances, their roles (the net index) and, for "
+                      f"articles and dev gold, the rules that give each unit its context (default: the model's own, "
+                      f"else {LABELS_REL})")
     summ.set_defaults(func=cmd_summarize)
 
     cmp = sub.add_parser("compare", help="compare runs side by side (MLflow store, or run folders with --runs-dir)")
@@ -454,6 +455,11 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     check_outputs([args.plot, args.output], [*args.input, args.model_dir, args.labels, args.dev_gold, args.events])
     if args.output and Path(args.output).suffix.lower() not in (".csv", ".json", ".parquet"):
         raise KpstanceError(f"--output must end in .csv, .json or .parquet: {args.output}")
+    if args.events and not args.plot:
+        raise KpstanceError("--events marks the chart: give --plot too")
+    asked = [e.strip() for e in (args.estimator or "").split(",")]
+    if args.dev_gold and "acc" not in asked and "all" not in asked:
+        raise KpstanceError("--dev-gold is what acc corrects by: add --estimator acc (or all)")
     events = None
     if args.events:
         from .eval.trend import read_events

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..corpora import gold_units
+from ..errors import KpstanceError
 from .calibration import fit_temperature, scale
 from .shares import ESTIMATORS
 from .summary import Counts, Labels, dev_confusion, estimate, predict_gold
@@ -50,6 +51,9 @@ def share_accuracy(predictor: Any, gold: str | os.PathLike, by: Sequence[str] = 
 
     lab = Labels.of(predictor.scheme())
     recs = [r for r in gold_units(gold, split=None) if r.get("split") in SPLITS and r.get("date")]
+    unknown = {r["stance"] for r in recs} - set(lab.stances)
+    if unknown:
+        raise KpstanceError(f"{gold}: stance {', '.join(sorted(unknown))} is not one of the model's")
     rows = predict_gold(predictor, recs, batch_size, probs=True)
     temps = cross_fitted(rows, lab.stances, float(predictor.temperature["stance"]))
     out = []
@@ -81,13 +85,25 @@ def share_accuracy(predictor: Any, gold: str | os.PathLike, by: Sequence[str] = 
     cells = pd.DataFrame(out)
     if cells.empty:
         return cells, cells
+    # a cell the model gave no unit of the actor has no estimate, one of a single article no interval: both are
+    # counted apart, never as errors of zero or as misses
     cells["error"] = (cells.estimate - cells.gold).abs()
-    cells["covered"] = (cells.low <= cells.gold + 1e-9) & (cells.gold <= cells.high + 1e-9)
+    cells["covered"] = ((cells.low <= cells.gold + 1e-9) & (cells.gold <= cells.high + 1e-9)).where(cells.low.notna())
+    return cells, summarise(cells, ["grain", "estimator"])
+
+
+def summarise(cells: Any, keys: Sequence[str]) -> Any:
+    """Per ``keys``: cells scored, share MAE and coverage, the same for the net index, and the cells without an
+    estimate or without an interval."""
     shares = cells[cells.stance != "net"]
     net = cells[cells.stance == "net"]
-    summary = (shares.groupby(["grain", "estimator"], sort=False)
-               .agg(cells=("period", "size"), mae=("error", "mean"), coverage=("covered", "mean"))
-               .join(net.groupby(["grain", "estimator"], sort=False)
+    n_stances = shares.stance.nunique()
+    summary = (shares.groupby(list(keys), sort=False)
+               .agg(cells=("period", "size"), mae=("error", "mean"), coverage=("covered", "mean"),
+                    no_estimate=("estimate", lambda v: int(v.isna().sum())),
+                    no_interval=("covered", lambda v: int(v.isna().sum())))
+               .join(net.groupby(list(keys), sort=False)
                      .agg(net_mae=("error", "mean"), net_coverage=("covered", "mean"))))
-    summary["cells"] = summary["cells"] // len(shares.stance.unique())
-    return cells, summary.reset_index()
+    for c in ("cells", "no_estimate", "no_interval"):
+        summary[c] = summary[c] // n_stances
+    return summary.reset_index()

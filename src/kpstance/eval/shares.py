@@ -105,12 +105,16 @@ class CellEstimate:
     clipped: bool = False  # acc's point estimate had to be clipped into [0, 1]
 
 
+def article_hash(article: str) -> int:
+    """A stable 64-bit key of an article id (Python's own hash changes from run to run)."""
+    return int.from_bytes(hashlib.blake2b(article.encode("utf-8"), digest_size=8).digest(), "big")
+
+
 def poisson_weights(article: str, seed: int, n_boot: int) -> np.ndarray:
     """How many times an article is drawn in each replicate: Poisson(1) weights, the bootstrap of a stream
     (Hanley and MacGibbon 2006), drawn from the article's id and the seed, so an article gets the same weights
     wherever its rows are, and memory never holds the articles."""
-    key = int.from_bytes(hashlib.blake2b(article.encode("utf-8"), digest_size=8).digest(), "big")
-    return np.random.default_rng([seed, key]).poisson(1.0, n_boot).astype(np.float32)
+    return np.random.default_rng([seed, article_hash(article)]).poisson(1.0, n_boot).astype(float)
 
 
 def estimate_period(counts: np.ndarray, probs: np.ndarray | None, boot_counts: np.ndarray,

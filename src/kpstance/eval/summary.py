@@ -4,7 +4,8 @@
 articles first through the same path, keeps the news units (titles, datelines and subheadings are left out,
 and counted), and estimates per actor and period the share of each stance with a 95 % interval by the
 estimators of ``eval.shares``. Units are counted as they stream by and the bootstrap is a streaming one, so
-memory holds sums per period and replicate: it grows with neither the sentences nor the articles of a corpus.
+memory holds sums per period and replicate (and a hash per article, to count articles): it does not grow with the
+sentences of a corpus.
 """
 
 from __future__ import annotations
@@ -25,7 +26,16 @@ import numpy as np
 
 from ..corpora import gold_units
 from ..errors import KpstanceError
-from .shares import ESTIMATORS, NEAR_SINGULAR, DevConfusion, dev_matrices, estimate_period, net_indices, poisson_weights
+from .shares import (
+    ESTIMATORS,
+    NEAR_SINGULAR,
+    DevConfusion,
+    article_hash,
+    dev_matrices,
+    estimate_period,
+    net_indices,
+    poisson_weights,
+)
 
 BY = ("all", "day", "week", "month", "quarter", "half", "year")
 NEWS_KINDS = frozenset({"sentence"})  # a unit without a kind (a bare JSON Lines sentence) counts as one
@@ -126,8 +136,8 @@ def read_date(value: Any) -> date | None:
 class Counts:
     """Units counted as they stream by: per period and actor, the units labelled each stance, the sums of their
     stance probabilities, their articles, and the same sums in each bootstrap replicate, each article weighted by
-    its Poisson draws (``shares.poisson_weights``). Memory grows with periods × replicates, never with the units
-    or the articles."""
+    its Poisson draws (``shares.poisson_weights``). Memory grows with periods × replicates, never with the units;
+    per article only a hash is kept, to count articles."""
 
     labels: Labels
     by: str = "all"
@@ -156,6 +166,7 @@ class Counts:
         self.point: dict[date, list[np.ndarray]] = {}  # period -> counts, probs, articles per actor
         self.boot: dict[date, list[np.ndarray]] = {}  # period -> counts, probs per replicate
         self._key: tuple[date, str] | None = None  # the article being counted, and its sums
+        self._seen: dict[tuple[date, int], int] = {}  # (period, article hash) -> bitmask of its actors counted
         self._counts, self._probs = np.zeros(shape), np.zeros(shape)
 
     def add(self, row: Mapping[str, Any], where: str = "") -> None:
@@ -164,7 +175,7 @@ class Counts:
             self.left_out[kind] += 1
             return
         actor, stance = row.get("actor"), row.get("stance")
-        if not actor or not stance:
+        if not isinstance(actor, str) or not isinstance(stance, str) or not actor or not stance:
             raise KpstanceError(f"{where or 'a row'}: no actor or stance: not a row of a predictions table")
         k = self._actor.get(actor)
         if k is None:
@@ -176,8 +187,11 @@ class Counts:
         start = ALL
         if self.by != "all":
             raw = row.get("date")
-            key = raw if isinstance(raw, (str, date)) or raw is None else str(raw)
-            d = self._dates[key] if key in self._dates else self._dates.setdefault(key, read_date(raw))
+            if isinstance(raw, (date, datetime)):
+                d = read_date(raw)
+            else:  # cached by the day it names: the cache holds days, not rows
+                key = None if raw is None else str(raw).strip()[:10]
+                d = self._dates[key] if key in self._dates else self._dates.setdefault(key, read_date(key))
             if d is None:
                 self.left_out["no readable date"] += 1
                 if self.undated_example is None:
@@ -188,12 +202,16 @@ class Counts:
         if s is None:
             raise KpstanceError(f"{where}: stance '{stance}' is not one of the model's "
                                 f"({', '.join(self.labels.stances)})")
-        key2 = (start, str(row.get("article_id")))
+        article = row.get("article_id")
+        if article is None or (isinstance(article, float) and math.isnan(article)) or str(article).strip() == "":
+            raise KpstanceError(f"{where or 'a row'}: no article_id: intervals draw whole articles, so every unit "
+                                "needs its article")
+        key2 = (start, str(article))
         if key2 != self._key:
             self.flush()
             self._key = key2
         self._counts[k, s] += 1
-        probs = _stance_probs(row, self.labels.stances, self._prob_keys)
+        probs = _stance_probs(row, self.labels.stances, self._prob_keys, where)
         if probs is None:
             self.has_probs = False
         else:
@@ -202,7 +220,8 @@ class Counts:
 
     def flush(self) -> None:
         """Add the article being counted to its period's sums, weighted in each replicate by its Poisson draws. An
-        article whose rows come apart is added once per run of rows, with the same weights: the sums are the same."""
+        article whose rows come apart is added once per run of rows, with the same weights, so the sums are those of
+        one article; a small table of article hashes (about 100 bytes an article) counts it once."""
         if self._key is None:
             return
         start, article = self._key
@@ -211,17 +230,21 @@ class Counts:
         shape = c.shape
         if start not in self.point:
             self.point[start] = [np.zeros(shape), np.zeros(shape), np.zeros(shape[0])]
-            self.boot[start] = [np.zeros((self.n_boot, *shape), np.float32), np.zeros((self.n_boot, *shape), np.float32)]
+            self.boot[start] = [np.zeros((self.n_boot, *shape)), np.zeros((self.n_boot, *shape))]
         point, boot = self.point[start], self.boot[start]
         w = poisson_weights(article, self.seed, self.n_boot)
         ka, sa = np.nonzero(c)
         point[0] += c
-        boot[0][:, ka, sa] += w[:, None] * c[ka, sa].astype(np.float32)[None, :]
+        boot[0][:, ka, sa] += w[:, None] * c[ka, sa][None, :]
         present = np.unique(ka)
-        point[2][present] += 1
+        seen = (start, article_hash(article))  # an article whose rows come apart is one article
+        mask = self._seen.get(seen, 0)
+        new = [k for k in present if not mask >> int(k) & 1]
+        point[2][new] += 1
+        self._seen[seen] = mask | sum(1 << int(k) for k in present)
         if self.has_probs:
             point[1] += p
-            boot[1][:, present, :] += w[:, None, None] * p[present].astype(np.float32)[None]
+            boot[1][:, present, :] += w[:, None, None] * p[present][None]
         self._counts, self._probs = np.zeros(shape), np.zeros(shape)
 
     def periods(self) -> list[date]:
@@ -229,12 +252,19 @@ class Counts:
         return period_range(self.point, self.by)
 
 
-def _stance_probs(row: Mapping[str, Any], stances: Sequence[str], keys: Sequence[str]) -> np.ndarray | None:
+def _stance_probs(row: Mapping[str, Any], stances: Sequence[str], keys: Sequence[str], where: str
+                  ) -> np.ndarray | None:
+    """The row's stance probabilities in the scheme's order, or None when the table has none."""
     probs = row.get("stance_probs")
-    if isinstance(probs, Mapping):
-        return np.array([float(probs.get(s, 0.0)) for s in stances])
-    if keys[0] in row and row[keys[0]] not in (None, ""):
-        return np.array([float(row[k]) for k in keys])
+    try:
+        if isinstance(probs, Mapping):
+            return np.array([float(probs[s]) for s in stances])
+        if keys[0] in row and row[keys[0]] not in (None, ""):
+            return np.array([float(row[k]) for k in keys])
+    except KeyError as e:
+        raise KpstanceError(f"{where}: no probability for stance {e}") from None
+    except (TypeError, ValueError):
+        raise KpstanceError(f"{where}: a stance probability is not a number") from None
     return None
 
 
@@ -252,15 +282,17 @@ def table_kind(path: str | os.PathLike) -> str | None:
 
             names = set(pq.ParquetFile(p).schema_arrow.names)
         elif suffix == ".csv":
-            with open(p, encoding="utf-8", newline="") as f:
+            with open(p, encoding="utf-8-sig", newline="") as f:
                 names = set(next(csv.reader(f), []))
         else:
             with open(p, encoding="utf-8") as f:
                 first = next((line for line in f if line.strip()), "")
             rec = json.loads(first) if first else {}
             names = set(rec) if isinstance(rec, dict) else set()
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error):
         return None
+    except Exception as e:  # pyarrow's own errors: a damaged Parquet file
+        raise KpstanceError(f"{p}: cannot be read as Parquet ({type(e).__name__})") from None
     return suffix[1:] if TABLE_COLUMNS <= names else None
 
 
@@ -281,7 +313,7 @@ def iter_table(path: str | os.PathLike, stances: Sequence[str]) -> Iterator[tupl
                     n += 1
                     yield f"{p} row {n}", row
         elif kind == "csv":
-            with open(p, encoding="utf-8", newline="") as f:
+            with open(p, encoding="utf-8-sig", newline="") as f:
                 for n, row in enumerate(csv.DictReader(f), start=2):
                     yield f"{p}:{n}", row
         else:
@@ -289,11 +321,17 @@ def iter_table(path: str | os.PathLike, stances: Sequence[str]) -> Iterator[tupl
                 for n, line in enumerate(f, start=1):
                     if line.strip():
                         try:
-                            yield f"{p}:{n}", json.loads(line)
+                            rec = json.loads(line)
                         except json.JSONDecodeError as e:
                             raise KpstanceError(f"{p}:{n}: not a JSON line ({e.msg})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise KpstanceError(f"{p}: cannot be read ({e})") from None
+                        if not isinstance(rec, dict):
+                            raise KpstanceError(f"{p}:{n}: a row must be a JSON object")
+                        yield f"{p}:{n}", rec
+    except KpstanceError:
+        raise
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        raise KpstanceError(f"{p}: cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") \
+            from None
     except KeyError as e:
         raise KpstanceError(f"{p}: no {e} column") from None
 
@@ -322,7 +360,8 @@ def default_dev_gold() -> str | None:
     return None
 
 
-def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, probs: bool = True) -> list[dict]:
+def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, probs: bool = True,
+                 labels: str | os.PathLike | None = None) -> list[dict]:
     """The model's rows for gold units, each read as a JSON Lines unit is (its kind and named speaker, nothing carried
     over), as the evaluation reads the multi-source corpus; each row keeps the gold labels as gold_actor and
     gold_stance, and the unit's report as article_id."""
@@ -338,7 +377,7 @@ def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, 
         items.append(unit_item("gold", r.get("_line", 0), rec, "gold", cols))
     opts = Options(cols, probs=probs)
     out: list[dict] = []
-    for group, rows, ctx in prepared(iter(items), 1024, predictor.scheme()):
+    for group, rows, ctx in prepared(iter(items), 1024, predictor.scheme(labels)):
         out += predict_group(predictor, group, rows, ctx, opts, batch_size, None)
     return out
 
@@ -436,7 +475,7 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
     if articles:
         for row in predicted_units(predictor, articles, batch_size, labels, probs=True):
             counts.add(row, str(row.get("article_id")))
-    dev, problem = _dev(predictor, dev_gold, lab, batch_size) if "acc" in ests else (None, "")
+    dev, problem = _dev(predictor, dev_gold, lab, batch_size, labels) if "acc" in ests else (None, "")
     return summarize_counts(counts, ests, dev, level, warn, problem)
 
 
@@ -447,6 +486,9 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
     and estimates."""
     warn = warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr))
     ests = list(estimators)
+    if counts.outlets and not counts.counted and counts.left_out.get("other outlets"):
+        warn(f"no news unit is from {', '.join(counts.outlets)}: check the outlet names against the table's outlet "
+             "column")
     if counts.left_out.get("no readable date"):
         warn(f"{counts.left_out['no readable date']} units have no readable date (first: {counts.undated_example}); "
              "they are left out of the periods")
@@ -455,7 +497,7 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
         ests = [e for e in ests if e != "pcc"] or ["cc"]
     if "acc" in ests and dev is None:
         warn(f"acc left out: {no_dev}")
-        ests = [e for e in ests if e != "acc"] or ["pcc" if counts.has_probs else "cc"]
+        ests = [e for e in ests if e != "acc"] or [DEFAULT_ESTIMATOR]
     if "acc" in ests and dev is not None:
         sigma = dev.smallest_singular_value()
         if dev.missing():
@@ -489,8 +531,8 @@ def _estimators(estimators: Sequence[str] | str | None) -> list[str]:
     return list(dict.fromkeys(estimators))
 
 
-def _dev(predictor: Any, dev_gold: str | os.PathLike | None, lab: Labels, batch_size: int
-         ) -> tuple[DevConfusion | None, str]:
+def _dev(predictor: Any, dev_gold: str | os.PathLike | None, lab: Labels, batch_size: int,
+         labels: str | os.PathLike | None = None) -> tuple[DevConfusion | None, str]:
     """The dev confusion matrix acc corrects by, or None and why not."""
     path = dev_gold or default_dev_gold()
     if path is None:
@@ -499,7 +541,7 @@ def _dev(predictor: Any, dev_gold: str | os.PathLike | None, lab: Labels, batch_
     unknown = {r["stance"] for r in recs} - set(lab.stances)
     if unknown:
         raise KpstanceError(f"{path}: stance {', '.join(sorted(unknown))} is not one of the model's")
-    rows = predict_gold(predictor, recs, batch_size, probs=False)
+    rows = predict_gold(predictor, recs, batch_size, probs=False, labels=labels)
     return dev_confusion(rows, lab, str(path)), ""
 
 

@@ -82,7 +82,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     series = [*stances] if metric == "shares" else ["net"]
     if timeline:  # events within the periods shown; the others would stretch the axis
         first, last = sub.start.min().date(), sub.start.max().date()
-        events = [(d, name) for d, name in events or () if first <= d <= last + (last - first) / 20 + _span(by)]
+        events = [(d, name) for d, name in events or () if first - _span(by) / 2 <= d <= last + _span(by) / 2]
     drawn: dict[str, dict[str, list[float]]] = {}
     for ax, actor in zip(axes.flat, actors):
         rows = sub[sub.actor == actor]
@@ -97,7 +97,8 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
                      and all(j < 0 or j >= len(y) or math.isnan(y[j]) for j in (i - 1, i + 1))]
             if alone:
                 ax.errorbar([x[i] for i in alone], [y[i] for i in alone], fmt="none", ecolor=color, alpha=0.5,
-                            yerr=[[y[i] - lo[i] for i in alone], [hi[i] - y[i] for i in alone]], elinewidth=1.2)
+                            yerr=[[max(0.0, y[i] - lo[i]) for i in alone], [max(0.0, hi[i] - y[i]) for i in alone]],
+                            elinewidth=1.2)
             drawn[actor][s] = [float(v) for v in ax.lines[-1].get_ydata()]
         if metric == "net":
             ax.axhline(0.0, color="#999999", linewidth=0.8)
