@@ -339,3 +339,32 @@ def test_summarize_cli_refuses_options_that_would_be_ignored(tmp_path):
     assert r.returncode == 2 and "--events marks the chart: give --plot too" in r.stderr
     r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--dev-gold", "d.jsonl")
     assert r.returncode == 2 and "add --estimator acc" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_tables_with_a_bom_or_bad_lines_and_filters_that_match_nothing(tmp_path):
+    from kpstance.errors import KpstanceError
+    from kpstance.eval.summary import iter_table, table_kind
+
+    bom = tmp_path / "excel.csv"  # what Excel's "CSV UTF-8" writes
+    bom.write_text("\ufeffunit_id,article_id,actor,stance\nu1,a,russia,hardline\n", encoding="utf-8")
+    assert table_kind(bom) == "csv" and [r["unit_id"] for _, r in iter_table(bom, STANCES)] == ["u1"]
+    bad = tmp_path / "t.jsonl"
+    bad.write_text('{"unit_id": "u1", "actor": "russia", "stance": "hardline"}\n[1, 2]\n', encoding="utf-8")
+    with pytest.raises(KpstanceError, match=r"t.jsonl:2: a row must be a JSON object"):
+        list(iter_table(bad, STANCES))
+    said = []
+    counts = Counts(LABELS, outlets=["Reuters"], n_boot=20)
+    counts.add({"article_id": "a", "actor": "russia", "stance": "hardline", "outlet": "TASS"})
+    summarize_counts(counts, ["cc"], None, warn=said.append)
+    assert said == ["no news unit is from Reuters: check the outlet names against the table's outlet column"]
+
+
+def test_share_accuracy_refuses_gold_stances_the_model_does_not_know(smoke_predictor, tmp_path):
+    from kpstance.errors import KpstanceError
+    from kpstance.eval.share_accuracy import share_accuracy
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "g1", "split": "dev", "date": "2018-01-02", "text": "Seoul urged calm.",
+                                "actor": "south_korea", "stance": "furious"}) + "\n", encoding="utf-8")
+    with pytest.raises(KpstanceError, match="stance furious is not one of the model's"):
+        share_accuracy(smoke_predictor, gold, by=("year",), n_boot=20)
