@@ -296,10 +296,10 @@ def table_kind(path: str | os.PathLike) -> str | None:
     return suffix[1:] if TABLE_COLUMNS <= names else None
 
 
-def iter_table(path: str | os.PathLike, stances: Sequence[str]) -> Iterator[tuple[str, dict]]:
+def iter_table(path: str | os.PathLike, stances: Sequence[str], kind: str | None = None) -> Iterator[tuple[str, dict]]:
     """(where, row) for each row of a predictions table, with only the columns a summary reads."""
     p = Path(path)
-    kind = table_kind(p)
+    kind = kind or table_kind(p)
     wanted = ["article_id", "date", "outlet", "kind", "actor", "stance", *(f"stance_p_{s}" for s in stances)]
     try:
         if kind == "parquet":
@@ -340,24 +340,23 @@ def predicted_units(model: Any, inputs: Sequence[str], batch_size: int = 64, lab
                     probs: bool = False) -> Iterator[dict]:
     """The rows ``kpstance predict`` writes for these inputs (the same items, context and ``predict_group``),
     one dict per unit; ``probs`` adds the probability distributions."""
-    from ..scale.local import Options, predict_group, prepared
+    from ..scale.local import Options, labelled
     from ..systems.predictor import StancePredictor
     from ..text.corpus import Columns, iter_items
 
     predictor = model if isinstance(model, StancePredictor) else StancePredictor.load(model)
     opts = Options(Columns.parse(None), probs=probs, labels=str(labels) if labels else None)
-    for group, rows, ctx in prepared(iter_items(list(inputs), opts.columns, opts.rows), 1024, predictor.scheme(labels)):
-        yield from predict_group(predictor, group, rows, ctx, opts, batch_size, None)
+    items = iter_items(list(inputs), opts.columns, opts.rows)
+    for _, out in labelled(predictor, items, opts, predictor.scheme(labels), batch_size, chunk_size=1024):
+        yield from out
 
 
 # ---------------------------------------------------------------------------------------------------- dev gold
 def default_dev_gold() -> str | None:
-    """The multi-source corpus's gold (its dev split is used): under $KPSTANCE_ROOT, the current folder, or the
-    source checkout; None where none is found (an installed package without the project's data)."""
-    for root in (os.environ.get("KPSTANCE_ROOT"), os.getcwd(), str(Path(__file__).resolve().parents[3])):
-        if root and (Path(root) / DEV_GOLD_REL).is_file():
-            return str(Path(root) / DEV_GOLD_REL)
-    return None
+    """The multi-source corpus's gold (its dev split is used), where the project's data is at hand."""
+    from ..weak.scheme import project_file
+
+    return project_file(DEV_GOLD_REL)
 
 
 def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, probs: bool = True,
@@ -365,7 +364,7 @@ def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, 
     """The model's rows for gold units, each read as a JSON Lines unit is (its kind and named speaker, nothing carried
     over), as the evaluation reads the multi-source corpus; each row keeps the gold labels as gold_actor and
     gold_stance, and the unit's report as article_id."""
-    from ..scale.local import Options, predict_group, prepared
+    from ..scale.local import Options, labelled
     from ..text.corpus import Columns, unit_item
 
     cols = Columns.parse(None)
@@ -376,10 +375,8 @@ def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, 
         rec["article_id"] = str(r.get("report_id") or r.get("article_id") or r["id"])
         items.append(unit_item("gold", r.get("_line", 0), rec, "gold", cols))
     opts = Options(cols, probs=probs)
-    out: list[dict] = []
-    for group, rows, ctx in prepared(iter(items), 1024, predictor.scheme(labels)):
-        out += predict_group(predictor, group, rows, ctx, opts, batch_size, None)
-    return out
+    return [r for _, out in labelled(predictor, items, opts, predictor.scheme(labels), batch_size, chunk_size=1024)
+            for r in out]
 
 
 def dev_confusion(rows: Iterable[Mapping[str, Any]], labels: Labels, source: str) -> DevConfusion:
@@ -460,8 +457,9 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
     if n_boot < 10:
         raise KpstanceError(f"--bootstrap needs at least 10 replicates, got {n_boot}")
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    tables = [i for i in inputs if table_kind(i)]
-    articles = [i for i in inputs if i not in tables]
+    kinds = {i: table_kind(i) for i in inputs}  # each file's header read once
+    tables = [i for i in inputs if kinds[i]]
+    articles = [i for i in inputs if not kinds[i]]
     predictor = model if isinstance(model, StancePredictor) else None
     if predictor is None and (articles or "acc" in ests):
         predictor = StancePredictor.load(model)
@@ -470,7 +468,7 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
     lab = Labels.of(predictor.scheme(labels) if predictor is not None else model_scheme(model, labels))
     counts = Counts(lab, by, actors, outlets, n_boot, seed)
     for t in tables:
-        for where, row in iter_table(t, lab.stances):
+        for where, row in iter_table(t, lab.stances, kinds[t]):
             counts.add(row, where)
     if articles:
         for row in predicted_units(predictor, articles, batch_size, labels, probs=True):

@@ -46,12 +46,6 @@ def read_events(path: str | os.PathLike) -> list[tuple[date, str]]:
     return sorted(out)
 
 
-def _span(by: str) -> Any:
-    from datetime import timedelta
-
-    return timedelta(days={"day": 1, "week": 7, "month": 31, "quarter": 92, "half": 183, "year": 366}.get(by, 0))
-
-
 def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimator: str | None = None,
                events: Sequence[tuple[date, str]] | str | os.PathLike | None = None, thin: int = THIN
                ) -> dict[str, dict[str, list[float]]]:
@@ -80,9 +74,12 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.9 * nrows), sharex=True, sharey=True,
                              squeeze=False)
     series = [*stances] if metric == "shares" else ["net"]
-    if timeline:  # events within the periods shown; the others would stretch the axis
+    if timeline:  # events within the periods shown, half a period of margin on each side; others would stretch the axis
+        from .summary import next_period
+
         first, last = sub.start.min().date(), sub.start.max().date()
-        events = [(d, name) for d, name in events or () if first - _span(by) / 2 <= d <= last + _span(by) / 2]
+        margin = (next_period(last, by) - last) / 2
+        events = [(d, name) for d, name in events or () if first - margin <= d <= last + margin]
     drawn: dict[str, dict[str, list[float]]] = {}
     for ax, actor in zip(axes.flat, actors):
         rows = sub[sub.actor == actor]
@@ -123,8 +120,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     axes[0][0].set_ylim(low - 0.02, high + 0.02)
     for ax in axes[:, 0]:
         ax.set_ylabel("net index" if metric == "net" else "share of units", fontsize=8)
-    if timeline:  # the periods shown, half a period of margin on each side
-        margin = _span(by) / 2
+    if timeline:
         axes[0][0].set_xlim(sub.start.min() - margin, sub.start.max() + margin)
         fig.autofmt_xdate(rotation=30)
     level = int(round(100 * df.attrs.get("level", 0.95)))

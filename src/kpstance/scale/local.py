@@ -29,9 +29,9 @@ class Options:
                 "labels": str(Path(self.labels).resolve()) if self.labels else None, "explain": self.explain}
 
 
-def table_columns(predictor: Any, opts: Options) -> list[str]:
-    return [*COLUMNS, *(EXPLAIN_COLUMNS if opts.explain else ()),
-            *(prob_columns(predictor.actors, predictor.stances) if opts.probs else [])]
+def table_columns(actors: Sequence[str], stances: Sequence[str], opts: Options) -> list[str]:
+    """The table's columns for a model's labels: the fixed ones, then the ``--explain`` and ``--probs`` ones."""
+    return [*COLUMNS, *(EXPLAIN_COLUMNS if opts.explain else ()), *(prob_columns(actors, stances) if opts.probs else [])]
 
 
 def table_row(item: Item, rec: dict, p: dict, opts: Options, why: dict | None = None) -> dict:
@@ -126,6 +126,15 @@ def predict_group(predictor: Any, group: list[tuple[Item, list]], rows: list, ct
     return [table_row(it, rec, p, opts, why) for it, (_, rec, _), p, why in zip(owner, rows, preds, whys)]
 
 
+def labelled(predictor: Any, items: Iterable[Item], opts: Options, scheme: Any, batch_size: int = 64,
+             workers: int | None = None, chunk_size: int = 4096,
+             on_truncated: Callable[[tuple], None] | None = None) -> Iterator[tuple[list, list[dict]]]:
+    """Each group of whole items with its table rows: ``prepared`` then ``predict_group``, the one loop every path
+    that writes or summarises a table runs."""
+    for group, rows, ctx in prepared(items, chunk_size, scheme):
+        yield group, predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated, scheme)
+
+
 def explain(group: list[tuple[Item, list]], ctx: list, scheme: Any, reads_context: bool) -> list[dict]:
     """Why each row of a group got its labels: the context string the model read with the text (None when it
     reads none) and the rules' labels, as ``kpstance label`` gives them."""
@@ -175,15 +184,14 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
     """Predict a corpus into a table; returns counts. ``output`` None writes JSON Lines to ``sink`` (stdout).
     ``shards`` (always with ``resume``) writes resumable shards; otherwise one file renamed into place at the end.
     ``on_progress(items, units)`` is called after each chunk with the counts of that chunk."""
-    columns = table_columns(predictor, opts)
+    columns = table_columns(predictor.actors, predictor.stances, opts)
     items = iter_items(inputs, opts.columns, opts.rows)
     stats = {"items": 0, "units": 0, "resumed_items": 0}
     if output is None:
         from .table import Writer
 
         w = Writer(sink, "jsonl", columns)
-        for group, rows, ctx in prepared(items, chunk_size, scheme):
-            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated, scheme)
+        for group, out in labelled(predictor, items, opts, scheme, batch_size, workers, chunk_size, on_truncated):
             w.write(out)
             _count(stats, group, out, on_progress)
         return stats
@@ -199,16 +207,14 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
             on_progress(done, table.rows)
         for _ in range(done):  # the items written before: read, not segmented, not predicted
             next(items)
-        for group, rows, ctx in prepared(items, chunk_size, scheme):
-            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated, scheme)
+        for group, out in labelled(predictor, items, opts, scheme, batch_size, workers, chunk_size, on_truncated):
             table.write(out, len(group))
             _count(stats, group, out, on_progress)
         table.commit()
         return stats
     atomic = AtomicTable(output, columns)
     try:
-        for group, rows, ctx in prepared(items, chunk_size, scheme):
-            out = predict_group(predictor, group, rows, ctx, opts, batch_size, workers, on_truncated, scheme)
+        for group, out in labelled(predictor, items, opts, scheme, batch_size, workers, chunk_size, on_truncated):
             atomic.write(out)
             _count(stats, group, out, on_progress)
         atomic.commit()

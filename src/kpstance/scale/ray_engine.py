@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import KpstanceError
 from ..text.corpus import FIELDS, expand, txt_roots
 from .local import Options, table_columns
-from .table import COLUMNS, EXPLAIN_COLUMNS, AtomicTable, arrow_schema, prob_columns
+from .table import AtomicTable, arrow_schema
 
 READ_CPUS = 0  # reading is I/O: it must never wait behind replicas that hold every CPU
 MODEL_FILES = ("config.json", "config.yaml", "kpstance.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
@@ -57,7 +57,7 @@ class Replica:
         self.opts = Options(Columns(opts["columns"]), opts["rows"], opts["min_score"], opts["probs"],
                             explain=opts["explain"])
         self.roots, self.cpus = roots, cpus
-        self.columns = table_columns(self.predictor, self.opts)
+        self.columns = table_columns(self.predictor.actors, self.predictor.stances, self.opts)
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
@@ -193,7 +193,7 @@ def predict_ray(args: argparse.Namespace, opts: Options) -> None:
         kwargs = {"files": {"ref": files_ref}, "labels": labels, "precision": requested, "n_units": n_units,
                   "opts": opts.as_dict() | {"columns": opts.columns.names}, "roots": txt_roots(args.input),
                   "cpus": args.actor_cpus, "device": device}
-        columns = [*COLUMNS, *(EXPLAIN_COLUMNS if opts.explain else ()), *(_prob_cols(model) if opts.probs else [])]
+        columns = table_columns(*_labels(model), opts)
         out = AtomicTable(args.output, columns)
         try:
             for run in _runs(files):
@@ -213,14 +213,15 @@ def predict_ray(args: argparse.Namespace, opts: Options) -> None:
         ray.shutdown()
 
 
-def _prob_cols(model: Path) -> list[str]:
+def _labels(model: Path) -> tuple[list[str], list[str]]:
+    """The model's actors and stances, from its config.json (the driver loads no model)."""
     import json
 
     id2label = json.loads((model / "config.json").read_text(encoding="utf-8"))["id2label"]
     from ..systems.heads import HeadLayout
 
     layout = HeadLayout.from_id2label({int(k): v for k, v in id2label.items()})
-    return prob_columns(list(layout.actors), list(layout.stances))
+    return list(layout.actors), list(layout.stances)
 
 
 def _user_error(e: BaseException) -> BaseException:

@@ -341,9 +341,15 @@ def check_labels(actor: object, stance: object, scheme: LabelScheme, path: objec
 LABELS_REL = "configs/labels/korean_peninsula.yaml"
 
 
-def default_labels() -> str:
-    """The project's label YAML: under $KPSTANCE_ROOT, the current folder, or the source checkout."""
+def project_file(rel: str) -> str | None:
+    """A file of the project's (``configs/``, ``data/``): under $KPSTANCE_ROOT, the current folder, or the source
+    checkout; None where none holds it (an installed package without them)."""
     for root in (os.environ.get("KPSTANCE_ROOT"), os.getcwd(), str(Path(__file__).resolve().parents[3])):
-        if root and (Path(root) / LABELS_REL).is_file():
-            return str(Path(root) / LABELS_REL)
-    return LABELS_REL
+        if root and (Path(root) / rel).is_file():
+            return str(Path(root) / rel)
+    return None
+
+
+def default_labels() -> str:
+    """The project's label YAML (``project_file``), else its path relative to the current folder."""
+    return project_file(LABELS_REL) or LABELS_REL
