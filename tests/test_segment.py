@@ -164,3 +164,78 @@ def test_furniture_after_a_quote_and_several_marks_in_a_row():
 ])
 def test_text_that_only_looks_like_furniture_is_kept(line):
     assert strip_furniture(line) == line
+
+
+TRICKY = ["Mr.", "U.S.", "No.", "Gen.", "e.g.", "3.5", "Jan.", "(see above.)", '"Go."', "Sgt.", "Inc.", "a.m.", "St.",
+          "Yahoo!", "?!", "...", "'quoted.'", "Co.", "Jr.", "vs.", "A.", "I.", "ii.", "1.", "a)", "Korea.", "it.", "OK.",
+          '"a provocation"', "“never”", "«no»", "'so'", "‘yes’", '"Go?"', "(END)", "[sic]", "Korea)", "“We refuse,”",
+          "Pyongyang's", "allies'", "—", ":", ";", "!", "?", "in 2017.", "Sept. 3", "…"]
+
+
+def _paragraphs() -> list[str]:
+    """Paragraphs of the project's real-news articles and synthetic sentences, and variants with pieces that pysbd
+    treats specially (abbreviations, initials, numbers, quotes, brackets, exclamation words) put in at random."""
+    import random
+
+    from helpers import LABELS, ROOT
+
+    from kpstance.weak.scheme import load_scheme
+    from kpstance.weak.synthetic import Generator
+
+    texts = [*(ROOT / "data" / "multisource" / "articles").glob("*.txt"), ROOT / "data" / "raw" / "tass-2017-11-24-lavrov.txt"]
+    paras = {ln.strip() for f in texts for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()}
+    pool = [e.text for e in Generator(ROOT / "configs" / "synthetic" / "korean_peninsula.yaml",
+                                      load_scheme(LABELS)).generate(600, 0)]
+    rnd = random.Random(0)
+    paras |= {" ".join(rnd.sample(pool, rnd.randint(1, 3))) for _ in range(1500)}
+    base = sorted(paras)
+    for _ in range(4000):
+        words = rnd.choice(base).split(" ")
+        for _ in range(rnd.randint(1, 3)):
+            words.insert(rnd.randrange(len(words) + 1), rnd.choice(TRICKY))
+        paras.add(" ".join(words))
+    return sorted(paras)
+
+
+def test_the_shortcut_gives_pysbds_answer_and_the_larger_regex_cache_changes_nothing():
+    """The plain-paragraph shortcut must split exactly as pysbd would, and pysbd with the larger regex cache exactly
+    as stock pysbd does (run in a fresh interpreter that never imports kpstance)."""
+    import json
+    import subprocess
+    import sys
+
+    from kpstance.text.segment import _plain_split, _segmenter
+
+    paras = _paragraphs()
+    code = ("import json, sys, pysbd; s = pysbd.Segmenter(language='en', clean=False, char_span=False); "
+            "print(json.dumps([s.segment(p) for p in json.load(sys.stdin)]))")
+    stock = json.loads(subprocess.run([sys.executable, "-c", code], input=json.dumps(paras), capture_output=True,
+                                      text=True, check=True).stdout)
+    seg = _segmenter("en")
+    assert [seg.segment(p) for p in paras] == stock
+    taken = 0
+    for p, ref in zip(paras, stock):
+        plain = _plain_split(p)
+        if plain is not None:
+            taken += 1
+            assert [s.strip() for s in plain if s.strip()] == [s.strip() for s in ref if s.strip()], p
+    assert taken >= len(paras) // 10, f"the shortcut took only {taken} of {len(paras)} paragraphs"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("He met Kim. They talked for an hour! Was it enough? Nobody knows.",
+     ["He met Kim.", "They talked for an hour!", "Was it enough?", "Nobody knows."]),
+    ("No stop at all here", ["No stop at all here"]),
+    ("Mr. Kim met him. He left.", None),  # an abbreviation: pysbd decides
+    ("Officials in Yahoo! North Korea said so.", None),  # one of pysbd's exclamation words
+    ('"A provocation" After talks, he left.', None),  # a quote: pysbd may split after it
+    ("(END) Washington.", None),  # brackets
+    ("It began in 2017. Then it ended.", None),  # a number before the stop
+    ("The U.S. Army left. It came back.", None),  # initials
+    ("He met Kim. they talked.", None),  # a lower-case word after the stop
+])
+def test_the_shortcut_takes_only_plain_paragraphs(text, expected):
+    from kpstance.text.segment import _plain_split
+
+    got = _plain_split(text)
+    assert (got if got is None else [s.strip() for s in got]) == expected
