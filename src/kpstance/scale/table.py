@@ -56,6 +56,19 @@ def flat(row: dict, columns: Sequence[str]) -> dict:
     return out
 
 
+def flat_columns(rows: list[dict], columns: Sequence[str]) -> dict[str, list]:
+    """``flat`` of every row, as one list per column (what Parquet takes, without a dict per row)."""
+    out: dict[str, list] = {}
+    for c in columns:
+        group = "actor" if c.startswith("actor_p_") else "stance" if c.startswith("stance_p_") else None
+        if group is None:
+            out[c] = [";".join(v) if isinstance(v, list) else v for v in (r.get(c) for r in rows)]
+        else:
+            label = c[len(group) + 3:]
+            out[c] = [(r.get(f"{group}_probs") or {}).get(label) for r in rows]
+    return out
+
+
 class Writer:
     """Rows to one file of one format; ``close`` finishes it (Parquet writes its footer)."""
 
@@ -81,7 +94,7 @@ class Writer:
         else:
             import pyarrow as pa
 
-            self.write_arrow(pa.Table.from_pylist([flat(r, self.columns) for r in rows],
+            self.write_arrow(pa.Table.from_pydict(flat_columns(rows, self.columns),
                                                   schema=arrow_schema(self.columns)))
 
     def write_arrow(self, table: Any) -> None:

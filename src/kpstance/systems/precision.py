@@ -3,8 +3,8 @@
 Measured on this project's machines (docs/benchmarks.md, ``benchmarks/bench_precision.py``): bf16 autocast runs
 1.8x fp32 on a CPU that computes bf16 natively (``avx512_bf16``, ``amx_bf16``) but 0.25x fp32 where it is emulated;
 int8 (torchao's dynamic int8 activations and weights for every Linear layer, compiled by ``torch.compile``) runs
-well over 2x fp32 where the CPU has VNNI or AMX, at test scores within 0.01 of fp32's, after a one-time compile of
-about 30 s on 2 cores that every process pays. So ``auto`` picks int8 on a CPU with VNNI or AMX for a job large
+well over 2x fp32 where the CPU has VNNI or AMX, at test scores within 0.01 of fp32's, after a compile that every
+process pays: about 6 s on 2 cores once torch's compile cache holds the model's kernels, about 40 s the first time. So ``auto`` picks int8 on a CPU with VNNI or AMX for a job large
 enough to repay the compile (against bf16 where the CPU has it, else against fp32), bf16 where the CPU (or GPU)
 computes it natively, and fp32 otherwise. The model folder never changes: quantisation happens at load.
 """
@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 ENV = "KPSTANCE_PRECISION"  # the default precision where none is asked for (``auto`` when unset)
-# int8's compile costs about 30 s on 2 cores; against fp32 it saves about 3.7 ms a news sentence there (int8 repays
-# itself after about 8,000 sentences), against native bf16 about 0.5 ms (after about 50,000)
+# int8's compile costs about 6 s on 2 cores with a warm compile cache and about 40 s cold; against fp32 it saves about
+# 3.7 ms a news sentence there (repaid after 2,000-11,000 sentences), against native bf16 about 0.5 ms (after
+# 12,000-80,000): the thresholds sit between the warm and the cold cost
 INT8_MIN_UNITS = 10_000
 INT8_MIN_UNITS_OVER_BF16 = 50_000
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
@@ -115,7 +116,7 @@ def choose(requested: str, device: str, n_units: int | None = None, flags: Calla
     elif not compiler():
         why = "no C++ compiler for torch.compile"
     else:
-        why = f"the job is under {need:,} sentences, too few to repay int8's one-time compile (about 30 s)"
+        why = f"the job is under {need:,} sentences, too few to repay int8's compile (6-40 s)"
     if bf16_cpu:
         return Choice("bf16", f"auto: the CPU computes bf16 natively ({', '.join(bf16_cpu)}); not int8: {why}")
     return Choice("fp32", f"auto: no native bf16 on this CPU; not int8: {why}")
@@ -137,3 +138,25 @@ def quantize_int8(model):  # noqa: ANN001, ANN201 (a transformers model in, the 
 
     quantize_(model, Int8DynamicActivationInt8WeightConfig())
     return model
+
+
+def compile_int8(model):  # noqa: ANN001, ANN201 (the quantised model in, its compiled forward out)
+    """``torch.compile(dynamic=True)`` of the quantised model, run with Python floats specialised.
+
+    Left symbolic (torch's default), a float among torchao's scales makes Dynamo trace the whole model, fail to
+    turn it into a tensor and start again specialised: measured here, that first attempt was 17 of the compile's
+    22 s with a warm cache. Specialised from the start, the compile takes about 6 s warm. The floats are
+    constants of the model, so nothing recompiles for them; the compiled forward runs under the same setting so
+    that a later compile (a new thread count) takes the same path.
+    """
+    import torch
+
+    compiled = torch.compile(model, dynamic=True)
+    if not hasattr(torch._dynamo.config, "specialize_float"):  # a torch without the setting: its default path
+        return compiled
+
+    def forward(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        with torch._dynamo.config.patch(specialize_float=True):
+            return compiled(*args, **kwargs)
+
+    return forward
