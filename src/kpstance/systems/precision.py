@@ -4,9 +4,9 @@ Measured on this project's machines (docs/benchmarks.md, ``benchmarks/bench_prec
 1.8x fp32 on a CPU that computes bf16 natively (``avx512_bf16``, ``amx_bf16``) but 0.25x fp32 where it is emulated;
 int8 (torchao's dynamic int8 activations and weights for every Linear layer, compiled by ``torch.compile``) runs
 well over 2x fp32 where the CPU has VNNI or AMX, at test scores within 0.01 of fp32's, after a compile that every
-process pays: about 6 s on 2 cores once torch's compile cache holds the model's kernels, about 40 s the first time. So ``auto`` picks int8 on a CPU with VNNI or AMX for a job large
-enough to repay the compile (against bf16 where the CPU has it, else against fp32), bf16 where the CPU (or GPU)
-computes it natively, and fp32 otherwise. The model folder never changes: quantisation happens at load.
+process pays: about 6 s on 2 cores once torch's compile cache holds the model's kernels, about 40 s the first time.
+So ``auto`` picks int8 on a CPU with VNNI or AMX for a job large enough to repay the compile (against bf16 where the
+CPU has it, else against fp32), bf16 where the CPU (or GPU) computes it natively, and fp32 otherwise. The model folder never changes: quantisation happens at load.
 """
 
 from __future__ import annotations
