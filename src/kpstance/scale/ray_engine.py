@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import KpstanceError
 from ..text.corpus import FIELDS, expand, txt_roots
 from .local import Options, table_columns
-from .table import AtomicTable, arrow_schema
+from .table import AtomicTable
 
 READ_CPUS = 0  # reading is I/O: it must never wait behind replicas that hold every CPU
 MODEL_FILES = ("config.json", "config.yaml", "kpstance.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
@@ -60,17 +60,15 @@ class Replica:
         self.columns = table_columns(self.predictor.actors, self.predictor.stances, self.opts)
 
     def __call__(self, batch: Any) -> Any:
-        import pyarrow as pa
-
         from ..systems.context import ContextReader
         from .local import predict_group
-        from .table import flat
+        from .table import arrow_table
 
         group = [(it, it.rows()) for it in (self._item(rec) for rec in batch.to_pylist())]
         rows = [r for _, rs in group for r in rs]  # a group ends on item boundaries: one reader, as locally
         out = predict_group(self.predictor, group, rows, ContextReader(self.scheme)(rows), self.opts, 64, self.cpus,
                             scheme=self.scheme)
-        return pa.Table.from_pylist([flat(r, self.columns) for r in out], schema=arrow_schema(self.columns))
+        return arrow_table(out, self.columns)
 
     def _item(self, rec: dict) -> Any:
         from ..text.corpus import article_item, txt_item, unit_item

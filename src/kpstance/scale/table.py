@@ -43,21 +43,9 @@ def prob_columns(actors: Sequence[str], stances: Sequence[str]) -> list[str]:
     return [f"actor_p_{a}" for a in actors] + [f"stance_p_{s}" for s in stances]
 
 
-def flat(row: dict, columns: Sequence[str]) -> dict:
-    """A row for CSV and Parquet: the fixed columns only, probabilities spread over one column per label, a list
-    (the rules that fired) joined with ";" so that every cell is a scalar."""
-    out = {c: row.get(c) for c in columns if not c.startswith(("actor_p_", "stance_p_"))}
-    for c, v in out.items():
-        if isinstance(v, list):
-            out[c] = ";".join(v)
-    for group in ("actor", "stance"):
-        for label, p in (row.get(f"{group}_probs") or {}).items():
-            out[f"{group}_p_{label}"] = p
-    return out
-
-
 def flat_columns(rows: list[dict], columns: Sequence[str]) -> dict[str, list]:
-    """``flat`` of every row, as one list per column (what Parquet takes, without a dict per row)."""
+    """Rows for CSV and Parquet, one list per column: the fixed columns only, probabilities spread over one column
+    per label, a list (the rules that fired) joined with ";" so that every cell is a scalar."""
     out: dict[str, list] = {}
     for c in columns:
         group = "actor" if c.startswith("actor_p_") else "stance" if c.startswith("stance_p_") else None
@@ -67,6 +55,13 @@ def flat_columns(rows: list[dict], columns: Sequence[str]) -> dict[str, list]:
             label = c[len(group) + 3:]
             out[c] = [(r.get(f"{group}_probs") or {}).get(label) for r in rows]
     return out
+
+
+def arrow_table(rows: list[dict], columns: Sequence[str]) -> Any:
+    """The rows as a pyarrow table of the flat columns (Parquet output, and the Ray engine's batches)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pydict(flat_columns(rows, columns), schema=arrow_schema(columns))
 
 
 class Writer:
@@ -79,8 +74,8 @@ class Writer:
         if fmt == "csv":
             import csv
 
-            self._csv = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
-            self._csv.writeheader()
+            self._csv = csv.writer(f, lineterminator="\n")
+            self._csv.writerow(self.columns)
 
     def write(self, rows: list[dict]) -> None:
         if not rows:
@@ -89,13 +84,10 @@ class Writer:
             self.f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
             self.f.flush()
         elif self.fmt == "csv":
-            self._csv.writerows(flat(r, self.columns) for r in rows)
+            self._csv.writerows(zip(*flat_columns(rows, self.columns).values()))
             self.f.flush()
         else:
-            import pyarrow as pa
-
-            self.write_arrow(pa.Table.from_pydict(flat_columns(rows, self.columns),
-                                                  schema=arrow_schema(self.columns)))
+            self.write_arrow(arrow_table(rows, self.columns))
 
     def write_arrow(self, table: Any) -> None:
         """A pyarrow table of the flat columns (the Ray engine's rows), into a Parquet output."""

@@ -170,7 +170,8 @@ def _plain_split(text: str) -> list[str] | None:
     stops = text.count(".") + text.count("!") + text.count("?")
     if not stops:
         return [text]
-    cuts = [m.end() for m in _CLEAN_STOP_RE.finditer(text) if m.group(1).lower() not in _abbreviations()]
+    abbreviations = _abbreviations()
+    cuts = [m.end() for m in _CLEAN_STOP_RE.finditer(text) if m.group(1).lower() not in abbreviations]
     if len(cuts) != stops:
         return None
     return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)]) if a < b]
