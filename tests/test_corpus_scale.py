@@ -404,3 +404,24 @@ def test_ray_engine_on_a_real_local_cluster_gives_the_local_labels(capsys, smoke
         assert code == 2 and "--engine ray writes Parquet" in err
     finally:
         subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, timeout=120)
+
+
+def test_training_precision_auto_is_bf16_only_where_the_cpu_computes_it(monkeypatch, capsys):
+    from kpstance.errors import KpstanceError
+    from kpstance.systems import precision
+    from kpstance.systems.precision import choose_training
+
+    monkeypatch.delenv("KPSTANCE_PRECISION", raising=False)
+    assert choose_training("auto", "cpu", flags=lambda: {"avx512_bf16", "avx512_vnni"}).precision == "bf16"
+    assert choose_training("auto", "cpu", flags=lambda: {"amx_bf16"}).precision == "bf16"
+    assert choose_training("auto", "cpu", flags=lambda: {"avx512_vnni", "avx512f"}).precision == "fp32"
+    assert choose_training("fp32", "cpu", flags=lambda: {"avx512_bf16"}).precision == "fp32"
+    precision._warned.discard("bf16")
+    assert choose_training("bf16", "cpu", flags=lambda: {"avx512_vnni"}).precision == "bf16"
+    assert "0.25x fp32" in capsys.readouterr().err
+    monkeypatch.setenv("KPSTANCE_PRECISION", "fp32")  # what the tests set, so results do not depend on the machine
+    assert choose_training("auto", "cpu", flags=lambda: {"avx512_bf16"}).precision == "fp32"
+    monkeypatch.setenv("KPSTANCE_PRECISION", "int8")  # a prediction-only choice: auto decides for training
+    assert choose_training("auto", "cpu", flags=lambda: {"avx512_bf16"}).precision == "bf16"
+    with pytest.raises(KpstanceError, match="unknown training precision"):
+        choose_training("int8", "cpu")

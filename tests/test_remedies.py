@@ -253,3 +253,62 @@ def test_actor_weight_scales_the_actor_cross_entropy_in_the_loss(scheme, tmp_pat
         loss[w] = fit_fresh(cfg, scheme, units, labels, f"actor weight {w}").stats.final_loss
     half_actor_ce = math.log(len(scheme.actor_labels)) / 2
     assert abs((loss[1.0] - loss[0.5]) - half_actor_ce) < 0.25 * half_actor_ce, (loss, half_actor_ce)
+
+
+def test_pool_examples_learn_from_the_teacher_alone(scheme, tmp_path):
+    """Labels say hardline, the teacher says neutral; at a small distill_weight the labels win on labelled examples,
+    while the same examples marked as a distillation pool (``teacher_only``) never read their labels and learn the
+    teacher's neutral."""
+    from dataclasses import replace
+
+    from kpstance.config import validate
+    from kpstance.systems.base import fit_fresh
+
+    units, labels = _toy()
+    labels = [(a, "hardline") for a, _ in labels]
+    n_actor = len(scheme.actor_labels)
+    neutral = scheme.stance_labels.index("neutral")
+    said = {}
+    for pool in (False, True):
+        taught = []
+        for u, (a, _) in zip(units, labels):
+            row = [0.0] * (n_actor + len(scheme.stance_labels))
+            row[scheme.actor_labels.index(a)] = 1.0
+            row[n_actor + neutral] = 1.0
+            taught.append(replace(u, extra={**u.extra, "teacher": row, **({"teacher_only": True} if pool else {})}))
+        cfg = validate(compose(["experiment=smoke", "trainer.max_steps=30", "trainer.batch_size=8",
+                                "trainer.distill_weight=0.1"], tmp_path / str(pool)))
+        said[pool] = [p["stance"] for p in fit_fresh(cfg, scheme, taught, labels, f"pool {pool}").predict(units)]
+    assert said[False].count("hardline") == len(units) and said[True].count("neutral") == len(units), said
+
+
+def test_pool_examples_without_a_teacher_are_refused(scheme, tmp_path):
+    from dataclasses import replace
+
+    from kpstance.config import validate
+    from kpstance.systems.base import fit_fresh
+
+    units, labels = _toy()
+    units = [replace(u, extra={**u.extra, "teacher_only": True}) for u in units]
+    cfg = validate(compose(["experiment=smoke", "trainer.max_steps=2"], tmp_path))
+    with pytest.raises(KpstanceError, match="need a teacher's distributions"):
+        fit_fresh(cfg, scheme, units, labels, "no teacher")
+
+
+def test_the_distillation_pool_holds_new_names_and_new_synthetic_units_marked_teacher_only(scheme, tmp_path):
+    from kpstance.weak.trainset import TrainPart, swap_part, teacher_pool
+
+    units, labels = _toy()
+    part = [TrainPart("toy", units, labels)]
+    cfg = _distill_cfg(tmp_path, tmp_path / "t.safetensors", "data.teacher.pool_swap=2", "data.teacher.pool_alias=1",
+                       "data.teacher.pool_synthetic=30", "seed=0")
+    (pool,) = teacher_pool(cfg, scheme, [], part)
+    kinds = [u.extra["pool"] for u in pool.units]
+    assert all(u.extra["teacher_only"] and u.id.endswith("~pool") for u in pool.units)
+    assert kinds.count("synthetic") == 30 and kinds.count("swap") >= len(units)
+    labelled = {u.text for u in swap_part(part, scheme, 1, 0).units}
+    swapped = {u.text for u in pool.units if u.extra["pool"] == "swap"}
+    assert len(swapped - labelled) > len(swapped) / 2  # mostly other names than the labelled copies'
+    assert not any("swap_of" in u.extra or "alias_of" in u.extra for u in pool.units)  # never a pairing partner
+    assert teacher_pool(_distill_cfg(tmp_path, tmp_path / "t.safetensors", "trainer.distill_weight=0",
+                                     "data.teacher.pool_swap=2"), scheme, [], part) == []

@@ -92,6 +92,7 @@ def test_bf16_autocast_training_runs_and_is_recorded(tmp_path):
     assert dtypes and set(dtypes) == {torch.bfloat16}  # every training step ran under bf16 autocast
     assert 0 <= m["joint_accuracy"] <= 1
     assert "precision: bf16" in (tmp_path / "run" / "config.yaml").read_text()
+    assert json.loads((tmp_path / "run" / "run_info.json").read_text())["train_precision"] == "bf16"
 
 
 def test_training_device_auto_is_cpu_here_and_a_missing_gpu_is_refused_before_writing(tmp_path):

@@ -32,6 +32,7 @@ from .weak.stance_lfs import STANCE_LFS
 
 
 class Precision(str, Enum):
+    auto = "auto"
     fp32 = "fp32"
     bf16 = "bf16"
 
@@ -104,6 +105,13 @@ class TeacherConfig:
     # a saved teacher model: with it, missing or stale outputs are made again (predicting the training set);
     # without it they are refused with a one-line error that names `make teacher`
     model: Optional[str] = None  # noqa: UP045
+    # a transfer pool (Hinton et al. 2015) the student learns from the teacher alone, without a label of its own,
+    # with trainer.distill_weight > 0: up to `pool_swap` more speaker-swapped copies of every gold and synthetic
+    # training unit (other names than the labelled copies'), `pool_alias` alias-varied copies of them, and a second
+    # draw of `pool_synthetic` synthetic units; none within the leak threshold of a held-out text
+    pool_swap: int = 0
+    pool_alias: int = 0
+    pool_synthetic: int = 0
 
 
 @dataclass
@@ -147,7 +155,10 @@ class TrainerConfig:
     warmup_ratio: float = 0.1
     max_grad_norm: Optional[float] = 1.0  # noqa: UP045
     max_steps: int = -1  # >0 overrides epochs
-    precision: Precision = Precision.fp32  # bf16: autocast
+    # auto: bf16 autocast where the CPU or GPU computes bf16 natively (measured 1.9x fp32 training on an EPYC, the
+    # same test figures within a seed's spread: docs/results.md), else fp32; $KPSTANCE_PRECISION=fp32|bf16 overrides
+    # auto; the choice is logged and kept in run_info.json (train_precision)
+    precision: Precision = Precision.auto
     # auto: CUDA when present (under torchrun, the GPU of LOCAL_RANK); cuda without a GPU is refused up front
     device: Device = Device.auto
     fused_adamw: bool = True
@@ -343,6 +354,9 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.synthetic.n": _at_least(0),
     "data.extra_gold_repeat": _at_least(1),
     "data.swap_augment": _at_least(0),
+    "data.teacher.pool_swap": _at_least(0),
+    "data.teacher.pool_alias": _at_least(0),
+    "data.teacher.pool_synthetic": _at_least(0),
     "data.alias_augment": _at_least(0),
     "trainer.pair_weight": _NOT_NEGATIVE,
     "trainer.actor_weight": _ABOVE_ZERO,

@@ -27,7 +27,7 @@ from ..systems.teacher import teacher_targets
 from ..weak.analysis import dev_votes
 from ..weak.scheme import LabelScheme
 from ..weak.silver import silver_labels
-from ..weak.trainset import TrainingData, TrainPart, alias_part, swap_part
+from ..weak.trainset import TrainingData, TrainPart, alias_part, swap_part, teacher_pool
 from .prepare import Run, prepare
 
 log = logging.getLogger("kpstance")
@@ -48,7 +48,8 @@ def train(cfg: Any) -> dict[str, float]:
     final, info, train_labels = None, {}, None
     if cfg.evaluation.final_model or ev.held_out:  # the saved model; else one fitted alike for the held-out scores
         train_units, labels = data.build(units, [])
-        train_labels = [lab for u, lab in zip(train_units, labels) if not {"swap_of", "alias_of"} & set(u.extra)]  # priors
+        train_labels = [lab for u, lab in zip(train_units, labels)  # the priors: labelled originals only
+                        if not {"swap_of", "alias_of", "teacher_only"} & set(u.extra)]
         train_units = teacher_targets(cfg, scheme, train_units)
         final = fit_fresh(cfg, scheme, train_units, labels, "final model", run.ckpt / "final")
     if not run.main:
@@ -57,6 +58,8 @@ def train(cfg: Any) -> dict[str, float]:
         ev.seen("seen", "seen_", dict(zip((u.id for u in units), final.predict(units))), table=False)
         if getattr(final, "stats", None) is not None:
             info["train_examples_per_second"] = round(final.stats.examples_per_second, 2)
+    if getattr(final, "stats", None) is not None:
+        info["train_precision"] = final.stats.precision  # what trainer.precision resolved to on this machine
     ev.calibrate(final, run.out_dir if cfg.evaluation.plots else None)  # on dev, before it is scored and saved
     rules = RulesSystem(cfg, scheme, int(cfg.seed)) if ev.held_out else None
     ev.held_out_scores(final, rules)
@@ -110,7 +113,10 @@ def training_data(cfg: Any, scheme: LabelScheme, corpora: Sequence[GoldCorpus], 
     parts = [p for c in corpora if (p := c.train_part()) is not None]
     n_swap, n_alias, pairing = int(cfg.data.swap_augment), int(cfg.data.alias_augment), cfg.trainer.pair_weight > 0
     augment = None
-    if n_swap or n_alias or pairing:
+    avoid = [t for c in corpora for t in c.scored_texts()]
+    pool = float(cfg.trainer.distill_weight) > 0 and any(
+        int(cfg.data.teacher[k]) for k in ("pool_swap", "pool_alias", "pool_synthetic"))
+    if n_swap or n_alias or pairing or pool:
         from ..systems.context import speakers
 
         def augment(shared: Sequence[TrainPart]) -> list[TrainPart]:
@@ -122,9 +128,9 @@ def training_data(cfg: Any, scheme: LabelScheme, corpora: Sequence[GoldCorpus], 
                                      pair_only=not n_swap))
             if n_alias:
                 out.append(alias_part(shared, scheme, n_alias, int(cfg.seed)))
-            return out
+            return out + teacher_pool(cfg, scheme, avoid, shared, lambda us: speakers(us, scheme))
 
-    return TrainingData(cfg, scheme, [t for c in corpora for t in c.scored_texts()], labels_of,
+    return TrainingData(cfg, scheme, avoid, labels_of,
                         [t for c in corpora for t in c.protected_texts()], parts,
                         set().union(*(c.held_out_reports() for c in corpora)), augment)
 

@@ -9,7 +9,8 @@ One forward pass gives both groups' logits; the loss is one cross-entropy per gr
   cross-entropy on the labels with the KL divergence from the teacher's distributions at ``distill_temperature``.
 
 Batches are grouped by length and padded dynamically, the optimizer is fused AdamW where
-torch offers it, and bf16 autocast is optional (``trainer.precision=bf16``).
+torch offers it, and bf16 autocast is used where the machine computes bf16 natively (``trainer.precision``,
+``systems.precision.choose_training``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class TrainStats:
     examples: int
     seconds: float
     final_loss: float
+    precision: str = "fp32"  # what the steps computed in (trainer.precision resolved for this machine)
 
     @property
     def examples_per_second(self) -> float:
@@ -139,6 +141,7 @@ def fine_tune(
     trained: Sequence[bool] | None = None,
     soft: Sequence[Sequence[float] | None] | None = None,
     blind: tuple[Sequence[str], Sequence[str] | None] | None = None,
+    labelled: Sequence[bool] | None = None,
 ) -> TrainStats:
     """Train ``model`` in place on (text, actor id, stance id) triples; return throughput stats.
 
@@ -154,7 +157,8 @@ def fine_tune(
     cross-entropy trains on (a copy that serves only as a partner is not). ``soft``: per example, the teacher's
     actor and stance probabilities in the head's column order, or None (weighted by ``cfg.distill_weight``).
     ``blind``: the texts and contexts with every actor mention masked; the stance columns are read from a second
-    pass over them (a stance head blind to the speaker).
+    pass over them (a stance head blind to the speaker). ``labelled``: which examples the labels' cross-entropy
+    reads; the others (a distillation pool) learn from ``soft`` alone, which they must have.
     """
     import time
 
@@ -191,8 +195,15 @@ def fine_tune(
     sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * total), total)
     a_t = torch.tensor(list(actor_ids), device=device)
     s_t = torch.tensor(list(stance_ids), device=device)
-    bf16 = cfg.precision == "bf16"
-    ce = torch.nn.CrossEntropyLoss()
+    from .precision import choose_training
+
+    choice = choose_training(getattr(cfg.precision, "value", cfg.precision), device.type)
+    log.info("%s: training in %s (%s)", description, choice.precision, choice.reason)
+    bf16 = choice.precision == "bf16"
+    ce = torch.nn.CrossEntropyLoss(reduction="none")
+    hard = torch.tensor([True] * len(ids) if labelled is None else list(labelled), device=device)
+    if soft is None and not bool(hard.all()):
+        raise KpstanceError("training examples without labels need a teacher's distributions (trainer.distill_weight)")
     extra = _ExtraLoss(cfg, layout, partners, soft, device)
 
     def one_pass(idx: list[int], ids: Sequence[Sequence[int]], tti: Any) -> Any:
@@ -231,9 +242,9 @@ def fine_tune(
                 if position <= done:
                     continue
                 logits = run_batch(batch)
-                loss = (cfg.actor_weight * ce(logits[:, layout.actor_index], a_t[batch])
-                        + ce(logits[:, layout.stance_index], s_t[batch]))
-                loss = extra(loss, logits, batch, position, run_batch)
+                per = (cfg.actor_weight * ce(logits[:, layout.actor_index], a_t[batch])  # per example
+                       + ce(logits[:, layout.stance_index], s_t[batch]))
+                loss = extra(per, hard[batch], logits, batch, position, run_batch)
                 loss.backward()
                 if cfg.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
@@ -255,7 +266,7 @@ def fine_tune(
         raise KpstanceError(f"{description}: no training step ran ({total} planned); check trainer.epochs and "
                             "trainer.max_steps")
     model.eval()
-    return TrainStats(step, seen, time.perf_counter() - t0, loss_val)
+    return TrainStats(step, seen, time.perf_counter() - t0, loss_val, choice.precision)
 
 
 class _ExtraLoss:
@@ -276,15 +287,20 @@ class _ExtraLoss:
             self.has_soft = torch.tensor([r is not None for r in soft], device=device)
             self.soft = torch.tensor([list(r) if r is not None else [1.0] * width for r in soft], device=device)
 
-    def __call__(self, loss: Any, logits: Any, batch: list[int], position: int, forward: Callable[[list[int]], Any]
-                 ) -> Any:
+    def __call__(self, ce: Any, hard: Any, logits: Any, batch: list[int], position: int,
+                 forward: Callable[[list[int]], Any]) -> Any:
+        """The batch's loss from its examples' cross-entropies ``ce`` (read where ``hard``): a labelled example with a
+        teacher's distribution weighs its cross-entropy by 1 - distill_weight and the KL by distill_weight, one
+        without by 1 and 0, a pool example (no label) its KL by 1; then the logit-pairing term."""
         import torch
 
+        w_ce = hard.float()
+        per = ce * w_ce
         if self.soft is not None:
-            has = self.has_soft[batch]
-            if bool(has.any()):
-                kl = self._kl(logits[has], self.soft[batch][has])
-                loss = loss * (1 - self.alpha * has.float().mean()) + self.alpha * kl * has.float().mean()
+            has = self.has_soft[batch].float()
+            w_kl = has * torch.where(hard, self.alpha, 1.0)
+            per = per * (1 - self.alpha * has) + w_kl * self._kl(logits, self.soft[batch])
+        loss = per.mean()
         pairs = [(k, js[(position * 7919 + i) % len(js)]) for k, i in enumerate(batch)
                  if (js := self.partners.get(i))]
         if pairs:
@@ -294,7 +310,8 @@ class _ExtraLoss:
         return loss
 
     def _kl(self, logits: Any, probs: Any) -> Any:
-        """Temperature-scaled KL(teacher || student), summed over the two heads, times T² (Hinton et al. 2015)."""
+        """Per example: temperature-scaled KL(teacher || student), summed over the two heads, times T² (Hinton et al.
+        2015)."""
         import torch
 
         t = self.temperature
@@ -303,7 +320,7 @@ class _ExtraLoss:
             teacher = torch.log(probs[:, cols].clamp_min(1e-8)) / t
             teacher = torch.softmax(teacher, dim=-1)
             student = torch.log_softmax(logits[:, cols] / t, dim=-1)
-            out = out + torch.nn.functional.kl_div(student, teacher, reduction="batchmean") * t * t
+            out = out + torch.nn.functional.kl_div(student, teacher, reduction="none").sum(-1) * t * t
         return out
 
 

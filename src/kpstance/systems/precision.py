@@ -122,6 +122,34 @@ def choose(requested: str, device: str, n_units: int | None = None, flags: Calla
     return Choice("fp32", f"auto: no native bf16 on this CPU; not int8: {why}")
 
 
+def choose_training(requested: str, device: str, flags: Callable[[], set[str]] = cpu_flags) -> Choice:
+    """The number format a training run computes in: fp32 or bf16 autocast (the weights stay fp32 either way).
+
+    ``auto`` takes ``$KPSTANCE_PRECISION`` where it names fp32 or bf16, else bf16 where the CPU (or GPU) computes it
+    natively and fp32 otherwise: on an EPYC with avx512_bf16 the default run trained 1.9x faster in bf16 with the same
+    test figures within a seed's spread; where bf16 is emulated it runs at a quarter of fp32's speed."""
+    from ..errors import KpstanceError
+
+    if requested not in ("auto", "fp32", "bf16"):
+        raise KpstanceError(f"unknown training precision '{requested}' (one of auto, fp32, bf16)")
+    if requested == "auto" and os.environ.get(ENV, "").strip().lower() in ("fp32", "bf16"):
+        return Choice(os.environ[ENV].strip().lower(), f"${ENV}")
+    if requested != "auto":
+        if requested == "bf16" and device == "cpu" and not set(BF16_FLAGS) & flags():
+            warn_once("bf16", BF16_EMULATED)
+        return Choice(requested, "asked for")
+    if device != "cpu":
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return Choice("bf16", "auto: CUDA computes bf16 natively")
+        return Choice("fp32", "auto: this CUDA device has no native bf16")
+    native = sorted(set(BF16_FLAGS) & flags())
+    if native:
+        return Choice("bf16", f"auto: the CPU computes bf16 natively ({', '.join(native)})")
+    return Choice("fp32", "auto: no native bf16 on this CPU")
+
+
 def warn_once(key: str, message: str) -> None:
     """One warning line on stderr per process, however many predictors are loaded."""
     if key in _warned:

@@ -61,7 +61,7 @@ class TransformerSystem(System):
             self.model, self.tokenizer, texts, [a2i[a] for a, _ in labels], [s2i[s] for _, s in labels], layout,
             self.cfg.trainer, self.seed, self.cfg.encoder.max_length, description, checkpoint_dir,
             pairs=ctx, partners=partners, trained=trained, soft=soft if any(p is not None for p in soft) else None,
-            blind=blind,
+            blind=blind, labelled=[not u.extra.get("teacher_only") for u in units],
         )
         st = self.stats
         log.info("%s: %d steps, %d examples in %.1fs (%.1f examples/s), final loss %.4f", description,

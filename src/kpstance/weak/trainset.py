@@ -116,6 +116,48 @@ def alias_part(parts: Sequence[TrainPart], scheme: LabelScheme, n: int, seed: in
     return TrainPart("alias-varied copies", units, labels, count_key="n_alias_train")
 
 
+def teacher_pool(cfg: Any, scheme: LabelScheme, avoid: Sequence[str], parts: Sequence[TrainPart],
+                 speakers_of: Callable[[Sequence[Unit]], Sequence[str | None]] | None = None) -> list[TrainPart]:
+    """The transfer pool of a distilling run (``data.teacher.pool_*``): texts the student learns from the teacher's
+    distributions alone (``extra["teacher_only"]``; the labels kept with them are never trained on). Swapped copies
+    take names drawn with another seed than the labelled copies', and ids of their own."""
+    t = cfg.data.teacher
+    n_swap, n_alias, n_synth = int(t.pool_swap), int(t.pool_alias), int(t.pool_synthetic)
+    if not float(cfg.trainer.get("distill_weight", 0.0) or 0.0) or not (n_swap or n_alias or n_synth):
+        return []
+    from .swap import Swapper, swap_units, vary_units
+
+    seed = int(cfg.seed) + 7_919  # not the labelled copies' names
+    units: list[Unit] = []
+    labels: list[tuple[str, str]] = []
+
+    def add(u: Unit, label: tuple[str, str], source: str) -> None:
+        units.append(replace(u, id=f"{u.id}~pool", article_id=f"{u.article_id}~pool",
+                             extra={**u.extra, "teacher_only": True, "pool": source}))
+        labels.append(label)
+
+    if n_synth:
+        gen = Generator(cfg.data.synthetic.templates, scheme)
+        for e in gen.generate(n_synth, int(cfg.data.synthetic.seed) + seed, list(avoid),
+                              float(cfg.evaluation.max_overlap)):
+            add(e.unit(), (e.actor, e.stance), "synthetic")
+    swapper = Swapper(scheme, seed)
+    for p in parts:
+        if n_swap:
+            said = speakers_of(p.units) if speakers_of is not None else None
+            copies, _ = swap_units(swapper, p.units, [a for a, _ in p.labels], n_swap, said)
+            for c in copies:
+                add(replace(c.unit, extra={k: v for k, v in c.unit.extra.items() if k != "swap_of"}),
+                    (c.target, p.labels[c.index][1]), "swap")
+        if n_alias:
+            for c in vary_units(swapper, p.units, n_alias):
+                add(replace(c.unit, extra={k: v for k, v in c.unit.extra.items() if k != "alias_of"}),
+                    p.labels[c.index], "alias")
+    log.info("distillation pool: %d units the teacher alone labels (%s)", len(units),
+             ", ".join(f"{k} {sum(u.extra['pool'] == k for u in units)}" for k in ("synthetic", "swap", "alias")))
+    return [TrainPart("distillation pool", units, labels, count_key="n_pool_train")]
+
+
 class TrainingData:
     """The parts every training set shares, and how to add the article's units."""
 
