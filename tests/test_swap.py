@@ -180,7 +180,7 @@ def test_a_run_measures_the_swap_after_its_other_keys(smoke_run):
         assert m[f"{prefix}dev_counter_n"] > 0 and 0 <= m[f"{prefix}dev_counter_stance_macro_f1"] <= 1
     # the rules read stance from the words: the names hardly move them
     assert m["rules_test_swap_stance_flip"] < 0.05 and m["rules_test_swap_actor_follow"] > 0.8
-    assert m["n_swap_train"] > 0  # one speaker-swapped copy per training unit by default
+    assert m["n_swap_train"] > 0  # speaker-swapped copies of the training units by default (two each)
     # new keys come after every earlier one, so metrics.json keeps its order
     assert keys.index("dev_swap_stance_flip") > keys.index("labels_sha256")
     rows = (smoke_run["tmp"] / "run" / "swap_predictions.jsonl").read_text(encoding="utf-8").splitlines()

@@ -26,7 +26,7 @@ SPEC_CASES = (
     "background_history", "procedural", "technical", "nested_report_neutral", "nested_report_judged",
     "condemnation_pressure", "condemnation_calm", "condemnation_bare", "opposing_coercion", "defiance",
     "negation_talks", "negation_no_option", "negation_sanctions_alone", "mixed_but", "human_cost",
-    "headline_literal", "headline_no_agent",
+    "headline_literal", "headline_no_agent", "direction",
 )
 CARRIED = ("pronoun_speaker", "surname_alone", "title_alone", "quote_multi_sentence", "quote_continuation")
 
@@ -102,6 +102,30 @@ def test_actors_appear_in_roles_that_fit_them(corpus):
     assert set(freeze) >= {"china", "russia"}
     assert {e.actor for e in ex if "defiance" in e.tags and "agent" in e.tags} <= {"north_korea", "united_states",
                                                                                      "south_korea", "japan"}
+
+
+def test_direction_units_tell_the_stance_by_the_step_alone(corpus, scheme):
+    """The specification's direction rule: the banks of a pair hold the same steps, one lowering tension and one
+    raising it, so a unit's topic and actor say nothing of its stance; only the direction (and a negation) does."""
+    import yaml
+
+    phrases = yaml.safe_load(TEMPLATES.read_text(encoding="utf-8"))["phrases"]
+    pairs = [(k, k.replace("_down_", "_up_")) for k in phrases if "_down_" in k]
+    assert len(pairs) >= 5
+    for down, up in pairs:
+        assert len(phrases[down]) == len(phrases[up]) and not set(phrases[down]) & set(phrases[up]), down
+    units = [e for e in corpus[0] if "direction" in e.tags]
+    by_actor = Counter((e.actor, e.stance) for e in units)
+    for actor in scheme.actors:  # every actor takes steps both ways
+        for stance in ("hardline", "conciliatory"):
+            assert by_actor[(actor.name, stance)] >= 3, (actor.name, stance)
+    for e in units:
+        negated = " would not " in e.text
+        down = any(p.split("{")[0].strip() in e.text for k, _ in pairs for p in phrases[k])
+        if "voted" in e.text:
+            assert e.stance == ("conciliatory" if "voted against" in e.text else "hardline"), e
+        elif down != any(p.split("{")[0].strip() in e.text for _, k in pairs for p in phrases[k]):
+            assert e.stance == ("conciliatory" if down != negated else "hardline"), e
 
 
 @pytest.mark.parametrize("tag, actor, stance", [
