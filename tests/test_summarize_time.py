@@ -257,15 +257,35 @@ def test_summarize_cli_reads_a_predictions_table_by_month(smoke_run, tmp_path):
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
     assert {x["actor"] for x in got} == {"russia", "china"} and {x["period"] for x in got} == {"all"}
-    assert sum(x["units"] for x in got) <= len(text)
+    from kpstance.eval.summary import NEWS_KINDS
+
+    pred = pd.read_csv(tables["csv"])  # the units the filters keep, counted from the table itself
+    kept = pred[(pred.outlet == "Yonhap") & pred.kind.isin(NEWS_KINDS)]
+    assert {x["actor"]: x["units"] for x in got} == {a: int((kept.actor == a).sum()) for a in ("russia", "china")}
     r = run_cli("summarize", model, "--input", str(tables["csv"]), "--actors", "atlantis")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown actor atlantis" in r.stderr
 
 
-def test_share_accuracy_scores_every_estimator_on_dated_gold_with_cross_fitting(smoke_predictor, tmp_path):
+def test_share_accuracy_scores_every_estimator_on_dated_gold_with_cross_fitting(smoke_predictor, tmp_path,
+                                                                                  monkeypatch):
     """The measurement behind the default estimator: every estimator scored per split, actor and year, each split
-    corrected with what the other split measured."""
+    corrected with what the other split measured. The tiny random model's actor head gives every unit one actor, so
+    its actor distribution is replaced by the sentence's capital (the stance head stays the model's): the shares of
+    an actor are then estimated from its own units, whatever the random model learnt."""
+    import numpy as np
+
     from kpstance.eval.share_accuracy import share_accuracy
+
+    real = smoke_predictor.predict_proba
+
+    def by_capital(texts, *args, **kwargs):
+        pa, ps = real(texts, *args, **kwargs)
+        pa = np.full_like(pa, 0.01)
+        for i, t in enumerate(texts):
+            pa[i, smoke_predictor.actors.index({"Moscow": "russia", "Beijing": "china"}.get(t.split()[0], "none"))] = 1
+        return pa / pa.sum(1, keepdims=True), ps
+
+    monkeypatch.setattr(smoke_predictor, "predict_proba", by_capital)
 
     said = [("Moscow called for talks without conditions.", "russia", "conciliatory"),
             ("Moscow condemned the drills near its border.", "russia", "hardline"),

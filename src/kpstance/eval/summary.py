@@ -248,8 +248,10 @@ class Counts:
         self._counts, self._probs = np.zeros(shape), np.zeros(shape)
 
     def periods(self) -> list[date]:
+        """The periods of the table; a whole-input summary (``--by all``) always has its one period, so every actor
+        asked for gets its rows (empty where nothing was counted) instead of an empty table."""
         self.flush()
-        return period_range(self.point, self.by)
+        return [ALL] if self.by == "all" else period_range(self.point, self.by)
 
 
 def _stance_probs(row: Mapping[str, Any], stances: Sequence[str], keys: Sequence[str], where: str
