@@ -27,7 +27,7 @@ from ..systems.teacher import teacher_targets
 from ..weak.analysis import dev_votes
 from ..weak.scheme import LabelScheme
 from ..weak.silver import silver_labels
-from ..weak.trainset import TrainingData, TrainPart, alias_part, swap_part, teacher_pool
+from ..weak.trainset import TrainingData, TrainPart, alias_part, swap_part, teacher_pool, wants_pool
 from .prepare import Run, prepare
 
 log = logging.getLogger("kpstance")
@@ -114,9 +114,7 @@ def training_data(cfg: Any, scheme: LabelScheme, corpora: Sequence[GoldCorpus], 
     n_swap, n_alias, pairing = int(cfg.data.swap_augment), int(cfg.data.alias_augment), cfg.trainer.pair_weight > 0
     augment = None
     avoid = [t for c in corpora for t in c.scored_texts()]
-    pool = float(cfg.trainer.distill_weight) > 0 and any(
-        int(cfg.data.teacher[k]) for k in ("pool_swap", "pool_alias", "pool_synthetic"))
-    if n_swap or n_alias or pairing or pool:
+    if n_swap or n_alias or pairing or wants_pool(cfg):
         from ..systems.context import speakers
 
         def augment(shared: Sequence[TrainPart]) -> list[TrainPart]:

@@ -91,17 +91,12 @@ def choose(requested: str, device: str, n_units: int | None = None, flags: Calla
             raise KpstanceError("int8 needs torchao: pip install 'kpstance[int8]'")
         return Choice("int8", "asked for")
     if requested == "bf16":
-        if device == "cpu" and not set(BF16_FLAGS) & flags():
-            warn_once("bf16", BF16_EMULATED)
+        _warn_if_emulated(device, flags)
         return Choice("bf16", "asked for")
     if requested == "fp32":
         return Choice("fp32", "asked for")
     if device != "cpu":
-        import torch
-
-        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-            return Choice("bf16", "auto: CUDA computes bf16 natively")
-        return Choice("fp32", "auto: this CUDA device has no native bf16")
+        return _auto_on_cuda()
     have = flags()
     int8_cpu = sorted(set(INT8_FLAGS) & have)
     bf16_cpu = sorted(set(BF16_FLAGS) & have)
@@ -135,19 +130,29 @@ def choose_training(requested: str, device: str, flags: Callable[[], set[str]] =
     if requested == "auto" and os.environ.get(ENV, "").strip().lower() in ("fp32", "bf16"):
         return Choice(os.environ[ENV].strip().lower(), f"${ENV}")
     if requested != "auto":
-        if requested == "bf16" and device == "cpu" and not set(BF16_FLAGS) & flags():
-            warn_once("bf16", BF16_EMULATED)
+        if requested == "bf16":
+            _warn_if_emulated(device, flags)
         return Choice(requested, "asked for")
     if device != "cpu":
-        import torch
-
-        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-            return Choice("bf16", "auto: CUDA computes bf16 natively")
-        return Choice("fp32", "auto: this CUDA device has no native bf16")
+        return _auto_on_cuda()
     native = sorted(set(BF16_FLAGS) & flags())
     if native:
         return Choice("bf16", f"auto: the CPU computes bf16 natively ({', '.join(native)})")
     return Choice("fp32", "auto: no native bf16 on this CPU")
+
+
+def _auto_on_cuda() -> Choice:
+    """``auto`` on a GPU, for prediction and training alike: bf16 where the device computes it natively."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return Choice("bf16", "auto: CUDA computes bf16 natively")
+    return Choice("fp32", "auto: this CUDA device has no native bf16")
+
+
+def _warn_if_emulated(device: str, flags: Callable[[], set[str]]) -> None:
+    if device == "cpu" and not set(BF16_FLAGS) & flags():
+        warn_once("bf16", BF16_EMULATED)
 
 
 def warn_once(key: str, message: str) -> None:

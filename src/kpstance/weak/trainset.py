@@ -116,15 +116,22 @@ def alias_part(parts: Sequence[TrainPart], scheme: LabelScheme, n: int, seed: in
     return TrainPart("alias-varied copies", units, labels, count_key="n_alias_train")
 
 
+def wants_pool(cfg: Any) -> bool:
+    """Whether the run distils and asks for a transfer pool (``data.teacher.pool_*``)."""
+    t = cfg.data.teacher
+    return bool(float(cfg.trainer.get("distill_weight", 0.0) or 0.0)
+                and (int(t.pool_swap) or int(t.pool_alias) or int(t.pool_synthetic)))
+
+
 def teacher_pool(cfg: Any, scheme: LabelScheme, avoid: Sequence[str], parts: Sequence[TrainPart],
                  speakers_of: Callable[[Sequence[Unit]], Sequence[str | None]] | None = None) -> list[TrainPart]:
     """The transfer pool of a distilling run (``data.teacher.pool_*``): texts the student learns from the teacher's
     distributions alone (``extra["teacher_only"]``; the labels kept with them are never trained on). Swapped copies
     take names drawn with another seed than the labelled copies', and ids of their own."""
+    if not wants_pool(cfg):
+        return []
     t = cfg.data.teacher
     n_swap, n_alias, n_synth = int(t.pool_swap), int(t.pool_alias), int(t.pool_synthetic)
-    if not float(cfg.trainer.get("distill_weight", 0.0) or 0.0) or not (n_swap or n_alias or n_synth):
-        return []
     from .swap import Swapper, swap_units, vary_units
 
     seed = int(cfg.seed) + 7_919  # not the labelled copies' names
