@@ -68,7 +68,9 @@ def test_splits_are_disjoint_by_report_and_roughly_half_a_fifth_and_the_rest(ms)
         for g in a.gold:
             by_url.setdefault(g["source_url"], set()).add(a.split)
     assert all(len(s) == 1 for s in by_url.values()), [u for u, s in by_url.items() if len(s) > 1]
-    n = Counter(r["split"] for r in ms.records)
+    # the training batches (ids ``tr…``) are written for training alone; the other units keep their split shares
+    assert all(r["split"] == "train" for r in ms.records if r["id"].startswith("tr"))
+    n = Counter(r["split"] for r in ms.records if not r["id"].startswith("tr"))
     total = sum(n.values())
     assert 0.4 <= n["train"] / total <= 0.6 and 0.15 <= n["dev"] / total <= 0.25 and 0.25 <= n["test"] / total <= 0.35
     arts = Counter(a.split for a in ms.articles)
@@ -173,19 +175,24 @@ def test_every_multisource_key_can_be_set_on_the_command_line(tmp_path):
     assert (cfg.data.multisource.repeat, cfg.data.multisource.train) == (3, True)
 
 
-def test_the_counter_prior_units_have_a_blind_second_label_and_kappa_recorded(ms, scheme):
-    """Issue 18's units: every one (sentences and article units) has a second labelling; wherever the final label
-    differs from it, the unit's note records the adjudication; κ is recorded and meets the corpus goals."""
+def test_the_counter_prior_and_training_units_have_a_blind_second_label_and_kappa_recorded(ms, scheme):
+    """Issue 18's units and the training batch: every one (sentences and article units) has a second labelling;
+    wherever the final label differs from it, the unit's note records the adjudication; κ is recorded per batch and
+    meets the corpus goals."""
     second = {r["id"]: r for r in map(json.loads, (MS / "second_labels.jsonl").read_text().splitlines())}
-    new = [r for r in ms.records + [g for a in ms.articles for g in a.gold] if r["id"].startswith("cp")]
-    assert len(new) >= 600 and {r["id"] for r in new} == set(second)
-    for r in new:
+    units = ms.records + [g for a in ms.articles for g in a.gold]
+    new = [r for r in units if r["id"].startswith("cp")]
+    batch = [r for r in units if r["id"].startswith("tr")]
+    assert len(new) >= 600 and {r["id"] for r in new + batch} == set(second)
+    agreement = json.loads((MS / "second_agreement.json").read_text())
+    assert agreement["train_batch"]["n"] == len(batch)
+    assert agreement["train_batch"]["actor_kappa"] >= 0.85 and agreement["train_batch"]["stance_kappa"] >= 0.75
+    for r in new + batch:
         s = second[r["id"]]
         assert s["actor"] in scheme.actor_labels and s["stance"] in scheme.stance_labels
         if (s["actor"], s["stance"]) != (r["actor"], r["stance"]):
             assert "Adjudicated" in r["note"], r["id"]
-    agreement = json.loads((MS / "second_agreement.json").read_text())
-    assert agreement["all"]["n"] == len(second)
+    assert agreement["all"]["n"] == len(new)
     assert agreement["all"]["actor_kappa"] >= 0.85 and agreement["all"]["stance_kappa"] >= 0.75
     slices = Counter((r["actor"], r["stance"]) for r in new)
     for cell in [("united_states", "conciliatory"), ("japan", "conciliatory"), ("south_korea", "conciliatory"),
