@@ -112,6 +112,9 @@ class TeacherConfig:
     pool_swap: int = 0
     pool_alias: int = 0
     pool_synthetic: int = 0
+    # `pool_direction` direction-flipped copies of every gold and synthetic training unit (weak.direction: one step
+    # word turned into its reverse, "suspend" -> "resume"), which only the teacher labels
+    pool_direction: int = 0
 
 
 @dataclass
@@ -358,6 +361,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.teacher.pool_swap": _at_least(0),
     "data.teacher.pool_alias": _at_least(0),
     "data.teacher.pool_synthetic": _at_least(0),
+    "data.teacher.pool_direction": _at_least(0),
     "data.alias_augment": _at_least(0),
     "trainer.pair_weight": _NOT_NEGATIVE,
     "trainer.actor_weight": _ABOVE_ZERO,

@@ -82,6 +82,8 @@ class LabelScheme:
     situation: dict[str, tuple[str, ...]] = field(hash=False, default_factory=dict)
     cues: dict[str, tuple[str, ...]] = field(hash=False, default_factory=dict)
     names: NameTable = field(hash=False, compare=False, default_factory=NameTable)
+    # a step and its reverse, form by form (``directions`` in the YAML; ``weak.direction``)
+    directions: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
     source: str = ""
     sha256: str = ""
 
@@ -204,6 +206,7 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
         situation=_section(data, "situation_subjects", SITUATION_LISTS, p),
         cues=cues,
         names=_names(data.get("names"), [a.name for a in actors], p),
+        directions=_directions(data.get("directions"), p),
         source=str(p),
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
     )
@@ -262,6 +265,35 @@ def _yaml_line(path: Path, keys: Sequence[str]) -> int | None:
             break
         line, node = hit[0].start_mark.line + 1, hit[1]
     return line
+
+
+def _directions(raw: object, p: Path) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    """The ``directions`` list, checked: each entry two lists of non-empty strings of equal length (forms aligned).
+    Errors name the file and the entry's line."""
+    if raw is None:
+        return ()
+
+    def line_of(i: int) -> int | None:
+        try:
+            node = yaml.compose(p.read_text(encoding="utf-8-sig"))
+            seq = next(v for k, v in node.value if k.value == "directions")
+            return seq.value[i].start_mark.line + 1
+        except Exception:  # noqa: BLE001 (a composed config names a file that may not be there)
+            return None
+
+    if not isinstance(raw, list):
+        raise KpstanceError("'directions' must be a list of [forms of a step, forms of its reverse]", p,
+                            _yaml_line(p, ("directions",)))
+    out = []
+    for i, entry in enumerate(raw):
+        ok = (isinstance(entry, list) and len(entry) == 2
+              and all(isinstance(side, list) and side and all(isinstance(w, str) and w.strip() for w in side)
+                      for side in entry))
+        if not ok or len(entry[0]) != len(entry[1]):
+            raise KpstanceError(f"directions[{i}]: expected two lists of words with as many forms each (a step's "
+                                "forms, then its reverse's, aligned)", p, line_of(i))
+        out.append((tuple(w.strip() for w in entry[0]), tuple(w.strip() for w in entry[1])))
+    return tuple(out)
 
 
 def _names(raw: object, actors: Sequence[str], p: Path) -> NameTable:

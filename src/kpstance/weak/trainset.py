@@ -120,7 +120,7 @@ def wants_pool(cfg: Any) -> bool:
     """Whether the run distils and asks for a transfer pool (``data.teacher.pool_*``)."""
     t = cfg.data.teacher
     return bool(float(cfg.trainer.get("distill_weight", 0.0) or 0.0)
-                and (int(t.pool_swap) or int(t.pool_alias) or int(t.pool_synthetic)))
+                and (int(t.pool_swap) or int(t.pool_alias) or int(t.pool_synthetic) or int(t.pool_direction)))
 
 
 def teacher_pool(cfg: Any, scheme: LabelScheme, avoid: Sequence[str], parts: Sequence[TrainPart],
@@ -132,6 +132,8 @@ def teacher_pool(cfg: Any, scheme: LabelScheme, avoid: Sequence[str], parts: Seq
         return []
     t = cfg.data.teacher
     n_swap, n_alias, n_synth = int(t.pool_swap), int(t.pool_alias), int(t.pool_synthetic)
+    n_dir = int(t.pool_direction)
+    from .direction import DirectionFlipper
     from .swap import Swapper, swap_units, vary_units
 
     seed = int(cfg.seed) + 7_919  # not the labelled copies' names
@@ -148,10 +150,10 @@ def teacher_pool(cfg: Any, scheme: LabelScheme, avoid: Sequence[str], parts: Seq
         for e in gen.generate(n_synth, int(cfg.data.synthetic.seed) + seed, list(avoid),
                               float(cfg.evaluation.max_overlap)):
             add(e.unit(), (e.actor, e.stance), "synthetic")
-    swapper = Swapper(scheme, seed)
+    swapper, flipper = Swapper(scheme, seed), DirectionFlipper(scheme)
     for p in parts:
+        said = speakers_of(p.units) if speakers_of is not None and (n_swap or n_dir) else None
         if n_swap:
-            said = speakers_of(p.units) if speakers_of is not None else None
             copies, _ = swap_units(swapper, p.units, [a for a, _ in p.labels], n_swap, said)
             for c in copies:
                 add(replace(c.unit, extra={k: v for k, v in c.unit.extra.items() if k != "swap_of"}),
@@ -160,8 +162,13 @@ def teacher_pool(cfg: Any, scheme: LabelScheme, avoid: Sequence[str], parts: Seq
             for c in vary_units(swapper, p.units, n_alias):
                 add(replace(c.unit, extra={k: v for k, v in c.unit.extra.items() if k != "alias_of"}),
                     p.labels[c.index], "alias")
+        if n_dir:  # the label kept with a flipped copy is the original's, never trained on
+            for f in flipper.copies(p.units, n_dir, seed, said):
+                add(replace(f.unit, extra={k: v for k, v in f.unit.extra.items() if k != "direction_of"}),
+                    p.labels[f.index], "direction")
     log.info("distillation pool: %d units the teacher alone labels (%s)", len(units),
-             ", ".join(f"{k} {sum(u.extra['pool'] == k for u in units)}" for k in ("synthetic", "swap", "alias")))
+             ", ".join(f"{k} {sum(u.extra['pool'] == k for u in units)}"
+                       for k in ("synthetic", "swap", "alias", "direction")))
     return [TrainPart("distillation pool", units, labels, count_key="n_pool_train")]
 
 
