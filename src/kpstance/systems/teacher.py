@@ -111,7 +111,8 @@ def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, column
     if not model:
         have = "no teacher outputs" if stored is None else "teacher outputs made for another training set"
         raise KpstanceError(f"{have} ({len(missing)} of this run's {len(set(keys))} training examples are not in "
-                            f"them): run `{REGENERATE}`, or set data.teacher.model to a saved teacher", path)
+                            f"them): run `{REGENERATE}`, set data.teacher.model to a saved teacher, or train without one "
+                            "(trainer.distill_weight=0)", path)
     from .predictor import StancePredictor
 
     teacher = StancePredictor.load(model)
