@@ -293,3 +293,17 @@ def test_group_batches_below_one_is_refused(tmp_path):
 
     with pytest.raises(KpstanceError, match="'trainer.group_batches': must be at least 1"):
         validate(compose(["trainer.group_batches=0"], tmp_path))
+
+
+def test_every_experiment_file_composes_and_validates(tmp_path):
+    """An experiment states its differences from the defaults; each must still make a valid config."""
+    from kpstance.config import validate
+
+    folder = ROOT / "configs" / "experiment"
+    names = sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml"))
+    assert "ablation/distill_direction" in names
+    for name in names:
+        cfg = validate(compose([f"experiment={name}"], tmp_path))
+        assert cfg.task_name, name
+        if name == "ablation/distill_direction":
+            assert cfg.data.teacher.pool_direction == 1 and cfg.trainer.distill_weight == 0.5
