@@ -26,8 +26,7 @@ class Flip:
 
     index: int
     unit: Unit
-    word: str  # the word as written in the original
-    to: str  # what it became
+    word: str  # the step word as written in the original
 
 
 class DirectionFlipper:
@@ -77,5 +76,5 @@ class DirectionFlipper:
             for k, site in enumerate(sites[:n]):
                 cid = f"{u.id}~dir{k}"
                 out.append(Flip(i, replace(u, id=cid, article_id=cid, text=self.flip(u.text, site), extra=extra),
-                                site.group(0), self.partner[site.group(0).lower()]))
+                                site.group(0)))
         return out

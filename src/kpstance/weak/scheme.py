@@ -249,15 +249,20 @@ def _section(data: dict, key: str, lists: tuple[str, ...], p: Path, extra: tuple
     return out
 
 
-def _yaml_line(path: Path, keys: Sequence[str]) -> int | None:
-    """The line (1-based) of the deepest key of ``keys`` found in the YAML file ``path``, from yaml's node tree
-    (None when the file cannot be read: a composed config names a file that may not be there)."""
+def _yaml_line(path: Path, keys: Sequence[str | int]) -> int | None:
+    """The line (1-based) of the deepest key of ``keys`` found in the YAML file ``path``, from yaml's node tree: a
+    string is a mapping key, an int an item of a list (None when the file cannot be read: a composed config names a
+    file that may not be there)."""
     try:
         node = yaml.compose(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     line = None
     for key in keys:
+        if isinstance(key, int) and isinstance(node, yaml.SequenceNode) and 0 <= key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+            continue
         if not isinstance(node, yaml.MappingNode):
             break
         hit = next(((k, v) for k, v in node.value if k.value == key), None)
@@ -272,15 +277,6 @@ def _directions(raw: object, p: Path) -> tuple[tuple[tuple[str, ...], tuple[str,
     Errors name the file and the entry's line."""
     if raw is None:
         return ()
-
-    def line_of(i: int) -> int | None:
-        try:
-            node = yaml.compose(p.read_text(encoding="utf-8-sig"))
-            seq = next(v for k, v in node.value if k.value == "directions")
-            return seq.value[i].start_mark.line + 1
-        except Exception:  # noqa: BLE001 (a composed config names a file that may not be there)
-            return None
-
     if not isinstance(raw, list):
         raise KpstanceError("'directions' must be a list of [forms of a step, forms of its reverse]", p,
                             _yaml_line(p, ("directions",)))
@@ -291,7 +287,7 @@ def _directions(raw: object, p: Path) -> tuple[tuple[tuple[str, ...], tuple[str,
                       for side in entry))
         if not ok or len(entry[0]) != len(entry[1]):
             raise KpstanceError(f"directions[{i}]: expected two lists of words with as many forms each (a step's "
-                                "forms, then its reverse's, aligned)", p, line_of(i))
+                                "forms, then its reverse's, aligned)", p, _yaml_line(p, ("directions", i)))
         out.append((tuple(w.strip() for w in entry[0]), tuple(w.strip() for w in entry[1])))
     return tuple(out)
 
