@@ -3,6 +3,7 @@ actor mentions, alias-varied copies, and distillation from a teacher's stored di
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -235,6 +236,104 @@ def test_teacher_outputs_then_a_student_with_every_remedy_trains_without_the_tea
     m = train(compose(student, tmp_path / "b"))
     assert m["n_pair_partners"] > 100 and m["n_alias_train"] > 100 and m["n_swap_train"] == 0
     assert "test_swap_stance_flip" in m and Path(m["model_dir"], "kpstance.json").is_file()
+
+
+def test_cross_fitting_leaves_each_source_out_of_its_own_teacher_with_every_copy(tmp_path):
+    """A cross-fitted teacher (``data.teacher.folds``, ``data.teacher.fold``) trains on every fold but its own: the
+    folds of one data set are disjoint and cover it, a gold unit goes with its report and a copy with its original."""
+    from kpstance.config import validate
+    from kpstance.run.pipeline import labelled
+    from kpstance.run.prepare import prepare
+    from kpstance.weak.trainset import root_id
+
+    base = ["experiment=smoke", "evaluation.cv=false", "data.swap_augment=1", "data.alias_augment=1"]
+    _, data = labelled(prepare(validate(compose(base, tmp_path / "all"))))
+    everything, _ = data.build([], [])
+    copies = [u for u in everything if "~" in u.id]
+    assert copies and {data.source_of(u) for u in copies} <= {data.source_of(u) for u in everything if "~" not in u.id}
+    originals = [u for u in everything if "~" not in u.id]
+    per_source = Counter(data.source_of(u) for u in originals)
+    # the multi-source corpus's sentences go by their report: several units, one source that is none of their ids
+    assert any(n > 1 and s not in {u.id for u in originals} for s, n in per_source.items())
+    kept = {}
+    for fold in (0, 1):
+        _, d = labelled(prepare(validate(compose([*base, "data.teacher.folds=2", f"data.teacher.fold={fold}"],
+                                                 tmp_path / str(fold)))))
+        units, labels = d.build([], [])
+        assert len(units) == len(labels) and set(d.folds_of(units, 2)) == {1 - fold}
+        kept[fold] = [u.id for u in units]
+    assert not set(kept[0]) & set(kept[1]) and len(kept[0]) + len(kept[1]) == len(everything)
+    # a copy is left out with its original
+    assert all(root_id(i) in {root_id(j) for j in kept[0]} for i in kept[0] if "~" in i)
+
+
+class _FakeTeacher:
+    """A saved teacher that says one stance for everything: which teacher predicted an example shows in its row."""
+
+    def __init__(self, scheme, stance):
+        self.actors, self.stances, self.stance, self.asked = scheme.actor_labels, scheme.stance_labels, stance, []
+
+    def predict_proba(self, texts, batch_size=64, workers=None, contexts=None):
+        import numpy as np
+
+        self.asked += list(texts)
+        pa = np.full((len(texts), len(self.actors)), 1 / len(self.actors))
+        ps = np.zeros((len(texts), len(self.stances)))
+        ps[:, self.stances.index(self.stance)] = 1.0
+        return pa, ps
+
+
+def test_cross_fitted_teachers_each_predict_the_fold_they_never_saw(tmp_path, scheme, monkeypatch):
+    """With ``data.teacher.fold_models`` every example's distributions come from the teacher of its fold (a copy's
+    from its original's), the store records the teachers together, and other teachers make it again."""
+    from kpstance.systems import predictor
+    from kpstance.systems.teacher import TeacherOutputs, teacher_targets
+    from kpstance.weak.trainset import fold_of, root_id
+
+    dirs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(name.encode())
+        dirs.append(str(tmp_path / name))
+    said = {dirs[0]: "hardline", dirs[1]: "conciliatory"}
+    loaded = {}
+    monkeypatch.setattr(predictor.StancePredictor, "load",
+                        classmethod(lambda cls, m, **_: loaded.setdefault(m, _FakeTeacher(scheme, said[m]))))
+    units, labels = _toy()
+    units, labels, _ = _with_copies(scheme, units, labels)
+
+    def folds_of(us, k):
+        return [fold_of(root_id(u.id), k) for u in us]
+
+    out = tmp_path / "t.safetensors"
+    cfg = _distill_cfg(tmp_path, out, f"data.teacher.fold_models=[{dirs[0]},{dirs[1]}]", "system.context=false")
+    taught = teacher_targets(cfg, scheme, units, folds_of)
+    n_actor = len(scheme.actor_labels)
+    stance_of = [scheme.stance_labels[max(range(3), key=lambda j: u.extra["teacher"][n_actor + j])] for u in taught]
+    first = {}  # a text met in two folds (a copy that is another unit's text) is predicted once, by its first fold
+    for u, f in zip(units, folds_of(units, 2)):
+        first.setdefault(u.text, f)
+    assert set(first.values()) == {0, 1}
+    assert stance_of == [said[dirs[first[u.text]]] for u in units]
+    assert sum(len(t.asked) for t in loaded.values()) == len(first)
+    made = TeacherOutputs.read(out).teacher
+    cfg = _distill_cfg(tmp_path, out, f"data.teacher.fold_models=[{dirs[1]},{dirs[0]}]", "system.context=false")
+    again = teacher_targets(cfg, scheme, [*units, Unit.of_text("Kono wants talks now.", "new")], folds_of)
+    assert TeacherOutputs.read(out).teacher != made and len(again) == len(units) + 1
+    assert sum(len(t.asked) for t in loaded.values()) == 2 * len(first) + 1  # made again, all of it
+    with pytest.raises(KpstanceError, match="need each example's fold"):
+        teacher_targets(cfg, scheme, [*units, Unit.of_text("Abe wants talks now.", "new2")])
+
+
+@pytest.mark.parametrize("override, says", [("data.teacher.folds=1", r"0 \(no cross-fitting\) or at least 2"),
+                                            ("data.teacher.fold=3", "the fold must be below"),
+                                            ("data.teacher.fold_models=[x]", "at least 2 teachers")])
+def test_cross_fitting_settings_no_run_can_use_are_refused(tmp_path, override, says):
+    from kpstance.config import validate
+
+    more = ["data.teacher.folds=3"] if override.startswith("data.teacher.fold=") else []
+    with pytest.raises(KpstanceError, match=says):
+        validate(compose(["experiment=smoke", override, *more], tmp_path))
 
 
 def test_actor_weight_scales_the_actor_cross_entropy_in_the_loss(scheme, tmp_path):

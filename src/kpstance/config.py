@@ -115,6 +115,13 @@ class TeacherConfig:
     # `pool_direction` direction-flipped copies of every gold and synthetic training unit (weak.direction: one step
     # word turned into its reverse, "suspend" -> "resume"), which only the teacher labels
     pool_direction: int = 0
+    # cross-fitting: a teacher trained with `folds` = K >= 2 and `fold` = k leaves out of training every example whose
+    # source (a gold report, an article, a synthetic article; its copies go with it) falls in fold k of K, so that
+    # its distributions on fold k are its reading of text it never saw; a student with `fold_models` (the K such
+    # teachers, in fold order) takes each example's distributions from the teacher that left its fold out
+    folds: int = 0
+    fold: int = 0
+    fold_models: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -362,6 +369,8 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.teacher.pool_alias": _at_least(0),
     "data.teacher.pool_synthetic": _at_least(0),
     "data.teacher.pool_direction": _at_least(0),
+    "data.teacher.folds": ((lambda v: v == 0 or v >= 2), "0 (no cross-fitting) or at least 2"),
+    "data.teacher.fold": _at_least(0),
     "data.alias_augment": _at_least(0),
     "trainer.pair_weight": _NOT_NEGATIVE,
     "trainer.actor_weight": _ABOVE_ZERO,
@@ -394,6 +403,12 @@ def check_ranges(cfg: Any) -> None:
     if "num_heads" in enc and enc.hidden_size % enc.num_heads:
         raise KpstanceError(f"config keys 'encoder.hidden_size' and 'encoder.num_heads': the hidden size must be a "
                             f"multiple of the number of heads, got {enc.hidden_size} and {enc.num_heads}")
+    t = OmegaConf.select(cfg, "data.teacher", default=None)
+    if t is not None and t.folds and t.fold >= t.folds:
+        raise KpstanceError(f"config keys 'data.teacher.fold' and 'data.teacher.folds': the fold must be below the "
+                            f"number of folds, got {t.fold} of {t.folds}")
+    if t is not None and len(t.fold_models) == 1:
+        raise KpstanceError("config key 'data.teacher.fold_models': cross-fitting needs at least 2 teachers, got 1")
 
 
 @functools.cache

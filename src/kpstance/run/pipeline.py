@@ -50,7 +50,7 @@ def train(cfg: Any) -> dict[str, float]:
         train_units, labels = data.build(units, [])
         train_labels = [lab for u, lab in zip(train_units, labels)  # the priors: labelled originals only
                         if not {"swap_of", "alias_of", "teacher_only"} & set(u.extra)]
-        train_units = teacher_targets(cfg, scheme, train_units)
+        train_units = teacher_targets(cfg, scheme, train_units, data.folds_of)
         final = fit_fresh(cfg, scheme, train_units, labels, "final model", run.ckpt / "final")
     if not run.main:
         return {}
@@ -89,7 +89,7 @@ def teacher_outputs(cfg: Any) -> int:
     run = prepare(cfg)
     _, data = labelled(run)
     units, _ = data.build(run.units, [])
-    return len(teacher_targets(run.cfg, run.scheme, units))
+    return len(teacher_targets(run.cfg, run.scheme, units, data.folds_of))
 
 
 def run_counts(run: Run, data: TrainingData) -> dict[str, Any]:

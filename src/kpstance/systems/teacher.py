@@ -6,6 +6,10 @@ the example as the student reads it (text and context). A run with ``trainer.dis
 its training examples' distributions from there; an example the file lacks means the data changed since the
 outputs were made, and the run is refused with one line naming ``make teacher``, unless ``data.teacher.model``
 names the saved teacher, which then predicts what is missing (and the file is rewritten with it).
+
+Cross-fitting (``data.teacher.fold_models``): K teachers, each trained without one fold of the sources
+(``data.teacher.folds``, ``data.teacher.fold``), and each example's distributions come from the teacher that never
+trained on it, so that they carry the teacher's reading of unseen text rather than the labels it fitted.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -82,9 +86,11 @@ def columns_of(scheme: LabelScheme) -> list[str]:
     return [f"actor={a}" for a in scheme.actor_labels] + [f"stance={s}" for s in scheme.stance_labels]
 
 
-def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> list[Unit]:
+def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit],
+                    folds_of: Callable[[Sequence[Unit], int], list[int]] | None = None) -> list[Unit]:
     """``units`` with the teacher's distributions in ``extra["teacher"]`` when the run distils
-    (``trainer.distill_weight`` > 0); unchanged otherwise."""
+    (``trainer.distill_weight`` > 0); unchanged otherwise. ``folds_of`` gives each unit's cross-fitting fold
+    (``TrainingData.folds_of``), which a cross-fitted teacher needs to predict what is missing."""
     if not float(cfg.trainer.get("distill_weight", 0.0) or 0.0):
         return list(units)
     from .context import contexts
@@ -99,37 +105,55 @@ def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> lis
                             f"`{REGENERATE}`", path)
     missing = sorted({k for k in keys if stored is None or k not in stored.probs})
     if missing:
-        stored = _predict_missing(cfg, path, stored, columns, units, ctx, keys, set(missing))
+        stored = _predict_missing(cfg, path, stored, columns, units, ctx, keys, set(missing), folds_of)
     log.info("distillation: teacher distributions for %d training examples (%s)", len(units), path)
     return [replace(u, extra={**u.extra, "teacher": stored.probs[k]}) for u, k in zip(units, keys)]
 
 
 def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, columns: list[str],
                      units: Sequence[Unit], ctx: Sequence[str | None], keys: Sequence[str],
-                     missing: set[str]) -> TeacherOutputs:
+                     missing: set[str], folds_of: Callable[[Sequence[Unit], int], list[int]] | None) -> TeacherOutputs:
+    fold_models = [str(m) for m in cfg.data.teacher.get("fold_models") or []]
     model = cfg.data.teacher.model
-    if not model:
+    if not model and not fold_models:
         have = "no teacher outputs" if stored is None else "teacher outputs made for another training set"
         raise KpstanceError(f"{have} ({len(missing)} of this run's {len(set(keys))} training examples are not in "
                             f"them): run `{REGENERATE}`, set data.teacher.model to a saved teacher, or train without one "
                             "(trainer.distill_weight=0)", path)
     from .predictor import StancePredictor
 
-    teacher = StancePredictor.load(model)
-    sha = weights_sha256(model)
+    models = fold_models or [str(model)]
+    for m in models:
+        if not Path(m).is_dir():
+            raise KpstanceError("no saved teacher model there", Path(m))
+    if fold_models and folds_of is None:
+        raise KpstanceError("cross-fitted teachers need each example's fold (data.teacher.fold_models)", path)
+    shas = [weights_sha256(m) for m in models]
+    # cross-fitted outputs are one teacher's: the K models in fold order
+    sha = shas[0] if len(shas) == 1 else hashlib.sha256(f"crossfit{len(shas)}:{':'.join(shas)}".encode()).hexdigest()
     if stored is not None and stored.teacher and stored.teacher != sha:
         log.warning("teacher outputs in %s came from another teacher; they are made again", path)
         stored, missing = None, set(keys)
-    todo = {k: i for i, k in enumerate(keys) if k in missing}
+    todo: dict[str, int] = {}  # one example per key: its first unit (a copy may repeat another unit's text)
+    for i, k in enumerate(keys):
+        if k in missing:
+            todo.setdefault(k, i)
     idx = list(todo.values())
-    log.info("distillation: the teacher %s predicts %d training examples", model, len(idx))
-    if teacher.actors + teacher.stances != [c.partition("=")[2] for c in columns]:  # before any prediction
-        raise KpstanceError("the teacher's labels differ from the configured scheme", Path(model))
-    pa, ps = teacher.predict_proba([units[i].text for i in idx], int(cfg.trainer.predict_batch_size),
-                                   contexts=[ctx[i] for i in idx] if cfg.system.context else None)
+    fold = folds_of([units[i] for i in idx], len(models)) if len(models) > 1 else [0] * len(idx)
     out = stored or TeacherOutputs(columns, {}, sha)
-    for row, k in enumerate(todo):
-        out.probs[k] = [*map(float, pa[row]), *map(float, ps[row])]
+    for f, m in enumerate(models):
+        mine = [i for i, g in zip(idx, fold) if g == f]
+        if not mine:
+            continue
+        teacher = StancePredictor.load(m)
+        log.info("distillation: the teacher %s predicts %d training examples%s", m, len(mine),
+                 f" (fold {f} of {len(models)})" if len(models) > 1 else "")
+        if teacher.actors + teacher.stances != [c.partition("=")[2] for c in columns]:  # before any prediction
+            raise KpstanceError("the teacher's labels differ from the configured scheme", Path(m))
+        pa, ps = teacher.predict_proba([units[i].text for i in mine], int(cfg.trainer.predict_batch_size),
+                                       contexts=[ctx[i] for i in mine] if cfg.system.context else None)
+        for row, i in enumerate(mine):
+            out.probs[keys[i]] = [*map(float, pa[row]), *map(float, ps[row])]
     out.teacher = sha
     out.write(path)
     return out

@@ -4,6 +4,7 @@ sentence dropped (no leakage) and no unit of a report that some corpus holds out
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -172,6 +173,16 @@ def teacher_pool(cfg: Any, scheme: LabelScheme, avoid: Sequence[str], parts: Seq
     return [TrainPart("distillation pool", units, labels, count_key="n_pool_train")]
 
 
+def root_id(uid: str) -> str:
+    """The id of the unit a copy was made from (copies append ``~swap target``, ``~alias0``, ``~dir0``, ``~pool``)."""
+    return uid.split("~", 1)[0]
+
+
+def fold_of(source: str, folds: int) -> int:
+    """The cross-fitting fold of a source: a hash of its name (the same on every run and machine, unlike ``hash``)."""
+    return int(hashlib.sha256(source.encode()).hexdigest()[:12], 16) % folds
+
+
 class TrainingData:
     """The parts every training set shares, and how to add the article's units."""
 
@@ -191,6 +202,14 @@ class TrainingData:
         self.labels_of = labels_of
         shared = [synthetic_part(cfg, scheme, avoid),
                   *(p.without_reports(held_reports) for p in parts), silver_corpus_part(cfg, scheme)]
+        # each unit's source, for cross-fitting: a gold unit's report, else its article; copies go with their original
+        self.sources: dict[str, str] = {}
+        for p in shared:
+            for j, u in enumerate(p.units):
+                self.sources.setdefault(root_id(u.id), p.reports[j] if p.reports else root_id(u.article_id))
+        t = cfg.data.get("teacher")
+        # a cross-fitted teacher (data.teacher.folds) trains on every fold but its own
+        self.holdout = (int(t.fold), int(t.folds)) if t is not None and int(t.get("folds", 0) or 0) else None
         if augment is not None:
             shared += augment(shared[:-1])
         self.extra: list[Unit] = []
@@ -215,9 +234,16 @@ class TrainingData:
             self.extra = [self.extra[i] for i in keep]
             self.extra_labels = [self.extra_labels[i] for i in keep]
 
+    def source_of(self, u: Unit) -> str:
+        """The source a training example comes from (its copies share it): what cross-fitting folds by."""
+        return self.sources.get(root_id(u.id), root_id(u.article_id))
+
+    def folds_of(self, units: Sequence[Unit], folds: int) -> list[int]:
+        return [fold_of(self.source_of(u), folds) for u in units]
+
     def build(self, train_units: Sequence[Unit], held_texts: Sequence[str]) -> Labelled:
         """The article's ``train_units`` (repeated) plus the shared parts, minus leaks into ``held_texts`` and
-        the protected texts."""
+        the protected texts, and minus a cross-fitted teacher's own fold."""
         own = list(train_units) * self.repeat
         units = own + self.extra
         labels = [self.labels_of(u) for u in train_units] * self.repeat + self.extra_labels
@@ -232,4 +258,10 @@ class TrainingData:
         if dropped:
             log.info("dropped %d training sentences overlapping held-out gold (Jaccard >= %.2f)", dropped,
                      self.max_overlap)
+        if self.holdout is not None:
+            fold, folds = self.holdout
+            of = self.folds_of([units[i] for i in keep], folds)
+            log.info("cross-fitting: fold %d of %d (%d training examples) left out", fold, folds,
+                     sum(f == fold for f in of))
+            keep = [i for i, f in zip(keep, of) if f != fold]
         return [units[i] for i in keep], [labels[i] for i in keep]
