@@ -123,11 +123,12 @@ def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, column
     from .predictor import StancePredictor
 
     models = fold_models or [str(model)]
-    for m in models:
-        if not Path(m).is_dir():
-            raise KpstanceError("no saved teacher model there", Path(m))
     if fold_models and folds_of is None:
         raise KpstanceError("cross-fitted teachers need each example's fold (data.teacher.fold_models)", path)
+    teachers = [StancePredictor.load(m) for m in models]  # every folder and label set checked before any prediction
+    for m, teacher in zip(models, teachers):
+        if teacher.actors + teacher.stances != [c.partition("=")[2] for c in columns]:
+            raise KpstanceError("the teacher's labels differ from the configured scheme", Path(m))
     shas = [weights_sha256(m) for m in models]
     # cross-fitted outputs are one teacher's: the K models in fold order
     sha = shas[0] if len(shas) == 1 else hashlib.sha256(f"crossfit{len(shas)}:{':'.join(shas)}".encode()).hexdigest()
@@ -141,15 +142,12 @@ def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, column
     idx = list(todo.values())
     fold = folds_of([units[i] for i in idx], len(models)) if len(models) > 1 else [0] * len(idx)
     out = stored or TeacherOutputs(columns, {}, sha)
-    for f, m in enumerate(models):
+    for f, (m, teacher) in enumerate(zip(models, teachers)):
         mine = [i for i, g in zip(idx, fold) if g == f]
         if not mine:
             continue
-        teacher = StancePredictor.load(m)
         log.info("distillation: the teacher %s predicts %d training examples%s", m, len(mine),
                  f" (fold {f} of {len(models)})" if len(models) > 1 else "")
-        if teacher.actors + teacher.stances != [c.partition("=")[2] for c in columns]:  # before any prediction
-            raise KpstanceError("the teacher's labels differ from the configured scheme", Path(m))
         pa, ps = teacher.predict_proba([units[i].text for i in mine], int(cfg.trainer.predict_batch_size),
                                        contexts=[ctx[i] for i in mine] if cfg.system.context else None)
         for row, i in enumerate(mine):
