@@ -212,6 +212,11 @@ READ_BY_THE_SPEC = [
     # a month or a calendar date recalls background; a weekday dates the news
     ("In March, North Korea launched four missiles into the sea.", ("none", "neutral")),
     ("On Friday, North Korea launched four missiles into the sea.", ("north_korea", "hardline")),
+    # ... even where a speech verb follows the date; a weekday still dates the news, a trailing source still speaks
+    ("On July 4, Pyongyang announced a successful test of a long-range missile.", ("none", "neutral")),
+    ("In April, Kim told the assembly that he could meet Trump again.", ("none", "neutral")),
+    ("On Tuesday, Pyongyang said it would hold more missile tests.", ("north_korea", "hardline")),
+    ("In April, the talks will resume in Geneva, Lavrov said.", ("russia", "conciliatory")),
     # asking another party to scrap, halt, cancel or stop its coercive step opposes it: conciliatory
     ("Pyongyang's state media urged Seoul to scrap its spring drills with the Americans.",
      ("north_korea", "conciliatory")),
@@ -288,6 +293,11 @@ READ_BY_THE_SPEC = [
     ("Washington and Seoul will end the annual command post exercise.", ("united_states", "conciliatory")),
     # raising combat readiness is a military step, not a readiness to talk
     ("The South Korean army raised its combat readiness after the launch.", ("south_korea", "hardline")),
+    # resuming a step takes the step's direction: resumed tests or drills raise tension, resumed talks lower it
+    ("Pyongyang said it would resume its missile tests.", ("north_korea", "hardline")),
+    ("Washington said the joint drills would resume in April.", ("united_states", "hardline")),
+    ("North Korea will resume nuclear testing, KCNA said.", ("north_korea", "hardline")),
+    ("Pyongyang said it would resume talks with Seoul.", ("north_korea", "conciliatory")),
     # the direction of the step: turning down talks and severing ties raise tension, letting sanctions expire and
     # loosening curbs lower it, doubting that sanctions help argues against pressure
     ("Seoul turned down the North's offer of military talks.", ("south_korea", "hardline")),

@@ -68,7 +68,12 @@ class Rules:
             rf"^(?:{_alternation(gram['coreference_determiners'])})\s+(?:{_alternation(gram['coreference_nouns'])})\b")
         self.situation_re = re.compile(rf"^(?:{_alternation(sit['determiners'])})\s+(?:{_alternation(sit['nouns'])})\b")
         self.situation_heading_re = re.compile(rf"^(?:{_alternation(sit['headings'])})s?\b")
-        self.background_re = re.compile(rf"^(?:{_alternation(sit['background_openers'])})\b")
+        self.background_re = re.compile(
+            rf"^(?:{_alternation(sit['background_openers'] + sit.get('dated_openers', ()))})\b")
+        # a calendar date or month opening the sentence ('On September 3, Pyongyang announced ...'): recalled history
+        # even where it reports what someone announced or told
+        dated = sit.get("dated_openers", ())
+        self.dated_re = re.compile(rf"^(?:{_alternation(dated)})\b") if dated else re.compile(r"(?!x)x")
         self.past_perfect_re = re.compile(
             rf"\b(?:{_alternation(sit['past_perfect'])})\s+(?:\w+\s+)?\w+(?:{_alternation(gram['participle_endings'])})\b")
         self.non_state_re = word_regex(scheme.non_state_sources, re.IGNORECASE)

@@ -30,6 +30,7 @@ GRAMMAR_LISTS = ("passive_auxiliaries", "participle_endings", "target_words", "o
                  "clause_openers", "coreference_nouns", "coreference_determiners")
 GRAMMAR_OPTIONAL = ("self_reference", "not_person_words")
 SITUATION_LISTS = ("determiners", "nouns", "headings", "background_openers", "past_perfect")
+SITUATION_OPTIONAL = ("dated_openers",)
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
         attribution=attribution,
         grammar=_section(data, "grammar", GRAMMAR_LISTS, p, extra=("agent_marker",), optional=GRAMMAR_OPTIONAL),
         agent_marker=agent_marker.strip(),
-        situation=_section(data, "situation_subjects", SITUATION_LISTS, p),
+        situation=_section(data, "situation_subjects", SITUATION_LISTS, p, optional=SITUATION_OPTIONAL),
         cues=cues,
         names=_names(data.get("names"), [a.name for a in actors], p),
         directions=_directions(data.get("directions"), p),
