@@ -298,6 +298,16 @@ READ_BY_THE_SPEC = [
     ("Washington said the joint drills would resume in April.", ("united_states", "hardline")),
     ("North Korea will resume nuclear testing, KCNA said.", ("north_korea", "hardline")),
     ("Pyongyang said it would resume talks with Seoul.", ("north_korea", "conciliatory")),
+    # a verb that stops a step lowers tension on a coercive step and raises it on one that lowers tension: calling
+    # off a summit, suspending talks or lifting a moratorium turns a de-escalating step down; two steps joined by
+    # 'and' are two steps
+    ("Trump called off the summit with Kim Jong Un.", ("united_states", "hardline")),
+    ("Pyongyang suspended the high-level talks with Seoul.", ("north_korea", "hardline")),
+    ("North Korea lifted its moratorium on nuclear tests.", ("north_korea", "hardline")),
+    ("Seoul halted its aid shipments to the North.", ("south_korea", "hardline")),
+    ("Seoul suspended the joint drills.", ("south_korea", "conciliatory")),
+    ("Pyongyang agreed to suspend its nuclear tests and hold talks.", ("north_korea", "conciliatory")),
+    ("Washington said it would not suspend the talks.", ("united_states", "conciliatory")),
     # the direction of the step: turning down talks and severing ties raise tension, letting sanctions expire and
     # loosening curbs lower it, doubting that sanctions help argues against pressure
     ("Seoul turned down the North's offer of military talks.", ("south_korea", "hardline")),

@@ -36,6 +36,9 @@ class Rules:
         self.matcher = matcher_for(scheme)
         att, gram, sit = scheme.attribution, scheme.grammar, scheme.situation
         self.verb_re = word_regex(att["speech_verbs"])
+        particles = att.get("verb_particles", ())
+        if particles:  # 'called off the summit' is a step, not speech
+            self.verb_re = re.compile(rf"{self.verb_re.pattern}(?!\s+(?:{_alternation(particles)})\b)")
         self.according_re = word_regex(att["according_to"], re.IGNORECASE)
         self.pronoun_re = word_regex(att["pronouns"])
         self.adjunct_starters = {w.lower() for w in att["adjunct_starters"]}

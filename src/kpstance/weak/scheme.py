@@ -19,13 +19,14 @@ from ..errors import KpstanceError
 
 # Cue groups: the two polar stance roles' steps, then judging words, human cost, procedure, negators; then the
 # words that settle conflicting cues (provocations among the coercive steps, refusals, limits of pressure, support,
-# what a party defies, contrast). Every group may be empty.
+# what a party defies, contrast, the verbs that stop a step). Every group may be empty.
 CUE_GROUPS = ("coercive", "deescalating", "criticism", "human_cost", "procedural", "negators", "provocation",
-              "refusal", "limits", "support", "defiance_objects", "contrast")
+              "refusal", "limits", "support", "defiance_objects", "contrast", "stopping")
 STANCE_ROLES = ("coercive", "deescalating", "neutral")
 # Word lists about how the language expresses attribution and grammar (see the label YAML for their meaning).
 ATTRIBUTION_LISTS = ("speech_verbs", "according_to", "pronouns", "adjunct_starters", "intro_words", "participle_endings",
                      "source_fillers", "copulas")
+ATTRIBUTION_OPTIONAL = ("verb_particles",)
 GRAMMAR_LISTS = ("passive_auxiliaries", "participle_endings", "target_words", "object_complement", "first_person",
                  "clause_openers", "coreference_nouns", "coreference_determiners")
 GRAMMAR_OPTIONAL = ("self_reference", "not_person_words")
@@ -187,7 +188,7 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
     if unknown:
         raise KpstanceError(f"stance_cues: unknown group(s) {sorted(unknown)}; allowed: {list(CUE_GROUPS)}", p)
     cues = {g: _strings(cues_raw.get(g), p, f"stance_cues.{g}") for g in CUE_GROUPS}
-    attribution = _section(data, "attribution", ATTRIBUTION_LISTS, p)
+    attribution = _section(data, "attribution", ATTRIBUTION_LISTS, p, optional=ATTRIBUTION_OPTIONAL)
     grammar_raw = data.get("grammar") or {}
     agent_marker = grammar_raw.get("agent_marker", "by") if isinstance(grammar_raw, dict) else "by"
     if not isinstance(agent_marker, str) or not agent_marker.strip():

@@ -51,6 +51,8 @@ class Scope:
                 if m.start() >= self.start and not any(s <= m.start() < e for s, e in spans)
             ]
 
+        self._turn_down_stopped()
+
         # 'missile' inside 'missile defence' is no launch
         self.groups["provocation"] = [
             (p, n) for p, n in self.groups["provocation"]
@@ -70,6 +72,29 @@ class Scope:
         clauses = " ".join(x[1] for x in (c.att.leading, c.att.trailing) if x)
         self.verbs = {g for g in ("criticism", "support", "refusal") if r.cue_re.get(g) and r.cue_re[g].search(clauses)}
 
+    def _turn_down_stopped(self) -> None:
+        """'suspended its talks', 'called off the summit', 'lifted its freeze on tests': a verb that stops a step
+        (``stopping``), on a step that lowers tension as its object (the next polar cue), turns that step down, as
+        'ruled out talks' does, so the pair counts as one coercive step; on a coercive step ('suspended the drills')
+        it stays de-escalating."""
+        stop_rx = self.r.cue_re.get("stopping")
+        if stop_rx is None:
+            return
+        deesc, coercive = self.groups["deescalating"], self.groups["coercive"]
+        polar = sorted([(m, True) for m, _ in deesc] + [(m, False) for m, _ in coercive], key=lambda x: x[0].start())
+        turned: list[tuple[Match, re.Match[str]]] = []
+        for m, n in deesc:
+            if not stop_rx.fullmatch(m.group()):
+                continue
+            nxt = next((x for x in polar if x[0].start() >= m.end()), None)
+            if (nxt and nxt[1] and not stop_rx.fullmatch(nxt[0].group()) and _governs(m, nxt[0])
+                    and not COORDINATION_RE.search(m.string[m.end() : nxt[0].start()])):
+                turned.append(((m, n), nxt[0]))
+        if turned:
+            gone = {id(x) for (m, _), obj in turned for x in (m, obj)}
+            self.groups["deescalating"] = [(m, n) for m, n in deesc if id(m) not in gone]
+            self.groups["coercive"] = sorted(coercive + [mn for mn, _ in turned], key=lambda x: x[0].start())
+
     def judged(self, group: str) -> bool:
         """A cue of ``group`` (not negated) in the content or in the attribution's verb."""
         return group in self.verbs or any(not n for _, n in self(group))
@@ -81,6 +106,8 @@ class Scope:
 REFUSED_WORDS = 6  # words between a refusal and the de-escalating step it refuses ('turned down the North's offer of
 # military talks')
 OBJECT_WORDS = 5  # words between a de-escalating verb and the coercive step it governs ('end the annual ... exercise')
+COORDINATION_RE = re.compile(r"\b(?:and|or|but|then)\b", re.IGNORECASE)  # 'halt its provocations and resume talks'
+# are two steps, not one governing the other
 TOPIC_WORDS = 6  # words after a procedural phrase that name its topic
 
 
