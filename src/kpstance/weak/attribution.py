@@ -57,6 +57,10 @@ class Rules:
         self.first_person_re = re.compile(rf"\b(?:{_alternation(gram['first_person'])})\b")
         self.clause_split_re = re.compile(rf"[,;:]|\b(?:{_alternation(gram['clause_openers'])})\b")
         self.relative_re = re.compile(rf"\b(?:{_alternation(gram['clause_openers'])})\b")
+        # words that join two steps ('halt its provocations and resume talks'): neither governs the other
+        coord = gram.get("coordinators", ())
+        self.coordination_re = (re.compile(rf"\b(?:{_alternation(coord)})\b", re.IGNORECASE) if coord
+                                else re.compile(r"(?!x)x"))
         # a step reported in the past passive with no agent: 'a new list of sanctions ... was published' (a present
         # passive may be a call: 'sanctions are needed')
         past = gram.get("past_auxiliaries") or PAST_AUXILIARIES

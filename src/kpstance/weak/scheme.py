@@ -29,7 +29,7 @@ ATTRIBUTION_LISTS = ("speech_verbs", "according_to", "pronouns", "adjunct_starte
 ATTRIBUTION_OPTIONAL = ("verb_particles",)
 GRAMMAR_LISTS = ("passive_auxiliaries", "participle_endings", "target_words", "object_complement", "first_person",
                  "clause_openers", "coreference_nouns", "coreference_determiners")
-GRAMMAR_OPTIONAL = ("self_reference", "not_person_words")
+GRAMMAR_OPTIONAL = ("self_reference", "not_person_words", "coordinators")
 SITUATION_LISTS = ("determiners", "nouns", "headings", "background_openers", "past_perfect")
 SITUATION_OPTIONAL = ("dated_openers",)
 

@@ -76,7 +76,7 @@ class Scope:
         """'suspended its talks', 'called off the summit', 'lifted its freeze on tests': a verb that stops a step
         (``stopping``), on a step that lowers tension as its object (the next polar cue), turns that step down, as
         'ruled out talks' does, so the pair counts as one coercive step; on a coercive step ('suspended the drills')
-        it stays de-escalating."""
+        it stays de-escalating, and across a coordinator ('halt its tests and resume talks') there are two steps."""
         stop_rx = self.r.cue_re.get("stopping")
         if stop_rx is None:
             return
@@ -88,7 +88,7 @@ class Scope:
                 continue
             nxt = next((x for x in polar if x[0].start() >= m.end()), None)
             if (nxt and nxt[1] and not stop_rx.fullmatch(nxt[0].group()) and _governs(m, nxt[0])
-                    and not COORDINATION_RE.search(m.string[m.end() : nxt[0].start()])):
+                    and not self.r.coordination_re.search(m.string[m.end() : nxt[0].start()])):
                 turned.append(((m, n), nxt[0]))
         if turned:
             gone = {id(x) for (m, _), obj in turned for x in (m, obj)}
@@ -106,8 +106,6 @@ class Scope:
 REFUSED_WORDS = 6  # words between a refusal and the de-escalating step it refuses ('turned down the North's offer of
 # military talks')
 OBJECT_WORDS = 5  # words between a de-escalating verb and the coercive step it governs ('end the annual ... exercise')
-COORDINATION_RE = re.compile(r"\b(?:and|or|but|then)\b", re.IGNORECASE)  # 'halt its provocations and resume talks'
-# are two steps, not one governing the other
 TOPIC_WORDS = 6  # words after a procedural phrase that name its topic
 
 
