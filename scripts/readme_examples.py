@@ -280,7 +280,8 @@ def render_results(doc: dict) -> str:
                  f"{_f(m, 'test_counter_stance_macro_f1')} (rules {_g(m, 'rules_test_counter_stance_macro_f1')}).")
     if "test_contrast_pair_accuracy" in m:
         swap += (f" **Direction, not topic:** of the {m['test_contrast_pairs']} test pairs of the contrast set (one "
-                 "step and its reverse), the model gets both members right in "
+                 "step and its reverse; `kpstance probe direction` runs the same test on your pairs), the model gets "
+                 "both members right in "
                  f"{100 * m['test_contrast_pair_accuracy']:.1f} % (rules "
                  f"{100 * m.get('rules_test_contrast_pair_accuracy', float('nan')):.1f} %).")
     text = (f"\nOn test the model's stance macro-F1 is {_gap(m, 'stance_macro_f1')} the rules' and its actor "

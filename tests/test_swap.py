@@ -268,3 +268,64 @@ def test_probe_swap_on_a_small_file(smoke_run, tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"kpstance: error: {bad}:1: unknown actor 'mars'")
     assert main(["probe", "swap", model, "--input", str(tmp_path / "missing.txt")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+# -- kpstance probe direction
+
+
+def test_probe_direction_on_a_small_file(smoke_run, tmp_path, capsys):
+    from kpstance.cli import _UnitReader, main
+    from kpstance.eval.score import pair_scores
+    from kpstance.systems.predictor import StancePredictor, model_scheme
+    from kpstance.text.segment import Unit
+
+    model = str(smoke_run["model_dir"])
+    lines = [
+        {"pair_id": "p1", "text": "Seoul said it would suspend the joint drills.", "stance": "conciliatory"},
+        {"pair_id": "p1", "text": "Seoul said it would expand the joint drills.", "stance": "hardline"},
+        {"pair_id": "p2", "text": "Trump lifted sanctions on Pyongyang", "stance": "conciliatory", "kind": "title"},
+        {"pair_id": "p2", "text": "Trump tightened sanctions on Pyongyang", "stance": "hardline", "kind": "title"},
+        {"pair_id": "p3", "text": "He said the talks would resume.", "stance": "conciliatory", "speaker": "Moon",
+         "split": "dev"},
+        {"pair_id": "p3", "text": "He said the talks were off.", "stance": "hardline", "speaker": "Moon", "split": "dev"},
+    ]
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    assert main(["probe", "direction", model, "--input", str(pairs), "--worst", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "6 units in 3 pairs" in out
+    # the printed pair accuracy is the run's metric computed on the same predictions
+    predictor = StancePredictor.load(model)
+    units = []
+    for i, x in enumerate(lines):
+        u = Unit.of_text(x["text"], f"u{i}", kind=x.get("kind", "sentence"))
+        if x.get("speaker"):
+            u.extra["speaker"] = x["speaker"]
+        units.append(u)
+    preds = _UnitReader(predictor, model_scheme(model, None), 64).predict(units)
+    recs = [{"id": f"u{i}", "pair_id": x["pair_id"], "stance": x["stance"]} for i, x in enumerate(lines)]
+    want = pair_scores(recs, {r["id"]: (p["actor"], p["stance"]) for r, p in zip(recs, preds)}, "")["pair_accuracy"]
+    assert f"pairs with every member right:  {want:.3f}" in out
+    one = sum(preds[i]["stance"] == preds[i + 1]["stance"] for i in (0, 2, 4))
+    assert f"pairs read with one stance:     {one / 3:.3f}  ({one} of 3 " in out
+    missed = sum(not (preds[i]["stance"] == lines[i]["stance"] and preds[i + 1]["stance"] == lines[i + 1]["stance"])
+                 for i in (0, 2, 4))
+    assert out.count("     MISS ") == sum(p["stance"] != x["stance"] for p, x in zip(preds, lines))
+    assert out.count(". pair p") == missed
+
+    assert main(["probe", "direction", model, "--input", str(pairs), "--split", "dev"]) == 0
+    assert "2 units in 1 pairs" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.jsonl"
+    for rows, message in [
+        ([{"text": "Seoul suspended the drills.", "stance": "conciliatory"}], f'{bad}:1: missing field "pair_id"'),
+        ([{"pair_id": "p", "text": "x", "stance": "angry"}], f"{bad}:1: unknown stance 'angry'"),
+        ([{"pair_id": "p", "text": "Seoul suspended the drills.", "stance": "conciliatory"},
+          {"pair_id": "q", "text": "Seoul expanded the drills.", "stance": "hardline"}], f"{bad}:1: pair 'p' has one member"),
+    ]:
+        bad.write_text("\n".join(json.dumps(x) for x in rows) + "\n", encoding="utf-8")
+        assert main(["probe", "direction", model, "--input", str(bad)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"kpstance: error: {message}"), err
+    assert main(["probe", "direction", model, "--input", str(pairs), "--split", "test"]) == 2
+    assert "no units in the file for split 'test'" in capsys.readouterr().err

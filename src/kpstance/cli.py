@@ -284,6 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
     psw.add_argument("--batch-size", type=int, default=64)
     psw.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     psw.set_defaults(func=cmd_probe_swap)
+    pdi = probe_sub.add_parser("direction", help="minimal pairs: does the stance follow the direction of a step "
+                               "(suspend / resume the drills) or only its topic? Prints the pair accuracy and the "
+                               "worst pairs")
+    pdi.add_argument("model_dir", help="a folder saved by train.py, e.g. models/latest")
+    pdi.add_argument("--input", required=True, help=".jsonl: pair_id, text and the expected stance per line "
+                     "(optional kind, speaker, id, split); data/contrast/pairs.jsonl is such a file")
+    pdi.add_argument("--split", help="only the lines of this split (the contrast set's train, dev or test)")
+    pdi.add_argument("--worst", type=int, default=10, help="how many missed pairs to print")
+    pdi.add_argument("--batch-size", type=int, default=64)
+    pdi.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    pdi.set_defaults(func=cmd_probe_direction)
 
     ann = sub.add_parser("annotate", help="hand the units most worth labelling to Label Studio, and read its export "
                          "back as gold")
@@ -404,6 +415,90 @@ def cmd_probe_swap(args: argparse.Namespace) -> None:
               f"{r['swapped_actor']}/{r['swapped_stance']} (original stance -{r['drop']:.2f})")
         print(f"     original: {r['text']}")
         print(f"     swapped:  {r['swapped_text']}")
+
+
+def _probe_pairs(path: Path, scheme: Any, split: str | None) -> tuple[list[Any], list[dict]]:
+    """A direction probe's JSON Lines: minimal pairs, each line a unit read alone (``pair_id``, ``text``, ``stance``;
+    optional ``kind``, ``speaker``, ``id``, ``split``); every pair needs two members or more."""
+    from .text.read import iter_jsonl
+    from .text.segment import Unit
+
+    units, recs, first = [], [], {}
+    for line, rec in iter_jsonl(path):
+        if split is not None and rec.get("split") != split:
+            continue
+        for field in ("pair_id", "stance"):
+            if rec.get(field) in (None, ""):
+                raise KpstanceError(f'missing field "{field}"', path, line)
+        if rec["stance"] not in scheme.stance_labels:
+            raise KpstanceError(f"unknown stance {rec['stance']!r} (allowed: {', '.join(scheme.stance_labels)})",
+                                path, line)
+        uid = str(rec.get("id", f"{path.stem}-{line}"))
+        u = Unit.of_text(rec["text"], uid, kind=rec.get("kind") or "sentence")
+        if rec.get("speaker"):
+            u.extra["speaker"] = rec["speaker"]
+        first.setdefault(str(rec["pair_id"]), line)
+        units.append(u)
+        recs.append({"id": uid, "pair_id": str(rec["pair_id"]), "stance": rec["stance"], "text": rec["text"]})
+    if not units:
+        raise KpstanceError("no units in the file" + (f" for split {split!r}" if split else ""), path)
+    sizes: dict[str, int] = {}
+    for r in recs:
+        sizes[r["pair_id"]] = sizes.get(r["pair_id"], 0) + 1
+    lonely = [pid for pid, n in sizes.items() if n < 2]
+    if lonely:
+        raise KpstanceError(f"pair {lonely[0]!r} has one member ({len(lonely)} such pair(s))", path, first[lonely[0]])
+    return units, recs
+
+
+def cmd_probe_direction(args: argparse.Namespace) -> None:
+    """Minimal pairs on the user's own units: the share of pairs whose members all get their stance (the key
+    ``*_contrast_pair_accuracy`` of a run), the share read with one stance for all members (the topic read, not the
+    direction), and the worst pairs."""
+    from sklearn.metrics import f1_score
+
+    from .eval.score import pair_scores
+    from .systems.predictor import StancePredictor, model_scheme
+
+    if args.worst < 0:
+        raise KpstanceError(f"--worst must be 0 or more, got {args.worst}")
+    path = Path(args.input)
+    if path.suffix.lower() != ".jsonl":
+        raise KpstanceError("expected a .jsonl file (pair_id, text and stance per line)", path)
+    if not Path(args.model_dir).is_dir():
+        raise KpstanceError("model folder not found", args.model_dir)
+    scheme = model_scheme(args.model_dir, None)
+    units, recs = _probe_pairs(path, scheme, args.split)  # read and checked before the model is loaded
+    predictor = StancePredictor.load(args.model_dir, device=args.device)
+    preds = _UnitReader(predictor, scheme, args.batch_size).predict(units)
+    by_id = {r["id"]: (p["actor"], p["stance"]) for r, p in zip(recs, preds)}
+    scores = pair_scores(recs, by_id, "")
+    pairs: dict[str, list[tuple[dict, dict]]] = {}
+    for r, p in zip(recs, preds):
+        pairs.setdefault(r["pair_id"], []).append((r, p))
+    contrasted = [m for m in pairs.values() if len({r["stance"] for r, _ in m}) > 1]
+    one = [m for m in contrasted if len({p["stance"] for _, p in m}) == 1]
+    f1 = f1_score([r["stance"] for r in recs], [p["stance"] for p in preds], labels=scheme.stance_labels,
+                  average="macro", zero_division=0)
+    print(f"direction test of {predictor.meta.get('run_name', args.model_dir)} on {path}"
+          f"{f' (split {args.split})' if args.split else ''}: {len(recs)} units in {len(pairs)} pairs")
+    print(f"pairs with every member right:  {scores['pair_accuracy']:.3f}  ({round(scores['pair_accuracy'] * len(pairs))}"
+          f" of {len(pairs)})")
+    if contrasted:
+        print(f"pairs read with one stance:     {len(one) / len(contrasted):.3f}  ({len(one)} of {len(contrasted)} "
+              "pairs whose members differ: the topic read, not the direction)")
+    print(f"members' stance macro-F1:       {f1:.3f}")
+    missed = [m for m in pairs.values() if not all(p["stance"] == r["stance"] for r, p in m)]
+    # one stance for all members first, then by how sure the model was of its wrong stances
+    missed.sort(key=lambda m: (len({p["stance"] for _, p in m}) > 1,
+                               -max(p["stance_score"] for r, p in m if p["stance"] != r["stance"])))
+    if missed[: args.worst]:
+        print(f"worst {min(args.worst, len(missed))} missed pairs (one stance for all members first):")
+    for i, m in enumerate(missed[: args.worst], 1):
+        print(f"{i:>3}. pair {m[0][0]['pair_id']}")
+        for r, p in m:
+            mark = "ok " if p["stance"] == r["stance"] else "MISS"
+            print(f"     {mark} {r['stance']:>12} -> {p['stance']:<12} {p['stance_score']:.2f}  {r['text']}")
 
 
 def cmd_annotate_export(args: argparse.Namespace) -> None:
