@@ -336,10 +336,19 @@ class _UnitReader:
         return self.predictor.predict([u.text for u in units], self.batch_size, contexts=ctx)
 
 
+def _probe_unit(rec: dict, path: Path, line: int) -> Any:
+    """One line of a probe's JSON Lines as a unit read alone: its text, kind and named speaker."""
+    from .text.segment import Unit
+
+    u = Unit.of_text(rec["text"], str(rec.get("id", f"{path.stem}-{line}")), kind=rec.get("kind") or "sentence")
+    if rec.get("speaker"):
+        u.extra["speaker"] = rec["speaker"]
+    return u
+
+
 def _probe_units(path: Path, scheme: Any) -> tuple[list[Any], list[str]]:
     """A probe's JSON Lines: each line a unit read alone (``text``, ``actor``; optional ``kind``, ``speaker``, ``id``)."""
     from .text.read import iter_jsonl
-    from .text.segment import Unit
 
     units, actors = [], []
     for line, rec in iter_jsonl(path):
@@ -348,11 +357,7 @@ def _probe_units(path: Path, scheme: Any) -> tuple[list[Any], list[str]]:
             raise KpstanceError('missing field "actor" (the actor whose names are swapped)', path, line)
         if actor not in scheme.actor_labels:
             raise KpstanceError(f"unknown actor {actor!r} (allowed: {', '.join(scheme.actor_labels)})", path, line)
-        uid = str(rec.get("id", f"{path.stem}-{line}"))
-        u = Unit.of_text(rec["text"], uid, kind=rec.get("kind") or "sentence")
-        if rec.get("speaker"):
-            u.extra["speaker"] = rec["speaker"]
-        units.append(u)
+        units.append(_probe_unit(rec, path, line))
         actors.append(actor)
     if not units:
         raise KpstanceError("no units in the file", path)
@@ -421,7 +426,6 @@ def _probe_pairs(path: Path, scheme: Any, split: str | None) -> tuple[list[Any],
     """A direction probe's JSON Lines: minimal pairs, each line a unit read alone (``pair_id``, ``text``, ``stance``;
     optional ``kind``, ``speaker``, ``id``, ``split``); every pair needs two members or more."""
     from .text.read import iter_jsonl
-    from .text.segment import Unit
 
     units, recs, first = [], [], {}
     for line, rec in iter_jsonl(path):
@@ -433,13 +437,10 @@ def _probe_pairs(path: Path, scheme: Any, split: str | None) -> tuple[list[Any],
         if rec["stance"] not in scheme.stance_labels:
             raise KpstanceError(f"unknown stance {rec['stance']!r} (allowed: {', '.join(scheme.stance_labels)})",
                                 path, line)
-        uid = str(rec.get("id", f"{path.stem}-{line}"))
-        u = Unit.of_text(rec["text"], uid, kind=rec.get("kind") or "sentence")
-        if rec.get("speaker"):
-            u.extra["speaker"] = rec["speaker"]
+        u = _probe_unit(rec, path, line)
         first.setdefault(str(rec["pair_id"]), line)
         units.append(u)
-        recs.append({"id": uid, "pair_id": str(rec["pair_id"]), "stance": rec["stance"], "text": rec["text"]})
+        recs.append({"id": u.id, "pair_id": str(rec["pair_id"]), "stance": rec["stance"], "text": rec["text"]})
     if not units:
         raise KpstanceError("no units in the file" + (f" for split {split!r}" if split else ""), path)
     sizes: dict[str, int] = {}

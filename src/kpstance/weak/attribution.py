@@ -23,6 +23,9 @@ PAST_AUXILIARIES = ("was", "were", "had been")
 DASH_ATTRIBUTION_RE = re.compile(r"\s[—–-]{1,2}\s*(?P<src>[^—–-]{2,60})$")
 
 
+NEVER = re.compile(r"(?!x)x")  # an optional word list left empty matches nothing
+
+
 def _alternation(words: tuple[str, ...] | list[str]) -> str:
     """Escaped alternatives in the order given (the order matters where one alternative prefixes another)."""
     return "|".join(re.escape(w) for w in words)
@@ -60,7 +63,7 @@ class Rules:
         # words that join two steps ('halt its provocations and resume talks'): neither governs the other
         coord = gram.get("coordinators", ())
         self.coordination_re = (re.compile(rf"\b(?:{_alternation(coord)})\b", re.IGNORECASE) if coord
-                                else re.compile(r"(?!x)x"))
+                                else NEVER)
         # a step reported in the past passive with no agent: 'a new list of sanctions ... was published' (a present
         # passive may be a call: 'sanctions are needed')
         past = gram.get("past_auxiliaries") or PAST_AUXILIARIES
@@ -80,7 +83,7 @@ class Rules:
         # a calendar date or month opening the sentence ('On September 3, Pyongyang announced ...'): recalled history
         # even where it reports what someone announced or told
         dated = sit.get("dated_openers", ())
-        self.dated_re = re.compile(rf"^(?:{_alternation(dated)})\b") if dated else re.compile(r"(?!x)x")
+        self.dated_re = re.compile(rf"^(?:{_alternation(dated)})\b") if dated else NEVER
         self.past_perfect_re = re.compile(
             rf"\b(?:{_alternation(sit['past_perfect'])})\s+(?:\w+\s+)?\w+(?:{_alternation(gram['participle_endings'])})\b")
         self.non_state_re = word_regex(scheme.non_state_sources, re.IGNORECASE)
@@ -90,7 +93,7 @@ class Rules:
         self.title_re = word_regex(scheme.titles, re.IGNORECASE) if scheme.titles else None
         self_ref = gram.get("self_reference", ())
         self.not_person = frozenset(gram.get("not_person_words", ()))
-        self.self_ref_re = word_regex(self_ref, re.IGNORECASE) if self_ref else re.compile(r"(?!x)x")
+        self.self_ref_re = word_regex(self_ref, re.IGNORECASE) if self_ref else NEVER
 
     def strip_intro(self, text: str) -> str:
         """The text without sentence-opening adverbials ('On Monday, ...')."""
