@@ -295,6 +295,13 @@ def test_group_batches_below_one_is_refused(tmp_path):
         validate(compose(["trainer.group_batches=0"], tmp_path))
 
 
+def test_masked_pairing_with_a_blind_stance_head_is_refused(tmp_path):
+    from kpstance.config import validate
+
+    with pytest.raises(KpstanceError, match="'system.blind_stance' and 'trainer.mask_pair_weight'"):
+        validate(compose(["system.blind_stance=true", "trainer.mask_pair_weight=1.0"], tmp_path))
+
+
 def test_every_experiment_file_composes_and_validates(tmp_path):
     """An experiment states its differences from the defaults; each must still make a valid config."""
     from kpstance.config import validate
@@ -307,3 +314,5 @@ def test_every_experiment_file_composes_and_validates(tmp_path):
         assert cfg.task_name, name
         if name == "ablation/distill_direction":
             assert cfg.data.teacher.pool_direction == 1 and cfg.trainer.distill_weight == 0.5
+        if name == "ablation/remedy_mask_pairing":
+            assert cfg.trainer.mask_pair_weight == 1.0 and not cfg.system.blind_stance and cfg.data.swap_augment == 1

@@ -185,6 +185,10 @@ class TrainerConfig:
     # counterfactual logit pairing (Garg et al. 2019): weight of the squared distance between the stance
     # log-probabilities of a unit and of its speaker-swapped copy; > 0 pairs every unit that has a clean copy
     pair_weight: float = 0.0
+    # masked pairing: > 0 adds a second training pass over each text with every actor mention masked; the stance
+    # head learns from it too, and this weighs the squared distance between the two passes' stance log-probabilities.
+    # All speaker-swapped variants share one masked text; prediction stays one unmasked pass (unlike blind_stance)
+    mask_pair_weight: float = 0.0
     # weight of the actor cross-entropy against the stance one (1 = equal): does the actor loss crowd out stance?
     actor_weight: float = 1.0
     # distillation: share of the loss taken by the KL divergence from the teacher's distributions (data.teacher)
@@ -332,6 +336,9 @@ def validate(cfg: Any) -> Any:
     if not (0 <= d.extra_gold_dev <= 1 and 0 <= d.extra_gold_test <= 1 and d.extra_gold_dev + d.extra_gold_test <= 1):
         raise KpstanceError(f"config keys 'data.extra_gold_dev' and 'data.extra_gold_test': shares between 0 and 1 "
                             f"that sum to at most 1, got {d.extra_gold_dev} and {d.extra_gold_test}")
+    if plain.system.get("blind_stance") and (plain.get("trainer") or {}).get("mask_pair_weight"):
+        raise KpstanceError("config keys 'system.blind_stance' and 'trainer.mask_pair_weight': a stance head blind to "
+                            "actor mentions already reads the masked text; masked pairing would pair it with itself")
     check_ranges(plain)
     OmegaConf.set_struct(plain, True)
     return plain
@@ -373,6 +380,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.teacher.fold": _at_least(0),
     "data.alias_augment": _at_least(0),
     "trainer.pair_weight": _NOT_NEGATIVE,
+    "trainer.mask_pair_weight": _NOT_NEGATIVE,
     "trainer.actor_weight": _ABOVE_ZERO,
     "trainer.distill_weight": _SHARE,
     "trainer.distill_temperature": _ABOVE_ZERO,

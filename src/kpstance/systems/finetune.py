@@ -140,7 +140,8 @@ def fine_tune(
     partners: Mapping[int, Sequence[int]] | None = None,
     trained: Sequence[bool] | None = None,
     soft: Sequence[Sequence[float] | None] | None = None,
-    blind: tuple[Sequence[str], Sequence[str] | None] | None = None,
+    masked: tuple[Sequence[str], Sequence[str] | None] | None = None,
+    blind_stance: bool = False,
     labelled: Sequence[bool] | None = None,
 ) -> TrainStats:
     """Train ``model`` in place on (text, actor id, stance id) triples; return throughput stats.
@@ -156,9 +157,11 @@ def fine_tune(
     ``cfg.pair_weight`` > 0 (one copy per step, chosen by the step). ``trained``: which examples the
     cross-entropy trains on (a copy that serves only as a partner is not). ``soft``: per example, the teacher's
     actor and stance probabilities in the head's column order, or None (weighted by ``cfg.distill_weight``).
-    ``blind``: the texts and contexts with every actor mention masked; the stance columns are read from a second
-    pass over them (a stance head blind to the speaker). ``labelled``: which examples the labels' cross-entropy
-    reads; the others (a distillation pool) learn from ``soft`` alone, which they must have.
+    ``masked``: the texts and contexts with every actor mention masked, read in a second pass: with ``blind_stance``
+    the stance columns come from it (a stance head blind to the speaker); with ``cfg.mask_pair_weight`` > 0 the
+    stance head also learns from it and the text's stance is paired with it (masked pairing). ``labelled``: which
+    examples the labels' cross-entropy reads; the others (a distillation pool) learn from ``soft`` alone, which they
+    must have.
     """
     import time
 
@@ -172,8 +175,11 @@ def fine_tune(
     enc = tokenizer(list(texts), *([list(pairs)] if pairs else []), truncation=True, max_length=max_length)
     ids = enc["input_ids"]
     tti = enc.get("token_type_ids")
-    if blind is not None:
-        enc_b = tokenizer(list(blind[0]), *([list(blind[1])] if blind[1] else []), truncation=True,
+    mask_pair = float(getattr(cfg, "mask_pair_weight", 0.0) or 0.0)
+    if (blind_stance or mask_pair) and masked is None:
+        raise KpstanceError("a stance head blind to the speaker and masked pairing need the masked texts")
+    if masked is not None:
+        enc_b = tokenizer(list(masked[0]), *([list(masked[1])] if masked[1] else []), truncation=True,
                           max_length=max_length)
         ids_b, tti_b = enc_b["input_ids"], enc_b.get("token_type_ids")
     order = [i for i in range(len(ids)) if trained is None or trained[i]]  # the examples batches are drawn from
@@ -217,7 +223,18 @@ def fine_tune(
     def run_batch(idx: list[int]) -> Any:
         """The logits of a batch: actor columns from the text, stance columns from the masked text when blind."""
         logits = one_pass(idx, ids, tti)
-        return logits if blind is None else torch.where(stance_cols, one_pass(idx, ids_b, tti_b), logits)
+        return torch.where(stance_cols, one_pass(idx, ids_b, tti_b), logits) if blind_stance else logits
+
+    def masked_pairing(logits: Any, idx: list[int]) -> Any:
+        """Masked pairing, per example: the stance cross-entropy of the masked text plus ``mask_pair_weight`` times
+        the squared distance between the text's stance log-probabilities and the masked text's. Every speaker-swapped
+        variant of a text has the same masked text, so the term pulls all of them towards one name-free reading
+        while prediction stays one unmasked pass (the stock ``pipeline()`` gives the same labels)."""
+        theirs = one_pass(idx, ids_b, tti_b)[:, layout.stance_index]
+        mine = logits[:, layout.stance_index]
+        dist = ((torch.log_softmax(mine, -1) - torch.log_softmax(theirs, -1)) ** 2).sum(-1)
+        return ce(theirs, s_t[idx]) * hard[idx].float() + mask_pair * dist
+
     pad = tokenizer.pad_token_id or 0
     step, seen, loss_val = 0, 0, float("nan")
     every = int(cfg.checkpoint_every)
@@ -245,6 +262,8 @@ def fine_tune(
                 per = (cfg.actor_weight * ce(logits[:, layout.actor_index], a_t[batch])  # per example
                        + ce(logits[:, layout.stance_index], s_t[batch]))
                 loss = extra(per, hard[batch], logits, batch, position, run_batch)
+                if mask_pair:
+                    loss = loss + masked_pairing(logits, batch).mean()
                 loss.backward()
                 if cfg.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)

@@ -170,6 +170,7 @@ def _limits(cfg: Any, metrics: Mapping[str, Any]) -> list[str]:
                 f"on an earlier default model (commit d566fa5) it changed in {SWAP_FLIP_EARLIER} real-news sentences")
     remedies = [name for key, name in (("data.swap_augment", "speaker-swapped copies"),
                                        ("trainer.pair_weight", "counterfactual logit pairing"),
+                                       ("trainer.mask_pair_weight", "pairing with the text's actor mentions masked"),
                                        ("system.blind_stance", "a stance head blind to actor mentions"),
                                        ("data.alias_augment", "alias-varied copies"),
                                        ("trainer.distill_weight", "distillation from a larger teacher"))

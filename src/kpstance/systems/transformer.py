@@ -51,17 +51,18 @@ class TransformerSystem(System):
         partners, trained = counterfactual_pairs(units)
         soft = [u.extra.get("teacher") for u in units]
         ctx = self._contexts(units)
-        blind = None
-        if self.cfg.system.get("blind_stance"):
+        masked = None
+        blind_stance = bool(self.cfg.system.get("blind_stance"))
+        if blind_stance or float(self.cfg.trainer.get("mask_pair_weight", 0.0) or 0.0):
             from .predictor import blinder
 
             mask = blinder(self.scheme)
-            blind = ([mask(t) for t in texts], [mask(c) for c in ctx] if ctx else None)
+            masked = ([mask(t) for t in texts], [mask(c) for c in ctx] if ctx else None)
         self.stats = fine_tune(
             self.model, self.tokenizer, texts, [a2i[a] for a, _ in labels], [s2i[s] for _, s in labels], layout,
             self.cfg.trainer, self.seed, self.cfg.encoder.max_length, description, checkpoint_dir,
             pairs=ctx, partners=partners, trained=trained, soft=soft if any(p is not None for p in soft) else None,
-            blind=blind, labelled=[not u.extra.get("teacher_only") for u in units],
+            masked=masked, blind_stance=blind_stance, labelled=[not u.extra.get("teacher_only") for u in units],
         )
         st = self.stats
         log.info("%s: %d steps, %d examples in %.1fs (%.1f examples/s), final loss %.4f", description,
