@@ -102,6 +102,11 @@ def test_masked_pairing_pulls_swapped_copies_together_with_one_unmasked_pass(sch
                    if not any(v in u.text for v in VAGUE)]
         assert all(p == s for p, s in telling), (weight, telling)
     assert gaps[1.0] < 0.5 * gaps[0.0], gaps  # measured: 0.28 against 1.06
+    # trainer.mask_pair_every: on one step in N; past the last step the term never runs and the model is the plain one
+    cfg = validate(compose(["experiment=smoke", "trainer.max_steps=300", "trainer.batch_size=8", "trainer.lr=3e-3",
+                            "trainer.mask_pair_weight=1.0", "trainer.mask_pair_every=1000", "system.context=false"],
+                           tmp_path / "never"))
+    assert _stance_gap(fit_fresh(cfg, scheme, units, labels, "never").predict, units, copies) == pytest.approx(gaps[0.0])
 
 
 def test_a_blind_stance_head_gives_a_unit_and_its_swapped_copy_one_stance(scheme, tmp_path):

@@ -295,6 +295,13 @@ def test_group_batches_below_one_is_refused(tmp_path):
         validate(compose(["trainer.group_batches=0"], tmp_path))
 
 
+def test_masked_pairing_on_no_step_is_refused(tmp_path):
+    from kpstance.config import validate
+
+    with pytest.raises(KpstanceError, match="'trainer.mask_pair_every': must be at least 1"):
+        validate(compose(["trainer.mask_pair_weight=1.0", "trainer.mask_pair_every=0"], tmp_path))
+
+
 def test_masked_pairing_with_a_blind_stance_head_is_refused(tmp_path):
     from kpstance.config import validate
 

@@ -189,6 +189,8 @@ class TrainerConfig:
     # head learns from it too, and this weighs the squared distance between the two passes' stance log-probabilities.
     # All speaker-swapped variants share one masked text; prediction stays one unmasked pass (unlike blind_stance)
     mask_pair_weight: float = 0.0
+    # the masked pass on one training step in this many (1 = every step): its cost against the flip it removes
+    mask_pair_every: int = 1
     # weight of the actor cross-entropy against the stance one (1 = equal): does the actor loss crowd out stance?
     actor_weight: float = 1.0
     # distillation: share of the loss taken by the KL divergence from the teacher's distributions (data.teacher)
@@ -381,6 +383,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.alias_augment": _at_least(0),
     "trainer.pair_weight": _NOT_NEGATIVE,
     "trainer.mask_pair_weight": _NOT_NEGATIVE,
+    "trainer.mask_pair_every": _at_least(1),
     "trainer.actor_weight": _ABOVE_ZERO,
     "trainer.distill_weight": _SHARE,
     "trainer.distill_temperature": _ABOVE_ZERO,

@@ -176,6 +176,7 @@ def fine_tune(
     ids = enc["input_ids"]
     tti = enc.get("token_type_ids")
     mask_pair = float(getattr(cfg, "mask_pair_weight", 0.0) or 0.0)
+    mask_every = int(getattr(cfg, "mask_pair_every", 1) or 1)  # the masked pass on one step in this many
     if (blind_stance or mask_pair) and masked is None:
         raise KpstanceError("a stance head blind to the speaker and masked pairing need the masked texts")
     if masked is not None:
@@ -262,7 +263,7 @@ def fine_tune(
                 per = (cfg.actor_weight * ce(logits[:, layout.actor_index], a_t[batch])  # per example
                        + ce(logits[:, layout.stance_index], s_t[batch]))
                 loss = extra(per, hard[batch], logits, batch, position, run_batch)
-                if mask_pair:
+                if mask_pair and position % mask_every == 0:
                     loss = loss + masked_pairing(logits, batch).mean()
                 loss.backward()
                 if cfg.max_grad_norm:
