@@ -98,6 +98,7 @@ def main() -> int:
 
     from kpstance import StancePredictor
     from kpstance.systems.context import format_context
+    from kpstance.systems.heads import best_per_group
 
     texts = sentences(args.n)
     p32 = StancePredictor.load(args.model, precision="fp32")
@@ -107,12 +108,8 @@ def main() -> int:
           f"{torch.get_num_threads()} threads", flush=True)
 
     def decode(scores):  # stock pipeline output -> (actor, stance)
-        best = {}
-        for s in scores:
-            g = s["label"].split("=")[0]
-            if g not in best or s["score"] > best[g]["score"]:
-                best[g] = s
-        return best["actor"]["label"].split("=")[1], best["stance"]["label"].split("=")[1]
+        best = best_per_group(scores)
+        return best["actor"], best["stance"]
 
     clf = pipeline("text-classification", model=args.model, top_k=None, device="cpu")
     # a model trained with context reads each sentence with a second text (``sentence; speaker: -`` for a sentence

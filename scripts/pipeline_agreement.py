@@ -18,16 +18,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def best(scores: list[dict]) -> tuple[str, str]:
-    """The stock pipeline's one softmax over all labels -> the best actor and the best stance."""
-    top: dict[str, dict] = {}
-    for s in scores:
-        group = s["label"].split("=")[0]
-        if group not in top or s["score"] > top[group]["score"]:
-            top[group] = s
-    return top["actor"]["label"].split("=")[1], top["stance"]["label"].split("=")[1]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", help="a saved model folder")
@@ -37,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import pipeline
 
     from kpstance.systems.context import format_context
+    from kpstance.systems.heads import best_per_group
     from kpstance.systems.predictor import StancePredictor
     from kpstance.text.read import iter_jsonl
 
@@ -45,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ours = [(o["actor"], o["stance"]) for o in ours_pred.predict(texts, 64)]
     clf = pipeline("text-classification", model=args.model, top_k=None, device="cpu")
     pair = format_context("sentence", None) if ours_pred.meta.get("context") else None
-    theirs = [best(s) for s in clf([{"text": t, "text_pair": pair} for t in texts] if pair else texts, batch_size=64)]
+    inputs = [{"text": t, "text_pair": pair} for t in texts] if pair else texts
+    theirs = [(b["actor"], b["stance"]) for b in map(best_per_group, clf(inputs, batch_size=64))]
     both = sum(a == b for a, b in zip(ours, theirs))
     stance = sum(a[1] == b[1] for a, b in zip(ours, theirs))
     print(f"{args.model}: blind stance head: {'yes' if ours_pred.blind is not None else 'no'}; of {len(texts)} "

@@ -82,6 +82,14 @@ def test_head_layout_round_trip(scheme):
         HeadLayout.from_id2label({0: "actor=russia", 1: "mood=calm"})
 
 
+def test_the_stock_pipelines_one_softmax_decodes_to_the_best_label_of_each_group():
+    from kpstance.systems.heads import best_per_group
+
+    scores = [{"label": "stance=hardline", "score": 0.05}, {"label": "actor=japan", "score": 0.30},
+              {"label": "actor=china", "score": 0.50}, {"label": "stance=neutral", "score": 0.15}]
+    assert best_per_group(scores) == {"actor": "china", "stance": "neutral"}
+
+
 def test_bad_values_inside_the_stages_are_kpstance_errors(scheme, units):
     from kpstance.systems.finetune import fine_tune
     from kpstance.weak.aggregate import aggregate

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -443,10 +444,7 @@ def _probe_pairs(path: Path, scheme: Any, split: str | None) -> tuple[list[Any],
         recs.append({"id": u.id, "pair_id": str(rec["pair_id"]), "stance": rec["stance"], "text": rec["text"]})
     if not units:
         raise KpstanceError("no units in the file" + (f" for split {split!r}" if split else ""), path)
-    sizes: dict[str, int] = {}
-    for r in recs:
-        sizes[r["pair_id"]] = sizes.get(r["pair_id"], 0) + 1
-    lonely = [pid for pid, n in sizes.items() if n < 2]
+    lonely = [pid for pid, n in Counter(r["pair_id"] for r in recs).items() if n < 2]
     if lonely:
         raise KpstanceError(f"pair {lonely[0]!r} has one member ({len(lonely)} such pair(s))", path, first[lonely[0]])
     return units, recs
@@ -479,17 +477,17 @@ def cmd_probe_direction(args: argparse.Namespace) -> None:
         pairs.setdefault(r["pair_id"], []).append((r, p))
     contrasted = [m for m in pairs.values() if len({r["stance"] for r, _ in m}) > 1]
     one = [m for m in contrasted if len({p["stance"] for _, p in m}) == 1]
+    missed = [m for m in pairs.values() if not all(p["stance"] == r["stance"] for r, p in m)]
     f1 = f1_score([r["stance"] for r in recs], [p["stance"] for p in preds], labels=scheme.stance_labels,
                   average="macro", zero_division=0)
     print(f"direction test of {predictor.meta.get('run_name', args.model_dir)} on {path}"
           f"{f' (split {args.split})' if args.split else ''}: {len(recs)} units in {len(pairs)} pairs")
-    print(f"pairs with every member right:  {scores['pair_accuracy']:.3f}  ({round(scores['pair_accuracy'] * len(pairs))}"
+    print(f"pairs with every member right:  {scores['pair_accuracy']:.3f}  ({len(pairs) - len(missed)}"
           f" of {len(pairs)})")
     if contrasted:
         print(f"pairs read with one stance:     {len(one) / len(contrasted):.3f}  ({len(one)} of {len(contrasted)} "
               "pairs whose members differ: the topic read, not the direction)")
     print(f"members' stance macro-F1:       {f1:.3f}")
-    missed = [m for m in pairs.values() if not all(p["stance"] == r["stance"] for r, p in m)]
     # one stance for all members first, then by how sure the model was of its wrong stances
     missed.sort(key=lambda m: (len({p["stance"] for _, p in m}) > 1,
                                -max(p["stance_score"] for r, p in m if p["stance"] != r["stance"])))

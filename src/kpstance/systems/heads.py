@@ -6,12 +6,25 @@ decodes them; a saved model's ``id2label`` is read back through ``HeadLayout.fro
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import KpstanceError
 from ..weak.scheme import LabelScheme
 
 GROUPS = ("actor", "stance")
+
+
+def best_per_group(scores: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """The stock ``pipeline(top_k=None)`` output of one text (one softmax over every ``group=label``) -> the best
+    label of each group, as the project's predictor picks it from its softmax per group."""
+    top: dict[str, tuple[float, str]] = {}
+    for s in scores:
+        group, _, label = s["label"].partition("=")
+        if group not in top or s["score"] > top[group][0]:
+            top[group] = (s["score"], label)
+    return {g: label for g, (_, label) in top.items()}
 
 
 @dataclass(frozen=True)
