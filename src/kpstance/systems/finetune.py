@@ -107,6 +107,22 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.
     return batches
 
 
+def copy_groups(order: Sequence[int], partners: Mapping[int, Sequence[int]] | None) -> list[list[int]]:
+    """The examples of ``order`` grouped as a unit followed by its speaker-swapped copies (``partners``), so that a
+    batch drawn over groups holds a unit with its copies; a copy whose unit is not trained on stands alone."""
+    trained = set(order)
+    partners = partners or {}
+    taken: set[int] = set()
+    groups = []
+    for i in sorted(order, key=lambda i: not partners.get(i)):  # the units with copies first, then the rest
+        if i in taken:
+            continue
+        group = [i] + [j for j in partners.get(i, ()) if j in trained and j not in taken and j != i]
+        taken.update(group)
+        groups.append(group)
+    return groups
+
+
 def make_optimizer(model: Any, lr: float, weight_decay: float, fused: bool) -> Any:
     import torch
 
@@ -184,11 +200,19 @@ def fine_tune(
                           max_length=max_length)
         ids_b, tti_b = enc_b["input_ids"], enc_b.get("token_type_ids")
     order = [i for i in range(len(ids)) if trained is None or trained[i]]  # the examples batches are drawn from
-    lengths = [len(ids[i]) for i in order]
+    together = bool(getattr(cfg, "copies_in_batch", False))
+    # the items batches are made of: single examples, or a unit with its speaker-swapped copies
+    items = copy_groups(order, partners) if together else [[i] for i in order]
+    lengths = [max(len(ids[i]) for i in g) for g in items]
+    # trainer.mask_pair_copied_only: the masked pass only for the units with copies and the copies themselves
+    copied = ({i for g in copy_groups(order, partners) if len(g) > 1 for i in g}
+              if getattr(cfg, "mask_pair_copied_only", False) else None)
+    # items per batch, so that a batch still holds about cfg.batch_size examples
+    per_batch = max(1, round(cfg.batch_size * len(items) / len(order)))
     rng = random.Random(seed)
     rank, world = dist_rank_world()
     # data parallel: every rank draws the same batch order and takes every world-th batch
-    per_epoch = max(1, math.ceil(len(order) / cfg.batch_size) // world)
+    per_epoch = max(1, math.ceil(len(items) / per_batch) // world)
     total = per_epoch * cfg.epochs if cfg.max_steps in (None, -1) else int(cfg.max_steps)
     device = training_device(cfg.device)
     model.to(device)
@@ -230,11 +254,42 @@ def fine_tune(
         """Masked pairing, per example: the stance cross-entropy of the masked text plus ``mask_pair_weight`` times
         the squared distance between the text's stance log-probabilities and the masked text's. Every speaker-swapped
         variant of a text has the same masked text, so the term pulls all of them towards one name-free reading
-        while prediction stays one unmasked pass (the stock ``pipeline()`` gives the same labels)."""
-        theirs = one_pass(idx, ids_b, tti_b)[:, layout.stance_index]
-        mine = logits[:, layout.stance_index]
+        while prediction stays one unmasked pass (the stock ``pipeline()`` gives the same labels). Zero for an example
+        outside ``copied`` (``mask_pair_copied_only``)."""
+        rows = [k for k, i in enumerate(idx) if copied is None or i in copied]
+        per = logits.new_zeros(len(idx))
+        if not rows:
+            return per
+        chosen = [idx[k] for k in rows]
+        theirs = one_pass(chosen, ids_b, tti_b)[:, layout.stance_index]
+        mine = logits[rows][:, layout.stance_index]
         dist = ((torch.log_softmax(mine, -1) - torch.log_softmax(theirs, -1)) ** 2).sum(-1)
-        return ce(theirs, s_t[idx]) * hard[idx].float() + mask_pair * dist
+        return per.index_put((torch.tensor(rows, device=device),),
+                             ce(theirs, s_t[chosen]) * hard[chosen].float() + mask_pair * dist)
+
+    def shared_masked_pairing(logits: Any, idx: list[int]) -> Any:
+        """Masked pairing with one masked pass per distinct masked text of the batch (``copies_in_batch``): a
+        unit's swapped copies share it, and a text with no actor mention (its masked text is itself) has none. Per
+        example as ``masked_pairing``, zero for an example without a masked reading; the batch mean."""
+        reading: dict[tuple[int, ...], int] = {}  # masked ids -> row of the masked pass
+        rows, members, firsts = [], [], []
+        for k, i in enumerate(idx):
+            key = tuple(ids_b[i])
+            if key == tuple(ids[i]) or (copied is not None and i not in copied):
+                continue
+            if key not in reading:
+                reading[key] = len(firsts)
+                firsts.append(i)
+            rows.append(reading[key])
+            members.append(k)
+        if not members:
+            return logits.sum() * 0.0
+        theirs = one_pass(firsts, ids_b, tti_b)[:, layout.stance_index][rows]
+        mine = logits[members][:, layout.stance_index]
+        chosen = [idx[k] for k in members]
+        dist = ((torch.log_softmax(mine, -1) - torch.log_softmax(theirs, -1)) ** 2).sum(-1)
+        per = ce(theirs, s_t[chosen]) * hard[chosen].float() + mask_pair * dist
+        return per.sum() / len(idx)
 
     pad = tokenizer.pad_token_id or 0
     step, seen, loss_val = 0, 0, float("nan")
@@ -249,11 +304,11 @@ def fine_tune(
         task = bar.add_task(description, total=total, completed=step) if bar else None
         position = 0
         while position < total:
-            batches = length_grouped_batches(lengths, cfg.batch_size, rng, cfg.group_by_length, cfg.group_batches)
+            batches = length_grouped_batches(lengths, per_batch, rng, cfg.group_by_length, cfg.group_batches)
             if world > 1:
                 batches = batches[rank : per_epoch * world : world]
             for batch in batches:
-                batch = [order[i] for i in batch]
+                batch = [i for k in batch for i in items[k]]
                 if position >= total:
                     break
                 position += 1
@@ -264,7 +319,8 @@ def fine_tune(
                        + ce(logits[:, layout.stance_index], s_t[batch]))
                 loss = extra(per, hard[batch], logits, batch, position, run_batch)
                 if mask_pair and position % mask_every == 0:
-                    loss = loss + masked_pairing(logits, batch).mean()
+                    loss = loss + (shared_masked_pairing(logits, batch) if together
+                                   else masked_pairing(logits, batch).mean())
                 loss.backward()
                 if cfg.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
