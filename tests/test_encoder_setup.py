@@ -181,7 +181,9 @@ def test_the_mpnet_pin_matches_the_encoder_config_and_the_accurate_experiment(tm
     cfg = validate(compose(["experiment=accurate"], tmp_path))
     assert cfg.task_name == "accurate" and cfg.update_latest is False and cfg.encoder.kind == "pretrained"
     assert Path(cfg.encoder.name_or_path).parts[-3:] == Path(pin.target).parts
-    assert cfg.trainer == validate(compose([], tmp_path)).trainer  # only the encoder differs from the default
+    # the previous default's recipe as measured (experiment=ablation/remedy_augment), on the larger encoder
+    previous = validate(compose(["experiment=ablation/remedy_augment"], tmp_path))
+    assert cfg.trainer == previous.trainer and cfg.data.swap_augment == previous.data.swap_augment == 2
 
 
 def test_an_encoder_not_set_up_says_to_run_make_mpnet(tmp_path):

@@ -118,7 +118,7 @@ def test_zero_training_steps_never_return_a_model(tmp_path, units, scheme):
     from kpstance.systems.heads import HeadLayout
 
     cfg = validate(compose(["experiment=smoke"], tmp_path))
-    trainer = OmegaConf.merge(cfg.trainer, {"epochs": 0, "max_steps": -1})
+    trainer = OmegaConf.merge(cfg.trainer, {"epochs": 0, "max_steps": -1, "mask_pair_weight": 0.0})
     layout = HeadLayout.from_scheme(scheme)
     texts = [u.text for u in units[:8]]
     model, tokenizer = build(cfg.encoder, layout.id2label(), texts)

@@ -61,7 +61,8 @@ def test_logit_pairing_pulls_a_unit_and_its_swapped_copy_together(scheme, tmp_pa
     gaps = {}
     for weight in (0.0, 5.0):
         cfg = validate(compose(["experiment=smoke", "trainer.max_steps=100", "trainer.batch_size=8", "trainer.lr=3e-3",
-                                f"trainer.pair_weight={weight}", "system.context=false"], tmp_path / str(weight)))
+                                f"trainer.pair_weight={weight}", "trainer.mask_pair_weight=0.0", "system.context=false"],
+                               tmp_path / str(weight)))
         model = fit_fresh(cfg, scheme, us, ls, f"pair {weight}")
         gaps[weight] = _stance_gap(model.predict, units, copies)
         telling = [(p["stance"], s) for u, p, (_, s) in zip(units, model.predict(units), labels)
@@ -118,7 +119,8 @@ def test_a_blind_stance_head_gives_a_unit_and_its_swapped_copy_one_stance(scheme
     from kpstance.systems.predictor import StancePredictor
 
     units, labels = _toy()
-    cfg = validate(compose(["experiment=smoke", "trainer.max_steps=10", "system.blind_stance=true"], tmp_path))
+    cfg = validate(compose(["experiment=smoke", "trainer.max_steps=10", "system.blind_stance=true",
+                            "trainer.mask_pair_weight=0.0"], tmp_path))
     model = fit_fresh(cfg, scheme, units, labels, "blind")
     _, _, copies = _with_copies(scheme, units, labels)
     assert _stance_gap(model.predict, units, copies) < 1e-6
@@ -256,7 +258,8 @@ def test_teacher_outputs_then_a_student_with_every_remedy_trains_without_the_tea
 
     out = tmp_path / "teacher.safetensors"
     student = ["experiment=smoke", "evaluation.cv=false", "trainer.pair_weight=1.0", "data.alias_augment=1",
-               "data.swap_augment=0", "system.blind_stance=true", "trainer.distill_weight=0.5",
+               "data.swap_augment=0", "system.blind_stance=true", "trainer.mask_pair_weight=0.0",
+               "trainer.distill_weight=0.5",
                f"data.teacher.outputs={out}"]
     n = teacher_outputs(compose_config([*student, "logger=none", f"paths.output_dir={tmp_path / 'a'}",
                                         f"data.teacher.model={smoke_run['model_dir']}"]))
@@ -485,7 +488,7 @@ def test_a_shared_masked_pass_pairs_as_well_at_a_fraction_of_the_reads(scheme, t
                 fit(f"{together} {only}", ["trainer.mask_pair_weight=1.0", f"trainer.copies_in_batch={together}",
                                            f"trainer.mask_pair_copied_only={only}"], 20,
                     units + half.units, labels + half.labels)
-        for name, extra in (("copies", ["trainer.copies_in_batch=true"]),
+        for name, extra in (("copies", ["trainer.copies_in_batch=true", "trainer.mask_pair_weight=0.0"]),
                             ("per example", ["trainer.mask_pair_weight=1.0"]),
                             ("shared", ["trainer.mask_pair_weight=1.0", "trainer.copies_in_batch=true"])):
             model = fit(name, extra, 300, us, ls)

@@ -99,6 +99,7 @@ def simulate(base: Callable[[], tuple[Any, Any]], pool: Pool, dev: Labelled, rep
 
     from ..systems.finetune import fine_tune
     from ..systems.heads import HeadLayout
+    from ..systems.transformer import masked_inputs
 
     layout = HeadLayout.from_scheme(scheme)
     a2i = {a: i for i, a in enumerate(layout.actors)}
@@ -118,8 +119,10 @@ def simulate(base: Callable[[], tuple[Any, Any]], pool: Pool, dev: Labelled, rep
         if pool.contexts is not None and replay.contexts is not None:
             ctx = [pool.contexts[i] for i in picked] + [replay.contexts[i] for i in extra]
         model, tok = base()
-        fine_tune(model, tok, [u.text for u in units], [a2i[a] for a, _ in labels], [s2i[s] for _, s in labels],
-                  layout, tcfg, seed, max_length, description, None, pairs=ctx)
+        texts = [u.text for u in units]
+        fine_tune(model, tok, texts, [a2i[a] for a, _ in labels], [s2i[s] for _, s in labels],
+                  layout, tcfg, seed, max_length, description, None, pairs=ctx,
+                  masked=masked_inputs(scheme, tcfg, False, texts, ctx))
         return predictor_of(model, tok)
 
     start = predictor_of(*base())

@@ -27,6 +27,18 @@ def counterfactual_pairs(units: Sequence[Unit]) -> tuple[dict[int, list[int]], l
     return partners, [not u.extra.get("pair_only") for u in units]
 
 
+def masked_inputs(scheme: Any, trainer_cfg: Any, blind_stance: bool, texts: Sequence[str],
+                  contexts: Sequence[str] | None) -> tuple[list[str], list[str] | None] | None:
+    """The texts and contexts with every actor mention masked, which a blind stance head and masked pairing
+    (``trainer.mask_pair_weight`` > 0) read in a second pass; None when neither is on."""
+    if not (blind_stance or float(trainer_cfg.get("mask_pair_weight", 0.0) or 0.0)):
+        return None
+    from .predictor import blinder
+
+    mask = blinder(scheme)
+    return [mask(t) for t in texts], [mask(c) for c in contexts] if contexts else None
+
+
 class TransformerSystem(System):
     saveable = True
     temperature: dict[str, float]  # per head; 1.0 until calibrated on dev
@@ -51,13 +63,8 @@ class TransformerSystem(System):
         partners, trained = counterfactual_pairs(units)
         soft = [u.extra.get("teacher") for u in units]
         ctx = self._contexts(units)
-        masked = None
         blind_stance = bool(self.cfg.system.get("blind_stance"))
-        if blind_stance or float(self.cfg.trainer.get("mask_pair_weight", 0.0) or 0.0):
-            from .predictor import blinder
-
-            mask = blinder(self.scheme)
-            masked = ([mask(t) for t in texts], [mask(c) for c in ctx] if ctx else None)
+        masked = masked_inputs(self.scheme, self.cfg.trainer, blind_stance, texts, ctx)
         self.stats = fine_tune(
             self.model, self.tokenizer, texts, [a2i[a] for a, _ in labels], [s2i[s] for _, s in labels], layout,
             self.cfg.trainer, self.seed, self.cfg.encoder.max_length, description, checkpoint_dir,
