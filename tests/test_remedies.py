@@ -102,7 +102,7 @@ def test_masked_pairing_pulls_swapped_copies_together_with_one_unmasked_pass(sch
         telling = [(p["stance"], s) for u, p, (_, s) in zip(units, model.predict(units), labels)
                    if not any(v in u.text for v in VAGUE)]
         assert all(p == s for p, s in telling), (weight, telling)
-    assert gaps[1.0] < 0.5 * gaps[0.0], gaps  # measured: 0.28 against 1.06
+    assert gaps[1.0] < 0.5 * gaps[0.0], gaps  # measured: 0.30 against 1.18
     # trainer.mask_pair_every: on one step in N; past the last step the term never runs and the model is the plain one
     cfg = validate(compose(["experiment=smoke", "trainer.max_steps=300", "trainer.batch_size=8", "trainer.lr=3e-3",
                             "trainer.mask_pair_weight=1.0", "trainer.mask_pair_every=1000", "system.context=false"],
@@ -497,7 +497,7 @@ def test_a_shared_masked_pass_pairs_as_well_at_a_fraction_of_the_reads(scheme, t
                        if not any(v in u.text for v in VAGUE)]
             if name != "per example":  # here only to count its reads
                 assert all(p == s for p, s in telling), (name, telling)
-    assert gaps["shared"] < 0.5 * gaps["copies"], gaps  # measured: 0.18 against 0.47
+    assert gaps["shared"] < 0.5 * gaps["copies"], gaps  # measured: 0.14 against 0.50
     # measured: 3428 rows against 4920 per example and 2520 for the copies alone (300 steps of 8 or so examples)
     assert rows["shared"] < 0.8 * rows["per example"], rows
     # the masked pass skips the units without copies, in a shared pass and per example alike
