@@ -201,12 +201,16 @@ def fine_tune(
         ids_b, tti_b = enc_b["input_ids"], enc_b.get("token_type_ids")
     order = [i for i in range(len(ids)) if trained is None or trained[i]]  # the examples batches are drawn from
     together = bool(getattr(cfg, "copies_in_batch", False))
+    copied_only = bool(getattr(cfg, "mask_pair_copied_only", False))
+    groups = copy_groups(order, partners) if together or copied_only else None
     # the items batches are made of: single examples, or a unit with its speaker-swapped copies
-    items = copy_groups(order, partners) if together else [[i] for i in order]
+    items = groups if together else [[i] for i in order]
     lengths = [max(len(ids[i]) for i in g) for g in items]
     # trainer.mask_pair_copied_only: the masked pass only for the units with copies and the copies themselves
-    copied = ({i for g in copy_groups(order, partners) if len(g) > 1 for i in g}
-              if getattr(cfg, "mask_pair_copied_only", False) else None)
+    copied = {i for g in groups if len(g) > 1 for i in g} if copied_only else None
+    if together and mask_pair:  # a unit's copies share their masked text; a text with no mention has none of its own
+        masked_key = [tuple(m) for m in ids_b]
+        nothing_masked = [list(m) == list(t) for m, t in zip(ids_b, ids)]
     # items per batch, so that a batch still holds about cfg.batch_size examples
     per_batch = max(1, round(cfg.batch_size * len(items) / len(order)))
     rng = random.Random(seed)
@@ -252,31 +256,18 @@ def fine_tune(
 
     def masked_pairing(logits: Any, idx: list[int]) -> Any:
         """Masked pairing, per example: the stance cross-entropy of the masked text plus ``mask_pair_weight`` times
-        the squared distance between the text's stance log-probabilities and the masked text's. Every speaker-swapped
-        variant of a text has the same masked text, so the term pulls all of them towards one name-free reading
-        while prediction stays one unmasked pass (the stock ``pipeline()`` gives the same labels). Zero for an example
-        outside ``copied`` (``mask_pair_copied_only``)."""
-        rows = [k for k, i in enumerate(idx) if copied is None or i in copied]
-        per = logits.new_zeros(len(idx))
-        if not rows:
-            return per
-        chosen = [idx[k] for k in rows]
-        theirs = one_pass(chosen, ids_b, tti_b)[:, layout.stance_index]
-        mine = logits[rows][:, layout.stance_index]
-        dist = ((torch.log_softmax(mine, -1) - torch.log_softmax(theirs, -1)) ** 2).sum(-1)
-        return per.index_put((torch.tensor(rows, device=device),),
-                             ce(theirs, s_t[chosen]) * hard[chosen].float() + mask_pair * dist)
-
-    def shared_masked_pairing(logits: Any, idx: list[int]) -> Any:
-        """Masked pairing with one masked pass per distinct masked text of the batch (``copies_in_batch``): a
-        unit's swapped copies share it, and a text with no actor mention (its masked text is itself) has none. Per
-        example as ``masked_pairing``, zero for an example without a masked reading; the batch mean."""
-        reading: dict[tuple[int, ...], int] = {}  # masked ids -> row of the masked pass
+        the squared distance between the text's stance log-probabilities and the masked text's; the batch mean.
+        Every speaker-swapped variant of a text has the same masked text, so the term pulls all of them towards one
+        name-free reading while prediction stays one unmasked pass (the stock ``pipeline()`` gives the same labels).
+        Zero for an example outside ``copied`` (``mask_pair_copied_only``). With ``copies_in_batch`` the masked pass
+        reads each distinct masked text of the batch once, and none for a text with no actor mention (its masked
+        text is itself); otherwise one masked reading per example."""
+        reading: dict[Any, int] = {}  # masked text (or, per example, the example) -> row of the masked pass
         rows, members, firsts = [], [], []
         for k, i in enumerate(idx):
-            key = tuple(ids_b[i])
-            if key == tuple(ids[i]) or (copied is not None and i not in copied):
+            if (copied is not None and i not in copied) or (together and nothing_masked[i]):
                 continue
+            key = masked_key[i] if together else k
             if key not in reading:
                 reading[key] = len(firsts)
                 firsts.append(i)
@@ -319,8 +310,7 @@ def fine_tune(
                        + ce(logits[:, layout.stance_index], s_t[batch]))
                 loss = extra(per, hard[batch], logits, batch, position, run_batch)
                 if mask_pair and position % mask_every == 0:
-                    loss = loss + (shared_masked_pairing(logits, batch) if together
-                                   else masked_pairing(logits, batch).mean())
+                    loss = loss + masked_pairing(logits, batch)
                 loss.backward()
                 if cfg.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
