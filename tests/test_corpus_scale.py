@@ -261,6 +261,32 @@ def test_dateline_dates_are_read_only_where_a_year_is_given():
     assert dateline_date("SEOUL, Feb. 30, 2018 (Yonhap) --") is None  # not a date
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is set on Linux only")
+def test_segmenting_thread_runs_at_the_lowest_priority_and_leaves_the_callers(monkeypatch, tmp_path, scheme):
+    """The thread that segments ahead of the model yields the cores to the model's threads (nice 19); the caller's
+    own priority, which the model's threads share, is not touched."""
+    import threading
+
+    from kpstance.scale import local
+    from kpstance.text.corpus import Columns, iter_items
+
+    seen = {}
+    groups = local.groups
+
+    def spy(items, chunk_size):
+        seen[threading.get_native_id()] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        yield from groups(items, chunk_size)
+
+    monkeypatch.setattr(local, "groups", spy)
+    (tmp_path / "a.txt").write_text("Lavrov met Tillerson.\n\nHe said talks must resume.\n", encoding="utf-8")
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    out = list(local.prepared(iter_items([str(tmp_path / "a.txt")], Columns()), 4, scheme))
+    assert sum(len(rows) for _, rows, _ in out) == 2
+    (tid, nice), = seen.items()
+    assert tid != threading.get_native_id() and nice == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
 @pytest.mark.parametrize("case, expected", [
     ("csv-no-text", 'c.csv:1: missing column "text"'),
     ("csv-bad-date", 'c.csv:3: column "date": cannot read \'29/11/2017\' as a date'),

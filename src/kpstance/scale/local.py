@@ -70,7 +70,9 @@ def groups(items: Iterable[Item], chunk_size: int) -> Iterator[list[tuple[Item, 
 def prepared(items: Iterable[Item], chunk_size: int, scheme: Any, ahead: int = 2) -> Iterator[tuple[list, list, list]]:
     """Groups of whole items with their input rows and each row's (kind, speaker), made ``ahead`` groups in advance
     on a second thread: segmenting and reading speakers (Python, under the GIL) overlaps the model's batches (torch,
-    which releases it). A group's speakers are read afresh: a group ends where nothing carries over. An error in
+    which releases it). The thread runs at the lowest priority, so that where the model's threads keep every core
+    busy it takes the gaps between their parallel regions instead of preempting one of them (an operator waits for
+    its slowest thread). A group's speakers are read afresh: a group ends where nothing carries over. An error in
     the input is raised here, in order, when its group is reached."""
     import queue
     import threading
@@ -82,6 +84,7 @@ def prepared(items: Iterable[Item], chunk_size: int, scheme: Any, ahead: int = 2
     end = object()
 
     def produce() -> None:
+        lowest_priority()
         try:
             for group in groups(items, chunk_size):
                 rows = [r for _, rs in group for r in rs]
@@ -110,6 +113,17 @@ def prepared(items: Iterable[Item], chunk_size: int, scheme: Any, ahead: int = 2
             yield got
     finally:
         stop.set()
+
+
+def lowest_priority() -> None:
+    """Give the calling thread the lowest scheduling priority (nice 19), where the OS can set it per thread (Linux);
+    elsewhere leave it as it is."""
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
 
 
 def predict_group(predictor: Any, group: list[tuple[Item, list]], rows: list, ctx: list, opts: Options,
