@@ -95,6 +95,28 @@ def test_auto_picks_by_cpu_flags_and_job_size(flags, n_units, expected):
     assert c.precision == expected and c.reason.startswith("auto: ")
 
 
+def test_auto_scales_the_job_int8_needs_by_the_models_work():
+    """A model with more Linear work saves more a sentence in int8 and repays the compile sooner; a tiny one never
+    does. The work is counted from the model's Linear layers, relative to MiniLM's."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from kpstance.systems.precision import REFERENCE_WORK, choose, linear_work
+
+    epyc = {"avx512_vnni", "avx512_bf16"}
+
+    def pick(n_units, work):
+        return choose("auto", "cpu", n_units, lambda: epyc, lambda: True, lambda: True, work=work).precision
+
+    assert pick(20_000, 1.0) == "bf16" and pick(20_000, 7.94) == "int8"  # MiniLM; all-mpnet-base-v2's work
+    assert pick(6_000, 7.94) == "bf16" and pick(500_000, 1.0) == "int8"
+    assert pick(10**7, 0.001) == "bf16"  # a tiny model: never worth a compile
+    model = BertForSequenceClassification(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
+                                                     num_attention_heads=2, intermediate_size=64, num_labels=5))
+    # per layer: query, key, value and output 32x32 each, then 32x64 and 64x32; the pooler 32x32; the head 32x5
+    assert linear_work(model) == 2 * (4 * 32 * 32 + 2 * 32 * 64) + 32 * 32 + 32 * 5
+    assert linear_work(model) / REFERENCE_WORK < 0.01
+
+
 def test_auto_never_picks_int8_without_torchao_or_a_compiler_and_explicit_choices_are_checked(capsys):
     from kpstance.errors import KpstanceError
     from kpstance.systems import precision

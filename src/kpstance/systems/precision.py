@@ -6,7 +6,8 @@ int8 (torchao's dynamic int8 activations and weights for every Linear layer, com
 well over 2x fp32 where the CPU has VNNI or AMX, at test scores within 0.01 of fp32's, after a compile that every
 process pays: about 6 s on 2 cores once torch's compile cache holds the model's kernels, about 40 s the first time.
 So ``auto`` picks int8 on a CPU with VNNI or AMX for a job large enough to repay the compile (against bf16 where the
-CPU has it, else against fp32), bf16 where the CPU (or GPU) computes it natively, and fp32 otherwise. The model folder never changes: quantisation happens at load.
+CPU has it, else against fp32; a larger model repays it sooner), bf16 where the CPU (or GPU) computes it natively, and
+fp32 otherwise. The model folder never changes: quantisation happens at load.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 ENV = "KPSTANCE_PRECISION"  # the default precision where none is asked for (``auto`` when unset)
@@ -24,6 +26,11 @@ ENV = "KPSTANCE_PRECISION"  # the default precision where none is asked for (``a
 # 12,000-80,000): the thresholds sit between the warm and the cold cost
 INT8_MIN_UNITS = 10_000
 INT8_MIN_UNITS_OVER_BF16 = 50_000
+# the thresholds were measured on all-MiniLM-L6-v2, whose Linear layers (heads included) do 10,768,512
+# multiply-accumulates a token; a model that does more saves more a sentence and repays the compile sooner
+# (all-mpnet-base-v2, 7.9 times the work: int8 saved 6.2 ms a sentence against native bf16, MiniLM 0.5 ms, for a
+# load and compile of 57 s), so the thresholds are divided by the model's work relative to MiniLM's
+REFERENCE_WORK = 10_768_512
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 BF16_EMULATED = ("bf16 on a CPU without native bf16 (no avx512_bf16 or amx_bf16) is emulated and slow: measured "
@@ -75,11 +82,20 @@ def has_torchao() -> bool:
     return importlib.util.find_spec("torchao") is not None
 
 
+def linear_work(model: Any) -> int:
+    """Multiply-accumulates a token in the model's Linear layers: what int8 speeds up."""
+    import torch
+
+    return sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
 def choose(requested: str, device: str, n_units: int | None = None, flags: Callable[[], set[str]] = cpu_flags,
-           compiler: Callable[[], bool] = has_compiler, torchao: Callable[[], bool] = has_torchao) -> Choice:
+           compiler: Callable[[], bool] = has_compiler, torchao: Callable[[], bool] = has_torchao, *,
+           work: float = 1.0) -> Choice:
     """Resolve ``requested`` (auto, fp32, bf16, int8) for ``device`` (cpu or cuda) and a job of ``n_units``
-    sentences (None: unknown, taken as small). The CPU flags, the compiler check and the torchao check are
-    injected so tests can pose as any machine."""
+    sentences (None: unknown, taken as small); ``work`` is the model's ``linear_work`` relative to MiniLM's, which
+    scales the job size int8 needs. The CPU flags, the compiler check and the torchao check are injected so tests
+    can pose as any machine."""
     from ..errors import KpstanceError
 
     if requested not in PRECISIONS:
@@ -100,7 +116,7 @@ def choose(requested: str, device: str, n_units: int | None = None, flags: Calla
     have = flags()
     int8_cpu = sorted(set(INT8_FLAGS) & have)
     bf16_cpu = sorted(set(BF16_FLAGS) & have)
-    need = INT8_MIN_UNITS_OVER_BF16 if bf16_cpu else INT8_MIN_UNITS
+    need = round((INT8_MIN_UNITS_OVER_BF16 if bf16_cpu else INT8_MIN_UNITS) / max(work, 1e-6))
     if int8_cpu and n_units is not None and n_units >= need and torchao() and compiler():
         return Choice("int8", f"auto: the CPU has {', '.join(int8_cpu)} and the job holds about {n_units:,} "
                               f"sentences, enough to repay int8's one-time compile")
@@ -111,7 +127,7 @@ def choose(requested: str, device: str, n_units: int | None = None, flags: Calla
     elif not compiler():
         why = "no C++ compiler for torch.compile"
     else:
-        why = f"the job is under {need:,} sentences, too few to repay int8's compile (6-40 s)"
+        why = f"the job is under {need:,} sentences, too few to repay int8's compile for this model"
     if bf16_cpu:
         return Choice("bf16", f"auto: the CPU computes bf16 natively ({', '.join(bf16_cpu)}); not int8: {why}")
     return Choice("fp32", f"auto: no native bf16 on this CPU; not int8: {why}")

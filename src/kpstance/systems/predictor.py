@@ -37,13 +37,13 @@ class StancePredictor:
                  precision: str = "fp32", n_units: int | None = None) -> None:
         """``precision``: fp32, bf16 (autocast), int8 (torchao, quantises ``model`` in place and compiles it) or
         auto (``systems.precision.choose`` for this machine and a job of ``n_units`` sentences)."""
-        from .precision import choose, compile_int8, quantize_int8
+        from .precision import REFERENCE_WORK, choose, compile_int8, linear_work, quantize_int8
 
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.device = resolve_device(device)
-        self.choice = choose(precision, self.device, n_units)
+        self.choice = choose(precision, self.device, n_units, work=linear_work(model) / REFERENCE_WORK)
         self.precision = self.choice.precision
         self.model.to(self.device)
         self._forward: Callable[..., Any] = self.model
