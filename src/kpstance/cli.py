@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--labels", help="refuse the model unless its labels match this label YAML")
     pred.set_defaults(func=cmd_predict)
     summ = sub.add_parser("summarize", help="each actor's stance shares per period (counted, or corrected for the "
-                          "model's errors), with 95 %% intervals (bootstrap over articles), a net index and a trend chart")
+                          "model's errors), with 95 %% intervals (bootstrap over articles, and the classifier's errors where the "
+                          "table has the probabilities), a net index and a trend chart")
     summ.add_argument("model_dir", help="the saved model that predicted the table (or predicts the articles)")
     summ.add_argument("--input", required=True, nargs="+",
                       help="predictions tables written by kpstance predict (.jsonl, .csv, .parquet: with date and "

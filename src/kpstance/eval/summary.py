@@ -135,7 +135,8 @@ def read_date(value: Any) -> date | None:
 @dataclass
 class Counts:
     """Units counted as they stream by: per period and actor, the units labelled each stance, the sums of their
-    stance probabilities, their articles, and the same sums in each bootstrap replicate, each article weighted by
+    stance probabilities and of the probabilities' outer products (what the intervals need of the classifier's
+    error), their articles, and the same counts and sums in each bootstrap replicate, each article weighted by
     its Poisson draws (``shares.poisson_weights``). Memory grows with periods × replicates, never with the units;
     per article only a hash is kept, to count articles."""
 
@@ -168,6 +169,7 @@ class Counts:
         self._key: tuple[date, str] | None = None  # the article being counted, and its sums
         self._seen: dict[tuple[date, int], int] = {}  # (period, article hash) -> bitmask of its actors counted
         self._counts, self._probs = np.zeros(shape), np.zeros(shape)
+        self._outer = np.zeros((*shape, shape[1]))
 
     def add(self, row: Mapping[str, Any], where: str = "") -> None:
         kind = row.get("kind") or "sentence"
@@ -216,6 +218,7 @@ class Counts:
             self.has_probs = False
         else:
             self._probs[k] += probs
+            self._outer[k] += np.outer(probs, probs)
         self.counted += 1
 
     def flush(self) -> None:
@@ -229,7 +232,7 @@ class Counts:
         c, p = self._counts, self._probs
         shape = c.shape
         if start not in self.point:
-            self.point[start] = [np.zeros(shape), np.zeros(shape), np.zeros(shape[0])]
+            self.point[start] = [np.zeros(shape), np.zeros(shape), np.zeros(shape[0]), np.zeros((*shape, shape[1]))]
             self.boot[start] = [np.zeros((self.n_boot, *shape)), np.zeros((self.n_boot, *shape))]
         point, boot = self.point[start], self.boot[start]
         w = poisson_weights(article, self.seed, self.n_boot)
@@ -244,8 +247,10 @@ class Counts:
         self._seen[seen] = mask | sum(1 << int(k) for k in present)
         if self.has_probs:
             point[1] += p
+            point[3] += self._outer
             boot[1][:, present, :] += w[:, None, None] * p[present][None]
         self._counts, self._probs = np.zeros(shape), np.zeros(shape)
+        self._outer = np.zeros((*shape, shape[1]))
 
     def periods(self) -> list[date]:
         """The periods of the table; a whole-input summary (``--by all``) always has its one period, so every actor
@@ -408,10 +413,10 @@ def estimate(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None
         if start not in counts.point:
             by_period[start] = [None] * len(counts.keep)
             continue
-        (c, p, arts), (bc, bp) = counts.point[start], counts.boot[start]
+        (c, p, arts, outer), (bc, bp) = counts.point[start], counts.boot[start]
         probs = counts.has_probs
         by_period[start] = estimate_period(c, p if probs else None, bc, bp if probs else None, arts, estimators,
-                                           inverse, boot_inverse, net, level)
+                                           inverse, boot_inverse, net, level, outer if probs else None)
     rows = []
     for k, actor in enumerate(counts.keep):
         for start, cells in by_period.items():
@@ -512,7 +517,16 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
         warn(f"acc clipped {int(acc['clipped'].sum())} of {len(acc)} actor-period estimates into [0, 1] (their counted "
              "shares lie outside what the dev confusion matrix can produce)")
     lab = counts.labels
-    df.attrs.update({"by": counts.by, "estimators": ests, "stances": lab.stances, "roles": lab.roles,
+    # what the intervals carry: the classifier's errors only where the table holds the stance probabilities
+    carried = [e for e in ests if e in ("cc", "pcc")]
+    interval = "bootstrap over articles"
+    if carried and counts.has_probs:
+        interval += f", {' and '.join(carried)} widened by the classifier's errors"
+    elif carried:
+        interval += f", {' and '.join(carried)} without the classifier's errors (no stance probabilities: --probs)"
+    if "acc" in ests:
+        interval += ", acc with the dev matrix redrawn"
+    df.attrs.update({"by": counts.by, "estimators": ests, "interval": interval, "stances": lab.stances, "roles": lab.roles,
                      "counted": counts.counted, "left_out": dict(counts.left_out), "level": level, "n_boot": counts.n_boot,
                      "dev": None if dev is None else {"source": dev.source, "units": dev.n_units,
                                                        "reports": dev.n_reports,
@@ -559,7 +573,7 @@ def render(df: Any) -> str:
     many = df.estimator.nunique() > 1
     level = int(round(100 * df.attrs.get("level", 0.95)))
     table = Table(title=f"stance shares by {df.attrs.get('by', 'all')} ({', '.join(df.attrs.get('estimators', []))}; "
-                        f"{level} % intervals, bootstrap over articles)")
+                        f"{level} % intervals: {df.attrs.get('interval', 'bootstrap over articles')})")
     for col in ("actor", "period", *(["estimator"] if many else []), "units", "articles"):
         table.add_column(col, justify="right" if col in ("units", "articles") else "left", no_wrap=True)
     for s in stances:

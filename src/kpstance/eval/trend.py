@@ -125,7 +125,12 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         fig.autofmt_xdate(rotation=30)
     level = int(round(100 * df.attrs.get("level", 0.95)))
     what = "net stance index (hardline − conciliatory)" if metric == "net" else "stance shares"
-    fig.suptitle(f"{what} by {by}: {est}, {level} % intervals (bootstrap over articles)", fontsize=10)
+    interval = "bootstrap over articles"
+    if est == "acc":
+        interval += " and dev reports"
+    elif "widened" in df.attrs.get("interval", ""):
+        interval += " and the classifier's errors"
+    fig.suptitle(f"{what} by {by}: {est}, {level} % intervals ({interval})", fontsize=10)
     handles, labels = axes[0][0].get_legend_handles_labels()
     if metric == "shares":
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
