@@ -84,7 +84,8 @@ def key(r: dict) -> tuple:
     ({"avx512_vnni"}, None, "fp32"),                     # job size unknown (the Python API): taken as small
     ({"avx512_vnni", "avx512_bf16"}, 20_000, "bf16"),    # an EPYC with native bf16: bf16 until int8 pays more
     ({"avx512_vnni", "avx512_bf16"}, 500_000, "int8"),
-    ({"amx_int8", "amx_bf16", "avx512_bf16"}, 500_000, "int8"),  # a Sapphire Rapids: AMX
+    ({"amx_int8", "amx_bf16", "avx512_bf16", "avx512_vnni"}, 500_000, "bf16"),  # AMX computes bf16: beat int8
+    ({"amx_int8", "avx512_vnni"}, 500_000, "int8"),      # AMX for int8 alone (no amx_bf16): int8 for a large job
     ({"avx512_bf16"}, 500_000, "bf16"),                  # native bf16, no VNNI
     ({"avx2", "fma"}, 500_000, "fp32"),                  # neither
 ])
@@ -110,6 +111,9 @@ def test_auto_scales_the_job_int8_needs_by_the_models_work():
     assert pick(20_000, 1.0) == "bf16" and pick(20_000, 7.94) == "int8"  # MiniLM; all-mpnet-base-v2's work
     assert pick(6_000, 7.94) == "bf16" and pick(500_000, 1.0) == "int8"
     assert pick(10**7, 0.001) == "bf16"  # a tiny model: never worth a compile
+    amx = epyc | {"amx_bf16", "amx_int8"}  # bf16 in AMX tiles beat int8 at every size measured, mpnet's included
+    assert all(choose("auto", "cpu", 10**7, lambda: amx, lambda: True, lambda: True, work=w).precision == "bf16"
+               for w in (1.0, 7.94))
     model = BertForSequenceClassification(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
                                                      num_attention_heads=2, intermediate_size=64, num_labels=5))
     # per layer: query, key, value and output 32x32 each, then 32x64 and 64x32; the pooler 32x32; the head 32x5
