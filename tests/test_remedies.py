@@ -502,3 +502,42 @@ def test_a_shared_masked_pass_pairs_as_well_at_a_fraction_of_the_reads(scheme, t
     assert rows["shared"] < 0.8 * rows["per example"], rows
     # the masked pass skips the units without copies, in a shared pass and per example alike
     assert rows["true true"] < 0.9 * rows["true false"] and rows["false true"] < 0.9 * rows["false false"], rows
+
+
+def test_stance_balance_weighs_each_stance_class_to_the_same_total(tmp_path):
+    """Balanced (power 1): every class present weighs as much in total, and the labelled examples' mean weight stays
+    one, so the loss keeps its scale; power 0 leaves the loss unweighted; a negative power is refused."""
+    import torch
+
+    from kpstance.config import validate
+    from kpstance.systems.finetune import stance_weights
+
+    labels = [0] * 60 + [1] * 30 + [2] * 10
+    w = stance_weights(labels, 3, 1.0)
+    counts = torch.tensor([60.0, 30.0, 10.0])
+    assert torch.allclose(w * counts, torch.full((3,), 100 / 3), atol=1e-4)
+    assert abs(float((w * counts).sum()) / 100 - 1.0) < 1e-6
+    half = stance_weights(labels, 3, 0.5)
+    assert float(half[2] / half[0]) == pytest.approx(6 ** 0.5, rel=1e-5)  # between unweighted and balanced
+    assert stance_weights(labels, 3, 0.0) is None
+    assert stance_weights([0, 0, 1], 3, 1.0)[2] == 0.0  # a class without examples adds nothing
+    with pytest.raises(KpstanceError, match="stance_balance"):
+        validate(compose(["experiment=smoke", "trainer.stance_balance=-1"], tmp_path))
+
+
+def test_stance_balance_reaches_the_training_loss(scheme, tmp_path):
+    """One step from the same seeded weights on a set where hardline is rare: balanced weights change the first-step
+    loss (the rare class's cross-entropy counts more); unweighted, the loss is what it was."""
+    from kpstance.config import validate
+    from kpstance.systems.base import fit_fresh
+
+    units, labels = _toy()
+    keep = [i for i, (_, s) in enumerate(labels) if s != "hardline" or i % 5 == 0]
+    units, labels = [units[i] for i in keep], [labels[i] for i in keep]
+    loss = {}
+    for b in (0.0, 0.0, 1.0):
+        cfg = validate(compose(["experiment=smoke", "trainer.max_steps=1", "trainer.batch_size=64",
+                                f"trainer.stance_balance={b}", "system.context=false"], tmp_path / f"{b}-{len(loss)}"))
+        loss.setdefault(b, []).append(fit_fresh(cfg, scheme, units, labels, f"balance {b}").stats.final_loss)
+    assert loss[0.0][0] == pytest.approx(loss[0.0][1], abs=1e-6)  # the same run twice: the same loss
+    assert abs(loss[1.0][0] - loss[0.0][0]) > 1e-3, loss

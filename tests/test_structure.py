@@ -329,6 +329,8 @@ def test_every_experiment_file_composes_and_validates(tmp_path):
         assert cfg.task_name, name
         if name == "ablation/distill_direction":
             assert cfg.data.teacher.pool_direction == 1 and cfg.trainer.distill_weight == 0.5
+        if name == "ablation/stance_balance":
+            assert cfg.trainer.stance_balance == 1.0 and cfg.trainer.mask_pair_weight == 1.0
         if name == "ablation/remedy_mask_pairing":
             assert cfg.trainer.mask_pair_weight == 1.0 and not cfg.system.blind_stance and cfg.data.swap_augment == 1
         # the recipes measured before masked pairing became the default keep their recipe
@@ -338,3 +340,4 @@ def test_every_experiment_file_composes_and_validates(tmp_path):
             assert cfg.trainer.mask_pair_weight == 0.0, name
     default = validate(compose([], tmp_path))  # masked pairing, one swapped copy, two epochs (docs/results.md)
     assert (default.trainer.mask_pair_weight, default.data.swap_augment, default.trainer.epochs) == (1.0, 1, 2)
+    assert default.trainer.stance_balance == 0.0  # balanced stance classes: an ablation, not the default

@@ -206,6 +206,9 @@ class TrainerConfig:
     # the actor head loses to the third epoch (three seeds: dev actor macro-F1 0.893, against 0.879 at 1.0 and the
     # three-epoch default's 0.897; docs/results.md)
     actor_weight: float = 1.5
+    # stance classes weighted by their training count to the power -stance_balance (0: unweighted; 1: balanced, each
+    # class weighing as much in total), normalised to a mean weight of one over the labelled training examples
+    stance_balance: float = 0.0
     # distillation: share of the loss taken by the KL divergence from the teacher's distributions (data.teacher)
     distill_weight: float = 0.0
     distill_temperature: float = 2.0
@@ -399,6 +402,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.mask_pair_weight": _NOT_NEGATIVE,
     "trainer.mask_pair_every": _at_least(1),
     "trainer.actor_weight": _ABOVE_ZERO,
+    "trainer.stance_balance": _NOT_NEGATIVE,
     "trainer.distill_weight": _SHARE,
     "trainer.distill_temperature": _ABOVE_ZERO,
     "data.corpus.num_proc": _at_least(1),

@@ -123,6 +123,21 @@ def copy_groups(order: Sequence[int], partners: Mapping[int, Sequence[int]] | No
     return groups
 
 
+def stance_weights(labels: Sequence[int], n_classes: int, power: float, device: Any = None) -> Any:
+    """Per stance class, its training count to the power ``-power``, scaled so that the labelled examples' mean
+    weight is one (the loss keeps its scale); None when ``power`` is 0. A class without examples gets weight 0
+    (it adds nothing either way). Why: the stance head is judged by macro-F1, where a rare class counts as much as
+    a common one."""
+    if not power:
+        return None
+    import torch
+
+    counts = torch.bincount(torch.tensor(list(labels), dtype=torch.long), minlength=n_classes).double()
+    w = torch.where(counts > 0, counts.clamp(min=1) ** -power, torch.zeros_like(counts))
+    w = w * counts.sum() / (w * counts).sum()
+    return w.float().to(device) if device is not None else w.float()
+
+
 def make_optimizer(model: Any, lr: float, weight_decay: float, fused: bool) -> Any:
     import torch
 
@@ -240,6 +255,9 @@ def fine_tune(
     if soft is None and not bool(hard.all()):
         raise KpstanceError("training examples without labels need a teacher's distributions (trainer.distill_weight)")
     extra = _ExtraLoss(cfg, layout, partners, soft, device)
+    ce_stance = torch.nn.CrossEntropyLoss(
+        weight=stance_weights([stance_ids[i] for i in order if labelled is None or labelled[i]], len(layout.stance_cols),
+                              float(getattr(cfg, "stance_balance", 0.0) or 0.0), device), reduction="none")
 
     def one_pass(idx: list[int], ids: Sequence[Sequence[int]], tti: Any) -> Any:
         inputs = {k: v.to(device) for k, v in pad_batch(ids, tti, idx, pad).items()}
@@ -279,7 +297,7 @@ def fine_tune(
         mine = logits[members][:, layout.stance_index]
         chosen = [idx[k] for k in members]
         dist = ((torch.log_softmax(mine, -1) - torch.log_softmax(theirs, -1)) ** 2).sum(-1)
-        per = ce(theirs, s_t[chosen]) * hard[chosen].float() + mask_pair * dist
+        per = ce_stance(theirs, s_t[chosen]) * hard[chosen].float() + mask_pair * dist
         return per.sum() / len(idx)
 
     pad = tokenizer.pad_token_id or 0
@@ -307,7 +325,7 @@ def fine_tune(
                     continue
                 logits = run_batch(batch)
                 per = (cfg.actor_weight * ce(logits[:, layout.actor_index], a_t[batch])  # per example
-                       + ce(logits[:, layout.stance_index], s_t[batch]))
+                       + ce_stance(logits[:, layout.stance_index], s_t[batch]))
                 loss = extra(per, hard[batch], logits, batch, position, run_batch)
                 if mask_pair and position % mask_every == 0:
                     loss = loss + masked_pairing(logits, batch)
