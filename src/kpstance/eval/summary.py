@@ -519,14 +519,15 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
     lab = counts.labels
     # what the intervals carry: the classifier's errors only where the table holds the stance probabilities
     carried = [e for e in ests if e in ("cc", "pcc")]
+    widened = bool(carried) and counts.has_probs
     interval = "bootstrap over articles"
-    if carried and counts.has_probs:
+    if widened:
         interval += f", {' and '.join(carried)} widened by the classifier's errors"
     elif carried:
         interval += f", {' and '.join(carried)} without the classifier's errors (no stance probabilities: --probs)"
     if "acc" in ests:
         interval += ", acc with the dev matrix redrawn"
-    df.attrs.update({"by": counts.by, "estimators": ests, "interval": interval, "stances": lab.stances, "roles": lab.roles,
+    df.attrs.update({"by": counts.by, "estimators": ests, "interval": interval, "classifier_errors": widened, "stances": lab.stances, "roles": lab.roles,
                      "counted": counts.counted, "left_out": dict(counts.left_out), "level": level, "n_boot": counts.n_boot,
                      "dev": None if dev is None else {"source": dev.source, "units": dev.n_units,
                                                        "reports": dev.n_reports,

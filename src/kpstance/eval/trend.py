@@ -128,7 +128,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     interval = "bootstrap over articles"
     if est == "acc":
         interval += " and dev reports"
-    elif "widened" in df.attrs.get("interval", ""):
+    elif df.attrs.get("classifier_errors"):  # cc's and pcc's intervals carry the classifier's errors
         interval += " and the classifier's errors"
     fig.suptitle(f"{what} by {by}: {est}, {level} % intervals ({interval})", fontsize=10)
     handles, labels = axes[0][0].get_legend_handles_labels()
