@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from helpers import ROOT, train_py
+from helpers import ROOT, compose, train_py
 
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
 
@@ -29,6 +29,8 @@ def test_submitit_local_runs_a_two_job_sweep_and_gathers_it(tmp_path):
     for log in logs:  # the job's own training log went to its submitit log, and submitit saw it finish
         text = log.read_text()
         assert "[kpstance][INFO] - final model: majority" in text and "completed successfully" in text
+        # the local executor starts both jobs at once: each takes the launcher's cpus_per_task (1), not every core
+        assert "[kpstance][INFO] - torch threads: 1" in text
     assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 2
 
 
@@ -52,3 +54,17 @@ def test_slurm_launcher_composes_with_a_partition_without_a_cluster(tmp_path):
     assert launcher.params["partition"] == "gpu" and launcher.params["name"] == "kpstance_smoke"
     assert launcher.params["submitit_folder"].startswith(str(tmp_path / "smoke" / "multiruns"))
     assert launcher.params["submitit_folder"].endswith("/.submitit/%j")
+
+
+def test_torch_threads_come_from_the_trainer_else_a_local_submitit_launcher(monkeypatch, tmp_path):
+    from kpstance.run.prepare import torch_threads
+
+    cfg = compose(["experiment=smoke"], tmp_path)
+    monkeypatch.delenv("SUBMITIT_EXECUTOR", raising=False)
+    assert torch_threads(cfg) is None  # torch's default outside a local sweep
+    cfg.trainer.num_threads = 3
+    assert torch_threads(cfg) == 3
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "local")
+    assert torch_threads(cfg) == 3  # the trainer's setting wins
+    cfg.trainer.num_threads = None
+    assert torch_threads(cfg) is None  # no Hydra config here (a direct call of train(cfg)): nothing to read

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,12 +71,31 @@ def prepare(cfg: Any) -> Run:
         (out_dir / "config.yaml").write_text(resolved, encoding="utf-8")
     if world > 1:
         log.info("data-parallel training: rank %d of %d", rank, world)
-    if cfg.trainer.num_threads:
+    threads = torch_threads(cfg)
+    if threads:
         import torch
 
-        torch.set_num_threads(int(cfg.trainer.num_threads))
+        torch.set_num_threads(threads)
+        log.info("torch threads: %d", threads)
     log.info("%d units, %d sections, %d gold labels", len(units), len(groups(units)), len(corpora[0].records))
     return Run(cfg, resolved, out_dir, main, scheme, units, corpora, t_start)
+
+
+def torch_threads(cfg: Any) -> int | None:
+    """``trainer.num_threads``; unset, under submitit's local executor, the launcher's ``cpus_per_task``. That
+    executor starts every job of a sweep at once on one machine and does not enforce ``cpus_per_task``: each job's
+    torch would take every core, and jobs that spin against each other train slower together than one after the
+    other (two smoke jobs on two cores: 55 s, against 25 s with one thread each). None leaves torch's default."""
+    if cfg.trainer.num_threads:
+        return int(cfg.trainer.num_threads)
+    if os.environ.get("SUBMITIT_EXECUTOR") != "local":
+        return None
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    cpus = HydraConfig.get().launcher.get("cpus_per_task")
+    return int(cpus) if cpus else None
 
 
 def load_units(cfg: Any) -> list[Unit]:
