@@ -209,6 +209,9 @@ class TrainerConfig:
     # stance classes weighted by their training count to the power -stance_balance (0: unweighted; 1: balanced, each
     # class weighing as much in total), normalised to a mean weight of one over the labelled training examples
     stance_balance: float = 0.0
+    # label smoothing (Szegedy et al. 2016) of both heads' cross-entropies: each label keeps 1 - e of its mass and e is
+    # spread over the classes, so a noisy silver label pulls less hard (calibration is fitted on dev afterwards)
+    label_smoothing: float = 0.0
     # distillation: share of the loss taken by the KL divergence from the teacher's distributions (data.teacher)
     distill_weight: float = 0.0
     distill_temperature: float = 2.0
@@ -403,6 +406,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.mask_pair_every": _at_least(1),
     "trainer.actor_weight": _ABOVE_ZERO,
     "trainer.stance_balance": _NOT_NEGATIVE,
+    "trainer.label_smoothing": ((lambda v: 0 <= v < 1), "at least 0 and below 1"),
     "trainer.distill_weight": _SHARE,
     "trainer.distill_temperature": _ABOVE_ZERO,
     "data.corpus.num_proc": _at_least(1),

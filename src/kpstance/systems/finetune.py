@@ -250,14 +250,16 @@ def fine_tune(
     choice = choose_training(getattr(cfg.precision, "value", cfg.precision), device.type)
     log.info("%s: training in %s (%s)", description, choice.precision, choice.reason)
     bf16 = choice.precision == "bf16"
-    ce = torch.nn.CrossEntropyLoss(reduction="none")
+    smoothing = float(getattr(cfg, "label_smoothing", 0.0) or 0.0)
+    ce = torch.nn.CrossEntropyLoss(reduction="none", label_smoothing=smoothing)
     hard = torch.tensor([True] * len(ids) if labelled is None else list(labelled), device=device)
     if soft is None and not bool(hard.all()):
         raise KpstanceError("training examples without labels need a teacher's distributions (trainer.distill_weight)")
     extra = _ExtraLoss(cfg, layout, partners, soft, device)
     ce_stance = torch.nn.CrossEntropyLoss(
         weight=stance_weights([stance_ids[i] for i in order if labelled is None or labelled[i]], len(layout.stance_cols),
-                              float(getattr(cfg, "stance_balance", 0.0) or 0.0), device), reduction="none")
+                              float(getattr(cfg, "stance_balance", 0.0) or 0.0), device), reduction="none",
+        label_smoothing=smoothing)
 
     def one_pass(idx: list[int], ids: Sequence[Sequence[int]], tti: Any) -> Any:
         inputs = {k: v.to(device) for k, v in pad_batch(ids, tti, idx, pad).items()}
