@@ -565,3 +565,58 @@ def test_label_smoothing_caps_how_sure_the_heads_grow_and_keeps_the_labels(schem
     assert sure[0.0] > 0.9 and 0.7 < sure[0.3] < 0.85, sure  # measured: 0.98 and 0.80
     with pytest.raises(KpstanceError, match="label_smoothing"):
         validate(compose(["experiment=smoke", "trainer.label_smoothing=1"], tmp_path))
+
+
+def _direction_toy() -> tuple[list[Unit], list[tuple[str, str]]]:
+    """Steps with a direction, each topic seen in one direction only, and a neutral sentence that has one too."""
+    said = [("Lavrov", "suspended the drills", "conciliatory"), ("Tillerson", "imposed new sanctions", "hardline"),
+            ("Wang Yi", "eased the pressure", "conciliatory"), ("Kono", "condemned the talks", "hardline"),
+            ("Moscow", "welcomed the summit", "conciliatory"), ("Washington", "expanded the blockade", "hardline")]
+    units, labels = [], []
+    for k, (name, what, stance) in enumerate(said):
+        for j, tail in enumerate(["", " on Monday", " again", " at once"]):
+            units.append(Unit.of_text(f"{name} {what}{tail}.", f"d{k}-{j}"))
+            labels.append((ACTOR[name], stance))
+    units.append(Unit.of_text("Reporters said the talks continued.", "n0"))
+    labels.append(("none", "neutral"))
+    return units, labels
+
+
+def test_unlike_part_flips_a_step_of_each_polar_unit_and_keeps_its_labels(scheme):
+    from kpstance.weak.trainset import TrainPart, unlike_part
+
+    units, labels = _direction_toy()
+    part = unlike_part([TrainPart("toy", units, labels)], scheme, 1, 0)
+    assert part.count_key == "n_unlike_train" and len(part.units) == len(units) - 1  # not the neutral unit
+    by_id = {u.id: (u, lab) for u, lab in zip(units, labels)}
+    for copy, label in zip(part.units, part.labels):
+        original, own = by_id[copy.extra["direction_of"]]
+        assert copy.extra["unlike"] and label == own and copy.text != original.text
+    texts = {c.text for c in part.units}
+    assert "Lavrov resumed the drills." in texts and "Kono welcomed the talks." in texts
+
+
+def test_unlikelihood_moves_a_flipped_step_off_its_originals_stance(scheme, tmp_path):
+    """The same tiny BERT, data and seed: trained on the originals alone, the model gives a direction-flipped copy
+    ("resumed the drills") the original's stance, as it reads the topic; with the copies trained by unlikelihood
+    (data.direction_unlike) the original's stance becomes unlikely for them, and the originals are still read right.
+    The unlikelihood pulls the copies' stance away without naming it: no copy is trained towards a label."""
+    from kpstance.config import validate
+    from kpstance.systems.base import fit_fresh
+    from kpstance.weak.trainset import TrainPart, unlike_part
+
+    units, labels = _direction_toy()
+    copies = unlike_part([TrainPart("toy", units, labels)], scheme, 1, 0)
+    kept = {}
+    for name, us, ls in (("originals", units, labels),
+                         ("unlike", units + copies.units, labels + copies.labels)):
+        cfg = validate(compose(["experiment=smoke", "trainer.max_steps=300", "trainer.batch_size=8", "trainer.lr=3e-3",
+                                "trainer.mask_pair_weight=0.0", "system.context=false"], tmp_path / name))
+        model = fit_fresh(cfg, scheme, us, ls, name)
+        right = [p["stance"] == s for p, (_, s) in zip(model.predict(units), labels) if s != "neutral"]
+        assert all(right), (name, right)
+        preds = model.predict(copies.units)
+        kept[name] = sum(p["stance_probs"][s] for p, (_, s) in zip(preds, copies.labels)) / len(preds)
+    assert kept["originals"] > 0.5 and kept["unlike"] < kept["originals"] - 0.2, kept  # measured: 0.60 and 0.28
+    with pytest.raises(KpstanceError, match="direction_unlike"):
+        validate(compose(["experiment=smoke", "data.direction_unlike=-1"], tmp_path))

@@ -153,6 +153,11 @@ class DataConfig:
     # alias-varied copies per gold or synthetic training unit: every country named by another of its forms ("the
     # DPRK", "the Republic of Korea", "S. Korea", "the PRC"), labels kept; 0 adds none
     alias_augment: int = 0
+    # unlikelihood of the reversed step (Welleck et al. 2020): up to this many direction-flipped copies (weak.direction,
+    # "suspend" -> "resume") per gold or synthetic training unit with a hardline or conciliatory stance; a copy keeps
+    # the unit's actor, and its stance is trained only to be NOT the unit's (-log(1 - p), trainer.unlike_weight),
+    # since what the reversed step's stance is the words do not say; 0 adds none
+    direction_unlike: int = 0
     # distillation (trainer.distill_weight > 0): a teacher's actor and stance distributions on the training set
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
 
@@ -212,6 +217,8 @@ class TrainerConfig:
     # label smoothing (Szegedy et al. 2016) of both heads' cross-entropies: each label keeps 1 - e of its mass and e is
     # spread over the classes, so a noisy silver label pulls less hard (calibration is fitted on dev afterwards)
     label_smoothing: float = 0.0
+    # weight of the unlikelihood term of the direction-flipped copies (data.direction_unlike) against the stance CE
+    unlike_weight: float = 1.0
     # distillation: share of the loss taken by the KL divergence from the teacher's distributions (data.teacher)
     distill_weight: float = 0.0
     distill_temperature: float = 2.0
@@ -401,6 +408,8 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.teacher.folds": ((lambda v: v == 0 or v >= 2), "0 (no cross-fitting) or at least 2"),
     "data.teacher.fold": _at_least(0),
     "data.alias_augment": _at_least(0),
+    "data.direction_unlike": _at_least(0),
+    "trainer.unlike_weight": _NOT_NEGATIVE,
     "trainer.pair_weight": _NOT_NEGATIVE,
     "trainer.mask_pair_weight": _NOT_NEGATIVE,
     "trainer.mask_pair_every": _at_least(1),

@@ -27,7 +27,7 @@ from ..systems.teacher import teacher_targets
 from ..weak.analysis import dev_votes
 from ..weak.scheme import LabelScheme
 from ..weak.silver import silver_labels
-from ..weak.trainset import TrainingData, TrainPart, alias_part, swap_part, teacher_pool, wants_pool
+from ..weak.trainset import TrainingData, TrainPart, alias_part, swap_part, teacher_pool, unlike_part, wants_pool
 from .prepare import Run, prepare
 
 log = logging.getLogger("kpstance")
@@ -112,20 +112,24 @@ def training_data(cfg: Any, scheme: LabelScheme, corpora: Sequence[GoldCorpus], 
 
     parts = [p for c in corpora if (p := c.train_part()) is not None]
     n_swap, n_alias, pairing = int(cfg.data.swap_augment), int(cfg.data.alias_augment), cfg.trainer.pair_weight > 0
+    n_unlike = int(cfg.data.get("direction_unlike", 0) or 0)
     augment = None
     avoid = [t for c in corpora for t in c.scored_texts()]
-    if n_swap or n_alias or pairing or wants_pool(cfg):
+    if n_swap or n_alias or pairing or n_unlike or wants_pool(cfg):
         from ..systems.context import speakers
 
         def augment(shared: Sequence[TrainPart]) -> list[TrainPart]:
             """Speaker-swapped copies of the synthetic and gold training units (``data.swap_augment``; one copy
-            each, used only as a partner, for logit pairing alone), then alias-varied copies of those units."""
+            each, used only as a partner, for logit pairing alone), then alias-varied copies of those units, then
+            direction-flipped copies for unlikelihood (``data.direction_unlike``)."""
             out = []
             if n_swap or pairing:
                 out.append(swap_part(shared, scheme, max(n_swap, 1), int(cfg.seed), lambda us: speakers(us, scheme),
                                      pair_only=not n_swap))
             if n_alias:
                 out.append(alias_part(shared, scheme, n_alias, int(cfg.seed)))
+            if n_unlike:
+                out.append(unlike_part(shared, scheme, n_unlike, int(cfg.seed), lambda us: speakers(us, scheme)))
             return out + teacher_pool(cfg, scheme, avoid, shared, lambda us: speakers(us, scheme))
 
     return TrainingData(cfg, scheme, avoid, labels_of,

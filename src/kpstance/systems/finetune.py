@@ -174,6 +174,7 @@ def fine_tune(
     masked: tuple[Sequence[str], Sequence[str] | None] | None = None,
     blind_stance: bool = False,
     labelled: Sequence[bool] | None = None,
+    unlike: Sequence[bool] | None = None,
 ) -> TrainStats:
     """Train ``model`` in place on (text, actor id, stance id) triples; return throughput stats.
 
@@ -192,7 +193,8 @@ def fine_tune(
     the stance columns come from it (a stance head blind to the speaker); with ``cfg.mask_pair_weight`` > 0 the
     stance head also learns from it and the text's stance is paired with it (masked pairing). ``labelled``: which
     examples the labels' cross-entropy reads; the others (a distillation pool) learn from ``soft`` alone, which they
-    must have.
+    must have. ``unlike``: which examples are direction-flipped copies, whose actor is trained as usual and whose
+    stance is trained away from its label by unlikelihood, -log(1 - p(label)) times ``cfg.unlike_weight``.
     """
     import time
 
@@ -253,11 +255,14 @@ def fine_tune(
     smoothing = float(getattr(cfg, "label_smoothing", 0.0) or 0.0)
     ce = torch.nn.CrossEntropyLoss(reduction="none", label_smoothing=smoothing)
     hard = torch.tensor([True] * len(ids) if labelled is None else list(labelled), device=device)
+    unl = torch.tensor(list(unlike), device=device) if unlike is not None and any(unlike) else None
+    unlike_weight = float(getattr(cfg, "unlike_weight", 1.0))
     if soft is None and not bool(hard.all()):
         raise KpstanceError("training examples without labels need a teacher's distributions (trainer.distill_weight)")
     extra = _ExtraLoss(cfg, layout, partners, soft, device)
     ce_stance = torch.nn.CrossEntropyLoss(
-        weight=stance_weights([stance_ids[i] for i in order if labelled is None or labelled[i]], len(layout.stance_cols),
+        weight=stance_weights([stance_ids[i] for i in order if (labelled is None or labelled[i])
+                               and not (unlike is not None and unlike[i])], len(layout.stance_cols),
                               float(getattr(cfg, "stance_balance", 0.0) or 0.0), device), reduction="none",
         label_smoothing=smoothing)
 
@@ -299,7 +304,8 @@ def fine_tune(
         mine = logits[members][:, layout.stance_index]
         chosen = [idx[k] for k in members]
         dist = ((torch.log_softmax(mine, -1) - torch.log_softmax(theirs, -1)) ** 2).sum(-1)
-        per = ce_stance(theirs, s_t[chosen]) * hard[chosen].float() + mask_pair * dist
+        told = hard[chosen] if unl is None else hard[chosen] & ~unl[chosen]  # a flipped copy's label is not its own
+        per = ce_stance(theirs, s_t[chosen]) * told.float() + mask_pair * dist
         return per.sum() / len(idx)
 
     pad = tokenizer.pad_token_id or 0
@@ -326,8 +332,11 @@ def fine_tune(
                 if position <= done:
                     continue
                 logits = run_batch(batch)
-                per = (cfg.actor_weight * ce(logits[:, layout.actor_index], a_t[batch])  # per example
-                       + ce_stance(logits[:, layout.stance_index], s_t[batch]))
+                stance_loss = ce_stance(logits[:, layout.stance_index], s_t[batch])
+                if unl is not None and bool(unl[batch].any()):
+                    stance_loss = torch.where(unl[batch], unlike_weight * unlikelihood(
+                        logits[:, layout.stance_index], s_t[batch]), stance_loss)
+                per = cfg.actor_weight * ce(logits[:, layout.actor_index], a_t[batch]) + stance_loss  # per example
                 loss = extra(per, hard[batch], logits, batch, position, run_batch)
                 if mask_pair and position % mask_every == 0:
                     loss = loss + masked_pairing(logits, batch)
@@ -353,6 +362,16 @@ def fine_tune(
                             "trainer.max_steps")
     model.eval()
     return TrainStats(step, seen, time.perf_counter() - t0, loss_val, choice.precision)
+
+
+def unlikelihood(logits: Any, labels: Any) -> Any:
+    """Per example, -log(1 - p(label)) (Welleck et al. 2020): low where the label is unlikely, whatever else is
+    likely. For a direction-flipped copy the label is its original's stance, which the reversed step should not
+    keep."""
+    import torch
+
+    p = torch.softmax(logits.float(), dim=-1).gather(1, labels[:, None]).squeeze(1)
+    return -torch.log1p(-p.clamp(max=1 - 1e-6))
 
 
 class _ExtraLoss:

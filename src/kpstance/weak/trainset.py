@@ -117,6 +117,28 @@ def alias_part(parts: Sequence[TrainPart], scheme: LabelScheme, n: int, seed: in
     return TrainPart("alias-varied copies", units, labels, count_key="n_alias_train")
 
 
+def unlike_part(parts: Sequence[TrainPart], scheme: LabelScheme, n: int, seed: int,
+                speakers_of: Callable[[Sequence[Unit]], Sequence[str | None]] | None = None) -> TrainPart:
+    """Direction-flipped copies for unlikelihood (``data.direction_unlike``): up to ``n`` per unit of ``parts`` whose
+    stance is hardline or conciliatory, one step word each turned into its reverse (``weak.direction``), read with
+    the original's speaker. Each keeps the original's labels and is marked ``extra["unlike"]``: its actor is trained
+    as usual, its stance only away from the original's."""
+    from .direction import DirectionFlipper
+
+    flipper = DirectionFlipper(scheme)
+    polar = {scheme.coercive, scheme.deescalating}
+    units: list[Unit] = []
+    labels: list[tuple[str, str]] = []
+    for p in parts:
+        said = speakers_of(p.units) if speakers_of is not None else None
+        for f in flipper.copies(p.units, n, ("unlike", seed), said):
+            if p.labels[f.index][1] in polar:
+                units.append(replace(f.unit, extra={**f.unit.extra, "unlike": True}))
+                labels.append(p.labels[f.index])
+    log.info("direction-flipped copies for unlikelihood: %d", len(units))
+    return TrainPart("direction-flipped copies (unlikelihood)", units, labels, count_key="n_unlike_train")
+
+
 def wants_pool(cfg: Any) -> bool:
     """Whether the run distils and asks for a transfer pool (``data.teacher.pool_*``)."""
     t = cfg.data.teacher
