@@ -48,6 +48,21 @@ def _stance_gap(model_predict, units, copies) -> float:
         / len(a)
 
 
+def _fit_toy(scheme, folder: Path, steps: int, units, labels, *overrides: str):
+    """The tiny smoke BERT fitted on a toy set: batches of 8 at lr 3e-3, no masked pairing, no context."""
+    from kpstance.config import validate
+    from kpstance.systems.base import fit_fresh
+
+    cfg = validate(compose(["experiment=smoke", f"trainer.max_steps={steps}", "trainer.batch_size=8", "trainer.lr=3e-3",
+                            "trainer.mask_pair_weight=0.0", "system.context=false", *overrides], folder))
+    return fit_fresh(cfg, scheme, units, labels, folder.name)
+
+
+def _telling(units, labels, preds) -> list[bool]:
+    """Whether each unit that says more than its speaker's name is read with its label's stance."""
+    return [p["stance"] == s for u, p, (_, s) in zip(units, preds, labels) if not any(v in u.text for v in VAGUE)]
+
+
 def test_logit_pairing_pulls_a_unit_and_its_swapped_copy_together(scheme, tmp_path):
     """The same tiny BERT, the same data and seed: with the pairing term the stance distributions of a unit and its
     speaker-swapped copy lie much closer than without it, and both still read the telling sentences right. The copies
@@ -548,18 +563,13 @@ def test_label_smoothing_caps_how_sure_the_heads_grow_and_keeps_the_labels(schem
     grows near certain on the sentences it fits; at e = 0.3 the loss is lowest at 1 - e + e/3 = 0.8 for the label,
     so the scores stay well below certainty while the telling sentences keep their labels. 1 is refused."""
     from kpstance.config import validate
-    from kpstance.systems.base import fit_fresh
 
     units, labels = _toy()
     sure = {}
     for e in (0.0, 0.3):
-        cfg = validate(compose(["experiment=smoke", "trainer.max_steps=300", "trainer.batch_size=8", "trainer.lr=3e-3",
-                                f"trainer.label_smoothing={e}", "trainer.mask_pair_weight=0.0",
-                                "system.context=false"], tmp_path / str(e)))
-        preds = fit_fresh(cfg, scheme, units, labels, f"smoothing {e}").predict(units)
-        telling = [(p["stance"], s) for u, p, (_, s) in zip(units, preds, labels)
-                   if not any(v in u.text for v in VAGUE)]
-        assert all(p == s for p, s in telling), (e, telling)
+        preds = _fit_toy(scheme, tmp_path / f"smoothing {e}", 300, units, labels,
+                         f"trainer.label_smoothing={e}").predict(units)
+        assert all(_telling(units, labels, preds)), e
         fitted = [max(p["stance_probs"].values()) for u, p in zip(units, preds) if not any(v in u.text for v in VAGUE)]
         sure[e] = sum(fitted) / len(fitted)
     assert sure[0.0] > 0.9 and 0.7 < sure[0.3] < 0.85, sure  # measured: 0.98 and 0.80
@@ -602,7 +612,6 @@ def test_unlikelihood_moves_a_flipped_step_off_its_originals_stance(scheme, tmp_
     (data.direction_unlike) the original's stance becomes unlikely for them, and the originals are still read right.
     The unlikelihood pulls the copies' stance away without naming it: no copy is trained towards a label."""
     from kpstance.config import validate
-    from kpstance.systems.base import fit_fresh
     from kpstance.weak.trainset import TrainPart, unlike_part
 
     units, labels = _direction_toy()
@@ -610,9 +619,7 @@ def test_unlikelihood_moves_a_flipped_step_off_its_originals_stance(scheme, tmp_
     kept = {}
     for name, us, ls in (("originals", units, labels),
                          ("unlike", units + copies.units, labels + copies.labels)):
-        cfg = validate(compose(["experiment=smoke", "trainer.max_steps=300", "trainer.batch_size=8", "trainer.lr=3e-3",
-                                "trainer.mask_pair_weight=0.0", "system.context=false"], tmp_path / name))
-        model = fit_fresh(cfg, scheme, us, ls, name)
+        model = _fit_toy(scheme, tmp_path / name, 300, us, ls)
         right = [p["stance"] == s for p, (_, s) in zip(model.predict(units), labels) if s != "neutral"]
         assert all(right), (name, right)
         preds = model.predict(copies.units)
@@ -620,3 +627,41 @@ def test_unlikelihood_moves_a_flipped_step_off_its_originals_stance(scheme, tmp_
     assert kept["originals"] > 0.5 and kept["unlike"] < kept["originals"] - 0.2, kept  # measured: 0.60 and 0.28
     with pytest.raises(KpstanceError, match="direction_unlike"):
         validate(compose(["experiment=smoke", "data.direction_unlike=-1"], tmp_path))
+
+
+def test_speaker_prior_counts_each_actors_stances_add_one_smoothed():
+    import torch
+
+    from kpstance.systems.finetune import speaker_prior
+
+    prior = speaker_prior([(0, 0)] * 3 + [(0, 1)], 2, 3)
+    assert torch.allclose(prior[0].exp(), torch.tensor([4 / 7, 2 / 7, 1 / 7]))
+    assert torch.allclose(prior[1].exp(), torch.full((3,), 1 / 3))  # an actor never seen: no prior
+
+
+def test_a_product_of_experts_with_the_speaker_prior_leaves_the_speaker_out_of_the_network(scheme, tmp_path):
+    """trainer.prior_poe: each actor takes its usual stance in most units and the other in one telling unit; the vague
+    units say nothing but the name. Without the prior's expert, the network reads the vague units' stance from the
+    name, so a unit and its speaker-swapped copy get different stances; with it, the prior explains the name's share
+    in training and the network, which prediction reads alone, keeps much less of it, while it reads the telling
+    units about as well."""
+    from kpstance.config import validate
+
+    units, labels = [], []
+    for soft, hard in PAIRS:
+        for name, usual, other in ((soft, "conciliatory", "hardline"), (hard, "hardline", "conciliatory")):
+            said = [(w, usual) for w in SAYS[usual]] + [(SAYS[other][0], other)] + [(v, usual) for v in VAGUE]
+            for j, (what, stance) in enumerate(said):
+                units.append(Unit.of_text(f"{name} {what}.", f"{ACTOR[name]}-{name}-{j}"))
+                labels.append((ACTOR[name], stance))
+    _, _, copies = _with_copies(scheme, units, labels)
+    copies.units[:] = [c for c in copies.units if any(v in c.text for v in VAGUE)]  # the vague units' copies
+    gaps, telling = {}, {}
+    for poe in (0.0, 1.0):
+        model = _fit_toy(scheme, tmp_path / f"poe {poe}", 200, units, labels, f"trainer.prior_poe={poe}")
+        gaps[poe] = _stance_gap(model.predict, units, copies)
+        telling[poe] = sum(_telling(units, labels, model.predict(units)))
+    assert gaps[1.0] < 0.5 * gaps[0.0], gaps  # measured: 0.22 against 0.73
+    assert telling[1.0] >= telling[0.0] - 2, telling  # measured: 16 and 17 of 24
+    with pytest.raises(KpstanceError, match="prior_poe"):
+        validate(compose(["experiment=smoke", "trainer.prior_poe=-1"], tmp_path))

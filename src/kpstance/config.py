@@ -219,6 +219,10 @@ class TrainerConfig:
     label_smoothing: float = 0.0
     # weight of the unlikelihood term of the direction-flipped copies (data.direction_unlike) against the stance CE
     unlike_weight: float = 1.0
+    # product of experts with the speaker prior (Clark et al. 2019, He et al. 2019): the training loss reads the stance
+    # logits plus prior_poe x log p(stance | gold actor), counted on the training set, so the network need not learn
+    # what the speaker alone predicts; prediction reads the network alone. 0 = off
+    prior_poe: float = 0.0
     # distillation: share of the loss taken by the KL divergence from the teacher's distributions (data.teacher)
     distill_weight: float = 0.0
     distill_temperature: float = 2.0
@@ -410,6 +414,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.alias_augment": _at_least(0),
     "data.direction_unlike": _at_least(0),
     "trainer.unlike_weight": _NOT_NEGATIVE,
+    "trainer.prior_poe": _NOT_NEGATIVE,
     "trainer.pair_weight": _NOT_NEGATIVE,
     "trainer.mask_pair_weight": _NOT_NEGATIVE,
     "trainer.mask_pair_every": _at_least(1),

@@ -266,6 +266,12 @@ def fine_tune(
                               float(getattr(cfg, "stance_balance", 0.0) or 0.0), device), reduction="none",
         label_smoothing=smoothing)
 
+    poe = float(getattr(cfg, "prior_poe", 0.0) or 0.0)
+    log_prior = speaker_prior(
+        [(actor_ids[i], stance_ids[i]) for i in order if (labelled is None or labelled[i])
+         and not (unlike is not None and unlike[i])], len(layout.actor_cols), len(layout.stance_cols), device) \
+        if poe else None
+
     def one_pass(idx: list[int], ids: Sequence[Sequence[int]], tti: Any) -> Any:
         inputs = {k: v.to(device) for k, v in pad_batch(ids, tti, idx, pad).items()}
         with torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext():
@@ -332,7 +338,10 @@ def fine_tune(
                 if position <= done:
                     continue
                 logits = run_batch(batch)
-                stance_loss = ce_stance(logits[:, layout.stance_index], s_t[batch])
+                stance_logits = logits[:, layout.stance_index]
+                if log_prior is not None:  # the prior's expert joins in training only
+                    stance_logits = stance_logits + poe * log_prior[a_t[batch]]
+                stance_loss = ce_stance(stance_logits, s_t[batch])
                 if unl is not None and bool(unl[batch].any()):
                     stance_loss = torch.where(unl[batch], unlike_weight * unlikelihood(
                         logits[:, layout.stance_index], s_t[batch]), stance_loss)
@@ -362,6 +371,17 @@ def fine_tune(
                             "trainer.max_steps")
     model.eval()
     return TrainStats(step, seen, time.perf_counter() - t0, loss_val, choice.precision)
+
+
+def speaker_prior(pairs: Sequence[tuple[int, int]], n_actors: int, n_stances: int, device: Any = None) -> Any:
+    """log p(stance | actor) over the (actor, stance) pairs of the training examples, add-one smoothed: the bias-only
+    expert of a product of experts (``trainer.prior_poe``)."""
+    import torch
+
+    counts = torch.ones(n_actors, n_stances)
+    for a, s in pairs:
+        counts[a, s] += 1
+    return (counts / counts.sum(1, keepdim=True)).log().to(device)
 
 
 def unlikelihood(logits: Any, labels: Any) -> Any:
