@@ -527,7 +527,8 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
         interval += f", {' and '.join(carried)} without the classifier's errors (no stance probabilities: --probs)"
     if "acc" in ests:
         interval += ", acc with the dev matrix redrawn"
-    df.attrs.update({"by": counts.by, "estimators": ests, "interval": interval, "classifier_errors": widened, "stances": lab.stances, "roles": lab.roles,
+    df.attrs.update({"by": counts.by, "estimators": ests, "interval": interval, "classifier_errors": widened,
+                     "stances": lab.stances, "roles": lab.roles,
                      "counted": counts.counted, "left_out": dict(counts.left_out), "level": level, "n_boot": counts.n_boot,
                      "dev": None if dev is None else {"source": dev.source, "units": dev.n_units,
                                                        "reports": dev.n_reports,

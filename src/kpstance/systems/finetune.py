@@ -257,20 +257,21 @@ def fine_tune(
     hard = torch.tensor([True] * len(ids) if labelled is None else list(labelled), device=device)
     unl = torch.tensor(list(unlike), device=device) if unlike is not None and any(unlike) else None
     unlike_weight = float(getattr(cfg, "unlike_weight", 1.0))
+    # the examples whose stance label is their own: labelled, and not a direction-flipped copy
+    own = [(labelled is None or bool(labelled[i])) and not (unlike is not None and bool(unlike[i]))
+           for i in range(len(ids))]
+    told = torch.tensor(own, device=device)
     if soft is None and not bool(hard.all()):
         raise KpstanceError("training examples without labels need a teacher's distributions (trainer.distill_weight)")
     extra = _ExtraLoss(cfg, layout, partners, soft, device)
     ce_stance = torch.nn.CrossEntropyLoss(
-        weight=stance_weights([stance_ids[i] for i in order if (labelled is None or labelled[i])
-                               and not (unlike is not None and unlike[i])], len(layout.stance_cols),
+        weight=stance_weights([stance_ids[i] for i in order if own[i]], len(layout.stance_cols),
                               float(getattr(cfg, "stance_balance", 0.0) or 0.0), device), reduction="none",
         label_smoothing=smoothing)
 
     poe = float(getattr(cfg, "prior_poe", 0.0) or 0.0)
-    log_prior = speaker_prior(
-        [(actor_ids[i], stance_ids[i]) for i in order if (labelled is None or labelled[i])
-         and not (unlike is not None and unlike[i])], len(layout.actor_cols), len(layout.stance_cols), device) \
-        if poe else None
+    log_prior = speaker_prior([(actor_ids[i], stance_ids[i]) for i in order if own[i]], len(layout.actor_cols),
+                              len(layout.stance_cols), device) if poe else None
 
     def one_pass(idx: list[int], ids: Sequence[Sequence[int]], tti: Any) -> Any:
         inputs = {k: v.to(device) for k, v in pad_batch(ids, tti, idx, pad).items()}
@@ -310,8 +311,7 @@ def fine_tune(
         mine = logits[members][:, layout.stance_index]
         chosen = [idx[k] for k in members]
         dist = ((torch.log_softmax(mine, -1) - torch.log_softmax(theirs, -1)) ** 2).sum(-1)
-        told = hard[chosen] if unl is None else hard[chosen] & ~unl[chosen]  # a flipped copy's label is not its own
-        per = ce_stance(theirs, s_t[chosen]) * told.float() + mask_pair * dist
+        per = ce_stance(theirs, s_t[chosen]) * told[chosen].float() + mask_pair * dist
         return per.sum() / len(idx)
 
     pad = tokenizer.pad_token_id or 0
@@ -378,10 +378,9 @@ def speaker_prior(pairs: Sequence[tuple[int, int]], n_actors: int, n_stances: in
     expert of a product of experts (``trainer.prior_poe``)."""
     import torch
 
-    counts = torch.ones(n_actors, n_stances)
-    for a, s in pairs:
-        counts[a, s] += 1
-    return (counts / counts.sum(1, keepdim=True)).log().to(device)
+    cells = torch.tensor([a * n_stances + s for a, s in pairs], dtype=torch.long)
+    counts = torch.bincount(cells, minlength=n_actors * n_stances).view(n_actors, n_stances).double() + 1
+    return (counts / counts.sum(1, keepdim=True)).log().float().to(device)
 
 
 def unlikelihood(logits: Any, labels: Any) -> Any:
