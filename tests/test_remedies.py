@@ -371,6 +371,67 @@ def test_cross_fitted_teachers_each_predict_the_fold_they_never_saw(tmp_path, sc
         teacher_targets(cfg, scheme, [*units, Unit.of_text("Abe wants talks now.", "new2")])
 
 
+def test_pool_file_lines_take_their_distributions_from_a_store_of_their_own(tmp_path, scheme, monkeypatch):
+    """``data.teacher.pool_files``: each line joins the pool as a unit the teacher alone labels (its label, if any,
+    ignored), and its distributions come from ``pool_outputs``, made by ``pool_model``, while the training examples
+    keep theirs from the cross-fitted teachers; neither store is rewritten once complete; a bad line is one error
+    naming file and line."""
+    import json
+
+    from kpstance.systems import predictor
+    from kpstance.systems.teacher import TeacherOutputs, teacher_targets
+    from kpstance.weak.trainset import fold_of, root_id, teacher_pool, wants_pool
+
+    dirs = []
+    for name in ("f0", "f1", "pool"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(name.encode())
+        dirs.append(str(tmp_path / name))
+    said = dict(zip(dirs, ("hardline", "hardline", "conciliatory")))
+    loaded = {}
+    monkeypatch.setattr(predictor.StancePredictor, "load",
+                        classmethod(lambda cls, m, **_: loaded.setdefault(m, _FakeTeacher(scheme, said[m]))))
+    lines = [{"text": "Tokyo said it would keep its port ban in place.", "kind": "sentence", "stance": "hardline"},
+             {"id": "h1", "text": "Seoul calls off border drills", "kind": "title"},
+             {"text": "Washington is ready to talk, Pompeo said.", "speaker": "Pompeo"}]
+    pool_file = tmp_path / "mine.jsonl"
+    pool_file.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    more = [f"data.teacher.fold_models=[{dirs[0]},{dirs[1]}]", f"data.teacher.pool_model={dirs[2]}",
+            f"data.teacher.pool_files=[{pool_file}]", f"data.teacher.pool_outputs={tmp_path / 'pool.safetensors'}"]
+    cfg = _distill_cfg(tmp_path, tmp_path / "t.safetensors", *more)
+    assert wants_pool(cfg)
+    units, labels = _toy()
+    (part,) = teacher_pool(cfg, scheme, [], [])
+    assert [u.text for u in part.units] == [r["text"] for r in lines]
+    assert [u.id for u in part.units] == ["mine:1", "mine:h1", "mine:3"] and part.units[1].kind == "title"
+    assert part.units[2].extra["speaker"] == "Pompeo"
+    assert all(u.extra["teacher_only"] and u.extra["pool"] == "file" for u in part.units)
+
+    def folds_of(us, k):
+        return [fold_of(root_id(u.id), k) for u in us]
+
+    taught = teacher_targets(cfg, scheme, [*units, *part.units], folds_of)
+    n_actor = len(scheme.actor_labels)
+    stance_of = [scheme.stance_labels[max(range(3), key=lambda j: u.extra["teacher"][n_actor + j])] for u in taught]
+    assert stance_of == ["hardline"] * len(units) + ["conciliatory"] * len(lines)
+    assert sorted(loaded[dirs[2]].asked) == sorted(r["text"] for r in lines)
+    pool_store = TeacherOutputs.read(tmp_path / "pool.safetensors")
+    assert len(pool_store.probs) == len(lines) and len(TeacherOutputs.read(tmp_path / "t.safetensors").probs) \
+        == len({u.text for u in units})
+    asked = sum(len(t.asked) for t in loaded.values())
+    teacher_targets(cfg, scheme, [*units, *part.units], folds_of)  # complete stores: no teacher asked again
+    assert sum(len(t.asked) for t in loaded.values()) == asked
+    bare = _distill_cfg(tmp_path, tmp_path / "t.safetensors", f"data.teacher.pool_files=[{pool_file}]",
+                        f"data.teacher.pool_outputs={tmp_path / 'none.safetensors'}")
+    with pytest.raises(KpstanceError, match=r"no teacher outputs for 3 of the 3 pool-file lines: set "
+                                            r"data.teacher.pool_model"):
+        teacher_targets(bare, scheme, [*units, *part.units], folds_of)
+    pool_file.write_text(json.dumps(lines[0]) + "\n" + '{"text": ""}\n', encoding="utf-8")
+    with pytest.raises(KpstanceError, match=r"mine.jsonl.*2.*empty") as e:
+        teacher_pool(cfg, scheme, [], [])
+    assert "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("override, says", [("data.teacher.folds=1", r"0 \(no cross-fitting\) or at least 2"),
                                             ("data.teacher.fold=3", "the fold must be below"),
                                             ("data.teacher.fold_models=[x]", "at least 2 teachers")])

@@ -115,6 +115,13 @@ class TeacherConfig:
     # `pool_direction` direction-flipped copies of every gold and synthetic training unit (weak.direction: one step
     # word turned into its reverse, "suspend" -> "resume"), which only the teacher labels
     pool_direction: int = 0
+    # text of your own the teacher alone labels (JSON Lines, one unit a line: "text", optional "kind", "speaker",
+    # "id"; any label a line holds is ignored), such as a sample of the corpus you will label: the teacher's reading
+    # of unseen text like the one you study. Its distributions are kept in `pool_outputs`, made by `pool_model` (else
+    # `model`) for the lines the store lacks; none within the leak threshold of a held-out text trains
+    pool_files: list[str] = field(default_factory=list)
+    pool_outputs: str = "${paths.root_dir}/data/teacher/pool.safetensors"
+    pool_model: Optional[str] = None  # noqa: UP045
     # cross-fitting: a teacher trained with `folds` = K >= 2 and `fold` = k leaves out of training every example whose
     # source (a gold report, an article, a synthetic article; its copies go with it) falls in fold k of K, so that
     # its distributions on fold k are its reading of text it never saw; a student with `fold_models` (the K such

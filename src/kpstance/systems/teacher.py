@@ -90,40 +90,55 @@ def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit],
                     folds_of: Callable[[Sequence[Unit], int], list[int]] | None = None) -> list[Unit]:
     """``units`` with the teacher's distributions in ``extra["teacher"]`` when the run distils
     (``trainer.distill_weight`` > 0); unchanged otherwise. ``folds_of`` gives each unit's cross-fitting fold
-    (``TrainingData.folds_of``), which a cross-fitted teacher needs to predict what is missing."""
+    (``TrainingData.folds_of``), which a cross-fitted teacher needs to predict what is missing. The lines of the
+    pool files (``data.teacher.pool_files``) take theirs from a store of their own (``pool_outputs``), made by one
+    teacher: text that no teacher trained on needs no cross-fitting."""
     if not float(cfg.trainer.get("distill_weight", 0.0) or 0.0):
         return list(units)
     from .context import contexts
 
-    path = Path(cfg.data.teacher.outputs)
+    t = cfg.data.teacher
     ctx = contexts(units, scheme) if cfg.system.context else [None] * len(units)
     keys = [example_key(u.text, c) for u, c in zip(units, ctx)]
     columns = columns_of(scheme)
-    stored = TeacherOutputs.read(path)
-    if stored is not None and stored.columns != columns:
-        raise KpstanceError(f"teacher outputs are for other labels ({len(stored.columns)} columns): run "
-                            f"`{REGENERATE}`", path)
-    missing = sorted({k for k in keys if stored is None or k not in stored.probs})
-    if missing:
-        stored = _predict_missing(cfg, path, stored, columns, units, ctx, keys, set(missing), folds_of)
-    log.info("distillation: teacher distributions for %d training examples (%s)", len(units), path)
-    return [replace(u, extra={**u.extra, "teacher": stored.probs[k]}) for u, k in zip(units, keys)]
+    from_file = [u.extra.get("pool") == "file" for u in units]
+    probs: dict[str, list[float]] = {}
+    stores = [(Path(t.outputs), [str(m) for m in t.get("fold_models") or []] or [t.model], folds_of, False)]
+    if any(from_file):
+        stores.append((Path(t.pool_outputs), [t.get("pool_model") or t.model], None, True))
+    for path, models, folds, pool in stores:
+        mine = [i for i, f in enumerate(from_file) if f == pool]
+        stored = TeacherOutputs.read(path)
+        if stored is not None and stored.columns != columns:
+            raise KpstanceError(f"teacher outputs are for other labels ({len(stored.columns)} columns): run "
+                                f"`{REGENERATE}`", path)
+        missing = {keys[i] for i in mine if stored is None or keys[i] not in stored.probs}
+        if missing:
+            stored = _predict_missing(cfg, path, stored, columns, [units[i] for i in mine], [ctx[i] for i in mine],
+                                      [keys[i] for i in mine], missing, [str(m) for m in models if m], folds, pool)
+        probs.update({keys[i]: stored.probs[keys[i]] for i in mine})
+        log.info("distillation: teacher distributions for %d %s (%s)", len(mine),
+                 "pool-file lines" if pool else "training examples", path)
+    return [replace(u, extra={**u.extra, "teacher": probs[k]}) for u, k in zip(units, keys)]
 
 
 def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, columns: list[str],
                      units: Sequence[Unit], ctx: Sequence[str | None], keys: Sequence[str],
-                     missing: set[str], folds_of: Callable[[Sequence[Unit], int], list[int]] | None) -> TeacherOutputs:
-    fold_models = [str(m) for m in cfg.data.teacher.get("fold_models") or []]
-    model = cfg.data.teacher.model
-    if not model and not fold_models:
+                     missing: set[str], models: Sequence[str],
+                     folds_of: Callable[[Sequence[Unit], int], list[int]] | None, pool: bool = False) -> TeacherOutputs:
+    """The stored outputs with the ``missing`` keys predicted by ``models`` (one teacher, or K cross-fitted ones in
+    fold order) and written back; refused with one line when no teacher is named."""
+    if not models:
+        if pool:
+            raise KpstanceError(f"no teacher outputs for {len(missing)} of the {len(set(keys))} pool-file lines: set "
+                                "data.teacher.pool_model (or data.teacher.model) to a saved teacher", path)
         have = "no teacher outputs" if stored is None else "teacher outputs made for another training set"
         raise KpstanceError(f"{have} ({len(missing)} of this run's {len(set(keys))} training examples are not in "
                             f"them): run `{REGENERATE}`, set data.teacher.model to a saved teacher, or train without one "
                             "(trainer.distill_weight=0)", path)
     from .predictor import StancePredictor
 
-    models = fold_models or [str(model)]
-    if fold_models and folds_of is None:
+    if len(models) > 1 and folds_of is None:
         raise KpstanceError("cross-fitted teachers need each example's fold (data.teacher.fold_models)", path)
     teachers = [StancePredictor.load(m) for m in models]  # every folder and label set checked before any prediction
     for m, teacher in zip(models, teachers):

@@ -8,6 +8,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ..text.overlap import drop_leaks
@@ -143,7 +144,25 @@ def wants_pool(cfg: Any) -> bool:
     """Whether the run distils and asks for a transfer pool (``data.teacher.pool_*``)."""
     t = cfg.data.teacher
     return bool(float(cfg.trainer.get("distill_weight", 0.0) or 0.0)
-                and (int(t.pool_swap) or int(t.pool_alias) or int(t.pool_synthetic) or int(t.pool_direction)))
+                and (int(t.pool_swap) or int(t.pool_alias) or int(t.pool_synthetic) or int(t.pool_direction)
+                     or list(t.get("pool_files") or [])))
+
+
+def pool_file_units(paths: Sequence[str]) -> list[Unit]:
+    """The units of the pool files (``data.teacher.pool_files``): one a line, its kind and named speaker kept, ids
+    prefixed by the file's stem so that two files cannot collide; a bad line is one error naming file and line."""
+    from ..text.read import iter_jsonl
+
+    units: list[Unit] = []
+    for path in paths:
+        stem = Path(path).stem
+        for line, rec in iter_jsonl(path):
+            uid = f"{stem}:{rec.get('id') or line}"
+            u = Unit.of_text(rec["text"], uid, uid, rec.get("kind") or "sentence")
+            if rec.get("speaker"):
+                u.extra["speaker"] = str(rec["speaker"])
+            units.append(u)
+    return units
 
 
 def teacher_pool(cfg: Any, scheme: LabelScheme, avoid: Sequence[str], parts: Sequence[TrainPart],
@@ -189,9 +208,13 @@ def teacher_pool(cfg: Any, scheme: LabelScheme, avoid: Sequence[str], parts: Seq
             for f in flipper.copies(p.units, n_dir, seed, said):
                 add(replace(f.unit, extra={k: v for k, v in f.unit.extra.items() if k != "direction_of"}),
                     p.labels[f.index], "direction")
+    for u in pool_file_units([str(f) for f in t.get("pool_files") or []]):
+        # a placeholder label, never trained on; the id stays the line's (its distributions are keyed by text)
+        units.append(replace(u, extra={**u.extra, "teacher_only": True, "pool": "file"}))
+        labels.append((scheme.none_actor, scheme.neutral_stance))
     log.info("distillation pool: %d units the teacher alone labels (%s)", len(units),
              ", ".join(f"{k} {sum(u.extra['pool'] == k for u in units)}"
-                       for k in ("synthetic", "swap", "alias", "direction")))
+                       for k in ("synthetic", "swap", "alias", "direction", "file")))
     return [TrainPart("distillation pool", units, labels, count_key="n_pool_train")]
 
 
