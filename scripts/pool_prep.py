@@ -2,8 +2,9 @@
 
     python scripts/pool_prep.py DRAFT.jsonl [DRAFT.jsonl ...] [--out data/pool/written.jsonl] [--max-overlap 0.5]
 
-Each draft line holds ``text``, ``kind`` and the writer's ``actor`` and ``stance`` (kept as ``writer_actor`` and
-``writer_stance``: a writer's reading, not gold, and never read by ``data.teacher.pool_files``). A line is dropped
+Each draft line holds ``id``, ``text``, ``kind`` and the writer's ``actor`` and ``stance`` (a writer's reading, not
+gold: ``data.teacher.pool_files`` never reads them; ``experiment=ablation/written_labels`` trains on them); ids are
+prefixed ``w-`` so that they cannot meet another corpus's. A line is dropped
 when its labels are not the scheme's, when its text repeats an earlier line's, or when its token Jaccard with any
 held-out text (the dev and test units of the multi-source corpus, its dev and test articles, and the contrast set's
 dev and test pairs) reaches ``--max-overlap``, a stricter screen than training's leak guard (0.8): the pool was
@@ -62,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             seen.add(text.lower())
             m = DATELINE_RE.match(text)  # a dateline written alone is read as the segmenter reads one
             kind = "dateline" if m and m.end() >= len(text.rstrip(" -—–")) else r.get("kind", "sentence")
-            rows.append({"id": str(r["id"]), "text": text, "kind": kind,
-                         "writer_actor": r["actor"], "writer_stance": r["stance"], "pair": r.get("pair"),
+            rows.append({"id": f"w-{r['id']}", "text": text, "kind": kind,
+                         "actor": r["actor"], "stance": r["stance"], "pair": r.get("pair"),
                          "note": r.get("note", "")})
     overlap = max_overlap([r["text"] for r in rows], held_out_texts())
     kept = []
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
     print(f"kept {len(kept)} of {read} lines; "
           f"dropped: {dict(dropped) or 'none'}")
-    print("writer's labels:", dict(Counter((r["writer_actor"], r["writer_stance"]) for r in kept).most_common()))
+    print("writer's labels:", dict(Counter((r["actor"], r["stance"]) for r in kept).most_common()))
     print(f"pairs: {len({r['pair'] for r in kept if r['pair']})}; kinds: {dict(Counter(r['kind'] for r in kept))}")
     return 0
 
