@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             seen.add(text.lower())
             m = DATELINE_RE.match(text)  # a dateline written alone is read as the segmenter reads one
             kind = "dateline" if m and m.end() >= len(text.rstrip(" -—–")) else r.get("kind", "sentence")
-            rows.append({"id": f"w-{r['id']}", "text": text, "kind": kind,
+            rows.append({"id": f"w-{r.get('id') or f'{Path(draft).stem}-{line}'}", "text": text, "kind": kind,
                          "actor": r["actor"], "stance": r["stance"], "pair": r.get("pair"),
                          "note": r.get("note", "")})
     overlap = max_overlap([r["text"] for r in rows], held_out_texts())

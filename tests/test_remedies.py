@@ -394,16 +394,17 @@ def test_pool_file_lines_take_their_distributions_from_a_store_of_their_own(tmp_
     lines = [{"text": "Tokyo said it would keep its port ban in place.", "kind": "sentence", "stance": "hardline"},
              {"id": "h1", "text": "Seoul calls off border drills", "kind": "title"},
              {"text": "Washington is ready to talk, Pompeo said.", "speaker": "Pompeo"}]
+    units, labels = _toy()
+    lines.append({"text": units[0].text})  # a training text again: each keeps its own teacher's distributions
     pool_file = tmp_path / "mine.jsonl"
     pool_file.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
     more = [f"data.teacher.fold_models=[{dirs[0]},{dirs[1]}]", f"data.teacher.pool_model={dirs[2]}",
             f"data.teacher.pool_files=[{pool_file}]", f"data.teacher.pool_outputs={tmp_path / 'pool.safetensors'}"]
     cfg = _distill_cfg(tmp_path, tmp_path / "t.safetensors", *more)
     assert wants_pool(cfg)
-    units, labels = _toy()
     (part,) = teacher_pool(cfg, scheme, [], [])
     assert [u.text for u in part.units] == [r["text"] for r in lines]
-    assert [u.id for u in part.units] == ["mine:1", "mine:h1", "mine:3"] and part.units[1].kind == "title"
+    assert [u.id for u in part.units] == ["mine:1", "mine:h1", "mine:3", "mine:4"] and part.units[1].kind == "title"
     assert part.units[2].extra["speaker"] == "Pompeo"
     assert all(u.extra["teacher_only"] and u.extra["pool"] == "file" for u in part.units)
 
@@ -423,7 +424,7 @@ def test_pool_file_lines_take_their_distributions_from_a_store_of_their_own(tmp_
     assert sum(len(t.asked) for t in loaded.values()) == asked
     bare = _distill_cfg(tmp_path, tmp_path / "t.safetensors", f"data.teacher.pool_files=[{pool_file}]",
                         f"data.teacher.pool_outputs={tmp_path / 'none.safetensors'}")
-    with pytest.raises(KpstanceError, match=r"no teacher outputs for 3 of the 3 pool-file lines: set "
+    with pytest.raises(KpstanceError, match=r"no teacher outputs for 4 of the 4 pool-file lines: set "
                                             r"data.teacher.pool_model"):
         teacher_targets(bare, scheme, [*units, *part.units], folds_of)
     pool_file.write_text(json.dumps(lines[0]) + "\n" + '{"text": ""}\n', encoding="utf-8")

@@ -102,7 +102,7 @@ def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit],
     keys = [example_key(u.text, c) for u, c in zip(units, ctx)]
     columns = columns_of(scheme)
     from_file = [u.extra.get("pool") == "file" for u in units]
-    probs: dict[str, list[float]] = {}
+    probs: list[list[float]] = [[] for _ in units]  # by position: a pool line may repeat a training text
     stores = [(Path(t.outputs), [str(m) for m in t.get("fold_models") or []] or [t.model], folds_of, False)]
     if any(from_file):
         stores.append((Path(t.pool_outputs), [t.get("pool_model") or t.model], None, True))
@@ -116,10 +116,11 @@ def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit],
         if missing:
             stored = _predict_missing(cfg, path, stored, columns, [units[i] for i in mine], [ctx[i] for i in mine],
                                       [keys[i] for i in mine], missing, [str(m) for m in models if m], folds, pool)
-        probs.update({keys[i]: stored.probs[keys[i]] for i in mine})
+        for i in mine:
+            probs[i] = stored.probs[keys[i]]
         log.info("distillation: teacher distributions for %d %s (%s)", len(mine),
                  "pool-file lines" if pool else "training examples", path)
-    return [replace(u, extra={**u.extra, "teacher": probs[k]}) for u, k in zip(units, keys)]
+    return [replace(u, extra={**u.extra, "teacher": p}) for u, p in zip(units, probs)]
 
 
 def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, columns: list[str],
