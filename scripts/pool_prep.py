@@ -22,16 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def held_out_texts() -> list[str]:
-    """Every text a run is scored on outside the seed article: dev and test of the multi-source corpus (sentences
-    and articles) and of the contrast set."""
-    out = []
-    for path in (ROOT / "data/multisource/sentences.jsonl", ROOT / "data/contrast/pairs.jsonl"):
-        out += [r["text"] for r in map(json.loads, path.open(encoding="utf-8")) if r.get("split") in ("dev", "test")]
-    for art in map(json.loads, (ROOT / "data/multisource/articles.jsonl").open(encoding="utf-8")):
-        if art.get("split") in ("dev", "test"):
-            out += [r["text"] for r in map(json.loads, (ROOT / "data/multisource" / art["gold"]).open(encoding="utf-8"))]
-    return out
+def held_out_texts(scheme) -> list[str]:
+    """Every text a run is scored on outside the seed article, as training's leak guard reads it: the protected
+    (dev and test) texts of the multi-source corpus, sentences and articles, and of the contrast set."""
+    from kpstance.corpora.load import load_contrast, load_multisource
+
+    corpora = [load_multisource(ROOT / "data/multisource", scheme), load_contrast(ROOT / "data/contrast/pairs.jsonl", scheme)]
+    return [t for c in corpora for t in c.protected_texts()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"id": f"w-{r.get('id') or f'{Path(draft).stem}-{line}'}", "text": text, "kind": kind,
                          "actor": r["actor"], "stance": r["stance"], "pair": r.get("pair"),
                          "note": r.get("note", "")})
-    overlap = max_overlap([r["text"] for r in rows], held_out_texts())
+    overlap = max_overlap([r["text"] for r in rows], held_out_texts(scheme))
     kept = []
     for r, o in zip(rows, overlap):
         if o >= args.max_overlap:

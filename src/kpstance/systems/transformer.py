@@ -70,7 +70,7 @@ class TransformerSystem(System):
             self.cfg.trainer, self.seed, self.cfg.encoder.max_length, description, checkpoint_dir,
             pairs=ctx, partners=partners, trained=trained, soft=soft if any(p is not None for p in soft) else None,
             masked=masked, blind_stance=blind_stance, labelled=[not u.extra.get("teacher_only") for u in units],
-            unlike=[bool(u.extra.get("unlike")) for u in units] if any(u.extra.get("unlike") for u in units) else None,
+            unlike=[bool(u.extra.get("unlike")) for u in units],
         )
         st = self.stats
         log.info("%s: %d steps, %d examples in %.1fs (%.1f examples/s), final loss %.4f", description,
