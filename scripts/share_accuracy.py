@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/share_accuracy.py models/latest                      # multi-source dev + test
     .venv/bin/python scripts/share_accuracy.py MODEL --gold my_gold.jsonl --min-units 20 --cells cells.csv
+    .venv/bin/python scripts/share_accuracy.py models/latest --sources           # where counting's error comes from
 
 Prints, per period grain (year, half-year) and estimator, the cells scored (split × actor × period with at least
 --min-units gold units), the mean absolute error of the shares in share points, the coverage of the 95 % intervals,
@@ -33,11 +34,14 @@ def main() -> int:
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cells", help="also write every scored cell to this CSV")
+    ap.add_argument("--sources", action="store_true",
+                    help="also count with the gold actors and with the gold stances: how much of counting's error "
+                         "the stances make and how much the units given to the wrong actor")
     args = ap.parse_args()
     t = time.perf_counter()
     predictor = StancePredictor.load(args.model_dir, precision="fp32")
     cells, summary = share_accuracy(predictor, args.gold, tuple(args.by.split(",")), args.min_units, args.bootstrap,
-                                    args.seed)
+                                    args.seed, sources=args.sources)
     if cells.empty:
         print("no cell has enough gold units", file=sys.stderr)
         return 1

@@ -334,6 +334,16 @@ def test_share_accuracy_scores_every_estimator_on_dated_gold_with_cross_fitting(
     gold_share = cells[(cells.actor == "russia") & (cells.stance == "hardline")].gold
     assert (gold_share == 0.5).all()  # the gold side counts the gold labels of the gold actor's units
     assert cells.groupby("split").temperature.nunique().eq(1).all()
+    # where the error comes from: here every actor is right, so counting with the gold actors is counting, and
+    # counting the gold stances of the model's cells is the gold itself
+    from kpstance.eval.share_accuracy import GOLD_ACTORS, GOLD_STANCES
+
+    cells, summary = share_accuracy(smoke_predictor, gold, by=("year",), min_units=4, n_boot=50, sources=True)
+    assert list(summary.estimator) == ["cc", "pcc", "acc", GOLD_ACTORS, GOLD_STANCES]
+    key = ["split", "actor", "period", "stance"]
+    cc = cells[cells.estimator == "cc"].set_index(key).estimate
+    assert cells[cells.estimator == GOLD_ACTORS].set_index(key).estimate.equals(cc)
+    assert cells[cells.estimator == GOLD_STANCES].error.max() == pytest.approx(0)
 
 
 def test_the_readme_lines_give_a_chart_from_a_folder_of_dated_articles(smoke_run, tmp_path, monkeypatch):

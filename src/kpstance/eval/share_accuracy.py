@@ -21,6 +21,11 @@ from .shares import ESTIMATORS
 from .summary import Counts, Labels, dev_confusion, estimate, predict_gold
 
 SPLITS = ("dev", "test")
+# where counting's error comes from (``sources=True``): counting with the gold actors (the model's stances, each unit
+# in its gold actor's cell) leaves the error of the stances alone; counting the gold stances of the model's cells
+# leaves the error of the units the model gives to the wrong actor alone. Diagnostics, not estimators
+GOLD_ACTORS = "cc, gold actors"
+GOLD_STANCES = "cc, gold stances"
 
 
 def cross_fitted(rows: list[dict], stances: Sequence[str], temperature: float) -> dict[str, float]:
@@ -42,11 +47,12 @@ def cross_fitted(rows: list[dict], stances: Sequence[str], temperature: float) -
 
 
 def share_accuracy(predictor: Any, gold: str | os.PathLike, by: Sequence[str] = ("year", "half"), min_units: int = 10,
-                   n_boot: int = 1000, seed: int = 0, batch_size: int = 64) -> tuple[Any, Any]:
+                   n_boot: int = 1000, seed: int = 0, batch_size: int = 64, sources: bool = False) -> tuple[Any, Any]:
     """(cells, summary) DataFrames. ``cells``: one row per split × period grain × actor × period × estimator ×
     stance with at least ``min_units`` gold units, the estimate, its interval and the gold share. ``summary``: per
     grain and estimator, the cells, the mean absolute error in share points, the coverage of the intervals, and
-    the same for the net index."""
+    the same for the net index. ``sources`` adds the two diagnostic rows ``GOLD_ACTORS`` and ``GOLD_STANCES``,
+    which split counting's error between the stances and the actors."""
     import pandas as pd
 
     lab = Labels.of(predictor.scheme())
@@ -66,10 +72,19 @@ def share_accuracy(predictor: Any, gold: str | os.PathLike, by: Sequence[str] = 
         for grain in by:
             model = Counts(lab, grain, n_boot=n_boot, seed=seed)
             truth = Counts(lab, grain, n_boot=10, seed=seed)
+            gold_actors = Counts(lab, grain, n_boot=n_boot, seed=seed) if sources else None
+            gold_stances = Counts(lab, grain, n_boot=n_boot, seed=seed) if sources else None
             for r in mine:
                 model.add(r)
                 truth.add({**r, "actor": r["gold_actor"], "stance": r["gold_stance"], "stance_probs": None})
+                if sources:
+                    gold_actors.add({**r, "actor": r["gold_actor"]})
+                    gold_stances.add({**r, "stance": r["gold_stance"], "stance_probs": None})
             est = estimate(model, ESTIMATORS, dev)
+            if sources:
+                est = pd.concat([est, estimate(gold_actors, ["cc"], None).assign(estimator=GOLD_ACTORS),
+                                 estimate(gold_stances, ["cc"], None).assign(estimator=GOLD_STANCES)],
+                                ignore_index=True)
             ref = estimate(truth, ["cc"], None).set_index(["actor", "period"])
             for _, e in est.iterrows():
                 key = (e.actor, e.period)
