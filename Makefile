@@ -9,7 +9,7 @@ ARGS ?=
 # test processes (pytest-xdist; a file's tests stay in one process, so its session fixtures are built once there)
 TEST_WORKERS ?= 2
 
-.PHONY: train test smoke lint clean mpnet encoder teacher teacher-crossfit
+.PHONY: train test smoke lint clean mpnet encoder teacher teacher-crossfit teacher-pool-written
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,14 @@ teacher-crossfit: mpnet
 	    task_name=teacher_f$$k || exit 1; done
 	$(PY) scripts/teacher_outputs.py --seeds $(SEEDS) data.teacher.outputs=$(CURDIR)/data/teacher/crossfit.safetensors \
 	  "data.teacher.fold_models=[$$(seq -s, -f 'models/teacher_f%g/latest' 0 $$(($(FOLDS) - 1)))]" $(ARGS)
+
+# the written pool's distributions from a teacher trained on its writers' labels (experiment=ablation/accurate_written,
+# about 40 minutes on 2 cores), stored in data/teacher/pool_written.safetensors for
+# experiment=ablation/distill_crossfit_pool_written
+teacher-pool-written: mpnet
+	$(PY) train.py experiment=ablation/accurate_written logger=none
+	$(PY) scripts/teacher_outputs.py --seeds 0 --experiment ablation/distill_crossfit_pool_written \
+	  data.teacher.pool_model=models/accurate_written/latest $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests train.py benchmarks scripts

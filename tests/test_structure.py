@@ -330,9 +330,13 @@ def test_every_experiment_file_composes_and_validates(tmp_path):
         assert cfg.task_name, name
         if name == "ablation/distill_direction":
             assert cfg.data.teacher.pool_direction == 1 and cfg.trainer.distill_weight == 0.5
-        if name == "ablation/distill_crossfit_pool":  # the written pool and its teacher's store ship with the project
+        if name.startswith("ablation/distill_crossfit_pool"):  # the written pool and its teacher's store ship
             assert [Path(f).is_file() for f in cfg.data.teacher.pool_files] == [True]
             assert Path(cfg.data.teacher.pool_outputs).is_file()
+        if name == "ablation/distill_crossfit_pool_written":  # its own store, not the held-out teacher's
+            assert Path(cfg.data.teacher.pool_outputs).name == "pool_written.safetensors"
+        if name == "ablation/accurate_written":
+            assert cfg.encoder.name_or_path.endswith("all-mpnet-base-v2") and cfg.data.extra_gold_test == 0
         if name == "ablation/stance_balance":
             assert cfg.trainer.stance_balance == 1.0 and cfg.trainer.mask_pair_weight == 1.0
         if name == "ablation/remedy_mask_pairing":
