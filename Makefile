@@ -37,12 +37,15 @@ encoder: $(STAMP)
 	$(PY) -m kpstance.systems.fetch_encoder $(NAME) $(ARGS)
 
 # distillation (issue 18): train the mpnet teacher with the remedies (experiment=teacher), then store its actor
-# and stance distributions on the student's training sets, seeds 0-2 (data/teacher/outputs.safetensors, keyed by a
-# hash of each example; experiment=distill refuses a training set the store lacks). SEEDS=0,1,2 by default.
+# and stance distributions on the students' training sets, seeds 0-2 (data/teacher/outputs.safetensors, keyed by a
+# hash of each example; experiment=distill refuses a training set the store lacks). SEEDS=0,1,2 by default. A store
+# that another teacher made is made again from the first student on, so every student's set is stored here.
 SEEDS ?= 0,1,2
 teacher: mpnet
 	$(PY) train.py experiment=teacher logger=none
-	$(PY) scripts/teacher_outputs.py --seeds $(SEEDS) data.teacher.model=models/teacher/latest $(ARGS)
+	for e in distill ablation/distill_direction; do \
+	  $(PY) scripts/teacher_outputs.py --seeds $(SEEDS) --experiment $$e data.teacher.model=models/teacher/latest \
+	    $(ARGS) || exit 1; done
 
 # cross-fitted teacher outputs: FOLDS teachers, each trained without one fold of the sources (reports, articles;
 # copies go with their originals), each predicting the fold it never saw, stored in data/teacher/crossfit.safetensors
@@ -52,8 +55,9 @@ teacher-crossfit: mpnet
 	for k in $$(seq 0 $$(($(FOLDS) - 1))); do \
 	  $(PY) train.py experiment=teacher logger=none data.teacher.folds=$(FOLDS) data.teacher.fold=$$k \
 	    task_name=teacher_f$$k || exit 1; done
-	$(PY) scripts/teacher_outputs.py --seeds $(SEEDS) data.teacher.outputs=$(CURDIR)/data/teacher/crossfit.safetensors \
-	  "data.teacher.fold_models=[$$(seq -s, -f 'models/teacher_f%g/latest' 0 $$(($(FOLDS) - 1)))]" $(ARGS)
+	for e in ablation/distill_crossfit ablation/distill_crossfit_blind; do \
+	  $(PY) scripts/teacher_outputs.py --seeds $(SEEDS) --experiment $$e \
+	    "data.teacher.fold_models=[$$(seq -s, -f 'models/teacher_f%g/latest' 0 $$(($(FOLDS) - 1)))]" $(ARGS) || exit 1; done
 
 # the written pool's distributions from a teacher trained on its writers' labels (experiment=ablation/accurate_written,
 # about 40 minutes on 2 cores), stored in data/teacher/pool_written.safetensors for

@@ -422,6 +422,18 @@ def test_pool_file_lines_take_their_distributions_from_a_store_of_their_own(tmp_
     asked = sum(len(t.asked) for t in loaded.values())
     teacher_targets(cfg, scheme, [*units, *part.units], folds_of)  # complete stores: no teacher asked again
     assert sum(len(t.asked) for t in loaded.values()) == asked
+    # another pool teacher named: its store is made again by it, though no line is missing; the training
+    # examples' store, whose teachers are the same, is left alone
+    (tmp_path / "pool2").mkdir()
+    (tmp_path / "pool2" / "model.safetensors").write_bytes(b"pool2")
+    said[str(tmp_path / "pool2")] = "neutral"
+    cfg2 = _distill_cfg(tmp_path, tmp_path / "t.safetensors", *more[:1], f"data.teacher.pool_model={tmp_path / 'pool2'}",
+                        *more[2:])
+    taught = teacher_targets(cfg2, scheme, [*units, *part.units], folds_of)
+    stance_of = [scheme.stance_labels[max(range(3), key=lambda j: u.extra["teacher"][n_actor + j])] for u in taught]
+    assert stance_of == ["hardline"] * len(units) + ["neutral"] * len(lines)
+    assert sorted(loaded[str(tmp_path / "pool2")].asked) == sorted(r["text"] for r in lines)
+    assert sum(len(loaded[d].asked) for d in dirs) == asked
     bare = _distill_cfg(tmp_path, tmp_path / "t.safetensors", f"data.teacher.pool_files=[{pool_file}]",
                         f"data.teacher.pool_outputs={tmp_path / 'none.safetensors'}")
     with pytest.raises(KpstanceError, match=r"no teacher outputs for 4 of the 4 pool-file lines: set "

@@ -43,6 +43,12 @@ def weights_sha256(model_dir: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def teacher_sha(models: Sequence[str]) -> str:
+    """The hash a store keeps of the teacher that made it: one model's weights, or K cross-fitted ones in fold order."""
+    shas = [weights_sha256(m) for m in models]
+    return shas[0] if len(shas) == 1 else hashlib.sha256(f"crossfit{len(shas)}:{':'.join(shas)}".encode()).hexdigest()
+
+
 class TeacherOutputs:
     """Probabilities per example key, in the columns ``actor=…`` then ``stance=…`` of the label scheme."""
 
@@ -112,6 +118,12 @@ def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit],
         if stored is not None and stored.columns != columns:
             raise KpstanceError(f"teacher outputs are for other labels ({len(stored.columns)} columns): run "
                                 f"`{REGENERATE}`", path)
+        named = [str(m) for m in models if m]
+        # a teacher named is the store's teacher: a complete store that another one made is made again, so that
+        # `make teacher` after a new teacher replaces the outputs even where the training set did not change
+        if stored is not None and named and stored.teacher and stored.teacher != teacher_sha(named):
+            log.warning("teacher outputs in %s came from another teacher than the one named; they are made again", path)
+            stored = None
         missing = {keys[i] for i in mine if stored is None or keys[i] not in stored.probs}
         if missing:
             stored = _predict_missing(cfg, path, stored, columns, [units[i] for i in mine], [ctx[i] for i in mine],
@@ -145,9 +157,7 @@ def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, column
     for m, teacher in zip(models, teachers):
         if teacher.actors + teacher.stances != [c.partition("=")[2] for c in columns]:
             raise KpstanceError("the teacher's labels differ from the configured scheme", Path(m))
-    shas = [weights_sha256(m) for m in models]
-    # cross-fitted outputs are one teacher's: the K models in fold order
-    sha = shas[0] if len(shas) == 1 else hashlib.sha256(f"crossfit{len(shas)}:{':'.join(shas)}".encode()).hexdigest()
+    sha = teacher_sha(models)  # cross-fitted outputs are one teacher's: the K models in fold order
     if stored is not None and stored.teacher and stored.teacher != sha:
         log.warning("teacher outputs in %s came from another teacher; they are made again", path)
         stored, missing = None, set(keys)
