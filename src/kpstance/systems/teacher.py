@@ -119,15 +119,16 @@ def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit],
             raise KpstanceError(f"teacher outputs are for other labels ({len(stored.columns)} columns): run "
                                 f"`{REGENERATE}`", path)
         named = [str(m) for m in models if m]
+        sha = teacher_sha(named) if named else ""  # the weights are read once, here
         # a teacher named is the store's teacher: a complete store that another one made is made again, so that
         # `make teacher` after a new teacher replaces the outputs even where the training set did not change
-        if stored is not None and named and stored.teacher and stored.teacher != teacher_sha(named):
+        if stored is not None and sha and stored.teacher and stored.teacher != sha:
             log.warning("teacher outputs in %s came from another teacher than the one named; they are made again", path)
             stored = None
         missing = {keys[i] for i in mine if stored is None or keys[i] not in stored.probs}
         if missing:
             stored = _predict_missing(cfg, path, stored, columns, [units[i] for i in mine], [ctx[i] for i in mine],
-                                      [keys[i] for i in mine], missing, [str(m) for m in models if m], folds, pool)
+                                      [keys[i] for i in mine], missing, named, sha, folds, pool)
         for i in mine:
             probs[i] = stored.probs[keys[i]]
         log.info("distillation: teacher distributions for %d %s (%s)", len(mine),
@@ -137,10 +138,11 @@ def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit],
 
 def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, columns: list[str],
                      units: Sequence[Unit], ctx: Sequence[str | None], keys: Sequence[str],
-                     missing: set[str], models: Sequence[str],
+                     missing: set[str], models: Sequence[str], sha: str,
                      folds_of: Callable[[Sequence[Unit], int], list[int]] | None, pool: bool = False) -> TeacherOutputs:
     """The stored outputs with the ``missing`` keys predicted by ``models`` (one teacher, or K cross-fitted ones in
-    fold order) and written back; refused with one line when no teacher is named."""
+    fold order) and written back under their hash ``sha`` (the caller has already dropped a store another teacher
+    made); refused with one line when no teacher is named."""
     if not models:
         if pool:
             raise KpstanceError(f"no teacher outputs for {len(missing)} of the {len(set(keys))} pool-file lines: set "
@@ -157,10 +159,6 @@ def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, column
     for m, teacher in zip(models, teachers):
         if teacher.actors + teacher.stances != [c.partition("=")[2] for c in columns]:
             raise KpstanceError("the teacher's labels differ from the configured scheme", Path(m))
-    sha = teacher_sha(models)  # cross-fitted outputs are one teacher's: the K models in fold order
-    if stored is not None and stored.teacher and stored.teacher != sha:
-        log.warning("teacher outputs in %s came from another teacher; they are made again", path)
-        stored, missing = None, set(keys)
     todo: dict[str, int] = {}  # one example per key: its first unit (a copy may repeat another unit's text)
     for i, k in enumerate(keys):
         if k in missing:
