@@ -57,6 +57,20 @@ def test_pronoun_speaker_resolves_to_last_named(scheme):
     assert [s.actor for s in label_units(units, scheme)][1:] == ["united_nations", "united_nations"]
 
 
+def test_a_quote_that_opens_a_sentence_is_not_its_attribution(scheme):
+    """'"We still hope ...," he said, noting ...': the quoted "We still hope" is the speaker's words; the speaker is
+    the "he" after the closing quote, the last named source, even where the sentence goes on past a second quote."""
+    from kpstance.systems.context import speakers
+
+    text = ("Guterres called for restraint at the council.\n"
+            '"We still hope for diplomacy," he said, noting that the lull had lasted 60 days.\n'
+            '"We hope the North will refrain from any step," he said, also urging "other countries" to act calmly.\n'
+            '"Talks must resume," Wang Yi said.\n')
+    units = segment_article("Headline\n" + text, "x")
+    assert speakers(units, scheme)[1:] == ["Guterres", "Guterres", "Guterres", "Wang Yi"]
+    assert [s.actor for s in label_units(units, scheme)][2:] == ["united_nations", "united_nations", "china"]
+
+
 def test_headline_dash_and_literal_headline(scheme):
     units = segment_article("Drills are dangerous — Wang Yi\nBody text here.\nUS provokes North Korea\nMore text.\n", "x")
     out = {s.text: (s.actor, s.stance) for s in label_units(units, scheme)}

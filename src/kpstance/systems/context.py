@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..text.segment import CLOSE_QUOTES, Unit
-from ..weak.attribution import parse, rules_for
+from ..weak.attribution import parse, quoted_opening, rules_for
 from ..weak.scheme import LabelScheme
 
 NO_SPEAKER = "-"
@@ -64,11 +64,12 @@ def _source(rules, u: Unit) -> str | None:
     source = att.dash or (att.trailing[0] if att.trailing else None) or (att.leading[0] if att.leading else None)
     if source and source[:1].isupper() or source and rules.pronoun_re.fullmatch(source):
         return source
-    cut = max(u.text.rfind(q) for q in CLOSE_QUOTES)
-    if cut > 0:
-        lead = rules.leading_attribution(u.text[cut + 1 :].strip(" ,"))
-        if lead:
-            return lead[0]
+    # after the quote the unit opens with ('"We hope ...," he said, also urging "others" to ...'), then after its last
+    for cut in dict.fromkeys((quoted_opening(u), max(u.text.rfind(q) for q in CLOSE_QUOTES))):
+        if 0 < cut < len(u.text):
+            lead = rules.leading_attribution(u.text[cut + 1 :].strip(" ,"))
+            if lead:
+                return lead[0]
     inserted = rules.verb_re.search(u.text)
     if inserted:
         before = u.text[: inserted.start()].rstrip().rsplit(",", 1)[-1].strip()

@@ -233,8 +233,20 @@ def _is_heading(line: str) -> bool:
     return bool(s) and not s.endswith(TERMINAL) and len(s.split()) <= MAX_HEADING_WORDS
 
 
-def trailing_attribution(sentence: str) -> str | None:
-    """Return the attribution clause after the last closing quote, if any ('he said')."""
+def first_close(text: str) -> int:
+    """Where the quote a text starts in closes: the first closing quote after its first character (-1: none)."""
+    return next((i for i, ch in enumerate(text) if i and ch in CLOSE_QUOTES), -1)
+
+
+def trailing_attribution(sentence: str, quoted_start: bool = False) -> str | None:
+    """Return the attribution clause after a closing quote, if any ('he said'). A sentence that starts inside a quote
+    is attributed right after that quote closes, up to the next comma: in '"We hope ...," he said, also urging
+    "others" to act' the clause is 'he said', not what follows the last quote. Else: after the last closing quote."""
+    if quoted_start:
+        close = first_close(sentence)
+        head = sentence[close + 1 :].split(",", 1)[0].strip().rstrip(".!?").strip() if close > 0 else ""
+        if head and len(head.split()) <= 12:
+            return head
     idx = max(sentence.rfind(q) for q in CLOSE_QUOTES)
     if idx <= 0:
         return None
@@ -280,7 +292,7 @@ def _annotate_quotes(units: list[Unit]) -> None:
         if open_quote:
             u.quote_opens = True
             continue
-        attr = trailing_attribution(u.text) if u.in_quote else None
+        attr = trailing_attribution(u.text, starts_in_quote or u.text[:1] in OPEN_QUOTES) if u.in_quote else None
         if attr:
             for r in run:
                 r.quote_attribution = attr

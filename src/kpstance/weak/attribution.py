@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..text.segment import CLOSE_QUOTES, Unit
+from ..text.segment import CLOSE_QUOTES, OPEN_QUOTES, Unit, first_close
 from .aliases import matcher_for, word_regex
 from .scheme import LabelScheme
 
@@ -236,16 +236,38 @@ class Attribution:
     content: str  # the unit minus its attribution clause, where the stance cues are
 
 
+def quoted_opening(unit: Unit) -> int:
+    """How far a unit's opening words are quoted speech: the index of the quote that closes the quote it opens with,
+    its length where that quote runs on or where the unit lies wholly inside a quote begun earlier, else 0."""
+    text = unit.text
+    if text[:1] in OPEN_QUOTES:
+        close = first_close(text)
+        return close if close > 0 else len(text)
+    if unit.in_quote and not any(q in text for q in OPEN_QUOTES + CLOSE_QUOTES):
+        return len(text)
+    return 0
+
+
+def _unquoted(found: tuple[str, str] | None, text: str, quoted: int) -> tuple[str, str] | None:
+    """A leading attribution, unless its clause lies inside the quote the unit opens with: the '"We still hope ..."'
+    of '"We still hope for diplomacy," he said' is the speaker's own words, not an attribution to "We still"."""
+    if found is None or not quoted:
+        return found
+    at = text.find(found[1])
+    return None if 0 <= at and at + len(found[1]) <= quoted else found
+
+
 def parse(rules: Rules, unit: Unit) -> Attribution:
     """Parse a unit's attribution once; every labeling function reads this result."""
     text = unit.text
     trailing = rules.trailing_attribution(text)
-    leading = rules.leading_attribution(text) if unit.kind == "sentence" else None
+    quoted = quoted_opening(unit) if unit.kind == "sentence" else 0
+    leading = _unquoted(rules.leading_attribution(text), text, quoted) if unit.kind == "sentence" else None
     dash_m = DASH_ATTRIBUTION_RE.search(text) if unit.kind in HEADING_KINDS else None
     content = text
     if trailing:
         content = content[: content.rfind(trailing[1])] + rules.reported_clause(trailing[1])
-    lead = rules.leading_attribution(content) if unit.kind == "sentence" else None
+    lead = _unquoted(rules.leading_attribution(content), text, quoted) if unit.kind == "sentence" else None
     if lead:
         i = content.find(lead[1])
         if i >= 0:
