@@ -71,6 +71,15 @@ def test_a_quote_that_opens_a_sentence_is_not_its_attribution(scheme):
     assert [s.actor for s in label_units(units, scheme)][2:] == ["united_nations", "united_nations", "china"]
 
 
+def test_he_said_resolves_to_the_last_attributed_speaker_not_the_last_actor(scheme):
+    """A sentence in between that names another country without quoting anyone does not take over "he"."""
+    text = ("Guterres called for restraint at the council.\n"
+            "China's special envoy returned to Beijing on Monday from Pyongyang.\n"
+            '"All sides must talk," he said.\n')
+    units = segment_article("Headline\n" + text, "x")
+    assert [s.actor for s in label_units(units, scheme)][1:] == ["united_nations", "china", "united_nations"]
+
+
 def test_headline_dash_and_literal_headline(scheme):
     units = segment_article("Drills are dangerous — Wang Yi\nBody text here.\nUS provokes North Korea\nMore text.\n", "x")
     out = {s.text: (s.actor, s.stance) for s in label_units(units, scheme)}

@@ -83,7 +83,7 @@ def label_units(
         stance = agg_s(s_votes) or scheme.neutral_stance
         if actor == scheme.none_actor:
             stance = scheme.neutral_stance
-        elif u.kind == "sentence":
+        elif u.kind == "sentence" and reported:
             last[u.article_id] = actor
         prev[u.article_id] = u.text
         rules.remember(u.text, mem)
