@@ -71,6 +71,17 @@ def test_a_quote_that_opens_a_sentence_is_not_its_attribution(scheme):
     assert [s.actor for s in label_units(units, scheme)][2:] == ["united_nations", "united_nations", "china"]
 
 
+def test_a_lower_case_trailing_source_leaves_the_speaker_to_the_leading_clause(scheme):
+    """'Kim told the plenum ..., according to the state news agency': the model's context names Kim, not nobody,
+    and the next "he stressed" carries Kim on."""
+    from kpstance.systems.context import speakers
+
+    text = ("Kim told a party plenum on Friday that tests were no longer needed, according to the state news agency.\n"
+            "The party's peaceful stance, he stressed, served the goal of a world without nuclear weapons.\n")
+    units = segment_article("Headline\n" + text, "x")
+    assert speakers(units, scheme)[1:] == ["Kim", "Kim"]
+
+
 def test_he_said_resolves_to_the_last_attributed_speaker_not_the_last_actor(scheme):
     """A sentence in between that names another country without quoting anyone does not take over "he"."""
     text = ("Guterres called for restraint at the council.\n"

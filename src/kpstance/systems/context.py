@@ -61,9 +61,11 @@ def _source(rules, u: Unit) -> str | None:
     """The source phrase of a unit's attribution: a heading's dash, a trailing or leading clause, the
     clause after a closing quote, an inserted "he said", or the attribution of the quote it belongs to."""
     att = parse(rules, u)
-    source = att.dash or (att.trailing[0] if att.trailing else None) or (att.leading[0] if att.leading else None)
-    if source and source[:1].isupper() or source and rules.pronoun_re.fullmatch(source):
-        return source
+    # the heading's dash, the trailing clause, the leading one: the first that names someone ("Kim told the plenum
+    # ..., according to the state news agency" has its speaker in the leading clause, not the lower-case trailing one)
+    for source in (att.dash, att.trailing[0] if att.trailing else None, att.leading[0] if att.leading else None):
+        if source and (source[:1].isupper() or rules.pronoun_re.fullmatch(source)):
+            return source
     # after the quote the unit opens with ('"We hope ...," he said, also urging "others" to ...'), then after its last
     for cut in dict.fromkeys((quoted_opening(u), max(u.text.rfind(q) for q in CLOSE_QUOTES))):
         if 0 < cut < len(u.text):
