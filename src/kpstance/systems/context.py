@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..text.segment import CLOSE_QUOTES, Unit
-from ..weak.attribution import parse, quoted_opening, rules_for
+from ..weak.attribution import parse, rules_for
 from ..weak.scheme import LabelScheme
 
 NO_SPEAKER = "-"
@@ -67,7 +67,7 @@ def _source(rules, u: Unit) -> str | None:
         if source and (source[:1].isupper() or rules.pronoun_re.fullmatch(source)):
             return source
     # after the quote the unit opens with ('"We hope ...," he said, also urging "others" to ...'), then after its last
-    for cut in dict.fromkeys((quoted_opening(u), max(u.text.rfind(q) for q in CLOSE_QUOTES))):
+    for cut in dict.fromkeys((att.quoted, max(u.text.rfind(q) for q in CLOSE_QUOTES))):
         if 0 < cut < len(u.text):
             lead = rules.leading_attribution(u.text[cut + 1 :].strip(" ,"))
             if lead:

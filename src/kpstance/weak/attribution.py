@@ -234,6 +234,7 @@ class Attribution:
     leading: tuple[str, str] | None  # (source phrase, clause) of 'X said ...' (sentences only)
     dash: str | None  # source phrase of a heading '... — X'
     content: str  # the unit minus its attribution clause, where the stance cues are
+    quoted: int = 0  # how far the unit's opening words are quoted speech (``quoted_opening``)
 
 
 def quoted_opening(unit: Unit) -> int:
@@ -261,7 +262,7 @@ def parse(rules: Rules, unit: Unit) -> Attribution:
     """Parse a unit's attribution once; every labeling function reads this result."""
     text = unit.text
     trailing = rules.trailing_attribution(text)
-    quoted = quoted_opening(unit) if unit.kind == "sentence" else 0
+    quoted = quoted_opening(unit)
     leading = _unquoted(rules.leading_attribution(text), text, quoted) if unit.kind == "sentence" else None
     dash_m = DASH_ATTRIBUTION_RE.search(text) if unit.kind in HEADING_KINDS else None
     content = text
@@ -275,4 +276,4 @@ def parse(rules: Rules, unit: Unit) -> Attribution:
     m = DASH_ATTRIBUTION_RE.search(content) if unit.kind in HEADING_KINDS else None
     if m:
         content = content[: m.start()]
-    return Attribution(trailing, leading, dash_m.group("src") if dash_m else None, content)
+    return Attribution(trailing, leading, dash_m.group("src") if dash_m else None, content, quoted)
