@@ -477,3 +477,18 @@ def test_training_precision_auto_is_bf16_only_where_the_cpu_computes_it(monkeypa
     assert choose_training("auto", "cpu", flags=lambda: {"avx512_bf16"}).precision == "bf16"
     with pytest.raises(KpstanceError, match="unknown training precision"):
         choose_training("int8", "cpu")
+
+
+@pytest.mark.parametrize("resources,actors,actor_cpus,expected", [
+    ({"CPU": 2.0}, None, 1, ("cpu", 2, 1, 0)),  # this machine: a replica per core
+    ({"CPU": 64.0}, None, 4, ("cpu", 16, 4, 0)),  # four machines of 16 cores, 4 cores a replica
+    ({"CPU": 3.0}, None, 4, ("cpu", 1, 4, 0)),  # fewer cores than a replica asks for: still one
+    ({"CPU": 64.0}, 5, 2, ("cpu", 5, 2, 0)),  # --actors decides the count
+    ({"CPU": 32.0, "GPU": 4.0}, None, 2, ("cuda", 4, 2, 1)),  # a replica per GPU, each with its cores
+    ({"CPU": 32.0, "GPU": 4.0}, 2, 1, ("cuda", 2, 1, 1)),
+])
+def test_ray_replicas_follow_the_clusters_cpus_and_gpus(resources, actors, actor_cpus, expected):
+    """The replica plan for clusters this machine is not: GPUs get a replica each (no GPU is lent to the tests)."""
+    from kpstance.scale.ray_engine import replica_plan
+
+    assert tuple(replica_plan(resources, actors, actor_cpus)) == expected

@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import KpstanceError
 from ..text.corpus import FIELDS, expand, txt_roots
@@ -181,24 +181,18 @@ def predict_ray(args: argparse.Namespace, opts: Options) -> None:
         ctx.use_datasource_v2 = False  # v2 lists Parquet files in a task of 1 CPU, which waits behind the replicas
         ctx.execution_options.preserve_order = True  # rows in input order, as the local path writes them
         ctx.enable_progress_bars = not args.quiet and sys.stderr.isatty()
-        resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
-        device = "cuda" if gpus else "cpu"  # a GPU per replica wherever the cluster has them
-        if device == "cuda":
-            n = args.actors or gpus
-        else:
-            n = args.actors or max(1, int(resources.get("CPU", 1) // args.actor_cpus))
+        plan = replica_plan(ray.cluster_resources(), args.actors, args.actor_cpus)
         kwargs = {"files": {"ref": files_ref}, "labels": labels, "precision": requested, "n_units": n_units,
                   "opts": opts.as_dict() | {"columns": opts.columns.names}, "roots": txt_roots(args.input),
-                  "cpus": args.actor_cpus, "device": device}
+                  "cpus": plan.cpus, "device": plan.device}
         columns = table_columns(*_labels(model), opts)
         out = AtomicTable(args.output, columns)
         try:
             for run in _runs(files):
                 ds = _dataset(run, opts).map_batches(
                     Replica, batch_size=max(1, args.chunk_size // 20), batch_format="pyarrow",
-                    compute=rd.ActorPoolStrategy(size=n), num_cpus=args.actor_cpus,
-                    num_gpus=1 if device == "cuda" else 0, fn_constructor_kwargs=kwargs)
+                    compute=rd.ActorPoolStrategy(size=plan.replicas), num_cpus=plan.cpus,
+                    num_gpus=plan.gpus, fn_constructor_kwargs=kwargs)
                 for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
                     out.writer.write_arrow(batch)
             out.commit()
@@ -209,6 +203,25 @@ def predict_ray(args: argparse.Namespace, opts: Options) -> None:
         raise _user_error(e) from None
     finally:
         ray.shutdown()
+
+
+class Plan(NamedTuple):
+    """How many replicas, where, and what each reserves."""
+
+    device: str
+    replicas: int
+    cpus: int
+    gpus: int
+
+
+def replica_plan(resources: dict[str, float], actors: int | None, actor_cpus: int) -> Plan:
+    """Replicas for a cluster's resources (``ray.cluster_resources()``): one per GPU where the cluster has GPUs,
+    else one per ``actor_cpus`` cores; ``--actors`` overrides the count. Kept apart from Ray so that the GPU case,
+    which no test machine has, is tested on its decisions."""
+    gpus = int(resources.get("GPU", 0))
+    if gpus:
+        return Plan("cuda", actors or gpus, actor_cpus, 1)
+    return Plan("cpu", actors or max(1, int(resources.get("CPU", 1) // actor_cpus)), actor_cpus, 0)
 
 
 def _labels(model: Path) -> tuple[list[str], list[str]]:
