@@ -82,6 +82,18 @@ def test_a_lower_case_trailing_source_leaves_the_speaker_to_the_leading_clause(s
     assert speakers(units, scheme)[1:] == ["Kim", "Kim"]
 
 
+def test_a_speech_verb_after_a_determiner_is_an_adjective_not_an_attribution(scheme):
+    """'raised an estimated $2 billion', 'The proposed summit': no one speaks, so the context names no one; a speech
+    verb after a name still attributes."""
+    from kpstance.systems.context import speakers
+
+    text = ("North Korea raised an estimated $2 billion for its weapons through cyber theft.\n"
+            "The proposed summit would be the first since 2015.\n"
+            "Seoul expected a reply within days.\n")
+    units = segment_article("Headline\n" + text, "x")
+    assert speakers(units, scheme)[1:] == [None, None, "Seoul"]
+
+
 def test_he_said_resolves_to_the_last_attributed_speaker_not_the_last_actor(scheme):
     """A sentence in between that names another country without quoting anyone does not take over "he"."""
     text = ("Guterres called for restraint at the council.\n"

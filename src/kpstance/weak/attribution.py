@@ -51,6 +51,7 @@ class Rules:
             rf"[^,]{{0,120}}),\s*)+")
         self.filler_re = re.compile(rf"\b(?:{_alternation(att['source_fillers'])})\b")
         self.copulas = {w.lower() for w in att["copulas"]}
+        self.determiners = {w.lower() for w in att.get("determiners", ())}
         self.passive_by_re = re.compile(
             rf"\b(?:{_alternation(gram['passive_auxiliaries'])})\s+\w+(?:{_alternation(gram['participle_endings'])})\b"
             rf"[^.]{{0,60}}?\b{re.escape(scheme.agent_marker)}\s+"
@@ -217,6 +218,8 @@ class Rules:
             return None
         if before.split()[-1].lower() in self.copulas:
             return None  # passive: 'sanctions were announced by X' has X as agent, not as a speaker
+        if before.split()[-1].lower() in self.determiners:
+            return None  # an adjective: 'North Korea raised an estimated $2 billion' names no speaker
         return self.filler_re.sub("", before).strip(), body[: v.end()]
 
 

@@ -26,7 +26,7 @@ STANCE_ROLES = ("coercive", "deescalating", "neutral")
 # Word lists about how the language expresses attribution and grammar (see the label YAML for their meaning).
 ATTRIBUTION_LISTS = ("speech_verbs", "according_to", "pronouns", "adjunct_starters", "intro_words", "participle_endings",
                      "source_fillers", "copulas")
-ATTRIBUTION_OPTIONAL = ("verb_particles",)
+ATTRIBUTION_OPTIONAL = ("verb_particles", "determiners")
 GRAMMAR_LISTS = ("passive_auxiliaries", "participle_endings", "target_words", "object_complement", "first_person",
                  "clause_openers", "coreference_nouns", "coreference_determiners")
 GRAMMAR_OPTIONAL = ("self_reference", "not_person_words", "coordinators")
