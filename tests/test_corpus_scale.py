@@ -227,7 +227,9 @@ def test_every_input_format_gives_the_same_table_in_every_output_format(capsys, 
             assert code == 0, err
             tables[(name, out_ext)] = read_table(out)
     first = tables[("csv", "jsonl")]
-    assert len(first) == 7 * 3  # a title and two sentences each
+    datelined = sum(r["date"] is None for r in rows)
+    assert len(first) == 7 * 3 + datelined  # a title and two sentences each, and a dated dateline its own unit
+    assert sum(r["kind"] == "dateline" for r in first) == datelined
     for t in tables.values():
         assert [key(r) for r in t] == [key(r) for r in first]
         assert [str(r["date"] or "") for r in t] == [str(r["date"] or "") for r in first]
@@ -383,7 +385,7 @@ def test_resume_after_sigkill_writes_every_unit_exactly_once(capsys, smoke_run, 
             assert [x["file"] for x in manifest["shards"]] == ["part-000000.csv"] and (parts / "part-000001.csv").exists()
             first = (parts / "part-000000.csv").stat().st_mtime_ns
         if fault == "shard-3-listed":  # it went on from shard 1, not from the start
-            assert "kpstance: resuming: 7 items (21 units) were written before" in killed.stderr  # shard 0
+            assert "kpstance: resuming: 6 items (20 units) were written before" in killed.stderr  # shard 0
             assert len(manifest["shards"]) == 4 and (parts / "part-000000.csv").stat().st_mtime_ns == first
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -74,7 +74,7 @@ def test_explain_columns_in_every_format_and_only_with_the_flag(capsys, smoke_ru
     tables = {ext: predict(capsys, model, corpus, tmp_path / f"o.{ext}", "--explain", "--probs")
               for ext in ("jsonl", "csv", "parquet")}
     tables["stdout"] = predict(capsys, model, corpus, None, "--explain")
-    n = 6 + len(UNITS)
+    n = 7 + len(UNITS)  # the title, the dateline and five sentences
     for name, t in tables.items():
         assert len(t) == n, name
         if name != "jsonl" and name != "stdout":  # after the fixed columns, before the probabilities

@@ -98,7 +98,22 @@ WIRE = {
               "Japan put its civil drills on hold on Friday."),
     "tass": ("Moscow urges dialogue — Lavrov\nThe minister spoke in Minsk\nMINSK, December 2. /TASS/. Russia calls "
              "for talks, Lavrov said.\n", "MINSK, December 2. /TASS/.", "Russia calls for talks, Lavrov said."),
+    # with a year, which kpstance predict reads as the article's date
+    "yonhap_year": ("Moon calls NSC meeting\n\nSEOUL, Nov. 29, 2017 (Yonhap) -- President Moon Jae-in convened the "
+                    "council.\n", "SEOUL, Nov. 29, 2017 (Yonhap) --", "President Moon Jae-in convened the council."),
+    "ap_year": ("Council votes\n\nUNITED NATIONS, Dec. 22, 2017 (AP) -- The council voted for new sanctions.\n",
+                "UNITED NATIONS, Dec. 22, 2017 (AP) --", "The council voted for new sanctions."),
+    "tass_year": ("Lavrov in Minsk\nMINSK, 2 December 2017 /TASS/. Russia calls for talks, Lavrov said.\n",
+                  "MINSK, 2 December 2017 /TASS/.", "Russia calls for talks, Lavrov said."),
+    "dash_year": ("Tokyo protests\n\nTOKYO, 3 September 2017 - Japan protested the test.\n",
+                  "TOKYO, 3 September 2017 -", "Japan protested the test."),
 }
+
+
+def test_a_date_and_dash_in_an_ordinary_first_sentence_is_not_a_dateline():
+    """Only the wire's capitals make "CITY, date -" a dateline without an agency."""
+    units = segment_article("Headline\n\nIn Seoul, 3 September 2017 - a day to remember - crowds gathered.\n", "x")
+    assert [u.kind for u in units] == ["title", "sentence"]
 
 
 @pytest.mark.parametrize("fmt", sorted(WIRE))
