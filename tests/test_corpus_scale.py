@@ -317,6 +317,7 @@ def test_segmenting_thread_runs_at_the_lowest_priority_and_leaves_the_callers(mo
 
 @pytest.mark.parametrize("case, expected", [
     ("csv-no-text", 'c.csv:1: missing column "text"'),
+    ("csv-empty-text", 'c.csv:3: column "text" is empty or not text; every row must hold its article text'),
     ("csv-bad-date", 'c.csv:3: column "date": cannot read \'29/11/2017\' as a date'),
     ("parquet-no-id", 'c.parquet: missing column "id"'),
     ("parquet-damaged", "c.parquet: not a readable Parquet file"),
@@ -334,6 +335,9 @@ def test_corpus_errors_are_one_line_exit_2_and_nothing_half_written(capsys, smok
     extra: list[str] = []
     if case == "csv-no-text":
         pd.DataFrame(rows).drop(columns=["text"]).to_csv(src, index=False)
+    elif case == "csv-empty-text":
+        rows[1]["text"] = " "
+        pd.DataFrame(rows).to_csv(src, index=False)
     elif case == "csv-bad-date":
         rows[1]["date"] = "29/11/2017"
         pd.DataFrame(rows).to_csv(src, index=False)

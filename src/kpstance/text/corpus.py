@@ -211,7 +211,7 @@ def _text(rec: dict, columns: Columns, where: object, line: int | None, what: st
                             where, line)
     v = rec[col]
     if not isinstance(v, str) or not v.strip():
-        raise KpstanceError(f'column "{col}" is empty or not text; every row must hold an {what}', where, line)
+        raise KpstanceError(f'column "{col}" is empty or not text; every row must hold its {what} text', where, line)
     return v
 
 
@@ -219,7 +219,7 @@ def unit_item(source: str, line: int, rec: dict, stem: str, columns: Columns) ->
     """A JSON Lines line read as one unit: its record travels through; its id, when it has none, is FILE-LINE."""
     rec = dict(rec)
     if columns["text"] != "text":
-        rec["text"] = _text(rec, columns, source, line, "a sentence's")
+        rec["text"] = _text(rec, columns, source, line, "sentence")
     if rec.get(columns["id"]) is not None:
         rec["id"] = str(rec[columns["id"]])
     rec.setdefault("id", f"{stem}-{line}")
@@ -232,7 +232,7 @@ def _jsonl_items(p: Path, columns: Columns, rows: str, language: str) -> Iterato
 
     for line, rec in iter_jsonl(p, None):
         if rows == "units":
-            text = _text(rec, columns, p, line, "a sentence's")
+            text = _text(rec, columns, p, line, "sentence")
             check_record({**rec, "text": text}, "text", p, line)
             yield unit_item(str(p), line, rec, p.stem, columns)
         else:
@@ -240,7 +240,7 @@ def _jsonl_items(p: Path, columns: Columns, rows: str, language: str) -> Iterato
 
 
 def article_item(p: Path, line: int, rec: dict, columns: Columns, language: str) -> Item:
-    text = _text(rec, columns, p, line, "article's")
+    text = _text(rec, columns, p, line, "article")
     aid = rec.get(columns["id"])
     if aid is None or str(aid).strip() == "" or (isinstance(aid, float) and math.isnan(aid)):
         raise KpstanceError(f'missing or empty column "{columns["id"]}" (the article id; map another with '
