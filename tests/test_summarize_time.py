@@ -226,6 +226,27 @@ def test_the_chart_is_written_and_its_panels_match_the_table(synthetic, tmp_path
             assert len(ys) == 5 and math.isnan(ys[1])  # October: an empty period, a gap
 
 
+def test_a_chart_that_cannot_be_written_is_one_line_naming_it_and_leaves_nothing(synthetic, tmp_path):
+    """A folder that does not exist is refused before any work (summarize may have to predict first); a format
+    matplotlib cannot write is one line too; a chart is written whole or not at all, in the format of its name."""
+    from kpstance.errors import KpstanceError
+    from kpstance.eval.trend import plot_trend
+
+    r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--plot",
+                str(tmp_path / "no" / "t.png"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert f"{tmp_path / 'no' / 't.png'}: cannot write: no folder {tmp_path / 'no'}" in r.stderr
+    rng = np.random.default_rng(3)
+    df = frame(simulate(rng, 12, 6, TRUE, M, start="2017-09-")[0], synthetic[1], ["cc"], by="month", n_boot=20)
+    with pytest.raises(KpstanceError, match=r"t\.xyz: cannot write a chart as \.xyz"):
+        plot_trend(df, tmp_path / "t.xyz")
+    plot_trend(df, tmp_path / "t.svg")
+    plot_trend(df, tmp_path / "t")  # no extension: PNG
+    assert (tmp_path / "t.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    assert (tmp_path / "t").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t", "t.svg"]
+
+
 def test_events_file_errors_are_one_line_naming_the_file(tmp_path):
     from kpstance.errors import KpstanceError
     from kpstance.eval.trend import read_events

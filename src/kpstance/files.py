@@ -15,7 +15,7 @@ import signal
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .errors import KpstanceError
 
@@ -45,6 +45,8 @@ def check_outputs(outputs: Iterable[str | os.PathLike | None], inputs: Iterable[
     for o in outs:
         if o.is_dir():
             raise KpstanceError(IS_A_FOLDER, o)
+        if not o.parent.is_dir():  # before the work, not after it
+            raise KpstanceError(f"cannot write: no folder {o.parent}", o)
     existing = {i: o for o in outs if (i := _identity(o)) is not None}
     if not existing:  # a new file cannot be an input: no need to walk the inputs
         return
@@ -94,6 +96,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise KpstanceError(f"cannot write: {e.strerror}", target) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int) -> None:
+    """A matplotlib figure written atomically, its format from the extension (PNG without one); a format matplotlib
+    cannot write or a folder that does not exist is a one-line error naming the file."""
+    target = Path(path)
+    fmt = target.suffix[1:].lower() or "png"
+    if fmt not in fig.canvas.get_supported_filetypes():
+        raise KpstanceError(f"cannot write a chart as .{fmt}; use .png, .svg or .pdf", target)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=fmt)
 
 
 def json_text(obj: object) -> str:

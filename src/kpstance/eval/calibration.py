@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..files import save_figure
+
 T_BOUNDS = (0.05, 20.0)
 
 
@@ -82,7 +84,7 @@ def reliability_diagram(curves: dict[str, tuple[np.ndarray, Sequence[int]]], tit
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..files import write_json, write_jsonl
+from ..files import save_figure, write_json, write_jsonl
 from ..weak.scheme import LabelScheme
 from .metrics import HEADLINE_KEYS, per_class, per_phenomenon
 
@@ -27,7 +27,7 @@ def plot_confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[st
     ConfusionMatrixDisplay(cm, display_labels=list(labels)).plot(ax=ax, cmap="Blues", colorbar=False, xticks_rotation=45)
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

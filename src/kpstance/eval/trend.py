@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KpstanceError
+from ..files import save_figure
 
 ROLE_COLORS = {"coercive": "#c0392b", "deescalating": "#2471a3", "neutral": "#7f8c8d"}
 THIN = 20  # a period with fewer units than this shows its count
@@ -135,6 +136,6 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     if metric == "shares":
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.04 if metric == "shares" else 0, 1, 0.96))
-    fig.savefig(path, dpi=130)
+    save_figure(fig, path, dpi=130)
     plt.close(fig)
     return drawn

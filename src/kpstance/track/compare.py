@@ -19,6 +19,7 @@ from typing import Any
 
 from ..config import NOISE_KEYS, key_applies
 from ..errors import KpstanceError
+from ..files import save_figure
 from ..systems.registry import current_key
 
 # the multi-source dev split (where choices are made), then its test split (the one to trust for new news), with
@@ -261,7 +262,7 @@ def plot(data: dict, path: str | os.PathLike) -> None:
     ax.set_ylabel("score on gold")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
