@@ -199,6 +199,19 @@ def test_an_encoder_not_set_up_says_to_run_make_mpnet(tmp_path):
     assert describe(cfg.encoder).startswith("sentence-transformers/all-mpnet-base-v2")
 
 
+@pytest.mark.parametrize("where", ["{tmp}/no/such/encoder", "./no-such-encoder", "a/b/c"])
+def test_a_local_encoder_path_that_does_not_exist_is_named_as_such(tmp_path, where):
+    """A path (not a hub id such as "org/name") that is not a folder: one line naming it, not the hub's wording."""
+    from kpstance.config import validate
+    from kpstance.systems.encoder import build
+
+    path = where.format(tmp=tmp_path)
+    cfg = validate(compose([f"encoder.name_or_path={path}"], tmp_path))
+    with pytest.raises(KpstanceError, match=r"no such model folder \(encoder\.name_or_path\)$") as e:
+        build(cfg.encoder, {0: "actor=russia", 1: "stance=neutral"})
+    assert str(e.value).startswith(f"{path}: ")
+
+
 def test_train_on_an_encoder_not_set_up_is_one_line_exit_2(tmp_path):
     from helpers import train_py
 

@@ -152,6 +152,8 @@ def _build_pretrained(cfg: Any, id2label: dict[int, str], texts: Sequence[str]) 
         if pin is not None:
             raise KpstanceError(f"encoder '{pin.name}' is not set up here: run `{pin.setup_command}` once "
                                 f"(downloads and checks it; offline afterwards)", path)
+        if path.startswith(("/", ".", "~")) or path.count("/") > 1:  # a path, not a hub id ("org/name")
+            raise KpstanceError("no such model folder (encoder.name_or_path)", path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         model = AutoModelForSequenceClassification.from_pretrained(
