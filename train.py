@@ -12,8 +12,8 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from kpstance.config import register_resolvers, renamed_override, unknown_override  # noqa: E402
-from kpstance.errors import KpstanceError, MissingExtra  # noqa: E402
-from kpstance.run.cleanup import discard_run_dir, mark_failed  # noqa: E402
+from kpstance.errors import KpstanceError, MissingExtra, Terminated, sigterm_raises  # noqa: E402
+from kpstance.run.cleanup import FAILED, discard_run_dir, mark_failed  # noqa: E402
 from kpstance.run.pipeline import train  # noqa: E402
 
 register_resolvers()
@@ -24,7 +24,8 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 def main(cfg: DictConfig) -> float | None:
     """One run; a refused run leaves no folder, a failed one leaves its folder marked ``failed.json``."""
     try:
-        metrics = train(cfg)
+        with sigterm_raises():  # a scheduler's stop or `kill` marks the folder as a crash does
+            metrics = train(cfg)
     except MissingExtra as e:
         discard_run_dir(cfg)
         print(f"kpstance: {e}", file=sys.stderr)
@@ -33,6 +34,10 @@ def main(cfg: DictConfig) -> float | None:
         mark_failed(cfg, e)  # refused before writing: the folder Hydra made goes; later: marked failed
         print(f"kpstance: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Terminated as e:
+        mark_failed(cfg, e)
+        print(f"kpstance: {e}; the run folder is marked {FAILED}", file=sys.stderr)
+        sys.exit(143)
     except (Exception, KeyboardInterrupt) as e:  # a crash: no folder that looks like a run in progress
         mark_failed(cfg, e)
         raise

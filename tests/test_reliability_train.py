@@ -141,6 +141,46 @@ def test_a_crash_marks_the_run_folder_failed_and_is_raised(tmp_path, monkeypatch
     assert not (tmp_path / "models").exists()
 
 
+def test_sigterm_during_training_marks_the_run_folder_and_exits_143(tmp_path, monkeypatch, capsys):
+    """`kill`, `timeout` or a scheduler's stop (SIGTERM) mid-run: the folder is marked failed.json, as after a
+    crash, instead of being left looking like a run in progress; no model is saved."""
+    import os
+    import signal
+
+    import kpstance.systems.finetune as finetune
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not stop the run")
+
+    monkeypatch.setattr(finetune, "fine_tune", killed)
+    cfg = compose(["experiment=smoke", *FAST, f"paths.log_dir={tmp_path}"], tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        train_script().main(cfg)
+    assert exit_.value.code == 143
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "kpstance: terminated by SIGTERM; the run folder is marked failed.json"]
+    failed = json.loads((tmp_path / "run" / "failed.json").read_text())
+    assert failed == {"error": "Terminated", "message": "terminated by SIGTERM"}
+    assert not (tmp_path / "models").exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is the run's only
+
+
+def test_sigterm_is_left_to_a_handler_someone_else_installed(monkeypatch):
+    """A job launcher's own SIGTERM handler (submitit requeues on its signals) is not replaced."""
+    import signal
+
+    from kpstance.errors import sigterm_raises
+
+    seen = []
+    monkeypatch.setattr(signal, "getsignal", lambda s: seen.append(s) or (lambda *a: None))
+    calls = []
+    monkeypatch.setattr(signal, "signal", lambda *a: calls.append(a))
+    with sigterm_raises():
+        pass
+    assert seen == [signal.SIGTERM] and calls == []
+
+
 def test_a_crash_before_the_run_wrote_anything_leaves_no_folder(tmp_path):
     from omegaconf import OmegaConf
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from .errors import KpstanceError
+from .errors import KpstanceError, Terminated, sigterm_raises
 from .files import check_outputs
 from .weak.scheme import LABELS_REL, default_labels
 
@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 0
     logging.getLogger("kpstance.systems.predictor").setLevel(logging.ERROR)  # the CLI reports truncation per line
     try:
-        with _sigterm_interrupts():
+        with sigterm_raises():
             args.func(args)
     except KpstanceError as e:
         print(f"kpstance: error: {e}", file=sys.stderr)
@@ -624,34 +624,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C; temporary files were removed on the way out
         print("kpstance: interrupted", file=sys.stderr)
         return 130
-    except _Terminated:
+    except Terminated:
         print("kpstance: terminated (SIGTERM); nothing was written", file=sys.stderr)
         return 143
     return 0
-
-
-class _Terminated(BaseException):
-    """SIGTERM, raised where the process is, so the same clean-up runs as for Ctrl-C (temporary files removed)."""
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Turn SIGTERM (``kill``, a job scheduler's stop) into ``_Terminated`` while a command runs; main thread only."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def raise_terminated(signum: int, frame: Any) -> None:
-        raise _Terminated
-
-    old = signal.signal(signal.SIGTERM, raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 if __name__ == "__main__":
