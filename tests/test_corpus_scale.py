@@ -277,6 +277,28 @@ def test_columns_are_mappable_and_jsonl_units_carry_their_fields(capsys, smoke_r
     assert b["unit_id"] == "u2" and b["date"] is None
 
 
+def test_a_repeated_article_id_is_one_warning_and_the_table_is_written(capsys, smoke_run, tmp_path):
+    """Two rows with one id (a reissued wire story) give repeated unit ids: said once, with the count and where."""
+    rows = articles(4)
+    rows[2]["id"] = rows[3]["id"] = rows[0]["id"]
+    src = write_corpus(tmp_path / "in", rows)["csv"]
+    out = tmp_path / "o.csv"
+    code, _, err = cli(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(src), "--output", str(out))
+    assert code == 0, err
+    assert err.strip().splitlines() == [
+        f"kpstance: warning: 2 article(s) reuse an earlier article's id (first: 'art000' at {src}:4); "
+        "their unit ids repeat in the table"]
+    assert len({r["article_id"] for r in read_table(out)}) == 2
+    code, _, err = cli(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(src), "--output", str(out),
+                       "--rows", "units")  # a CSV row is an article whatever --rows says
+    assert code == 0 and "reuse an earlier article's id" in err
+    rows = articles(4)
+    write_corpus(tmp_path / "ok", rows)
+    code, _, err = cli(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(tmp_path / "ok" / "c.csv"),
+                       "--output", str(out))
+    assert code == 0 and "warning" not in err
+
+
 def test_dateline_dates_are_read_only_where_a_year_is_given():
     from kpstance.text.corpus import dateline_date
 

@@ -106,6 +106,10 @@ def cmd_predict(args: argparse.Namespace) -> None:
                               args.batch_size, args.workers, args.chunk_size, resume=args.resume,
                               model_dir=args.model_dir, on_progress=progress, on_truncated=truncated,
                               on_resume=None if args.quiet else resumed)
+    if stats.get("repeated_ids"):
+        aid, where = stats["first_repeat"]
+        print(f"kpstance: warning: {stats['repeated_ids']} article(s) reuse an earlier article's id (first: "
+              f"{aid!r} at {where}); their unit ids repeat in the table", file=sys.stderr)
     if stats.get("resumed_items") and not args.quiet:
         print(f"kpstance: {stats['items']} more items ({stats['units']} units) predicted; {args.output} is complete",
               file=sys.stderr)

@@ -199,8 +199,8 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
     ``shards`` (always with ``resume``) writes resumable shards; otherwise one file renamed into place at the end.
     ``on_progress(items, units)`` is called after each chunk with the counts of that chunk."""
     columns = table_columns(predictor.actors, predictor.stances, opts)
-    items = iter_items(inputs, opts.columns, opts.rows)
-    stats = {"items": 0, "units": 0, "resumed_items": 0}
+    stats: dict[str, Any] = {"items": 0, "units": 0, "resumed_items": 0, "repeated_ids": 0, "first_repeat": None}
+    items = _note_repeated_ids(iter_items(inputs, opts.columns, opts.rows), stats)
     if output is None:
         from .table import Writer
 
@@ -236,6 +236,21 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
         atomic.abort()
         raise
     return stats
+
+
+def _note_repeated_ids(items: Iterator[Item], stats: dict) -> Iterator[Item]:
+    """Count the articles (table rows, JSON Lines articles) whose id an earlier article had: their unit ids repeat in
+    the table, which a researcher joining on them must know. The ids are kept (a set of strings: a few MB for a year
+    of wire copy); units of a JSON Lines file and ``.txt`` articles, whose ids are their paths, are not checked."""
+    seen: set[str] = set()
+    for it in items:
+        if it.record is None and it.line is not None:
+            if it.article_id in seen:
+                stats["repeated_ids"] += 1
+                stats["first_repeat"] = stats["first_repeat"] or (it.article_id, f"{it.source}:{it.line}")
+            else:
+                seen.add(it.article_id)
+        yield it
 
 
 def _count(stats: dict, group: list, rows: list, on_progress: Callable[[int, int], None] | None) -> None:
