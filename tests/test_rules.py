@@ -140,6 +140,11 @@ def test_label_cli_on_txt_and_jsonl(tmp_path):
     assert r.returncode == 0, r.stderr
     row = json.loads(r.stdout)
     assert (row["actor"], row["stance"], row["doc"]) == ("china", "conciliatory", 7)
+    table = tmp_path / "corpus.csv"  # a corpus table is not read as an article of text
+    table.write_text("id,text\n1,Beijing urged restraint.\n", encoding="utf-8")
+    r = run_cli("label", "--input", str(table))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stdout == ""
+    assert f"{table}: kpstance label reads .txt articles and .jsonl units" in r.stderr and "--explain" in r.stderr
 
 
 @pytest.mark.parametrize("text, actor", [

@@ -39,9 +39,15 @@ def cmd_label(args: argparse.Namespace) -> None:
     from .weak.scheme import load_scheme
 
     check_outputs([args.output], [*args.input, args.labels])
+    files = expand_inputs(args.input)
+    for path in files:
+        if Path(path).suffix.lower() in (".csv", ".parquet"):
+            raise KpstanceError("kpstance label reads .txt articles and .jsonl units; for a .csv or .parquet corpus "
+                                "run `kpstance predict MODEL --explain`, whose rules_actor, rules_stance and "
+                                "rules_fired columns are these labels", path)
     scheme = load_scheme(args.labels or default_labels())
     with _output(args.output) as out:
-        for path in expand_inputs(args.input):
+        for path in files:
             recs = list(records(path))
             for (rec, _), s in zip(recs, label_units(file_units(path, recs), scheme)):
                 out.write(json.dumps({**rec, "actor": s.actor, "stance": s.stance, "rules_fired": s.rules_fired},
