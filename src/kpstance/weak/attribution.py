@@ -216,10 +216,11 @@ class Rules:
         before = body[: v.start()]
         if any(c in before for c in ',;:"“”') or not before.strip() or len(before.split()) > 8:
             return None
-        if before.split()[-1].lower() in self.copulas:
-            return None  # passive: 'sanctions were announced by X' has X as agent, not as a speaker
-        if before.split()[-1].lower() in self.determiners:
-            return None  # an adjective: 'North Korea raised an estimated $2 billion' names no speaker
+        last = before.split()[-1].lower()
+        if last in self.copulas or last in self.determiners:
+            # passive: 'sanctions were announced by X' has X as agent, not as a speaker; an adjective: 'North Korea
+            # raised an estimated $2 billion' names no speaker
+            return None
         return self.filler_re.sub("", before).strip(), body[: v.end()]
 
 
