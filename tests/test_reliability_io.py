@@ -286,6 +286,22 @@ def test_sigterm_during_predict_leaves_no_output_and_no_temp_file(smoke_run, tmp
     assert not list(out.parent.iterdir())
 
 
+def test_an_interruption_while_the_table_writer_starts_leaves_no_temp_file(tmp_path, monkeypatch):
+    """SIGTERM lands where the process is: when predict has just created its temporary file and the writer is
+    still starting (the moment the test above sends it), the temporary file goes too."""
+    from kpstance.errors import Terminated
+    from kpstance.scale import table
+
+    def starting(*args, **kwargs):
+        raise Terminated
+
+    monkeypatch.setattr(table, "Writer", starting)
+    for ext in ("jsonl", "csv", "parquet"):
+        with pytest.raises(Terminated):
+            table.AtomicTable(tmp_path / f"pred.{ext}", ["text"])
+        assert not list(tmp_path.iterdir()), ext
+
+
 # ---------------------------------------------------------------------------- 8. compare's default store
 
 

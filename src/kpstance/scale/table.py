@@ -141,7 +141,7 @@ class AtomicTable:
         self._file = None if isinstance(f, str) else f
         try:
             self.writer = Writer(f, self.fmt, columns)
-        except Exception:
+        except BaseException:  # SIGTERM or Ctrl-C while the writer starts, too: no temporary file left behind
             self.abort()
             raise
 
