@@ -96,6 +96,38 @@ def test_batches_are_sorted_by_tokens_padded_to_their_own_longest_and_put_back_i
     np.testing.assert_allclose(ps, np.concatenate([s for _, s in alone]), atol=1e-5)
 
 
+def test_widths_rounded_to_a_multiple_are_masked_and_give_the_same_probabilities(smoke_predictor):
+    """bf16 pads each batch to a multiple of 8 tokens (less memory over a long job): the extra columns are
+    masked padding, so the probabilities equal exact padding's; fp32 keeps exact padding."""
+    import numpy as np
+
+    from kpstance import StancePredictor
+
+    p = smoke_predictor
+    assert p.precision == "fp32" and p.pad_multiple == 1
+    exact = p.predict_proba(SENTENCES, batch_size=2, workers=1)
+    widths: list[tuple[int, int]] = []
+    forward = p.model.forward
+
+    def spy(**kw):
+        mask = kw["attention_mask"]
+        widths.append((mask.shape[1], int(mask.sum(1).max())))
+        assert (kw["input_ids"][mask == 0] == p.tokenizer.pad_token_id).all()
+        return forward(**kw)
+
+    p.model.forward, p.pad_multiple = spy, 8
+    try:
+        rounded = p.predict_proba(SENTENCES, batch_size=2, workers=1)
+    finally:
+        del p.model.forward
+        p.pad_multiple = 1
+    assert all(w % 8 == 0 and longest <= w < longest + 8 for w, longest in widths)
+    assert any(w > longest for w, longest in widths)  # some batch did get extra columns
+    for a, b in zip(exact, rounded):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert StancePredictor(p.model, p.tokenizer, precision="bf16").pad_multiple == 8
+
+
 def test_cpu_workers_agree_with_one_worker_and_restore_the_thread_count(smoke_predictor):
     import numpy as np
     import torch

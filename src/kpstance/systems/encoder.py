@@ -195,13 +195,13 @@ def resolve_device(device: str, option: str = "--device ") -> str:
 
 
 def pad_batch(input_ids: Sequence[Sequence[int]], token_type_ids: Sequence[Sequence[int]] | None,
-              idx: Sequence[int], pad_id: int, left: bool = False) -> dict[str, Any]:
+              idx: Sequence[int], pad_id: int, left: bool = False, multiple: int = 1) -> dict[str, Any]:
     """Tensors for the examples ``idx`` of pre-tokenized ids, padded only to the batch's own
-    longest example (dynamic padding), for training and prediction alike."""
+    longest example (dynamic padding), rounded up to ``multiple`` tokens, for training and prediction alike."""
     import torch
 
     rows = [input_ids[i] for i in idx]
-    width = max(len(x) for x in rows)
+    width = -(-max(len(x) for x in rows) // multiple) * multiple
     out = {"input_ids": torch.full((len(rows), width), pad_id, dtype=torch.long),
            "attention_mask": torch.zeros((len(rows), width), dtype=torch.long)}
     if token_type_ids is not None:
