@@ -184,3 +184,29 @@ def test_predict_cli_workers_option(smoke_run):
         assert a["unit_id"] == b["unit_id"]
         assert all(abs(a["actor_probs"][k] - b["actor_probs"][k]) < 1e-4 for k in a["actor_probs"])
 
+
+
+def test_speaker_average_option_overrides_the_models_own_and_a_negative_count_is_one_line(smoke_run, tmp_path):
+    """The saved model keeps its speaker averaging (the default's 2 copies); --speaker-average N reads with N instead,
+    the labels those of the Python API loaded with the same N."""
+    from kpstance import StancePredictor
+
+    model = str(smoke_run["model_dir"])
+    assert json.loads((smoke_run["model_dir"] / "kpstance.json").read_text())["speaker_average"] == 2
+    src = tmp_path / "units.jsonl"
+    src.write_text("".join(json.dumps({"id": f"u{i}", "text": t}) + "\n" for i, t in enumerate(SENTENCES)),
+                   encoding="utf-8")
+    for n in (0, 2, 6):
+        r = run_cli("predict", model, "--input", str(src), "--speaker-average", str(n), "--precision", "fp32")
+        assert r.returncode == 0, r.stderr
+        got = [(row["actor"], row["stance"], row["stance_score"]) for row in map(json.loads, r.stdout.splitlines())]
+        p = StancePredictor.load(model, precision="fp32", speaker_average=n)
+        want = [(o["actor"], o["stance"], round(o["stance_score"], 2)) for o in p.predict(SENTENCES)]
+        assert [(a, s, round(x, 2)) for a, s, x in got] == want, n
+        if n == 0:
+            plain = got
+        elif n == 6:
+            assert [x for *_, x in got] != [x for *_, x in plain]  # the copies did move the stance scores
+    r = run_cli("predict", model, "--input", str(src), "--speaker-average", "-1")
+    assert r.returncode == 2 and "--speaker-average must be 0 or more, got -1" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

@@ -239,7 +239,7 @@ def test_unknown_key_or_option_is_one_line_exit_2_before_hydra_runs(tmp_path, ov
     (["labels.actors.china.aliases=[China,Moscow]", "system.c=2", "encoder.vocab_size=50", "experiment=null"], None),
     (["hydra/launcher=submitit_slurm", "~trainer.num_threads", "system=base_rules"], None),
     (["seed=0,1", "trainer.bach_size=8"], "nearest: trainer.batch_size"),
-    (["system.foo=1"], "keys of system: blind_stance, c, context, iterations, name, ngram_max"),
+    (["system.foo=1"], "keys of system: blind_stance, c, context, iterations, name, ngram_max, speaker_average"),
     (["encoder=minilmm"], "config group 'encoder' has no option 'minilmm' (nearest: minilm)"),
     (["-m", "experiment=smoke,fulll"], "no option 'fulll' (nearest: full"),
 ])

@@ -16,6 +16,8 @@ from kpstance.weak.swap import Swapper
 PAIRS = [("Lavrov", "Tillerson"), ("Moscow", "Washington"), ("Wang Yi", "Kono"), ("Beijing", "Tokyo")]
 SAYS = {"hardline": ["wants sanctions", "urges drills"], "conciliatory": ["wants talks", "urges restraint"]}
 VAGUE = ["spoke", "commented", "met reporters"]
+# the training remedies are judged on one plain reading, apart from speaker averaging at prediction (the default)
+ONE_PASS = "system.speaker_average=0"
 ACTOR = {"Lavrov": "russia", "Moscow": "russia", "Wang Yi": "china", "Beijing": "china",
          "Tillerson": "united_states", "Washington": "united_states", "Kono": "japan", "Tokyo": "japan"}
 
@@ -49,12 +51,14 @@ def _stance_gap(model_predict, units, copies) -> float:
 
 
 def _fit_toy(scheme, folder: Path, steps: int, units, labels, *overrides: str):
-    """The tiny smoke BERT fitted on a toy set: batches of 8 at lr 3e-3, no masked pairing, no context."""
+    """The tiny smoke BERT fitted on a toy set: batches of 8 at lr 3e-3, no masked pairing, no context, and (unless
+    ``overrides`` say otherwise) one plain reading at prediction."""
     from kpstance.config import validate
     from kpstance.systems.base import fit_fresh
 
+    plain = [] if any(o.startswith("system.speaker_average") for o in overrides) else [ONE_PASS]
     cfg = validate(compose(["experiment=smoke", f"trainer.max_steps={steps}", "trainer.batch_size=8", "trainer.lr=3e-3",
-                            "trainer.mask_pair_weight=0.0", "system.context=false", *overrides], folder))
+                            "trainer.mask_pair_weight=0.0", "system.context=false", *plain, *overrides], folder))
     return fit_fresh(cfg, scheme, units, labels, folder.name)
 
 
@@ -76,7 +80,8 @@ def test_logit_pairing_pulls_a_unit_and_its_swapped_copy_together(scheme, tmp_pa
     gaps = {}
     for weight in (0.0, 5.0):
         cfg = validate(compose(["experiment=smoke", "trainer.max_steps=100", "trainer.batch_size=8", "trainer.lr=3e-3",
-                                f"trainer.pair_weight={weight}", "trainer.mask_pair_weight=0.0", "system.context=false"],
+                                f"trainer.pair_weight={weight}", "trainer.mask_pair_weight=0.0", "system.context=false",
+                                ONE_PASS],
                                tmp_path / str(weight)))
         model = fit_fresh(cfg, scheme, us, ls, f"pair {weight}")
         gaps[weight] = _stance_gap(model.predict, units, copies)
@@ -110,7 +115,8 @@ def test_masked_pairing_pulls_swapped_copies_together_with_one_unmasked_pass(sch
     gaps = {}
     for weight in (0.0, 1.0):
         cfg = validate(compose(["experiment=smoke", "trainer.max_steps=300", "trainer.batch_size=8", "trainer.lr=3e-3",
-                                f"trainer.mask_pair_weight={weight}", "system.context=false"], tmp_path / str(weight)))
+                                f"trainer.mask_pair_weight={weight}", "system.context=false", ONE_PASS],
+                               tmp_path / str(weight)))
         model = fit_fresh(cfg, scheme, units, labels, f"mask pair {weight}")
         assert not model.meta()["blind_stance"]
         gaps[weight] = _stance_gap(model.predict, units, copies)
@@ -120,7 +126,8 @@ def test_masked_pairing_pulls_swapped_copies_together_with_one_unmasked_pass(sch
     assert gaps[1.0] < 0.5 * gaps[0.0], gaps  # measured: 0.30 against 1.18
     # trainer.mask_pair_every: on one step in N; past the last step the term never runs and the model is the plain one
     cfg = validate(compose(["experiment=smoke", "trainer.max_steps=300", "trainer.batch_size=8", "trainer.lr=3e-3",
-                            "trainer.mask_pair_weight=1.0", "trainer.mask_pair_every=1000", "system.context=false"],
+                            "trainer.mask_pair_weight=1.0", "trainer.mask_pair_every=1000", "system.context=false",
+                            ONE_PASS],
                            tmp_path / "never"))
     assert _stance_gap(fit_fresh(cfg, scheme, units, labels, "never").predict, units, copies) == pytest.approx(gaps[0.0])
 
@@ -566,7 +573,7 @@ def test_a_shared_masked_pass_pairs_as_well_at_a_fraction_of_the_reads(scheme, t
     def fit(run: str, overrides: list[str], steps: int, train_units, train_labels):
         now["run"] = run
         cfg = validate(compose(["experiment=smoke", f"trainer.max_steps={steps}", "trainer.batch_size=8",
-                                "trainer.lr=3e-3", "system.context=false", *overrides], tmp_path / run))
+                                "trainer.lr=3e-3", "system.context=false", ONE_PASS, *overrides], tmp_path / run))
         return fit_fresh(cfg, scheme, train_units, train_labels, run)
 
     gaps = {}
@@ -739,3 +746,56 @@ def test_a_product_of_experts_with_the_speaker_prior_leaves_the_speaker_out_of_t
     assert telling[1.0] >= telling[0.0] - 2, telling  # measured: 16 and 17 of 24
     with pytest.raises(KpstanceError, match="prior_poe"):
         validate(compose(["experiment=smoke", "trainer.prior_poe=-1"], tmp_path))
+
+
+# -- speaker averaging at prediction
+
+
+def test_speaker_averaging_reads_each_stance_over_swapped_speakers_and_the_saved_model_keeps_it(scheme, tmp_path):
+    """A tiny model trained on a confounded toy set reads the stance from the speaker; averaged over two swapped
+    speakers (system.speaker_average=2) a unit and its swapped copy get much closer stance distributions. The
+    average is the normalised geometric mean of the passes (so temperature scaling stays exact), the actor is the
+    plain pass's, the saved model keeps the setting and a caller may override it."""
+    import json
+
+    import numpy as np
+
+    from kpstance.systems.predictor import StancePredictor
+
+    units, labels = _toy()
+    _, _, copies = _with_copies(scheme, units, labels)
+    model = _fit_toy(scheme, tmp_path / "seeing", 300, units, labels, "system.speaker_average=2")
+    assert model.meta()["speaker_average"] == 2
+    plain = StancePredictor(model.model, model.tokenizer, model.cfg.encoder.max_length)
+    plain.label_scheme = scheme
+
+    def read(p):
+        return lambda us: p.predict([u.text for u in us])
+
+    gap_plain = _stance_gap(read(plain), units, copies)
+    assert gap_plain > 0.5  # measured: 1.18, the names carry the stance
+    gap_averaged = _stance_gap(model.predict, units, copies)
+    every = StancePredictor(model.model, model.tokenizer, model.cfg.encoder.max_length)
+    every.label_scheme, every.speaker_average = scheme, 6  # every other actor: a unit and its copy share the speakers
+    gap_every = _stance_gap(read(every), units, copies)
+    assert gap_every < gap_averaged < 0.7 * gap_plain, (gap_every, gap_averaged, gap_plain)  # measured: 0.64 for 2, 0.19 for 6
+    assert gap_every < 0.25 * gap_plain
+    # the average by hand for one unit: the plain pass and the copies the predictor makes of it
+    text = "Lavrov spoke."
+    made, _ = Swapper(scheme).copies([text, ""], "russia", (text, None), 2, ["sentence", "sentence"])
+    assert len(made) == 2 and all("Lavrov" not in c.texts[0] for c in made)
+    _, ps = plain.predict_proba([text, *[c.texts[0] for c in made]])
+    mean = np.exp(np.log(ps).mean(0))
+    averaged = model.predict([Unit.of_text(text, "x")])[0]
+    np.testing.assert_allclose([averaged["stance_probs"][s] for s in plain.stances], mean / mean.sum(), atol=1e-5)
+    assert averaged["actor_probs"] == plain.predict([text])[0]["actor_probs"]
+    # saved and loaded: the model's own setting, or the caller's
+    model.save(tmp_path / "m")
+    (tmp_path / "m" / "kpstance.json").write_text(json.dumps(model.meta()), encoding="utf-8")
+    texts = [u.text for u in units]
+    assert StancePredictor.load(tmp_path / "m").speaker_average == 2
+    assert [p["stance"] for p in StancePredictor.load(tmp_path / "m").predict(texts)] == \
+        [p["stance"] for p in model.predict(units)]
+    assert StancePredictor.load(tmp_path / "m", speaker_average=0).predict(texts) == plain.predict(texts)
+    with pytest.raises(KpstanceError, match="0 or more copies"):
+        StancePredictor.load(tmp_path / "m", speaker_average=-1)

@@ -412,6 +412,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.synthetic.n": _at_least(0),
     "data.extra_gold_repeat": _at_least(1),
     "data.swap_augment": _at_least(0),
+    "system.speaker_average": _at_least(0),
     "data.teacher.pool_swap": _at_least(0),
     "data.teacher.pool_alias": _at_least(0),
     "data.teacher.pool_synthetic": _at_least(0),

@@ -177,16 +177,18 @@ def rule_runs(group: list[tuple[Item, list]]) -> Iterator[list]:
         yield run
 
 
-def fingerprint(model_dir: str | os.PathLike, inputs: Sequence[str], opts: Options, precision: str) -> dict:
+def fingerprint(model_dir: str | os.PathLike, inputs: Sequence[str], opts: Options, precision: str,
+                speaker_average: int = 0) -> dict:
     """What a resumed run must share with the run it resumes: the model's files, the inputs' sizes and times,
-    the options and the precision (a label may differ between precisions)."""
+    the options, the precision and the speaker averaging (a label may differ between them)."""
     def stamp(p: Path) -> list:
         st = p.stat()
         return [str(p.resolve()), st.st_size, st.st_mtime_ns]
 
     model = Path(model_dir)
     return {"model": [stamp(f) for f in sorted(model.glob("*.safetensors"))] + [stamp(model / "config.json")],
-            "inputs": [stamp(Path(f)) for f in expand(inputs)], "options": opts.as_dict(), "precision": precision}
+            "inputs": [stamp(Path(f)) for f in expand(inputs)], "options": opts.as_dict(), "precision": precision,
+            "speaker_average": speaker_average}
 
 
 def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sink: Any, opts: Options,
@@ -212,7 +214,7 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
     output_format(output)
     if shards or resume:
         table = ShardedTable(output, columns, fingerprint(model_dir or predictor.folder, inputs, opts,
-                                                          predictor.precision))
+                                                          predictor.precision, predictor.speaker_average))
         done = table.start(resume)
         stats["resumed_items"], stats["resumed_units"] = done, table.rows
         if done and on_resume:

@@ -33,7 +33,7 @@ class Replica:
     """One model replica: loaded once, then labels batches of articles (or units) into table rows."""
 
     def __init__(self, files: Any, labels: bytes | None, precision: str, n_units: int | None,
-                 opts: dict, roots: dict[str, str], cpus: int, device: str) -> None:
+                 opts: dict, roots: dict[str, str], cpus: int, device: str, speaker_average: int | None = None) -> None:
         import tempfile
 
         import ray
@@ -48,7 +48,8 @@ class Replica:
         folder = Path(tempfile.mkdtemp(prefix="kpstance-model-"))
         for name, data in files.items():
             (folder / name).write_bytes(data)
-        self.predictor = StancePredictor.load(folder, device=device, precision=precision, n_units=n_units)
+        self.predictor = StancePredictor.load(folder, device=device, precision=precision, n_units=n_units,
+                                              speaker_average=speaker_average)
         if labels is not None:
             (folder / "labels.yaml").write_bytes(labels)
             self.scheme = load_scheme(folder / "labels.yaml")
@@ -184,7 +185,7 @@ def predict_ray(args: argparse.Namespace, opts: Options) -> None:
         plan = replica_plan(ray.cluster_resources(), args.actors, args.actor_cpus)
         kwargs = {"files": {"ref": files_ref}, "labels": labels, "precision": requested, "n_units": n_units,
                   "opts": opts.as_dict() | {"columns": opts.columns.names}, "roots": txt_roots(args.input),
-                  "cpus": plan.cpus, "device": plan.device}
+                  "cpus": plan.cpus, "device": plan.device, "speaker_average": args.speaker_average}
         columns = table_columns(*_labels(model), opts)
         out = AtomicTable(args.output, columns)
         try:

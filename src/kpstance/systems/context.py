@@ -25,6 +25,12 @@ def format_context(kind: str, speaker: str | None) -> str:
     return f"{kind or 'sentence'}; speaker: {speaker or NO_SPEAKER}"
 
 
+def parse_context(context: str) -> tuple[str, str | None]:
+    """The (kind, speaker) a context was formatted from: the inverse of ``format_context``."""
+    kind, _, rest = context.partition("; speaker: ")
+    return kind or "sentence", None if rest in ("", NO_SPEAKER) else rest
+
+
 def contexts(units: Sequence[Unit], scheme: LabelScheme) -> list[str]:
     """One context per unit, reading each article's units in order (speakers carry within an article only); a
     unit that names its speaker (``extra["speaker"]``, an imported gold unit's) keeps it."""

@@ -62,16 +62,24 @@ class StancePredictor:
         # a model trained blind for stance (system.blind_stance) reads stance from the text with every actor
         # mention masked: a second pass; set from the label scheme by ``load`` and by the system that trained it
         self.blind: Callable[[str], str] | None = None
+        # speaker averaging: a unit's stance is read from it and from this many copies with its predicted actor's
+        # names swapped for other actors' (``weak.swap``, role for role), the log-probabilities averaged, so a label
+        # cannot rest on who speaks; from kpstance.json (system.speaker_average), 0 = one plain pass
+        self.speaker_average = 0
+        self.label_scheme: LabelScheme | None = None  # the names table the copies are made from (default: scheme())
+        self._swapper: Any = None
         self.actors, self.stances = list(self.layout.actors), list(self.layout.stances)
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str | None = None,
-             expected_labels: dict[str, Sequence[str]] | None = None, n_units: int | None = None) -> StancePredictor:
+             expected_labels: dict[str, Sequence[str]] | None = None, n_units: int | None = None,
+             speaker_average: int | None = None) -> StancePredictor:
         """Load a saved folder: safetensors only, never remote code; labels checked against a scheme.
 
         ``precision`` (default ``$KPSTANCE_PRECISION``, else auto): fp32, bf16, int8 or auto, which picks by the
         machine and by ``n_units``, the sentences the job will hold (unknown: taken as small); see
-        ``systems.precision``. The folder is unchanged: int8 quantises the loaded copy.
+        ``systems.precision``. The folder is unchanged: int8 quantises the loaded copy. ``speaker_average``: the
+        swapped copies each stance is averaged over (default: the model's own, from its training config).
         """
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -111,6 +119,10 @@ class StancePredictor:
         pred.temperature = {g: float(t) for g, t in meta.get("temperature", pred.temperature).items()}
         if meta.get("blind_stance"):
             pred.blind = blinder(pred.scheme())
+        n = int(meta.get("speaker_average", 0)) if speaker_average is None else speaker_average
+        if n < 0:
+            raise KpstanceError(f"speaker averaging needs 0 or more copies, got {n}")
+        pred.speaker_average = n
         if expected_labels is not None:
             if list(expected_labels["actor"]) != pred.actors or list(expected_labels["stance"]) != pred.stances:
                 raise KpstanceError(
@@ -150,7 +162,47 @@ class StancePredictor:
         if self.blind is not None:
             _, ps = self._proba([self.blind(t) for t in texts], batch_size, workers,
                                 None if contexts is None else [self.blind(c) for c in contexts])
+        elif self.speaker_average > 0:
+            ps = self._average_speakers(texts, contexts, pa, ps, batch_size, workers)
         return pa, ps
+
+    def _average_speakers(self, texts: Sequence[str], contexts: Sequence[str] | None, pa: Any, ps: Any,
+                          batch_size: int, workers: int | None) -> Any:
+        """Each unit whose predicted actor is named in its text or speaker, read again as said by
+        ``speaker_average`` other actors (clean swaps only, seeded by the text: the same copies in any batch); its
+        stance distribution becomes the normalised geometric mean over the original and the copies, which keeps
+        temperature scaling exact (the mean of logits over T). Units with no clean copy keep their own."""
+        import numpy as np
+
+        from ..weak.swap import Swapper
+        from .context import format_context, parse_context
+
+        scheme = self.label_scheme or self.scheme()
+        if self._swapper is None:
+            self._swapper = Swapper(scheme)
+        owner, copy_texts, copy_contexts = [], [], []
+        for i, a in enumerate(pa.argmax(1).tolist()):
+            actor = self.actors[a]
+            if actor == scheme.none_actor:
+                continue
+            kind, speaker = parse_context(contexts[i]) if contexts is not None else ("sentence", None)
+            made, _ = self._swapper.copies([texts[i], speaker or ""], actor, (texts[i], speaker),
+                                           self.speaker_average, [kind, "sentence"])
+            for c in made:
+                owner.append(i)
+                copy_texts.append(c.texts[0])
+                copy_contexts.append(format_context(kind, c.texts[1] or None))
+        if not owner:
+            return ps
+        _, cs = self._proba(copy_texts, batch_size, workers, copy_contexts if contexts is not None else None)
+        logs = np.log(np.clip(ps, 1e-12, 1.0)).astype(np.float64)
+        counts = np.ones(len(ps))
+        np.add.at(logs, owner, np.log(np.clip(cs, 1e-12, 1.0)))
+        np.add.at(counts, owner, 1)
+        z = logs / counts[:, None]
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
     def _proba(self, texts: Sequence[str], batch_size: int = 64,
                workers: int | None = None, contexts: Sequence[str] | None = None) -> tuple[Any, Any]:

@@ -87,6 +87,7 @@ class TransformerSystem(System):
             from .predictor import blinder
 
             predictor.blind = blinder(self.scheme)
+        predictor.speaker_average, predictor.label_scheme = int(self.cfg.system.get("speaker_average", 0)), self.scheme
         return predictor.predict([u.text for u in units], self.cfg.trainer.predict_batch_size,
                                  contexts=self._contexts(units))
 
@@ -102,7 +103,8 @@ class TransformerSystem(System):
 
     def meta(self) -> dict:
         return {"temperature": dict(self.temperature), "context": bool(self.cfg.system.context),
-                "blind_stance": bool(self.cfg.system.get("blind_stance", False))}
+                "blind_stance": bool(self.cfg.system.get("blind_stance", False)),
+                "speaker_average": int(self.cfg.system.get("speaker_average", 0))}
 
     def describe(self) -> str:
         from .encoder import describe
