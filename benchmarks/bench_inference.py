@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/bench_inference.py [--model models/latest] [--n 2000] [--repeats 3]
 
 Prints sentences/s for the stock pipeline (default settings, and batch_size=64; given the same sentence pair as
-kpstance where the model reads context, so both do the same work), kpstance
-fp32 (also with one worker, to show what the per-core workers add; all one pass, as the pipeline reads), kpstance
-fp32 with the model's own speaker averaging (its cost), and (where the CPU has native bf16) kpstance bf16, the ratios between them, how often
+kpstance where the model reads context, so both do the same work), kpstance fp32 (also with one worker, to show what
+the per-core workers add; all one pass, as the pipeline reads), kpstance fp32 with the model's own speaker averaging
+(its cost), and (where the CPU has native bf16) kpstance bf16, the ratios between them, how often
 their predictions agree, the machine's fp32 matmul GFLOP/s and the model's FLOPs per
 sentence, so the fp32 compute limit in sentences/s can be stated.
 """

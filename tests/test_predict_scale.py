@@ -212,3 +212,21 @@ def test_speaker_average_option_overrides_the_models_own_and_a_negative_count_is
     r = run_cli("predict", model, "--input", str(src), "--speaker-average", "-1")
     assert r.returncode == 2 and "--speaker-average must be 0 or more, got -1" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_speaker_averaging_keeps_the_units_own_truncation_list(smoke_predictor):
+    """The copies' pass must not overwrite which of the caller's units were cut to max_length (predict_rows reports
+    those rows by index)."""
+    p = smoke_predictor
+    names = ["Moscow", "Tokyo", "Beijing", "Washington", "Seoul", "Pyongyang"]
+    texts = [f"{n} said {'the talks must go on ' * 40}today." if i % 2 == 0 else f"{n} urged calm."
+             for i, n in enumerate(names)]
+    rows: list[int] = []
+    forward = p.model.forward
+    p.model.forward = lambda **kw: (rows.append(kw["input_ids"].shape[0]), forward(**kw))[1]
+    try:
+        p.predict_proba(texts, batch_size=64, workers=1)
+    finally:
+        del p.model.forward
+    assert p.speaker_average == 2 and sum(rows) > len(texts)  # copies were read after the units
+    assert p.truncated == [0, 2, 4]

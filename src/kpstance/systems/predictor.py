@@ -177,7 +177,9 @@ class StancePredictor:
         from ..weak.swap import Swapper
         from .context import format_context, parse_context
 
-        scheme = self.label_scheme or self.scheme()
+        if self.label_scheme is None:
+            self.label_scheme = self.scheme()
+        scheme = self.label_scheme
         if self._swapper is None:
             self._swapper = Swapper(scheme)
         owner, copy_texts, copy_contexts = [], [], []
@@ -194,7 +196,9 @@ class StancePredictor:
                 copy_contexts.append(format_context(kind, c.texts[1] or None))
         if not owner:
             return ps
+        truncated = self.truncated  # the units' own, which the copies' pass would overwrite
         _, cs = self._proba(copy_texts, batch_size, workers, copy_contexts if contexts is not None else None)
+        self.truncated = truncated
         logs = np.log(np.clip(ps, 1e-12, 1.0)).astype(np.float64)
         counts = np.ones(len(ps))
         np.add.at(logs, owner, np.log(np.clip(cs, 1e-12, 1.0)))
