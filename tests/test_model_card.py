@@ -34,6 +34,7 @@ def test_smoke_model_card_names_its_training_data_and_prints_no_nan(smoke_run):
     assert f"| model: joint accuracy | {metrics['test_joint_accuracy']:.3f} |" in card
     assert f"T = {metrics['actor_temperature']:.3f}" in card and "## Known limits" in card
     assert "Stance can be read partly from who speaks" in card
+    assert "also as said by 2 other actor(s)" in card  # the smoke run keeps the default speaker averaging
 
 
 def test_card_leaves_out_what_the_run_did_not_measure(scheme):

@@ -178,6 +178,10 @@ def _limits(cfg: Any, metrics: Mapping[str, Any]) -> list[str]:
     trained = (f"It was trained with {', '.join(remedies)} to read the words instead. " if remedies else
                "The training data gives each actor its usual stance more often than not, and the model can learn "
                "that prior. ")
+    n_avg = int(_cfg(cfg, "system.speaker_average", 0) or 0)
+    if n_avg and not _cfg(cfg, "system.blind_stance", 0):
+        trained += (f"It reads each stance also as said by {n_avg} other actor(s), names swapped role for role, and "
+                    "averages the readings (`--speaker-average 0`, and the stock pipeline, read once). ")
     counter = _num(metrics, "test_counter_stance_macro_f1")
     pairs = _num(metrics, "test_contrast_pair_accuracy")
     extra = (f" On test units whose actor takes a stance it rarely takes in training, stance macro-F1 is {counter:.3f}"
