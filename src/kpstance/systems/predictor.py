@@ -68,6 +68,7 @@ class StancePredictor:
         self.speaker_average = 0
         self.label_scheme: LabelScheme | None = None  # the names table the copies are made from (default: scheme())
         self._swapper: Any = None
+        self.truncated: list[int] = []  # the inputs of the last predict_proba call cut to max_length
         self.actors, self.stances = list(self.layout.actors), list(self.layout.stances)
 
     @classmethod
@@ -158,10 +159,12 @@ class StancePredictor:
                       workers: int | None = None, contexts: Sequence[str] | None = None) -> tuple[Any, Any]:
         """Softmax probabilities per group: (n × actors, n × stances) as numpy arrays; a model blind for stance
         takes the stance from a second pass over the texts and contexts with every actor mention masked."""
-        pa, ps = self._proba(texts, batch_size, workers, contexts)
+        pa, ps, self.truncated = self._proba(texts, batch_size, workers, contexts)
+        if self.truncated:  # the texts' own; a second pass (masked, swapped) reads the same sentences
+            log.warning("%d sentence(s) longer than %d tokens were truncated", len(self.truncated), self.max_length)
         if self.blind is not None:
-            _, ps = self._proba([self.blind(t) for t in texts], batch_size, workers,
-                                None if contexts is None else [self.blind(c) for c in contexts])
+            _, ps, _ = self._proba([self.blind(t) for t in texts], batch_size, workers,
+                                   None if contexts is None else [self.blind(c) for c in contexts])
         elif self.speaker_average > 0:
             ps = self._average_speakers(texts, contexts, pa, ps, batch_size, workers)
         return pa, ps
@@ -196,9 +199,7 @@ class StancePredictor:
                 copy_contexts.append(format_context(kind, c.texts[1] or None))
         if not owner:
             return ps
-        truncated = self.truncated  # the units' own, which the copies' pass would overwrite
-        _, cs = self._proba(copy_texts, batch_size, workers, copy_contexts if contexts is not None else None)
-        self.truncated = truncated
+        _, cs, _ = self._proba(copy_texts, batch_size, workers, copy_contexts if contexts is not None else None)
         logs = np.log(np.clip(ps, 1e-12, 1.0)).astype(np.float64)
         counts = np.ones(len(ps))
         np.add.at(logs, owner, np.log(np.clip(cs, 1e-12, 1.0)))
@@ -209,8 +210,8 @@ class StancePredictor:
         return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
     def _proba(self, texts: Sequence[str], batch_size: int = 64,
-               workers: int | None = None, contexts: Sequence[str] | None = None) -> tuple[Any, Any]:
-        """Softmax probabilities per group from one pass.
+               workers: int | None = None, contexts: Sequence[str] | None = None) -> tuple[Any, Any, list[int]]:
+        """Softmax probabilities per group from one pass, and the indices of the inputs cut to ``max_length``.
 
         All texts are tokenized at once, sorted by token count and cut into batches, so a batch
         holds sentences of (nearly) one length and padding costs about 2 % instead of 25 % when
@@ -226,13 +227,12 @@ class StancePredictor:
         n = len(texts)
         pa = np.zeros((n, len(self.actors)), dtype=np.float32)
         ps = np.zeros((n, len(self.stances)), dtype=np.float32)
-        self.truncated: list[int] = []  # inputs cut to max_length in the last call
         if n == 0:
-            return pa, ps
+            return pa, ps, []
         pair = [list(contexts)] if contexts is not None else []  # a second text: the unit's kind and speaker
         enc = self.tokenizer(list(texts), *pair, truncation=True, max_length=self.max_length)
         encodings = getattr(enc, "encodings", None) or []
-        self.truncated = [i for i, e in enumerate(encodings) if e.overflowing]
+        truncated = [i for i, e in enumerate(encodings) if e.overflowing]
         order = sorted(range(n), key=lambda i: len(enc["input_ids"][i]))
         batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
         use_bf16 = self.precision == "bf16"
@@ -263,9 +263,7 @@ class StancePredictor:
                         list(pool.map(run, batches))
                 finally:
                     torch.set_num_threads(threads)
-        if self.truncated:
-            log.warning("%d sentence(s) longer than %d tokens were truncated", len(self.truncated), self.max_length)
-        return pa, ps
+        return pa, ps, truncated
 
     def _compile(self, run: Callable[[list[int]], None], first: list[int]) -> None:
         """Run the first batch alone, which compiles the int8 model; where compiling fails (no C++ compiler,
