@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import socket
 import subprocess
@@ -520,3 +521,22 @@ def test_ray_replicas_follow_the_clusters_cpus_and_gpus(resources, actors, actor
     from kpstance.scale.ray_engine import replica_plan
 
     assert tuple(replica_plan(resources, actors, actor_cpus)) == expected
+
+
+def test_the_heap_is_trimmed_once_per_chunk(capsys, monkeypatch, smoke_run, tmp_path):
+    """Freed pages go back to the system after each chunk, so a long corpus does not creep up in resident memory
+    (glibc keeps freed pages otherwise; measured in docs/benchmarks.md)."""
+    from kpstance.cli import main
+    from kpstance.scale import local
+
+    if platform.libc_ver()[0] == "glibc":
+        assert local._malloc_trim() is not None  # glibc: the call is there
+    calls = []
+    trim = local.trim_heap
+    monkeypatch.setattr(local, "trim_heap", lambda: (calls.append(1), trim()))
+    for i in range(3):
+        (tmp_path / f"a{i}.txt").write_text(f"Lavrov met Tillerson {i}.\n\nHe said talks must resume.\n",
+                                            encoding="utf-8")
+    assert main(["predict", str(smoke_run["model_dir"]), "--input", str(tmp_path), "--quiet",
+                 "--chunk-size", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 6 and len(calls) == 3  # three articles, a chunk each

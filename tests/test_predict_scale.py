@@ -230,3 +230,18 @@ def test_speaker_averaging_keeps_the_units_own_truncation_list(smoke_predictor):
         del p.model.forward
     assert p.speaker_average == 2 and sum(rows) > len(texts)  # copies were read after the units
     assert p.truncated == [0, 2, 4]
+
+
+def test_the_kernel_cache_is_capped_unless_the_user_set_it(monkeypatch, smoke_run):
+    """oneDNN's cache of compiled kernels grows with every new batch shape over a long job (docs/benchmarks.md):
+    loading a predictor caps it, and a capacity the user chose is kept."""
+    import os
+
+    from kpstance.systems.predictor import ONEDNN_CACHE, StancePredictor
+
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    StancePredictor.load(smoke_run["model_dir"], precision="fp32")
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == ONEDNN_CACHE
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
+    StancePredictor.load(smoke_run["model_dir"], precision="fp32")
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "512"

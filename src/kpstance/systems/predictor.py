@@ -27,9 +27,21 @@ from .heads import HeadLayout
 log = logging.getLogger(__name__)
 _THREADS_LOCK = threading.Lock()
 REQUIRED_FILES = ("config.json", "tokenizer_config.json")
+# oneDNN keeps each compiled kernel (one per operation and batch shape) in a cache of 1,024 by default. Over a long
+# job the shapes keep changing (a chunk's last batch has any number of rows, the speaker-swapped copies their own),
+# the cache fills for hours, and resident memory with it: about 3 MiB a chunk in bf16, 130 MiB over 200,000
+# sentences with speaker averaging. 64 kernels hold the shapes in use at no measured cost in speed
+# (docs/benchmarks.md). Read by oneDNN when it first compiles a kernel; a value the user set is kept.
+ONEDNN_CACHE = "64"
 # a tokenizer's vocabulary: tokenizer.json, or the files a slow tokenizer is built from
 VOCAB_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
                "tokenizer.model")
+
+
+def bound_kernel_cache() -> None:
+    """Cap oneDNN's kernel cache at ``ONEDNN_CACHE`` unless ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` is set already; too
+    late (and harmless) where this process has run a oneDNN kernel before."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", ONEDNN_CACHE)
 
 
 class StancePredictor:
@@ -41,6 +53,7 @@ class StancePredictor:
         auto (``systems.precision.choose`` for this machine and a job of ``n_units`` sentences)."""
         from .precision import REFERENCE_WORK, choose, compile_int8, linear_work, quantize_int8
 
+        bound_kernel_cache()
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
@@ -86,6 +99,7 @@ class StancePredictor:
 
         from .precision import default_precision
 
+        bound_kernel_cache()
         quiet_transformers()
         p = Path(model_dir)
         if not p.is_dir():
