@@ -165,8 +165,8 @@ def trim_heap() -> None:
     """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``) once a group is predicted. Its
     tensors and token buffers are freed by then, but glibc keeps freed pages for reuse, and over many groups of
     varying shapes the pages it keeps grow: with speaker averaging the resident memory crept by about 100 MiB over
-    60,000 units and passed 1 GB at 200,000 (docs/benchmarks.md). One call per chunk costs a few milliseconds;
-    where the C library is not glibc it does nothing."""
+    60,000 units and passed 1 GB at 200,000; with one call per chunk the speed measured the same
+    (docs/benchmarks.md). Where the C library is not glibc it does nothing."""
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
