@@ -99,7 +99,6 @@ class StancePredictor:
 
         from .precision import default_precision
 
-        bound_kernel_cache()
         quiet_transformers()
         p = Path(model_dir)
         if not p.is_dir():
