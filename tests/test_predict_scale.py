@@ -76,7 +76,7 @@ def test_batches_are_sorted_by_tokens_padded_to_their_own_longest_and_put_back_i
 
     p = smoke_predictor
     widths, lengths = [], []
-    forward = p.model.forward
+    forward = p._forward  # the one callable the predictor runs its batches through
 
     def spy(**kw):
         mask = kw["attention_mask"]
@@ -84,13 +84,13 @@ def test_batches_are_sorted_by_tokens_padded_to_their_own_longest_and_put_back_i
         lengths.append(sorted(mask.sum(1).tolist()))
         return forward(**kw)
 
-    p.model.forward, averaged, p.speaker_average = spy, p.speaker_average, 0  # one pass: no copies read after it
+    p._forward, averaged, p.speaker_average = spy, p.speaker_average, 0  # one pass: no copies read after it
     try:
         pa, ps = p.predict_proba(SENTENCES, batch_size=2, workers=1)
-        del p.model.forward
+        p._forward = forward
         alone = [p.predict_proba([s], batch_size=1, workers=1) for s in SENTENCES]
     finally:
-        p.model.__dict__.pop("forward", None)  # the spy, if an error came before it was removed
+        p._forward = forward  # the spy, if an error came before it was removed
         p.speaker_average = averaged
     assert widths == [max(batch) for batch in lengths]  # dynamic padding, never max_length
     assert all(a[-1] <= b[0] for a, b in zip(lengths, lengths[1:]))  # sorted by token count
@@ -109,7 +109,7 @@ def test_widths_rounded_to_a_multiple_are_masked_and_give_the_same_probabilities
     assert p.precision == "fp32" and p.pad_multiple == 1
     exact = p.predict_proba(SENTENCES, batch_size=2, workers=1)
     widths: list[tuple[int, int]] = []
-    forward = p.model.forward
+    forward = p._forward  # the one callable the predictor runs its batches through
 
     def spy(**kw):
         mask = kw["attention_mask"]
@@ -117,11 +117,11 @@ def test_widths_rounded_to_a_multiple_are_masked_and_give_the_same_probabilities
         assert (kw["input_ids"][mask == 0] == p.tokenizer.pad_token_id).all()
         return forward(**kw)
 
-    p.model.forward, p.pad_multiple = spy, 8
+    p._forward, p.pad_multiple = spy, 8
     try:
         rounded = p.predict_proba(SENTENCES, batch_size=2, workers=1)
     finally:
-        del p.model.forward
+        p._forward = forward
         p.pad_multiple = 1
     assert all(w % 8 == 0 and longest <= w < longest + 8 for w, longest in widths)
     assert any(w > longest for w, longest in widths)  # some batch did get extra columns
@@ -222,12 +222,12 @@ def test_speaker_averaging_keeps_the_units_own_truncation_list(smoke_predictor):
     texts = [f"{n} said {'the talks must go on ' * 40}today." if i % 2 == 0 else f"{n} urged calm."
              for i, n in enumerate(names)]
     rows: list[int] = []
-    forward = p.model.forward
-    p.model.forward = lambda **kw: (rows.append(kw["input_ids"].shape[0]), forward(**kw))[1]
+    forward = p._forward  # the one callable the predictor runs its batches through
+    p._forward = lambda **kw: (rows.append(kw["input_ids"].shape[0]), forward(**kw))[1]
     try:
         p.predict_proba(texts, batch_size=64, workers=1)
     finally:
-        del p.model.forward
+        p._forward = forward
     assert p.speaker_average == 2 and sum(rows) > len(texts)  # copies were read after the units
     assert p.truncated == [0, 2, 4]
 

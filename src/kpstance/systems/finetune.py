@@ -237,8 +237,12 @@ def fine_tune(
     total = per_epoch * cfg.epochs if cfg.max_steps in (None, -1) else int(cfg.max_steps)
     device = training_device(cfg.device)
     model.to(device)
+    from .first_token import first_token_view
+
     model.train()
-    forward = model
+    # the last layer computed only where the classifier reads it (BERT's first token): the same loss and gradients
+    # for less work (systems.first_token); other architectures, and DDP, run the model as it is
+    forward = first_token_view(model) or model
     if init_distributed(device):
         from torch.nn.parallel import DistributedDataParallel
 
