@@ -73,7 +73,7 @@ def flops_per_sentence(model, tokens: float, first_token: bool = False) -> float
     full = layers * (per_token * tokens + attention)
     if not first_token:
         return full
-    last = 2 * 2 * d * d * tokens + (2 * 2 * d * d + 2 * 2 * d * inter) + 2 * 2 * tokens * d  # K, V; Q, O, MLP; one row
+    last = per_token + 2 * 2 * d * d * (tokens - 1) + 2 * 2 * tokens * d  # one row, K and V of the others, its scores
     return full - (per_token * tokens + attention) + last
 
 

@@ -201,6 +201,8 @@ def fine_tune(
     import torch
     from transformers import get_linear_schedule_with_warmup
 
+    from .first_token import first_token_view
+
     if not texts:
         raise KpstanceError("no training examples (every training sentence was dropped or none was given)")
     seed_everything(seed, cfg.deterministic)
@@ -237,16 +239,14 @@ def fine_tune(
     total = per_epoch * cfg.epochs if cfg.max_steps in (None, -1) else int(cfg.max_steps)
     device = training_device(cfg.device)
     model.to(device)
-    from .first_token import first_token_view
-
     model.train()
-    # the last layer computed only where the classifier reads it (BERT's first token): the same loss and gradients
-    # for less work (systems.first_token); other architectures, and DDP, run the model as it is
-    forward = first_token_view(model) or model
     if init_distributed(device):
         from torch.nn.parallel import DistributedDataParallel
 
         forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    else:  # the last layer computed only where the classifier reads it (BERT's first token): the same loss and
+        # gradients for less work (systems.first_token); other architectures run the model as it is
+        forward = first_token_view(model) or model
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.fused_adamw)
     sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * total), total)
     a_t = torch.tensor(list(actor_ids), device=device)

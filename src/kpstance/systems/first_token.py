@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 from torch import nn
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.models.bert.modeling_bert import eager_attention_forward
 
 
 class FirstTokenLayer(nn.Module):
@@ -29,9 +31,6 @@ class FirstTokenLayer(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: Any = None, *args: Any,
                 **kwargs: Any) -> torch.Tensor:
-        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-        from transformers.models.bert.modeling_bert import eager_attention_forward
-
         att = self.layer.attention.self
         first = hidden_states[:, :1]
         b, size = hidden_states.shape[0], att.attention_head_size

@@ -67,10 +67,8 @@ class StancePredictor:
         # the model's last layer computed only where its classifier reads it (BERT's first token): the same logits,
         # 1.16-1.26x faster on one core (docs/benchmarks.md); other architectures run as they are
         self._plain: Callable[..., Any] = first_token_view(self.model) or self.model
-        self._forward = self._plain
+        self._forward = compile_int8(self._plain) if self.precision == "int8" else self._plain
         self._compiled = False  # int8: the first batch compiles, alone, before any worker thread runs
-        if self.precision == "int8":
-            self._forward = compile_int8(self._plain)
         # batch widths rounded up to this many tokens: in bf16 as fast and 130-230 MiB less peak memory over a
         # long job (fewer distinct shapes); in fp32 and int8 it costs 4-8 % of the speed, so they pad exactly
         self.pad_multiple = 8 if self.precision == "bf16" else 1
