@@ -207,9 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--batch-size", type=int, default=64)
     pred.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     pred.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "int8"],
-                      help="auto (default, or $KPSTANCE_PRECISION): int8 on a CPU with VNNI or AMX for a job large "
-                           "enough to repay its one-time compile (10,000 sentences; 50,000 where the CPU has native "
-                           "bf16), else bf16 where the CPU or GPU computes it natively, else fp32")
+                      help="auto (default, or $KPSTANCE_PRECISION): bf16 where AMX computes it (amx_bf16); else int8 on "
+                           "a CPU with VNNI for a job large enough to repay its one-time compile (10,000 sentences "
+                           "for the default model; 50,000 where the CPU has native bf16; fewer for a larger model), "
+                           "else bf16 where the CPU or GPU computes it natively, else fp32")
     pred.add_argument("--speaker-average", type=int, default=None, metavar="N",
                       help="read each stance also from N copies with the unit's actor swapped for others and average "
                            "(default: the model's own, 2 for the default model; 0: one pass, 2.3 times as fast on "
