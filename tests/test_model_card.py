@@ -51,6 +51,16 @@ def test_card_leaves_out_what_the_run_did_not_measure(scheme):
     assert "not calibrated in this run" in card
     assert "| joint accuracy | – | 0.900 |" in card  # a kept row's missing figure is a dash
     assert "cross-validated" not in card
+    assert "more than its direction" not in card  # no contrast set scored, so no figure for direction
+
+
+def test_card_gives_the_direction_limit_from_the_runs_contrast_pairs(scheme):
+    metrics = {"test_actor_macro_f1": 0.8, "test_stance_macro_f1": 0.7, "test_joint_accuracy": 0.5, "test_n": 100,
+               "test_contrast_pair_accuracy": 0.25, "n_synthetic": 50, "n_gold_train": 0, "n_units": 41}
+    card = model_card(_cfg(article_repeat=0), _System(), scheme, metrics, "r")
+    limits = card.split("## Known limits", 1)[1]
+    assert "Stance can follow the topic of a step more than its direction" in limits
+    assert "both members are right in 25 %" in limits
 
 
 def test_card_of_a_run_without_held_out_figures_says_so(scheme):
