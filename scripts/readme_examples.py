@@ -249,14 +249,14 @@ def render_accuracy(doc: dict) -> str:
 
 def _limits_line(m: dict) -> str:
     """The known limits in one sentence, from the run's own direction and speaker-swap figures where it has them."""
-    if "test_contrast_pair_accuracy" not in m or "test_swap_stance_flip" not in m:
+    if not {"test_contrast_pair_accuracy", "test_swap_stance_flip", "test_swap_n"} <= set(m):
         return ("The stance leans in part on who speaks (the model card, `models/latest/README.md`, lists the known "
                 "limits): check an actor's less usual stance by hand.")
     return ("Two known limits (the model card, `models/latest/README.md`, lists them): the stance follows the topic "
             "of a step more than its direction (of the contrast set's test pairs, a step and its reverse such as "
             f"suspending and resuming drills, both members are right in {100 * m['test_contrast_pair_accuracy']:.0f} "
-            "%), and it leans a little on who speaks (swapping only the speaker's names changes "
-            f"{100 * m['test_swap_stance_flip']:.1f} % of test stances). Check by hand the units whose stance turns "
+            "%), and it leans a little on who speaks (swapping only the speaker's names changes the stance of "
+            f"{100 * m['test_swap_stance_flip']:.1f} % of {m['test_swap_n']:,} swapped copies of test sentences). Check by hand the units whose stance turns "
             "on the direction of a step, and an actor's less usual stance.")
 
 

@@ -160,6 +160,17 @@ def test_precision_env_default_and_bad_value(monkeypatch):
         default_precision()
 
 
+def test_the_python_api_logs_autos_choice(smoke_run, caplog):
+    """``kpstance predict`` prints what ``auto`` picked and why; ``StancePredictor.load`` logs the same."""
+    import logging
+
+    from kpstance import StancePredictor
+
+    with caplog.at_level(logging.INFO, logger="kpstance.systems.predictor"):
+        p = StancePredictor.load(smoke_run["model_dir"], precision="auto", n_units=10)
+    assert f"precision {p.precision} ({p.choice.reason})" in caplog.text and "auto:" in p.choice.reason
+
+
 def test_int8_agrees_with_fp32_on_a_tiny_model(smoke_run):
     """torchao int8 (quantised at load, compiled): the folder is unchanged, the probabilities stay close."""
     pytest.importorskip("torchao")
@@ -310,6 +321,11 @@ def test_dateline_dates_are_read_only_where_a_year_is_given():
     assert dateline_date("UNITED NATIONS, Dec. 22, 2017 (AP) --") == "2017-12-22"
     assert dateline_date("BEIJING, Sept. 3 (Xinhua) -- China condemned") is None  # no year: never guessed
     assert dateline_date("The council met on Nov. 29, 2017 in New York.") is None  # a date in the body
+    # a body sentence whose words before a comma look like a place: only capitals make a dateline's place
+    assert dateline_date("North Korea fired a missile on Wednesday, Nov. 29, 2017.") is None
+    assert dateline_date("Kim Jong Un said in a speech on Monday, January 1, 2018, that") is None
+    assert dateline_date("SEOUL, NOV. 29, 2017 (Yonhap) --") == "2017-11-29"  # month names in any case
+    assert dateline_date("WASHINGTON, Tuesday, Jan. 2, 2018 (AP) --") == "2018-01-02"
     assert dateline_date("SEOUL, Feb. 30, 2018 (Yonhap) --") is None  # not a date
 
 
@@ -346,6 +362,12 @@ def test_segmenting_thread_runs_at_the_lowest_priority_and_leaves_the_callers(mo
     ("parquet-no-id", 'c.parquet: missing column "id"'),
     ("parquet-damaged", "c.parquet: not a readable Parquet file"),
     ("unwritable", "cannot write"),
+    # a Parquet output in a folder that exists but cannot be written: refused before the model is loaded (the
+    # writer used to open its path lazily, after the first chunk, and fail with a traceback)
+    ("unwritable-parquet", "kpstance-test-o.parquet: cannot write"),
+    # --resume stops on a bad date after a shard is written: the shards go too, since the mended input's fingerprint
+    # would refuse them
+    ("resume-bad-date", 'c.csv:3: column "date": cannot read \'29/11/2017\' as a date'),
     ("bad-extension", "cannot tell the output format from the extension"),
     ("bad-columns", "--columns: cannot read 'txt=body'"),
 ])
@@ -362,9 +384,11 @@ def test_corpus_errors_are_one_line_exit_2_and_nothing_half_written(capsys, smok
     elif case == "csv-empty-text":
         rows[1]["text"] = " "
         pd.DataFrame(rows).to_csv(src, index=False)
-    elif case == "csv-bad-date":
+    elif case in ("csv-bad-date", "resume-bad-date"):
         rows[1]["date"] = "29/11/2017"
         pd.DataFrame(rows).to_csv(src, index=False)
+        if case == "resume-bad-date":
+            extra = ["--resume", "--chunk-size", "1"]
     elif case == "parquet-no-id":
         pd.DataFrame(rows).drop(columns=["id"]).to_parquet(src)
     elif case == "parquet-damaged":
@@ -374,6 +398,10 @@ def test_corpus_errors_are_one_line_exit_2_and_nothing_half_written(capsys, smok
         pd.DataFrame(rows).to_csv(src, index=False)
         if case == "unwritable":
             out = tmp_path / "no" / "such" / "folder" / "o.csv"
+        elif case == "unwritable-parquet":
+            out = Path("/sys/kpstance-test-o.parquet")  # sysfs: no new files, not even for root
+            if not sys.platform.startswith("linux") or not out.parent.is_dir():
+                pytest.skip("needs Linux's /sys")
         elif case == "bad-extension":
             out = out.with_suffix(".xlsx")
         else:
@@ -383,7 +411,7 @@ def test_corpus_errors_are_one_line_exit_2_and_nothing_half_written(capsys, smok
     assert code == 2, err
     assert err.startswith("kpstance: error: ") and err.count("\n") == 1 and expected in err
     assert not out.exists()
-    if out.parent.exists():  # no temporary file left behind either
+    if out.parent.exists() and case != "unwritable-parquet":  # no temporary file or parts folder left behind either
         assert list(out.parent.iterdir()) == []
 
 

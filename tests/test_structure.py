@@ -349,3 +349,18 @@ def test_every_experiment_file_composes_and_validates(tmp_path):
     default = validate(compose([], tmp_path))  # masked pairing, one swapped copy, two epochs (docs/results.md)
     assert (default.trainer.mask_pair_weight, default.data.swap_augment, default.trainer.epochs) == (1.0, 1, 2)
     assert default.trainer.stance_balance == 0.0  # balanced stance classes: an ablation, not the default
+
+
+def test_the_dev_install_carries_every_extra_whose_tests_would_skip_without_it():
+    """The int8, Ray, submitit, MLflow and Optuna tests skip where their extra is missing, and CI installs
+    `.[dev]`: so dev must hold those extras' requirements, and they must import here, or a broken install would
+    turn those tests into silent skips."""
+    import importlib
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    for extra in ("int8", "ray", "cluster", "track", "sweep"):
+        assert set(extras[extra]) <= set(extras["dev"]), f"the dev extra lacks [{extra}]: {extras[extra]}"
+    for module in ("torchao", "ray.data", "hydra_plugins.hydra_submitit_launcher", "mlflow",
+                   "hydra_plugins.hydra_optuna_sweeper"):
+        importlib.import_module(module)

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -47,6 +48,7 @@ def check_outputs(outputs: Iterable[str | os.PathLike | None], inputs: Iterable[
             raise KpstanceError(IS_A_FOLDER, o)
         if not o.parent.is_dir():  # before the work, not after it
             raise KpstanceError(f"cannot write: no folder {o.parent}", o)
+        _check_writable(o)
     existing = {i: o for o in outs if (i := _identity(o)) is not None}
     if not existing:  # a new file cannot be an input: no need to walk the inputs
         return
@@ -60,6 +62,17 @@ def check_outputs(outputs: Iterable[str | os.PathLike | None], inputs: Iterable[
                 same = "" if str(f) == str(out) else f" ({f})"
                 raise KpstanceError(f"the output is also an input{same}: writing it would destroy the input; "
                                     "choose another output file", out)
+
+
+def _check_writable(out: Path) -> None:
+    """Create and remove a file beside ``out``: a read-only file system or a folder the user may not write into is
+    refused before any model is loaded, not after the first chunk is predicted."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".check", dir=out.parent)
+    except OSError as e:
+        raise KpstanceError(f"cannot write: {e.strerror}", out) from None
+    os.close(fd)
+    os.unlink(name)
 
 
 @contextlib.contextmanager

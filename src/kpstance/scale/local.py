@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import KpstanceError
 from ..text.corpus import Columns, Item, expand, iter_items
 from .table import COLUMNS, EXPLAIN_COLUMNS, AtomicTable, ShardedTable, output_format, prob_columns
 
@@ -244,11 +245,18 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
             on_resume(done, table.rows)
         if on_progress and done:
             on_progress(done, table.rows)
-        for _ in range(done):  # the items written before: read, not segmented, not predicted
-            next(items)
-        for group, out in labelled(predictor, items, opts, scheme, batch_size, workers, chunk_size, on_truncated):
-            table.write(out, len(group))
-            _count(stats, group, out, on_progress)
+        try:
+            for _ in range(done):  # the items written before: read, not segmented, not predicted
+                next(items)
+            for group, out in labelled(predictor, items, opts, scheme, batch_size, workers, chunk_size,
+                                       on_truncated):
+                table.write(out, len(group))
+                _count(stats, group, out, on_progress)
+        except KpstanceError:
+            # bad input: once it is mended its fingerprint differs, so the shards could never be resumed; a kill or
+            # Ctrl-C (not caught here) keeps them for --resume
+            table.discard()
+            raise
         table.commit()
         return stats
     atomic = AtomicTable(output, columns)

@@ -67,7 +67,7 @@ def arrow_table(rows: list[dict], columns: Sequence[str]) -> Any:
 class Writer:
     """Rows to one file of one format; ``close`` finishes it (Parquet writes its footer)."""
 
-    def __init__(self, f: IO | str, fmt: str, columns: Sequence[str]) -> None:
+    def __init__(self, f: IO, fmt: str, columns: Sequence[str]) -> None:
         self.fmt, self.columns, self.f = fmt, list(columns), f
         self._csv: Any = None
         self._pq: Any = None
@@ -120,14 +120,15 @@ def arrow_schema(columns: Sequence[str]) -> Any:
     return pa.schema([(c, kind(c)) for c in columns])
 
 
-def open_file(path: Path, fmt: str) -> IO | str:
-    """A text file for JSON Lines and CSV; Parquet's writer opens the path itself."""
-    if fmt == "parquet":
-        return str(path)
+def open_file(path: Path, fmt: str, shown: Path | None = None) -> IO:
+    """A text file for JSON Lines and CSV, a binary one for Parquet's writer, opened here so that a place that cannot
+    be written is one line naming ``shown`` (the output the user gave, not its temporary name)."""
     try:
+        if fmt == "parquet":
+            return path.open("wb")
         return path.open("w", encoding="utf-8", newline="")
     except OSError as e:
-        raise KpstanceError(f"cannot write: {e.strerror}", path) from None
+        raise KpstanceError(f"cannot write: {e.strerror}", shown or path) from None
 
 
 class AtomicTable:
@@ -137,8 +138,8 @@ class AtomicTable:
         self.target = Path(path)
         self.fmt = output_format(str(path))
         self.tmp = _tmp_name(self.target)
-        f = open_file(self.tmp, self.fmt)
-        self._file = None if isinstance(f, str) else f
+        f = open_file(self.tmp, self.fmt, self.target)
+        self._file: IO | None = f
         try:
             self.writer = Writer(f, self.fmt, columns)
         except BaseException:  # SIGTERM or Ctrl-C while the writer starts, too: no temporary file left behind
@@ -213,12 +214,10 @@ class ShardedTable:
         """One shard: ``rows`` of the next ``items`` items."""
         name = f"part-{len(self.shards):06d}.{self.fmt}"
         tmp = self.parts / f".{name}.tmp"
-        f = open_file(tmp, self.fmt)
-        w = Writer(f, self.fmt, self.columns)
-        w.write(rows)
-        w.close()
-        if not isinstance(f, str):
-            f.close()
+        with open_file(tmp, self.fmt, self.parts) as f:
+            w = Writer(f, self.fmt, self.columns)
+            w.write(rows)
+            w.close()
         os.replace(tmp, self.parts / name)
         fault(f"shard-{len(self.shards)}-written")  # crash tests: a whole shard the manifest does not list yet
         self.shards.append({"file": name, "rows": len(rows), "items": items})
@@ -235,6 +234,10 @@ class ShardedTable:
     @property
     def rows(self) -> int:
         return sum(s["rows"] for s in self.shards)
+
+    def discard(self) -> None:
+        """Remove the parts folder: the run stopped on an error that resuming would meet again."""
+        shutil.rmtree(self.parts, ignore_errors=True)
 
     def commit(self) -> None:
         """Join the shards in order into the output (atomically), then remove the parts folder."""

@@ -61,6 +61,7 @@ class StancePredictor:
         self.device = resolve_device(device)
         self.choice = choose(precision, self.device, n_units, work=linear_work(model) / REFERENCE_WORK)
         self.precision = self.choice.precision
+        log.info("precision %s (%s)", self.precision, self.choice.reason)  # the Python API's record of auto's choice
         self.model.to(self.device)
         if self.precision == "int8":
             quantize_int8(self.model)  # in place, before the view below takes the model's modules

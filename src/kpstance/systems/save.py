@@ -162,6 +162,10 @@ def _calibration(metrics: Mapping[str, Any]) -> list[str]:
     return out
 
 
+# issue 18's goal for the contrast pairs: under it, the card names direction as a limit
+DIRECTION_GOAL = 0.9
+
+
 def _limits(cfg: Any, metrics: Mapping[str, Any]) -> list[str]:
     out = []
     flip = _num(metrics, "test_swap_stance_flip")
@@ -186,11 +190,11 @@ def _limits(cfg: Any, metrics: Mapping[str, Any]) -> list[str]:
     pairs = _num(metrics, "test_contrast_pair_accuracy")
     extra = (f" On test units whose actor takes a stance it rarely takes in training, stance macro-F1 is {counter:.3f}"
              if counter is not None else "")
-    if pairs is not None:
+    if pairs is not None and pairs < DIRECTION_GOAL:
         out.append("- **Stance can follow the topic of a step more than its direction.** On the contrast set's test "
-                   "pairs (the same actor and topic, a step and its reverse: suspending or resuming drills, lifting or "
-                   f"tightening sanctions) both members are right in {100 * pairs:.0f} %. Read by hand the units whose stance turns on the direction of a step (`kpstance probe "
-                   "direction` measures it on pairs of your own).")
+                   "pairs (the same actor and topic, a step and its reverse) both members are right in "
+                   f"{100 * pairs:.0f} %. Read by hand the units whose stance turns on the direction of a step "
+                   "(`kpstance probe direction` measures it on pairs of your own).")
     out.append("- **Stance can be read partly from who speaks.** Replacing only the names in a sentence (a US "
                "official by a Chinese one, role for role) can change the predicted stance although the words that "
                f"carry it stay the same: {measured}. {trained}Check an actor's less usual stance by hand before "

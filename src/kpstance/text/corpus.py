@@ -31,13 +31,15 @@ _MONTHS = {m: i for i, names in enumerate(
     (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
      ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
      ("dec", "december")), start=1) for m in names}
-_MONTH = r"(?P<{}>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-# a dateline opens an article: a place in capitals, an optional weekday, then a date with a year
+_MONTH = r"(?P<{}>(?i:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r"))\.?"
+# a dateline opens an article: a place in capitals, an optional weekday, then a date with a year. Only the month and
+# weekday names ignore case: the place must be in capitals, so a sentence that opens the body ("North Korea fired a
+# missile on Wednesday, Nov. 29, 2017") is not read as a dateline
 _DATELINE = re.compile(
-    r"^\s*[A-Z][A-Z.'\- ]{1,40}(?:,\s*[A-Z][A-Za-z.]+)?,\s*(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s*)?"
+    r"^\s*[A-Z][A-Z.'\- ]{1,40}(?:,\s*[A-Z][A-Za-z.]+)?,\s*(?:(?i:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day),?\s*)?"
     r"(?:" + _MONTH.format("m1") + r"\s+(?P<d1>\d{1,2}),?\s+(?P<y1>\d{4})"
     r"|(?P<d2>\d{1,2})\s+" + _MONTH.format("m2") + r",?\s+(?P<y2>\d{4})"
-    r"|(?P<y3>\d{4})-(?P<m3>\d{2})-(?P<d3>\d{2}))\b", re.IGNORECASE)
+    r"|(?P<y3>\d{4})-(?P<m3>\d{2})-(?P<d3>\d{2}))\b")
 
 
 def dateline_date(text: str) -> str | None:
