@@ -256,8 +256,8 @@ def _limits_line(m: dict) -> str:
             "of a step more than its direction (of the contrast set's test pairs, a step and its reverse such as "
             f"suspending and resuming drills, both members are right in {100 * m['test_contrast_pair_accuracy']:.0f} "
             "%), and it leans a little on who speaks (swapping only the speaker's names changes the stance of "
-            f"{100 * m['test_swap_stance_flip']:.1f} % of {m['test_swap_n']:,} swapped copies of test sentences). Check by hand the units whose stance turns "
-            "on the direction of a step, and an actor's less usual stance.")
+            f"{100 * m['test_swap_stance_flip']:.1f} % of {m['test_swap_n']:,} swapped copies of test sentences). "
+            "Check by hand the units whose stance turns on the direction of a step, and an actor's less usual stance.")
 
 
 def _gap(m: dict, key: str) -> str:
