@@ -37,7 +37,8 @@ def _identity(p: Path) -> tuple[int, int] | None:
 
 
 def check_outputs(outputs: Iterable[str | os.PathLike | None], inputs: Iterable[str | os.PathLike | None]) -> None:
-    """Refuse, before anything is read or written, an output that is a folder or that is one of the inputs.
+    """Refuse, before anything is read or written, an output that is a folder, that cannot be written where it is
+    (no such folder, no right to create a file there) or that is one of the inputs.
 
     An input folder stands for every file under it. Files are compared by device and inode, so a symbolic
     or hard link to an input is caught too: writing over it would silently replace the user's data.

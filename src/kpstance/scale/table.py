@@ -138,10 +138,9 @@ class AtomicTable:
         self.target = Path(path)
         self.fmt = output_format(str(path))
         self.tmp = _tmp_name(self.target)
-        f = open_file(self.tmp, self.fmt, self.target)
-        self._file: IO | None = f
+        self._file = open_file(self.tmp, self.fmt, self.target)
         try:
-            self.writer = Writer(f, self.fmt, columns)
+            self.writer = Writer(self._file, self.fmt, columns)
         except BaseException:  # SIGTERM or Ctrl-C while the writer starts, too: no temporary file left behind
             self.abort()
             raise
@@ -151,13 +150,11 @@ class AtomicTable:
 
     def commit(self) -> None:
         self.writer.close()
-        if self._file is not None:
-            self._file.close()
+        self._file.close()
         os.replace(self.tmp, self.target)
 
     def abort(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        self._file.close()
         self.tmp.unlink(missing_ok=True)
 
 
