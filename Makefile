@@ -9,7 +9,7 @@ ARGS ?=
 # test processes (pytest-xdist; a file's tests stay in one process, so its session fixtures are built once there)
 TEST_WORKERS ?= 2
 
-.PHONY: train test smoke lint clean mpnet encoder teacher teacher-crossfit teacher-pool-written
+.PHONY: train test smoke lint clean mpnet encoder teacher teacher-crossfit teacher-pool-written teacher-hidden
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,13 @@ teacher-pool-written: mpnet
 	$(PY) train.py experiment=ablation/accurate_written logger=none
 	$(PY) scripts/teacher_outputs.py --seeds 0 --experiment ablation/distill_crossfit_pool_written \
 	  data.teacher.pool_model=models/accurate_written/latest $(ARGS)
+
+# the same teacher's representations (the input of its classifier layer) of every training example of
+# experiment=ablation/distill_hidden, seeds 0-2, stored in data/teacher/hidden.safetensors
+teacher-hidden: mpnet
+	test -d models/accurate_written/latest || $(PY) train.py experiment=ablation/accurate_written logger=none
+	$(PY) scripts/teacher_outputs.py --seeds $(SEEDS) --experiment ablation/distill_hidden \
+	  data.teacher.hidden_model=models/accurate_written/latest $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests train.py benchmarks scripts

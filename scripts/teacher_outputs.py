@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                 cfg = compose([f"experiment={args.experiment}", f"seed={seed}", "logger=none",
                                f"paths.output_dir={tmp}/run", f"paths.models_dir={tmp}/models", *args.overrides])
                 n = teacher_outputs(cfg)
-            print(f"seed {seed}: teacher distributions stored for all {n} training examples")
+            print(f"seed {seed}: teacher outputs ready for the {n} training examples (any left out: warned above)")
     except KpstanceError as e:
         print(f"kpstance: error: {e}", file=sys.stderr)
         return 2

@@ -128,6 +128,16 @@ class TeacherConfig:
     # teachers, in fold order) takes each example's distributions from the teacher that left its fold out
     folds: int = 0
     fold: int = 0
+    # the share of training examples that may lack a stored distribution when no teacher is named, with a warning: a
+    # labelled one trains on its label alone, a pool line sits the run out (a change of the rules or the name tables
+    # alters a few examples; the stores take an hour of teacher training to make again); more missing is refused
+    max_missing: float = 0.001
+    # representation distillation (trainer.hidden_weight > 0): the teacher's last representation before its
+    # classifier (the input of the layer that gives the logits) per training example, keyed like `outputs`; made by
+    # `hidden_model` (else `model`) for the examples the store lacks, refused with one line naming
+    # `make teacher-hidden` when neither is set
+    hidden_outputs: str = "${paths.root_dir}/data/teacher/hidden.safetensors"
+    hidden_model: Optional[str] = None  # noqa: UP045
     fold_models: list[str] = field(default_factory=list)
 
 
@@ -233,6 +243,10 @@ class TrainerConfig:
     # distillation: share of the loss taken by the KL divergence from the teacher's distributions (data.teacher)
     distill_weight: float = 0.0
     distill_temperature: float = 2.0
+    # representation distillation (similarity-preserving, Tung & Mori 2019): weight of the squared distance between
+    # the cosine-similarity matrices of the batch's examples as the student's classifier reads them and as the
+    # teacher's does (data.teacher.hidden_outputs); dimension-free, so a 384-wide student learns from a 768-wide teacher
+    hidden_weight: float = 0.0
 
 
 @dataclass
@@ -419,6 +433,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.teacher.pool_direction": _at_least(0),
     "data.teacher.folds": ((lambda v: v == 0 or v >= 2), "0 (no cross-fitting) or at least 2"),
     "data.teacher.fold": _at_least(0),
+    "data.teacher.max_missing": _SHARE,
     "data.alias_augment": _at_least(0),
     "data.direction_unlike": _at_least(0),
     "trainer.unlike_weight": _NOT_NEGATIVE,
@@ -431,6 +446,7 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.label_smoothing": ((lambda v: 0 <= v < 1), "at least 0 and below 1"),
     "trainer.distill_weight": _SHARE,
     "trainer.distill_temperature": _ABOVE_ZERO,
+    "trainer.hidden_weight": _NOT_NEGATIVE,
     "data.corpus.num_proc": _at_least(1),
     "data.corpus.max_articles": _at_least(1),
     "data.multisource.repeat": _at_least(0),

@@ -23,7 +23,7 @@ from ..files import write_json
 from ..systems.base import fit_fresh
 from ..systems.baselines import RulesSystem
 from ..systems.save import point_latest, save_model
-from ..systems.teacher import teacher_targets
+from ..systems.teacher import hidden_targets, teacher_targets
 from ..weak.analysis import dev_votes
 from ..weak.scheme import LabelScheme
 from ..weak.silver import silver_labels
@@ -50,7 +50,7 @@ def train(cfg: Any) -> dict[str, float]:
         train_units, labels = data.build(units, [])
         train_labels = [lab for u, lab in zip(train_units, labels)  # the priors: labelled originals only
                         if not {"swap_of", "alias_of", "teacher_only"} & set(u.extra)]
-        train_units = teacher_targets(cfg, scheme, train_units, data.folds_of)
+        train_units = hidden_targets(cfg, scheme, teacher_targets(cfg, scheme, train_units, data.folds_of))
         final = fit_fresh(cfg, scheme, train_units, labels, "final model", run.ckpt / "final")
     if not run.main:
         return {}
@@ -84,12 +84,13 @@ def labelled(run: Run) -> tuple[Evaluation, TrainingData]:
 
 
 def teacher_outputs(cfg: Any) -> int:
-    """Make the teacher's stored distributions cover the training set ``cfg`` gives (``data.teacher.model`` predicts
-    what is missing) without training anything; return the number of training examples."""
+    """Make the teacher's stored distributions (and, with ``trainer.hidden_weight``, its representations) cover the
+    training set ``cfg`` gives (``data.teacher.model`` predicts what is missing) without training anything; return
+    the number of training examples."""
     run = prepare(cfg)
     _, data = labelled(run)
     units, _ = data.build(run.units, [])
-    return len(teacher_targets(run.cfg, run.scheme, units, data.folds_of))
+    return len(hidden_targets(run.cfg, run.scheme, teacher_targets(run.cfg, run.scheme, units, data.folds_of)))
 
 
 def run_counts(run: Run, data: TrainingData) -> dict[str, Any]:

@@ -175,6 +175,7 @@ def fine_tune(
     blind_stance: bool = False,
     labelled: Sequence[bool] | None = None,
     unlike: Sequence[bool] | None = None,
+    hidden: Sequence[Any | None] | None = None,
 ) -> TrainStats:
     """Train ``model`` in place on (text, actor id, stance id) triples; return throughput stats.
 
@@ -195,6 +196,9 @@ def fine_tune(
     examples the labels' cross-entropy reads; the others (a distillation pool) learn from ``soft`` alone, which they
     must have. ``unlike``: which examples are direction-flipped copies, whose actor is trained as usual and whose
     stance is trained away from its label by unlikelihood, -log(1 - p(label)) times ``cfg.unlike_weight``.
+    ``hidden``: per example, the teacher's representation before its classifier, or None; with ``cfg.hidden_weight``
+    > 0 the batch's similarity structure as the student's classifier reads it is pulled towards the teacher's
+    (``similarity_loss``).
     """
     import time
 
@@ -268,6 +272,7 @@ def fine_tune(
     if soft is None and not bool(hard.all()):
         raise KpstanceError("training examples without labels need a teacher's distributions (trainer.distill_weight)")
     extra = _ExtraLoss(cfg, layout, partners, soft, device)
+    relate = _Relations(cfg, model, hidden, device)
     ce_stance = torch.nn.CrossEntropyLoss(
         weight=stance_weights([stance_ids[i] for i in order if own[i]], len(layout.stance_cols),
                               float(getattr(cfg, "stance_balance", 0.0) or 0.0), device), reduction="none",
@@ -341,6 +346,7 @@ def fine_tune(
                 position += 1
                 if position <= done:
                     continue
+                relate.clear()
                 logits = run_batch(batch)
                 stance_logits = logits[:, layout.stance_index]
                 if log_prior is not None:  # the prior's expert joins in training only
@@ -350,7 +356,7 @@ def fine_tune(
                     stance_loss = torch.where(unl[batch], unlike_weight * unlikelihood(
                         logits[:, layout.stance_index], s_t[batch]), stance_loss)
                 per = cfg.actor_weight * ce(logits[:, layout.actor_index], a_t[batch]) + stance_loss  # per example
-                loss = extra(per, hard[batch], logits, batch, position, run_batch)
+                loss = extra(per, hard[batch], logits, batch, position, run_batch) + relate.loss(batch)
                 if mask_pair and position % mask_every == 0:
                     loss = loss + masked_pairing(logits, batch)
                 loss.backward()
@@ -370,6 +376,7 @@ def fine_tune(
                 if checkpoint_dir is not None and every and step % every == 0 and step < total and rank == 0:
                     save_checkpoint(checkpoint_dir, model, opt, sched, step, seen)
                     fault(f"after_checkpoint:{description}:{step}")
+    relate.close()
     if step == done:  # no step trained: an untrained model must never be saved as if it had learnt
         raise KpstanceError(f"{description}: no training step ran ({total} planned); check trainer.epochs and "
                             "trainer.max_steps")
@@ -450,6 +457,63 @@ class _ExtraLoss:
             student = torch.log_softmax(logits[:, cols] / t, dim=-1)
             out = out + torch.nn.functional.kl_div(student, teacher, reduction="none").sum(-1) * t * t
         return out
+
+
+def similarity_loss(student: Any, teacher: Any) -> Any:
+    """Similarity-preserving distillation (Tung & Mori, ICCV 2019): the mean squared difference between the
+    cosine-similarity matrices of a batch's examples under the student's representation and the teacher's. It
+    compares which examples the two models read alike, so the widths may differ (MiniLM 384, MPNet 768). Each side
+    is centred on the batch first: a pooled sentence representation shares a large component across sentences, under
+    which every cosine is near 1 and the differences that separate readings barely count."""
+    import torch
+
+    def unit(x: Any) -> Any:
+        x = x.float()
+        return torch.nn.functional.normalize(x - x.mean(0, keepdim=True), dim=-1)
+
+    s, t = unit(student), unit(teacher)
+    return ((s @ s.T - t @ t.T) ** 2).mean()
+
+
+class _Relations:
+    """Representation distillation's term: captures the student's classifier input on the batch's first pass (a hook
+    on the layer that gives the logits, so the first-token view and DDP are read alike) and compares it with the
+    teacher's representations of the batch's examples that have one (at least two)."""
+
+    def __init__(self, cfg: Any, model: Any, hidden: Sequence[Any | None] | None, device: Any) -> None:
+        import numpy as np
+        import torch
+
+        self.weight = float(getattr(cfg, "hidden_weight", 0.0) or 0.0)
+        self.handle, self.seen = None, []
+        if not self.weight:
+            return
+        if hidden is None or all(h is None for h in hidden):
+            raise KpstanceError("representation distillation (trainer.hidden_weight) needs the teacher's "
+                                "representations (data.teacher.hidden_outputs)")
+        from .teacher import head_input
+
+        width = next(len(h) for h in hidden if h is not None)
+        self.has = torch.tensor([h is not None for h in hidden], device=device)
+        self.vectors = torch.tensor(np.stack([np.asarray(h, dtype=np.float32) if h is not None
+                                              else np.zeros(width, dtype=np.float32) for h in hidden]), device=device)
+        self.handle = head_input(model).register_forward_pre_hook(lambda _m, args: self.seen.append(args[0]))
+
+    def clear(self) -> None:
+        self.seen.clear()
+
+    def loss(self, batch: list[int]) -> Any:
+        if not self.weight or not self.seen:
+            return 0.0
+        keep = self.has[batch]
+        if int(keep.sum()) < 2:
+            return 0.0
+        rows = [i for i, k in zip(batch, keep.tolist()) if k]
+        return self.weight * similarity_loss(self.seen[0][keep], self.vectors[rows])
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.remove()
 
 
 def save_checkpoint(folder: Path, model: Any, opt: Any, sched: Any, step: int, seen: int) -> None:

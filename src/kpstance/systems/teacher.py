@@ -49,6 +49,22 @@ def teacher_sha(models: Sequence[str]) -> str:
     return shas[0] if len(shas) == 1 else hashlib.sha256(f"crossfit{len(shas)}:{':'.join(shas)}".encode()).hexdigest()
 
 
+def read_store(path: Path, tensor: str, what: str, regenerate: str, fields: Sequence[str]) -> tuple[Any, dict]:
+    """One tensor of a store and its metadata (the JSON ``fields`` decoded, the rest as strings); a damaged file is
+    refused in one line naming the command that makes it again (tensors only, no pickle)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = dict(f.metadata() or {})
+            arr = f.get_tensor(tensor)
+        meta.update({k: json.loads(meta[k]) for k in fields})
+    except Exception as e:  # noqa: BLE001 (any damage: truncated, not safetensors, metadata missing)
+        raise KpstanceError(f"damaged {what} ({str(e).splitlines()[0] if str(e) else type(e).__name__}): run "
+                            f"`{regenerate}`", path) from None
+    return arr, meta
+
+
 class TeacherOutputs:
     """Probabilities per example key, in the columns ``actor=…`` then ``stance=…`` of the label scheme."""
 
@@ -60,16 +76,8 @@ class TeacherOutputs:
         """The stored outputs, or None when there is no file; a damaged file is refused (tensors only, no pickle)."""
         if not path.is_file():
             return None
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(path), framework="numpy") as f:
-                meta = f.metadata() or {}
-                probs = f.get_tensor("probs")
-            keys, columns = json.loads(meta["keys"]), json.loads(meta["columns"])
-        except Exception as e:  # noqa: BLE001 (any damage: truncated, not safetensors, metadata missing)
-            raise KpstanceError(f"damaged teacher outputs ({str(e).splitlines()[0] if str(e) else type(e).__name__}):"
-                                f" run `{REGENERATE}`", path) from None
+        probs, meta = read_store(path, "probs", "teacher outputs", REGENERATE, ("keys", "columns"))
+        keys, columns = meta["keys"], meta["columns"]
         if probs.shape != (len(keys), len(columns)):
             raise KpstanceError(f"damaged teacher outputs (shape {probs.shape} for {len(keys)} keys): run "
                                 f"`{REGENERATE}`", path)
@@ -108,7 +116,7 @@ def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit],
     keys = [example_key(u.text, c) for u, c in zip(units, ctx)]
     columns = columns_of(scheme)
     from_file = [u.extra.get("pool") == "file" for u in units]
-    probs: list[list[float]] = [[] for _ in units]  # by position: a pool line may repeat a training text
+    probs: list[list[float] | None] = [[] for _ in units]  # by position: a pool line may repeat a training text
     stores = [(Path(t.outputs), [str(m) for m in t.get("fold_models") or []] or [t.model], folds_of, False)]
     if any(from_file):
         stores.append((Path(t.pool_outputs), [t.get("pool_model") or t.model], None, True))
@@ -126,14 +134,34 @@ def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit],
             log.warning("teacher outputs in %s came from another teacher than the one named; they are made again", path)
             stored = None
         missing = {keys[i] for i in mine if stored is None or keys[i] not in stored.probs}
+        labels_only = _tolerated(t, path, stored, missing, [units[i] for i in mine], [keys[i] for i in mine],
+                                 bool(named))
+        missing -= labels_only
         if missing:
             stored = _predict_missing(cfg, path, stored, columns, [units[i] for i in mine], [ctx[i] for i in mine],
                                       [keys[i] for i in mine], missing, named, sha, folds, pool)
         for i in mine:
-            probs[i] = stored.probs[keys[i]]
+            probs[i] = None if keys[i] in labels_only else stored.probs[keys[i]]
         log.info("distillation: teacher distributions for %d %s (%s)", len(mine),
                  "pool-file lines" if pool else "training examples", path)
     return [replace(u, extra={**u.extra, "teacher": p}) for u, p in zip(units, probs)]
+
+
+def _tolerated(t: Any, path: Path, stored: TeacherOutputs | None, missing: set[str], units: Sequence[Unit],
+               keys: Sequence[str], teacher_named: bool) -> set[str]:
+    """The missing keys a run may do without, where no teacher is named to predict them and they are at most
+    ``data.teacher.max_missing`` of the store's share of the training examples: a labelled example learns from its
+    label alone, a pool line (which has no label) sits the run out. A change to the rules or the name tables that
+    alters a handful of examples then costs those examples their soft targets, with a warning, instead of the hour
+    of retraining the teachers; anything larger is refused as before."""
+    share = float(t.get("max_missing", 0.0) or 0.0)
+    if not missing or teacher_named or stored is None or not share or len(missing) > share * len(set(keys)):
+        return set()
+    idle = sum(1 for u, k in zip(units, keys) if k in missing and (u.extra.get("teacher_only") or u.extra.get("pool")))
+    log.warning("%s lacks the teacher's distributions for %d of %d training examples (within data.teacher.max_missing"
+                " = %g): %d learn from their labels alone, %d pool examples sit the run out. `%s` makes the store "
+                "whole", path, len(missing), len(set(keys)), share, len(missing) - idle, idle, REGENERATE)
+    return set(missing)
 
 
 def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, columns: list[str],
@@ -179,3 +207,126 @@ def _predict_missing(cfg: Any, path: Path, stored: TeacherOutputs | None, column
     out.teacher = sha
     out.write(path)
     return out
+
+
+# ------------------------------------------------------------------------------------- representation distillation
+HIDDEN_REGENERATE = "make teacher-hidden"
+
+
+def head_input(model: Any) -> Any:
+    """The layer that gives a sequence classifier's logits (the last linear layer with one output per label): its
+    input is the representation the classifier reads (BERT's pooled first token; MPNet's head after its dense
+    layer), which representation distillation compares between teacher and student."""
+    from torch import nn
+
+    n = int(model.config.num_labels)
+    last = None
+    for m in model.modules():
+        if isinstance(m, nn.Linear) and m.out_features == n:
+            last = m
+    if last is None:
+        raise KpstanceError(f"{type(model).__name__}: no linear layer with one output per label ({n}) to read the "
+                            "representation from")
+    return last
+
+
+class HiddenOutputs:
+    """A teacher's representation per example key (float16 rows), with the hash of the teacher that made them."""
+
+    def __init__(self, vectors: dict[str, Any], teacher: str) -> None:
+        self.vectors, self.teacher = vectors, teacher
+
+    @classmethod
+    def read(cls, path: Path) -> HiddenOutputs | None:
+        if not path.is_file():
+            return None
+        arr, meta = read_store(path, "hidden", "teacher representations", HIDDEN_REGENERATE, ("keys",))
+        keys = meta["keys"]
+        if arr.ndim != 2 or arr.shape[0] != len(keys):
+            raise KpstanceError(f"damaged teacher representations (shape {arr.shape} for {len(keys)} keys): run "
+                                f"`{HIDDEN_REGENERATE}`", path)
+        return cls(dict(zip(keys, arr)), meta.get("teacher", ""))
+
+    def write(self, path: Path) -> None:
+        import numpy as np
+        from safetensors.numpy import save_file
+
+        keys = sorted(self.vectors)
+        arr = np.stack([np.asarray(self.vectors[k], dtype=np.float16) for k in keys])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        save_file({"hidden": arr}, str(tmp), metadata={"keys": json.dumps(keys), "teacher": self.teacher})
+        os.replace(tmp, path)
+
+
+def representations(predictor: Any, texts: Sequence[str], contexts: Sequence[str] | None,
+                    batch_size: int = 64) -> Any:
+    """The input of ``predictor``'s classifier layer for every text (n × width, float32), read in eval mode, as the
+    model itself runs (no first-token view, no speaker averaging)."""
+    import numpy as np
+    import torch
+
+    model = predictor.model
+    layer = head_input(model)
+    seen: list[Any] = []
+    handle = layer.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().float()))
+    pair = [list(contexts)] if contexts is not None else []
+    enc = predictor.tokenizer(list(texts), *pair, truncation=True, max_length=predictor.max_length)
+    order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))
+    out = np.zeros((len(texts), layer.in_features), dtype=np.float32)
+    try:
+        model.eval()
+        with torch.inference_mode():
+            for k in range(0, len(order), batch_size):
+                idx = order[k : k + batch_size]
+                seen.clear()
+                model(**predictor._collate(enc, idx))
+                out[idx] = seen[0].cpu().numpy()
+    finally:
+        handle.remove()
+    return out
+
+
+def hidden_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> list[Unit]:
+    """``units`` with the teacher's representation in ``extra["teacher_hidden"]`` when the run distils
+    representations (``trainer.hidden_weight`` > 0); unchanged otherwise. One teacher makes every example's
+    (``data.teacher.hidden_model``, else ``data.teacher.model``); a store another teacher made is made again."""
+    if not float(cfg.trainer.get("hidden_weight", 0.0) or 0.0):
+        return list(units)
+    from .context import contexts
+
+    t = cfg.data.teacher
+    path = Path(t.hidden_outputs)
+    ctx = contexts(units, scheme) if cfg.system.context else [None] * len(units)
+    keys = [example_key(u.text, c) for u, c in zip(units, ctx)]
+    stored = HiddenOutputs.read(path)
+    model = t.get("hidden_model") or t.get("model")
+    sha = teacher_sha([str(model)]) if model else ""
+    if stored is not None and sha and stored.teacher and stored.teacher != sha:
+        log.warning("teacher representations in %s came from another teacher than the one named; made again", path)
+        stored = None
+    todo: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if stored is None or k not in stored.vectors:
+            todo.setdefault(k, i)
+    if todo:
+        if not model:
+            have = "no teacher representations" if stored is None else "teacher representations of another set"
+            raise KpstanceError(f"{have} ({len(todo)} of this run's {len(set(keys))} training examples are not in "
+                                f"them): run `{HIDDEN_REGENERATE}`, set data.teacher.hidden_model to a saved teacher, "
+                                "or train without them (trainer.hidden_weight=0)", path)
+        from .predictor import StancePredictor
+
+        teacher = StancePredictor.load(str(model), precision="fp32")
+        idx = list(todo.values())
+        log.info("representation distillation: the teacher %s reads %d training examples", model, len(idx))
+        vec = representations(teacher, [units[i].text for i in idx],
+                              [ctx[i] for i in idx] if cfg.system.context else None,
+                              int(cfg.trainer.predict_batch_size))
+        stored = stored or HiddenOutputs({}, sha)
+        for row, i in enumerate(idx):
+            stored.vectors[keys[i]] = vec[row].astype("float16")  # as the store keeps them: a run reads the same
+        stored.teacher = sha
+        stored.write(path)
+    log.info("representation distillation: teacher representations for %d training examples (%s)", len(units), path)
+    return [replace(u, extra={**u.extra, "teacher_hidden": stored.vectors[k]}) for u, k in zip(units, keys)]

@@ -71,6 +71,7 @@ class TransformerSystem(System):
             pairs=ctx, partners=partners, trained=trained, soft=soft if any(p is not None for p in soft) else None,
             masked=masked, blind_stance=blind_stance, labelled=[not u.extra.get("teacher_only") for u in units],
             unlike=[bool(u.extra.get("unlike")) for u in units],
+            hidden=[u.extra.get("teacher_hidden") for u in units] if self.cfg.trainer.get("hidden_weight") else None,
         )
         st = self.stats
         log.info("%s: %d steps, %d examples in %.1fs (%.1f examples/s), final loss %.4f", description,
