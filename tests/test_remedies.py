@@ -879,9 +879,10 @@ def test_teacher_representations_are_stored_once_and_a_missing_teacher_is_one_li
     out = tmp_path / "hidden.safetensors"
     units, _ = _toy()
     more = ["trainer.hidden_weight=1.0", f"data.teacher.hidden_outputs={out}"]
-    with pytest.raises(KpstanceError, match=r"no teacher representations .*run `make teacher-hidden`") as e:
-        hidden_targets(_distill_cfg(tmp_path, tmp_path / "t.safetensors", *more), scheme, units)
-    assert str(e.value).startswith(f"{out}: ") and "\n" not in str(e.value)
+    for teacher in ([], [f"data.teacher.model={smoke_run['model_dir']}"]):  # the distributions' teacher is not asked
+        with pytest.raises(KpstanceError, match=r"no teacher representations .*run `make teacher-hidden`") as e:
+            hidden_targets(_distill_cfg(tmp_path, tmp_path / "t.safetensors", *more, *teacher), scheme, units)
+        assert str(e.value).startswith(f"{out}: ") and "\n" not in str(e.value)
     made = hidden_targets(_distill_cfg(tmp_path, tmp_path / "t.safetensors", *more,
                                        f"data.teacher.hidden_model={smoke_run['model_dir']}"), scheme, units)
     stored = HiddenOutputs.read(out)
@@ -892,6 +893,43 @@ def test_teacher_representations_are_stored_once_and_a_missing_teacher_is_one_li
     out.write_bytes(b"not safetensors")
     with pytest.raises(KpstanceError, match="damaged teacher representations"):
         hidden_targets(_distill_cfg(tmp_path, tmp_path / "t.safetensors", *more), scheme, units)
+
+
+def test_representation_distillation_is_refused_with_cross_validation(tmp_path):
+    from kpstance.config import validate
+
+    with pytest.raises(KpstanceError, match=r"'trainer.hidden_weight' and 'evaluation.cv'.*evaluation.cv=false"):
+        validate(compose(["experiment=smoke", "evaluation.cv=true", "trainer.hidden_weight=1.0"], tmp_path))
+
+
+def test_a_pool_line_without_a_distribution_sits_the_run_out(scheme, tmp_path):
+    """Pool lines the store lacked (let through by data.teacher.max_missing: teacher None) take no batch slot: one
+    epoch reads the labelled units and the pool lines that have a distribution, and no more."""
+    from dataclasses import replace
+
+    units, labels = _toy()
+    width = len(scheme.actor_labels) + len(scheme.stance_labels)
+    row = [1.0 / len(scheme.actor_labels)] * len(scheme.actor_labels) + [1.0 / len(scheme.stance_labels)] * (
+        width - len(scheme.actor_labels))
+    pool = [Unit.of_text(f"Seoul {w} the plan {k}.", f"pool-{w}-{k}") for k in range(3) for w in ("backs", "doubts")]
+    taught = [replace(u, extra={**u.extra, "teacher": row}) for u in units]
+    taught += [replace(u, extra={**u.extra, "teacher_only": True, "pool": "file", "teacher": row if k % 2 else None})
+               for k, u in enumerate(pool)]
+    system = _fit_toy(scheme, tmp_path / "pool", -1, taught, [*labels, *[("south_korea", "neutral")] * len(pool)],
+                      "trainer.epochs=1", "trainer.distill_weight=0.5")
+    assert system.stats.examples == len(units) + len(pool) // 2
+
+
+def test_similarity_needs_three_examples_a_batch():
+    """Centred, two vectors are always opposite whatever they were: a batch with fewer than three examples that
+    have a teacher's representation adds nothing."""
+    import torch
+
+    from kpstance.systems.finetune import similarity_loss
+
+    a, b = torch.randn(2, 5), torch.randn(2, 7)
+    assert float(similarity_loss(a, b)) < 1e-10
+    assert float(similarity_loss(torch.randn(3, 5), torch.randn(3, 7))) > 0
 
 
 def test_representation_distillation_pulls_the_students_similarities_towards_the_teachers(scheme, tmp_path):

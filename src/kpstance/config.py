@@ -134,8 +134,7 @@ class TeacherConfig:
     max_missing: float = 0.001
     # representation distillation (trainer.hidden_weight > 0): the teacher's last representation before its
     # classifier (the input of the layer that gives the logits) per training example, keyed like `outputs`; made by
-    # `hidden_model` (else `model`) for the examples the store lacks, refused with one line naming
-    # `make teacher-hidden` when neither is set
+    # `hidden_model` for the examples the store lacks, refused with one line naming `make teacher-hidden` without it
     hidden_outputs: str = "${paths.root_dir}/data/teacher/hidden.safetensors"
     hidden_model: Optional[str] = None  # noqa: UP045
     fold_models: list[str] = field(default_factory=list)
@@ -393,6 +392,9 @@ def validate(cfg: Any) -> Any:
         raise KpstanceError("config keys 'system.blind_stance' and 'trainer.mask_pair_weight': a stance head blind to "
                             "actor mentions already reads the masked text; masked pairing would pair it with itself "
                             "(add trainer.mask_pair_weight=0)")
+    if (plain.get("trainer") or {}).get("hidden_weight") and (plain.get("evaluation") or {}).get("cv"):
+        raise KpstanceError("config keys 'trainer.hidden_weight' and 'evaluation.cv': the teacher's representations are "
+                            "stored for the final model's training set, not for each fold's (add evaluation.cv=false)")
     check_ranges(plain)
     OmegaConf.set_struct(plain, True)
     return plain

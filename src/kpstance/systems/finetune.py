@@ -194,7 +194,8 @@ def fine_tune(
     the stance columns come from it (a stance head blind to the speaker); with ``cfg.mask_pair_weight`` > 0 the
     stance head also learns from it and the text's stance is paired with it (masked pairing). ``labelled``: which
     examples the labels' cross-entropy reads; the others (a distillation pool) learn from ``soft`` alone, which they
-    must have. ``unlike``: which examples are direction-flipped copies, whose actor is trained as usual and whose
+    must have (a pool example without one, let through by ``data.teacher.max_missing``, is left out of ``trained``
+    by the caller). ``unlike``: which examples are direction-flipped copies, whose actor is trained as usual and whose
     stance is trained away from its label by unlikelihood, -log(1 - p(label)) times ``cfg.unlike_weight``.
     ``hidden``: per example, the teacher's representation before its classifier, or None; with ``cfg.hidden_weight``
     > 0 the batch's similarity structure as the student's classifier reads it is pulled towards the teacher's
@@ -332,7 +333,7 @@ def fine_tune(
     t0 = time.perf_counter()
     progress = _progress(total, description) if rank == 0 else _NoBar()
     done = step  # batches already trained on: replay the order without training
-    with progress as bar:
+    with progress as bar, relate:  # relate's hook is on the model only inside
         task = bar.add_task(description, total=total, completed=step) if bar else None
         position = 0
         while position < total:
@@ -376,7 +377,6 @@ def fine_tune(
                 if checkpoint_dir is not None and every and step % every == 0 and step < total and rank == 0:
                     save_checkpoint(checkpoint_dir, model, opt, sched, step, seen)
                     fault(f"after_checkpoint:{description}:{step}")
-    relate.close()
     if step == done:  # no step trained: an untrained model must never be saved as if it had learnt
         raise KpstanceError(f"{description}: no training step ran ({total} planned); check trainer.epochs and "
                             "trainer.max_steps")
@@ -477,8 +477,10 @@ def similarity_loss(student: Any, teacher: Any) -> Any:
 
 class _Relations:
     """Representation distillation's term: captures the student's classifier input on the batch's first pass (a hook
-    on the layer that gives the logits, so the first-token view and DDP are read alike) and compares it with the
-    teacher's representations of the batch's examples that have one (at least two)."""
+    on the layer that gives the logits, so the first-token view and DDP are read alike; in training that input has
+    passed the classifier's dropout, as the logits have) and compares it with the teacher's representations of the
+    batch's examples that have one (at least three: centred, two rows are always opposite). A context manager: the
+    hook is on the model only inside it, whatever ends the training."""
 
     def __init__(self, cfg: Any, model: Any, hidden: Sequence[Any | None] | None, device: Any) -> None:
         import numpy as np
@@ -494,10 +496,21 @@ class _Relations:
         from .teacher import head_input
 
         width = next(len(h) for h in hidden if h is not None)
-        self.has = torch.tensor([h is not None for h in hidden], device=device)
+        self.has = [h is not None for h in hidden]  # a list: no device sync per step
         self.vectors = torch.tensor(np.stack([np.asarray(h, dtype=np.float32) if h is not None
                                               else np.zeros(width, dtype=np.float32) for h in hidden]), device=device)
-        self.handle = head_input(model).register_forward_pre_hook(lambda _m, args: self.seen.append(args[0]))
+        self.layer = head_input(model)
+
+    def __enter__(self) -> _Relations:
+        if self.weight:
+            self.handle = self.layer.register_forward_pre_hook(lambda _m, args: self.seen.append(args[0]))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
+        self.seen.clear()
 
     def clear(self) -> None:
         self.seen.clear()
@@ -505,15 +518,10 @@ class _Relations:
     def loss(self, batch: list[int]) -> Any:
         if not self.weight or not self.seen:
             return 0.0
-        keep = self.has[batch]
-        if int(keep.sum()) < 2:
+        keep = [k for k, i in enumerate(batch) if self.has[i]]
+        if len(keep) < 3:
             return 0.0
-        rows = [i for i, k in zip(batch, keep.tolist()) if k]
-        return self.weight * similarity_loss(self.seen[0][keep], self.vectors[rows])
-
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.remove()
+        return self.weight * similarity_loss(self.seen[0][keep], self.vectors[[batch[k] for k in keep]])
 
 
 def save_checkpoint(folder: Path, model: Any, opt: Any, sched: Any, step: int, seen: int) -> None:

@@ -157,7 +157,7 @@ def _tolerated(t: Any, path: Path, stored: TeacherOutputs | None, missing: set[s
     share = float(t.get("max_missing", 0.0) or 0.0)
     if not missing or teacher_named or stored is None or not share or len(missing) > share * len(set(keys)):
         return set()
-    idle = sum(1 for u, k in zip(units, keys) if k in missing and (u.extra.get("teacher_only") or u.extra.get("pool")))
+    idle = len({k for u, k in zip(units, keys) if k in missing and (u.extra.get("teacher_only") or u.extra.get("pool"))})
     log.warning("%s lacks the teacher's distributions for %d of %d training examples (within data.teacher.max_missing"
                 " = %g): %d learn from their labels alone, %d pool examples sit the run out. `%s` makes the store "
                 "whole", path, len(missing), len(set(keys)), share, len(missing) - idle, idle, REGENERATE)
@@ -290,7 +290,8 @@ def representations(predictor: Any, texts: Sequence[str], contexts: Sequence[str
 def hidden_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> list[Unit]:
     """``units`` with the teacher's representation in ``extra["teacher_hidden"]`` when the run distils
     representations (``trainer.hidden_weight`` > 0); unchanged otherwise. One teacher makes every example's
-    (``data.teacher.hidden_model``, else ``data.teacher.model``); a store another teacher made is made again."""
+    (``data.teacher.hidden_model``, named apart from ``data.teacher.model`` so that naming a teacher for the
+    distributions never remakes the representations); a store another teacher made is made again."""
     if not float(cfg.trainer.get("hidden_weight", 0.0) or 0.0):
         return list(units)
     from .context import contexts
@@ -300,7 +301,7 @@ def hidden_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> list
     ctx = contexts(units, scheme) if cfg.system.context else [None] * len(units)
     keys = [example_key(u.text, c) for u, c in zip(units, ctx)]
     stored = HiddenOutputs.read(path)
-    model = t.get("hidden_model") or t.get("model")
+    model = t.get("hidden_model")
     sha = teacher_sha([str(model)]) if model else ""
     if stored is not None and sha and stored.teacher and stored.teacher != sha:
         log.warning("teacher representations in %s came from another teacher than the one named; made again", path)

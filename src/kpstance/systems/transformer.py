@@ -62,6 +62,9 @@ class TransformerSystem(System):
         self.model, self.tokenizer = build(self.cfg.encoder, layout.id2label(), texts)
         partners, trained = counterfactual_pairs(units)
         soft = [u.extra.get("teacher") for u in units]
+        # a pool example whose distribution the store lacked (data.teacher.max_missing) has nothing to learn from
+        trained = [t and not (u.extra.get("teacher_only") and "teacher" in u.extra and u.extra["teacher"] is None)
+                   for t, u in zip(trained, units)]
         ctx = self._contexts(units)
         blind_stance = bool(self.cfg.system.get("blind_stance"))
         masked = masked_inputs(self.scheme, self.cfg.trainer, blind_stance, texts, ctx)
