@@ -24,20 +24,11 @@ os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
 
 
 def rows(predictor, path: Path) -> list[dict]:
-    from kpstance.scale.local import Options, labelled
-    from kpstance.text.corpus import Columns, unit_item
+    """The dev and test units of a gold file as ``kpstance predict --probs --explain`` reads them."""
+    from kpstance.eval.summary import predict_gold
 
-    cols, items = Columns.parse(None), []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        r = json.loads(line) if line.strip() else None
-        if r is None or r["split"] not in ("dev", "test"):
-            continue
-        rec = {k: v for k, v in r.items() if k not in ("actor", "stance")}
-        rec["gold_actor"], rec["gold_stance"] = r["actor"], r["stance"]
-        rec["article_id"] = str(r.get("report_id") or r.get("article_id") or r["id"])
-        items.append(unit_item(str(path), line_no, rec, "gold", cols))
-    opts = Options(cols, probs=True, explain=True)
-    return [o for _, out in labelled(predictor, items, opts, predictor.scheme(), 64, chunk_size=1024) for o in out]
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return predict_gold(predictor, [r for r in records if r["split"] in ("dev", "test")], explain=True)
 
 
 def main() -> int:

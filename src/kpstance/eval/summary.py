@@ -367,10 +367,10 @@ def default_dev_gold() -> str | None:
 
 
 def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, probs: bool = True,
-                 labels: str | os.PathLike | None = None) -> list[dict]:
+                 labels: str | os.PathLike | None = None, explain: bool = False) -> list[dict]:
     """The model's rows for gold units, each read as a JSON Lines unit is (its kind and named speaker, nothing carried
     over), as the evaluation reads the multi-source corpus; each row keeps the gold labels as gold_actor and
-    gold_stance, and the unit's report as article_id."""
+    gold_stance, and the unit's report as article_id (with ``explain``, the rules' labels and what fired too)."""
     from ..scale.local import Options, labelled
     from ..text.corpus import Columns, unit_item
 
@@ -381,7 +381,7 @@ def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, 
         rec["gold_actor"], rec["gold_stance"] = r["actor"], r["stance"]
         rec["article_id"] = str(r.get("report_id") or r.get("article_id") or r["id"])
         items.append(unit_item("gold", r.get("_line", 0), rec, "gold", cols))
-    opts = Options(cols, probs=probs)
+    opts = Options(cols, probs=probs, explain=explain)
     return [r for _, out in labelled(predictor, items, opts, predictor.scheme(labels), batch_size, chunk_size=1024)
             for r in out]
 

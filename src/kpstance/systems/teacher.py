@@ -36,6 +36,14 @@ def example_key(text: str, context: str | None) -> str:
     return hashlib.sha256(f"{text}\x1f{context or ''}".encode()).hexdigest()[:20]
 
 
+def example_keys(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> tuple[list[str | None], list[str]]:
+    """Each training example's context (where the system reads one) and its key in the stores."""
+    from .context import contexts
+
+    ctx: list[str | None] = list(contexts(units, scheme)) if cfg.system.context else [None] * len(units)
+    return ctx, [example_key(u.text, c) for u, c in zip(units, ctx)]
+
+
 def weights_sha256(model_dir: str | os.PathLike) -> str:
     h = hashlib.sha256()
     for f in sorted(Path(model_dir).glob("*.safetensors")):
@@ -109,11 +117,8 @@ def teacher_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit],
     teacher: text that no teacher trained on needs no cross-fitting."""
     if not float(cfg.trainer.get("distill_weight", 0.0) or 0.0):
         return list(units)
-    from .context import contexts
-
     t = cfg.data.teacher
-    ctx = contexts(units, scheme) if cfg.system.context else [None] * len(units)
-    keys = [example_key(u.text, c) for u, c in zip(units, ctx)]
+    ctx, keys = example_keys(cfg, scheme, units)
     columns = columns_of(scheme)
     from_file = [u.extra.get("pool") == "file" for u in units]
     probs: list[list[float] | None] = [[] for _ in units]  # by position: a pool line may repeat a training text
@@ -294,12 +299,9 @@ def hidden_targets(cfg: Any, scheme: LabelScheme, units: Sequence[Unit]) -> list
     distributions never remakes the representations); a store another teacher made is made again."""
     if not float(cfg.trainer.get("hidden_weight", 0.0) or 0.0):
         return list(units)
-    from .context import contexts
-
     t = cfg.data.teacher
     path = Path(t.hidden_outputs)
-    ctx = contexts(units, scheme) if cfg.system.context else [None] * len(units)
-    keys = [example_key(u.text, c) for u, c in zip(units, ctx)]
+    ctx, keys = example_keys(cfg, scheme, units)
     stored = HiddenOutputs.read(path)
     model = t.get("hidden_model")
     sha = teacher_sha([str(model)]) if model else ""
