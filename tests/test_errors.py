@@ -50,6 +50,18 @@ def test_missing_and_incomplete_model_folder(tmp_path):
     assert r.returncode == 2 and "incomplete model folder" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_tasks_folder_names_its_newest_model(smoke_run, tmp_path):
+    """``models/<task_name>`` holds a ``latest`` link to its newest run's model; pointing at the task is a slip."""
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "latest").symlink_to(smoke_run["model_dir"], target_is_directory=True)
+    src = tmp_path / "a.jsonl"
+    src.write_text('{"text": "Seoul urged calm."}\n', encoding="utf-8")
+    r = run_cli("predict", str(task), "--input", str(src))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "incomplete model folder" in r.stderr and f"its newest model is {task / 'latest'}" in r.stderr
+
+
 def test_pickle_only_model_is_refused(smoke_run, tmp_path):
     import shutil
 

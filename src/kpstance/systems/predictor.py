@@ -112,7 +112,10 @@ class StancePredictor:
         if not any((p / f).is_file() for f in VOCAB_FILES):  # else transformers builds a tokenizer of 5 tokens
             missing.append("tokenizer.json")
         if missing:
-            raise KpstanceError(f"incomplete model folder: missing {', '.join(missing)}", p)
+            hint = ""
+            if (p / "latest" / "config.json").is_file():  # a task's folder (models/<task_name>), not a run's model
+                hint = f" (a task's folder: its newest model is {p / 'latest'})"
+            raise KpstanceError(f"incomplete model folder: missing {', '.join(missing)}{hint}", p)
         meta = _read_meta(p / "kpstance.json")
         check_safetensors(p)
         for f in sorted(p.glob("*.safetensors")):
