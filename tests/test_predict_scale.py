@@ -245,3 +245,25 @@ def test_the_kernel_cache_is_capped_unless_the_user_set_it(monkeypatch, smoke_ru
     monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
     StancePredictor.load(smoke_run["model_dir"], precision="fp32")
     assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "512"
+
+
+def test_label_predict_and_annotate_give_one_id_to_each_article_of_a_folder(smoke_run, tmp_path):
+    """A nested corpus reuses file names (2017/01/story.txt, 2017/02/story.txt): every command must tell them apart
+    by their path under the folder, the same way, so that their outputs join on the ids."""
+    corpus = tmp_path / "wire"
+    for month, text in (("01", "Seoul proposed talks with the North."), ("02", "Tokyo said it would keep sanctions.")):
+        (corpus / "2017" / month).mkdir(parents=True)
+        (corpus / "2017" / month / "story.txt").write_text(f"A headline\n{text}\n", encoding="utf-8")
+    labelled = run_cli("label", "--input", str(corpus))
+    predicted = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(corpus))
+    assert labelled.returncode == 0 and predicted.returncode == 0, labelled.stderr + predicted.stderr
+    label_ids = [(r["id"], r["article_id"]) for r in map(json.loads, labelled.stdout.splitlines())]
+    predict_ids = [(r["unit_id"], r["article_id"]) for r in map(json.loads, predicted.stdout.splitlines())]
+    assert label_ids == predict_ids
+    assert label_ids[0] == ("2017/01/story-000", "2017/01/story") and label_ids[-1][1] == "2017/02/story"
+    tasks = tmp_path / "tasks.json"
+    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(corpus), "--n", "4",
+                "--output", str(tasks))
+    assert r.returncode == 0, r.stderr
+    assert {t["data"]["article_id"] for t in json.loads(tasks.read_text(encoding="utf-8"))} <= {
+        "2017/01/story", "2017/02/story"}

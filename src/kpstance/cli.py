@@ -34,7 +34,7 @@ def _output(path: str | None) -> Iterator[IO[str]]:
 
 
 def cmd_label(args: argparse.Namespace) -> None:
-    from .text.read import expand_inputs, file_units, records
+    from .text.read import expand_inputs, file_units, records, txt_roots
     from .weak.label import label_units
     from .weak.scheme import load_scheme
 
@@ -46,9 +46,10 @@ def cmd_label(args: argparse.Namespace) -> None:
                                 "run `kpstance predict MODEL --explain`, whose rules_actor, rules_stance and "
                                 "rules_fired columns are these labels", path)
     scheme = load_scheme(args.labels or default_labels())
+    roots = txt_roots(args.input)
     with _output(args.output) as out:
         for path in files:
-            recs = list(records(path))
+            recs = list(records(path, roots=roots))
             for (rec, _), s in zip(recs, label_units(file_units(path, recs), scheme)):
                 out.write(json.dumps({**rec, "actor": s.actor, "stance": s.stance, "rules_fired": s.rules_fired},
                                      ensure_ascii=False) + "\n")

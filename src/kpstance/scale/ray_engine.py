@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import KpstanceError
-from ..text.corpus import FIELDS, expand, txt_roots
+from ..text.corpus import FIELDS, expand
+from ..text.read import txt_roots
 from .local import Options, table_columns
 from .table import AtomicTable
 

@@ -136,35 +136,19 @@ def expand(inputs: Sequence[str]) -> list[str]:
     return expand_inputs(list(inputs), SUFFIXES)
 
 
-def txt_roots(inputs: Sequence[str]) -> dict[str, str]:
-    """Each .txt file under an input folder → that folder (article ids are paths under it)."""
-    roots: dict[str, str] = {}
-    for item in inputs:
-        p = Path(item)
-        if item != "-" and p.is_dir():
-            roots.update({str(f): str(p) for f in p.rglob("*") if f.suffix.lower() == ".txt"})
-    return roots
-
-
 def txt_item(path: str | Path, text: str, roots: dict[str, str], language: str = "en") -> Item:
     """A .txt file read as one article."""
-    from .read import check_article
+    from .read import check_article, txt_article_id
 
     p = Path(path)
-    return Item(str(p), None, _article_id(p, roots), {m: None for m in META}, check_article(text, p), None, language)
-
-
-def _article_id(path: Path, roots: dict[str, str]) -> str:
-    """A .txt article's id: its path under the folder it was found in, without the suffix ("2017/11/a"); the
-    file's stem when it was named directly."""
-    root = roots.get(str(path))
-    return path.stem if root is None else path.relative_to(Path(root)).with_suffix("").as_posix()
+    return Item(str(p), None, txt_article_id(p, roots), {m: None for m in META}, check_article(text, p), None,
+                language)
 
 
 def iter_items(inputs: Sequence[str], columns: Columns | None = None, rows: str = "units",
                language: str = "en") -> Iterator[Item]:
     """Every item of every input, lazily, in a fixed order."""
-    from .read import read_article, records
+    from .read import read_article, records, txt_article_id, txt_roots
 
     columns = columns or Columns()
     if rows not in ROWS:
@@ -191,7 +175,8 @@ def iter_items(inputs: Sequence[str], columns: Columns | None = None, rows: str 
         elif suffix == ".parquet":
             yield from _table_items(p, _parquet_rows(p, columns), columns, language)
         else:
-            yield Item(str(p), None, _article_id(p, roots), {m: None for m in META}, read_article(p), None, language)
+            yield Item(str(p), None, txt_article_id(p, roots), {m: None for m in META}, read_article(p), None,
+                       language)
 
 
 

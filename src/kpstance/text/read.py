@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,11 +153,31 @@ def unit_rows(text: str, article_id: str, language: str = "en", source: object =
                           "text": u.text}, u) for u in segment_article(text, article_id, language)]
 
 
-def records(path: str, language: str = "en") -> Iterator[tuple[dict, Any]]:
+def txt_roots(inputs: Sequence[str]) -> dict[str, str]:
+    """Each .txt file under an input folder → that folder (its article id is its path under it)."""
+    roots: dict[str, str] = {}
+    for item in inputs:
+        p = Path(item)
+        if item != "-" and p.is_dir():
+            roots.update({str(f): str(p) for f in p.rglob("*") if f.suffix.lower() == ".txt"})
+    return roots
+
+
+def txt_article_id(path: str | Path, roots: dict[str, str]) -> str:
+    """A .txt article's id: its path under the folder it was found in, without the suffix ("2017/11/a"), so that
+    files of one name in different folders stay apart; the file's stem when it was named directly. Every command
+    (label, predict, annotate) gives the same ids, so their outputs join."""
+    p = Path(path)
+    root = roots.get(str(p))
+    return p.stem if root is None else p.relative_to(Path(root)).with_suffix("").as_posix()
+
+
+def records(path: str, language: str = "en", roots: dict[str, str] | None = None) -> Iterator[tuple[dict, Any]]:
     """(record to carry through, unit or line number) for each sentence of a .txt article or a .jsonl file.
 
-    A .txt file is an article and is segmented; a .jsonl file holds one sentence per line in
-    "text" and is not re-segmented: all its fields are carried through.
+    A .txt file is an article and is segmented (its id from ``txt_article_id`` and ``roots``, the inputs'
+    ``txt_roots``); a .jsonl file holds one sentence per line in "text" and is not re-segmented: all its fields are
+    carried through.
     """
     if path == "-":
         yield from _stdin_records(language)
@@ -167,7 +187,7 @@ def records(path: str, language: str = "en") -> Iterator[tuple[dict, Any]]:
         for line, rec in iter_jsonl(p):
             yield rec, line
     else:
-        for _, rec, u in unit_rows(read_article(p), p.stem, language, p):
+        for _, rec, u in unit_rows(read_article(p), txt_article_id(p, roots or {}), language, p):
             yield rec, u
 
 
@@ -183,8 +203,9 @@ def file_units(path: str, recs: list[tuple[dict, Any]]) -> list[Any]:
 
 def iter_inputs(inputs: list[str]) -> Iterator[tuple[str, dict, Any]]:
     """(path, record, unit or line number) over all inputs, lazily."""
+    roots = txt_roots(inputs)
     for path in expand_inputs(inputs):
-        for rec, where in records(path):
+        for rec, where in records(path, roots=roots):
             yield path, rec, where
 
 
