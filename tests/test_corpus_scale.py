@@ -359,6 +359,11 @@ def test_segmenting_thread_runs_at_the_lowest_priority_and_leaves_the_callers(mo
     ("csv-no-text", 'c.csv:1: missing column "text"'),
     ("csv-empty-text", 'c.csv:3: column "text" is empty or not text; every row must hold its article text'),
     ("csv-bad-date", 'c.csv:3: column "date": cannot read \'29/11/2017\' as a date'),
+    # an unquoted comma in a text used to cut the article short and drop the rest, silently; an unclosed quote
+    # swallowed the rows after it
+    ("csv-extra-cells", "c.csv:3: 3 cells but the header has 2 (a comma in a text that is not quoted?"),
+    ("csv-open-quote", "c.csv:3: a quoted field opened in this row is never closed"),
+    ("csv-empty", "c.csv: the file is empty"),
     ("parquet-no-id", 'c.parquet: missing column "id"'),
     ("parquet-damaged", "c.parquet: not a readable Parquet file"),
     ("unwritable", "cannot write"),
@@ -389,6 +394,12 @@ def test_corpus_errors_are_one_line_exit_2_and_nothing_half_written(capsys, smok
         pd.DataFrame(rows).to_csv(src, index=False)
         if case == "resume-bad-date":
             extra = ["--resume", "--chunk-size", "1"]
+    elif case == "csv-extra-cells":
+        src.write_text("id,text\na1,Seoul urged talks.\na2,Seoul, Tokyo and Washington agreed to talk.\n")
+    elif case == "csv-open-quote":
+        src.write_text('id,text\na1,Seoul urged talks.\na2,"Tokyo said it would\na3,keep sanctions.\n')
+    elif case == "csv-empty":
+        src.write_text("")
     elif case == "parquet-no-id":
         pd.DataFrame(rows).drop(columns=["id"]).to_parquet(src)
     elif case == "parquet-damaged":

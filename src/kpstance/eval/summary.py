@@ -320,8 +320,10 @@ def iter_table(path: str | os.PathLike, stances: Sequence[str], kind: str | None
                     n += 1
                     yield f"{p} row {n}", row
         elif kind == "csv":
+            from ..text.corpus import csv_records
+
             with open(p, encoding="utf-8-sig", newline="") as f:
-                for n, row in enumerate(csv.DictReader(f), start=2):
+                for n, row in csv_records(f, p)[1]:
                     yield f"{p}:{n}", row
         else:
             with open(p, encoding="utf-8") as f:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import KpstanceError
 
@@ -244,29 +244,57 @@ def _table_items(p: Path, rows: Iterator[tuple[int, dict]], columns: Columns, la
         yield article_item(p, line, rec, columns, language)
 
 
-def _csv_rows(p: Path, columns: Columns | None = None) -> Iterator[tuple[int, dict]]:
-    """CSV rows with their line numbers (a quoted article may span lines); the header must hold the columns."""
+_EXTRA = "\x00extra cells"  # DictReader's key for the cells past the header's
+
+
+def csv_records(f: IO[str], p: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
+    """A CSV file's header and its rows with the line each starts on (a quoted text may span lines).
+
+    A row with more cells than the header (an unquoted comma in a text) or a quote that never closes is refused
+    with its line: read on, either would silently cut a text short or swallow the rows after it."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # an article is one field, often over 128 KB
+    reader = csv.DictReader(f, restkey=_EXTRA, strict=True)
     try:
-        f = p.open(encoding="utf-8-sig", newline="")
-    except OSError as e:
-        raise KpstanceError(f"cannot read: {e.strerror}", p) from None
-    with f:
-        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+    except csv.Error as e:
+        raise KpstanceError(f"not valid CSV ({e})", p, 1) from None
+    except UnicodeDecodeError as e:
+        raise KpstanceError(f"not valid UTF-8 (byte {e.start} of a line)", p, 1) from None
+
+    def rows() -> Iterator[tuple[int, dict]]:
+        start = 2
         try:
-            header = reader.fieldnames or []
-            for need in ("id", "text"):
-                if columns is not None and columns[need] not in header:
-                    raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(header)}; map '
-                                        f"another with --columns {need}=NAME)", p, 1)
-            start = 2
             for rec in reader:
+                if _EXTRA in rec:
+                    raise KpstanceError(f"{len(header) + len(rec[_EXTRA])} cells but the header has {len(header)} "
+                                        "(a comma in a text that is not quoted? quote the field)", p, start)
                 yield start, rec
                 start = reader.line_num + 1
         except UnicodeDecodeError as e:
             raise KpstanceError(f"not valid UTF-8 (byte {e.start} of a line)", p, reader.line_num + 1) from None
         except csv.Error as e:
-            raise KpstanceError(f"not valid CSV ({e})", p, reader.line_num) from None
+            if "unexpected end of data" in str(e):
+                raise KpstanceError("a quoted field opened in this row is never closed", p, start) from None
+            raise KpstanceError(f"not valid CSV ({e})", p, start) from None
+
+    return header, rows()
+
+
+def _csv_rows(p: Path, columns: Columns | None = None) -> Iterator[tuple[int, dict]]:
+    """CSV rows with their line numbers; the header must hold the columns."""
+    try:
+        f = p.open(encoding="utf-8-sig", newline="")
+    except OSError as e:
+        raise KpstanceError(f"cannot read: {e.strerror}", p) from None
+    with f:
+        header, rows = csv_records(f, p)
+        if not header:
+            raise KpstanceError("the file is empty (a CSV corpus starts with a header line of column names)", p)
+        for need in ("id", "text"):
+            if columns is not None and columns[need] not in header:
+                raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(header)}; map '
+                                    f"another with --columns {need}=NAME)", p, 1)
+        yield from rows
 
 
 def _parquet_rows(p: Path, columns: Columns, batch: int = 256) -> Iterator[tuple[int, dict]]:
@@ -308,6 +336,8 @@ def check_inputs(files: Sequence[str], columns: Columns, rows: str = "units") ->
         elif suffix == ".csv":
             with p.open(encoding="utf-8-sig", newline="") as f:
                 header = next(csv.reader(f), [])
+            if not header:
+                raise KpstanceError("the file is empty (a CSV corpus starts with a header line of column names)", p)
             for need in ("id", "text"):
                 if columns[need] not in header:
                     raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(header)}; map '
