@@ -194,12 +194,19 @@ def test_only_news_units_count_and_the_left_out_are_counted():
     assert df.attrs["counted"] == 2
 
 
-def test_pcc_without_probabilities_is_left_out_with_a_warning():
+def test_pcc_without_probabilities_is_left_out_with_a_warning_or_refused_when_alone():
+    from kpstance.errors import KpstanceError
+
     said = []
-    df = frame([{"article_id": "a", "actor": "russia", "stance": "hardline"}], None, ["pcc"], n_boot=20,
-               warn=said.append, actors=["russia"])
+    rows = [{"article_id": "a", "actor": "russia", "stance": "hardline"}]
+    df = frame(rows, None, ["cc", "pcc"], n_boot=20, warn=said.append, actors=["russia"])
     assert list(df.estimator) == ["cc"] and said == ["pcc left out: it needs the stance probabilities "
                                                      "(kpstance predict --probs)"]
+    # asked for pcc (and acc without dev gold) alone: no estimate asked for can be made, so none is made
+    with pytest.raises(KpstanceError, match=r"--estimator pcc: it needs the stance probabilities"):
+        frame(rows, None, ["pcc"], n_boot=20, actors=["russia"])
+    with pytest.raises(KpstanceError, match=r"--estimator pcc: .*; --estimator acc: no dev gold"):
+        frame(rows, None, ["pcc", "acc"], n_boot=20, actors=["russia"])
 
 
 def test_the_chart_is_written_and_its_panels_match_the_table(synthetic, tmp_path):

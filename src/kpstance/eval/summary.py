@@ -499,12 +499,16 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
     if counts.left_out.get("no readable date"):
         warn(f"{counts.left_out['no readable date']} units have no readable date (first: {counts.undated_example}); "
              "they are left out of the periods")
+    why = {}
     if "pcc" in ests and not counts.has_probs:
-        warn("pcc left out: it needs the stance probabilities (kpstance predict --probs)")
-        ests = [e for e in ests if e != "pcc"] or ["cc"]
+        why["pcc"] = "it needs the stance probabilities (kpstance predict --probs)"
     if "acc" in ests and dev is None:
-        warn(f"acc left out: {no_dev}")
-        ests = [e for e in ests if e != "acc"] or [DEFAULT_ESTIMATOR]
+        why["acc"] = no_dev
+    if why and all(e in why for e in ests):  # nothing asked for can be estimated: another estimator is not an answer
+        raise KpstanceError("; ".join(f"--estimator {e}: {reason}" for e, reason in why.items()))
+    for e, reason in why.items():
+        warn(f"{e} left out: {reason}")
+    ests = [e for e in ests if e not in why]
     if "acc" in ests and dev is not None:
         sigma = dev.smallest_singular_value()
         if dev.missing():
