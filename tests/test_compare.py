@@ -105,6 +105,13 @@ def test_runs_dir_reads_folders_without_mlflow(runs):
     assert len(json.loads(r.stdout)) == 5
 
 
+def test_a_metric_no_run_has_is_refused_with_the_close_names(runs):
+    tmp, _ = runs
+    r = run_cli("compare", "--store", str(tmp / "mlflow.db"), "--metrics", "joint_accuracy,dev_actor_macro_f")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "--metrics: no run has dev_actor_macro_f (close: " in r.stderr and "dev_actor_macro_f1" in r.stderr
+
+
 def test_different_gold_sets_are_refused_unless_allowed(runs, tmp_path):
     from kpstance.run.pipeline import train
     from kpstance.track.compare import build_rows, runs_from_folders

@@ -266,6 +266,19 @@ def plot(data: dict, path: str | os.PathLike) -> None:
     plt.close(fig)
 
 
+def check_metrics(runs: list[dict], metrics: Sequence[str]) -> None:
+    """Refuse a metric that no run has: a typo would show as a column of "-", which reads as missing data. (The
+    default columns may be missing from some runs, e.g. the swap keys of a run without the swap test.)"""
+    known = {k for r in runs for k in r["metrics"]}
+    unknown = [k for k in metrics if k not in known]
+    if unknown and runs:
+        import difflib
+
+        close = sorted({c for k in unknown for c in difflib.get_close_matches(k, known, n=3, cutoff=0.6)})
+        raise KpstanceError(f"--metrics: no run has {', '.join(unknown)}"
+                            + (f" (close: {', '.join(close)})" if close else ""))
+
+
 def compare(args: Any) -> str:
     """Entry point for the CLI: returns the rendered comparison (and writes the plot if asked)."""
     if args.runs_dir:
@@ -281,6 +294,8 @@ def compare(args: Any) -> str:
         if not runs:
             raise KpstanceError(f"no runs of experiment(s) {', '.join(sorted(wanted))}")
     metrics = tuple(args.metrics.split(",")) if args.metrics else DEFAULT_METRICS
+    if args.metrics:
+        check_metrics(runs, metrics)
     data = build_rows(runs, metrics, args.group_by, args.baseline, args.sort, args.allow_mixed_gold)
     if args.plot:
         plot(data, args.plot)
