@@ -267,3 +267,23 @@ def test_label_predict_and_annotate_give_one_id_to_each_article_of_a_folder(smok
     assert r.returncode == 0, r.stderr
     assert {t["data"]["article_id"] for t in json.loads(tasks.read_text(encoding="utf-8"))} <= {
         "2017/01/story", "2017/02/story"}
+
+
+def test_an_empty_input_and_repeated_unit_ids_are_each_one_warning(smoke_run, tmp_path):
+    """An empty JSON Lines file or a CSV of a header alone gives nothing to predict: said, naming the file, where
+    it used to pass in silence; units of a JSON Lines file that share an id are counted, as articles are."""
+    model = str(smoke_run["model_dir"])
+    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "header.csv").write_text("id,text\n", encoding="utf-8")
+    (tmp_path / "dup.jsonl").write_text('{"id": "u1", "text": "Seoul urged calm."}\n'
+                                        '{"id": "u1", "text": "Tokyo agreed."}\n', encoding="utf-8")
+    for name in ("empty.jsonl", "header.csv"):
+        r = run_cli("predict", model, "--input", str(tmp_path / name), "--output", str(tmp_path / "o.jsonl"))
+        assert r.returncode == 0 and r.stderr == f"kpstance: warning: {tmp_path / name}: no units (the file holds " \
+                                                 "no rows); nothing predicted from it\n"
+    r = run_cli("predict", model, "--input", str(tmp_path / "dup.jsonl"), str(tmp_path / "empty.jsonl"))
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
+    assert f"1 unit(s) reuse an earlier unit's id (first: 'u1' at {tmp_path / 'dup.jsonl'}:2)" in r.stderr
+    assert r.stderr.count("\n") == 2 and "empty.jsonl: no units" in r.stderr
+    r = run_cli("label", "--input", str(tmp_path / "empty.jsonl"))
+    assert r.returncode == 0 and r.stdout == "" and "empty.jsonl: no units" in r.stderr

@@ -50,6 +50,9 @@ def cmd_label(args: argparse.Namespace) -> None:
     with _output(args.output) as out:
         for path in files:
             recs = list(records(path, roots=roots))
+            if not recs:
+                print(f"kpstance: warning: {path}: no units (the file holds no lines); nothing labelled from it",
+                      file=sys.stderr)
             for (rec, _), s in zip(recs, label_units(file_units(path, recs), scheme)):
                 out.write(json.dumps({**rec, "actor": s.actor, "stance": s.stance, "rules_fired": s.rules_fired},
                                      ensure_ascii=False) + "\n")
@@ -119,6 +122,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
         aid, where = stats["first_repeat"]
         print(f"kpstance: warning: {stats['repeated_ids']} article(s) reuse an earlier article's id (first: "
               f"{aid!r} at {where}); their unit ids repeat in the table", file=sys.stderr)
+    if stats.get("repeated_unit_ids"):
+        uid, where = stats["first_unit_repeat"]
+        print(f"kpstance: warning: {stats['repeated_unit_ids']} unit(s) reuse an earlier unit's id (first: {uid!r} at "
+              f"{where}); the table holds each, so ids repeat in it", file=sys.stderr)
+    for path in stats.get("empty_files", []):
+        print(f"kpstance: warning: {path}: no units (the file holds no rows); nothing predicted from it",
+              file=sys.stderr)
     if stats.get("resumed_items") and not args.quiet:
         print(f"kpstance: {stats['items']} more items ({stats['units']} units) predicted; {args.output} is complete",
               file=sys.stderr)

@@ -225,8 +225,9 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
     ``shards`` (always with ``resume``) writes resumable shards; otherwise one file renamed into place at the end.
     ``on_progress(items, units)`` is called after each chunk with the counts of that chunk."""
     columns = table_columns(predictor.actors, predictor.stances, opts)
-    stats: dict[str, Any] = {"items": 0, "units": 0, "resumed_items": 0, "repeated_ids": 0, "first_repeat": None}
-    items = _note_repeated_ids(iter_items(inputs, opts.columns, opts.rows), stats)
+    stats: dict[str, Any] = {"items": 0, "units": 0, "resumed_items": 0, "repeated_ids": 0, "first_repeat": None,
+                             "repeated_unit_ids": 0, "first_unit_repeat": None, "empty_files": []}
+    items = _note_repeated_ids(iter_items(inputs, opts.columns, opts.rows), stats, inputs)
     if output is None:
         from .table import Writer
 
@@ -271,19 +272,31 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
     return stats
 
 
-def _note_repeated_ids(items: Iterator[Item], stats: dict) -> Iterator[Item]:
-    """Count the articles (table rows, JSON Lines articles) whose id an earlier article had: their unit ids repeat in
-    the table, which a researcher joining on them must know. The ids are kept (a set of strings: a few MB for a year
-    of wire copy); units of a JSON Lines file and ``.txt`` articles, whose ids are their paths, are not checked."""
+def _note_repeated_ids(items: Iterator[Item], stats: dict, inputs: Sequence[str] = ()) -> Iterator[Item]:
+    """Count the articles (table rows, JSON Lines articles) whose id an earlier article had, and the JSON Lines units
+    whose id an earlier unit had: their unit ids repeat in the table, which a researcher joining on them must know.
+    The ids are kept (sets of strings: a few MB for a year of wire copy); ``.txt`` articles, whose ids are their
+    paths, are not checked. At the end, ``stats["empty_files"]`` lists the input files that gave nothing."""
     seen: set[str] = set()
+    seen_units: set[str] = set()
+    sources: set[str] = set()
     for it in items:
+        sources.add(it.source)
         if it.record is None and it.line is not None:
             if it.article_id in seen:
                 stats["repeated_ids"] += 1
                 stats["first_repeat"] = stats["first_repeat"] or (it.article_id, f"{it.source}:{it.line}")
             else:
                 seen.add(it.article_id)
+        elif it.record is not None:
+            uid = str(it.record["id"])
+            if uid in seen_units:
+                stats["repeated_unit_ids"] += 1
+                stats["first_unit_repeat"] = stats["first_unit_repeat"] or (uid, f"{it.source}:{it.line}")
+            else:
+                seen_units.add(uid)
         yield it
+    stats["empty_files"] = [f for f in expand(inputs) if f != "-" and str(Path(f)) not in sources]
 
 
 def _count(stats: dict, group: list, rows: list, on_progress: Callable[[int, int], None] | None) -> None:
