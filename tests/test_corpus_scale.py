@@ -266,6 +266,9 @@ def test_every_input_format_gives_the_same_table_in_every_output_format(capsys, 
     assert sorted((r["text"], r["actor"], r["stance"]) for r in txt_rows) == \
         sorted((r["text"], r["actor"], r["stance"]) for r in first)
     assert {r["date"] for r in txt_rows if r["article_id"].endswith("art003")} == {"2017-11-04"}
+    # the title column holds the .txt article's headline, as the table inputs' title column gives it
+    assert sorted({(r["article_id"].rsplit("/", 1)[-1], r["title"]) for r in txt_rows}) == \
+        sorted({(r["article_id"], r["title"]) for r in first})
 
 
 def test_columns_are_mappable_and_jsonl_units_carry_their_fields(capsys, smoke_run, tmp_path):

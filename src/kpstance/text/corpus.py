@@ -126,6 +126,8 @@ class Item:
         if not self.meta.get("date"):
             opening = next((rec["text"] for _, rec, _ in rows if rec["kind"] != "title"), "")
             self.meta["date"] = dateline_date(opening)
+        if not self.meta.get("title"):  # a .txt article's headline, its first line, fills the title column
+            self.meta["title"] = next((rec["text"] for _, rec, _ in rows if rec["kind"] == "title"), None)
         return rows
 
 
@@ -166,7 +168,8 @@ def iter_items(inputs: Sequence[str], columns: Columns | None = None, rows: str 
                     article.append(("<stdin>", rec, where))
             if article:
                 opening = next((r["text"] for _, r, _ in article if r["kind"] != "title"), "")
-                meta = {m: None for m in META} | {"date": dateline_date(opening)}
+                title = next((r["text"] for _, r, _ in article if r["kind"] == "title"), None)
+                meta = {m: None for m in META} | {"date": dateline_date(opening), "title": title}
                 yield Item("<stdin>", None, "stdin", meta, "", None, language, article)
         elif suffix == ".jsonl":
             yield from _jsonl_items(p, columns, rows, language)
