@@ -59,7 +59,11 @@ def test_a_tasks_folder_names_its_newest_model(smoke_run, tmp_path):
     src.write_text('{"text": "Seoul urged calm."}\n', encoding="utf-8")
     r = run_cli("predict", str(task), "--input", str(src))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
-    assert "incomplete model folder" in r.stderr and f"its newest model is {task / 'latest'}" in r.stderr
+    assert "incomplete model folder" in r.stderr and f"(a folder of models: the newest is {task / 'latest'})" in r.stderr
+    r = run_cli("summarize", str(task), "--input", str(src))  # a table's labels are read from the model folder
+    assert r.returncode == 2 and f"(a folder of models: the newest is {task / 'latest'})" in r.stderr
+    r = run_cli("predict", str(task / "latest" / "config.json"), "--input", str(src))
+    assert r.returncode == 2 and "a file, not a model folder (the model is the folder that holds it: " in r.stderr
 
 
 def test_pickle_only_model_is_refused(smoke_run, tmp_path):

@@ -458,7 +458,7 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
     ``dev_gold`` (default: the multi-source corpus's dev split). ``estimators``: any of cc, pcc, acc, or "all"
     (default: the measured best). ``df.attrs`` holds what was left out and how the dev matrix was measured.
     """
-    from ..systems.predictor import StancePredictor, model_scheme
+    from ..systems.predictor import StancePredictor, model_scheme, task_hint
 
     if by not in BY:
         raise KpstanceError(f"--by must be one of {', '.join(BY)}, got '{by}'")
@@ -473,7 +473,7 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
     if predictor is None and (articles or "acc" in ests):
         predictor = StancePredictor.load(model)
     elif predictor is None and not (Path(model) / "kpstance.json").is_file():  # tables only: the labels suffice
-        raise KpstanceError("not a model folder saved by train.py (no kpstance.json)", model)
+        raise KpstanceError(f"not a model folder saved by train.py (no kpstance.json){task_hint(model)}", model)
     lab = Labels.of(predictor.scheme(labels) if predictor is not None else model_scheme(model, labels))
     counts = Counts(lab, by, actors, outlets, n_boot, seed)
     for t in tables:

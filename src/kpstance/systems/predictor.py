@@ -106,16 +106,15 @@ class StancePredictor:
 
         quiet_transformers()
         p = Path(model_dir)
+        if p.is_file():
+            raise KpstanceError(f"a file, not a model folder (the model is the folder that holds it: {p.parent})", p)
         if not p.is_dir():
             raise KpstanceError("model folder not found", p)
         missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
         if not any((p / f).is_file() for f in VOCAB_FILES):  # else transformers builds a tokenizer of 5 tokens
             missing.append("tokenizer.json")
         if missing:
-            hint = ""
-            if (p / "latest" / "config.json").is_file():  # a task's folder (models/<task_name>), not a run's model
-                hint = f" (a task's folder: its newest model is {p / 'latest'})"
-            raise KpstanceError(f"incomplete model folder: missing {', '.join(missing)}{hint}", p)
+            raise KpstanceError(f"incomplete model folder: missing {', '.join(missing)}{task_hint(p)}", p)
         meta = _read_meta(p / "kpstance.json")
         check_safetensors(p)
         for f in sorted(p.glob("*.safetensors")):
@@ -399,6 +398,13 @@ def blinder(scheme: LabelScheme) -> Callable[[str], str]:
 
     matcher = matcher_for(scheme)
     return lambda text: blind(text, matcher)
+
+
+def task_hint(folder: str | os.PathLike) -> str:
+    """What to say when a model is looked for in a task's folder (``models/<task_name>``, whose ``latest`` link is its
+    newest run's model) or in ``models/`` itself: the path meant, most likely; else nothing."""
+    p = Path(folder)
+    return f" (a folder of models: the newest is {p / 'latest'})" if (p / "latest" / "config.json").is_file() else ""
 
 
 def model_scheme(model_dir: str | os.PathLike | None, labels: str | os.PathLike | None = None) -> LabelScheme:
