@@ -434,6 +434,10 @@ def test_tables_with_a_bom_or_bad_lines_and_filters_that_match_nothing(tmp_path)
     bom = tmp_path / "excel.csv"  # what Excel's "CSV UTF-8" writes
     bom.write_text("\ufeffunit_id,article_id,actor,stance\nu1,a,russia,hardline\n", encoding="utf-8")
     assert table_kind(bom) == "csv" and [r["unit_id"] for _, r in iter_table(bom, STANCES)] == ["u1"]
+    trailing = tmp_path / "trailing.csv"  # empty trailing cells, as some spreadsheets write them, are read
+    trailing.write_text("unit_id,article_id,actor,stance\nu1,a,russia,hardline,,\n", encoding="utf-8")
+    assert [r for _, r in iter_table(trailing, STANCES)] == [
+        {"unit_id": "u1", "article_id": "a", "actor": "russia", "stance": "hardline"}]
     extra = tmp_path / "edited.csv"  # a row that gained a cell (an unquoted comma) is refused, not cut short
     extra.write_text("unit_id,article_id,actor,stance\nu1,a,russia,hardline\nu2,a,china,neutral,x\n", encoding="utf-8")
     with pytest.raises(KpstanceError, match=r"edited.csv:3: 5 cells but the header has 4"):

@@ -268,8 +268,9 @@ def csv_records(f: IO[str], p: Path) -> tuple[list[str], Iterator[tuple[int, dic
         start = 2
         try:
             for rec in reader:
-                if _EXTRA in rec:
-                    raise KpstanceError(f"{len(header) + len(rec[_EXTRA])} cells but the header has {len(header)} "
+                extra = rec.pop(_EXTRA, None)
+                if extra and any(c.strip() for c in extra):  # empty trailing cells ("a,b,,") are a writer's habit
+                    raise KpstanceError(f"{len(header) + len(extra)} cells but the header has {len(header)} "
                                         "(a comma in a text that is not quoted? quote the field)", p, start)
                 yield start, rec
                 start = reader.line_num + 1
