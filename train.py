@@ -11,7 +11,7 @@ os.environ.setdefault("KPSTANCE_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from kpstance.config import register_resolvers, renamed_override, unknown_override  # noqa: E402
+from kpstance.config import broken_config_file, register_resolvers, renamed_override, unknown_override  # noqa: E402
 from kpstance.errors import KpstanceError, MissingExtra, Terminated, sigterm_raises  # noqa: E402
 from kpstance.run.cleanup import FAILED, discard_run_dir, mark_failed  # noqa: E402
 from kpstance.run.pipeline import train  # noqa: E402
@@ -46,8 +46,9 @@ def main(cfg: DictConfig) -> float | None:
 
 
 def check_overrides(argv: list[str]) -> str | None:
-    """A one-line message for an override spelled as in an earlier version or naming no config key or option."""
-    return renamed_override(argv) or unknown_override(argv, CONFIG_DIR)
+    """A one-line message for a config file that is not valid YAML, or an override spelled as in an earlier version or
+    naming no config key or option."""
+    return broken_config_file(CONFIG_DIR) or renamed_override(argv) or unknown_override(argv, CONFIG_DIR)
 
 
 if __name__ == "__main__":

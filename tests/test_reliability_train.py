@@ -250,6 +250,32 @@ def test_override_check_keeps_valid_forms_and_names_the_nearest(argv, expected):
     assert found is None if expected is None else expected in found
 
 
+def test_a_config_file_that_is_not_yaml_is_one_line_naming_its_line(tmp_path):
+    """A label file being adapted to another conflict, left with a syntax slip: Hydra's own loader would stop on it
+    with a traceback of 89 lines; the check before Hydra names the file and line."""
+    import shutil
+
+    from kpstance.config import broken_config_file
+
+    configs = tmp_path / "configs"
+    shutil.copytree(ROOT / "configs", configs)
+    assert broken_config_file(configs) is None
+    labels = configs / "labels" / "korean_peninsula.yaml"
+    lines = labels.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, "broken: [one, two: three")
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = broken_config_file(configs)
+    assert found is not None and "\n" not in found
+    assert found.startswith(f"{labels}:") and "not valid YAML" in found
+
+
+def test_an_empty_list_of_labeling_functions_is_refused_not_read_as_all(tmp_path):
+    r = train_py(tmp_path, "rules.stance_lfs=[]")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "rules.stance_lfs is empty: name at least one labeling function" in one_line(r.stderr)
+    assert not (tmp_path / "outputs").exists()
+
+
 # ---------------------------------------------------------------------------- report and compare on run folders
 
 

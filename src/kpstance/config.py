@@ -604,6 +604,22 @@ def _nearest(word: str, candidates: list[str]) -> list[str]:
     return list(dict.fromkeys(near))[:3]
 
 
+def broken_config_file(config_dir: str | os.PathLike) -> str | None:
+    """A one-line message for a YAML file under ``configs/`` that does not parse (a label file being adapted to
+    another conflict, most often), naming its file and line; else None. Hydra would stop on it with a traceback of
+    its own loader, wherever the file sits in the defaults."""
+    import yaml
+
+    for f in sorted(Path(config_dir).rglob("*.yaml")):
+        try:
+            yaml.safe_load(f.read_text(encoding="utf-8-sig"))
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"{f}:{mark.line + 1}" if mark is not None else str(f)
+            return f"{where}: not valid YAML ({type(e).__name__}: {str(getattr(e, 'problem', '') or e).strip()})"
+    return None
+
+
 def unknown_override(overrides: list[str], config_dir: str | os.PathLike) -> str | None:
     """A one-line message for a command-line override whose key the schema does not know (``foo=1``,
     ``trainer.learning_rate=…``) or whose config group has no such option (``experiment=smokee``), naming the

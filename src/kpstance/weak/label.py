@@ -40,6 +40,9 @@ class SilverLabel:
 def check_lf_names(actor_lfs: Sequence[str], stance_lfs: Sequence[str]) -> None:
     """Refuse labeling-function names that are not in the registries, naming the known ones."""
     for key, names, known in (("rules.actor_lfs", actor_lfs, ACTOR_LFS), ("rules.stance_lfs", stance_lfs, STANCE_LFS)):
+        if names is not None and len(names) == 0:  # an empty list would fall back to every function, silently
+            raise KpstanceError(f"{key} is empty: name at least one labeling function (known: {', '.join(known)}), "
+                                "or leave the key out for all of them")
         unknown = [n for n in names if n not in known]
         if unknown:
             raise KpstanceError(f"{key}: unknown labeling function(s) {', '.join(map(repr, unknown))} "
@@ -59,9 +62,10 @@ def label_units(
     label model on them (no gold), then labels again with it.
     """
     rules = rules_for(scheme)
+    check_lf_names(list(ACTOR_LFS) if actor_lfs is None else actor_lfs,
+                   list(STANCE_LFS) if stance_lfs is None else stance_lfs)
     a_names = list(actor_lfs or ACTOR_LFS)
     s_names = list(stance_lfs or STANCE_LFS)
-    check_lf_names(a_names, s_names)
     aggregate({}, [], aggregator)  # refuse an unknown aggregator before any work
     units = list(units)
     fit = label_units(units, scheme, a_names, s_names, "majority") if aggregator == "label_model" else []
