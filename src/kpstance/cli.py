@@ -431,6 +431,9 @@ def cmd_probe_swap(args: argparse.Namespace) -> None:
     system, swapper = _UnitReader(predictor, scheme, args.batch_size), Swapper(scheme, args.seed)
     if path.suffix.lower() == ".jsonl":
         res, what = probe_units(system, units, actors, swapper, args.targets), f"{len(units)} units"
+        unnamed = sum(a not in scheme.names.actors for a in actors)  # `none`, or an actor without names
+        if unnamed:
+            what += f", {unnamed} of them with no actor to swap"
     else:
         res, source = probe_article(system, text, path.stem, swapper, scheme, args.actor, n=args.targets)
         what = f"the article's units of {source or 'no actor'}"
@@ -447,7 +450,7 @@ def cmd_probe_swap(args: argparse.Namespace) -> None:
         print(f"worst {len(worst)} (stance changed first, then by how much the original stance lost):")
     for i, r in enumerate(worst, 1):
         print(f"{i:>3}. {r['original_actor']}/{r['original_stance']} -> {r['target']}: "
-              f"{r['swapped_actor']}/{r['swapped_stance']} (original stance -{r['drop']:.2f})")
+              f"{r['swapped_actor']}/{r['swapped_stance']} (original stance {-r['drop']:+.2f})")
         print(f"     original: {r['text']}")
         print(f"     swapped:  {r['swapped_text']}")
 
