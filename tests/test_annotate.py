@@ -322,6 +322,7 @@ def test_a_reimport_without_overlap_removes_the_stale_disagreements_file(tmp_pat
     ('[{"id": 1, "data": {"id": "x", "text": "y"}, "annotations": [', "not valid JSON"),
     ('{"tasks": []}', "expected a JSON list of tasks"),
     (json.dumps([{"id": 5, "data": {"text": "no id"}, "annotations": []}]), "task 5: data needs the unit's 'id'"),
+    (json.dumps([_task(44, "toy-0", "   ", _ann(A, "china", "neutral"))]), "task 44 (unit toy-0): 'text' is empty"),
     (json.dumps([_task(1, "toy-0", "One.", _ann(A, "china", "neutral", cancelled=True))]), "no completed annotations"),
 ])
 def test_import_errors_are_one_line_naming_the_file(tmp_path, content, message):

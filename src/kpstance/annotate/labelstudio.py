@@ -164,6 +164,8 @@ def read_export(path: str | os.PathLike, scheme: LabelScheme) -> tuple[list[Anno
             raise KpstanceError(f"task {tid}: data needs the unit's 'id' and 'text' (tasks written by "
                                 "kpstance annotate export have both)", p)
         where = f"task {tid} (unit {uid})"
+        if not text.strip():  # gold must hold a sentence: training would refuse the file later, far from here
+            raise KpstanceError(f"{where}: 'text' is empty", p)
         if uid in texts and texts[uid][0] != text:
             raise KpstanceError(f"{where}: unit also in task {texts[uid][1]} with a different text", p)
         texts.setdefault(uid, (text, tid))
