@@ -56,3 +56,19 @@ def test_a_corrupt_report_is_one_line(tmp_path):
     (tmp_path / "multisource_predictions.jsonl").write_text("", encoding="utf-8")
     r = run_cli("report", str(tmp_path))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "report.json" in r.stderr
+
+
+def test_a_predictions_row_without_a_field_the_tables_read_is_one_line(smoke_run, tmp_path):
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run["tmp"] / "run", run)
+    rows = (run / "multisource_predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    for field, line in (("gold_actor", 2), ("model_stance_score", 3)):
+        broken = [json.loads(r) for r in rows]
+        del broken[line - 1][field]
+        (run / "multisource_predictions.jsonl").write_text("\n".join(map(json.dumps, broken)) + "\n", encoding="utf-8")
+        r = run_cli("report", str(run), "--split", "dev")
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        assert f"multisource_predictions.jsonl:{line}: missing field(s) {field}" in r.stderr

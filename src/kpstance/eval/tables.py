@@ -19,6 +19,9 @@ from ..text.read import iter_jsonl
 SYSTEMS = ("rules", "model")
 
 
+ROW_FIELDS = ("id", "split", "text", "gold_actor", "gold_stance")  # what every table reads of a predictions row
+
+
 def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
     """``report.json``'s multi-source part and the rows of ``multisource_predictions.jsonl`` of a finished run.
 
@@ -37,7 +40,17 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
     if not (root / "run_info.json").is_file():
         raise KpstanceError("the run did not finish (no run_info.json): it was stopped before its end"
                             + (" (see failed.json)" if (root / "failed.json").is_file() else ""), root)
-    return report, [rec for _, rec in iter_jsonl(rows_path)]
+    rows = []
+    for line, rec in iter_jsonl(rows_path):
+        for system in SYSTEMS:  # a system's fields come all together, or not at all
+            if any(f"{system}_{h}" in rec for h in ("actor", "stance")):
+                need = [f"{system}_{h}{s}" for h in ("actor", "stance") for s in ("", "_score")]
+                if missing := [k for k in need if k not in rec]:
+                    raise KpstanceError(f"missing field(s) {', '.join(missing)}", rows_path, line)
+        if missing := [k for k in ROW_FIELDS if k not in rec]:
+            raise KpstanceError(f"missing field(s) {', '.join(missing)} (not a row train.py wrote)", rows_path, line)
+        rows.append(rec)
+    return report, rows
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
