@@ -269,6 +269,19 @@ def test_a_config_file_that_is_not_yaml_is_one_line_naming_its_line(tmp_path):
     assert found.startswith(f"{labels}:") and "not valid YAML" in found
 
 
+@pytest.mark.parametrize("overrides, key", [
+    (["data=corpus", "data.corpus.path=/nonexistent/wire"], "data.corpus.path': folder not found"),
+    (["data.synthetic.templates=/nonexistent/t.yaml"], "data.synthetic.templates': file not found"),
+    (["data.teacher.pool_files=[/nonexistent/pool.jsonl]"], "data.teacher.pool_files': file not found"),
+])
+def test_a_missing_input_path_is_refused_before_the_run_folder_is_made(tmp_path, overrides, key):
+    """These inputs are opened late, after the run folder exists: a typo used to leave a folder marked failed."""
+    r = train_py(tmp_path, *overrides)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert key in one_line(r.stderr) and "/nonexistent/" in r.stderr
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "models").exists()
+
+
 def test_an_empty_list_of_labeling_functions_is_refused_not_read_as_all(tmp_path):
     r = train_py(tmp_path, "rules.stance_lfs=[]")
     assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -396,8 +396,27 @@ def validate(cfg: Any) -> Any:
         raise KpstanceError("config keys 'trainer.hidden_weight' and 'evaluation.cv': the teacher's representations are "
                             "stored for the final model's training set, not for each fold's (add evaluation.cv=false)")
     check_ranges(plain)
+    check_input_paths(plain)
     OmegaConf.set_struct(plain, True)
     return plain
+
+
+def check_input_paths(plain: Any) -> None:
+    """Refuse a missing input that a run would only open after its folder is made (the corpus to label, the
+    synthetic templates, the teacher's pool files), so a typo in a path leaves nothing behind."""
+    d = plain.data
+    wanted: list[tuple[str, Any, str]] = []
+    if d.get("corpus"):
+        wanted.append(("data.corpus.path", d.corpus.get("path"), "folder"))
+    if d.get("synthetic") and (d.synthetic.get("n") or 0) > 0:
+        wanted.append(("data.synthetic.templates", d.synthetic.get("templates"), "file"))
+    wanted += [("data.teacher.pool_files", f, "file") for f in (d.get("teacher") or {}).get("pool_files") or []]
+    for key, value, kind in wanted:
+        if value is None or str(value) == "???":
+            continue
+        p = Path(str(value)).expanduser()
+        if not (p.is_dir() if kind == "folder" else p.is_file()):
+            raise KpstanceError(f"config key '{key}': {kind} not found", p)
 
 
 def _at_least(n: int) -> tuple[Callable[[Any], bool], str]:
