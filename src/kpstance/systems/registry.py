@@ -112,7 +112,7 @@ def make_system(cfg: Any, scheme: Any, seed: int) -> Any:
 
 
 # spellings of earlier versions -> today's
-RENAMED = {"model": "system (transformer|rules|majority|tfidf|setfit) and encoder (minilm|tiny_bert)",
+RENAMED = {"model": "system (transformer|rules|majority|tfidf|setfit) and encoder (minilm|mpnet|tiny_bert)",
            "model.kind": "system.name", "model.name_or_path": "encoder.name_or_path",
            "model.allow_download": "encoder.allow_download", "model.max_length": "encoder.max_length",
            "model.tfidf_ngram_max": "system.ngram_max", "model.tfidf_c": "system.c",
