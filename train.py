@@ -11,7 +11,13 @@ os.environ.setdefault("KPSTANCE_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from kpstance.config import broken_config_file, register_resolvers, renamed_override, unknown_override  # noqa: E402
+from kpstance.config import (  # noqa: E402
+    broken_config_file,
+    register_resolvers,
+    renamed_override,
+    sweep_problem,
+    unknown_override,
+)
 from kpstance.errors import KpstanceError, MissingExtra, Terminated, sigterm_raises  # noqa: E402
 from kpstance.run.cleanup import FAILED, discard_run_dir, mark_failed  # noqa: E402
 from kpstance.run.pipeline import train  # noqa: E402
@@ -46,9 +52,10 @@ def main(cfg: DictConfig) -> float | None:
 
 
 def check_overrides(argv: list[str]) -> str | None:
-    """A one-line message for a config file that is not valid YAML, or an override spelled as in an earlier version or
-    naming no config key or option."""
-    return broken_config_file(CONFIG_DIR) or renamed_override(argv) or unknown_override(argv, CONFIG_DIR)
+    """A one-line message for a config file that is not valid YAML, an override spelled as in an earlier version or
+    naming no config key or option, or a sweep value that a job would refuse."""
+    return (broken_config_file(CONFIG_DIR) or renamed_override(argv) or unknown_override(argv, CONFIG_DIR)
+            or sweep_problem(argv))
 
 
 if __name__ == "__main__":

@@ -282,6 +282,16 @@ def test_a_missing_input_path_is_refused_before_the_run_folder_is_made(tmp_path,
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "models").exists()
 
 
+def test_a_sweep_value_a_job_would_refuse_stops_the_sweep_before_any_job_trains(tmp_path):
+    """Hydra composes a job only when it runs it: job 0 used to train to its end before job 1's bad value stopped
+    the sweep."""
+    r = train_py(tmp_path, "-m", "trainer.lr=1e-3,abc", "seed=0")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    line = one_line(r.stderr)
+    assert "a job of the sweep (trainer.lr=abc) is refused before any job runs" in line and "'trainer.lr'" in line
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "models").exists()
+
+
 def test_an_empty_list_of_labeling_functions_is_refused_not_read_as_all(tmp_path):
     r = train_py(tmp_path, "rules.stance_lfs=[]")
     assert r.returncode == 2 and "Traceback" not in r.stderr

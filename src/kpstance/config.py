@@ -639,6 +639,48 @@ def broken_config_file(config_dir: str | os.PathLike) -> str | None:
     return None
 
 
+def sweep_problem(argv: list[str]) -> str | None:
+    """A one-line message for a value of a basic sweep (``-m trainer.lr=1e-3,abc``) that ``validate`` refuses,
+    found before the first job starts: Hydra composes each job only when it runs it, so a bad value in the last job
+    used to stop the sweep after the others had trained. Each value is checked once, with the other sweeps' first
+    values (not their product). An Optuna search, or a sweep Hydra's parser reads otherwise, is left to Hydra."""
+    if not any(a in ("-m", "--multirun") for a in argv):
+        return None
+    overrides = [a for a in argv if not a.startswith("-")]
+    if any(o.startswith(("hparams_search=", "hydra/sweeper=")) for o in overrides):
+        return None
+    try:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parsed_all = OverridesParser.create().parse_overrides(overrides)
+        values = [[job[0] for batch in BasicSweeper.split_arguments([o], None) for job in batch] for o in parsed_all]
+        values = [[v.split("=", 1)[1] if "=" in v else v for v in vs] for vs in values]
+    except Exception:  # a form this check does not expand (glob, a sweeper plugin's syntax): Hydra's to judge
+        return None
+    kept = [not o.key_or_group.startswith("hydra") for o in parsed_all]  # the launcher's settings, not a job's
+    parsed = [o for o, k in zip(parsed_all, kept) if k]
+    values = [vs for vs, k in zip(values, kept) if k]
+    keys = [o.key_or_group if o.package is None else f"{o.key_or_group}@{o.package}" for o in parsed]
+    prefixes = ["++" if o.is_force_add() else "+" if o.is_add() else "" for o in parsed]
+    seen: set[tuple[str, ...]] = set()
+    for i, options in enumerate(values):
+        for v in options:
+            job = tuple(f"~{k}" if parsed[j].is_delete() else f"{prefixes[j]}{k}={v if j == i else values[j][0]}"
+                        for j, k in enumerate(keys) if values[j] or parsed[j].is_delete())
+            if job in seen:
+                continue
+            seen.add(job)
+            try:
+                validate(compose([*job, "paths.output_dir=/tmp/kpstance-sweep-check"]))
+            except KpstanceError as e:
+                swept = " ".join(o for o, vs in zip(job, values) if len(vs) > 1) or " ".join(job)
+                return f"a job of the sweep ({swept}) is refused before any job runs: {e}"
+            except Exception:  # composed here without Hydra's run-time settings: its launcher is the judge
+                return None
+    return None
+
+
 def unknown_override(overrides: list[str], config_dir: str | os.PathLike) -> str | None:
     """A one-line message for a command-line override whose key the schema does not know (``foo=1``,
     ``trainer.learning_rate=…``) or whose config group has no such option (``experiment=smokee``), naming the
