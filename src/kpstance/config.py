@@ -653,31 +653,23 @@ def sweep_problem(argv: list[str]) -> str | None:
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
-        parsed_all = OverridesParser.create().parse_overrides(overrides)
-        values = [[job[0] for batch in BasicSweeper.split_arguments([o], None) for job in batch] for o in parsed_all]
-        values = [[v.split("=", 1)[1] if "=" in v else v for v in vs] for vs in values]
+        parsed = [o for o in OverridesParser.create().parse_overrides(overrides)
+                  if not o.key_or_group.startswith("hydra")]  # the launcher's settings, not a job's
+        # each override as the jobs spell it ("trainer.lr=0.001", "+x=1"); a deletion as written
+        options = [[f"~{o.key_or_group}"] if o.is_delete() else
+                   [job[0] for batch in BasicSweeper.split_arguments([o], None) for job in batch] for o in parsed]
     except Exception:  # a form this check does not expand (glob, a sweeper plugin's syntax): Hydra's to judge
         return None
-    kept = [not o.key_or_group.startswith("hydra") for o in parsed_all]  # the launcher's settings, not a job's
-    parsed = [o for o, k in zip(parsed_all, kept) if k]
-    values = [vs for vs, k in zip(values, kept) if k]
-    keys = [o.key_or_group if o.package is None else f"{o.key_or_group}@{o.package}" for o in parsed]
-    prefixes = ["++" if o.is_force_add() else "+" if o.is_add() else "" for o in parsed]
-    seen: set[tuple[str, ...]] = set()
-    for i, options in enumerate(values):
-        for v in options:
-            job = tuple(f"~{k}" if parsed[j].is_delete() else f"{prefixes[j]}{k}={v if j == i else values[j][0]}"
-                        for j, k in enumerate(keys) if values[j] or parsed[j].is_delete())
-            if job in seen:
-                continue
-            seen.add(job)
-            try:
-                validate(compose([*job, "paths.output_dir=/tmp/kpstance-sweep-check"]))
-            except KpstanceError as e:
-                swept = " ".join(o for o, vs in zip(job, values) if len(vs) > 1) or " ".join(job)
-                return f"a job of the sweep ({swept}) is refused before any job runs: {e}"
-            except Exception:  # composed here without Hydra's run-time settings: its launcher is the judge
-                return None
+    base = [vs[0] for vs in options]
+    jobs = [base] + [[*base[:i], v, *base[i + 1:]] for i, vs in enumerate(options) for v in vs[1:]]
+    for job in jobs:
+        try:
+            validate(compose([*job, "paths.output_dir=/tmp/kpstance-sweep-check"]))
+        except KpstanceError as e:
+            swept = " ".join(o for o, vs in zip(job, options) if len(vs) > 1) or " ".join(job)
+            return f"a job of the sweep ({swept}) is refused before any job runs: {e}"
+        except Exception:  # composed here without Hydra's run-time settings: its launcher is the judge
+            return None
     return None
 
 

@@ -292,13 +292,18 @@ def _csv_rows(p: Path, columns: Columns | None = None) -> Iterator[tuple[int, di
         raise KpstanceError(f"cannot read: {e.strerror}", p) from None
     with f:
         header, rows = csv_records(f, p)
-        if not header:
-            raise KpstanceError("the file is empty (a CSV corpus starts with a header line of column names)", p)
-        for need in ("id", "text"):
-            if columns is not None and columns[need] not in header:
-                raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(header)}; map '
-                                    f"another with --columns {need}=NAME)", p, 1)
+        _check_header(header, columns, p)
         yield from rows
+
+
+def _check_header(header: Sequence[str], columns: Columns | None, p: Path) -> None:
+    """A CSV corpus's header holds the id and text columns (any columns when ``columns`` is None)."""
+    if not header:
+        raise KpstanceError("the file is empty (a CSV corpus starts with a header line of column names)", p)
+    for need in ("id", "text") if columns is not None else ():
+        if columns[need] not in header:
+            raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(header)}; map '
+                                f"another with --columns {need}=NAME)", p, 1)
 
 
 def _parquet_rows(p: Path, columns: Columns, batch: int = 256) -> Iterator[tuple[int, dict]]:
@@ -339,13 +344,7 @@ def check_inputs(files: Sequence[str], columns: Columns, rows: str = "units") ->
             next(_parquet_rows(p, columns, batch=1), None)
         elif suffix == ".csv":
             with p.open(encoding="utf-8-sig", newline="") as f:
-                header = next(csv.reader(f), [])
-            if not header:
-                raise KpstanceError("the file is empty (a CSV corpus starts with a header line of column names)", p)
-            for need in ("id", "text"):
-                if columns[need] not in header:
-                    raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(header)}; map '
-                                        f"another with --columns {need}=NAME)", p, 1)
+                _check_header(next(csv.reader(f), []), columns, p)
 
 
 def estimate_units(inputs: Sequence[str]) -> int | None:
