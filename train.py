@@ -17,6 +17,7 @@ from kpstance.config import (  # noqa: E402
     renamed_override,
     sweep_problem,
     unknown_override,
+    unselected_key,
 )
 from kpstance.errors import KpstanceError, MissingExtra, Terminated, sigterm_raises  # noqa: E402
 from kpstance.run.cleanup import FAILED, discard_run_dir, mark_failed  # noqa: E402
@@ -53,9 +54,9 @@ def main(cfg: DictConfig) -> float | None:
 
 def check_overrides(argv: list[str]) -> str | None:
     """A one-line message for a config file that is not valid YAML, an override spelled as in an earlier version or
-    naming no config key or option, or a sweep value that a job would refuse."""
+    naming no config key or option, or a key the selected group option lacks, or a sweep value that a job would refuse."""
     return (broken_config_file(CONFIG_DIR) or renamed_override(argv) or unknown_override(argv, CONFIG_DIR)
-            or sweep_problem(argv))
+            or unselected_key(argv, CONFIG_DIR) or sweep_problem(argv))
 
 
 if __name__ == "__main__":

@@ -250,6 +250,33 @@ def test_override_check_keeps_valid_forms_and_names_the_nearest(argv, expected):
     assert found is None if expected is None else expected in found
 
 
+@pytest.mark.parametrize("argv, expected", [
+    (["system.ngram_max=2"], "'system.ngram_max=2': the system option of this run, 'transformer', has no key "
+                             "'ngram_max' (its keys here: name, context, blind_stance, speaker_average;"),
+    (["experiment=smoke", "encoder.name_or_path=x"], "the encoder option of this run, 'tiny_bert', has no key"),
+    (["-m", "system.c=1,2"], "'system.c=1,2': the system option of this run, 'transformer', has no key 'c'"),
+    (["system=tfidf", "system.ngram_max=2"], None),
+    (["experiment=smoke", "encoder.num_layers=1", "trainer.lr=abc"], None),  # a bad value: validate's message
+    (["-m", "system=tfidf,transformer", "system.c=1"], None),  # the sweep's second job: sweep_problem's
+])
+def test_a_key_the_selected_group_option_lacks_is_named_with_that_option(argv, expected):
+    """The schema knows ``system.ngram_max`` (tfidf's), so the unknown-key check lets it pass, and Hydra used to
+    stop on it with its own message of several lines and exit 1."""
+    from kpstance.config import unselected_key
+
+    found = unselected_key(argv, ROOT / "configs")
+    assert found is None if expected is None else expected in found and "\n" not in found
+
+
+def test_a_sweep_whose_later_job_lacks_a_key_stops_before_any_job_trains(tmp_path):
+    r = train_py(tmp_path, "-m", "system=tfidf,transformer", "system.c=1")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    line = one_line(r.stderr)
+    assert "a job of the sweep (system=transformer) is refused before any job runs" in line
+    assert "'system.c=1': the system option of this run, 'transformer', has no key 'c'" in line
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "models").exists()
+
+
 def test_a_config_file_that_is_not_yaml_is_one_line_naming_its_line(tmp_path):
     """A label file being adapted to another conflict, left with a syntax slip: Hydra's own loader would stop on it
     with a traceback of 89 lines; the check before Hydra names the file and line."""

@@ -553,9 +553,13 @@ def compose(overrides: list[str], config_dir: str | os.PathLike | None = None) -
     from hydra import initialize_config_dir
 
     register_resolvers()
-    root = Path(os.environ.get("KPSTANCE_ROOT") or Path(__file__).resolve().parents[2])
-    with initialize_config_dir(config_dir=str(Path(config_dir or root / "configs").resolve()), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(Path(config_dir or _config_dir()).resolve()), version_base="1.3"):
         return hydra_compose("train", overrides=list(overrides))
+
+
+def _config_dir() -> Path:
+    """The configs/ folder of the project root (``KPSTANCE_ROOT``, set by train.py, else the checkout)."""
+    return Path(os.environ.get("KPSTANCE_ROOT") or Path(__file__).resolve().parents[2]) / "configs"
 
 
 def schema_keys() -> set[str]:
@@ -663,14 +667,61 @@ def sweep_problem(argv: list[str]) -> str | None:
     base = [vs[0] for vs in options]
     jobs = [base] + [[*base[:i], v, *base[i + 1:]] for i, vs in enumerate(options) for v in vs[1:]]
     for job in jobs:
+        swept = " ".join(o for o, vs in zip(job, options) if len(vs) > 1) or " ".join(job)
         try:
             validate(compose([*job, "paths.output_dir=/tmp/kpstance-sweep-check"]))
         except KpstanceError as e:
-            swept = " ".join(o for o, vs in zip(job, options) if len(vs) > 1) or " ".join(job)
             return f"a job of the sweep ({swept}) is refused before any job runs: {e}"
         except Exception:  # composed here without Hydra's run-time settings: its launcher is the judge
-            return None
+            problem = unselected_key(job, _config_dir())  # save a key the job's group option lacks
+            return f"a job of the sweep ({swept}) is refused before any job runs: {problem}" if problem else None
     return None
+
+
+def unselected_key(argv: list[str], config_dir: str | os.PathLike) -> str | None:
+    """A one-line message for an override of a key that the schema knows but the group option this run selects
+    lacks (``system.ngram_max=2`` with the default transformer system, ``encoder.name_or_path=…`` under
+    ``experiment=smoke``, whose encoder is ``tiny_bert``); else None. Hydra's own message is several lines with
+    exit code 1. The run's overrides are composed once, without its sweeps; anything else that fails there is
+    left to Hydra and ``validate``."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import ConfigCompositionException
+
+    plain = []
+    for a in argv:
+        if a.startswith("-") or "=" not in a or a.startswith(("hydra.", "hydra/")) or "(" in a or "[" in a:
+            continue
+        key, value = a.split("=", 1)
+        plain.append(f"{key}={value.split(',')[0]}")  # a basic sweep: its first job stands for the others
+    groups = _config_groups(Path(config_dir))
+    if not any(o.lstrip("+").split(".", 1)[0] in groups for o in plain if "." in o.split("=", 1)[0]):
+        return None  # no key inside a group's node: nothing for a group option to lack
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
+        try:
+            hydra_compose("train", overrides=plain)
+            return None
+        except ConfigCompositionException as e:
+            if "not in struct" not in str(e.__cause__):
+                return None
+            key = getattr(e.__cause__, "full_key", None)
+        except Exception:  # noqa: BLE001 - Hydra's to report
+            return None
+        group = str(key or "").split(".", 1)[0]
+        i = next((i for i, o in enumerate(plain) if o.lstrip("+").split("=", 1)[0].strip() == key), None)
+        if i is None or group not in groups:
+            return None
+        try:
+            cfg = hydra_compose("train", overrides=plain[:i] + plain[i + 1:], return_hydra_config=True)
+        except Exception:  # noqa: BLE001
+            return None
+    choice = cfg.hydra.runtime.choices.get(group)
+    node = OmegaConf.select(cfg, key.rsplit(".", 1)[0]) if "." in key else None
+    keys = ", ".join(str(k) for k in node.keys()) if node is not None and OmegaConf.is_dict(node) else "none"
+    bad = next(a for a in argv if a.lstrip("+").split("=", 1)[0].strip() == key)
+    return (f"'{bad}': the {group} option of this run, '{choice}', has no key '{key.rsplit('.', 1)[-1]}' "
+            f"(its keys here: {keys}; select an option of '{group}' that has it with {group}=…)")
 
 
 def unknown_override(overrides: list[str], config_dir: str | os.PathLike) -> str | None:
