@@ -322,7 +322,17 @@ def test_probe_direction_on_a_small_file(smoke_run, tmp_path, capsys):
     assert out.count(". pair p") == missed
 
     assert main(["probe", "direction", model, "--input", str(pairs), "--split", "dev"]) == 0
-    assert "2 units in 1 pairs" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "2 units in 1 pairs" in out and "warning" not in err
+
+    same = tmp_path / "same.jsonl"  # a "pair" whose members expect one stance is scored, and said
+    same.write_text("\n".join(json.dumps(x) for x in [*lines[:2], {**lines[2], "stance": "hardline"}, lines[3]]) + "\n",
+                    encoding="utf-8")
+    assert main(["probe", "direction", model, "--input", str(same)]) == 0
+    out, err = capsys.readouterr()
+    assert "4 units in 2 pairs" in out and "of 1 pairs whose members differ" in out
+    assert err.strip() == ("kpstance: warning: 1 pair(s) whose members all expect one stance, not a contrast (first: "
+                           "p2): scored in the pairs right, left out of the pairs read with one stance")
 
     bad = tmp_path / "bad.jsonl"
     for rows, message in [

@@ -514,6 +514,11 @@ def cmd_probe_direction(args: argparse.Namespace) -> None:
                   average="macro", zero_division=0)
     print(f"direction test of {predictor.meta.get('run_name', args.model_dir)} on {path}"
           f"{f' (split {args.split})' if args.split else ''}: {len(recs)} units in {len(pairs)} pairs")
+    if len(contrasted) < len(pairs):
+        same = next(pid for pid, m in pairs.items() if len({r["stance"] for r, _ in m}) == 1)
+        print(f"kpstance: warning: {len(pairs) - len(contrasted)} pair(s) whose members all expect one stance, not a "
+              f"contrast (first: {same}): scored in the pairs right, left out of the pairs read with one stance",
+              file=sys.stderr)
     print(f"pairs with every member right:  {scores['pair_accuracy']:.3f}  ({len(pairs) - len(missed)}"
           f" of {len(pairs)})")
     if contrasted:
