@@ -269,6 +269,36 @@ def test_label_predict_and_annotate_give_one_id_to_each_article_of_a_folder(smok
         "2017/01/story", "2017/02/story"}
 
 
+def test_the_rules_read_a_jsonl_lines_article_and_speaker_and_ids_match_predict(smoke_run, tmp_path):
+    """A line's speaker is read, as the model reads it; an earlier article's speaker never reaches the next
+    article's "he"; lines without an id get the ids `kpstance predict` and `annotate export` give them."""
+    units = tmp_path / "u.jsonl"
+    lines = [{"article_id": "r1", "text": "Moscow called the new sanctions a dead end."},
+             {"article_id": "r2", "text": '"We will never give up our deterrent," he said.', "speaker": "Kim Jong Un"},
+             {"article_id": "r3", "text": '"We will never give up our deterrent," he said.'},
+             {"article_id": "r3", "text": "Moscow called the new sanctions a dead end."},
+             {"article_id": "r3", "text": '"The pressure must stop," he said.'},
+             {"text": "Seoul suspended the loudspeaker broadcasts", "kind": "title"}]
+    units.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    labelled = run_cli("label", "--input", str(units))
+    assert labelled.returncode == 0, labelled.stderr
+    rows = [json.loads(x) for x in labelled.stdout.splitlines()]
+    assert [r["actor"] for r in rows] == ["russia", "north_korea", "none", "russia", "russia", "south_korea"]
+    assert rows[1]["rules_fired"][0] == "actor:trailing_attribution"
+    assert [r["id"] for r in rows] == [f"u-{i}" for i in range(1, 7)]
+    predicted = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(units), "--explain")
+    assert predicted.returncode == 0, predicted.stderr
+    pred = [json.loads(x) for x in predicted.stdout.splitlines()]
+    assert [r["unit_id"] for r in pred] == [r["id"] for r in rows]
+    assert [(r["rules_actor"], r["rules_stance"]) for r in pred] == [(r["actor"], r["stance"]) for r in rows]
+    tasks = tmp_path / "tasks.json"
+    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(units), "--n", "6",
+                "--output", str(tasks))
+    assert r.returncode == 0, r.stderr
+    exported = {t["data"]["id"]: t["data"]["rules_actor"] for t in json.loads(tasks.read_text(encoding="utf-8"))}
+    assert exported == {r["id"]: r["actor"] for r in rows}
+
+
 def test_an_empty_input_and_repeated_unit_ids_are_each_one_warning(smoke_run, tmp_path):
     """An empty JSON Lines file or a CSV of a header alone gives nothing to predict: said, naming the file, where
     it used to pass in silence; units of a JSON Lines file that share an id are counted, as articles are."""

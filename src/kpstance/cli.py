@@ -53,9 +53,10 @@ def cmd_label(args: argparse.Namespace) -> None:
             if not recs:
                 print(f"kpstance: warning: {path}: no units (the file holds no lines); nothing labelled from it",
                       file=sys.stderr)
-            for (rec, _), s in zip(recs, label_units(file_units(path, recs), scheme)):
-                out.write(json.dumps({**rec, "actor": s.actor, "stance": s.stance, "rules_fired": s.rules_fired},
-                                     ensure_ascii=False) + "\n")
+            units = file_units(path, recs)
+            for (rec, _), u, s in zip(recs, units, label_units(units, scheme)):
+                row = {"id": u.id, **rec, "actor": s.actor, "stance": s.stance, "rules_fired": s.rules_fired}
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

@@ -192,13 +192,24 @@ def records(path: str, language: str = "en", roots: dict[str, str] | None = None
 
 
 def file_units(path: str, recs: list[tuple[dict, Any]]) -> list[Any]:
-    """The units of one input file's ``records``: a .txt article's segmented units, or a .jsonl file's lines as
-    units of one article (one unit per line, as given), so the rules can read them in order."""
-    from .segment import segment_lines
+    """The units of one input file's ``records``: a .txt article's segmented units, or a .jsonl file's lines, one
+    unit per line as given, read in order by the rules. A line's ``article_id`` keeps its article's speakers from
+    the next article's lines (lines without one are one article, the file's), its ``kind`` and ``speaker`` are
+    read as the model reads them, and its id is the one ``kpstance predict`` gives it (``id``, else FILE-LINE)."""
+    from .segment import Unit
 
-    if any(isinstance(w, int) for _, w in recs):
-        return segment_lines([r["text"] for r, _ in recs], Path(path).stem)
-    return [w for _, w in recs]
+    if not any(isinstance(w, int) for _, w in recs):
+        return [w for _, w in recs]
+    stem = Path(path).stem
+    units = []
+    for i, (r, line) in enumerate(recs):
+        u = Unit(id=str(r["id"]) if r.get("id") is not None else f"{stem}-{line}",
+                 article_id=str(r.get("article_id") or stem), index=i, section=0, kind=r.get("kind") or "sentence",
+                 text=r["text"])
+        if r.get("speaker"):
+            u.extra["speaker"] = r["speaker"]
+        units.append(u)
+    return units
 
 
 def iter_inputs(inputs: list[str]) -> Iterator[tuple[str, dict, Any]]:

@@ -371,11 +371,3 @@ def segment_article(text: str, article_id: str, language: str = "en", with_headi
             add("sentence", line.strip())  # never drop text the splitter could not handle
     _annotate_quotes(units)
     return units
-
-
-def segment_lines(lines: list[str], article_id: str) -> list[Unit]:
-    """Treat every input line as one unit: for .jsonl input that is already segmented."""
-    return [
-        Unit(id=f"{article_id}-{i:03d}", article_id=article_id, index=i, section=0, kind="sentence", text=t)
-        for i, t in enumerate(lines)
-    ]

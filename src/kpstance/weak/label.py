@@ -79,7 +79,10 @@ def label_units(
     memory: dict[tuple[str, int], dict[str, str]] = {}
     for u in units:
         mem = memory.setdefault((u.article_id, u.section), {})
-        c = Context(u, parse(rules, u), last.get(u.article_id), prev.get(u.article_id, ""), memory=mem)
+        # a speaker the unit names (a .jsonl line's, an imported gold unit's) is who "he" and a quote's rest are
+        given = u.extra.get("speaker")
+        speaker = (rules.resolve_source(given, None, mem) if given else None) or last.get(u.article_id)
+        c = Context(u, parse(rules, u), speaker, prev.get(u.article_id, ""), memory=mem)
         a_votes = {n: ACTOR_LFS[n](rules, c) for n in a_names}
         actor = agg_a(a_votes) or scheme.none_actor
         reported = any(a_votes.get(n) == actor for n in ATTRIBUTION_LFS)
