@@ -77,6 +77,40 @@ def test_unknown_cue_group_is_refused(tmp_path):
         load_scheme(p)
 
 
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["stance_cues"].pop("coercive"), r"missing list\(s\) stance_cues.coercive \(the rules read every"),
+    (lambda d: d.update(stances=["hardline", "conciliatory", "neutral", "hardline"]), r"stances: hardline listed twice"),
+    (lambda d: d["actors"].update(japan=None), r"actors.japan: no aliases or demonyms"),
+    (lambda d: d["actors"].update(rok={"aliases": []}), r"actors.rok: no aliases or demonyms"),
+    (lambda d: d["stance_cues"]["deescalating"].append(d["stance_cues"]["coercive"][0]),
+     r"stance_cues: '.+' in both coercive and deescalating"),
+])
+def test_a_scheme_that_would_label_wrongly_in_silence_is_refused(tmp_path, mutate, message):
+    """Each of these used to load: every coercive step read neutral, a model with two outputs for one stance, an
+    actor the rules could never name, a cue read both ways."""
+    with pytest.raises(KpstanceError, match=message):
+        load_scheme(_write(tmp_path, mutate))
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
+    """A second ``japan:`` block used to replace the first in silence: Japan's aliases were gone."""
+    text = LABELS.read_text(encoding="utf-8")
+    p = tmp_path / "labels.yaml"
+    p.write_text(text.replace("\nactors:\n", "\nactors:\n  japan:\n    aliases: [Nippon]\n", 1), encoding="utf-8")
+    line = p.read_text(encoding="utf-8").splitlines().index("  japan:") + 1
+    later = [i + 1 for i, x in enumerate(p.read_text(encoding="utf-8").splitlines()) if x == "  japan:"][1]
+    with pytest.raises(KpstanceError, match=rf"labels.yaml:{later}: not valid YAML \(key 'japan' appears twice"):
+        load_scheme(p)
+    assert line < later
+    from kpstance.config import broken_config_file
+
+    configs = tmp_path / "configs" / "labels"
+    configs.mkdir(parents=True)
+    (configs / "x.yaml").write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    assert f"x.yaml:{later}: not valid YAML (ConstructorError: key 'japan' appears twice" in broken_config_file(
+        tmp_path / "configs")
+
+
 def test_invalid_yaml_names_the_line(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("actors:\n  russia: [\n", encoding="utf-8")

@@ -633,13 +633,16 @@ def broken_config_file(config_dir: str | os.PathLike) -> str | None:
     its own loader, wherever the file sits in the defaults."""
     import yaml
 
+    from .yamlfile import load_yaml, yaml_problem
+
     for f in sorted(Path(config_dir).rglob("*.yaml")):
         try:
-            yaml.safe_load(f.read_text(encoding="utf-8-sig"))
+            load_yaml(f.read_text(encoding="utf-8-sig"))
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             mark = getattr(e, "problem_mark", None)
             where = f"{f}:{mark.line + 1}" if mark is not None else str(f)
-            return f"{where}: not valid YAML ({type(e).__name__}: {str(getattr(e, 'problem', '') or e).strip()})"
+            why = yaml_problem(e) if isinstance(e, yaml.YAMLError) else str(e)
+            return f"{where}: not valid YAML ({type(e).__name__}: {why})"
     return None
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import KpstanceError
+from ..yamlfile import load_yaml, yaml_problem
 
 # Cue groups: the two polar stance roles' steps, then judging words, human cost, procedure, negators; then the
 # words that settle conflicting cues (provocations among the coercive steps, refusals, limits of pressure, support,
@@ -150,10 +151,11 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
         except OSError:
             raise KpstanceError("label file not found", p) from None
         try:
-            data = yaml.safe_load(raw_bytes.decode("utf-8-sig"))
+            data = load_yaml(raw_bytes.decode("utf-8-sig"))
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             line = getattr(getattr(e, "problem_mark", None), "line", None)
-            raise KpstanceError(f"not valid YAML ({type(e).__name__})", p, None if line is None else line + 1) from None
+            why = yaml_problem(e) if isinstance(e, yaml.YAMLError) else type(e).__name__
+            raise KpstanceError(f"not valid YAML ({why})", p, None if line is None else line + 1) from None
         if isinstance(data, dict):
             raw_bytes = json.dumps(data, sort_keys=True).encode()
     if not isinstance(data, dict):
@@ -162,6 +164,9 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
         if key not in data:
             raise KpstanceError(f"missing key '{key}'", p)
     stances = _strings(data["stances"], p, "stances")
+    twice = sorted({x for x in stances if stances.count(x) > 1})
+    if twice:
+        raise KpstanceError(f"stances: {', '.join(twice)} listed twice (a model would get two outputs for one label)", p)
     roles = _roles(data, stances, p)
     none_actor = data.get("none_actor", "none")
     if not isinstance(data["actors"], dict) or not data["actors"]:
@@ -176,6 +181,8 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
             raise KpstanceError(f"actors.{name}: only 'aliases' and 'demonyms' are allowed", p)
         aliases = _strings(spec.get("aliases"), p, f"actors.{name}.aliases")
         demonyms = _strings(spec.get("demonyms"), p, f"actors.{name}.demonyms")
+        if not aliases + demonyms:
+            raise KpstanceError(f"actors.{name}: no aliases or demonyms (the rules could never name this actor)", p)
         for alias in aliases + demonyms:
             if alias in owner and owner[alias] != name:
                 raise KpstanceError(f"alias '{alias}' is claimed by two actors: {owner[alias]} and {name}", p)
@@ -187,7 +194,14 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
     unknown = set(cues_raw) - set(CUE_GROUPS)
     if unknown:
         raise KpstanceError(f"stance_cues: unknown group(s) {sorted(unknown)}; allowed: {list(CUE_GROUPS)}", p)
-    cues = {g: _strings(cues_raw.get(g), p, f"stance_cues.{g}") for g in CUE_GROUPS}
+    missing = [g for g in CUE_GROUPS if g not in cues_raw]
+    if missing:
+        raise KpstanceError(f"missing list(s) {', '.join(f'stance_cues.{g}' for g in missing)} (the rules read every "
+                            "group; an empty list [] turns one off)", p)
+    cues = {g: _strings(cues_raw[g], p, f"stance_cues.{g}") for g in CUE_GROUPS}
+    both = sorted(set(cues["coercive"]) & set(cues["deescalating"]))
+    if both:
+        raise KpstanceError(f"stance_cues: {', '.join(repr(c) for c in both)} in both coercive and deescalating", p)
     attribution = _section(data, "attribution", ATTRIBUTION_LISTS, p, optional=ATTRIBUTION_OPTIONAL)
     grammar_raw = data.get("grammar") or {}
     agent_marker = grammar_raw.get("agent_marker", "by") if isinstance(grammar_raw, dict) else "by"

@@ -30,6 +30,7 @@ import yaml
 from ..errors import KpstanceError
 from ..text.overlap import jaccard, tokens
 from ..text.segment import Unit, segment_article
+from ..yamlfile import load_yaml, yaml_problem
 from .aliases import matcher_for
 from .attribution import rules_for
 from .scheme import LabelScheme
@@ -81,11 +82,12 @@ class Generator:
     def __init__(self, spec_path: str | os.PathLike, scheme: LabelScheme) -> None:
         p = Path(spec_path)
         try:
-            spec = yaml.safe_load(p.read_text(encoding="utf-8"))
+            spec = load_yaml(p.read_text(encoding="utf-8"))
         except OSError:
             raise KpstanceError("synthetic template file not found", p) from None
         except yaml.YAMLError as e:
-            raise KpstanceError(f"not valid YAML ({type(e).__name__})", p) from None
+            mark = getattr(e, "problem_mark", None)
+            raise KpstanceError(f"not valid YAML ({yaml_problem(e)})", p, None if mark is None else mark.line + 1) from None
         self.spec = spec
         self.scheme = scheme
         self.path = p

@@ -1,0 +1,33 @@
+"""YAML read as OmegaConf reads it: a key given twice in one mapping is refused, not silently the later one.
+
+A label file adapted by hand often gains a second ``japan:`` block; PyYAML's own loader would keep the last and
+drop the first's aliases without a word, while Hydra's loader refuses the same file with a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"key {key!r} appears twice (the later one would "
+                    "silently replace the first)", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses a repeated key (a ``yaml.YAMLError`` whose ``problem_mark`` is its line)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def yaml_problem(e: yaml.YAMLError) -> str:
+    """The one-line reason of a YAML error, for messages that name the file and line themselves."""
+    return " ".join(str(getattr(e, "problem", "") or type(e).__name__).split())
