@@ -315,6 +315,7 @@ def test_a_reimport_without_overlap_removes_the_stale_disagreements_file(tmp_pat
 
 @pytest.mark.parametrize("content, message", [
     (json.dumps([_task(41, "toy-0", "One.", _ann(A, "mars", "neutral"))]), "task 41 (unit toy-0): actor 'mars'"),
+    (json.dumps([_task(45, "toy-0", "One.", _ann(A, "mars", "neutral"))]), "imported with --labels THAT_FILE"),
     (json.dumps([_task(42, "toy-0", "One.", _ann(A, "china", "furious"))]), "task 42 (unit toy-0): stance 'furious'"),
     (json.dumps([_task(43, "toy-0", "One.", {"completed_by": 1, "result": [
         {"from_name": "actor", "type": "choices", "value": {"choices": ["china"]}}]})]), "task 43 (unit toy-0): "

@@ -583,3 +583,17 @@ def test_the_heap_is_trimmed_once_per_chunk(capsys, monkeypatch, smoke_run, tmp_
     assert main(["predict", str(smoke_run["model_dir"]), "--input", str(tmp_path), "--quiet",
                  "--chunk-size", "1"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 6 and len(calls) == 3  # three articles, a chunk each
+
+
+def test_a_jsonl_line_is_named_a_line_with_fields_not_a_row_with_columns(tmp_path):
+    from kpstance.errors import KpstanceError
+    from kpstance.text.corpus import Columns, iter_items
+
+    p = tmp_path / "u.jsonl"
+    for body, expected in (('{"text": " "}', f'{p}:1: field "text" is empty or not text; every line must hold its '
+                                              'sentence text'),
+                           ('{"body": "x"}', f'{p}:1: missing field "text" (the sentence text;')):
+        p.write_text(body + "\n", encoding="utf-8")
+        with pytest.raises(KpstanceError) as e:
+            list(iter_items([str(p)], Columns()))
+        assert str(e.value).startswith(expected), str(e.value)

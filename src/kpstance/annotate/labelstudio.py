@@ -189,7 +189,8 @@ def read_export(path: str | os.PathLike, scheme: LabelScheme) -> tuple[list[Anno
                     raise KpstanceError(f"{where}: annotation #{k + 1} has no {head}", p)
                 if labels[head] not in allowed:
                     raise KpstanceError(f"{where}: {head} '{labels[head]}' is not in the label scheme "
-                                        f"{scheme.name} (allowed: {', '.join(allowed)})", p)
+                                        f"{scheme.name} (allowed: {', '.join(allowed)}; tasks exported with another "
+                                        "scheme are imported with --labels THAT_FILE)", p)
             a = Annotation(tid, uid, text, source, _annotator(ann.get("completed_by")), labels["actor"],
                            labels["stance"], _note(result),
                            (str(ann.get("updated_at") or ann.get("created_at") or ""), pos, k))

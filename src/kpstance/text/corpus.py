@@ -196,12 +196,13 @@ def _meta(rec: dict, columns: Columns, where: object, line: int | None) -> dict[
 
 def _text(rec: dict, columns: Columns, where: object, line: int | None, what: str) -> str:
     col = columns["text"]
+    noun, row = ("field", "line") if str(where).lower().endswith(".jsonl") else ("column", "row")
     if col not in rec:
-        raise KpstanceError(f'missing column "{col}" (the {what} text; map another with --columns text=NAME)',
+        raise KpstanceError(f'missing {noun} "{col}" (the {what} text; map another with --columns text=NAME)',
                             where, line)
     v = rec[col]
     if not isinstance(v, str) or not v.strip():
-        raise KpstanceError(f'column "{col}" is empty or not text; every row must hold its {what} text', where, line)
+        raise KpstanceError(f'{noun} "{col}" is empty or not text; every {row} must hold its {what} text', where, line)
     return v
 
 
