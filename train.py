@@ -13,6 +13,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from kpstance.config import (  # noqa: E402
     broken_config_file,
+    extra_config_dirs,
     register_resolvers,
     renamed_override,
     sweep_problem,
@@ -55,8 +56,9 @@ def main(cfg: DictConfig) -> float | None:
 def check_overrides(argv: list[str]) -> str | None:
     """A one-line message for a config file that is not valid YAML, an override spelled as in an earlier version or
     naming no config key or option, or a key the selected group option lacks, or a sweep value that a job would refuse."""
-    return (broken_config_file(CONFIG_DIR) or renamed_override(argv) or unknown_override(argv, CONFIG_DIR)
-            or unselected_key(argv, CONFIG_DIR) or sweep_problem(argv))
+    return (next(filter(None, map(broken_config_file, [CONFIG_DIR, *extra_config_dirs(argv)])), None)
+            or renamed_override(argv) or unknown_override(argv, CONFIG_DIR) or unselected_key(argv, CONFIG_DIR)
+            or sweep_problem(argv))
 
 
 if __name__ == "__main__":

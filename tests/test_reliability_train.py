@@ -268,6 +268,24 @@ def test_a_key_the_selected_group_option_lacks_is_named_with_that_option(argv, e
     assert found is None if expected is None else expected in found and "\n" not in found
 
 
+def test_a_label_file_kept_outside_the_checkout_is_an_option_where_hydra_is_told_of_its_folder(tmp_path):
+    """Hydra finds ``labels=mine`` in a folder given by --config-dir or hydra.searchpath; the check before Hydra
+    used to look in the project's configs/ alone and refuse it. A broken YAML file there is named as in configs/."""
+    import shutil
+
+    train = train_script()
+    (tmp_path / "conf" / "labels").mkdir(parents=True)
+    mine = tmp_path / "conf" / "labels" / "mine.yaml"
+    shutil.copy(ROOT / "configs" / "labels" / "korean_peninsula.yaml", mine)
+    conf = str(tmp_path / "conf")
+    for argv in (["--config-dir", conf, "labels=mine"], [f"--config-dir={conf}", "labels=mine"],
+                 ["-cd", conf, "labels=mine"], [f"hydra.searchpath=[file://{conf}]", "labels=mine"]):
+        assert train.check_overrides(argv) is None, argv
+    assert "config group 'labels' has no option 'mine'" in train.check_overrides(["labels=mine"])
+    mine.write_text("actors: [\n", encoding="utf-8")
+    assert train.check_overrides(["-cd", conf, "labels=mine"]).startswith(f"{mine}:")
+
+
 def test_a_sweep_whose_later_job_lacks_a_key_stops_before_any_job_trains(tmp_path):
     r = train_py(tmp_path, "-m", "system=tfidf,transformer", "system.c=1")
     assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -16,7 +16,7 @@ import math
 import os
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -591,9 +591,30 @@ def schema_keys() -> set[str]:
 OPEN_KEYS = ("labels", "data.articles")  # free mappings and lists: their own keys come from the YAML
 
 
-def _config_groups(config_dir: Path) -> dict[str, list[str]]:
-    """Each config group of train.yaml's defaults list and its options: the YAML files in configs/<group>/
-    (``ablation/x`` for a file in a subfolder) and the schemas the ConfigStore holds for it."""
+def extra_config_dirs(argv: Sequence[str]) -> list[Path]:
+    """The config folders a command line adds to the project's: Hydra's ``--config-dir`` (``-cd``) and the local
+    entries of ``hydra.searchpath=[file://…]``, where a user keeps an adapted label file outside the checkout."""
+    dirs: list[str] = []
+    for i, a in enumerate(argv):
+        for flag in ("--config-dir", "-cd"):
+            if a == flag and i + 1 < len(argv):
+                dirs.append(argv[i + 1])
+            elif a.startswith(flag + "="):
+                dirs.append(a.split("=", 1)[1])
+        if a.startswith("hydra.searchpath="):
+            for entry in a.split("=", 1)[1].strip().strip("[]").split(","):
+                entry = entry.strip().strip("'\"")
+                if entry.startswith("file://"):
+                    dirs.append(entry.removeprefix("file://"))
+                elif entry and "://" not in entry:
+                    dirs.append(entry)
+    return [Path(d).expanduser() for d in dirs]
+
+
+def _config_groups(config_dir: Path, extra: Sequence[Path] = ()) -> dict[str, list[str]]:
+    """Each config group of train.yaml's defaults list and its options: the YAML files in configs/<group>/ and in
+    the ``extra`` folders' <group>/ (``ablation/x`` for a file in a subfolder), and the schemas the ConfigStore
+    holds for it."""
     import yaml
     from hydra.core.config_store import ConfigStore
 
@@ -604,8 +625,8 @@ def _config_groups(config_dir: Path) -> dict[str, list[str]]:
         if not isinstance(entry, dict):
             continue
         (group,) = entry
-        folder = config_dir / group
-        options = sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml"))
+        options = sorted({str(p.relative_to(d / group).with_suffix("")) for d in (config_dir, *extra)
+                          for p in (d / group).rglob("*.yaml")})
         try:
             options += [o.removesuffix(".yaml") for o in ConfigStore.instance().list(group)]
         except OSError:  # Hydra's ConfigStore raises OSError for a group it does not hold
@@ -735,7 +756,7 @@ def unknown_override(overrides: list[str], config_dir: str | os.PathLike) -> str
     Left to Hydra: ``+key=…`` and ``++key=…`` (adding a key; ``validate`` still checks it), ``~key`` deletions,
     ``hydra.*`` and ``hydra/…`` settings, ``key@package`` forms, and sweep functions such as ``choice(…)``.
     """
-    groups = _config_groups(Path(config_dir))
+    groups = _config_groups(Path(config_dir), extra_config_dirs(overrides))
     keys = schema_keys()
     for o in overrides:
         if o.startswith(("-", "+", "~")) or "=" not in o:
