@@ -297,6 +297,9 @@ def test_the_rules_read_a_jsonl_lines_article_and_speaker_and_ids_match_predict(
     assert r.returncode == 0, r.stderr
     exported = {t["data"]["id"]: t["data"]["rules_actor"] for t in json.loads(tasks.read_text(encoding="utf-8"))}
     assert exported == {r["id"]: r["actor"] for r in rows}
+    line = json.dumps(lines[0]) + "\n"  # stdin: the ids predict gives its lines
+    assert json.loads(run_cli("label", "--input", "-", stdin=line).stdout)["id"] == json.loads(
+        run_cli("predict", str(smoke_run["model_dir"]), "--input", "-", stdin=line).stdout)["unit_id"] == "stdin-1"
 
 
 def test_an_empty_input_and_repeated_unit_ids_are_each_one_warning(smoke_run, tmp_path):

@@ -51,6 +51,22 @@ def test_sentence_rules(scheme, text, expected):
     assert label(scheme, text) == [expected]
 
 
+@pytest.mark.parametrize("text, expected", [
+    # present-tense headline verbs the cue lists lacked (each came out neutral)
+    ("Seoul suspends loudspeaker broadcasts along the border.", ("south_korea", "conciliatory")),
+    ("North Korea halts its missile tests, Kim Jong Un said.", ("north_korea", "conciliatory")),
+    ("Beijing tightened its checks on coal shipments from North Korea.", ("china", "hardline")),
+    # opposing pressure and the limits of pressure are conciliatory by the specification (they came out hardline)
+    ('"We are against any further pressure," Peskov said.', ("russia", "conciliatory")),
+    ("Lavrov said Moscow was against more pressure on Pyongyang.", ("russia", "conciliatory")),
+    ("Russia said sanctions against North Korea had reached their limit.", ("russia", "conciliatory")),
+    # "against" as the target of a step stays hardline
+    ("Washington announced new sanctions against Pyongyang.", ("united_states", "hardline")),
+])
+def test_cue_forms_and_opposition_to_pressure(scheme, text, expected):
+    assert label(scheme, text) == [expected]
+
+
 def test_pronoun_speaker_resolves_to_last_named(scheme):
     text = 'Guterres called for restraint.\n"All sides must talk," he said.'
     units = segment_article("Headline\n" + text + "\n", "x")

@@ -107,6 +107,11 @@ WIRE = {
                   "MINSK, 2 December 2017 /TASS/.", "Russia calls for talks, Lavrov said."),
     "dash_year": ("Tokyo protests\n\nTOKYO, 3 September 2017 - Japan protested the test.\n",
                   "TOKYO, 3 September 2017 -", "Japan protested the test."),
+    # an agency of two words (it used to stay inside the first sentence)
+    "ria": ("Moscow urges calm\nMOSCOW, Nov. 29 (RIA Novosti) - Russia urged restraint on Wednesday.\n",
+            "MOSCOW, Nov. 29 (RIA Novosti) -", "Russia urged restraint on Wednesday."),
+    "china_daily": ("Beijing urges talks\nBEIJING, Nov. 29 (China Daily) - China said talks must resume.\n",
+                    "BEIJING, Nov. 29 (China Daily) -", "China said talks must resume."),
 }
 
 

@@ -200,7 +200,7 @@ def file_units(path: str, recs: list[tuple[dict, Any]]) -> list[Any]:
 
     if not any(isinstance(w, int) for _, w in recs):
         return [w for _, w in recs]
-    stem = Path(path).stem
+    stem = "stdin" if path == "-" else Path(path).stem  # as kpstance predict names them
     units = []
     for i, (r, line) in enumerate(recs):
         u = Unit(id=str(r["id"]) if r.get("id") is not None else f"{stem}-{line}",

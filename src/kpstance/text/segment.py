@@ -18,7 +18,8 @@ OPEN_QUOTES = '"“«'
 CLOSE_QUOTES = '"”»'
 # Datelines of the wire formats, each its own unit (the sentence after it is a unit without it):
 # "MOSCOW, November 24. /TASS/.", "SEOUL (Reuters) -", "SEOUL, South Korea (AP) —",
-# "BEIJING, Nov. 29 (Xinhua) --", "SEOUL, Nov. 29 (Yonhap) --", "Pyongyang, November 29 (KCNA) --", and Kyodo's
+# "BEIJING, Nov. 29 (Xinhua) --", "SEOUL, Nov. 29 (Yonhap) --", "Pyongyang, November 29 (KCNA) --",
+# "MOSCOW, Nov. 29 (RIA Novosti) -", and Kyodo's
 # bare agency after a date: "TOKYO, June 22 Kyodo -"; any of them with a year ("SEOUL, Nov. 29, 2017 (Yonhap) --",
 # "MOSCOW, 24 November 2017 /TASS/."), and a date with a year and a dash alone: "TOKYO, 3 September 2017 -".
 _CITY = r"[A-Z][A-Za-z.'\-]*(?:\s+[A-Z][A-Za-z.'\-]*){0,3}"
@@ -27,7 +28,8 @@ _DAY_MONTH = r"\d{1,2}\s+[A-Z][a-z]+\.?"
 _WITH_YEAR = rf"(?:{_MONTH_DAY},\s+\d{{4}}|{_DAY_MONTH}\s+\d{{4}})"
 _WHERE_WHEN = (rf"(?:,\s+(?:(?:{_WITH_YEAR}|{_MONTH_DAY}|{_DAY_MONTH})\.?"
                r"|[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?))?")
-_AGENCY = r"(?:/[A-Za-z\-]+/\.?|\([A-Za-z\-]+\)\s*[-—–]{1,2})"
+# an agency of up to three words: "(Yonhap)", "(dpa)", "(RIA Novosti)", "(China Daily)"
+_AGENCY = r"(?:/[A-Za-z\-]+/\.?|\([A-Za-z\-]+(?:\s+[A-Z][A-Za-z\-]*){0,2}\)\s*[-—–]{1,2})"
 _DATED_BARE_AGENCY = rf",\s+(?:{_WITH_YEAR}|{_MONTH_DAY})\s+[A-Z][A-Za-z]+\s+[-—–]{{1,2}}"
 _CAPS_CITY = r"[A-Z][A-Z.'\-]+(?:\s+[A-Z][A-Z.'\-]+){0,3}"  # a dash alone needs the wire's capitals: "TOKYO"
 _DATED_DASH = rf",\s+{_WITH_YEAR}\.?\s+[-—–]{{1,2}}"
