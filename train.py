@@ -17,6 +17,7 @@ from kpstance.config import (  # noqa: E402
     register_resolvers,
     renamed_override,
     sweep_problem,
+    taken_run_dir,
     unknown_override,
     unselected_key,
 )
@@ -46,19 +47,39 @@ def main(cfg: DictConfig) -> float | None:
         mark_failed(cfg, e)
         print(f"kpstance: {e}; the run folder is marked {FAILED}", file=sys.stderr)
         sys.exit(143)
-    except (Exception, KeyboardInterrupt) as e:  # a crash: no folder that looks like a run in progress
+    except KeyboardInterrupt as e:  # Ctrl-C: said in one line, as a scheduler's stop is
+        mark_failed(cfg, e)
+        print(f"kpstance: interrupted; the run folder is marked {FAILED} (resume=true continues it)", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:  # a crash: no folder that looks like a run in progress
         mark_failed(cfg, e)
         raise
     value = metrics.get(cfg.optimized_metric)
+    if value is None and optuna_sweep():
+        print(f"kpstance: error: optimized_metric '{cfg.optimized_metric}' is not in this run's metrics.json, so the "
+              "search has nothing to optimise (is it a key this config writes? cross-validated keys need "
+              "evaluation.cv=true)", file=sys.stderr)
+        sys.exit(2)
     return None if value is None else float(value)
+
+
+def optuna_sweep() -> bool:
+    """Whether this job is a trial of a search that reads the value ``main`` returns (Hydra's Optuna sweeper)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return "optuna" in str(HydraConfig.get().sweeper.get("_target_", "")).lower()
+    except ValueError:  # no Hydra config: called from a test
+        return False
 
 
 def check_overrides(argv: list[str]) -> str | None:
     """A one-line message for a config file that is not valid YAML, an override spelled as in an earlier version or
-    naming no config key or option, or a key the selected group option lacks, or a sweep value that a job would refuse."""
+    naming no config key or option, a key the selected group option lacks, a run folder that holds a run already,
+    or a sweep value that a job would refuse."""
     return (next(filter(None, map(broken_config_file, [CONFIG_DIR, *extra_config_dirs(argv)])), None)
             or renamed_override(argv) or unknown_override(argv, CONFIG_DIR) or unselected_key(argv, CONFIG_DIR)
-            or sweep_problem(argv))
+            or taken_run_dir(argv) or sweep_problem(argv))
 
 
 if __name__ == "__main__":

@@ -126,6 +126,110 @@ def test_zero_training_steps_never_return_a_model(tmp_path, units, scheme):
         fine_tune(model, tokenizer, texts, [0] * 8, [0] * 8, layout, trainer, 0)
 
 
+def test_a_run_that_fails_while_tracking_leaves_latest_and_its_checkpoints(tmp_path, monkeypatch):
+    """``latest`` used to move as soon as the model was saved, before metrics and tracking: a run that then failed
+    (a store that broke, a kill) left ``latest`` on its model and its checkpoints deleted."""
+    import kpstance.track.store as store
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the store broke")
+
+    monkeypatch.setattr(store, "log_run", broken)
+    models = tmp_path / "models"
+    (models / "previous").mkdir(parents=True)
+    (models / "smoke").mkdir()
+    (models / "smoke" / "latest").symlink_to("../previous")
+    cfg = compose(["experiment=smoke", *FAST, "logger=mlflow", f"logger.db_path={tmp_path / 'm.db'}",
+                   f"logger.artifact_root={tmp_path / 'art'}", "update_latest=true", f"paths.log_dir={tmp_path}"],
+                  tmp_path)
+    with pytest.raises(RuntimeError, match="the store broke"):
+        train_script().main(cfg)
+    run = tmp_path / "run"
+    assert (run / "metrics.json").is_file() and not (run / "run_info.json").exists()
+    assert json.loads((run / "failed.json").read_text())["message"] == "the store broke"
+    assert (models / "smoke" / "latest").resolve() == (models / "previous").resolve()
+    assert (models / "latest").is_symlink() is False and (run / "checkpoints").is_dir()
+
+
+def test_ctrl_c_is_one_line_and_marks_the_run_folder(tmp_path, monkeypatch, capsys):
+    import kpstance.systems.finetune as finetune
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(finetune, "fine_tune", interrupted)
+    cfg = compose(["experiment=smoke", *FAST, f"paths.log_dir={tmp_path}"], tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        train_script().main(cfg)
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "kpstance: interrupted; the run folder is marked failed.json (resume=true continues it)"]
+    assert json.loads((tmp_path / "run" / "failed.json").read_text())["error"] == "KeyboardInterrupt"
+
+
+def test_a_damaged_mlflow_store_is_refused_before_training(tmp_path):
+    """It used to be found after the whole training, with a traceback from SQLAlchemy."""
+    garbage = tmp_path / "garbage.db"
+    garbage.write_text("not sqlite", encoding="utf-8")
+    r = train_py(tmp_path, "logger=mlflow", f"logger.db_path={garbage}", f"logger.artifact_root={tmp_path / 'a'}")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{garbage}: not an SQLite database" in one_line(r.stderr)
+    assert not (tmp_path / "models").exists() and not (tmp_path / "outputs").exists()
+
+
+def test_a_run_folder_that_holds_a_run_is_refused_before_hydra_writes_into_it(tmp_path):
+    """``paths.output_dir`` pointed at a finished run used to overwrite its config, metrics and model in silence."""
+    from kpstance.config import taken_run_dir
+
+    old = tmp_path / "old"
+    old.mkdir()
+    assert taken_run_dir([f"paths.output_dir={old}"]) is None  # an empty folder is fine
+    (old / "metrics.json").write_text("{}", encoding="utf-8")
+    for argv in ([f"paths.output_dir={old}"], [f"hydra.run.dir={old}", "seed=1"]):
+        assert f"{old} holds a run already (metrics.json)" in taken_run_dir(argv)
+    assert taken_run_dir([f"paths.output_dir={old}", "resume=true"]) is None
+    assert taken_run_dir(["-m", f"hydra.sweep.dir={old}", "seed=0,1"]) is None
+    before = {p.name for p in old.iterdir()}
+    r = subprocess_train(tmp_path, f"paths.output_dir={old}")
+    assert r.returncode == 2 and "holds a run already" in one_line(r.stderr)
+    assert {p.name for p in old.iterdir()} == before  # no .hydra/ or train.log written into it
+
+
+def subprocess_train(tmp_path, *overrides):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), "experiment=smoke", "logger=none",
+                           f"paths.models_dir={tmp_path / 'models'}", *overrides], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optimized_metric=dev_joint_acc", "'dev_joint_acc' is no metric a run writes"),
+    ("system=rules", "system=rules is a baseline and saves no model: set evaluation.final_model=false"),
+])
+def test_a_config_a_search_or_sweep_would_fail_on_late_is_refused_at_validation(smoke_cfg, override, message):
+    from omegaconf import OmegaConf
+
+    from kpstance.config import validate
+
+    key, value = override.split("=")
+    cfg = OmegaConf.to_container(smoke_cfg)
+    if key == "system":
+        cfg["system"] = {"name": value}
+    else:
+        cfg[key] = value
+    with pytest.raises(KpstanceError, match=message):
+        validate(cfg)
+
+
+def test_a_sweep_over_a_baseline_that_saves_no_model_stops_before_any_job_trains(tmp_path):
+    """``-m system=transformer,rules``: job 0 used to train before job 1 was refused."""
+    r = train_py(tmp_path, "-m", "system=transformer,rules")
+    assert r.returncode == 2 and "a job of the sweep (system=rules) is refused" in one_line(r.stderr)
+    assert not (tmp_path / "models").exists()
+
+
 def test_a_crash_marks_the_run_folder_failed_and_is_raised(tmp_path, monkeypatch):
     import kpstance.systems.finetune as finetune
 
@@ -241,6 +345,7 @@ def test_unknown_key_or_option_is_one_line_exit_2_before_hydra_runs(tmp_path, ov
     (["seed=0,1", "trainer.bach_size=8"], "nearest: trainer.batch_size"),
     (["system.foo=1"], "keys of system: blind_stance, c, context, iterations, name, ngram_max, speaker_average"),
     (["encoder=minilmm"], "config group 'encoder' has no option 'minilmm' (nearest: minilm)"),
+    (["system=transfomer"], "config group 'system' has no option 'transfomer' (nearest: transformer)"),
     (["-m", "experiment=smoke,fulll"], "no option 'fulll' (nearest: full"),
 ])
 def test_override_check_keeps_valid_forms_and_names_the_nearest(argv, expected):
@@ -255,9 +360,9 @@ def test_override_check_keeps_valid_forms_and_names_the_nearest(argv, expected):
                              "'ngram_max' (its keys here: name, context, blind_stance, speaker_average;"),
     (["experiment=smoke", "encoder.name_or_path=x"], "the encoder option of this run, 'tiny_bert', has no key"),
     (["-m", "system.c=1,2"], "'system.c=1,2': the system option of this run, 'transformer', has no key 'c'"),
-    (["system=tfidf", "system.ngram_max=2"], None),
+    (["system=tfidf", "system.ngram_max=2", "evaluation.final_model=false"], None),
     (["experiment=smoke", "encoder.num_layers=1", "trainer.lr=abc"], None),  # a bad value: validate's message
-    (["-m", "system=tfidf,transformer", "system.c=1"], None),  # the sweep's second job: sweep_problem's
+    (["-m", "system=tfidf,transformer", "system.c=1", "evaluation.final_model=false"], None),  # sweep_problem's
 ])
 def test_a_key_the_selected_group_option_lacks_is_named_with_that_option(argv, expected):
     """The schema knows ``system.ngram_max`` (tfidf's), so the unknown-key check lets it pass, and Hydra used to
@@ -287,7 +392,7 @@ def test_a_label_file_kept_outside_the_checkout_is_an_option_where_hydra_is_told
 
 
 def test_a_sweep_whose_later_job_lacks_a_key_stops_before_any_job_trains(tmp_path):
-    r = train_py(tmp_path, "-m", "system=tfidf,transformer", "system.c=1")
+    r = train_py(tmp_path, "-m", "system=tfidf,transformer", "system.c=1", "evaluation.final_model=false")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     line = one_line(r.stderr)
     assert "a job of the sweep (system=transformer) is refused before any job runs" in line

@@ -46,7 +46,7 @@ def test_schema_fills_every_default_the_yaml_does_not_state(tmp_path):
     assert cfg.encoder.kind == "pretrained" and cfg.encoder.max_length == 128 and "vocab_size" not in cfg.encoder
     tiny = validate(compose(["experiment=smoke"], tmp_path))
     assert tiny.encoder.vocab_size == 8000 and tiny.encoder.max_length == 96 and "name_or_path" not in tiny.encoder
-    tfidf = validate(compose(["system=tfidf"], tmp_path))
+    tfidf = validate(compose(["system=tfidf", "evaluation.final_model=false"], tmp_path))
     assert (tfidf.system.ngram_max, tfidf.system.c) == (2, 4.0) and "iterations" not in tfidf.system
 
 
@@ -62,7 +62,7 @@ def test_every_system_fits_and_predicts_units(tmp_path, scheme, units, name):
     from kpstance.config import validate
     from kpstance.systems.base import System, fit_fresh
 
-    cfg = validate(compose(["experiment=smoke", f"system={name}"], tmp_path))
+    cfg = validate(compose(["experiment=smoke", f"system={name}", "evaluation.final_model=false"], tmp_path))
     labels = [("russia", "conciliatory") if i % 2 else ("united_states", "hardline") for i in range(len(units))]
     system = fit_fresh(cfg, scheme, units, labels, "test")
     assert isinstance(system, System)

@@ -395,10 +395,33 @@ def validate(cfg: Any) -> Any:
     if (plain.get("trainer") or {}).get("hidden_weight") and (plain.get("evaluation") or {}).get("cv"):
         raise KpstanceError("config keys 'trainer.hidden_weight' and 'evaluation.cv': the teacher's representations are "
                             "stored for the final model's training set, not for each fold's (add evaluation.cv=false)")
+    from .systems.registry import system_class
+
+    if plain.evaluation.final_model and not system_class(str(plain.system.name)).saveable:
+        raise KpstanceError(f"system={plain.system.name} is a baseline and saves no model: set "
+                            f"evaluation.final_model=false (or use experiment=baseline_{plain.system.name})")
+    check_metric_name(str(plain.optimized_metric))
     check_ranges(plain)
     check_input_paths(plain)
     OmegaConf.set_struct(plain, True)
     return plain
+
+
+# How every metrics.json key ends (after its system, split and slice prefixes: rules_, dev_, test_articles_, …)
+METRIC_ENDINGS = ("actor_accuracy", "actor_macro_f1", "stance_accuracy", "stance_macro_f1", "stance_f_avg",
+                  "joint_accuracy", "pair_accuracy", "stance_flip", "actor_follow", "_ece", "_ece_raw", "min_score")
+
+
+def check_metric_name(name: str) -> None:
+    """``optimized_metric`` must name a metric a run writes: a typo used to pass, and an Optuna sweep then stopped
+    with a traceback after its first trial had trained."""
+    if not name.endswith(METRIC_ENDINGS):
+        examples = ["dev_joint_accuracy", "dev_stance_macro_f1", "dev_actor_macro_f1", "dev_swap_stance_flip",
+                    "dev_contrast_pair_accuracy", "dev_counter_stance_macro_f1"]
+        near = difflib.get_close_matches(name, examples, n=3, cutoff=0.5)
+        raise KpstanceError(f"config key 'optimized_metric': '{name}' is no metric a run writes (a key of "
+                            f"metrics.json ending in {', '.join(e.lstrip('_') for e in METRIC_ENDINGS)}"
+                            + (f"; nearest: {', '.join(near)}" if near else "") + ")")
 
 
 def check_input_paths(plain: Any) -> None:
@@ -667,6 +690,29 @@ def broken_config_file(config_dir: str | os.PathLike) -> str | None:
     return None
 
 
+RUN_FILES = ("run_info.json", "metrics.json", "config.yaml")  # what a run writes in its folder, finished first
+
+
+def taken_run_dir(argv: Sequence[str]) -> str | None:
+    """A one-line message for a run folder named on the command line (``paths.output_dir=…``, ``hydra.run.dir=…``)
+    that holds a run already; else None. Checked before Hydra, which would write its ``.hydra/`` files into it, and
+    the run would then replace the earlier run's config, metrics and model in silence. ``resume=true`` finishes an
+    interrupted run in its own folder instead."""
+    if any(a in ("-m", "--multirun") for a in argv):
+        return None  # a sweep's jobs get their own numbered folders
+    pairs = [(k.strip().lstrip("+"), v.strip()) for k, _, v in (a.partition("=") for a in argv if "=" in a)]
+    if any(k == "resume" and v.lower() in ("true", "yes", "1") for k, v in pairs):
+        return None
+    for key, value in pairs:
+        if key in ("paths.output_dir", "hydra.run.dir") and value:
+            folder = Path(value).expanduser()
+            held = next((f for f in RUN_FILES if (folder / f).is_file()), None)
+            if held:
+                return (f"'{key}={value}': {folder} holds a run already ({held}); name a new folder (a run there "
+                        "would overwrite its config, metrics and model)")
+    return None
+
+
 def sweep_problem(argv: list[str]) -> str | None:
     """A one-line message for a value of a basic sweep (``-m trainer.lr=1e-3,abc``) that ``validate`` refuses,
     found before the first job starts: Hydra composes each job only when it runs it, so a bad value in the last job
@@ -771,8 +817,9 @@ def unknown_override(overrides: list[str], config_dir: str | os.PathLike) -> str
             options = groups[key]
             for v in (x.strip() for x in value.split(",")):
                 if v not in options and v != "null":
-                    near = _nearest(v, options)
-                    hint = f"nearest: {', '.join(near)}" if near else f"options: {', '.join(options)}"
+                    shown = [x for x in options if not x.startswith("base_")]  # schemas the YAML options build on
+                    near = _nearest(v, shown)
+                    hint = f"nearest: {', '.join(near)}" if near else f"options: {', '.join(shown)}"
                     return f"'{o}': config group '{key}' has no option '{v}' ({hint})"
             continue
         if key in keys or any(key.startswith(k + ".") for k in OPEN_KEYS):

@@ -43,8 +43,8 @@ def mark_failed(cfg: Any, error: BaseException) -> Path | None:
     folder = None if discard_run_dir(cfg) else Path(str(cfg.paths.output_dir))
     if cfg.get("resume") and not isinstance(error, KpstanceError):
         folder = _resumed_folder(cfg)
-    if folder is None or not folder.is_dir():
-        return None
+    if folder is None or not folder.is_dir() or (folder / "run_info.json").is_file():
+        return None  # a finished run (its run_info.json written last) stays finished whatever stops afterwards
     return write_failed(folder, error)
 
 

@@ -139,30 +139,36 @@ def training_data(cfg: Any, scheme: LabelScheme, corpora: Sequence[GoldCorpus], 
 
 
 def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:
-    """Save the model and move the links, write metrics, track the run, print the summary."""
+    """Save the model, write metrics, track the run, write run_info.json (the mark of a finished run), and only
+    then move the ``latest`` links and drop the checkpoints: a run stopped before its end (a kill, a store that
+    fails) leaves ``latest`` where it was and its checkpoints for ``resume=true``."""
+    from ..track.store import git_commit, git_dirty
+
     cfg = run.cfg
     name = run_name_for(run.out_dir, cfg.task_name)
     model_dir = None
     if final is not None:
-        models = Path(cfg.paths.models_dir)
-        model_dir = save_model(final, cfg, run.scheme, metrics, models, name, run.resolved)
-        point_latest(models, model_dir, str(cfg.task_name), bool(cfg.update_latest))
+        model_dir = save_model(final, cfg, run.scheme, metrics, Path(cfg.paths.models_dir), name, run.resolved)
         info["model_dir"] = str(model_dir)
     # metrics.json holds only what the config and seed determine; timings, paths and ids go to run_info.json
     write_json(run.out_dir / "metrics.json", metrics)
-    shutil.rmtree(run.ckpt, ignore_errors=True)
+    commit = git_commit(cfg.paths.root_dir)
+    info["git_commit"], info["git_dirty"] = commit, git_dirty(cfg.paths.root_dir) if commit != "unknown" else None
     if cfg.logger.name != "none":
         from omegaconf import OmegaConf
 
-        from ..track.store import git_commit, log_run
+        from ..track.store import log_run
 
-        tags = {"experiment": cfg.task_name, "git_commit": git_commit(cfg.paths.root_dir),
+        tags = {"experiment": cfg.task_name, "git_commit": commit, "git_dirty": str(info["git_dirty"]),
                 "gold_sha256": metrics["gold_sha256"], "labels_sha256": run.scheme.sha256,
                 "system": str(cfg.system.name)}
         info["mlflow_run_id"] = log_run(cfg.logger, OmegaConf.to_container(cfg, resolve=True), metrics, tags,
                                         run.out_dir, name)
     info["wall_seconds"] = round(time.perf_counter() - run.t_start, 1)
     write_json(run.out_dir / "run_info.json", {**info, "run_name": name, "run_dir": str(run.out_dir)})
+    if model_dir is not None:
+        point_latest(Path(cfg.paths.models_dir), model_dir, str(cfg.task_name), bool(cfg.update_latest))
+    shutil.rmtree(run.ckpt, ignore_errors=True)
     print_summary(metrics, run.out_dir, model_dir)
     return {**metrics, **info}
 

@@ -48,10 +48,11 @@ def prepare(cfg: Any) -> Run:
 
     t_start = time.perf_counter()
     cfg = validate(cfg)
-    system = system_class(str(cfg.system.name))
-    if cfg.evaluation.final_model and not system.saveable:
-        raise KpstanceError(f"system={cfg.system.name} is a baseline and saves no model: set evaluation.final_model=false")
-    system.check_available(cfg)
+    system_class(str(cfg.system.name)).check_available(cfg)
+    if cfg.logger.name == "mlflow" and Path(str(cfg.logger.db_path)).exists():
+        from ..track.store import check_store
+
+        check_store(cfg.logger.db_path)  # a damaged store, found before training rather than after it
     rank, world = dist_rank_world()
     main = rank == 0  # under torchrun every rank trains; only rank 0 evaluates, writes, logs and saves
     out_dir = Path(cfg.paths.output_dir)

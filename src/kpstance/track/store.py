@@ -65,11 +65,26 @@ def store_uri(db_path: str | os.PathLike) -> str:
     return f"sqlite:///{Path(db_path).resolve()}"
 
 
+def git_dirty(root: str | os.PathLike) -> bool | None:
+    """Whether tracked files differ from the commit (a run of uncommitted code cannot be rebuilt from its commit)."""
+    try:
+        r = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=10)
+        return bool(r.stdout.strip()) if r.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def experiment_id(client: Any, name: str, artifact_root: str | os.PathLike) -> str:
+    """The experiment's id, made with its artifacts under ``artifact_root`` the first time. MLflow fixes an
+    experiment's artifact location when it is made, so a later ``logger.artifact_root`` is said not to apply."""
+    root = Path(artifact_root).resolve() / name
     exp = client.get_experiment_by_name(name)
     if exp is not None:
+        if exp.artifact_location.rstrip("/") != root.as_uri().rstrip("/"):
+            log.warning("MLflow experiment %r keeps its artifacts in %s, where it was made; logger.artifact_root "
+                        "applies to new experiments (or a new logger.db_path)", name, exp.artifact_location)
         return exp.experiment_id
-    root = Path(artifact_root).resolve() / name
     return client.create_experiment(name, artifact_location=root.as_uri())
 
 
