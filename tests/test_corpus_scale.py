@@ -597,3 +597,68 @@ def test_a_jsonl_line_is_named_a_line_with_fields_not_a_row_with_columns(tmp_pat
         with pytest.raises(KpstanceError) as e:
             list(iter_items([str(p)], Columns()))
         assert str(e.value).startswith(expected), str(e.value)
+
+
+def test_the_ray_engine_checks_every_row_before_a_cluster_starts(tmp_path):
+    """Ray's own CSV reader and its tasks failed with 164 lines of Ray tracebacks naming neither line nor cause."""
+    from kpstance.errors import KpstanceError
+    from kpstance.scale.ray_engine import _user_error
+    from kpstance.text.corpus import Columns, check_inputs
+
+    good, cells, date = tmp_path / "good.csv", tmp_path / "cells.csv", tmp_path / "date.csv"
+    good.write_text("id,text,date\n1,Seoul urged calm.,2017-11-29\n", encoding="utf-8")
+    cells.write_text("id,text\n1,Seoul urged calm.\n2,Tokyo, said.\n", encoding="utf-8")
+    date.write_text("id,text,date\n1,Seoul urged calm.,2018-02-30\n", encoding="utf-8")
+    check_inputs([str(good), str(cells), str(date)], Columns())  # headers only: each passes
+    check_inputs([str(good)], Columns(), every_row=True)
+    for bad, expected in ((cells, f"{cells}:3: 3 cells but the header has 2"),
+                          (date, f'{date}:2: column "date": cannot read \'2018-02-30\'')):
+        with pytest.raises(KpstanceError) as e:
+            check_inputs([str(good), str(bad)], Columns(), every_row=True)
+        assert str(e.value).startswith(expected)
+    # an error raised in a task comes back as the text of its traceback: its one line is found there
+    wrapped = RuntimeError("Traceback (most recent call last):\n  ...\nkpstance.errors.KpstanceError: x.csv:3: bad\n"
+                           "To change retry attempts, configure it")
+    assert str(_user_error(wrapped)) == "x.csv:3: bad"
+    assert str(_user_error(RuntimeError("boom\nTo change retry attempts, …"))) == "the Ray job failed: boom"
+
+
+def test_a_title_column_is_the_headline_whatever_its_punctuation(tmp_path):
+    """"Will talks resume?" in a title column used to become a sentence, labelled and counted as news."""
+    from kpstance.text.corpus import Columns, iter_items
+
+    src = tmp_path / "t.csv"
+    src.write_text('id,title,text\n1,Will talks resume?,Seoul urged calm. Tokyo agreed.\n'
+                   '2,Given title. With stop.,Seoul urged calm.\n3,,"Plain headline\nSeoul urged calm."\n',
+                   encoding="utf-8")
+    kinds = [[(rec["kind"], rec["text"]) for _, rec, _ in it.rows()] for it in iter_items([str(src)], Columns())]
+    assert kinds == [[("title", "Will talks resume?"), ("sentence", "Seoul urged calm."), ("sentence", "Tokyo agreed.")],
+                     [("title", "Given title. With stop."), ("sentence", "Seoul urged calm.")],
+                     [("title", "Plain headline"), ("sentence", "Seoul urged calm.")]]
+
+
+def test_a_csv_that_is_not_utf8_names_the_line_and_the_byte_in_it(tmp_path):
+    """The decoder reads ahead in blocks: it used to name line 1 and an offset in the file."""
+    from kpstance.errors import KpstanceError
+    from kpstance.text.corpus import Columns, iter_items
+
+    src = tmp_path / "l1.csv"
+    src.write_bytes(b"id,text\n1,Seoul urged calm.\n2,Tokyo.\n3,Caf\xe9 talk.\n")
+    with pytest.raises(KpstanceError) as e:
+        list(iter_items([str(src)], Columns()))
+    assert str(e.value) == f"{src}:4: not valid UTF-8 (byte 5 of the line)"
+
+
+def test_hidden_files_and_folders_of_an_input_folder_are_left_out(tmp_path):
+    """A notebook's .ipynb_checkpoints copy or a .git folder used to be read as articles."""
+    from kpstance.text.corpus import expand
+
+    (tmp_path / "wire" / ".ipynb_checkpoints").mkdir(parents=True)
+    (tmp_path / "wire" / "2017").mkdir()
+    for rel in ("2017/a.txt", ".ipynb_checkpoints/a-checkpoint.txt", "2017/.b.txt", "c.csv"):
+        (tmp_path / "wire" / rel).write_text("x\n", encoding="utf-8")
+    assert [str(Path(f).relative_to(tmp_path / "wire")) for f in expand([str(tmp_path / "wire")])] == [
+        "2017/a.txt", "c.csv"]
+    hidden = tmp_path / ".hidden.txt"  # named directly: read
+    hidden.write_text("x\n", encoding="utf-8")
+    assert expand([str(hidden)]) == [str(hidden)]

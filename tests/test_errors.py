@@ -90,7 +90,12 @@ def test_model_labels_must_match_scheme(smoke_run, tmp_path):
     src = tmp_path / "a.jsonl"
     src.write_text('{"text": "Seoul urged calm."}\n', encoding="utf-8")
     r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src), "--labels", str(lab))
-    assert r.returncode == 2 and "do not match the configured scheme" in r.stderr
+    assert r.returncode == 2 and "do not match the configured scheme" in r.stderr and "another order" not in r.stderr
+    data["actors"].pop("atlantis")
+    data["actors"] = dict(reversed(list(data["actors"].items())))  # the same actors, listed the other way round
+    lab.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src), "--labels", str(lab))
+    assert r.returncode == 2 and "the same labels in another order: list them in the model's order" in r.stderr
 
 
 def test_bom_and_crlf_jsonl_work(smoke_run, tmp_path):

@@ -320,3 +320,60 @@ def test_an_empty_input_and_repeated_unit_ids_are_each_one_warning(smoke_run, tm
     assert r.stderr.count("\n") == 2 and "empty.jsonl: no units" in r.stderr
     r = run_cli("label", "--input", str(tmp_path / "empty.jsonl"))
     assert r.returncode == 0 and r.stdout == "" and "empty.jsonl: no units" in r.stderr
+
+
+def test_fields_a_table_cannot_keep_and_colliding_ids_are_each_one_warning(smoke_run, tmp_path):
+    """A gold ``actor`` field replaced by the prediction, fields a CSV table leaves out, and two inputs holding one
+    .txt path used to pass in silence."""
+    model = str(smoke_run["model_dir"])
+    units = tmp_path / "e.jsonl"
+    units.write_text('{"id": "u0", "text": "Seoul urged calm.", "outlet": "AP", "extra": 0, "actor": "japan"}\n'
+                     '{"id": "u1", "text": "Tokyo urged calm.", "late": 1}\n', encoding="utf-8")
+    r = run_cli("predict", model, "--input", str(units), "--output", str(tmp_path / "e.csv"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        "kpstance: warning: input field(s) actor are named like output columns and were replaced by the prediction's "
+        "(rename them to keep them)",
+        "kpstance: warning: input field(s) extra, late are not columns of a .csv table and were left out (a .jsonl "
+        "output keeps them)"]
+    r = run_cli("predict", model, "--input", str(units), "--output", str(tmp_path / "o.jsonl"), "--quiet")
+    assert "left out" not in r.stderr and "replaced" in r.stderr
+    assert [json.loads(x).get("late") for x in (tmp_path / "o.jsonl").read_text().splitlines()] == [None, 1]
+    for folder in ("f2", "f3"):
+        (tmp_path / folder / "a").mkdir(parents=True)
+        (tmp_path / folder / "a" / "x.txt").write_text("Seoul urged calm.\n", encoding="utf-8")
+    r = run_cli("predict", model, "--input", str(tmp_path / "f2"), str(tmp_path / "f3"), "--quiet")
+    assert r.returncode == 0 and r.stderr == ("kpstance: warning: 1 article(s) reuse an earlier article's id (first: "
+                                              f"'a/x' at {tmp_path / 'f3' / 'a' / 'x.txt'}); their unit ids repeat in "
+                                              "the table\n")
+
+
+def test_a_column_mapped_with_columns_must_exist(smoke_run, tmp_path):
+    """``--columns date=published`` on a table without that column left every date empty, in silence."""
+    src = tmp_path / "c.csv"
+    src.write_text("id,text,date\n1,Seoul urged calm.,2017-11-29\n", encoding="utf-8")
+    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src), "--columns", "date=published")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == (
+        f'kpstance: error: {src}:1: missing column "published" (columns: id, text, date; you mapped date=published)')
+
+
+def test_bad_input_after_a_parquet_table_began_is_one_line_and_a_fresh_run_clears_stale_shards(smoke_run, tmp_path):
+    """The Parquet writer's finaliser used to print a traceback after the one-line error; shards a refused
+    --resume left blocked every later --resume, though the refusal said to start over without it."""
+    model = str(smoke_run["model_dir"])
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        (tmp_path / "in" / f"a{i}.txt").write_text("Headline\nSeoul urged calm on Monday.\n", encoding="utf-8")
+    (tmp_path / "in" / "z.csv").write_text("id,text,date\n1,Seoul urged calm.,2018-02-30\n", encoding="utf-8")
+    out = tmp_path / "o.parquet"
+    r = run_cli("predict", model, "--input", str(tmp_path / "in"), "--output", str(out), "--chunk-size", "1",
+                "--quiet")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "cannot read '2018-02-30' as a date" in r.stderr and not out.exists()
+    (tmp_path / "in" / "z.csv").unlink()
+    parts = tmp_path / "o.parquet.parts"
+    parts.mkdir()
+    (parts / "manifest.json").write_text('{"fingerprint": {}, "items_done": 0, "shards": []}', encoding="utf-8")
+    r = run_cli("predict", model, "--input", str(tmp_path / "in"), "--output", str(out), "--quiet")
+    assert r.returncode == 0 and out.is_file() and not parts.exists()
+    assert f"removed {parts}, the shards of an earlier --resume run this run replaced" in r.stderr

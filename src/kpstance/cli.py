@@ -130,6 +130,15 @@ def cmd_predict(args: argparse.Namespace) -> None:
     for path in stats.get("empty_files", []):
         print(f"kpstance: warning: {path}: no units (the file holds no rows); nothing predicted from it",
               file=sys.stderr)
+    if stats.get("replaced_fields"):
+        print(f"kpstance: warning: input field(s) {', '.join(sorted(stats['replaced_fields']))} are named like output "
+              "columns and were replaced by the prediction's (rename them to keep them)", file=sys.stderr)
+    if stats.get("dropped_fields"):
+        print(f"kpstance: warning: input field(s) {', '.join(sorted(stats['dropped_fields']))} are not columns of a "
+              f"{Path(args.output).suffix} table and were left out (a .jsonl output keeps them)", file=sys.stderr)
+    if stats.get("stale_parts"):
+        print(f"kpstance: removed {stats['stale_parts']}, the shards of an earlier --resume run this run replaced",
+              file=sys.stderr)
     if stats.get("resumed_items") and not args.quiet:
         print(f"kpstance: {stats['items']} more items ({stats['units']} units) predicted; {args.output} is complete",
               file=sys.stderr)

@@ -226,8 +226,11 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
     ``on_progress(items, units)`` is called after each chunk with the counts of that chunk."""
     columns = table_columns(predictor.actors, predictor.stances, opts)
     stats: dict[str, Any] = {"items": 0, "units": 0, "resumed_items": 0, "repeated_ids": 0, "first_repeat": None,
-                             "repeated_unit_ids": 0, "first_unit_repeat": None, "empty_files": []}
-    items = _note_repeated_ids(iter_items(inputs, opts.columns, opts.rows), stats, inputs)
+                             "repeated_unit_ids": 0, "first_unit_repeat": None, "empty_files": [],
+                             "replaced_fields": set(), "dropped_fields": set()}
+    flat = output is not None and output_format(output) != "jsonl"
+    items = _note_fields(_note_repeated_ids(iter_items(inputs, opts.columns, opts.rows), stats, inputs), stats,
+                         set(columns), flat)
     if output is None:
         from .table import Writer
 
@@ -269,23 +272,43 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
     except BaseException:
         atomic.abort()
         raise
+    # shards an earlier --resume run left, which this run (started over, as their refusal advised) replaces
+    stats["stale_parts"] = ShardedTable(output, columns, {}).discard_stale()
     return stats
+
+
+# The fields of a JSON Lines unit that name the unit and its source: read into their columns, not replaced.
+INPUT_COLUMNS = {"id", "text", "kind", "speaker", "article_id", "date", "outlet", "title", "url"}
+
+
+def _note_fields(items: Iterator[Item], stats: dict, columns: set[str], flat: bool) -> Iterator[Item]:
+    """Collect the JSON Lines fields an output cannot keep as they were: ones named like an output column (a gold
+    ``actor``, say), which the prediction replaces, and, in a CSV or Parquet table, every other field."""
+    output = columns | {"actor_probs", "stance_probs"}
+    for it in items:
+        if it.record is not None:
+            keys = set(it.record) - INPUT_COLUMNS
+            stats["replaced_fields"] |= keys & output
+            if flat:
+                stats["dropped_fields"] |= keys - output
+        yield it
 
 
 def _note_repeated_ids(items: Iterator[Item], stats: dict, inputs: Sequence[str] = ()) -> Iterator[Item]:
     """Count the articles (table rows, JSON Lines articles) whose id an earlier article had, and the JSON Lines units
     whose id an earlier unit had: their unit ids repeat in the table, which a researcher joining on them must know.
     The ids are kept (sets of strings: a few MB for a year of wire copy); ``.txt`` articles, whose ids are their
-    paths, are not checked. At the end, ``stats["empty_files"]`` lists the input files that gave nothing."""
+    paths under the input folder, repeat when two inputs hold one path ("2017/a.txt" in two folders). At the end, ``stats["empty_files"]`` lists the input files that gave nothing."""
     seen: set[str] = set()
     seen_units: set[str] = set()
     sources: set[str] = set()
     for it in items:
         sources.add(it.source)
-        if it.record is None and it.line is not None:
+        if it.record is None:  # an article: a table row, a JSON Lines article, a .txt file
             if it.article_id in seen:
                 stats["repeated_ids"] += 1
-                stats["first_repeat"] = stats["first_repeat"] or (it.article_id, f"{it.source}:{it.line}")
+                where = f"{it.source}:{it.line}" if it.line is not None else it.source
+                stats["first_repeat"] = stats["first_repeat"] or (it.article_id, where)
             else:
                 seen.add(it.article_id)
         elif it.record is not None:

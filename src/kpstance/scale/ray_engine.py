@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -159,7 +160,7 @@ def predict_ray(args: argparse.Namespace, opts: Options) -> None:
     if not model.is_dir():
         raise KpstanceError("model folder not found", model)
     files = expand(args.input)
-    check_inputs(files, opts.columns, opts.rows)  # headers and schemas, before a cluster is asked for anything
+    check_inputs(files, opts.columns, opts.rows, every_row=True)  # every row, before a cluster is asked for anything
     requested = args.precision or default_precision()
     n_units = estimate_units(args.input) if requested == "auto" else None
     model_files = {f.name: f.read_bytes() for f in model.iterdir()
@@ -177,7 +178,8 @@ def predict_ray(args: argparse.Namespace, opts: Options) -> None:
         import ray.data as rd
 
         for name in [n for n in logging.root.manager.loggerDict if n.startswith("ray")] + ["ray", "ray.data"]:
-            logging.getLogger(name).setLevel(logging.ERROR)  # Ray Data's progress lines: the user sees ours
+            logging.getLogger(name).setLevel(logging.CRITICAL)  # Ray Data's progress lines and its tracebacks of
+            # a failed task: the user sees our progress bar and the one-line error below
         ctx = rd.DataContext.get_current()
         files_ref = ray.put(model_files)  # once into the object store; each replica fetches it
         ctx.use_datasource_v2 = False  # v2 lists Parquet files in a task of 1 CPU, which waits behind the replicas
@@ -251,4 +253,9 @@ def _user_error(e: BaseException) -> BaseException:
                 break
         else:
             break
-    return KpstanceError(f"the Ray job failed: {str(e).strip().splitlines()[-1][:300] if str(e).strip() else type(e).__name__}")
+    text = str(e)
+    found = re.findall(r"KpstanceError: (.+)", text)  # a task's error, pickled as its traceback's text
+    if found:
+        return KpstanceError(found[-1].strip())
+    lines = [ln for ln in text.strip().splitlines() if ln.strip() and not ln.startswith(("To change retry", "Failed to "))]
+    return KpstanceError(f"the Ray job failed: {lines[-1][:300] if lines else type(e).__name__}")

@@ -154,6 +154,12 @@ class AtomicTable:
         os.replace(self.tmp, self.target)
 
     def abort(self) -> None:
+        writer = getattr(self, "writer", None)
+        if writer is not None and writer._pq is not None:  # else its finaliser writes to the closed file later
+            try:
+                writer._pq.close()
+            except Exception:  # noqa: BLE001 - the table is discarded either way
+                pass
         self._file.close()
         self.tmp.unlink(missing_ok=True)
 
@@ -235,6 +241,14 @@ class ShardedTable:
     def discard(self) -> None:
         """Remove the parts folder: the run stopped on an error that resuming would meet again."""
         shutil.rmtree(self.parts, ignore_errors=True)
+
+    def discard_stale(self) -> str | None:
+        """After the whole table was written without ``--resume``: remove shards an earlier resumable run left
+        beside it (a folder holding this module's manifest), which could only refuse the next ``--resume``."""
+        if not (self.parts / MANIFEST).is_file():
+            return None
+        self.discard()
+        return str(self.parts)
 
     def commit(self) -> None:
         """Join the shards in order into the output (atomically), then remove the parts folder."""

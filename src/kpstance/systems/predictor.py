@@ -145,10 +145,13 @@ class StancePredictor:
             raise KpstanceError(f"speaker averaging needs 0 or more copies, got {n}")
         pred.speaker_average = n
         if expected_labels is not None:
-            if list(expected_labels["actor"]) != pred.actors or list(expected_labels["stance"]) != pred.stances:
+            want_a, want_s = list(expected_labels["actor"]), list(expected_labels["stance"])
+            if want_a != pred.actors or want_s != pred.stances:
+                order = sorted(want_a) == sorted(pred.actors) and sorted(want_s) == sorted(pred.stances)
                 raise KpstanceError(
                     f"the model's labels (actors {pred.actors}, stances {pred.stances}) do not match the "
-                    f"configured scheme (actors {list(expected_labels['actor'])}, stances {list(expected_labels['stance'])})",
+                    f"configured scheme (actors {want_a}, stances {want_s})"
+                    + ("; the same labels in another order: list them in the model's order" if order else ""),
                     p,
                 )
         return pred

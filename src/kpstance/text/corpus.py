@@ -83,17 +83,32 @@ class Columns:
     """Which input column holds each field (``--columns text=body,id=doc_id``)."""
 
     names: dict[str, str] = field(default_factory=lambda: {f: f for f in FIELDS})
+    mapped: tuple[str, ...] = ()  # the fields --columns names: a table must hold their columns
 
     @classmethod
     def parse(cls, spec: str | None) -> Columns:
         names = {f: f for f in FIELDS}
+        mapped = []
         for part in filter(None, (p.strip() for p in (spec or "").split(","))):
             key, sep, col = part.partition("=")
             if not sep or key.strip() not in FIELDS or not col.strip():
                 raise KpstanceError(f"--columns: cannot read {part!r}; expected FIELD=COLUMN with FIELD one of "
                                     f"{', '.join(FIELDS)}")
             names[key.strip()] = col.strip()
-        return cls(names)
+            mapped.append(key.strip())
+        return cls(names, tuple(mapped))
+
+    def required(self) -> list[str]:
+        """The fields whose columns a CSV or Parquet table must hold: id and text, and any other --columns names
+        (a mapping to a column the table lacks used to leave that field empty on every row, in silence)."""
+        return ["id", "text", *(f for f in self.mapped if f not in ("id", "text"))]
+
+    def missing(self, have: Sequence[str], p: Path, line: int | None) -> None:
+        for need in self.required():
+            if self[need] not in have:
+                how = (f"you mapped {need}={self[need]}" if need in self.mapped
+                       else f"map another with --columns {need}=NAME")
+                raise KpstanceError(f'missing column "{self[need]}" (columns: {", ".join(have)}; {how})', p, line)
 
     def __getitem__(self, key: str) -> str:
         return self.names[key]
@@ -111,6 +126,7 @@ class Item:
     record: dict | None = None  # a JSON Lines unit: its record, carried through
     language: str = "en"
     prepared: list[tuple[str, dict, Any]] | None = None  # an article read from stdin, segmented on reading
+    titled: bool = False  # its first line is the headline a title column gave, whatever its punctuation
 
     def rows(self) -> list[tuple[str, dict, Any]]:
         """The input rows ``StancePredictor.predict_rows`` reads: a unit as given, or the article segmented as a
@@ -122,7 +138,7 @@ class Item:
         if self.record is not None:
             return [(self.source, self.record, self.line)]
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
-        rows = unit_rows(self.text, self.article_id, self.language, where)
+        rows = unit_rows(self.text, self.article_id, self.language, where, title_first=self.titled)
         if not self.meta.get("date"):
             opening = next((rec["text"] for _, rec, _ in rows if rec["kind"] != "title"), "")
             self.meta["date"] = dateline_date(opening)
@@ -237,10 +253,11 @@ def article_item(p: Path, line: int, rec: dict, columns: Columns, language: str)
         raise KpstanceError(f'missing or empty column "{columns["id"]}" (the article id; map another with '
                             "--columns id=NAME)", p, line)
     meta = _meta(rec, columns, p, line)
-    title = meta.get("title")
-    if title and not text.lstrip().startswith(title.strip()):  # the headline, as a .txt file's first line holds it
-        text = f"{title.strip()}\n{text}"
-    return Item(str(p), line, str(aid), meta, text, None, language)
+    title = (meta.get("title") or "").strip()
+    if title and not text.lstrip().startswith(title):  # the headline, as a .txt file's first line holds it
+        text = f"{title}\n{text}"
+    titled = bool(title) and text.lstrip().split("\n", 1)[0].strip() == title
+    return Item(str(p), line, str(aid), meta, text, None, language, titled=titled)
 
 
 def _table_items(p: Path, rows: Iterator[tuple[int, dict]], columns: Columns, language: str) -> Iterator[Item]:
@@ -262,8 +279,8 @@ def csv_records(f: IO[str], p: Path) -> tuple[list[str], Iterator[tuple[int, dic
         header = reader.fieldnames or []
     except csv.Error as e:
         raise KpstanceError(f"not valid CSV ({e})", p, 1) from None
-    except UnicodeDecodeError as e:
-        raise KpstanceError(f"not valid UTF-8 (byte {e.start} of a line)", p, 1) from None
+    except UnicodeDecodeError:
+        raise _bad_utf8(p) from None
 
     def rows() -> Iterator[tuple[int, dict]]:
         start = 2
@@ -275,14 +292,26 @@ def csv_records(f: IO[str], p: Path) -> tuple[list[str], Iterator[tuple[int, dic
                                         "(a comma in a text that is not quoted? quote the field)", p, start)
                 yield start, rec
                 start = reader.line_num + 1
-        except UnicodeDecodeError as e:
-            raise KpstanceError(f"not valid UTF-8 (byte {e.start} of a line)", p, reader.line_num + 1) from None
+        except UnicodeDecodeError:
+            raise _bad_utf8(p) from None
         except csv.Error as e:
             if "unexpected end of data" in str(e):
                 raise KpstanceError("a quoted field opened in this row is never closed", p, start) from None
             raise KpstanceError(f"not valid CSV ({e})", p, start) from None
 
     return header, rows()
+
+
+def _bad_utf8(p: Path) -> KpstanceError:
+    """The first line of ``p`` that is not UTF-8, and the byte in it: the text decoder that fails reads ahead in
+    blocks, so its own position names neither (it named line 1 and an offset in the file)."""
+    with p.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                return KpstanceError(f"not valid UTF-8 (byte {e.start} of the line)", p, lineno)
+    return KpstanceError("not valid UTF-8", p)
 
 
 def _csv_rows(p: Path, columns: Columns | None = None) -> Iterator[tuple[int, dict]]:
@@ -301,10 +330,8 @@ def _check_header(header: Sequence[str], columns: Columns | None, p: Path) -> No
     """A CSV corpus's header holds the id and text columns (any columns when ``columns`` is None)."""
     if not header:
         raise KpstanceError("the file is empty (a CSV corpus starts with a header line of column names)", p)
-    for need in ("id", "text") if columns is not None else ():
-        if columns[need] not in header:
-            raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(header)}; map '
-                                f"another with --columns {need}=NAME)", p, 1)
+    if columns is not None:
+        columns.missing(header, p, 1)
 
 
 def _parquet_rows(p: Path, columns: Columns, batch: int = 256) -> Iterator[tuple[int, dict]]:
@@ -318,10 +345,7 @@ def _parquet_rows(p: Path, columns: Columns, batch: int = 256) -> Iterator[tuple
     except Exception as e:  # pyarrow raises ArrowInvalid, OSError, … for a damaged or foreign file
         raise KpstanceError(f"not a readable Parquet file ({str(e).splitlines()[0]})", p) from None
     have = set(f.schema_arrow.names)
-    for need in ("id", "text"):
-        if columns[need] not in have:
-            raise KpstanceError(f'missing column "{columns[need]}" (columns: {", ".join(sorted(have))}; map another '
-                                f"with --columns {need}=NAME)", p)
+    columns.missing(sorted(have), p, None)
     wanted = [columns[c] for c in FIELDS if columns[c] in have]
     n = 0
     try:
@@ -333,19 +357,34 @@ def _parquet_rows(p: Path, columns: Columns, batch: int = 256) -> Iterator[tuple
         raise KpstanceError(f"not a readable Parquet file ({str(e).splitlines()[0]})", p, n + 1) from None
 
 
-def check_inputs(files: Sequence[str], columns: Columns, rows: str = "units") -> None:
+def check_inputs(files: Sequence[str], columns: Columns, rows: str = "units", every_row: bool = False) -> None:
     """What can be checked without reading a corpus through: every file exists, a Parquet file's schema and a
-    CSV file's header hold the id and text columns. (The local path checks each row as it reads it.)"""
+    CSV file's header hold the id and text columns. (The local path checks each row as it reads it.) With
+    ``every_row``, every row of the tables and JSON Lines files is read and checked as the local path would
+    (cells, quotes, ids, texts, dates; no segmenting): the Ray engine's readers run in tasks whose errors come back
+    as Ray tracebacks, not as the row's line."""
     for path in files:
         p = Path(path)
         if not p.is_file():
             raise KpstanceError("file not found", p)
         suffix = p.suffix.lower()
         if suffix == ".parquet":
-            next(_parquet_rows(p, columns, batch=1), None)
+            rows_of = _parquet_rows(p, columns, batch=256 if every_row else 1)
+            if every_row:
+                for _ in _table_items(p, rows_of, columns, "en"):
+                    pass
+            else:
+                next(rows_of, None)
         elif suffix == ".csv":
-            with p.open(encoding="utf-8-sig", newline="") as f:
-                _check_header(next(csv.reader(f), []), columns, p)
+            if every_row:
+                for _ in _table_items(p, _csv_rows(p, columns), columns, "en"):
+                    pass
+            else:
+                with p.open(encoding="utf-8-sig", newline="") as f:
+                    _check_header(next(csv.reader(f), []), columns, p)
+        elif suffix == ".jsonl" and every_row:
+            for _ in _jsonl_items(p, columns, rows, "en"):
+                pass
 
 
 def estimate_units(inputs: Sequence[str]) -> int | None:

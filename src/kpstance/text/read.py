@@ -110,12 +110,14 @@ def check_record(rec: dict, text_field: str, path: object, lineno: int) -> None:
 
 
 def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = (".txt", ".jsonl")) -> list[str]:
-    """Files as given, folders as the files under them with one of ``suffixes`` (recursive, sorted), "-" for stdin."""
+    """Files as given, folders as the files under them with one of ``suffixes`` (recursive, sorted; hidden files and
+    folders, such as ``.git`` or ``.ipynb_checkpoints``, left out), "-" for stdin."""
     out: list[str] = []
     for item in inputs:
         p = Path(item)
         if item != "-" and p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
             if not files:
                 kinds = " or ".join([", ".join(suffixes[:-1]), suffixes[-1]] if len(suffixes) > 1 else suffixes)
                 raise KpstanceError(f"folder holds no {kinds} files", p)
@@ -142,15 +144,18 @@ def _stdin_records(language: str) -> Iterator[tuple[dict, Any]]:
         yield rec, u
 
 
-def unit_rows(text: str, article_id: str, language: str = "en", source: object = None) -> list[tuple[str, dict, Any]]:
-    """An article's text as input rows (source, record, unit), segmented as a ``.txt`` file is; empty is refused."""
+def unit_rows(text: str, article_id: str, language: str = "en", source: object = None,
+              title_first: bool = False) -> list[tuple[str, dict, Any]]:
+    """An article's text as input rows (source, record, unit), segmented as a ``.txt`` file is (``title_first``:
+    its first line is a title a table's column gave); empty is refused."""
     from .segment import segment_article
 
     where = source if source is not None else article_id
     if not text.strip():
         raise KpstanceError("the article is empty", where)
     return [(str(where), {"id": u.id, "article_id": u.article_id, "section": u.section, "kind": u.kind,
-                          "text": u.text}, u) for u in segment_article(text, article_id, language)]
+                          "text": u.text}, u) for u in segment_article(text, article_id, language,
+                                                                        title_first=title_first)]
 
 
 def txt_roots(inputs: Sequence[str]) -> dict[str, str]:

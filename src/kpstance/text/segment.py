@@ -314,12 +314,14 @@ def _annotate_quotes(units: list[Unit]) -> None:
         run = []
 
 
-def segment_article(text: str, article_id: str, language: str = "en", with_headings: bool = True) -> list[Unit]:
+def segment_article(text: str, article_id: str, language: str = "en", with_headings: bool = True,
+                    title_first: bool = False) -> list[Unit]:
     """Segment an article given as plain text, one paragraph per line.
 
     With ``with_headings`` an unterminated first line is the title, an unterminated line
     right after it the subtitle (of any length), and later short unterminated lines are
-    subheadings that open sections.
+    subheadings that open sections. With ``title_first`` the first line is the title whatever its punctuation
+    ("Will sanctions work?"): a table's title column says so.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     lines = [ln.strip() for ln in text.split("\n")]
@@ -348,7 +350,7 @@ def segment_article(text: str, article_id: str, language: str = "en", with_headi
         line = strip_furniture(line)
         paragraph += 1
         unterminated = not line.endswith(TERMINAL)
-        if with_headings and not units and unterminated:
+        if with_headings and not units and (unterminated or title_first):
             add("title", line)
             continue
         if with_headings and unterminated and len(units) == 1 and units[0].kind == "title":
