@@ -175,6 +175,9 @@ def test_a_damaged_mlflow_store_is_refused_before_training(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert f"{garbage}: not an SQLite database" in one_line(r.stderr)
     assert not (tmp_path / "models").exists() and not (tmp_path / "outputs").exists()
+    r = train_py(tmp_path, "logger=mlflow", f"logger.db_path={tmp_path / 'nowhere' / 'm.db'}")
+    assert r.returncode == 2 and "logger.db_path': its folder does not exist" in one_line(r.stderr)
+    assert not (tmp_path / "outputs").exists()
 
 
 def test_a_run_folder_that_holds_a_run_is_refused_before_hydra_writes_into_it(tmp_path):

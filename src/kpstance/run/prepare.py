@@ -49,10 +49,14 @@ def prepare(cfg: Any) -> Run:
     t_start = time.perf_counter()
     cfg = validate(cfg)
     system_class(str(cfg.system.name)).check_available(cfg)
-    if cfg.logger.name == "mlflow" and Path(str(cfg.logger.db_path)).exists():
-        from ..track.store import check_store
+    if cfg.logger.name == "mlflow":  # a damaged store or a missing folder, found before training, not after it
+        db = Path(str(cfg.logger.db_path))
+        if db.exists():
+            from ..track.store import check_store
 
-        check_store(cfg.logger.db_path)  # a damaged store, found before training rather than after it
+            check_store(db)
+        elif not db.parent.is_dir():
+            raise KpstanceError("config key 'logger.db_path': its folder does not exist", db.parent)
     rank, world = dist_rank_world()
     main = rank == 0  # under torchrun every rank trains; only rank 0 evaluates, writes, logs and saves
     out_dir = Path(cfg.paths.output_dir)

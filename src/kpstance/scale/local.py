@@ -298,7 +298,8 @@ def _note_repeated_ids(items: Iterator[Item], stats: dict, inputs: Sequence[str]
     """Count the articles (table rows, JSON Lines articles) whose id an earlier article had, and the JSON Lines units
     whose id an earlier unit had: their unit ids repeat in the table, which a researcher joining on them must know.
     The ids are kept (sets of strings: a few MB for a year of wire copy); ``.txt`` articles, whose ids are their
-    paths under the input folder, repeat when two inputs hold one path ("2017/a.txt" in two folders). At the end, ``stats["empty_files"]`` lists the input files that gave nothing."""
+    paths under the input folder, repeat when two inputs hold one path ("2017/a.txt" in two folders). At the end,
+    ``stats["empty_files"]`` lists the input files that gave nothing."""
     seen: set[str] = set()
     seen_units: set[str] = set()
     sources: set[str] = set()
