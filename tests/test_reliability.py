@@ -121,6 +121,15 @@ def test_segmenter_never_crashes_and_covers_every_line(text):
                                                                   HealthCheck.too_slow])
 @given(st.lists(text_strategy, min_size=1, max_size=6))
 def test_predictor_never_crashes(smoke_predictor, texts):
+    """Any text gets labels; a blank one is refused by name, as the CLI refuses such a line (it used to get
+    none / neutral, a label for no text)."""
+    from kpstance.errors import KpstanceError
+
+    blank = next((i for i, t in enumerate(texts) if not t.strip()), None)
+    if blank is not None:
+        with pytest.raises(KpstanceError, match=f"^text {blank} is empty"):
+            smoke_predictor.predict(texts, batch_size=4)
+        return
     out = smoke_predictor.predict(texts, batch_size=4)
     assert len(out) == len(texts)
     assert all(o["actor"] in smoke_predictor.actors and o["stance"] in smoke_predictor.stances for o in out)

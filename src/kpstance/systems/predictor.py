@@ -319,6 +319,10 @@ class StancePredictor:
         texts = list(texts)
         if not texts:
             return []
+        blank = next((i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()), None)
+        if blank is not None:  # the CLI refuses such a line too; a label for no text would be a made-up one
+            raise KpstanceError(f"text {blank} is {'empty' if isinstance(texts[blank], str) else 'not a string'}: "
+                                "every item must be a sentence")
         if contexts is None and self.meta.get("context"):
             from .context import format_context
 
