@@ -48,8 +48,9 @@ def main(cfg: DictConfig) -> float | None:
         print(f"kpstance: {e}; the run folder is marked {FAILED}", file=sys.stderr)
         sys.exit(143)
     except KeyboardInterrupt as e:  # Ctrl-C: said in one line, as a scheduler's stop is
-        mark_failed(cfg, e)
-        print(f"kpstance: interrupted; the run folder is marked {FAILED} (resume=true continues it)", file=sys.stderr)
+        marker = mark_failed(cfg, e)
+        print("kpstance: interrupted" + (f"; the run folder is marked {FAILED} (resume=true continues it)"
+                                         if marker else ""), file=sys.stderr)
         sys.exit(130)
     except Exception as e:  # a crash: no folder that looks like a run in progress
         mark_failed(cfg, e)

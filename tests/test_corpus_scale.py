@@ -662,3 +662,17 @@ def test_hidden_files_and_folders_of_an_input_folder_are_left_out(tmp_path):
     hidden = tmp_path / ".hidden.txt"  # named directly: read
     hidden.write_text("x\n", encoding="utf-8")
     assert expand([str(hidden)]) == [str(hidden)]
+
+
+def test_shards_a_run_still_writes_are_not_taken_for_stale(tmp_path):
+    import time
+
+    from kpstance.scale.table import ShardedTable
+
+    parts = tmp_path / "o.parquet.parts"
+    parts.mkdir()
+    (parts / "manifest.json").write_text("{}", encoding="utf-8")
+    table = ShardedTable(tmp_path / "o.parquet", ["text"], {})
+    started_before = time.time() - 60
+    assert table.discard_stale(started_before) is None and parts.is_dir()  # written since this run began
+    assert table.discard_stale(time.time() + 1) == str(parts) and not parts.exists()

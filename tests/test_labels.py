@@ -132,3 +132,26 @@ def test_adapting_to_another_conflict_needs_only_yaml(tmp_path):
     units = segment_article("Harbour dispute\nThe pressure on Lemuria must grow, the Atlantean foreign minister said.\n", "x")
     (lab,) = [s for s in label_units(units, scheme) if s.text.startswith("The pressure")]
     assert (lab.actor, lab.stance) == ("atlantis", "hardline")
+
+
+def test_a_model_saved_before_a_cue_group_existed_still_loads_its_scheme(tmp_path):
+    """A label file being written must name every cue group; the scheme stored with an older model may lack one
+    (``stopping`` came later), read as the empty list it was then."""
+    from kpstance.systems.predictor import model_scheme
+
+    data = yaml.safe_load(LABELS.read_text(encoding="utf-8"))
+    data["stance_cues"].pop("stopping")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"labels": data}), encoding="utf-8")
+    assert model_scheme(tmp_path).cues["stopping"] == ()
+    with pytest.raises(KpstanceError, match="missing list"):
+        load_scheme(data)
+
+
+def test_yaml_merge_keys_still_load_and_only_a_key_written_twice_is_refused(tmp_path):
+    from kpstance.yamlfile import load_yaml
+
+    assert load_yaml("x: &x {a: 1}\nc: {<<: *x, a: 2, d: 3}\n") == {"x": {"a": 1}, "c": {"a": 2, "d": 3}}
+    with pytest.raises(yaml.YAMLError, match="key 'a' appears twice"):
+        load_yaml("a: 1\nb: 2\na: 3\n")
+    with pytest.raises(yaml.YAMLError):
+        load_yaml("? [1, 2]\n: 3\n")  # PyYAML's own one-line problem, no TypeError

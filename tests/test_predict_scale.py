@@ -278,21 +278,24 @@ def test_the_rules_read_a_jsonl_lines_article_and_speaker_and_ids_match_predict(
              {"article_id": "r3", "text": '"We will never give up our deterrent," he said.'},
              {"article_id": "r3", "text": "Moscow called the new sanctions a dead end."},
              {"article_id": "r3", "text": '"The pressure must stop," he said.'},
-             {"text": "Seoul suspended the loudspeaker broadcasts", "kind": "title"}]
+             {"text": "Seoul suspended the loudspeaker broadcasts", "kind": "title"},
+             {"article_id": "r4", "text": '"We will never give up our deterrent."', "speaker": "Kim Jong Un"}]
     units.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     labelled = run_cli("label", "--input", str(units))
     assert labelled.returncode == 0, labelled.stderr
     rows = [json.loads(x) for x in labelled.stdout.splitlines()]
-    assert [r["actor"] for r in rows] == ["russia", "north_korea", "none", "russia", "russia", "south_korea"]
+    assert [r["actor"] for r in rows] == ["russia", "north_korea", "none", "russia", "russia", "south_korea",
+                                          "north_korea"]
     assert rows[1]["rules_fired"][0] == "actor:trailing_attribution"
-    assert [r["id"] for r in rows] == [f"u-{i}" for i in range(1, 7)]
+    assert rows[6]["rules_fired"][0] == "actor:quote_attribution"  # a quote given with its speaker
+    assert [r["id"] for r in rows] == [f"u-{i}" for i in range(1, 8)]
     predicted = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(units), "--explain")
     assert predicted.returncode == 0, predicted.stderr
     pred = [json.loads(x) for x in predicted.stdout.splitlines()]
     assert [r["unit_id"] for r in pred] == [r["id"] for r in rows]
     assert [(r["rules_actor"], r["rules_stance"]) for r in pred] == [(r["actor"], r["stance"]) for r in rows]
     tasks = tmp_path / "tasks.json"
-    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(units), "--n", "6",
+    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(units), "--n", "7",
                 "--output", str(tasks))
     assert r.returncode == 0, r.stderr
     exported = {t["data"]["id"]: t["data"]["rules_actor"] for t in json.loads(tasks.read_text(encoding="utf-8"))}
@@ -332,13 +335,18 @@ def test_fields_a_table_cannot_keep_and_colliding_ids_are_each_one_warning(smoke
     r = run_cli("predict", model, "--input", str(units), "--output", str(tmp_path / "e.csv"), "--quiet")
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == [
-        "kpstance: warning: input field(s) actor are named like output columns and were replaced by the prediction's "
-        "(rename them to keep them)",
+        "kpstance: warning: input field(s) actor are named like output columns and are not kept (rename them to "
+        "keep them)",
         "kpstance: warning: input field(s) extra, late are not columns of a .csv table and were left out (a .jsonl "
         "output keeps them)"]
     r = run_cli("predict", model, "--input", str(units), "--output", str(tmp_path / "o.jsonl"), "--quiet")
-    assert "left out" not in r.stderr and "replaced" in r.stderr
+    assert "left out" not in r.stderr and "are not kept" in r.stderr
     assert [json.loads(x).get("late") for x in (tmp_path / "o.jsonl").read_text().splitlines()] == [None, 1]
+    mapped = tmp_path / "m.jsonl"  # fields --columns reads into the table are neither left out nor replaced
+    mapped.write_text('{"doc_id": "d1", "body": "Seoul urged calm.", "published": "2017-11-29"}\n', encoding="utf-8")
+    r = run_cli("predict", model, "--input", str(mapped), "--columns", "id=doc_id,text=body,date=published",
+                "--output", str(tmp_path / "m.csv"), "--quiet")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
     for folder in ("f2", "f3"):
         (tmp_path / folder / "a").mkdir(parents=True)
         (tmp_path / folder / "a" / "x.txt").write_text("Seoul urged calm.\n", encoding="utf-8")

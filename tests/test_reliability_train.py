@@ -190,7 +190,9 @@ def test_a_run_folder_that_holds_a_run_is_refused_before_hydra_writes_into_it(tm
     (old / "metrics.json").write_text("{}", encoding="utf-8")
     for argv in ([f"paths.output_dir={old}"], [f"hydra.run.dir={old}", "seed=1"]):
         assert f"{old} holds a run already (metrics.json)" in taken_run_dir(argv)
-    assert taken_run_dir([f"paths.output_dir={old}", "resume=true"]) is None
+    # resume=true continues another folder, and Hydra would still write into this one; resume=THIS folder may
+    assert "holds a run already" in taken_run_dir([f"paths.output_dir={old}", "resume=true"])
+    assert taken_run_dir([f"paths.output_dir={old}", f"resume={old}"]) is None
     assert taken_run_dir(["-m", f"hydra.sweep.dir={old}", "seed=0,1"]) is None
     before = {p.name for p in old.iterdir()}
     r = subprocess_train(tmp_path, f"paths.output_dir={old}")

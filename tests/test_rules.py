@@ -57,14 +57,21 @@ def test_sentence_rules(scheme, text, expected):
     ("North Korea halts its missile tests, Kim Jong Un said.", ("north_korea", "conciliatory")),
     ("Beijing tightened its checks on coal shipments from North Korea.", ("china", "hardline")),
     # opposing pressure and the limits of pressure are conciliatory by the specification (they came out hardline)
-    ('"We are against any further pressure," Peskov said.', ("russia", "conciliatory")),
-    ("Lavrov said Moscow was against more pressure on Pyongyang.", ("russia", "conciliatory")),
-    ("Russia said sanctions against North Korea had reached their limit.", ("russia", "conciliatory")),
-    # "against" as the target of a step stays hardline
+    ("Russia said the sanctions had reached their limit.", ("russia", "conciliatory")),
+    # "against" as the target of a step, and a patience at its limit, stay hardline
     ("Washington announced new sanctions against Pyongyang.", ("united_states", "hardline")),
+    ("The United States said the sanctions were against companies that trade with Pyongyang.",
+     ("united_states", "hardline")),
+    ("Trump said U.S. patience with North Korea has reached the limit and new sanctions will follow.",
+     ("united_states", "hardline")),
 ])
 def test_cue_forms_and_opposition_to_pressure(scheme, text, expected):
     assert label(scheme, text) == [expected]
+
+
+def test_a_headline_that_warns_against_pressure_is_conciliatory(scheme):
+    units = segment_article("Lavrov warns against pressure on Pyongyang\nMOSCOW, Nov. 29 (TASS) - Text.\n", "x")
+    assert [(s.actor, s.stance) for s in label_units(units, scheme)][0] == ("russia", "conciliatory")
 
 
 def test_pronoun_speaker_resolves_to_last_named(scheme):

@@ -132,7 +132,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
               file=sys.stderr)
     if stats.get("replaced_fields"):
         print(f"kpstance: warning: input field(s) {', '.join(sorted(stats['replaced_fields']))} are named like output "
-              "columns and were replaced by the prediction's (rename them to keep them)", file=sys.stderr)
+              "columns and are not kept (rename them to keep them)", file=sys.stderr)
     if stats.get("dropped_fields"):
         print(f"kpstance: warning: input field(s) {', '.join(sorted(stats['dropped_fields']))} are not columns of a "
               f"{Path(args.output).suffix} table and were left out (a .jsonl output keeps them)", file=sys.stderr)

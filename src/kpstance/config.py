@@ -696,16 +696,19 @@ RUN_FILES = ("run_info.json", "metrics.json", "config.yaml")  # what a run write
 def taken_run_dir(argv: Sequence[str]) -> str | None:
     """A one-line message for a run folder named on the command line (``paths.output_dir=…``, ``hydra.run.dir=…``)
     that holds a run already; else None. Checked before Hydra, which would write its ``.hydra/`` files into it, and
-    the run would then replace the earlier run's config, metrics and model in silence. ``resume=true`` finishes an
-    interrupted run in its own folder instead."""
+    the run would then replace the earlier run's config, metrics and model in silence. (``resume=true`` continues
+    an interrupted run in that run's folder and still has Hydra write into the one named here; ``resume=FOLDER``
+    naming the same folder is the one form that may.)"""
     if any(a in ("-m", "--multirun") for a in argv):
         return None  # a sweep's jobs get their own numbered folders
     pairs = [(k.strip().lstrip("+"), v.strip()) for k, _, v in (a.partition("=") for a in argv if "=" in a)]
-    if any(k == "resume" and v.lower() in ("true", "yes", "1") for k, v in pairs):
-        return None
+    resumed = {Path(v).expanduser().resolve() for k, v in pairs
+               if k == "resume" and v.lower() not in ("true", "false", "yes", "no", "1", "0", "")}
     for key, value in pairs:
         if key in ("paths.output_dir", "hydra.run.dir") and value:
             folder = Path(value).expanduser()
+            if folder.resolve() in resumed:
+                continue
             held = next((f for f in RUN_FILES if (folder / f).is_file()), None)
             if held:
                 return (f"'{key}={value}': {folder} holds a run already ({held}); name a new folder (a run there "

@@ -167,7 +167,10 @@ def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:
     info["wall_seconds"] = round(time.perf_counter() - run.t_start, 1)
     write_json(run.out_dir / "run_info.json", {**info, "run_name": name, "run_dir": str(run.out_dir)})
     if model_dir is not None:
-        point_latest(Path(cfg.paths.models_dir), model_dir, str(cfg.task_name), bool(cfg.update_latest))
+        try:  # the run is finished: a link that cannot be made is said, not a failure of the run
+            point_latest(Path(cfg.paths.models_dir), model_dir, str(cfg.task_name), bool(cfg.update_latest))
+        except OSError as e:
+            log.warning("the run finished, but the latest link was not moved (%s)", e)
     shutil.rmtree(run.ckpt, ignore_errors=True)
     print_summary(metrics, run.out_dir, model_dir)
     return {**metrics, **info}

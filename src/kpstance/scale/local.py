@@ -6,13 +6,14 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import KpstanceError
-from ..text.corpus import Columns, Item, expand, iter_items
+from ..text.corpus import FIELDS, Columns, Item, expand, iter_items
 from .table import COLUMNS, EXPLAIN_COLUMNS, AtomicTable, ShardedTable, output_format, prob_columns
 
 
@@ -224,13 +225,14 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
     """Predict a corpus into a table; returns counts. ``output`` None writes JSON Lines to ``sink`` (stdout).
     ``shards`` (always with ``resume``) writes resumable shards; otherwise one file renamed into place at the end.
     ``on_progress(items, units)`` is called after each chunk with the counts of that chunk."""
+    started = time.time()
     columns = table_columns(predictor.actors, predictor.stances, opts)
     stats: dict[str, Any] = {"items": 0, "units": 0, "resumed_items": 0, "repeated_ids": 0, "first_repeat": None,
                              "repeated_unit_ids": 0, "first_unit_repeat": None, "empty_files": [],
                              "replaced_fields": set(), "dropped_fields": set()}
     flat = output is not None and output_format(output) != "jsonl"
     items = _note_fields(_note_repeated_ids(iter_items(inputs, opts.columns, opts.rows), stats, inputs), stats,
-                         set(columns), flat)
+                         set(columns), flat, opts.columns)
     if output is None:
         from .table import Writer
 
@@ -273,21 +275,19 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
         atomic.abort()
         raise
     # shards an earlier --resume run left, which this run (started over, as their refusal advised) replaces
-    stats["stale_parts"] = ShardedTable(output, columns, {}).discard_stale()
+    stats["stale_parts"] = ShardedTable(output, columns, {}).discard_stale(started)
     return stats
 
 
-# The fields of a JSON Lines unit that name the unit and its source: read into their columns, not replaced.
-INPUT_COLUMNS = {"id", "text", "kind", "speaker", "article_id", "date", "outlet", "title", "url"}
-
-
-def _note_fields(items: Iterator[Item], stats: dict, columns: set[str], flat: bool) -> Iterator[Item]:
+def _note_fields(items: Iterator[Item], stats: dict, columns: set[str], flat: bool, names: Columns) -> Iterator[Item]:
     """Collect the JSON Lines fields an output cannot keep as they were: ones named like an output column (a gold
-    ``actor``, say), which the prediction replaces, and, in a CSV or Parquet table, every other field."""
+    ``actor``, say), which the table does not keep, and, in a CSV or Parquet table, every other field. The fields
+    read into the table (``--columns`` names them) are neither."""
+    read = {names[f] for f in FIELDS} | {"id", "text", "article_id", "kind", "speaker"}
     output = columns | {"actor_probs", "stance_probs"}
     for it in items:
         if it.record is not None:
-            keys = set(it.record) - INPUT_COLUMNS
+            keys = set(it.record) - read
             stats["replaced_fields"] |= keys & output
             if flat:
                 stats["dropped_fields"] |= keys - output

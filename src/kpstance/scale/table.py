@@ -242,10 +242,12 @@ class ShardedTable:
         """Remove the parts folder: the run stopped on an error that resuming would meet again."""
         shutil.rmtree(self.parts, ignore_errors=True)
 
-    def discard_stale(self) -> str | None:
+    def discard_stale(self, before: float) -> str | None:
         """After the whole table was written without ``--resume``: remove shards an earlier resumable run left
-        beside it (a folder holding this module's manifest), which could only refuse the next ``--resume``."""
-        if not (self.parts / MANIFEST).is_file():
+        beside it (a folder holding this module's manifest, last written before ``before``, this run's start; a
+        manifest written since belongs to a run still going), which could only refuse the next ``--resume``."""
+        manifest = self.parts / MANIFEST
+        if not manifest.is_file() or manifest.stat().st_mtime >= before:
             return None
         self.discard()
         return str(self.parts)

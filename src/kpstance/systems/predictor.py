@@ -429,7 +429,7 @@ def model_scheme(model_dir: str | os.PathLike | None, labels: str | os.PathLike 
         except (yaml.YAMLError, UnicodeDecodeError):
             raise KpstanceError("not valid YAML", cfg) from None
         if isinstance(data, dict) and isinstance(data.get("labels"), dict):
-            return load_scheme(data["labels"], f"{cfg} (labels)")
+            return load_scheme(data["labels"], f"{cfg} (labels)", saved=True)
     return load_scheme(default_labels())
 
 

@@ -199,9 +199,10 @@ def records(path: str, language: str = "en", roots: dict[str, str] | None = None
 def file_units(path: str, recs: list[tuple[dict, Any]]) -> list[Any]:
     """The units of one input file's ``records``: a .txt article's segmented units, or a .jsonl file's lines, one
     unit per line as given, read in order by the rules. A line's ``article_id`` keeps its article's speakers from
-    the next article's lines (lines without one are one article, the file's), its ``kind`` and ``speaker`` are
-    read as the model reads them, and its id is the one ``kpstance predict`` gives it (``id``, else FILE-LINE)."""
-    from .segment import Unit
+    the next article's lines (lines without one are one article, the file's); its ``kind`` is read as the model
+    reads it; its ``speaker`` is who its "he" is and whose words a quote that opens it are; and its id is the one
+    ``kpstance predict`` gives it (``id``, else FILE-LINE)."""
+    from .segment import OPEN_QUOTES, Unit
 
     if not any(isinstance(w, int) for _, w in recs):
         return [w for _, w in recs]
@@ -213,6 +214,8 @@ def file_units(path: str, recs: list[tuple[dict, Any]]) -> list[Any]:
                  text=r["text"])
         if r.get("speaker"):
             u.extra["speaker"] = r["speaker"]
+            if u.text[:1] in OPEN_QUOTES:  # a quote given with its speaker: the speaker's words, as in an article
+                u.in_quote, u.quote_attribution = True, r["speaker"]
         units.append(u)
     return units
 

@@ -79,7 +79,7 @@ def label_units(
     memory: dict[tuple[str, int], dict[str, str]] = {}
     for u in units:
         mem = memory.setdefault((u.article_id, u.section), {})
-        # a speaker the unit names (a .jsonl line's, an imported gold unit's) is who "he" and a quote's rest are
+        # a speaker the unit names (a .jsonl line's, an imported gold unit's) is who its "he" is
         given = u.extra.get("speaker")
         speaker = (rules.resolve_source(given, None, mem) if given else None) or last.get(u.article_id)
         c = Context(u, parse(rules, u), speaker, prev.get(u.article_id, ""), memory=mem)

@@ -135,10 +135,12 @@ def _strings(value: object, path: Path, key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) -> LabelScheme:
+def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None, saved: bool = False) -> LabelScheme:
     """Load and validate a label scheme from a YAML file or from the mapping Hydra composed.
 
-    Errors name the file (``name`` for a mapping: the YAML it was composed from) and the key at fault.
+    Errors name the file (``name`` for a mapping: the YAML it was composed from) and the key at fault. ``saved``:
+    the scheme a model was saved with, which may predate a cue group (read as empty, as it was then); a scheme being
+    written must name every group.
     """
     if isinstance(source, Mapping):
         data = _plain(source)
@@ -195,7 +197,9 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None) ->
     if unknown:
         raise KpstanceError(f"stance_cues: unknown group(s) {sorted(unknown)}; allowed: {list(CUE_GROUPS)}", p)
     missing = [g for g in CUE_GROUPS if g not in cues_raw]
-    if missing:
+    if missing and saved:
+        cues_raw = {**cues_raw, **{g: [] for g in missing}}
+    elif missing:
         raise KpstanceError(f"missing list(s) {', '.join(f'stance_cues.{g}' for g in missing)} (the rules read every "
                             "group; an empty list [] turns one off)", p)
     cues = {g: _strings(cues_raw[g], p, f"stance_cues.{g}") for g in CUE_GROUPS}
