@@ -46,12 +46,6 @@ def label(scheme, text, article="x"):
     ("Japanese analysts believe Washington will step up pressure.", ("none", "neutral")),
     ("Mattis said that no option could be ruled out.", ("united_states", "hardline")),
     ("Putin and Xi Jinping discussed the situation by phone.", ("russia", "neutral")),
-])
-def test_sentence_rules(scheme, text, expected):
-    assert label(scheme, text) == [expected]
-
-
-@pytest.mark.parametrize("text, expected", [
     # present-tense headline verbs the cue lists lacked (each came out neutral)
     ("Seoul suspends loudspeaker broadcasts along the border.", ("south_korea", "conciliatory")),
     ("North Korea halts its missile tests, Kim Jong Un said.", ("north_korea", "conciliatory")),
@@ -65,7 +59,7 @@ def test_sentence_rules(scheme, text, expected):
     ("Trump said U.S. patience with North Korea has reached the limit and new sanctions will follow.",
      ("united_states", "hardline")),
 ])
-def test_cue_forms_and_opposition_to_pressure(scheme, text, expected):
+def test_sentence_rules(scheme, text, expected):
     assert label(scheme, text) == [expected]
 
 

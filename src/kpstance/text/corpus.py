@@ -9,6 +9,7 @@ boundary is a safe place to cut a corpus into shards.
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime as dt
 import math
@@ -98,13 +99,10 @@ class Columns:
             mapped.append(key.strip())
         return cls(names, tuple(mapped))
 
-    def required(self) -> list[str]:
-        """The fields whose columns a CSV or Parquet table must hold: id and text, and any other --columns names
-        (a mapping to a column the table lacks used to leave that field empty on every row, in silence)."""
-        return ["id", "text", *(f for f in self.mapped if f not in ("id", "text"))]
-
     def missing(self, have: Sequence[str], p: Path, line: int | None) -> None:
-        for need in self.required():
+        """Refuse a table without the columns of id and text, or of any field --columns names (a mapping to a column
+        the table lacks used to leave that field empty on every row, in silence)."""
+        for need in ["id", "text", *(f for f in self.mapped if f not in ("id", "text"))]:
             if self[need] not in have:
                 how = (f"you mapped {need}={self[need]}" if need in self.mapped
                        else f"map another with --columns {need}=NAME")
@@ -303,14 +301,15 @@ def csv_records(f: IO[str], p: Path) -> tuple[list[str], Iterator[tuple[int, dic
 
 
 def _bad_utf8(p: Path) -> KpstanceError:
-    """The first line of ``p`` that is not UTF-8, and the byte in it: the text decoder that fails reads ahead in
-    blocks, so its own position names neither (it named line 1 and an offset in the file)."""
-    with p.open("rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-            except UnicodeDecodeError as e:
-                return KpstanceError(f"not valid UTF-8 (byte {e.start} of the line)", p, lineno)
+    """The first line of ``p`` that is not UTF-8, and the byte in it, as the line reader names them: the text
+    decoder that fails reads ahead in blocks, so its own position names neither (it named line 1 and an offset in
+    the file)."""
+    from .read import _lines
+
+    try:
+        collections.deque(_lines(p), maxlen=0)
+    except KpstanceError as e:
+        return e
     return KpstanceError("not valid UTF-8", p)
 
 
@@ -364,27 +363,19 @@ def check_inputs(files: Sequence[str], columns: Columns, rows: str = "units", ev
     (cells, quotes, ids, texts, dates; no segmenting): the Ray engine's readers run in tasks whose errors come back
     as Ray tracebacks, not as the row's line."""
     for path in files:
+        if not Path(path).is_file():
+            raise KpstanceError("file not found", path)
+    if every_row:  # the items the local path reads, not segmented; a .txt article is read whole by a replica
+        collections.deque(iter_items([f for f in files if Path(f).suffix.lower() != ".txt"], columns, rows), maxlen=0)
+        return
+    for path in files:
         p = Path(path)
-        if not p.is_file():
-            raise KpstanceError("file not found", p)
         suffix = p.suffix.lower()
         if suffix == ".parquet":
-            rows_of = _parquet_rows(p, columns, batch=256 if every_row else 1)
-            if every_row:
-                for _ in _table_items(p, rows_of, columns, "en"):
-                    pass
-            else:
-                next(rows_of, None)
+            next(_parquet_rows(p, columns, batch=1), None)
         elif suffix == ".csv":
-            if every_row:
-                for _ in _table_items(p, _csv_rows(p, columns), columns, "en"):
-                    pass
-            else:
-                with p.open(encoding="utf-8-sig", newline="") as f:
-                    _check_header(next(csv.reader(f), []), columns, p)
-        elif suffix == ".jsonl" and every_row:
-            for _ in _jsonl_items(p, columns, rows, "en"):
-                pass
+            with p.open(encoding="utf-8-sig", newline="") as f:
+                _check_header(next(csv.reader(f), []), columns, p)
 
 
 def estimate_units(inputs: Sequence[str]) -> int | None:

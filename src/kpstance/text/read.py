@@ -208,10 +208,9 @@ def file_units(path: str, recs: list[tuple[dict, Any]]) -> list[Any]:
         return [w for _, w in recs]
     stem = "stdin" if path == "-" else Path(path).stem  # as kpstance predict names them
     units = []
-    for i, (r, line) in enumerate(recs):
-        u = Unit(id=str(r["id"]) if r.get("id") is not None else f"{stem}-{line}",
-                 article_id=str(r.get("article_id") or stem), index=i, section=0, kind=r.get("kind") or "sentence",
-                 text=r["text"])
+    for r, line in recs:
+        u = Unit.of_text(r["text"], str(r["id"]) if r.get("id") is not None else f"{stem}-{line}",
+                         str(r.get("article_id") or stem), r.get("kind") or "sentence")
         if r.get("speaker"):
             u.extra["speaker"] = r["speaker"]
             if u.text[:1] in OPEN_QUOTES:  # a quote given with its speaker: the speaker's words, as in an article
