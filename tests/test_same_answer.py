@@ -141,3 +141,37 @@ def test_sentences_given_to_predict_get_the_context_of_a_bare_jsonl_line(capsys,
     cli = [tuple(r[k] for k in KEYS) for r in map(json.loads, out.splitlines())]
     assert [tuple(p[k] for k in KEYS) for p in smoke_predictor.predict(texts)] == cli
     assert [tuple(p[k] for k in KEYS) for p in smoke_predictor.predict_stream(iter(texts))] == cli
+
+
+def test_a_predictor_with_a_memo_computes_each_input_once_and_gives_the_same_answer(smoke_predictor, monkeypatch):
+    """A run's evaluation reads many sentences again (calibration, scores, the swap test's originals, the speaker
+    copies): with ``memo`` set each input is computed once, and a later call with another temperature rescales the
+    kept logits to what a fresh predictor gives."""
+    import copy
+
+    texts = ["Russian Foreign Minister Sergei Lavrov said the drills must stop.",
+             "Japan's Prime Minister Shinzo Abe said Tokyo would raise sanctions.",
+             "Russian Foreign Minister Sergei Lavrov said the drills must stop.",
+             "The ministry did not give details."]
+    plain = smoke_predictor.predict(texts)
+    kept = copy.copy(smoke_predictor)  # shares the model; its own memo and temperature
+    kept.memo = {}
+    computed: list[str] = []
+    logits = kept._logits
+    monkeypatch.setattr(kept, "_logits", lambda t, *a: computed.extend(t) or logits(t, *a))
+    first = kept.predict(texts)
+    assert [[d[k] for k in ("actor", "stance")] for d in first] == [[d[k] for k in ("actor", "stance")] for d in plain]
+    for a, b in zip(first, plain):
+        assert a["actor_score"] == pytest.approx(b["actor_score"], abs=1e-5)
+        assert a["stance_score"] == pytest.approx(b["stance_score"], abs=1e-5)
+    assert len(computed) == len(set(computed)) and texts[0] in computed  # the repeated sentence once
+    n = len(computed)
+    assert len(kept.memo) == n
+    kept.temperature = {"actor": 2.0, "stance": 3.0}
+    hot = kept.predict(texts[1:3])
+    assert len(computed) == n  # nothing computed again
+    fresh = copy.copy(smoke_predictor)
+    fresh.temperature = dict(kept.temperature)
+    for a, b in zip(hot, fresh.predict(texts[1:3])):
+        assert a["actor_probs"] == pytest.approx(b["actor_probs"], abs=1e-5)
+        assert a["stance_probs"] == pytest.approx(b["stance_probs"], abs=1e-5)

@@ -87,6 +87,10 @@ class StancePredictor:
         self.label_scheme: LabelScheme | None = None  # the names table the copies are made from (default: scheme())
         self._swapper: Any = None
         self.truncated: list[int] = []  # the inputs of the last predict_proba call cut to max_length
+        # raw logits by (text, context), kept over calls where set to a dict (None: nothing kept, constant memory for
+        # a corpus). A run's evaluation reads the same sentences many times (the calibration, the scores, the swap
+        # test's originals, the speaker-averaging copies of both): each is computed once
+        self.memo: dict[tuple[str, str | None], tuple[Any, Any, bool]] | None = None
         self.actors, self.stances = list(self.layout.actors), list(self.layout.stances)
 
     @classmethod
@@ -234,7 +238,39 @@ class StancePredictor:
 
     def _proba(self, texts: Sequence[str], batch_size: int = 64,
                workers: int | None = None, contexts: Sequence[str] | None = None) -> tuple[Any, Any, list[int]]:
-        """Softmax probabilities per group from one pass, and the indices of the inputs cut to ``max_length``.
+        """Softmax probabilities per group (at the current temperatures), and the indices of the inputs cut to
+        ``max_length``; with ``memo`` set, only inputs it lacks are computed, once each."""
+        import numpy as np
+        import torch
+
+        if batch_size < 1:
+            raise KpstanceError(f"batch size must be at least 1, got {batch_size}")
+        if self.memo is None:
+            la, ls, truncated = self._logits(texts, batch_size, workers, contexts)
+        else:
+            keys = [(t, None if contexts is None else contexts[i]) for i, t in enumerate(texts)]
+            first: dict[tuple[str, str | None], int] = {}
+            for i, k in enumerate(keys):
+                if k not in self.memo:
+                    first.setdefault(k, i)
+            new = list(first.values())
+            if new:
+                na, ns, cut = self._logits([texts[i] for i in new], batch_size, workers,
+                                           None if contexts is None else [contexts[i] for i in new])
+                cut_set = set(cut)
+                self.memo.update({keys[i]: (na[j], ns[j], j in cut_set) for j, i in enumerate(new)})
+            got = [self.memo[k] for k in keys]
+            la = np.stack([g[0] for g in got]) if got else np.zeros((0, len(self.actors)), dtype=np.float32)
+            ls = np.stack([g[1] for g in got]) if got else np.zeros((0, len(self.stances)), dtype=np.float32)
+            truncated = [i for i, g in enumerate(got) if g[2]]
+        ta, ts = self.temperature["actor"], self.temperature["stance"]
+        pa = torch.softmax(torch.from_numpy(la) / ta, dim=-1).numpy()
+        ps = torch.softmax(torch.from_numpy(ls) / ts, dim=-1).numpy()
+        return pa, ps, truncated
+
+    def _logits(self, texts: Sequence[str], batch_size: int, workers: int | None,
+                contexts: Sequence[str] | None) -> tuple[Any, Any, list[int]]:
+        """Raw actor and stance logits from one pass, and the indices of the inputs cut to ``max_length``.
 
         All texts are tokenized at once, sorted by token count and cut into batches, so a batch
         holds sentences of (nearly) one length and padding costs about 2 % instead of 25 % when
@@ -245,13 +281,11 @@ class StancePredictor:
         import numpy as np
         import torch
 
-        if batch_size < 1:
-            raise KpstanceError(f"batch size must be at least 1, got {batch_size}")
         n = len(texts)
-        pa = np.zeros((n, len(self.actors)), dtype=np.float32)
-        ps = np.zeros((n, len(self.stances)), dtype=np.float32)
+        la = np.zeros((n, len(self.actors)), dtype=np.float32)
+        ls = np.zeros((n, len(self.stances)), dtype=np.float32)
         if n == 0:
-            return pa, ps, []
+            return la, ls, []
         pair = [list(contexts)] if contexts is not None else []  # a second text: the unit's kind and speaker
         enc = self.tokenizer(list(texts), *pair, truncation=True, max_length=self.max_length)
         encodings = getattr(enc, "encodings", None) or []
@@ -264,9 +298,8 @@ class StancePredictor:
             ctx = torch.autocast(self.device, dtype=torch.bfloat16) if use_bf16 else nullcontext()
             with torch.inference_mode(), ctx:
                 logits = self._forward(**self._collate(enc, idx)).logits.float()
-                ta, ts = self.temperature["actor"], self.temperature["stance"]
-                pa[idx] = torch.softmax(logits[:, self.layout.actor_index] / ta, dim=-1).cpu().numpy()
-                ps[idx] = torch.softmax(logits[:, self.layout.stance_index] / ts, dim=-1).cpu().numpy()
+                la[idx] = logits[:, self.layout.actor_index].cpu().numpy()
+                ls[idx] = logits[:, self.layout.stance_index].cpu().numpy()
 
         # int8's compiled kernels spread each batch over every core themselves (faster here than one single-threaded
         # batch per core) and are specialised to the thread count, which a worker pool would change (a recompile)
@@ -286,7 +319,7 @@ class StancePredictor:
                         list(pool.map(run, batches))
                 finally:
                     torch.set_num_threads(threads)
-        return pa, ps, truncated
+        return la, ls, truncated
 
     def _compile(self, run: Callable[[list[int]], None], first: list[int]) -> None:
         """Run the first batch alone, which compiles the int8 model; where compiling fails (no C++ compiler,
