@@ -285,11 +285,18 @@ def rd_human_cost(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -
 
 def rd_refusal(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """'ruled out talks', 'dialogue is impossible': refusing de-escalation is hardline; 'no option can be ruled
-    out' keeps coercive options open (hardline)."""
+    out' keeps coercive options open (hardline). Negated before a de-escalating step it refuses nothing: 'would not
+    rule out dialogue' keeps the talks open (conciliatory); 'cannot rule out that the North tested a bomb' judges
+    a fact, no option at all (this reading does not apply)."""
+    coercive = [k for k, _ in sc("coercive")]
     for f, neg in sc("refusal"):
-        if not neg and any(_refused(f, d, [k for k, _ in sc("coercive")]) for d, n in sc("deescalating") if not n):
+        if not neg and any(_refused(f, d, coercive) for d, n in sc("deescalating") if not n):
             return r.scheme.coercive
-        if neg and (any(_near(f, k) for k, _ in sc("coercive")) or not sc("deescalating")):
+        if not neg or c.content[f.end():].split()[:1] == ["that"]:
+            continue
+        if any(d.start() > f.start() and _refused(f, d, coercive) for d, _ in sc("deescalating")):
+            return r.scheme.deescalating
+        if any(_near(f, k) for k in coercive) or not sc("deescalating"):
             return r.scheme.coercive
     return None
 
