@@ -365,6 +365,8 @@ def test_segmenting_thread_runs_at_the_lowest_priority_and_leaves_the_callers(mo
     # an unquoted comma in a text used to cut the article short and drop the rest, silently; an unclosed quote
     # swallowed the rows after it
     ("csv-extra-cells", "c.csv:3: 3 cells but the header has 2 (a comma in a text that is not quoted?"),
+    # an unquoted line break in a text made a short row and a row of its rest, read as another article
+    ("csv-short-row", "c.csv:3: 2 cells but the header has 3 (a line break in a text that is not quoted?"),
     ("csv-open-quote", "c.csv:3: a quoted field opened in this row is never closed"),
     ("csv-empty", "c.csv: the file is empty"),
     ("parquet-no-id", 'c.parquet: missing column "id"'),
@@ -399,6 +401,8 @@ def test_corpus_errors_are_one_line_exit_2_and_nothing_half_written(capsys, smok
             extra = ["--resume", "--chunk-size", "1"]
     elif case == "csv-extra-cells":
         src.write_text("id,text\na1,Seoul urged talks.\na2,Seoul, Tokyo and Washington agreed to talk.\n")
+    elif case == "csv-short-row":
+        src.write_text("id,text,date\na1,Seoul urged talks.,2017-11-29\na2,Tokyo said it would\nkeep sanctions.,2017-11-30\n")
     elif case == "csv-open-quote":
         src.write_text('id,text\na1,Seoul urged talks.\na2,"Tokyo said it would\na3,keep sanctions.\n')
     elif case == "csv-empty":

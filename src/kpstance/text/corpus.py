@@ -269,8 +269,9 @@ _EXTRA = "\x00extra cells"  # DictReader's key for the cells past the header's
 def csv_records(f: IO[str], p: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
     """A CSV file's header and its rows with the line each starts on (a quoted text may span lines).
 
-    A row with more cells than the header (an unquoted comma in a text) or a quote that never closes is refused
-    with its line: read on, either would silently cut a text short or swallow the rows after it."""
+    A row with more cells than the header (an unquoted comma in a text), with fewer (an unquoted line break) or a
+    quote that never closes is refused with its line: read on, each would silently cut a text short, make a row of
+    its rest or swallow the rows after it."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # an article is one field, often over 128 KB
     reader = csv.DictReader(f, restkey=_EXTRA, strict=True)
     try:
@@ -288,6 +289,11 @@ def csv_records(f: IO[str], p: Path) -> tuple[list[str], Iterator[tuple[int, dic
                 if extra and any(c.strip() for c in extra):  # empty trailing cells ("a,b,,") are a writer's habit
                     raise KpstanceError(f"{len(header) + len(extra)} cells but the header has {len(header)} "
                                         "(a comma in a text that is not quoted? quote the field)", p, start)
+                short = sum(v is None for v in rec.values())
+                if short:  # a text broken by an unquoted line break: its rest would read as a row of its own
+                    raise KpstanceError(f"{len(header) - short} cells but the header has {len(header)} (a line break "
+                                        "in a text that is not quoted? quote the field; an empty cell is written "
+                                        "as nothing between two commas)", p, start)
                 yield start, rec
                 start = reader.line_num + 1
         except UnicodeDecodeError:
