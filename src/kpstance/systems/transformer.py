@@ -86,6 +86,7 @@ class TransformerSystem(System):
     def predict(self, units: Sequence[Unit]) -> list[dict]:
         predictor = self._predictor()
         predictor.temperature = dict(self.temperature)  # calibration changes it between calls
+        self.model.eval()  # kept logits are dropout-free ones, whatever ran on the model since
         return predictor.predict([u.text for u in units], self.cfg.trainer.predict_batch_size,
                                  contexts=self._contexts(units))
 
