@@ -315,7 +315,7 @@ def test_a_repeated_article_id_is_one_warning_and_the_table_is_written(capsys, s
     assert code == 0 and "warning" not in err
 
 
-def test_dateline_dates_are_read_only_where_a_year_is_given():
+def test_dateline_dates_are_read_only_where_a_year_is_given(caplog):
     from kpstance.text.corpus import dateline_date
 
     assert dateline_date("SEOUL, Nov. 29, 2017 (Yonhap) -- North Korea fired") == "2017-11-29"
@@ -329,7 +329,11 @@ def test_dateline_dates_are_read_only_where_a_year_is_given():
     assert dateline_date("Kim Jong Un said in a speech on Monday, January 1, 2018, that") is None
     assert dateline_date("SEOUL, NOV. 29, 2017 (Yonhap) --") == "2017-11-29"  # month names in any case
     assert dateline_date("WASHINGTON, Tuesday, Jan. 2, 2018 (AP) --") == "2018-01-02"
-    assert dateline_date("SEOUL, Feb. 30, 2018 (Yonhap) --") is None  # not a date
+    # not a date: the article goes undated, and the user is told which article and why
+    with caplog.at_level("WARNING", logger="kpstance"):
+        assert dateline_date("SEOUL, Tuesday, Feb. 30, 2018 (Yonhap) --", "wire/a.txt") is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "wire/a.txt: the dateline's date 'Feb. 30, 2018' does not exist; the article has no date"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is set on Linux only")

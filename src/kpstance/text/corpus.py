@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import csv
 import datetime as dt
+import logging
 import math
 import re
 import sys
@@ -22,6 +23,7 @@ from typing import IO, Any
 
 from ..errors import KpstanceError
 
+log = logging.getLogger("kpstance")
 FIELDS = ("id", "text", "date", "outlet", "title", "url")  # the input columns, by their default names
 META = ("date", "outlet", "title", "url")
 SUFFIXES = (".txt", ".jsonl", ".csv", ".parquet")
@@ -43,9 +45,10 @@ _DATELINE = re.compile(
     r"|(?P<y3>\d{4})-(?P<m3>\d{2})-(?P<d3>\d{2}))\b")
 
 
-def dateline_date(text: str) -> str | None:
+def dateline_date(text: str, where: str | None = None) -> str | None:
     """The date of a dateline with a year ("SEOUL, Nov. 29, 2017 (Yonhap) --", "MOSCOW, 24 November 2017"), as
-    YYYY-MM-DD; None where the text does not open with one (a date is never guessed from the body)."""
+    YYYY-MM-DD; None where the text does not open with one (a date is never guessed from the body). A dateline
+    whose date does not exist ("Feb. 30, 2018") is a warning naming ``where``: the article goes undated."""
     m = _DATELINE.match(text)
     if not m:
         return None
@@ -57,6 +60,8 @@ def dateline_date(text: str) -> str | None:
             return dt.date(int(g["y2"]), _MONTHS[g["m2"].lower()], int(g["d2"])).isoformat()
         return dt.date(int(g["y3"]), int(g["m3"]), int(g["d3"])).isoformat()
     except ValueError:  # "Feb. 30": not a date
+        log.warning("%s: the dateline's date %r does not exist; the article has no date",
+                    where or "an article", text[min(m.start(k) for k in ("m1", "d2", "y3") if g[k]) : m.end()])
         return None
 
 
@@ -139,7 +144,7 @@ class Item:
         rows = unit_rows(self.text, self.article_id, self.language, where, title_first=self.titled)
         if not self.meta.get("date"):
             opening = next((rec["text"] for _, rec, _ in rows if rec["kind"] != "title"), "")
-            self.meta["date"] = dateline_date(opening)
+            self.meta["date"] = dateline_date(opening, where)
         if not self.meta.get("title"):  # a .txt article's headline, its first line, fills the title column
             self.meta["title"] = next((rec["text"] for _, rec, _ in rows if rec["kind"] == "title"), None)
         return rows
@@ -183,7 +188,7 @@ def iter_items(inputs: Sequence[str], columns: Columns | None = None, rows: str 
             if article:
                 opening = next((r["text"] for _, r, _ in article if r["kind"] != "title"), "")
                 title = next((r["text"] for _, r, _ in article if r["kind"] == "title"), None)
-                meta = {m: None for m in META} | {"date": dateline_date(opening), "title": title}
+                meta = {m: None for m in META} | {"date": dateline_date(opening, "<stdin>"), "title": title}
                 yield Item("<stdin>", None, "stdin", meta, "", None, language, article)
         elif suffix == ".jsonl":
             yield from _jsonl_items(p, columns, rows, language)
