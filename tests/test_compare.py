@@ -93,6 +93,16 @@ def test_baseline_difference_and_formats(runs, tmp_path):
     assert md.splitlines()[0].startswith("| run | experiment | seed |") and len(md.splitlines()) == 5
     rows_csv = list(csv.reader(compare(tmp, "--format", "csv").splitlines()))
     assert rows_csv[0][:2] == ["run", "experiment"] and len(rows_csv) == 6
+    # the CSV is for analysis: full precision, the std and the difference in columns of their own, as the JSON has them
+    grouped = list(csv.DictReader(compare(tmp, "--baseline", "smoke_gold", "--group-by", "evaluation.train_labels",
+                                          "--metrics", f1s, "--format", "csv").splitlines()))
+    assert [r["group"] for r in grouped] == [r["name"] for r in rows]
+    for c, j in zip(grouped, rows):
+        for k in f1s.split(","):
+            assert float(c[k]) == pytest.approx(j["metrics"][k], abs=1e-11)
+            assert float(c[f"delta_{k}"]) == pytest.approx(j["delta"][k], abs=1e-11)
+            assert (float(c[f"{k}_std"]) == pytest.approx(j["metrics_std"][k], abs=1e-11)) if j["n"] > 1 else not c[
+                f"{k}_std"]
     png = tmp_path / "cmp.png"
     compare(tmp, "--group-by", "seed", "--plot", str(png))
     assert png.read_bytes()[:4] == b"\x89PNG"

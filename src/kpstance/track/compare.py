@@ -204,6 +204,29 @@ def _table_cells(data: dict) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def _csv_cells(data: dict) -> list[list[str]]:
+    """The table for analysis: every figure at full precision in a column of its own (a group's standard deviation
+    in ``<metric>_std``, a baseline's difference in ``delta_<metric>``), a figure a run lacks as an empty cell."""
+    def num(v: float) -> str:
+        return "" if v is None or math.isnan(v) else format(float(v), ".12g")
+
+    grouped, metrics = bool(data["group_by"]), data["metrics"]
+    header = ["run" if not grouped else "group", "experiment"] + (["n"] if grouped else []) + data["config_keys"]
+    header += [c for k in metrics for c in ((k, f"{k}_std") if grouped else (k,))]
+    header += [f"delta_{k}" for k in metrics] if data["baseline"] else []
+    header += ["gold_set"] if data["mixed_gold"] else []
+    rows = [header]
+    for r in data["rows"]:
+        cells = [r["name"], r["experiment"]] + ([str(r["n"])] if grouped else [])
+        cells += [str(r["config"].get(k, "")) for k in data["config_keys"]]
+        for k in metrics:
+            cells += [num(r["metrics"][k])] + ([num(r["std"][k]) if r["n"] > 1 else ""] if grouped else [])
+        cells += [num(r["delta"][k]) for k in metrics] if data["baseline"] else []
+        cells += [",".join(r["gold"])] if data["mixed_gold"] else []
+        rows.append(cells)
+    return rows
+
+
 def render(data: dict, fmt: str) -> str:
     if fmt == "json":
         out = []
@@ -216,13 +239,12 @@ def render(data: dict, fmt: str) -> str:
                 obj["delta"] = r["delta"]
             out.append(obj)
         return json.dumps(out, indent=2, allow_nan=True)
-    header, body = _table_cells(data)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(header)
-        w.writerows(body)
+        w.writerows(_csv_cells(data))
         return buf.getvalue()
+    header, body = _table_cells(data)
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
