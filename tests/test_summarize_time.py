@@ -233,6 +233,28 @@ def test_the_chart_is_written_and_its_panels_match_the_table(synthetic, tmp_path
             assert len(ys) == 5 and math.isnan(ys[1])  # October: an empty period, a gap
 
 
+def test_every_interval_is_drawn_and_each_point_sits_mid_period(synthetic, monkeypatch, tmp_path):
+    """A period with an interval between periods without one (a single article has none) gets a bar, since a band
+    needs a banded neighbour; a point sits in the middle of its period, where the events inside it are."""
+    from datetime import date
+
+    from matplotlib.axes import Axes
+
+    from kpstance.eval.trend import plot_trend
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for month, n in (("2017-09-", 8), ("2017-10-", 1), ("2017-11-", 8)):
+        rows += simulate(rng, n, 5, TRUE, M, start=month)[0]
+    df = frame(rows, synthetic[1], ["cc"], by="month", n_boot=50)
+    assert df[df.actor == "russia"].hardline_low.isna().tolist() == [False, True, False]  # October: one article, no interval
+    bars = []
+    errorbar = Axes.errorbar
+    monkeypatch.setattr(Axes, "errorbar", lambda ax, x, y, **kw: bars.append(list(x)) or errorbar(ax, x, y, **kw))
+    plot_trend(df, tmp_path / "t.png")
+    assert bars == [[date(2017, 9, 16), date(2017, 11, 16)]] * 3  # each stance: September's and November's
+
+
 def test_a_chart_that_cannot_be_written_is_one_line_naming_it_and_leaves_nothing(synthetic, tmp_path):
     """A folder that does not exist is refused before any work (summarize may have to predict first); a format
     matplotlib cannot write is one line too; a chart is written whole or not at all, in the format of its name."""
@@ -298,8 +320,18 @@ def test_summarize_cli_reads_a_predictions_table_by_month(smoke_run, tmp_path):
         assert r.returncode == 0, r.stderr
         assert "news units counted; left out:" in r.stderr and "title" in r.stderr
         frames.append(pd.read_csv(out))
+    # a table piped in ('kpstance predict ... | kpstance summarize ... --input -') is read as the table it is, not
+    # segmented again as one article; the same table given twice is said to count its units twice
+    for ext in ("jsonl", "csv"):
+        out = tmp_path / f"summary-stdin-{ext}.csv"
+        r = run_cli("summarize", model, "--input", "-", "--by", "month", "--estimator", "all", "--dev-gold", str(dev),
+                    "--bootstrap", "50", "--output", str(out), stdin=tables[ext].read_text(encoding="utf-8"))
+        assert r.returncode == 0, r.stderr
+        frames.append(pd.read_csv(out))
     for f in frames[1:]:
         pd.testing.assert_frame_equal(frames[0], f)
+    r = run_cli("summarize", model, "--input", str(tables["csv"]), str(tables["jsonl"]), "--bootstrap", "20")
+    assert r.returncode == 0 and "counted units repeat the unit_id of an earlier one (first: a0-" in r.stderr
     df = frames[0]
     assert set(df.period) == {"2017-09", "2017-10", "2017-11"} and set(df.estimator) == {"cc", "pcc", "acc"}
     assert (df[df.period == "2017-10"].units == 0).all()

@@ -10,7 +10,9 @@ sentences of a corpus.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -150,6 +152,8 @@ class Counts:
     counted: int = 0
     has_probs: bool = True
     undated_example: str | None = None
+    repeated: int = 0  # counted units whose unit_id an earlier counted unit had (an input given twice?)
+    repeated_example: str | None = None
 
     def __post_init__(self) -> None:
         keep = list(self.actors) if self.actors else [a for a in self.labels.actors if a != self.labels.none_actor]
@@ -161,6 +165,7 @@ class Counts:
         self._actor = {a: i for i, a in enumerate(keep)}
         self._stance = {s: i for i, s in enumerate(self.labels.stances)}
         self._outlets = set(self.outlets) if self.outlets else None
+        self._units: set = set()
         self._dates: dict[Any, date | None] = {}
         self._prob_keys = [f"stance_p_{s}" for s in self.labels.stances]
         shape = (len(keep), len(self.labels.stances))
@@ -208,6 +213,14 @@ class Counts:
         if article is None or (isinstance(article, float) and math.isnan(article)) or str(article).strip() == "":
             raise KpstanceError(f"{where or 'a row'}: no article_id: intervals draw whole articles, so every unit "
                                 "needs its article")
+        uid = row.get("unit_id")
+        if uid is not None:
+            uid = str(uid)  # unit ids of a year of wire copy: a few MB, as kpstance predict keeps them
+            if uid in self._units:
+                self.repeated += 1
+                self.repeated_example = self.repeated_example or f"{uid} at {where or 'a row'}"
+            else:
+                self._units.add(uid)
         key2 = (start, str(article))
         if key2 != self._key:
             self.flush()
@@ -279,6 +292,8 @@ def _stance_probs(row: Mapping[str, Any], stances: Sequence[str], keys: Sequence
 def table_kind(path: str | os.PathLike) -> str | None:
     """'jsonl', 'csv' or 'parquet' when the file is a predictions table (it has unit_id, actor and stance
     columns), else None (articles to predict)."""
+    if str(path) == "-":
+        return _stdin_table_kind()
     p = Path(path)
     suffix = p.suffix.lower()
     if not p.is_file() or suffix not in (".jsonl", ".csv", ".parquet"):
@@ -303,11 +318,36 @@ def table_kind(path: str | os.PathLike) -> str | None:
     return suffix[1:] if TABLE_COLUMNS <= names else None
 
 
+def _stdin_table_kind() -> str | None:
+    """'jsonl' or 'csv' when stdin holds a predictions table (``kpstance predict … | kpstance summarize … --input
+    -``): its first line, peeked at without reading it, names unit_id, actor and stance; else None (an article or
+    units to predict, as ``kpstance predict`` reads stdin)."""
+    stream = sys.stdin.buffer
+    head = stream.peek(1 << 16) if hasattr(stream, "peek") else b""
+    first = head.lstrip().split(b"\n", 1)[0].decode("utf-8-sig", "replace").strip()
+    if first.startswith("{"):
+        try:
+            rec = json.loads(first)
+        except ValueError:
+            return None
+        return "jsonl" if isinstance(rec, dict) and TABLE_COLUMNS <= set(rec) else None
+    return "csv" if TABLE_COLUMNS <= set(next(csv.reader([first]), [])) else None
+
+
+def _open_table(path: str | os.PathLike, **text: Any) -> Any:
+    """A predictions table's text, from its file or from stdin ("-"; left open for the process)."""
+    if str(path) == "-":
+        return contextlib.nullcontext(io.TextIOWrapper(sys.stdin.buffer, **text))
+    return open(path, **text)
+
+
 def iter_table(path: str | os.PathLike, stances: Sequence[str], kind: str | None = None) -> Iterator[tuple[str, dict]]:
-    """(where, row) for each row of a predictions table, with only the columns a summary reads."""
-    p = Path(path)
-    kind = kind or table_kind(p)
-    wanted = ["article_id", "date", "outlet", "kind", "actor", "stance", *(f"stance_p_{s}" for s in stances)]
+    """(where, row) for each row of a predictions table (a file, or stdin for "-"), with only the columns a summary
+    reads."""
+    p = Path("<stdin>") if str(path) == "-" else Path(path)
+    kind = kind or table_kind(path)
+    wanted = ["unit_id", "article_id", "date", "outlet", "kind", "actor", "stance",
+              *(f"stance_p_{s}" for s in stances)]
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq
@@ -322,11 +362,11 @@ def iter_table(path: str | os.PathLike, stances: Sequence[str], kind: str | None
         elif kind == "csv":
             from ..text.corpus import csv_records
 
-            with open(p, encoding="utf-8-sig", newline="") as f:
+            with _open_table(path, encoding="utf-8-sig", newline="") as f:
                 for n, row in csv_records(f, p)[1]:
                     yield f"{p}:{n}", row
         else:
-            with open(p, encoding="utf-8") as f:
+            with _open_table(path, encoding="utf-8-sig") as f:
                 for n, line in enumerate(f, start=1):
                     if line.strip():
                         try:
@@ -499,6 +539,9 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
     if counts.left_out.get("no readable date"):
         warn(f"{counts.left_out['no readable date']} units have no readable date (first: {counts.undated_example}); "
              "they are left out of the periods")
+    if counts.repeated:
+        warn(f"{counts.repeated} counted units repeat the unit_id of an earlier one (first: "
+             f"{counts.repeated_example}): an input given twice counts its units twice")
     why = {}
     if "pcc" in ests and not counts.has_probs:
         why["pcc"] = "it needs the stance probabilities (kpstance predict --probs)"

@@ -75,24 +75,29 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.9 * nrows), sharex=True, sharey=True,
                              squeeze=False)
     series = [*stances] if metric == "shares" else ["net"]
-    if timeline:  # events within the periods shown, half a period of margin on each side; others would stretch the axis
+    if timeline:  # events within the periods shown (first start to last end); others would stretch the axis
         from .summary import next_period
 
         first, last = sub.start.min().date(), sub.start.max().date()
-        margin = (next_period(last, by) - last) / 2
-        events = [(d, name) for d, name in events or () if first - margin <= d <= last + margin]
+        end = next_period(last, by)
+        events = [(d, name) for d, name in events or () if first <= d < end]
     drawn: dict[str, dict[str, list[float]]] = {}
+    low, high = (-1.0, 1.0) if metric == "net" else (0.0, 1.0)
+    strip = 0.13 * (high - low)  # below the lowest value: the thin periods' counts, clear of the lines
     for ax, actor in zip(axes.flat, actors):
         rows = sub[sub.actor == actor]
-        x = list(rows.start) if timeline else list(range(len(rows)))
+        # a period's point at its middle, so an event lies inside the period that holds its articles
+        x = ([s.date() + (next_period(s.date(), by) - s.date()) / 2 for s in rows.start] if timeline
+             else list(range(len(rows))))
         drawn[actor] = {}
         for s in series:
             y, lo, hi = (rows[c].astype(float).tolist() for c in (s, f"{s}_low", f"{s}_high"))
             color = colors.get(s, "#34495e") if s != "net" else "#34495e"
             ax.plot(x, y, marker="o", markersize=2.5, linewidth=1.4, color=color, label=s)
             ax.fill_between(x, lo, hi, color=color, alpha=0.18, linewidth=0)
-            alone = [i for i in range(len(y)) if not math.isnan(y[i])  # a band needs a neighbour: a bar instead
-                     and all(j < 0 or j >= len(y) or math.isnan(y[j]) for j in (i - 1, i + 1))]
+            banded = [not (math.isnan(a) or math.isnan(b)) for a, b in zip(lo, hi)]
+            alone = [i for i in range(len(y)) if banded[i]  # a band needs a banded neighbour: a bar instead
+                     and not any(0 <= j < len(y) and banded[j] for j in (i - 1, i + 1))]
             if alone:
                 ax.errorbar([x[i] for i in alone], [y[i] for i in alone], fmt="none", ecolor=color, alpha=0.5,
                             yerr=[[max(0.0, y[i] - lo[i]) for i in alone], [max(0.0, hi[i] - y[i]) for i in alone]],
@@ -104,8 +109,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         ax.set_title(f"{actor.replace('_', ' ')} ({total:,} unit{'' if total == 1 else 's'})", fontsize=9)
         for xi, n in zip(x, rows.units):
             if 0 < n < thin:  # a thin period: its count, so the reader weighs its band
-                ax.annotate(f"n={n}", (xi, 0.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
-                            textcoords="offset points", ha="center", va="bottom", fontsize=6, color="#777777")
+                ax.annotate(f"n={n}", (xi, low - strip / 2), ha="center", va="center", fontsize=6, color="#777777")
         for d, name in (events or []) if timeline else ():
             ax.axvline(d, color="#555555", linestyle=":", linewidth=0.8)
             if ax in axes[0]:
@@ -117,12 +121,11 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
             ax.set_xticks(x, list(rows.period))
     for ax in list(axes.flat)[len(actors):]:
         ax.set_visible(False)
-    low, high = (-1.0, 1.0) if metric == "net" else (0.0, 1.0)
-    axes[0][0].set_ylim(low - 0.02, high + 0.02)
+    axes[0][0].set_ylim(low - strip, high + 0.02)
     for ax in axes[:, 0]:
         ax.set_ylabel("net index" if metric == "net" else "share of units", fontsize=8)
     if timeline:
-        axes[0][0].set_xlim(sub.start.min() - margin, sub.start.max() + margin)
+        axes[0][0].set_xlim(first, end)
         fig.autofmt_xdate(rotation=30)
     level = int(round(100 * df.attrs.get("level", 0.95)))
     what = "net stance index (hardline − conciliatory)" if metric == "net" else "stance shares"
