@@ -253,7 +253,7 @@ def test_probe_swap_on_a_small_file(smoke_run, tmp_path, capsys):
     ]) + "\n", encoding="utf-8")
     assert main(["probe", "swap", model, "--input", str(units), "--worst", "2"]) == 0
     out = capsys.readouterr().out
-    assert "4 swapped copies, 1 units skipped" in out
+    assert "4 swapped copies, 1 unit skipped (no clean swap)" in out
     assert "stance flip rate:" in out and "actor follows swap:" in out
     assert out.count("original: ") == 2 and out.count("swapped:  ") == 2
     # how much the original stance lost, signed: a gain reads "+0.03", never "--0.03"
@@ -261,9 +261,11 @@ def test_probe_swap_on_a_small_file(smoke_run, tmp_path, capsys):
 
     none = tmp_path / "none.jsonl"  # a unit of no actor has nothing to swap: said, not counted as a clean-swap miss
     none.write_text(json.dumps({"text": "The talks resumed on Monday.", "actor": "none"}) + "\n", encoding="utf-8")
-    assert main(["probe", "swap", model, "--input", str(none)]) == 0
-    out = capsys.readouterr().out
-    assert "(1 units, 1 of them with no actor to swap): 0 swapped copies" in out and "no unit could be swapped" in out
+    assert main(["probe", "swap", model, "--input", str(none)]) == 2  # nothing measured: no flip rate
+    out, err = capsys.readouterr()
+    assert "(1 units, 1 of them with no actor to swap): 0 swapped copies" in out
+    assert err == f"kpstance: error: {none}: no unit could be swapped: name the actor with a name of the label " \
+                  "YAML's names table\n"
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"text": "Moscow urged talks."}) + "\n" + json.dumps({"text": "x", "actor": "mars"}) + "\n",

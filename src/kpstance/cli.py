@@ -447,11 +447,13 @@ def cmd_probe_swap(args: argparse.Namespace) -> None:
     else:
         res, source = probe_article(system, text, path.stem, swapper, scheme, args.actor, n=args.targets)
         what = f"the article's units of {source or 'no actor'}"
+    skipped = (f"{res.skipped} unit{'' if res.skipped == 1 else 's'} skipped" if path.suffix.lower() == ".jsonl"
+               else f"{res.skipped} cop{'y' if res.skipped == 1 else 'ies'} not scored")  # an article: per target
     print(f"swap test of {predictor.meta.get('run_name', args.model_dir)} on {path} ({what}): "
-          f"{len(res.rows)} swapped copies, {res.skipped} units skipped (no clean swap)")
-    if not res.rows:
-        print("no unit could be swapped: name the actor with a name of the label YAML's names table")
-        return
+          f"{len(res.rows)} swapped copies, {skipped} (no clean swap)")
+    if not res.rows:  # nothing was measured: no flip rate to report
+        raise KpstanceError("no unit could be swapped: name the actor with a name of the label YAML's names table",
+                            path)
     m = res.metrics("", scheme)
     print(f"stance flip rate:   {m['swap_stance_flip']:.3f}  (share of copies whose stance differs from the original's)")
     print(f"actor follows swap: {m['swap_actor_follow']:.3f}  (share of copies given the swapped-in actor)")
@@ -462,7 +464,8 @@ def cmd_probe_swap(args: argparse.Namespace) -> None:
         print(f"{i:>3}. {r['original_actor']}/{r['original_stance']} -> {r['target']}: "
               f"{r['swapped_actor']}/{r['swapped_stance']} (original stance {-r['drop']:+.2f})")
         print(f"     original: {r['text']}")
-        print(f"     swapped:  {r['swapped_text']}")
+        same = r["swapped_text"] == r["text"]  # only the carried speaker changed ("He urged ...")
+        print(f"     swapped:  {'(the same words, read as said by ' + r['target'] + ')' if same else r['swapped_text']}")
 
 
 def _probe_pairs(path: Path, scheme: Any, split: str | None) -> tuple[list[Any], list[dict]]:
