@@ -80,6 +80,11 @@ def test_group_by_gives_mean_and_std_over_seeds(runs):
     assert smoke["metrics_std"]["dev_joint_accuracy"] == pytest.approx(statistics.stdev(vals))
     table = compare(tmp, "--group-by", "evaluation.train_labels")
     assert "±" in table and "smoke [evaluation.train_labels=silver]" in table
+    # one group per experiment, whatever its runs' config
+    by_exp = json.loads(compare(tmp, "--group-by", "experiment", "--format", "json"))
+    assert {r["name"]: r["n"] for r in by_exp} == {"smoke": 3, "smoke_gold": 2}
+    assert next(r for r in by_exp if r["name"] == "smoke")["metrics"]["dev_joint_accuracy"] == pytest.approx(
+        statistics.mean(vals))
 
 
 def test_baseline_difference_and_formats(runs, tmp_path):
@@ -113,6 +118,10 @@ def test_runs_dir_reads_folders_without_mlflow(runs):
     r = run_cli("compare", "--runs-dir", str(tmp / "runs"), "--format", "json")
     assert r.returncode == 0, r.stderr
     assert len(json.loads(r.stdout)) == 5
+    empty = tmp / "no_runs_here"
+    empty.mkdir(exist_ok=True)
+    r = run_cli("compare", "--runs-dir", str(empty))
+    assert r.returncode == 2 and r.stderr.startswith(f"kpstance: error: {empty}: no finished run folder under it")
 
 
 def test_a_metric_no_run_has_is_refused_with_the_close_names(runs):

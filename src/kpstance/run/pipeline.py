@@ -142,8 +142,6 @@ def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:
     """Save the model, write metrics, track the run, write run_info.json (the mark of a finished run), and only
     then move the ``latest`` links and drop the checkpoints: a run stopped before its end (a kill, a store that
     fails) leaves ``latest`` where it was and its checkpoints for ``resume=true``."""
-    from ..track.store import git_commit, git_dirty
-
     cfg = run.cfg
     name = run_name_for(run.out_dir, cfg.task_name)
     model_dir = None
@@ -152,8 +150,8 @@ def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:
         info["model_dir"] = str(model_dir)
     # metrics.json holds only what the config and seed determine; timings, paths and ids go to run_info.json
     write_json(run.out_dir / "metrics.json", metrics)
-    commit = git_commit(cfg.paths.root_dir)
-    info["git_commit"], info["git_dirty"] = commit, git_dirty(cfg.paths.root_dir) if commit != "unknown" else None
+    commit = run.git[0]
+    info["git_commit"], info["git_dirty"] = run.git
     if cfg.logger.name != "none":
         from omegaconf import OmegaConf
 

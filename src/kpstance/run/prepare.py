@@ -34,6 +34,9 @@ class Run:
     units: list[Unit]  # the article's units, labelled by the rules and trained on
     corpora: list[GoldCorpus]  # every gold corpus: the article's own gold first, then the held-out ones
     t_start: float = field(default_factory=time.perf_counter)
+    # the code the run started from (its commit, and whether the tree had changes then): an edit made while it
+    # trains is not what ran
+    git: tuple[str, bool | None] = ("unknown", None)
 
     @property
     def ckpt(self) -> Path:
@@ -83,7 +86,11 @@ def prepare(cfg: Any) -> Run:
         torch.set_num_threads(threads)
         log.info("torch threads: %d", threads)
     log.info("%d units, %d sections, %d gold labels", len(units), len(groups(units)), len(corpora[0].records))
-    return Run(cfg, resolved, out_dir, main, scheme, units, corpora, t_start)
+    from ..track.store import git_commit, git_dirty
+
+    commit = git_commit(cfg.paths.root_dir)
+    return Run(cfg, resolved, out_dir, main, scheme, units, corpora, t_start,
+               (commit, git_dirty(cfg.paths.root_dir) if commit != "unknown" else None))
 
 
 def torch_threads(cfg: Any) -> int | None:

@@ -132,11 +132,14 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
     rows: list[dict] = []
     group_by = current_key(group_by) if group_by else group_by  # keys of earlier versions -> today's
     if group_by:
-        if not any(group_by in r["params"] for r in runs):
-            raise KpstanceError(f"--group-by: no run has the config key '{group_by}' (e.g. system.name, trainer.lr)")
+        by_experiment = group_by == "experiment"  # one group per experiment: its seeds and repeats together
+        if not by_experiment and not any(group_by in r["params"] for r in runs):
+            raise KpstanceError(f"--group-by: no run has the config key '{group_by}' (e.g. experiment, system.name, "
+                                "trainer.lr)")
         groups: dict[tuple, list[dict]] = {}
         for r in runs:
-            groups.setdefault((r["experiment"], r["params"][group_by] if applies(r, group_by) else ""), []).append(r)
+            value = r["experiment"] if by_experiment else r["params"][group_by] if applies(r, group_by) else ""
+            groups.setdefault((r["experiment"], value), []).append(r)
         mixed: set[str] = set()  # keys that vary within a group: no one value to show for it
         for (exp, value), members in groups.items():
             config = {}
@@ -146,7 +149,7 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
                     config[k] = vals.pop()
                 elif vals:
                     mixed.add(k)
-            row = {"name": f"{exp} [{group_by}={value}]", "experiment": exp, "n": len(members), "config": config,
+            row = {"name": exp if by_experiment else f"{exp} [{group_by}={value}]", "experiment": exp, "n": len(members), "config": config,
                    "metrics": {}, "std": {}, "runs": [m["name"] for m in members],
                    "gold": sorted({m["tags"].get("gold_sha256", "?")[:8] for m in members})}
             for k in metrics:
@@ -308,6 +311,9 @@ def compare(args: Any) -> str:
         if unfinished:
             print(f"kpstance: warning: {unfinished} unfinished run folder(s) under {args.runs_dir} skipped "
                   "(no run_info.json)", file=sys.stderr)
+        if not runs:
+            raise KpstanceError("no finished run folder under it (a run folder holds config.yaml, metrics.json and "
+                                "run_info.json; train.py writes them under outputs/)", args.runs_dir)
     else:
         runs = runs_from_store(args.store, None)
     if args.experiment:
