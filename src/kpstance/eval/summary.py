@@ -564,7 +564,8 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
     if "acc" in ests and df["clipped"].any():
         acc = df[(df.estimator == "acc") & (df.units > 0)]
         warn(f"acc clipped {int(acc['clipped'].sum())} of {len(acc)} actor-period estimates into [0, 1] (their counted "
-             "shares lie outside what the dev confusion matrix can produce)")
+             "shares lie outside what the dev confusion matrix can produce; a clipped estimate's interval is "
+             "clipped with it and can shrink to a point: do not read it as certainty; --output and the DataFrame mark them in 'clipped')")
     lab = counts.labels
     # what the intervals carry: the classifier's errors only where the table holds the stance probabilities
     carried = [e for e in ests if e in ("cc", "pcc")]
