@@ -107,6 +107,10 @@ WIRE = {
                   "MINSK, 2 December 2017 /TASS/.", "Russia calls for talks, Lavrov said."),
     "dash_year": ("Tokyo protests\n\nTOKYO, 3 September 2017 - Japan protested the test.\n",
                   "TOKYO, 3 September 2017 -", "Japan protested the test."),
+    # a place and a date (it used to stay inside the first sentence, and its speaker with it)
+    "place_and_date": ("Trump warns Pyongyang\n\nBEDMINSTER, N.J., Aug. 9, 2017 (Reuters) - Trump said the North "
+                       "would be met with force.\n", "BEDMINSTER, N.J., Aug. 9, 2017 (Reuters) -",
+                       "Trump said the North would be met with force."),
     # an agency of two words (it used to stay inside the first sentence)
     "ria": ("Moscow urges calm\nMOSCOW, Nov. 29 (RIA Novosti) - Russia urged restraint on Wednesday.\n",
             "MOSCOW, Nov. 29 (RIA Novosti) -", "Russia urged restraint on Wednesday."),

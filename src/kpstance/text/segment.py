@@ -26,8 +26,9 @@ _CITY = r"[A-Z][A-Za-z.'\-]*(?:\s+[A-Z][A-Za-z.'\-]*){0,3}"
 _MONTH_DAY = r"[A-Z][a-z]+\.?\s+\d{1,2}"
 _DAY_MONTH = r"\d{1,2}\s+[A-Z][a-z]+\.?"
 _WITH_YEAR = rf"(?:{_MONTH_DAY},\s+\d{{4}}|{_DAY_MONTH}\s+\d{{4}})"
-_WHERE_WHEN = (rf"(?:,\s+(?:(?:{_WITH_YEAR}|{_MONTH_DAY}|{_DAY_MONTH})\.?"
-               r"|[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?))?")
+# a place ("South Korea", "N.J."), a date, or both: "BEDMINSTER, N.J., Aug. 9, 2017 (Reuters) -"
+_WHERE_WHEN = (r"(?:,\s+[A-Z][A-Za-z.]+(?:\s+[A-Z][A-Za-z]+)?)?"
+               rf"(?:,\s+(?:{_WITH_YEAR}|{_MONTH_DAY}|{_DAY_MONTH})\.?)?")
 # an agency of up to three words: "(Yonhap)", "(dpa)", "(RIA Novosti)", "(China Daily)"
 _AGENCY = r"(?:/[A-Za-z\-]+/\.?|\([A-Za-z\-]+(?:\s+[A-Z][A-Za-z\-]*){0,2}\)\s*[-—–]{1,2})"
 _DATED_BARE_AGENCY = rf",\s+(?:{_WITH_YEAR}|{_MONTH_DAY})\s+[A-Z][A-Za-z]+\s+[-—–]{{1,2}}"
