@@ -315,6 +315,22 @@ def test_a_repeated_article_id_is_one_warning_and_the_table_is_written(capsys, s
     assert code == 0 and "warning" not in err
 
 
+def test_an_outlet_the_input_lacks_is_the_agency_its_dateline_names(tmp_path):
+    from kpstance.text.corpus import Columns, dateline_agency, iter_items
+
+    assert [dateline_agency(d) for d in ("SEOUL (Reuters) -", "SEOUL, South Korea (AP) —", "TOKYO, June 22 Kyodo -",
+                                         "MOSCOW, November 24. /TASS/.", "MOSCOW, Nov. 29 (RIA Novosti) -",
+                                         "TOKYO, 3 September 2017 -")] == [
+        "Reuters", "AP", "Kyodo", "TASS", "RIA Novosti", None]
+    (tmp_path / "a.txt").write_text("Seoul urges talks\n\nSEOUL, Nov. 29, 2017 (Yonhap) -- Seoul urged talks.\n")
+    (tmp_path / "b.csv").write_text('id,outlet,text\nb1,Hankyoreh,"SEOUL (Yonhap) -- Seoul urged talks."\n'
+                                    'b2,,"Seoul urged talks."\n')
+    items = list(iter_items([str(tmp_path)], Columns()))
+    for it in items:
+        it.rows()
+    assert [(it.article_id, it.meta["outlet"]) for it in items] == [("a", "Yonhap"), ("b1", "Hankyoreh"), ("b2", None)]
+
+
 def test_dateline_dates_are_read_only_where_a_year_is_given(caplog):
     from kpstance.text.corpus import dateline_date
 

@@ -65,6 +65,17 @@ def dateline_date(text: str, where: str | None = None) -> str | None:
         return None
 
 
+_AGENCY = re.compile(r"\(([A-Za-z\-]+(?:\s+[A-Z][A-Za-z\-]*){0,2})\)\s*[-—–]{1,2}\s*$|/([A-Za-z\-]+)/\.?\s*$"
+                     r"|\d\s+([A-Z][A-Za-z]+)\s+[-—–]{1,2}\s*$")
+
+
+def dateline_agency(dateline: str) -> str | None:
+    """The news agency a dateline unit names ("SEOUL (Reuters) -": Reuters; "MOSCOW, November 24. /TASS/.": TASS;
+    "TOKYO, June 22 Kyodo -": Kyodo), or None."""
+    m = _AGENCY.search(dateline.strip())
+    return next((g for g in m.groups() if g), None) if m else None
+
+
 def parse_date(value: Any, column: str, where: object, line: int | None) -> str | None:
     """A date column's value as YYYY-MM-DD: ISO dates and timestamps (text or Parquet date/timestamp types);
     empty is None; anything else is refused in one line naming the file, the row and the column."""
@@ -145,6 +156,9 @@ class Item:
         if not self.meta.get("date"):
             opening = next((rec["text"] for _, rec, _ in rows if rec["kind"] != "title"), "")
             self.meta["date"] = dateline_date(opening, where)
+        if not self.meta.get("outlet"):  # the agency a dateline names: "(Reuters)", "/TASS/.", "June 22 Kyodo -"
+            self.meta["outlet"] = next((dateline_agency(rec["text"]) for _, rec, _ in rows
+                                        if rec["kind"] == "dateline"), None)
         if not self.meta.get("title"):  # a .txt article's headline, its first line, fills the title column
             self.meta["title"] = next((rec["text"] for _, rec, _ in rows if rec["kind"] == "title"), None)
         return rows
