@@ -483,6 +483,19 @@ def test_tables_with_a_bom_or_bad_lines_and_filters_that_match_nothing(tmp_path)
     counts.add({"article_id": "a", "actor": "russia", "stance": "hardline", "outlet": "TASS"})
     summarize_counts(counts, ["cc"], None, warn=said.append)
     assert said == ["no news unit is from Reuters: check the outlet names against the table's outlet column"]
+    # by period with no unit dated (a table without its date column): refused, not a table of empty periods
+    undated = Counts(LABELS, by="month", n_boot=20)
+    undated.add({"article_id": "a", "actor": "russia", "stance": "hardline"}, "t.csv:2")
+    with pytest.raises(KpstanceError, match=r"no unit has a readable date \(first: t.csv:2: None\), so none can "
+                                            r"be counted by month; give the table a date column, or summarise with --by all"):
+        summarize_counts(undated, ["cc"], None, warn=said.append)
+
+
+def test_a_table_of_a_header_alone_is_one_warning_naming_it(smoke_run, tmp_path):
+    header = tmp_path / "header.csv"
+    header.write_text("unit_id,article_id,date,kind,actor,stance\n", encoding="utf-8")
+    r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(header), "--bootstrap", "20")
+    assert r.returncode == 0 and f"kpstance: warning: {header}: no rows (a header alone?)" in r.stderr
 
 
 def test_share_accuracy_refuses_gold_stances_the_model_does_not_know(smoke_predictor, tmp_path):

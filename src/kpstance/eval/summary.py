@@ -516,9 +516,17 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
         raise KpstanceError(f"not a model folder saved by train.py (no kpstance.json){task_hint(model)}", model)
     lab = Labels.of(predictor.scheme(labels) if predictor is not None else model_scheme(model, labels))
     counts = Counts(lab, by, actors, outlets, n_boot, seed)
+    empty = []
     for t in tables:
+        rows_read = 0
         for where, row in iter_table(t, lab.stances, kinds[t]):
             counts.add(row, where)
+            rows_read += 1
+        if not rows_read:
+            empty.append("<stdin>" if str(t) == "-" else str(t))
+    if empty:
+        (warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr)))(
+            f"{', '.join(empty)}: no rows (a header alone?)")
     if articles:
         for row in predicted_units(predictor, articles, batch_size, labels, probs=True):
             counts.add(row, str(row.get("article_id")))
@@ -537,6 +545,9 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
         warn(f"no news unit is from {', '.join(counts.outlets)}: check the outlet names against the table's outlet "
              "column")
     if counts.left_out.get("no readable date"):
+        if not counts.counted:  # every unit undated (no date column?): a table of empty periods would answer nothing
+            raise KpstanceError(f"no unit has a readable date (first: {counts.undated_example}), so none can be "
+                                f"counted by {counts.by}; give the table a date column, or summarise with --by all")
         warn(f"{counts.left_out['no readable date']} units have no readable date (first: {counts.undated_example}); "
              "they are left out of the periods")
     if counts.repeated:
