@@ -387,16 +387,18 @@ READ_BY_THE_SPEC = [
     ("Abe said Kim would not be invited to Tokyo.", ("japan", "hardline")),
     # a premier counts for the state of the demonym before it; meeting in person is an offer
     ("The Chinese premier promised to sit down with Moon in person.", ("china", "conciliatory")),
-    # a negated refusal of talks keeps them open; of no step, it keeps options open; talks that are 'not the answer'
-    # are refused, sanctions that are 'not the answer' argued against
+    # a refusal negated right before it keeps the talks open; of no step, it keeps options open; a negation of
+    # another clause ('which has not tested since') leaves the refusal a refusal
     ("Seoul said it would not rule out dialogue with Pyongyang.", ("south_korea", "conciliatory")),
     ("Lavrov said Moscow did not rule out talks with the North.", ("russia", "conciliatory")),
+    ("Moscow didn't rule out talks with Pyongyang.", ("russia", "conciliatory")),
     ("Abe said no option could be ruled out.", ("japan", "hardline")),
-    ("Talking is not the answer, Haley said.", ("united_states", "hardline")),
+    ("North Korea, which has not tested since, rejected talks with Seoul.", ("north_korea", "hardline")),
+    ("Seoul said it was not clear whether Pyongyang rejected the offer of talks.", ("south_korea", "neutral")),
+    # sanctions that are 'not the answer' are argued against; rejecting sanctions aimed at oneself is defiance
     ("Sanctions are not the answer, Wang Yi said.", ("china", "conciliatory")),
-    # opposing more pressure argues against it; cutting a hotline raises tension, as the specification names it
-    ('"We are against any further pressure," Lavrov said.', ("russia", "conciliatory")),
-    ("Moscow is against new sanctions on Pyongyang, Lavrov said.", ("russia", "conciliatory")),
+    ("North Korea warned against new sanctions, KCNA said.", ("north_korea", "hardline")),
+    # cutting a hotline raises tension, as the specification names it
     ("Pyongyang cut the hotline with Seoul.", ("north_korea", "hardline")),
 ]
 

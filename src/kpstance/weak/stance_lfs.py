@@ -285,20 +285,35 @@ def rd_human_cost(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -
 
 def rd_refusal(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """'ruled out talks', 'dialogue is impossible': refusing de-escalation is hardline; 'no option can be ruled
-    out' keeps coercive options open (hardline). Negated before a de-escalating step it refuses nothing: 'would not
-    rule out dialogue' keeps the talks open (conciliatory); 'cannot rule out that the North tested a bomb' judges
-    a fact, no option at all (this reading does not apply)."""
+    out' keeps coercive options open (hardline). A refusal negated right before it ('would not rule out dialogue',
+    'did not reject talks') refuses nothing and keeps the step after it open (conciliatory), unless another
+    refusal refuses one; 'cannot rule out that the North tested a bomb' judges a fact, no option at all (this
+    reading does not apply). A negation further back ('which has not tested since, rejected talks') is another
+    clause's."""
     coercive = [k for k, _ in sc("coercive")]
-    for f, neg in sc("refusal"):
-        if not neg and any(_refused(f, d, coercive) for d, n in sc("deescalating") if not n):
-            return r.scheme.coercive
+    refusals = sc("refusal")
+    if any(not neg and _refused(f, d, coercive) for f, neg in refusals for d, n in sc("deescalating") if not n):
+        return r.scheme.coercive
+    for f, neg in refusals:
         if not neg or c.content[f.end():].split()[:1] == ["that"]:
             continue
-        if any(d.start() > f.start() and _refused(f, d, coercive) for d, _ in sc("deescalating")):
+        if _negated_here(r, c.content[: f.start()]) and any(
+                d.start() > f.start() and _refused(f, d, coercive) for d, _ in sc("deescalating")):
             return r.scheme.deescalating
         if any(_near(f, k) for k in coercive) or not sc("deescalating"):
             return r.scheme.coercive
     return None
+
+
+def _negated_here(r: Rules, before: str) -> bool:
+    """Does the word right before a cue (past a passive's 'be' or 'been') negate it: 'not', 'never', 'cannot',
+    "didn't"? Only then is the negation the cue's own, not another clause's."""
+    words = [w.lower() for w in before.split()]
+    while words and words[-1] in ("be", "been", "have", "has"):
+        words.pop()
+    last = words[-1] if words else ""
+    negators = [n.lower() for n in r.scheme.cues["negators"] if " " not in n]
+    return any(last == n or (n.startswith(("n'", "n’")) and last.endswith(n)) for n in negators)
 
 
 def rd_limits(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
