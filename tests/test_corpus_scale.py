@@ -315,6 +315,15 @@ def test_a_repeated_article_id_is_one_warning_and_the_table_is_written(capsys, s
     assert code == 0 and "warning" not in err
 
 
+def test_a_header_with_a_trailing_comma_reads_rows_with_or_without_the_empty_cell(tmp_path):
+    from kpstance.text.corpus import Columns, iter_items
+
+    (tmp_path / "t.csv").write_text("id,text,date,outlet,\na1,Seoul urged talks.,2017-11-29,Yonhap\n"
+                                    "a2,Tokyo urged calm.,2017-11-30,Kyodo,\n", encoding="utf-8")
+    items = list(iter_items([str(tmp_path / "t.csv")], Columns()))
+    assert [(it.article_id, it.meta["outlet"]) for it in items] == [("a1", "Yonhap"), ("a2", "Kyodo")]
+
+
 def test_an_outlet_the_input_lacks_is_the_agency_its_dateline_names(tmp_path):
     from kpstance.text.corpus import Columns, dateline_agency, iter_items
 
@@ -331,7 +340,7 @@ def test_an_outlet_the_input_lacks_is_the_agency_its_dateline_names(tmp_path):
     assert [(it.article_id, it.meta["outlet"]) for it in items] == [("a", "Yonhap"), ("b1", "Hankyoreh"), ("b2", None)]
 
 
-def test_dateline_dates_are_read_only_where_a_year_is_given(caplog):
+def test_dateline_dates_are_read_only_where_a_year_is_given(capsys):
     from kpstance.text.corpus import dateline_date
 
     assert dateline_date("SEOUL, Nov. 29, 2017 (Yonhap) -- North Korea fired") == "2017-11-29"
@@ -346,10 +355,10 @@ def test_dateline_dates_are_read_only_where_a_year_is_given(caplog):
     assert dateline_date("SEOUL, NOV. 29, 2017 (Yonhap) --") == "2017-11-29"  # month names in any case
     assert dateline_date("WASHINGTON, Tuesday, Jan. 2, 2018 (AP) --") == "2018-01-02"
     # not a date: the article goes undated, and the user is told which article and why
-    with caplog.at_level("WARNING", logger="kpstance"):
-        assert dateline_date("SEOUL, Tuesday, Feb. 30, 2018 (Yonhap) --", "wire/a.txt") is None
-    assert [r.getMessage() for r in caplog.records] == [
-        "wire/a.txt: the dateline's date 'Feb. 30, 2018' does not exist; the article has no date"]
+    assert capsys.readouterr().err == ""
+    assert dateline_date("SEOUL, Tuesday, Feb. 30, 2018 (Yonhap) --", "wire/a.txt") is None
+    assert capsys.readouterr().err == ("kpstance: warning: wire/a.txt: the dateline's date 'Feb. 30, 2018' does not "
+                                       "exist; the article has no date\n")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is set on Linux only")

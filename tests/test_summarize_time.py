@@ -331,7 +331,7 @@ def test_summarize_cli_reads_a_predictions_table_by_month(smoke_run, tmp_path):
     for f in frames[1:]:
         pd.testing.assert_frame_equal(frames[0], f)
     r = run_cli("summarize", model, "--input", str(tables["csv"]), str(tables["jsonl"]), "--bootstrap", "20")
-    assert r.returncode == 0 and "counted units repeat the unit_id of an earlier one (first: a0-" in r.stderr
+    assert r.returncode == 0 and "run(s) of rows belong to an article counted before" in r.stderr
     df = frames[0]
     assert set(df.period) == {"2017-09", "2017-10", "2017-11"} and set(df.estimator) == {"cc", "pcc", "acc"}
     assert (df[df.period == "2017-10"].units == 0).all()
@@ -429,9 +429,14 @@ def test_an_article_whose_rows_come_apart_is_one_article():
     """Rows x, y, x, y: the sums are those of two articles, and each is counted once."""
     rows = [{"article_id": a, "actor": "russia", "stance": s, "kind": "sentence"}
             for a, s in (("x", "hardline"), ("y", "neutral"), ("x", "hardline"), ("y", "conciliatory"))]
-    apart = frame(rows, None, ["cc"], n_boot=200, actors=["russia"]).iloc[0]
-    together = frame(sorted(rows, key=lambda r: r["article_id"]), None, ["cc"], n_boot=200, actors=["russia"]).iloc[0]
+    said, said_sorted = [], []
+    apart = frame(rows, None, ["cc"], n_boot=200, actors=["russia"], warn=said.append).iloc[0]
+    together = frame(sorted(rows, key=lambda r: r["article_id"]), None, ["cc"], n_boot=200, actors=["russia"],
+                     warn=said_sorted.append).iloc[0]
     assert apart.articles == together.articles == 2
+    # rows that come apart are said (an input given twice looks the same), rows together are not
+    assert [m.split(" (first")[0] for m in said] == ["2 run(s) of rows belong to an article counted before, after "
+                                                    "other articles' rows"] and not said_sorted
     for c in ("hardline", "hardline_low", "hardline_high", "net_low", "net_high"):
         assert apart[c] == pytest.approx(together[c])
 

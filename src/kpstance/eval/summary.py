@@ -152,8 +152,10 @@ class Counts:
     counted: int = 0
     has_probs: bool = True
     undated_example: str | None = None
-    repeated: int = 0  # counted units whose unit_id an earlier counted unit had (an input given twice?)
-    repeated_example: str | None = None
+    # runs of rows of an article counted before, after other articles' rows (an input given twice, two inputs that
+    # share article ids): told from the article hashes the bootstrap keeps anyway, so no memory per unit
+    apart: int = 0
+    apart_example: str | None = None
 
     def __post_init__(self) -> None:
         keep = list(self.actors) if self.actors else [a for a in self.labels.actors if a != self.labels.none_actor]
@@ -165,7 +167,6 @@ class Counts:
         self._actor = {a: i for i, a in enumerate(keep)}
         self._stance = {s: i for i, s in enumerate(self.labels.stances)}
         self._outlets = set(self.outlets) if self.outlets else None
-        self._units: set = set()
         self._dates: dict[Any, date | None] = {}
         self._prob_keys = [f"stance_p_{s}" for s in self.labels.stances]
         shape = (len(keep), len(self.labels.stances))
@@ -213,18 +214,13 @@ class Counts:
         if article is None or (isinstance(article, float) and math.isnan(article)) or str(article).strip() == "":
             raise KpstanceError(f"{where or 'a row'}: no article_id: intervals draw whole articles, so every unit "
                                 "needs its article")
-        uid = row.get("unit_id")
-        if uid is not None:
-            uid = str(uid)  # unit ids of a year of wire copy: a few MB, as kpstance predict keeps them
-            if uid in self._units:
-                self.repeated += 1
-                self.repeated_example = self.repeated_example or f"{uid} at {where or 'a row'}"
-            else:
-                self._units.add(uid)
         key2 = (start, str(article))
         if key2 != self._key:
             self.flush()
             self._key = key2
+            if (start, article_hash(str(article))) in self._seen:
+                self.apart += 1
+                self.apart_example = self.apart_example or f"{article} at {where or 'a row'}"
         self._counts[k, s] += 1
         probs = _stance_probs(row, self.labels.stances, self._prob_keys, where)
         if probs is None:
@@ -318,13 +314,43 @@ def table_kind(path: str | os.PathLike) -> str | None:
     return suffix[1:] if TABLE_COLUMNS <= names else None
 
 
+@contextlib.contextmanager
+def _spooled_stdin() -> Iterator[None]:
+    """stdin copied to a temporary file (on disk: constant memory) and put back as ``sys.stdin`` while a summary
+    reads it, so its first line can be read whole to tell a predictions table from an article, and then read again
+    by whichever path takes it."""
+    import shutil
+    import tempfile
+
+    source = getattr(sys.stdin, "buffer", None)
+    with tempfile.TemporaryDirectory(prefix="kpstance-stdin-") as folder:
+        path = Path(folder) / "stdin"
+        with open(path, "wb") as f:
+            if source is not None:
+                shutil.copyfileobj(source, f)
+            else:  # a text-only stdin (a notebook's)
+                f.write(sys.stdin.read().encode("utf-8"))
+        old = sys.stdin
+        sys.stdin = io.TextIOWrapper(open(path, "rb"), encoding="utf-8")
+        try:
+            yield
+        finally:
+            sys.stdin.close()
+            sys.stdin = old
+
+
 def _stdin_table_kind() -> str | None:
     """'jsonl' or 'csv' when stdin holds a predictions table (``kpstance predict … | kpstance summarize … --input
-    -``): its first line, peeked at without reading it, names unit_id, actor and stance; else None (an article or
-    units to predict, as ``kpstance predict`` reads stdin)."""
-    stream = sys.stdin.buffer
-    head = stream.peek(1 << 16) if hasattr(stream, "peek") else b""
-    first = head.lstrip().split(b"\n", 1)[0].decode("utf-8-sig", "replace").strip()
+    -``): its first non-blank line names unit_id, actor and stance; else None (an article or units to predict, as
+    ``kpstance predict`` reads stdin). Reads stdin's file without consuming it (``_spooled_stdin``)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None or not stream.seekable():
+        return None
+    pos = stream.tell()
+    try:
+        first = next((line for line in stream if line.strip()), b"").decode("utf-8-sig", "replace").strip()
+    finally:
+        stream.seek(pos)
     if first.startswith("{"):
         try:
             rec = json.loads(first)
@@ -346,8 +372,7 @@ def iter_table(path: str | os.PathLike, stances: Sequence[str], kind: str | None
     reads."""
     p = Path("<stdin>") if str(path) == "-" else Path(path)
     kind = kind or table_kind(path)
-    wanted = ["unit_id", "article_id", "date", "outlet", "kind", "actor", "stance",
-              *(f"stance_p_{s}" for s in stances)]
+    wanted = ["article_id", "date", "outlet", "kind", "actor", "stance", *(f"stance_p_{s}" for s in stances)]
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq
@@ -498,14 +523,23 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
     ``dev_gold`` (default: the multi-source corpus's dev split). ``estimators``: any of cc, pcc, acc, or "all"
     (default: the measured best). ``df.attrs`` holds what was left out and how the dev matrix was measured.
     """
-    from ..systems.predictor import StancePredictor, model_scheme, task_hint
-
     if by not in BY:
         raise KpstanceError(f"--by must be one of {', '.join(BY)}, got '{by}'")
     ests = _estimators(estimators)
     if n_boot < 10:
         raise KpstanceError(f"--bootstrap needs at least 10 replicates, got {n_boot}")
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    with _spooled_stdin() if "-" in map(str, inputs) else contextlib.nullcontext():
+        return _summarize(model, inputs, by, actors, outlets, ests, dev_gold, n_boot, seed, labels, batch_size, level,
+                          warn)
+
+
+def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, outlets: Sequence[str] | None,
+               ests: list[str], dev_gold: str | os.PathLike | None, n_boot: int, seed: int,
+               labels: str | os.PathLike | None, batch_size: int, level: float,
+               warn: Callable[[str], None] | None) -> Any:
+    from ..systems.predictor import StancePredictor, model_scheme, task_hint
+
     kinds = {i: table_kind(i) for i in inputs}  # each file's header read once
     tables = [i for i in inputs if kinds[i]]
     articles = [i for i in inputs if not kinds[i]]
@@ -550,9 +584,10 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
                                 f"counted by {counts.by}; give the table a date column, or summarise with --by all")
         warn(f"{counts.left_out['no readable date']} units have no readable date (first: {counts.undated_example}); "
              "they are left out of the periods")
-    if counts.repeated:
-        warn(f"{counts.repeated} counted units repeat the unit_id of an earlier one (first: "
-             f"{counts.repeated_example}): an input given twice counts its units twice")
+    if counts.apart:
+        warn(f"{counts.apart} run(s) of rows belong to an article counted before, after other articles' rows (first: "
+             f"{counts.apart_example}); each article is drawn as one in the intervals, but if an input was given twice "
+             "its units count twice, and two inputs that share article ids merge their articles")
     why = {}
     if "pcc" in ests and not counts.has_probs:
         why["pcc"] = "it needs the stance probabilities (kpstance predict --probs)"

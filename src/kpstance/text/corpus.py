@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import csv
 import datetime as dt
-import logging
 import math
 import re
 import sys
@@ -23,7 +22,6 @@ from typing import IO, Any
 
 from ..errors import KpstanceError
 
-log = logging.getLogger("kpstance")
 FIELDS = ("id", "text", "date", "outlet", "title", "url")  # the input columns, by their default names
 META = ("date", "outlet", "title", "url")
 SUFFIXES = (".txt", ".jsonl", ".csv", ".parquet")
@@ -60,8 +58,9 @@ def dateline_date(text: str, where: str | None = None) -> str | None:
             return dt.date(int(g["y2"]), _MONTHS[g["m2"].lower()], int(g["d2"])).isoformat()
         return dt.date(int(g["y3"]), int(g["m3"]), int(g["d3"])).isoformat()
     except ValueError:  # "Feb. 30": not a date
-        log.warning("%s: the dateline's date %r does not exist; the article has no date",
-                    where or "an article", text[min(m.start(k) for k in ("m1", "d2", "y3") if g[k]) : m.end()])
+        day = text[min(m.start(k) for k in ("m1", "d2", "y3") if g[k]) : m.end()]
+        print(f"kpstance: warning: {where or 'an article'}: the dateline's date {day!r} does not exist; the article "
+              "has no date", file=sys.stderr)
         return None
 
 
@@ -202,7 +201,9 @@ def iter_items(inputs: Sequence[str], columns: Columns | None = None, rows: str 
             if article:
                 opening = next((r["text"] for _, r, _ in article if r["kind"] != "title"), "")
                 title = next((r["text"] for _, r, _ in article if r["kind"] == "title"), None)
-                meta = {m: None for m in META} | {"date": dateline_date(opening, "<stdin>"), "title": title}
+                dateline = next((r["text"] for _, r, _ in article if r["kind"] == "dateline"), "")
+                meta = {m: None for m in META} | {"date": dateline_date(opening, "<stdin>"), "title": title,
+                                                  "outlet": dateline_agency(dateline) if dateline else None}
                 yield Item("<stdin>", None, "stdin", meta, "", None, language, article)
         elif suffix == ".jsonl":
             yield from _jsonl_items(p, columns, rows, language)
@@ -308,7 +309,7 @@ def csv_records(f: IO[str], p: Path) -> tuple[list[str], Iterator[tuple[int, dic
                 if extra and any(c.strip() for c in extra):  # empty trailing cells ("a,b,,") are a writer's habit
                     raise KpstanceError(f"{len(header) + len(extra)} cells but the header has {len(header)} "
                                         "(a comma in a text that is not quoted? quote the field)", p, start)
-                short = sum(v is None for v in rec.values())
+                short = sum(v is None for k, v in rec.items() if k)  # an unnamed column (a trailing comma) is none
                 if short:  # a text broken by an unquoted line break: its rest would read as a row of its own
                     raise KpstanceError(f"{len(header) - short} cells but the header has {len(header)} (a line break "
                                         "in a text that is not quoted? quote the field; an empty cell is written "

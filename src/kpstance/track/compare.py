@@ -105,12 +105,19 @@ def values(runs: Sequence[dict], key: str) -> set:
     return {r["params"][key] for r in runs if applies(r, key)}
 
 
+def _spread(row: dict, k: str) -> float:
+    """A group's std of ``k`` for an error bar: 0 where one run alone has the figure."""
+    sd = row["std"].get(k, 0.0)
+    return 0.0 if math.isnan(sd) else sd
+
+
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
         return float("nan"), float("nan")
     m = sum(vals) / len(vals)
-    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+    # one value has no spread to show (nan, printed without ±), not a spread of zero
+    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else float("nan")
     return m, sd
 
 
@@ -184,7 +191,8 @@ def _cell(row: dict, k: str) -> str:
     v = row["metrics"][k]
     if math.isnan(v):
         return "-"
-    return f"{v:.3f} ± {row['std'][k]:.3f}" if row["n"] > 1 else f"{v:.3f}"
+    sd = row["std"].get(k, float("nan"))
+    return f"{v:.3f} ± {sd:.3f}" if row["n"] > 1 and not math.isnan(sd) else f"{v:.3f}"
 
 
 def _table_cells(data: dict) -> tuple[list[str], list[list[str]]]:
@@ -211,7 +219,7 @@ def _csv_cells(data: dict) -> list[list[str]]:
     """The table for analysis: every figure at full precision in a column of its own (a group's standard deviation
     in ``<metric>_std``, a baseline's difference in ``delta_<metric>``), a figure a run lacks as an empty cell."""
     def num(v: float) -> str:
-        return "" if v is None or math.isnan(v) else format(float(v), ".12g")
+        return "" if v is None or math.isnan(v) else repr(float(v))
 
     grouped, metrics = bool(data["group_by"]), data["metrics"]
     header = ["run" if not grouped else "group", "experiment"] + (["n"] if grouped else []) + data["config_keys"]
@@ -280,7 +288,7 @@ def plot(data: dict, path: str | os.PathLike) -> None:
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(metrics) + 0.25 * len(rows)), 4.5))
     for i, r in enumerate(rows):
         xs = [j + i * width for j in range(len(metrics))]
-        ax.bar(xs, [r["metrics"][k] for k in metrics], width, yerr=[r["std"].get(k, 0) for k in metrics] if r["n"] > 1 else None,
+        ax.bar(xs, [r["metrics"][k] for k in metrics], width, yerr=[_spread(r, k) for k in metrics] if r["n"] > 1 else None,
                label=r["name"], capsize=2)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(metrics))], metrics, rotation=15)
     ax.set_ylim(0, 1)
