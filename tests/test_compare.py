@@ -124,6 +124,27 @@ def test_runs_dir_reads_folders_without_mlflow(runs):
     assert r.returncode == 2 and r.stderr.startswith(f"kpstance: error: {empty}: no finished run folder under it")
 
 
+def test_runs_whose_label_files_differ_show_the_label_hash(runs, tmp_path):
+    """The label YAML is data, not a config key: two runs that read other cues would otherwise look alike."""
+    import shutil
+
+    tmp, _ = runs
+    folders = tmp_path / "runs"
+    shutil.copytree(tmp / "runs" / "smoke_0", folders / "a")
+    shutil.copytree(tmp / "runs" / "smoke_0", folders / "b")
+    metrics = json.loads((folders / "b" / "metrics.json").read_text(encoding="utf-8"))
+    metrics["labels_sha256"] = "0123456789abcdef"
+    (folders / "b" / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    info = json.loads((folders / "b" / "run_info.json").read_text(encoding="utf-8"))
+    (folders / "b" / "run_info.json").write_text(json.dumps({**info, "run_name": "b"}), encoding="utf-8")
+    r = run_cli("compare", "--runs-dir", str(folders), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    hashes = {row["name"]: row["config"].get("labels_sha256") for row in json.loads(r.stdout)}
+    assert hashes["b"] == "01234567" and len(set(hashes.values())) == 2
+    r = run_cli("compare", "--runs-dir", str(tmp / "runs"), "--format", "json")  # one label file: no column
+    assert all("labels_sha256" not in row["config"] for row in json.loads(r.stdout))
+
+
 def test_a_metric_no_run_has_is_refused_with_the_close_names(runs):
     tmp, _ = runs
     r = run_cli("compare", "--store", str(tmp / "mlflow.db"), "--metrics", "joint_accuracy,dev_actor_macro_f")

@@ -61,7 +61,8 @@ def scan_run_folders(root: str | os.PathLike) -> tuple[list[dict], int]:
             "experiment": config.get("task_name", "?"),
             "params": {k: str(v) for k, v in run_params(config).items()},
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
-            "tags": {"gold_sha256": metrics.get("gold_sha256", "?"), "run_dir": str(folder)},
+            "tags": {"gold_sha256": metrics.get("gold_sha256", "?"), "run_dir": str(folder),
+                     **({"labels_sha256": metrics["labels_sha256"]} if metrics.get("labels_sha256") else {})},
         })
     return runs, unfinished
 
@@ -133,6 +134,11 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
             f"runs were evaluated on {len(golds)} different gold sets ({', '.join(sorted(g[:8] for g in golds))}); "
             "their scores are not comparable. Filter with --experiment, or pass --allow-mixed-gold to show them marked"
         )
+    # the label YAML is data, not a config key: runs whose label files differ (their rules read other cues) show it
+    # as a column, its hash's first 8 characters
+    if len({r["tags"].get("labels_sha256") for r in runs}) > 1:
+        runs = [{**r, "params": {**r["params"], "labels_sha256": str(r["tags"].get("labels_sha256") or "?")[:8]}}
+                for r in runs]
     keys = sorted({k for r in runs for k in r["params"]} - NOISE_KEYS)
     # a value counts only on the rows of systems it applies to: a rules row has no encoder or learning rate
     differing = [k for k in keys if len(values(runs, k)) > 1]
@@ -286,10 +292,13 @@ def plot(data: dict, path: str | os.PathLike) -> None:
     rows, metrics = data["rows"], data["metrics"]
     width = 0.8 / max(1, len(rows))
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(metrics) + 0.25 * len(rows)), 4.5))
+    # beyond 10 rows the default cycle repeats its colours (two runs would look like one): 20, then a continuous map
+    cmap = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20" if len(rows) <= 20 else "turbo")
     for i, r in enumerate(rows):
         xs = [j + i * width for j in range(len(metrics))]
+        color = cmap(i) if len(rows) <= 20 else cmap(i / max(1, len(rows) - 1))
         ax.bar(xs, [r["metrics"][k] for k in metrics], width, yerr=[_spread(r, k) for k in metrics] if r["n"] > 1 else None,
-               label=r["name"], capsize=2)
+               label=r["name"], capsize=2, color=color)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(metrics))], metrics, rotation=15)
     ax.set_ylim(0, 1)
     ax.set_ylabel("score on gold")
