@@ -151,16 +151,20 @@ def test_a_run_that_fails_while_tracking_leaves_latest_and_its_checkpoints(tmp_p
     assert (models / "latest").is_symlink() is False and (run / "checkpoints").is_dir()
 
 
-def test_ctrl_c_is_one_line_and_marks_the_run_folder(tmp_path, monkeypatch, capsys):
+def _run_with_training(tmp_path, monkeypatch, stub):
+    """The smoke run as train.py's ``main`` runs it, with ``fine_tune`` replaced by ``stub``."""
     import kpstance.systems.finetune as finetune
 
+    monkeypatch.setattr(finetune, "fine_tune", stub)
+    train_script().main(compose(["experiment=smoke", *FAST, f"paths.log_dir={tmp_path}"], tmp_path))
+
+
+def test_ctrl_c_is_one_line_and_marks_the_run_folder(tmp_path, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(finetune, "fine_tune", interrupted)
-    cfg = compose(["experiment=smoke", *FAST, f"paths.log_dir={tmp_path}"], tmp_path)
     with pytest.raises(SystemExit) as exit_:
-        train_script().main(cfg)
+        _run_with_training(tmp_path, monkeypatch, interrupted)
     assert exit_.value.code == 130
     assert capsys.readouterr().err.strip().splitlines() == [
         "kpstance: interrupted; the run folder is marked failed.json (resume=true continues it)"]
@@ -236,15 +240,11 @@ def test_a_sweep_over_a_baseline_that_saves_no_model_stops_before_any_job_trains
 
 
 def test_a_crash_marks_the_run_folder_failed_and_is_raised(tmp_path, monkeypatch):
-    import kpstance.systems.finetune as finetune
-
     def out_of_memory(*args, **kwargs):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
 
-    monkeypatch.setattr(finetune, "fine_tune", out_of_memory)
-    cfg = compose(["experiment=smoke", *FAST, f"paths.log_dir={tmp_path}"], tmp_path)
     with pytest.raises(RuntimeError, match="out of memory"):
-        train_script().main(cfg)
+        _run_with_training(tmp_path, monkeypatch, out_of_memory)
     failed = json.loads((tmp_path / "run" / "failed.json").read_text())
     assert failed == {"error": "RuntimeError", "message": "CUDA out of memory. Tried to allocate 2.00 GiB"}
     assert not (tmp_path / "models").exists()
@@ -256,16 +256,12 @@ def test_sigterm_during_training_marks_the_run_folder_and_exits_143(tmp_path, mo
     import os
     import signal
 
-    import kpstance.systems.finetune as finetune
-
     def killed(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGTERM)
         raise AssertionError("SIGTERM did not stop the run")
 
-    monkeypatch.setattr(finetune, "fine_tune", killed)
-    cfg = compose(["experiment=smoke", *FAST, f"paths.log_dir={tmp_path}"], tmp_path)
     with pytest.raises(SystemExit) as exit_:
-        train_script().main(cfg)
+        _run_with_training(tmp_path, monkeypatch, killed)
     assert exit_.value.code == 143
     assert capsys.readouterr().err.strip().splitlines() == [
         "kpstance: terminated by SIGTERM; the run folder is marked failed.json"]

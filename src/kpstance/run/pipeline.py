@@ -150,14 +150,13 @@ def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:
         info["model_dir"] = str(model_dir)
     # metrics.json holds only what the config and seed determine; timings, paths and ids go to run_info.json
     write_json(run.out_dir / "metrics.json", metrics)
-    commit = run.git[0]
     info["git_commit"], info["git_dirty"] = run.git
     if cfg.logger.name != "none":
         from omegaconf import OmegaConf
 
         from ..track.store import log_run
 
-        tags = {"experiment": cfg.task_name, "git_commit": commit, "git_dirty": str(info["git_dirty"]),
+        tags = {"experiment": cfg.task_name, "git_commit": info["git_commit"], "git_dirty": str(info["git_dirty"]),
                 "gold_sha256": metrics["gold_sha256"], "labels_sha256": run.scheme.sha256,
                 "system": str(cfg.system.name)}
         info["mlflow_run_id"] = log_run(cfg.logger, OmegaConf.to_container(cfg, resolve=True), metrics, tags,

@@ -60,7 +60,6 @@ class TransformerSystem(System):
         a2i = {a: i for i, a in enumerate(layout.actors)}
         s2i = {s: i for i, s in enumerate(layout.stances)}
         self.temperature = {"actor": 1.0, "stance": 1.0}
-        self._pred = None  # a predictor of an earlier fit holds that model and its logits
         self.model, self.tokenizer = build(self.cfg.encoder, layout.id2label(), texts)
         partners, trained = counterfactual_pairs(units)
         soft = [u.extra.get("teacher") for u in units]

@@ -152,15 +152,20 @@ class Item:
             return [(self.source, self.record, self.line)]
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
         rows = unit_rows(self.text, self.article_id, self.language, where, title_first=self.titled)
-        if not self.meta.get("date"):
-            opening = next((rec["text"] for _, rec, _ in rows if rec["kind"] != "title"), "")
-            self.meta["date"] = dateline_date(opening, where)
-        if not self.meta.get("outlet"):  # the agency a dateline names: "(Reuters)", "/TASS/.", "June 22 Kyodo -"
-            self.meta["outlet"] = next((dateline_agency(rec["text"]) for _, rec, _ in rows
-                                        if rec["kind"] == "dateline"), None)
-        if not self.meta.get("title"):  # a .txt article's headline, its first line, fills the title column
-            self.meta["title"] = next((rec["text"] for _, rec, _ in rows if rec["kind"] == "title"), None)
+        fill_meta(self.meta, rows, where)
         return rows
+
+
+def fill_meta(meta: dict, rows: Sequence[tuple[str, dict, Any]], where: str) -> None:
+    """What an article's input lacks, read from its segmented rows: the date of a dateline that gives a year, the
+    agency a dateline names ("(Reuters)", "/TASS/.", "June 22 Kyodo -") as its outlet, and its headline as title."""
+    if not meta.get("date"):
+        opening = next((rec["text"] for _, rec, _ in rows if rec["kind"] != "title"), "")
+        meta["date"] = dateline_date(opening, where)
+    if not meta.get("outlet"):
+        meta["outlet"] = next((dateline_agency(rec["text"]) for _, rec, _ in rows if rec["kind"] == "dateline"), None)
+    if not meta.get("title"):  # a .txt article's headline, its first line, fills the title column
+        meta["title"] = next((rec["text"] for _, rec, _ in rows if rec["kind"] == "title"), None)
 
 
 def expand(inputs: Sequence[str]) -> list[str]:
@@ -199,11 +204,8 @@ def iter_items(inputs: Sequence[str], columns: Columns | None = None, rows: str 
                 else:  # an article on stdin: one item of all its units
                     article.append(("<stdin>", rec, where))
             if article:
-                opening = next((r["text"] for _, r, _ in article if r["kind"] != "title"), "")
-                title = next((r["text"] for _, r, _ in article if r["kind"] == "title"), None)
-                dateline = next((r["text"] for _, r, _ in article if r["kind"] == "dateline"), "")
-                meta = {m: None for m in META} | {"date": dateline_date(opening, "<stdin>"), "title": title,
-                                                  "outlet": dateline_agency(dateline) if dateline else None}
+                meta = {m: None for m in META}
+                fill_meta(meta, article, "<stdin>")
                 yield Item("<stdin>", None, "stdin", meta, "", None, language, article)
         elif suffix == ".jsonl":
             yield from _jsonl_items(p, columns, rows, language)

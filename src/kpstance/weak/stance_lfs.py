@@ -308,12 +308,10 @@ def rd_refusal(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> s
 def _negated_here(r: Rules, before: str) -> bool:
     """Does the word right before a cue (past a passive's 'be' or 'been') negate it: 'not', 'never', 'cannot',
     "didn't"? Only then is the negation the cue's own, not another clause's."""
-    words = [w.lower() for w in before.split()]
-    while words and words[-1] in ("be", "been", "have", "has"):
+    words = before.split()
+    while words and words[-1].lower() in ("be", "been", "have", "has"):
         words.pop()
-    last = words[-1] if words else ""
-    negators = [n.lower() for n in r.scheme.cues["negators"] if " " not in n]
-    return any(last == n or (n.startswith(("n'", "n’")) and last.endswith(n)) for n in negators)
+    return bool(words and r.negator_re and r.negator_re.search(words[-1]))
 
 
 def rd_limits(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
