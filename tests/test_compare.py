@@ -210,8 +210,23 @@ def test_columns_are_the_parameters_that_differ_and_blank_where_they_do_not_appl
     data = build_rows([runs[0], runs[2], run("slow1", "trainer.lr=1e-4", "seed=1"), run("rules1", "system=rules",
                                                                                        "seed=1")],
                       ("dev_joint_accuracy",), group_by="seed")
-    assert data["config_keys"] == ["trainer.lr"]
-    assert [r["config"] for r in data["rows"]] == [{"trainer.lr": "0.001"}, {"trainer.lr": "0.0001"}]
+    # each group pools a transformer and the rules: the system is shown as both, never dropped unmarked
+    assert data["config_keys"] == ["system.name", "trainer.lr"]
+    assert [r["config"] for r in data["rows"]] == [{"system.name": ["rules", "transformer"], "trainer.lr": "0.001"},
+                                                   {"system.name": ["rules", "transformer"], "trainer.lr": "0.0001"}]
+    assert "| {rules, transformer} | 0.001 |" in render(data, "markdown")
+
+
+def test_the_chart_gives_rates_where_lower_is_better_an_axis_of_their_own():
+    from kpstance.track.compare import plot_panels
+
+    rows = [{"metrics": {"test_stance_macro_f1": 0.75, "test_swap_stance_flip": 0.02, "test_counter_n": 156.0,
+                         "test_joint_accuracy": float("nan")}}]
+    data = {"rows": rows, "metrics": ["test_stance_macro_f1", "test_swap_stance_flip", "test_counter_n",
+                                      "test_joint_accuracy"]}
+    assert plot_panels(data) == [["test_stance_macro_f1", "test_joint_accuracy"],
+                                 ["test_swap_stance_flip", "test_counter_n"]]
+    assert plot_panels({**data, "metrics": ["test_swap_stance_flip"]}) == [["test_swap_stance_flip"]]
 
 
 def test_multirun_two_jobs_gathered(tmp_path):

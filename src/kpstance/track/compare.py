@@ -153,14 +153,15 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
         for r in runs:
             value = r["experiment"] if by_experiment else r["params"][group_by] if applies(r, group_by) else ""
             groups.setdefault((r["experiment"], value), []).append(r)
-        mixed: set[str] = set()  # keys that vary within a group: no one value to show for it
+        mixed: set[str] = set()  # keys that vary within a group: the group pools runs of several values
         for (exp, value), members in groups.items():
-            config = {}
+            config: dict[str, Any] = {}
             for k in differing:
                 vals = values(members, k)
                 if len(vals) == 1:
                     config[k] = vals.pop()
-                elif vals:
+                elif vals:  # shown as the list of values, so a mean over unlike runs is never mistaken for one config
+                    config[k] = sorted(vals, key=str)
                     mixed.add(k)
             row = {"name": exp if by_experiment else f"{exp} [{group_by}={value}]", "experiment": exp, "n": len(members), "config": config,
                    "metrics": {}, "std": {}, "runs": [m["name"] for m in members],
@@ -168,8 +169,8 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
             for k in metrics:
                 row["metrics"][k], row["std"][k] = _mean_std([m["metrics"].get(k) for m in members])
             rows.append(row)
-        differing = [k for k in differing if k not in mixed and k != group_by
-                     and len({r["config"][k] for r in rows if k in r["config"]}) > 1]
+        differing = [k for k in differing if k != group_by
+                     and (k in mixed or len({r["config"][k] for r in rows if k in r["config"]}) > 1)]
         for r in rows:
             r["config"] = {k: r["config"][k] for k in differing if k in r["config"]}
     else:
@@ -193,6 +194,11 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
             "group_by": group_by, "mixed_gold": len(golds) > 1}
 
 
+def _config_cell(v: Any) -> str:
+    """A config value; a group whose runs differ in it shows them all, in braces."""
+    return "{" + ", ".join(map(str, v)) + "}" if isinstance(v, list) else str(v)
+
+
 def _cell(row: dict, k: str) -> str:
     v = row["metrics"][k]
     if math.isnan(v):
@@ -211,7 +217,7 @@ def _table_cells(data: dict) -> tuple[list[str], list[list[str]]]:
     body = []
     for r in data["rows"]:
         cells = [r["name"], r["experiment"]] + ([str(r["n"])] if data["group_by"] else [])
-        cells += [str(r["config"].get(k, "")) for k in data["config_keys"]]
+        cells += [_config_cell(r["config"].get(k, "")) for k in data["config_keys"]]
         cells += [_cell(r, k) for k in data["metrics"]]
         if data["baseline"]:
             cells += [f"{r['delta'][k]:+.3f}" for k in data["metrics"]]
@@ -235,7 +241,7 @@ def _csv_cells(data: dict) -> list[list[str]]:
     rows = [header]
     for r in data["rows"]:
         cells = [r["name"], r["experiment"]] + ([str(r["n"])] if grouped else [])
-        cells += [str(r["config"].get(k, "")) for k in data["config_keys"]]
+        cells += [_config_cell(r["config"].get(k, "")) for k in data["config_keys"]]
         for k in metrics:
             cells += [num(r["metrics"][k])] + ([num(r["std"][k]) if r["n"] > 1 else ""] if grouped else [])
         cells += [num(r["delta"][k]) for k in metrics] if data["baseline"] else []
@@ -271,7 +277,9 @@ def render(data: dict, fmt: str) -> str:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title="kpstance runs" + (" (* mixed gold sets)" if data["mixed_gold"] else ""))
+        mixed = any(isinstance(v, list) for r in data["rows"] for v in r["config"].values())
+        table = Table(title="kpstance runs" + (" (* mixed gold sets)" if data["mixed_gold"] else "")
+                      + (" ({…}: the values a group's runs differ in)" if mixed else ""))
         for h in header:
             table.add_column(h, justify="right" if h in data["metrics"] or h.startswith("Δ") else "left", no_wrap=True)
         for row in body:
@@ -282,27 +290,55 @@ def render(data: dict, fmt: str) -> str:
     raise KpstanceError(f"unknown --format '{fmt}' (table, markdown, csv, json)")
 
 
+def lower_is_better(metric: str) -> bool:
+    """Rates of error (the swap flip, calibration error, a share's error): a good run has them near 0."""
+    return any(part in metric for part in ("_flip", "_ece", "_mae", "_skipped"))
+
+
+def _scores_in_unit(data: dict, metrics: Sequence[str]) -> bool:
+    """Scores where higher is better and every row's figure lies in [0, 1]."""
+    return all(not lower_is_better(k) and all(math.isnan(r["metrics"][k]) or 0 <= r["metrics"][k] <= 1
+                                              for r in data["rows"]) for k in metrics)
+
+
+def plot_panels(data: dict) -> list[list[str]]:
+    """The chart's panels: scores on a shared 0-1 axis first, then what needs an axis of its own."""
+    scores = [k for k in data["metrics"] if _scores_in_unit(data, [k])]
+    others = [k for k in data["metrics"] if k not in scores]
+    return [p for p in (scores, others) if p]
+
+
 def plot(data: dict, path: str | os.PathLike) -> None:
-    """Grouped bars: one group per metric, one bar per row, error bars for std over a group."""
+    """Grouped bars: one group per metric, one bar per row, error bars for std over a group. Scores share a 0-1
+    axis; rates where lower is better (the flip is about 0.02 beside F1s of 0.8) and figures outside [0, 1] get a
+    panel with an axis of their own, or they would read as no bar at all."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows, metrics = data["rows"], data["metrics"]
+    rows = data["rows"]
+    panels = plot_panels(data)
+    scores = panels[0] if _scores_in_unit(data, panels[0]) else None
     width = 0.8 / max(1, len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(metrics) + 0.25 * len(rows)), 4.5))
+    fig, axes = plt.subplots(1, len(panels), squeeze=False, width_ratios=[len(p) for p in panels],
+                             figsize=(max(6, 1.6 * len(data["metrics"]) + 0.25 * len(rows)), 4.5))
     # beyond 10 rows the default cycle repeats its colours (two runs would look like one): 20, then a continuous map
     cmap = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20" if len(rows) <= 20 else "turbo")
-    for i, r in enumerate(rows):
-        xs = [j + i * width for j in range(len(metrics))]
-        color = cmap(i) if len(rows) <= 20 else cmap(i / max(1, len(rows) - 1))
-        ax.bar(xs, [r["metrics"][k] for k in metrics], width, yerr=[_spread(r, k) for k in metrics] if r["n"] > 1 else None,
-               label=r["name"], capsize=2, color=color)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(metrics))], metrics, rotation=15)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("score on gold")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    for ax, panel in zip(axes[0], panels):
+        for i, r in enumerate(rows):
+            xs = [j + i * width for j in range(len(panel))]
+            color = cmap(i) if len(rows) <= 20 else cmap(i / max(1, len(rows) - 1))
+            ax.bar(xs, [r["metrics"][k] for k in panel], width,
+                   yerr=[_spread(r, k) for k in panel] if r["n"] > 1 else None, label=r["name"], capsize=2, color=color)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(panel))], panel, rotation=15, ha="right")
+        if panel is scores:
+            ax.set_ylim(0, 1)
+            ax.set_ylabel("score on gold (higher is better)")
+        else:
+            ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+            ax.set_ylabel("own scale" + (" (lower is better)" if all(map(lower_is_better, panel)) else ""))
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)
