@@ -165,6 +165,26 @@ def test_swap_units_carries_the_speaker_and_marks_the_copy(scheme, swapper):
         assert {m.actor for m in swapper.matcher.mentions(c.unit.extra["speaker"])} == {c.target}
 
 
+def test_an_article_unit_with_no_clean_copy_is_skipped_once_whatever_the_targets(scheme, swapper):
+    """``swap_skipped`` counts units, in articles as in sentences: a unit unclean for every target counts once (it
+    counted once per target), and one that is unclean for one target but copied for another is not skipped."""
+    from kpstance.eval.swap import probe_article
+
+    class Japanese:  # every unit Japan's, conciliatory: only the counting is under test
+        def predict(self, units):
+            return [{"actor": "japan", "stance": "conciliatory"} for _ in units]
+
+    text = ("Japan urges calm\nTOKYO (Kyodo) - Japan said on Monday that it wanted calm.\n"
+            "Tokyo said the missile fell into the Sea of Japan.\n"
+            "Japan and China agreed to keep talking, the Japanese foreign ministry said.\n")
+    res, source = probe_article(Japanese(), text, "a1", swapper, scheme, n=2)
+    assert source == "japan" and res.rows
+    copied = {r["text"] for r in res.rows}
+    assert not any("Sea of" in t for t in copied)  # a sea, not Japan: never swapped
+    assert any(t.startswith("Japan and China") for t in copied)  # copied for the target that is not China
+    assert res.skipped == 1
+
+
 # -- every run measures it
 
 

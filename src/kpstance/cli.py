@@ -447,8 +447,7 @@ def cmd_probe_swap(args: argparse.Namespace) -> None:
     else:
         res, source = probe_article(system, text, path.stem, swapper, scheme, args.actor, n=args.targets)
         what = f"the article's units of {source or 'no actor'}"
-    skipped = (f"{res.skipped} unit{'' if res.skipped == 1 else 's'} skipped" if path.suffix.lower() == ".jsonl"
-               else f"{res.skipped} cop{'y' if res.skipped == 1 else 'ies'} not scored")  # an article: per target
+    skipped = f"{res.skipped} unit{'' if res.skipped == 1 else 's'} skipped"
     print(f"swap test of {predictor.meta.get('run_name', args.model_dir)} on {path} ({what}): "
           f"{len(res.rows)} swapped copies, {skipped} (no clean swap)")
     if not res.rows:  # nothing was measured: no flip rate to report

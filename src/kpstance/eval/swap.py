@@ -121,12 +121,14 @@ def _swap_article(system: Any, swapper: Swapper, scheme: LabelScheme, text: str,
                   scored: Sequence[tuple[str, Unit, str]], source: str, language: str, n: int, res: SwapResult,
                   originals: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     """Add to ``res`` the copies of one article for up to ``n`` targets (seeded order) whose segmentation pairs unit
-    for unit with the original. ``scored``: (id, unit, reference stance) of the units to score; one is skipped when
-    its original names the target, or its swapped text or carried speaker still names the source."""
+    for unit with the original. ``scored``: (id, unit, reference stance) of the units to score; a copy is left out
+    when its original names the target, or its swapped text or carried speaker still names the source, and a unit
+    with no copy left counts once in ``res.skipped``, as in the sentence test."""
     from ..systems.context import speakers
 
     originals = originals or dict(zip((u.id for u in units), system.predict(list(units))))
     index = {u.id: i for i, u in enumerate(units)}
+    copied: set[str] = set()  # units with at least one scored copy; the others are skipped, once each
     done = 0
     for target in swapper.targets([], source, stem):
         if done == n:
@@ -146,13 +148,12 @@ def _swap_article(system: Any, swapper: Swapper, scheme: LabelScheme, text: str,
                 swapper.check_clean(c.text, source)
                 swapper.check_clean(said[index[u.id]] or "", source)
             except Unclean:
-                res.skipped += 1
                 continue
             keep.append((uid, u, c, stance))
+            copied.add(uid)
         preds = dict(zip((u.id for u in copy_units), system.predict(copy_units)))
         res.rows += [_row(uid, u, c, target, stance, originals[u.id], preds[c.id]) for uid, u, c, stance in keep]
-    if not done:
-        res.skipped += len(scored)
+    res.skipped += sum(uid not in copied for uid, _, _ in scored)
 
 
 def probe_article(system: Any, text: str, stem: str, swapper: Swapper, scheme: LabelScheme,
