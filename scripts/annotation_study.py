@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     ms = load_multisource(cfg.data.multisource.path, scheme, cfg.data.language)
     base_pred = check_base(Path(args.base), args.seed, scheme)
     use_ctx = bool(base_pred.meta.get("context"))
-    units, labels, _ = ms.train_units()
+    units, labels, _, _ = ms.train_units()
     # as a run's leak guard does: no pool unit may come close to a dev or test unit (datelines repeat verbatim)
     keep = drop_leaks([u.text for u in units], ms.protected_texts(), float(cfg.evaluation.max_overlap))
     print(f"pool: {len(keep)} of {len(units)} train-split units (the rest too close to a dev or test unit)")

@@ -62,7 +62,8 @@ METRIC_KEYS = [f"{system}{split}{key}" for system in ("", "rules_") for split in
                            "n", "swap_stance_flip", "swap_n")] + [
     "actor_temperature", "stance_temperature", "test_actor_ece_raw", "test_actor_ece", "test_stance_ece_raw",
     "test_stance_ece", "test_confident80_min_score", "test_confident80_joint_accuracy", "test_confident90_min_score",
-    "test_confident90_joint_accuracy", "test_counter_stance_macro_f1", "test_counter_n",
+    "test_confident90_joint_accuracy", "test_confident80_coverage", "test_confident90_coverage",
+    "test_counter_stance_macro_f1", "test_counter_n",
     "rules_test_counter_stance_macro_f1", "test_contrast_pair_accuracy", "test_contrast_pairs",
     "rules_test_contrast_pair_accuracy"]
 
@@ -228,6 +229,10 @@ def _f(m: dict, key: str) -> str:
     return f"{m[key]:.3f}"
 
 
+def _pct(m: dict, key: str) -> str:
+    return f"{100 * m[key]:.1f} %"
+
+
 def _g(m: dict, key: str) -> str:
     """A table cell: the figure, or a dash where the run measured none (a split without whole articles)."""
     return _f(m, key) if key in m else "–"
@@ -299,11 +304,12 @@ def render_results(doc: dict) -> str:
             f"macro-F1 {_gap(m, 'actor_macro_f1')}. Calibration (one temperature per head fitted on dev) takes the test expected "
             f"calibration error of the actor head from {_f(m, 'test_actor_ece_raw')} to {_f(m, 'test_actor_ece')} "
             f"and of the stance head from {_f(m, 'test_stance_ece_raw')} to {_f(m, 'test_stance_ece')}. "
-            f"**Confident units:** `kpstance predict --min-score {_f(m, 'test_confident80_min_score')}` marks as "
-            "uncertain all but the most confident 80 % of test units, which have joint accuracy "
+            f"**Confident units:** `kpstance predict --min-score {_f(m, 'test_confident80_min_score')}` (the "
+            "threshold that keeps the most confident 80 % of dev units) marks the others as uncertain; on test it "
+            f"keeps {_pct(m, 'test_confident80_coverage')}, at joint accuracy "
             f"**{_f(m, 'test_confident80_joint_accuracy')}**; `--min-score {_f(m, 'test_confident90_min_score')}` "
-            f"keeps 90 %, at {_f(m, 'test_confident90_joint_accuracy')} ({_f(m, 'test_joint_accuracy')} for all "
-            f"units).{swap}\n")
+            f"(90 % of dev) keeps {_pct(m, 'test_confident90_coverage')} of test, at "
+            f"{_f(m, 'test_confident90_joint_accuracy')} ({_f(m, 'test_joint_accuracy')} for all units).{swap}\n")
     return head + rows + text
 
 

@@ -187,6 +187,15 @@ def test_min_score_marks_exactly_the_units_below_the_threshold(smoke_run, tmp_pa
     assert bad.returncode == 2 and "--min-score must be a probability" in bad.stderr
 
 
+def test_the_confident_threshold_is_chosen_on_dev_and_rounded_down_to_what_a_user_types():
+    from kpstance.eval.calibration import keep_threshold
+
+    scores = [0.95, 0.9, 0.85, 0.80049, 0.7]
+    assert keep_threshold(scores, 0.8) == 0.8  # the 4th of 5, rounded down: a unit at 0.80049 stays above it
+    assert keep_threshold(scores, 0.9) == 0.8  # round(4.5) keeps 4
+    assert keep_threshold([0.3], 0.8) == 0.3
+
+
 def test_saved_model_carries_the_dev_fitted_temperatures(smoke_run):
     from kpstance import StancePredictor
 
@@ -194,8 +203,12 @@ def test_saved_model_carries_the_dev_fitted_temperatures(smoke_run):
     m = smoke_run["metrics"]
     assert meta["temperature"] == {"actor": m["actor_temperature"], "stance": m["stance_temperature"]}
     assert StancePredictor.load(smoke_run["model_dir"]).temperature == meta["temperature"]
-    for k in ("test_actor_ece", "test_stance_ece", "test_actor_ece_raw", "test_stance_ece_raw"):
+    for k in ("test_actor_ece", "test_stance_ece", "test_actor_ece_raw", "test_stance_ece_raw",
+              "test_confident80_coverage", "test_confident90_coverage"):
         assert 0 <= m[k] <= 1
+    # the threshold is dev's, so test keeps about, not exactly, 80 %; it is one a user can type
+    assert m["test_confident80_min_score"] == round(m["test_confident80_min_score"], 3)
+    assert m["test_confident90_min_score"] <= m["test_confident80_min_score"]  # keeping more asks less
 
 
 def test_context_gives_he_said_the_speaker_named_before(scheme, units):

@@ -265,6 +265,10 @@ class EvaluationConfig:
     train_labels: TrainLabels = TrainLabels.silver  # what each fold trains on
     final_model: bool = True  # train and save one model on all data after the folds
     max_overlap: float = 0.8  # drop training sentences whose token Jaccard with a held-out gold sentence reaches this
+    # and drop a dated gold training unit that rewords a held-out unit of the same actor from reports at most
+    # reworded_days apart at this token Jaccard (another outlet's wording of the same quote); 0 turns it off
+    reworded_overlap: float = 0.4
+    reworded_days: int = 3
     plots: bool = True
     # the speaker-swap test (dev and test sentences and articles, model and rules): about a third of a smoke run's
     # time; false skips it (no *_swap_* keys) in sweeps and tests that do not read it. The counter-prior slice stays
@@ -314,7 +318,7 @@ ONLY_FOR = {"encoder.": ENCODER_SYSTEMS, "trainer.": ENCODER_SYSTEMS}
 TRAINING_KEYS = ("data.synthetic.", "data.article_repeat", "data.corpus.", "data.multisource.train",
                  "data.multisource.repeat", "data.contrast.train", "data.contrast.repeat", "data.extra_gold_repeat", "data.swap_augment", "data.alias_augment",
                  "data.teacher.", "evaluation.train_labels",
-                 "evaluation.max_overlap")
+                 "evaluation.max_overlap", "evaluation.reworded_overlap", "evaluation.reworded_days")
 
 
 def key_applies(key: str, system: str | None) -> bool:
@@ -505,6 +509,8 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "system.c": _ABOVE_ZERO,
     "system.iterations": _at_least(1),
     "evaluation.max_overlap": _ABOVE_ZERO,
+    "evaluation.reworded_overlap": _SHARE,
+    "evaluation.reworded_days": _at_least(0),
 }
 
 

@@ -34,6 +34,7 @@ class Article:
     split: str
     gold: list[dict]
     text: str
+    date: str = ""  # the report's date (ISO), where the corpus gives one
 
     def units(self, language: str = "en") -> list[Unit]:
         """The article segmented as ``kpstance predict ARTICLE.txt`` segments it."""
@@ -86,6 +87,11 @@ class GoldCorpus:
         return ({r["report_id"] for r in self.records if r["split"] in HELD_OUT}
                 | {a.id for a in self.articles if a.split in HELD_OUT})
 
+    def held_out_statements(self) -> list[tuple[str, str, str]]:
+        """Every dev and test unit as (gold actor, report date, text): no training unit may reword one."""
+        out = [(r["actor"], str(r.get("date") or ""), r["text"]) for r in self.records if r["split"] in HELD_OUT]
+        return out + [(g["actor"], a.date, g["text"]) for a in self.articles if a.split in HELD_OUT for g in a.gold]
+
     def protected_texts(self) -> list[str]:
         """Every dev and test text: no training sentence may come within the leak threshold of one."""
         texts = [r["text"] for r in self.records if r["split"] in HELD_OUT]
@@ -96,13 +102,14 @@ class GoldCorpus:
         seen = [r["text"] for r in self.records if r["split"] == SEEN and r.get("text")]
         return seen + self.protected_texts()
 
-    def train_units(self) -> tuple[list[Unit], list[tuple[str, str]], list[str]]:
+    def train_units(self) -> tuple[list[Unit], list[tuple[str, str]], list[str], list[str]]:
         """The train split as training data: its sentence units and the units of its whole train articles
-        (segmented as ``kpstance predict`` does, so they carry kinds and quotes), each with its gold labels and
-        the report it came from."""
+        (segmented as ``kpstance predict`` does, so they carry kinds and quotes), each with its gold labels, the
+        report it came from and that report's date ("" where the corpus gives none)."""
         recs = self.split("train")
         units, labels, reports = sentence_units(recs), [(r["actor"], r["stance"]) for r in recs], \
             [r["report_id"] for r in recs]
+        dates = [str(r.get("date") or "") for r in recs]
         for a in self.articles_of("train"):
             matched, _ = match_article(a, a.units(self.language))
             for g, u in zip(a.gold, matched):
@@ -110,16 +117,17 @@ class GoldCorpus:
                     units.append(u)
                     labels.append((g["actor"], g["stance"]))
                     reports.append(a.id)
-        return units, labels, reports
+                    dates.append(a.date)
+        return units, labels, reports, dates
 
     def train_part(self) -> TrainPart | None:
         """Its train split as a part of the training set, or None when it contributes none."""
         if not self.trains:
             return None
-        units, labels, reports = self.train_units()
+        units, labels, reports, dates = self.train_units()
         if not units and self.count_key is None:
             return None
-        return TrainPart(self.name, units, labels, self.repeat, self.count_key, self.count_kept, reports)
+        return TrainPart(self.name, units, labels, self.repeat, self.count_key, self.count_kept, reports, dates)
 
     def sha256(self) -> str:
         """One source file's hash; of several, the hash of their hashes in order."""

@@ -85,7 +85,7 @@ def load_multisource(folder: str | os.PathLike, scheme: LabelScheme, language: s
             gold_path = root / rec["gold"]
             gold = [check_gold(g, scheme, gold_path, ln, seen) for ln, g in iter_jsonl(gold_path)]
             articles.append(Article(rec["id"], root / rec["file"], rec["format"], rec["split"], gold,
-                                    read_article(root / rec["file"])))
+                                    read_article(root / rec["file"]), str(rec.get("date") or "")))
     return GoldCorpus("multisource", sentences, articles, language=language, sources=(str(root / "sentences.jsonl"),),
                       trains=train, repeat=repeat, count_key="n_gold_train")
 

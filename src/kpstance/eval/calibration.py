@@ -7,6 +7,7 @@ from probabilities alone, since ``softmax(log p / T) == softmax(z / T)`` for the
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 
@@ -88,12 +89,11 @@ def reliability_diagram(curves: dict[str, tuple[np.ndarray, Sequence[int]]], tit
     plt.close(fig)
 
 
-def coverage_accuracy(scores: Sequence[float], correct: Sequence[bool], keep: float) -> tuple[float, float]:
-    """The score threshold that keeps the ``keep`` most confident share of units, and their accuracy."""
-    s = np.asarray(scores, dtype=float)
-    c = np.asarray(correct, dtype=bool)
+def keep_threshold(scores: Sequence[float], keep: float) -> float:
+    """The score threshold that keeps the ``keep`` most confident share of units, rounded down to the 3 decimals a
+    user types for ``--min-score`` (which keeps a unit whose score is at least the threshold)."""
+    s = np.sort(np.asarray(scores, dtype=float))[::-1]
     if len(s) == 0:
-        return float("nan"), float("nan")
-    order = np.argsort(-s, kind="stable")
+        return float("nan")
     n = max(1, int(round(keep * len(s))))
-    return round(float(s[order[n - 1]]), 6), round(float(c[order[:n]].mean()), 6)
+    return math.floor(float(s[n - 1]) * 1000) / 1000

@@ -135,7 +135,8 @@ def training_data(cfg: Any, scheme: LabelScheme, corpora: Sequence[GoldCorpus], 
 
     return TrainingData(cfg, scheme, avoid, labels_of,
                         [t for c in corpora for t in c.protected_texts()], parts,
-                        set().union(*(c.held_out_reports() for c in corpora)), augment)
+                        set().union(*(c.held_out_reports() for c in corpora)), augment,
+                        [st for c in corpora for st in c.held_out_statements()])
 
 
 def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:

@@ -153,12 +153,13 @@ def _calibration(metrics: Mapping[str, Any]) -> list[str]:
     out += _table(metrics, ["expected calibration error on test, raw", "after scaling"],
                   [(head, [f"{prefix}test_{head}_ece_raw", f"{prefix}test_{head}_ece"]) for head in ("actor", "stance")])
     confident = [(keep, _num(metrics, f"{prefix}test_confident{keep}_min_score"),
+                  _num(metrics, f"{prefix}test_confident{keep}_coverage"),
                   _num(metrics, f"{prefix}test_confident{keep}_joint_accuracy")) for keep in (80, 90)]
-    confident = [(k, thr, acc) for k, thr, acc in confident if thr is not None and acc is not None]
+    confident = [c for c in confident if None not in c]
     if confident:
-        out += ["", *(f"- `kpstance predict --min-score {thr:.3f}` leaves the most confident {k} % of test units "
-                      f"unmarked (the lower of a unit's two scores at least {thr:.3f}); their joint accuracy is "
-                      f"{acc:.3f}." for k, thr, acc in confident)]
+        out += ["", *(f"- `kpstance predict --min-score {thr:.3f}` (chosen to keep the most confident {k} % of dev "
+                      f"units) leaves {100 * cov:.1f} % of test units unmarked (the lower of a unit's two scores at "
+                      f"least {thr:.3f}); their joint accuracy is {acc:.3f}." for k, thr, cov, acc in confident)]
     return out
 
 

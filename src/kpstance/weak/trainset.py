@@ -1,9 +1,11 @@
 """Training sets: the article's units (silver or gold labels, repeated), the synthetic corpus, any silver
 corpus and the train parts the gold corpora contribute, with every sentence too close to a held-out gold
-sentence dropped (no leakage) and no unit of a report that some corpus holds out."""
+sentence dropped (no leakage), no unit of a report that some corpus holds out, and no gold unit that rewords a
+held-out statement of the same actor from the same days (another outlet's report of the same quote)."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
 from collections.abc import Callable, Collection, Sequence
@@ -11,13 +13,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..text.overlap import drop_leaks
+from ..text.overlap import drop_leaks, jaccard, tokens
 from ..text.segment import Unit
 from .scheme import LabelScheme
 from .synthetic import Generator
 
 log = logging.getLogger("kpstance")
 Labelled = tuple[list[Unit], list[tuple[str, str]]]
+# a held-out unit as a statement: its gold actor, its report's date (ISO) and its text
+Statement = tuple[str, str, str]
+
+
+def _day(text: str | None) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(str(text)[:10]) if text else None
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -33,6 +44,14 @@ class TrainPart:
     count_key: str | None = None
     count_kept: bool = False
     reports: list[str] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)  # each unit's report date (ISO), where the source has one
+
+    def _kept(self, keep: Sequence[int]) -> TrainPart:
+        def pick(xs: list) -> list:
+            return [xs[i] for i in keep] if xs else []
+
+        return TrainPart(self.name, pick(self.units), pick(self.labels), self.repeat, self.count_key, self.count_kept,
+                         pick(self.reports), pick(self.dates))
 
     def without_reports(self, held: Collection[str]) -> TrainPart:
         """The part less its units of held-out reports (warned about: they are left out whole)."""
@@ -42,8 +61,39 @@ class TrainPart:
         if len(keep) < len(self.units):
             log.warning("%s: %d train unit(s) of reports held out for dev or test left out of training", self.name,
                         len(self.units) - len(keep))
-        return TrainPart(self.name, [self.units[i] for i in keep], [self.labels[i] for i in keep], self.repeat,
-                         self.count_key, self.count_kept, [self.reports[i] for i in keep])
+        return self._kept(keep)
+
+    def without_leaks(self, protected: Sequence[str], threshold: float) -> TrainPart:
+        """The part less its units within token Jaccard ``threshold`` of a held-out text, before any copy is made of
+        them (a copy's swapped names could take it under the threshold)."""
+        if not protected or not self.units:
+            return self
+        keep = drop_leaks([u.text for u in self.units], protected, threshold)
+        return self if len(keep) == len(self.units) else self._kept(keep)
+
+    def without_rewordings(self, held: Sequence[Statement], threshold: float, days: int) -> TrainPart:
+        """The part less its units that reword a held-out statement: the same actor, report dates at most ``days``
+        apart, token Jaccard at least ``threshold`` (another outlet's wording of the same quote or step, which the
+        exact guard at 0.8 does not catch). Datelines are left to the exact guard; a unit without a date stays."""
+        if not self.dates or not held or threshold <= 0:
+            return self
+        by_actor: dict[str, list[tuple[datetime.date, frozenset[str]]]] = {}
+        for actor, date, text in held:
+            if (d := _day(date)) is not None:
+                by_actor.setdefault(actor, []).append((d, tokens(text)))
+        keep = []
+        for i, (u, (actor, _), date) in enumerate(zip(self.units, self.labels, self.dates)):
+            d, near = _day(date), by_actor.get(actor, ())
+            if d is not None and u.kind != "dateline":
+                near = [ht for hd, ht in near if abs((d - hd).days) <= days]
+                if near and max(jaccard(tokens(u.text), ht) for ht in near) >= threshold:
+                    continue
+            keep.append(i)
+        if len(keep) < len(self.units):
+            log.info("%s: %d train unit(s) that reword a held-out statement of the same actor (token Jaccard >= "
+                     "%.2f, within %d days) left out of training", self.name, len(self.units) - len(keep), threshold,
+                     days)
+        return self._kept(keep)
 
 
 def synthetic_part(cfg: Any, scheme: LabelScheme, avoid: Sequence[str]) -> TrainPart:
@@ -234,19 +284,29 @@ class TrainingData:
     def __init__(self, cfg: Any, scheme: LabelScheme, avoid: Sequence[str],
                  labels_of: Callable[[Unit], tuple[str, str]], protected: Sequence[str] = (),
                  parts: Sequence[TrainPart] = (), held_reports: Collection[str] = (),
-                 augment: Callable[[Sequence[TrainPart]], Sequence[TrainPart]] | None = None) -> None:
+                 augment: Callable[[Sequence[TrainPart]], Sequence[TrainPart]] | None = None,
+                 held_statements: Sequence[Statement] = ()) -> None:
         """``avoid``: texts the synthetic corpus must not copy (every gold text a model is scored on); ``protected``: held-out
         texts (dev and test of every corpus) no training set may come close to; ``parts``: labelled units added to
         every training set (the gold corpora's train splits), between the synthetic corpus and any silver corpus;
         ``held_reports``: reports some corpus holds out, whose units no part may train on; ``augment``: builds more
-        parts, added last, from the synthetic corpus and the ``parts`` (speaker-swapped and alias-varied copies)."""
+        parts, added last, from the synthetic corpus and the ``parts`` (speaker-swapped and alias-varied copies);
+        ``held_statements``: the held-out units (actor, date, text) that no dated part may reword."""
         self.protected = list(protected)
         # real sentences are few: show them more often; 0 leaves the article's (silver) units out of training
         self.repeat = max(0, int(cfg.data.article_repeat))
         self.max_overlap = float(cfg.evaluation.max_overlap)
         self.labels_of = labels_of
+        ev = cfg.evaluation
         shared = [synthetic_part(cfg, scheme, avoid),
-                  *(p.without_reports(held_reports) for p in parts), silver_corpus_part(cfg, scheme)]
+                  *(p.without_reports(held_reports).without_rewordings(held_statements, float(ev.reworded_overlap),
+                                                                        int(ev.reworded_days)) for p in parts),
+                  silver_corpus_part(cfg, scheme)]
+        # the exact guard before any copy is made (a copy of a dropped unit would otherwise survive it), and again
+        # on the whole set below, copies included
+        n_before = sum(len(p.units) * p.repeat for p in shared)
+        shared = [p.without_leaks(self.protected, self.max_overlap) for p in shared]
+        n_pre_dropped = n_before - sum(len(p.units) * p.repeat for p in shared)
         # each unit's source, for cross-fitting: a gold unit's report, else its article; copies go with their original
         self.sources: dict[str, str] = {}
         for p in shared:
@@ -268,7 +328,7 @@ class TrainingData:
             spans.append((p, start, len(self.extra)))
         # the shared parts against dev and test once here, not once per fold in build()
         keep = drop_leaks([u.text for u in self.extra], self.protected, self.max_overlap) if self.protected else None
-        self.n_shared_dropped = 0 if keep is None else len(self.extra) - len(keep)
+        self.n_shared_dropped = n_pre_dropped + (0 if keep is None else len(self.extra) - len(keep))
         kept = range(len(self.extra)) if keep is None else keep
         self.counts: dict[str, int] = {}
         for p, start, end in spans:
