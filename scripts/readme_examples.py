@@ -242,7 +242,8 @@ def render_accuracy(doc: dict) -> str:
     m = doc["metrics"]
     arts = f"{m['test_articles']} whole test articles" if "test_articles" in m else "the whole test articles"
     return (f"On the **test split of the multi-source gold corpus** ({m['test_n']} sentences written from real "
-            "2017–2019 reports by outlets of every side; no training and no choice used them), the default run "
+            "2017–2019 reports by outlets of every side; no training used them and no choice was fitted on them, "
+            "though their errors were read before the training batch of 2026-12-05 was written), the default run "
             f"(`make train`, seed 0; the model these examples come from) gets the actor right for "
             f"{100 * m['test_actor_accuracy']:.0f} % of sentences (macro-F1 {_f(m, 'test_actor_macro_f1')}), the "
             f"stance for {100 * m['test_stance_accuracy']:.0f} % (macro-F1 {_f(m, 'test_stance_macro_f1')}), and "

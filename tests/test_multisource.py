@@ -175,6 +175,24 @@ def test_every_multisource_key_can_be_set_on_the_command_line(tmp_path):
     assert (cfg.data.multisource.repeat, cfg.data.multisource.train) == (3, True)
 
 
+def test_the_first_units_have_a_blind_second_label_and_the_recorded_kappa_recomputes_from_it(ms, scheme):
+    """The first 1,453 units (sentences and the first eight articles' units), labelled again blind on 2026-12-07
+    (their first second labelling was not kept): every one has a label, and κ recomputes from the files."""
+    from sklearn.metrics import cohen_kappa_score
+
+    second = {r["id"]: r for r in map(json.loads, (MS / "second_labels_first.jsonl").read_text().splitlines())}
+    units = {r["id"]: r for r in ms.records + [g for a in ms.articles for g in a.gold]
+             if not r["id"].startswith(("cp", "tr"))}
+    assert set(second) == set(units) and len(units) == 1453
+    assert all(s["actor"] in scheme.actor_labels and s["stance"] in scheme.stance_labels for s in second.values())
+    recorded = json.loads((MS / "second_agreement.json").read_text())["first_part_relabelled"]
+    ids = sorted(units)
+    for head in ("actor", "stance"):
+        kappa = cohen_kappa_score([units[i][head] for i in ids], [second[i][head] for i in ids])
+        assert round(kappa, 3) == recorded[f"{head}_kappa"] and recorded["n"] == len(ids)
+    assert recorded["actor_kappa"] >= 0.85 and recorded["stance_kappa"] >= 0.75
+
+
 def test_the_counter_prior_and_training_units_have_a_blind_second_label_and_kappa_recorded(ms, scheme):
     """Issue 18's units and the training batch: every one (sentences and article units) has a second labelling;
     wherever the final label differs from it, the unit's note records the adjudication; κ is recorded per batch and
