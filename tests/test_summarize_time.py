@@ -255,6 +255,31 @@ def test_every_interval_is_drawn_and_each_point_sits_mid_period(synthetic, monke
     assert bars == [[date(2017, 9, 16), date(2017, 11, 16)]] * 3  # each stance: September's and November's
 
 
+def test_event_marks_sit_clear_of_the_data_and_are_named_in_a_key(synthetic, monkeypatch, tmp_path):
+    """An event's number sits above every value a panel can take (its name, rotated inside the panel, had run over
+    the lines), and the names with their dates are in one key below the chart."""
+    from kpstance.eval import trend
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for month in ("2017-08-", "2017-09-", "2017-10-", "2017-11-", "2017-12-"):
+        rows += simulate(rng, 8, 5, TRUE, M, start=month)[0]
+    df = frame(rows, synthetic[1], ["cc"], by="month", n_boot=50)
+    figs = []
+    save = trend.save_figure
+    monkeypatch.setattr(trend, "save_figure", lambda fig, path, **kw: figs.append(fig) or save(fig, path, **kw))
+    events = trend.read_events(Path(__file__).parents[1] / "configs" / "events" / "korean_peninsula.yaml")
+    for metric, high in (("shares", 1.0), ("net", 1.0)):
+        trend.plot_trend(df, tmp_path / f"{metric}.png", metric=metric, events=events)
+        fig = figs[-1]
+        ax = fig.axes[0]
+        marks = [t for t in ax.texts if t.get_text() in {"1", "2"}]
+        assert len(marks) == 2 and all(t.xy[1] > high for t in marks)  # 6th nuclear test, Hwasong-15
+        assert ax.get_ylim()[1] > max(t.xy[1] for t in marks)
+        key = [t.get_text() for t in fig.texts if t.get_text().startswith("events:")]
+        assert key == ["events: 1 6th nuclear test (2017-09-03); 2 Hwasong-15 (2017-11-29)"]
+
+
 def test_a_chart_that_cannot_be_written_is_one_line_naming_it_and_leaves_nothing(synthetic, tmp_path):
     """A folder that does not exist is refused before any work (summarize may have to predict first); a format
     matplotlib cannot write is one line too; a chart is written whole or not at all, in the format of its name."""

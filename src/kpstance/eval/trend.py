@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -84,6 +85,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     drawn: dict[str, dict[str, list[float]]] = {}
     low, high = (-1.0, 1.0) if metric == "net" else (0.0, 1.0)
     strip = 0.13 * (high - low)  # below the lowest value: the thin periods' counts, clear of the lines
+    top = 0.09 * (high - low) if timeline and events else 0.02  # above the highest: the events' numbers
     for ax, actor in zip(axes.flat, actors):
         rows = sub[sub.actor == actor]
         # a period's point at its middle, so an event lies inside the period that holds its articles
@@ -110,18 +112,17 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         for xi, n in zip(x, rows.units):
             if 0 < n < thin:  # a thin period: its count, so the reader weighs its band
                 ax.annotate(f"n={n}", (xi, low - strip / 2), ha="center", va="center", fontsize=6, color="#777777")
-        for d, name in (events or []) if timeline else ():
+        for i, (d, _) in enumerate((events or []) if timeline else (), start=1):
             ax.axvline(d, color="#555555", linestyle=":", linewidth=0.8)
-            if ax in axes[0]:
-                ax.annotate(name, (d, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
-                            textcoords="offset points", rotation=90, ha="left", va="top", fontsize=6,
-                            color="#555555")
+            # a number in a strip above the highest value, clear of the data and the title; the names in a key
+            ax.annotate(str(i), (d, high + top / 2), ha="center", va="center", fontsize=6, color="#555555",
+                        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"})
         ax.grid(axis="y", linewidth=0.4, alpha=0.5)
         if not timeline:
             ax.set_xticks(x, list(rows.period))
     for ax in list(axes.flat)[len(actors):]:
         ax.set_visible(False)
-    axes[0][0].set_ylim(low - strip, high + 0.02)
+    axes[0][0].set_ylim(low - strip, high + top)
     for ax in axes[:, 0]:
         ax.set_ylabel("net index" if metric == "net" else "share of units", fontsize=8)
     if timeline:
@@ -136,9 +137,16 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         interval += " and the classifier's errors"
     fig.suptitle(f"{what} by {by}: {est}, {level} % intervals ({interval})", fontsize=10)
     handles, labels = axes[0][0].get_legend_handles_labels()
+    key = "; ".join(f"{i} {name} ({d:%Y-%m-%d})" for i, (d, name) in enumerate(events or [], start=1)) \
+        if timeline else ""
+    key_lines = textwrap.wrap(f"events: {key}", width=int(30 * fig.get_figwidth())) if key else []
+    bottom = 0.022 * len(key_lines) * 3.0 / nrows  # the key's lines in figure height, as rows make it taller
+    if key_lines:
+        fig.text(0.01, 0.005, "\n".join(key_lines), ha="left", va="bottom", fontsize=6.5, color="#555555")
     if metric == "shares":
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.04 if metric == "shares" else 0, 1, 0.96))
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.5, bottom))
+    fig.tight_layout(rect=(0, bottom + (0.04 if metric == "shares" else 0), 1, 0.95))
     save_figure(fig, path, dpi=130)
     plt.close(fig)
     return drawn
