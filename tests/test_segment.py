@@ -120,9 +120,15 @@ WIRE = {
 
 
 def test_a_date_and_dash_in_an_ordinary_first_sentence_is_not_a_dateline():
-    """Only the wire's capitals make "CITY, date -" a dateline without an agency."""
+    """Only the wire's capitals make "CITY, date -" a dateline without an agency, and a caption's "(center) -" is
+    no agency; dpa writes itself in lower case."""
     units = segment_article("Headline\n\nIn Seoul, 3 September 2017 - a day to remember - crowds gathered.\n", "x")
     assert [u.kind for u in units] == ["title", "sentence"]
+    units = segment_article("Headline\n\nMr. Abe, St. Petersburg, Nov. 9 (center) - met Putin on Thursday.\n", "y")
+    assert [u.kind for u in units] == ["title", "sentence"]
+    units = segment_article("Headline\n\nBERLIN, Nov. 9 (dpa) - Germany urged talks.\n", "z")
+    assert [(u.kind, u.text) for u in units][1:] == [("dateline", "BERLIN, Nov. 9 (dpa) -"),
+                                                     ("sentence", "Germany urged talks.")]
 
 
 @pytest.mark.parametrize("fmt", sorted(WIRE))
