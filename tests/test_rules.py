@@ -400,10 +400,6 @@ READ_BY_THE_SPEC = [
     ("North Korea warned against new sanctions, KCNA said.", ("north_korea", "hardline")),
     # cutting a hotline raises tension, as the specification names it
     ("Pyongyang cut the hotline with Seoul.", ("north_korea", "hardline")),
-    # being against another's coercive step is opposing it (conciliatory); against sanctions on oneself, defiance
-    ("We are against any further pressure on Pyongyang, the Chinese foreign ministry said.", ("china", "conciliatory")),
-    ("Russia remains firmly against the deployment of THAAD.", ("russia", "conciliatory")),
-    ("North Korea said it remained against the new sanctions.", ("north_korea", "hardline")),
 ]
 
 
