@@ -217,6 +217,18 @@ def test_columns_are_the_parameters_that_differ_and_blank_where_they_do_not_appl
     assert "| {rules, transformer} | 0.001 |" in render(data, "markdown")
 
 
+def test_a_group_shows_the_values_its_runs_differ_in_in_numeric_order():
+    from kpstance.track.compare import build_rows, render
+
+    runs = [{"name": f"r{s}", "experiment": "e", "params": {"seed": str(s), "trainer.lr": "0.001"},
+             "metrics": {"dev_joint_accuracy": 0.5 + s / 100}, "tags": {"gold_sha256": "g"}} for s in (10, 2, 1)]
+    runs.append({**runs[0], "name": "other", "experiment": "f", "params": {"seed": "0", "trainer.lr": "0.01"}})
+    data = build_rows(runs, ("dev_joint_accuracy",), group_by="experiment")
+    assert {r["name"]: r["config"] for r in data["rows"]} == {"e": {"seed": ["1", "2", "10"], "trainer.lr": "0.001"},
+                                                             "f": {"seed": "0", "trainer.lr": "0.01"}}
+    assert "| e | e | 3 | {1, 2, 10} | 0.001 |" in render(data, "markdown")
+
+
 def test_the_chart_gives_rates_where_lower_is_better_an_axis_of_their_own():
     from kpstance.track.compare import plot_panels
 
@@ -224,8 +236,13 @@ def test_the_chart_gives_rates_where_lower_is_better_an_axis_of_their_own():
                          "test_joint_accuracy": float("nan")}}]
     data = {"rows": rows, "metrics": ["test_stance_macro_f1", "test_swap_stance_flip", "test_counter_n",
                                       "test_joint_accuracy"]}
-    assert plot_panels(data) == [["test_stance_macro_f1", "test_joint_accuracy"],
-                                 ["test_swap_stance_flip", "test_counter_n"]]
+    assert plot_panels(data) == [["test_stance_macro_f1", "test_joint_accuracy"], ["test_swap_stance_flip"],
+                                 ["test_counter_n"]]
+    rows.append({"metrics": {"test_stance_macro_f1": 0.7, "test_swap_stance_flip": 0.03, "test_counter_n": 91.0,
+                             "test_joint_accuracy": 0.6, "test_swap_skipped": 193.0}})
+    rows[0]["metrics"]["test_swap_skipped"] = 120.0
+    assert plot_panels({**data, "metrics": [*data["metrics"], "test_swap_skipped"]})[1:] == [
+        ["test_swap_stance_flip"], ["test_counter_n"], ["test_swap_skipped"]]  # a count is no rate
     assert plot_panels({**data, "metrics": ["test_swap_stance_flip"]}) == [["test_swap_stance_flip"]]
 
 

@@ -124,11 +124,14 @@ def test_a_date_and_dash_in_an_ordinary_first_sentence_is_not_a_dateline():
     no agency; dpa writes itself in lower case."""
     units = segment_article("Headline\n\nIn Seoul, 3 September 2017 - a day to remember - crowds gathered.\n", "x")
     assert [u.kind for u in units] == ["title", "sentence"]
-    units = segment_article("Headline\n\nMr. Abe, St. Petersburg, Nov. 9 (center) - met Putin on Thursday.\n", "y")
-    assert [u.kind for u in units] == ["title", "sentence"]
-    units = segment_article("Headline\n\nBERLIN, Nov. 9 (dpa) - Germany urged talks.\n", "z")
-    assert [(u.kind, u.text) for u in units][1:] == [("dateline", "BERLIN, Nov. 9 (dpa) -"),
-                                                     ("sentence", "Germany urged talks.")]
+    for caption in ("Mr. Abe, St. Petersburg, Nov. 9 (center) - met Putin on Thursday.",
+                    "Mr. Abe, St. Petersburg, Nov. 9 (Center) - met Putin on Thursday.",
+                    "Abe, Tokyo, Nov. 9 (L) - met Putin on Thursday."):
+        assert [u.kind for u in segment_article(f"Headline\n\n{caption}\n", "y")] == ["title", "sentence"], caption
+    for agency in ("dpa", "dpa-AFX"):
+        units = segment_article(f"Headline\n\nBERLIN, Nov. 9 ({agency}) - Germany urged talks.\n", "z")
+        assert [(u.kind, u.text) for u in units][1:] == [("dateline", f"BERLIN, Nov. 9 ({agency}) -"),
+                                                         ("sentence", "Germany urged talks.")]
 
 
 @pytest.mark.parametrize("fmt", sorted(WIRE))

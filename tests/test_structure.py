@@ -192,7 +192,7 @@ def test_the_confident_threshold_is_chosen_on_dev_and_rounded_down_to_what_a_use
 
     scores = [0.95, 0.9, 0.85, 0.80049, 0.7]
     assert keep_threshold(scores, 0.8) == 0.8  # the 4th of 5, rounded down: a unit at 0.80049 stays above it
-    assert keep_threshold(scores, 0.9) == 0.8  # round(4.5) keeps 4
+    assert keep_threshold(scores, 0.9) == 0.7  # 90 % of 5 is 4.5: five are kept, never fewer than asked
     assert keep_threshold([0.3], 0.8) == 0.3
 
 

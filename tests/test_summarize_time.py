@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ARTICLE, run_cli
+from helpers import ARTICLE, compose, run_cli
 
 from kpstance.eval.shares import NEAR_SINGULAR, DevConfusion, adjust
 from kpstance.eval.summary import Counts, Labels, period_label, period_range, period_start, summarize_counts
@@ -276,8 +276,39 @@ def test_event_marks_sit_clear_of_the_data_and_are_named_in_a_key(synthetic, mon
         marks = [t for t in ax.texts if t.get_text() in {"1", "2"}]
         assert len(marks) == 2 and all(t.xy[1] > high for t in marks)  # 6th nuclear test, Hwasong-15
         assert ax.get_ylim()[1] > max(t.xy[1] for t in marks)
-        key = [t.get_text() for t in fig.texts if t.get_text().startswith("events:")]
+        key = [t.get_text().replace("\n", " ") for t in fig.texts if t.get_text().startswith("events:")]
         assert key == ["events: 1 6th nuclear test (2017-09-03); 2 Hwasong-15 (2017-11-29)"]
+
+
+def test_a_one_panel_chart_keeps_its_title_and_event_key_inside_the_figure_and_clear_of_the_panel(synthetic,
+                                                                                                  monkeypatch, tmp_path):
+    """One actor makes a narrow figure: the title and the key of twelve events wrap to it, and the figure grows to
+    hold the key below the legend and the panel (a key of one line ran off the figure's right edge)."""
+    from datetime import date
+
+    from kpstance.eval import trend
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for month in ("2017-08-", "2017-09-", "2017-10-", "2017-11-", "2017-12-"):
+        rows += simulate(rng, 8, 5, TRUE, M, start=month)[0]
+    df = frame(rows, synthetic[1], ["cc"], by="month", n_boot=50)
+    events = [(date(2017, 8, d), f"a long event name number {d} of the summer") for d in range(2, 26, 2)]
+    figs = []
+    save = trend.save_figure
+    monkeypatch.setattr(trend, "save_figure", lambda fig, path, **kw: figs.append(fig) or save(fig, path, **kw))
+    trend.plot_trend(df, tmp_path / "one.png", events=events)
+    fig = figs[-1]
+    fig.canvas.draw()
+    width = fig.bbox.width
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    key = [t for t in fig.texts if t.get_text().startswith("events:")][0]
+    title = fig._suptitle
+    for text in (key, title):
+        box = text.get_window_extent()
+        assert box.x0 >= 0 and box.x1 <= width + 1, text.get_text()[:40]
+    assert key.get_window_extent().y1 < ax.get_window_extent().y0  # the key lies below the panel
+    assert key.get_text().count("\n") >= 3 and "12 a long event name number 24" in key.get_text().replace("\n", " ")
 
 
 def test_a_chart_that_cannot_be_written_is_one_line_naming_it_and_leaves_nothing(synthetic, tmp_path):
@@ -311,12 +342,32 @@ def test_events_file_errors_are_one_line_naming_the_file(tmp_path):
         read_events(bad)
 
 
-def test_summarize_cli_reads_a_predictions_table_by_month(smoke_run, tmp_path):
+@pytest.fixture(scope="module")
+def naming_model(tmp_path_factory):
+    """A smoke model that gives named actors, for the tests that need an actor's shares. The tiny random BERT of
+    the smoke experiment reads every text alike, and which actor it gives depends on its initialisation (and the
+    tokenizer built from the run's texts), not on its few steps: with the data of 2026-12-07 seed 0 gives every
+    text to none. So the first of seeds 0-4 whose model names an actor for these tests' sentences is used; none
+    doing so fails here, by name."""
+    from kpstance import StancePredictor
+    from kpstance.run.pipeline import train
+
+    probe = ["Moscow called for talks.", "Beijing imposed new curbs.", "Russia's foreign minister said on Monday "
+             "that only talks could ease the crisis."]
+    for seed in range(5):
+        tmp = tmp_path_factory.mktemp(f"naming{seed}")
+        m = train(compose(["experiment=smoke", "evaluation.cv=false", f"seed={seed}"], tmp))
+        if any(p["actor"] != "none" for p in StancePredictor.load(m["model_dir"]).predict(probe)):
+            return Path(m["model_dir"])
+    pytest.fail("no smoke model of seeds 0-4 names an actor")
+
+
+def test_summarize_cli_reads_a_predictions_table_by_month(naming_model, tmp_path):
     """predict writes the table; summarize reads it (every format), with filters, a chart, a saved table, and acc
     measured on a dev gold file; the Python API gives the same table."""
     import kpstance
 
-    model = str(smoke_run["model_dir"])
+    model = str(naming_model)
     arts = tmp_path / "arts"
     arts.mkdir()
     text = ARTICLE.read_text(encoding="utf-8")
@@ -431,7 +482,7 @@ def test_share_accuracy_scores_every_estimator_on_dated_gold_with_cross_fitting(
     assert cells[cells.estimator == GOLD_STANCES].error.max() == pytest.approx(0)
 
 
-def test_the_readme_lines_give_a_chart_from_a_folder_of_dated_articles(smoke_run, tmp_path, monkeypatch):
+def test_the_readme_lines_give_a_chart_from_a_folder_of_dated_articles(naming_model, tmp_path, monkeypatch):
     """The README's three lines, on a folder of .txt articles whose datelines give their dates."""
     import kpstance
 
@@ -443,7 +494,7 @@ def test_the_readme_lines_give_a_chart_from_a_folder_of_dated_articles(smoke_run
                                        "foreign minister said on Monday that only talks could ease the crisis. "
                                        "Beijing backed the call for restraint.\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    df = kpstance.summarize(str(smoke_run["model_dir"]), ["wire/"], by="quarter", n_boot=20)
+    df = kpstance.summarize(str(naming_model), ["wire/"], by="quarter", n_boot=20)
     kpstance.plot_trend(df, "trend.png", events=Path(__file__).parents[1] / "configs/events/korean_peninsula.yaml")
     assert (tmp_path / "trend.png").read_bytes()[:4] == b"\x89PNG"
     assert list(dict.fromkeys(df.period)) == ["2017-Q3", "2017-Q4", "2018-Q1", "2018-Q2"]

@@ -87,10 +87,12 @@ class GoldCorpus:
         return ({r["report_id"] for r in self.records if r["split"] in HELD_OUT}
                 | {a.id for a in self.articles if a.split in HELD_OUT})
 
-    def held_out_statements(self) -> list[tuple[str, str, str]]:
-        """Every dev and test unit as (gold actor, report date, text): no training unit may reword one."""
-        out = [(r["actor"], str(r.get("date") or ""), r["text"]) for r in self.records if r["split"] in HELD_OUT]
-        return out + [(g["actor"], a.date, g["text"]) for a in self.articles if a.split in HELD_OUT for g in a.gold]
+    def held_out_statements(self) -> list[tuple[tuple[str, str], str, str]]:
+        """Every dev and test unit as ((gold actor, stance), report date, text): no training unit may reword one."""
+        out = [((r["actor"], r["stance"]), str(r.get("date") or ""), r["text"]) for r in self.records
+               if r["split"] in HELD_OUT]
+        return out + [((g["actor"], g["stance"]), a.date, g["text"]) for a in self.articles if a.split in HELD_OUT
+                      for g in a.gold]
 
     def protected_texts(self) -> list[str]:
         """Every dev and test text: no training sentence may come within the leak threshold of one."""

@@ -95,5 +95,5 @@ def keep_threshold(scores: Sequence[float], keep: float) -> float:
     s = np.sort(np.asarray(scores, dtype=float))[::-1]
     if len(s) == 0:
         return float("nan")
-    n = max(1, int(round(keep * len(s))))
+    n = max(1, math.ceil(keep * len(s) - 1e-9))  # at least the share asked for (round(4.5) would keep 4 of 5)
     return math.floor(float(s[n - 1]) * 1000) / 1000

@@ -118,7 +118,8 @@ class Scorer:
             kept = [c for s, c in zip(test_min, correct) if s >= thr]
             out[f"{prefix}test_confident{keep}_min_score"] = thr
             out[f"{prefix}test_confident{keep}_coverage"] = round(len(kept) / len(correct), 6)
-            out[f"{prefix}test_confident{keep}_joint_accuracy"] = round(sum(kept) / len(kept), 6) if kept else 0.0
+            if kept:  # a figure not measured is left out, never 0
+                out[f"{prefix}test_confident{keep}_joint_accuracy"] = round(sum(kept) / len(kept), 6)
         return out
 
     def _rescaled(self, pred: dict, temps: Mapping[str, float]) -> dict:

@@ -135,18 +135,27 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         interval += " and dev reports"
     elif df.attrs.get("classifier_errors"):  # cc's and pcc's intervals carry the classifier's errors
         interval += " and the classifier's errors"
-    fig.suptitle(f"{what} by {by}: {est}, {level} % intervals ({interval})", fontsize=10)
+    # wrapped to the figure's width (11 characters an inch at 10 pt, with room): one panel is narrow
+    title = textwrap.wrap(f"{what} by {by}: {est}, {level} % intervals ({interval})",
+                          width=int(11 * fig.get_figwidth()))
+    fig.suptitle("\n".join(title), fontsize=10)
     handles, labels = axes[0][0].get_legend_handles_labels()
     key = "; ".join(f"{i} {name} ({d:%Y-%m-%d})" for i, (d, name) in enumerate(events or [], start=1)) \
         if timeline else ""
-    key_lines = textwrap.wrap(f"events: {key}", width=int(30 * fig.get_figwidth())) if key else []
-    bottom = 0.022 * len(key_lines) * 3.0 / nrows  # the key's lines in figure height, as rows make it taller
+    # the key wraps at what 6.5 pt text fits in the width (13 characters an inch, with room), and the figure
+    # grows by its height, so the panels keep theirs however many events there are
+    key_lines = textwrap.wrap(f"events: {key}", width=int(13 * fig.get_figwidth())) if key else []
+    key_in = 0.115 * len(key_lines) + (0.06 if key_lines else 0.0)
+    legend_in = 0.32 if metric == "shares" else 0.0
+    title_in = 0.1 + 0.18 * len(title)
+    fig.set_figheight(fig.get_figheight() + key_in + legend_in + title_in)
+    height = fig.get_figheight()
     if key_lines:
-        fig.text(0.01, 0.005, "\n".join(key_lines), ha="left", va="bottom", fontsize=6.5, color="#555555")
+        fig.text(0.01, 0.03 / height, "\n".join(key_lines), ha="left", va="bottom", fontsize=6.5, color="#555555")
     if metric == "shares":
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False,
-                   bbox_to_anchor=(0.5, bottom))
-    fig.tight_layout(rect=(0, bottom + (0.04 if metric == "shares" else 0), 1, 0.95))
+                   bbox_to_anchor=(0.5, key_in / height))
+    fig.tight_layout(rect=(0, (key_in + legend_in) / height, 1, 1 - title_in / height))
     save_figure(fig, path, dpi=130)
     plt.close(fig)
     return drawn

@@ -115,7 +115,12 @@ def _training_data(cfg: Any, metrics: Mapping[str, Any]) -> list[str]:
     if not lines:
         return ["The run recorded no counts of its training data."]
     overlap = float(_cfg(cfg, "evaluation.max_overlap", 0.8))
-    return [*lines, "", f"No training unit comes within token Jaccard {overlap:g} of a dev or test unit (the leak guard)."]
+    guard = f"No training unit comes within token Jaccard {overlap:g} of a dev or test unit (the leak guard)"
+    reworded, days = float(_cfg(cfg, "evaluation.reworded_overlap", 0) or 0), _cfg(cfg, "evaluation.reworded_days", 0)
+    if reworded > 0:
+        guard += (f", and no dated gold training unit rewords a dev or test unit of the same actor and stance from "
+                  f"reports at most {days} days apart (token Jaccard {reworded:g})")
+    return [*lines, "", guard + "."]
 
 
 def _headline_rows(prefixes: Sequence[str]) -> list[tuple[str, list[str]]]:
@@ -132,7 +137,8 @@ def _test_figures(metrics: Mapping[str, Any]) -> list[str]:
     table = _table(metrics, headers, _headline_rows(["test_", "test_articles_", "extra_test_"]))
     if not table:
         return ["This run was not scored on a held-out test split: it has no figures for new text."]
-    intro = ("Scored on units that no training and no choice of the project used: the test split of the "
+    intro = ("Scored on units that no training used and no choice of the project was fitted on (their errors were "
+             "read before the last batch of training units was written): the test split of the "
              "multi-source gold corpus, as sentences and as whole articles segmented the way `kpstance predict` "
              "segments them")
     if _num(metrics, "extra_test_joint_accuracy") is not None:

@@ -29,9 +29,11 @@ _WITH_YEAR = rf"(?:{_MONTH_DAY},\s+\d{{4}}|{_DAY_MONTH}\s+\d{{4}})"
 # a place ("South Korea", "N.J."), a date, or both: "BEDMINSTER, N.J., Aug. 9, 2017 (Reuters) -"
 _WHERE_WHEN = (r"(?:,\s+[A-Z][A-Za-z.]+(?:\s+[A-Z][A-Za-z]+)?)?"
                rf"(?:,\s+(?:{_WITH_YEAR}|{_MONTH_DAY}|{_DAY_MONTH})\.?)?")
-# an agency of up to three capitalised words, "(Yonhap)", "(RIA Novosti)", "(China Daily)", or dpa's lower case;
-# a caption's "(center) -" or "(left) -" is no agency
-_AGENCY = r"(?:/[A-Za-z\-]+/\.?|\((?:dpa|[A-Z][A-Za-z\-]*(?:\s+[A-Z][A-Za-z\-]*){0,2})\)\s*[-—–]{1,2})"
+# an agency of up to three capitalised words, "(Yonhap)", "(RIA Novosti)", "(China Daily)", or dpa's lower case
+# ("(dpa)", "(dpa-AFX)"); a caption's place in a picture, "(center) -", "(L) -", "(Top) -", is no agency
+_CAPTION = r"(?:[Cc]ent(?:er|re)|[Ll]eft|[Rr]ight|[Tt]op|[Bb]ottom|[Ff]ront|[Bb]ack|[LRC]|[Ff]ile|[Pp]hoto)\)"
+_AGENCY = (r"(?:/[A-Za-z\-]+/\.?|\((?!" + _CAPTION + r")(?:dpa(?:-[A-Z]+)?|[A-Z][A-Za-z\-]*(?:\s+[A-Z][A-Za-z\-]*){0,2})"
+           r"\)\s*[-—–]{1,2})")
 _DATED_BARE_AGENCY = rf",\s+(?:{_WITH_YEAR}|{_MONTH_DAY})\s+[A-Z][A-Za-z]+\s+[-—–]{{1,2}}"
 _CAPS_CITY = r"[A-Z][A-Z.'\-]+(?:\s+[A-Z][A-Z.'\-]+){0,3}"  # a dash alone needs the wire's capitals: "TOKYO"
 _DATED_DASH = rf",\s+{_WITH_YEAR}\.?\s+[-—–]{{1,2}}"

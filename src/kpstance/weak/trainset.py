@@ -20,8 +20,8 @@ from .synthetic import Generator
 
 log = logging.getLogger("kpstance")
 Labelled = tuple[list[Unit], list[tuple[str, str]]]
-# a held-out unit as a statement: its gold actor, its report's date (ISO) and its text
-Statement = tuple[str, str, str]
+# a held-out unit as a statement: its gold (actor, stance), its report's date (ISO) and its text
+Statement = tuple[tuple[str, str], str, str]
 
 
 def _day(text: str | None) -> datetime.date | None:
@@ -72,27 +72,34 @@ class TrainPart:
         return self if len(keep) == len(self.units) else self._kept(keep)
 
     def without_rewordings(self, held: Sequence[Statement], threshold: float, days: int) -> TrainPart:
-        """The part less its units that reword a held-out statement: the same actor, report dates at most ``days``
-        apart, token Jaccard at least ``threshold`` (another outlet's wording of the same quote or step, which the
-        exact guard at 0.8 does not catch). Datelines are left to the exact guard; a unit without a date stays."""
-        if not self.dates or not held or threshold <= 0:
+        """The part less its units that reword a held-out statement: the same actor and stance, report dates at most
+        ``days`` apart, token Jaccard at least ``threshold`` (another outlet's wording of the same quote or step,
+        which the exact guard at 0.8 does not catch; a contrast set's reversed member, the same words with the
+        other stance, is no rewording). Datelines are left to the exact guard; a unit without a date stays, and
+        is counted in the log."""
+        if not self.units or not held or threshold <= 0:
             return self
-        by_actor: dict[str, list[tuple[datetime.date, frozenset[str]]]] = {}
-        for actor, date, text in held:
+        by_label: dict[tuple[str, str], list[tuple[datetime.date, frozenset[str]]]] = {}
+        for label, date, text in held:
             if (d := _day(date)) is not None:
-                by_actor.setdefault(actor, []).append((d, tokens(text)))
-        keep = []
-        for i, (u, (actor, _), date) in enumerate(zip(self.units, self.labels, self.dates)):
-            d, near = _day(date), by_actor.get(actor, ())
+                by_label.setdefault(tuple(label), []).append((d, tokens(text)))
+        keep, undated = [], 0
+        dates = self.dates or [""] * len(self.units)
+        for i, (u, label, date) in enumerate(zip(self.units, self.labels, dates)):
+            d, near = _day(date), by_label.get(tuple(label), ())
+            undated += d is None and u.kind != "dateline"
             if d is not None and u.kind != "dateline":
                 near = [ht for hd, ht in near if abs((d - hd).days) <= days]
                 if near and max(jaccard(tokens(u.text), ht) for ht in near) >= threshold:
                     continue
             keep.append(i)
+        if undated:
+            log.info("%s: %d train unit(s) without a date are not checked for rewordings of held-out statements "
+                     "(give a record a 'date' to check it)", self.name, undated)
         if len(keep) < len(self.units):
-            log.info("%s: %d train unit(s) that reword a held-out statement of the same actor (token Jaccard >= "
-                     "%.2f, within %d days) left out of training", self.name, len(self.units) - len(keep), threshold,
-                     days)
+            log.info("%s: %d train unit(s) that reword a held-out statement of the same actor and stance (token "
+                     "Jaccard >= %.2f, within %d days) left out of training", self.name, len(self.units) - len(keep),
+                     threshold, days)
         return self._kept(keep)
 
 
