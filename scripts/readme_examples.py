@@ -230,7 +230,7 @@ def _f(m: dict, key: str) -> str:
 
 
 def _pct(m: dict, key: str) -> str:
-    return f"{100 * m[key]:.1f} %"
+    return f"{100 * m[key]:.1f} %" if key in m else "–"
 
 
 def _g(m: dict, key: str) -> str:
@@ -308,9 +308,9 @@ def render_results(doc: dict) -> str:
             f"**Confident units:** `kpstance predict --min-score {_f(m, 'test_confident80_min_score')}` (the "
             "threshold that keeps the most confident 80 % of dev units) marks the others as uncertain; on test it "
             f"keeps {_pct(m, 'test_confident80_coverage')}, at joint accuracy "
-            f"**{_f(m, 'test_confident80_joint_accuracy')}**; `--min-score {_f(m, 'test_confident90_min_score')}` "
+            f"**{_g(m, 'test_confident80_joint_accuracy')}**; `--min-score {_f(m, 'test_confident90_min_score')}` "
             f"(90 % of dev) keeps {_pct(m, 'test_confident90_coverage')} of test, at "
-            f"{_f(m, 'test_confident90_joint_accuracy')} ({_f(m, 'test_joint_accuracy')} for all units).{swap}\n")
+            f"{_g(m, 'test_confident90_joint_accuracy')} ({_f(m, 'test_joint_accuracy')} for all units).{swap}\n")
     return head + rows + text
 
 

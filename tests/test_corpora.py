@@ -59,8 +59,9 @@ def test_no_corpus_trains_on_a_report_another_corpus_holds_out(tmp_path, scheme,
 
 def test_a_training_unit_that_rewords_a_held_out_statement_of_the_same_actor_and_days_is_left_out(tmp_path, scheme):
     """Two outlets' wordings of one quote, one report in train and one in test, share about half their words: the
-    exact guard (0.8) keeps them both; the statement guard drops the train one, and only it (another actor or
-    stance, a date a month away, a dateline or an undated unit stay). The exact guard runs before any copy is made."""
+    exact guard (0.8) keeps them both; the statement guard drops the train one, whatever stance it was given (a
+    twin labelled otherwise is a leak too), and only it (another actor, a date a month away, a dateline, an undated
+    unit or a reversed member we wrote stay). The exact guard runs before any copy is made."""
     from kpstance.config import validate
     from kpstance.weak.trainset import TrainingData
 
@@ -71,16 +72,16 @@ def test_a_training_unit_that_rewords_a_held_out_statement_of_the_same_actor_and
              rec("t3", "r3", "train", quote, "united_states"), rec("t4", "r4", "train", quote, "united_states"),
              rec("t5", "r5", "train", "WASHINGTON (Reuters) -", "none", "neutral"),
              rec("t6", "r6", "train", "Seoul offered military talks at the border.", "south_korea"),
-             rec("t7", "r7", "train", quote, "united_states", "hardline")]  # a reversed member: other stance
+             rec("t7", "r7", "train", quote, "united_states", "neutral"),  # the same statement, labelled otherwise
+             {**rec("t8", "r8", "train", quote, "united_states", "hardline"), "factual": False}]  # written reversed
     for r, date in zip(train, ("2017-09-12", "2017-09-12", "2017-10-20", "", "2017-09-11", "2017-09-11",
-                               "2017-09-12")):
+                               "2017-09-12", "2017-09-12")):
         r["date"] = date
     train[4]["kind"] = "dateline"
     test = [{**rec("h1", "r9", "test", held, "united_states"), "date": "2017-09-11"},
             {**rec("h2", "r9", "test", "WASHINGTON (Reuters) -", "none", "neutral"), "date": "2017-09-11"}]
     c = GoldCorpus("c", train + test, count_key="n_c")
-    assert c.held_out_statements() == [(("united_states", "conciliatory"), "2017-09-11", held),
-                                       (("none", "neutral"), "2017-09-11", test[1]["text"])]
+    assert c.held_out_statements() == [("united_states", "2017-09-11", held), ("none", "2017-09-11", test[1]["text"])]
     cfg = validate(compose(["experiment=smoke", "data.synthetic.n=0"], tmp_path))
 
     def kept(*overrides):
@@ -89,13 +90,13 @@ def test_a_training_unit_that_rewords_a_held_out_statement_of_the_same_actor_and
                                            [c.train_part()], c.held_out_reports(),
                                            held_statements=c.held_out_statements()).extra}
 
-    assert kept() == {"t2", "t3", "t4", "t6", "t7"}  # t1 rewords h1; t5, the dateline, is the exact guard's (1.0)
-    assert kept("evaluation.reworded_overlap=0") == {"t1", "t2", "t3", "t4", "t6", "t7"}
-    assert kept("evaluation.reworded_days=40") == {"t2", "t4", "t6", "t7"}
+    assert kept() == {"t2", "t3", "t4", "t6", "t8"}  # t1, t7 reword h1; t5, the dateline, is the exact guard's
+    assert kept("evaluation.reworded_overlap=0") == {"t1", "t2", "t3", "t4", "t6", "t7", "t8"}
+    assert kept("evaluation.reworded_days=40") == {"t2", "t4", "t6", "t8"}
     part = c.train_part().without_leaks(c.protected_texts(), float(cfg.evaluation.max_overlap))
-    assert [u.id for u in part.units] == ["t1", "t2", "t3", "t4", "t6", "t7"]
-    assert part.dates == ["2017-09-12", "2017-09-12", "2017-10-20", "", "2017-09-11", "2017-09-12"]
-    assert len(part.reports) == 6
+    assert [u.id for u in part.units] == ["t1", "t2", "t3", "t4", "t6", "t7", "t8"]
+    assert part.dates == ["2017-09-12", "2017-09-12", "2017-10-20", "", "2017-09-11", "2017-09-12", "counterfactual"]
+    assert len(part.reports) == 7
 
 
 def test_a_corpus_reports_its_splits_and_a_missing_split_scores_nothing(tmp_path, scheme):

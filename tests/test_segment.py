@@ -126,7 +126,10 @@ def test_a_date_and_dash_in_an_ordinary_first_sentence_is_not_a_dateline():
     assert [u.kind for u in units] == ["title", "sentence"]
     for caption in ("Mr. Abe, St. Petersburg, Nov. 9 (center) - met Putin on Thursday.",
                     "Mr. Abe, St. Petersburg, Nov. 9 (Center) - met Putin on Thursday.",
-                    "Abe, Tokyo, Nov. 9 (L) - met Putin on Thursday."):
+                    "Abe, Tokyo, Nov. 9 (L) - met Putin on Thursday.",
+                    "Abe, Tokyo, Nov. 9 (L-R) - met Putin on Thursday.",
+                    "Abe, Tokyo, Nov. 9 (File Photo) - met Putin on Thursday.",
+                    "Abe, Tokyo, Nov. 9 (CENTER) - met Putin on Thursday."):
         assert [u.kind for u in segment_article(f"Headline\n\n{caption}\n", "y")] == ["title", "sentence"], caption
     for agency in ("dpa", "dpa-AFX"):
         units = segment_article(f"Headline\n\nBERLIN, Nov. 9 ({agency}) - Germany urged talks.\n", "z")

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import KpstanceError
 from ..text.segment import Unit, segment_article
 from ..weak.scheme import LabelScheme, check_labels
-from ..weak.trainset import TrainPart
+from ..weak.trainset import COUNTERFACTUAL, TrainPart
 
 SPLITS = ("train", "dev", "test")
 SEEN = "seen"  # a corpus the model trains on (through its silver labels) and is scored on as seen, or by CV
@@ -87,12 +87,10 @@ class GoldCorpus:
         return ({r["report_id"] for r in self.records if r["split"] in HELD_OUT}
                 | {a.id for a in self.articles if a.split in HELD_OUT})
 
-    def held_out_statements(self) -> list[tuple[tuple[str, str], str, str]]:
-        """Every dev and test unit as ((gold actor, stance), report date, text): no training unit may reword one."""
-        out = [((r["actor"], r["stance"]), str(r.get("date") or ""), r["text"]) for r in self.records
-               if r["split"] in HELD_OUT]
-        return out + [((g["actor"], g["stance"]), a.date, g["text"]) for a in self.articles if a.split in HELD_OUT
-                      for g in a.gold]
+    def held_out_statements(self) -> list[tuple[str, str, str]]:
+        """Every dev and test unit as (gold actor, report date, text): no training unit may reword one."""
+        out = [(r["actor"], str(r.get("date") or ""), r["text"]) for r in self.records if r["split"] in HELD_OUT]
+        return out + [(g["actor"], a.date, g["text"]) for a in self.articles if a.split in HELD_OUT for g in a.gold]
 
     def protected_texts(self) -> list[str]:
         """Every dev and test text: no training sentence may come within the leak threshold of one."""
@@ -111,7 +109,8 @@ class GoldCorpus:
         recs = self.split("train")
         units, labels, reports = sentence_units(recs), [(r["actor"], r["stance"]) for r in recs], \
             [r["report_id"] for r in recs]
-        dates = [str(r.get("date") or "") for r in recs]
+        # a contrast set's reversed member was written by us: its event's date, but no report's words
+        dates = [COUNTERFACTUAL if r.get("factual") is False else str(r.get("date") or "") for r in recs]
         for a in self.articles_of("train"):
             matched, _ = match_article(a, a.units(self.language))
             for g, u in zip(a.gold, matched):

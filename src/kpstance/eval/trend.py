@@ -147,7 +147,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     key_lines = textwrap.wrap(f"events: {key}", width=int(13 * fig.get_figwidth())) if key else []
     key_in = 0.115 * len(key_lines) + (0.06 if key_lines else 0.0)
     legend_in = 0.32 if metric == "shares" else 0.0
-    title_in = 0.1 + 0.18 * len(title)
+    title_in = 0.18 * (len(title) - 1)  # a wrapped title's lines: the panels keep their height
     fig.set_figheight(fig.get_figheight() + key_in + legend_in + title_in)
     height = fig.get_figheight()
     if key_lines:
@@ -155,7 +155,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     if metric == "shares":
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False,
                    bbox_to_anchor=(0.5, key_in / height))
-    fig.tight_layout(rect=(0, (key_in + legend_in) / height, 1, 1 - title_in / height))
+    fig.tight_layout(rect=(0, (key_in + legend_in) / height, 1, 1))  # it makes room for the title itself
     save_figure(fig, path, dpi=130)
     plt.close(fig)
     return drawn

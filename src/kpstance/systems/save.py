@@ -137,8 +137,8 @@ def _test_figures(metrics: Mapping[str, Any]) -> list[str]:
     table = _table(metrics, headers, _headline_rows(["test_", "test_articles_", "extra_test_"]))
     if not table:
         return ["This run was not scored on a held-out test split: it has no figures for new text."]
-    intro = ("Scored on units that no training used and no choice of the project was fitted on (their errors were "
-             "read before the last batch of training units was written): the test split of the "
+    intro = ("Scored on units that no training used and no choice was fitted on, though their errors were read "
+             "before the last batch of training units was written: the test split of the "
              "multi-source gold corpus, as sentences and as whole articles segmented the way `kpstance predict` "
              "segments them")
     if _num(metrics, "extra_test_joint_accuracy") is not None:

@@ -30,8 +30,10 @@ _WITH_YEAR = rf"(?:{_MONTH_DAY},\s+\d{{4}}|{_DAY_MONTH}\s+\d{{4}})"
 _WHERE_WHEN = (r"(?:,\s+[A-Z][A-Za-z.]+(?:\s+[A-Z][A-Za-z]+)?)?"
                rf"(?:,\s+(?:{_WITH_YEAR}|{_MONTH_DAY}|{_DAY_MONTH})\.?)?")
 # an agency of up to three capitalised words, "(Yonhap)", "(RIA Novosti)", "(China Daily)", or dpa's lower case
-# ("(dpa)", "(dpa-AFX)"); a caption's place in a picture, "(center) -", "(L) -", "(Top) -", is no agency
-_CAPTION = r"(?:[Cc]ent(?:er|re)|[Ll]eft|[Rr]ight|[Tt]op|[Bb]ottom|[Ff]ront|[Bb]ack|[LRC]|[Ff]ile|[Pp]hoto)\)"
+# ("(dpa)", "(dpa-AFX)"); a caption's place in a picture, "(center) -", "(L-R) -", "(Top Left) -", "(File Photo) -",
+# in any case, is no agency
+_PLACE = r"cent(?:er|re)|left|right|top|bottom|front|back|middle|l|r|c|l-r|r-l|file|photo|row"
+_CAPTION = rf"(?i:(?:{_PLACE})(?:[\s,]+(?:{_PLACE}))*\))"
 _AGENCY = (r"(?:/[A-Za-z\-]+/\.?|\((?!" + _CAPTION + r")(?:dpa(?:-[A-Z]+)?|[A-Z][A-Za-z\-]*(?:\s+[A-Z][A-Za-z\-]*){0,2})"
            r"\)\s*[-—–]{1,2})")
 _DATED_BARE_AGENCY = rf",\s+(?:{_WITH_YEAR}|{_MONTH_DAY})\s+[A-Z][A-Za-z]+\s+[-—–]{{1,2}}"

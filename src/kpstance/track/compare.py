@@ -195,11 +195,12 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
 
 
 def _natural(v: Any) -> tuple:
-    """Numbers in numeric order (seeds 1, 2, 10), then text."""
+    """Numbers in numeric order (seeds 1, 2, 10), then text; ties by the text, so the order never varies."""
     try:
-        return (0, float(v), "")
+        x = float(v)
     except (TypeError, ValueError):
-        return (1, 0.0, str(v))
+        x = math.nan
+    return (0, x, str(v)) if math.isfinite(x) else (1, 0.0, str(v))
 
 
 def _config_cell(v: Any) -> str:
@@ -303,16 +304,22 @@ def lower_is_better(metric: str) -> bool:
     return any(part in metric for part in ("_flip", "_ece", "_mae", "_skipped"))
 
 
+# figures that are no score even where they lie in [0, 1]: counts, temperatures, thresholds
+NOT_SCORES = ("_n", "_pairs", "_temperature", "_min_score", "_skipped", "_units", "_recovered")
+
+
 def _scores_in_unit(data: dict, metrics: Sequence[str]) -> bool:
     """Scores where higher is better and every row's figure lies in [0, 1]."""
-    return all(not lower_is_better(k) and all(math.isnan(r["metrics"][k]) or 0 <= r["metrics"][k] <= 1
-                                              for r in data["rows"]) for k in metrics)
+    return all(not lower_is_better(k) and not k.endswith(NOT_SCORES)
+               and all(math.isnan(r["metrics"][k]) or 0 <= r["metrics"][k] <= 1 for r in data["rows"])
+               for k in metrics)
 
 
 def plot_panels(data: dict) -> list[list[str]]:
-    """The chart's panels: scores on a shared 0-1 axis first, then rates where lower is better (within [0, 1]) on
-    an axis of their own, then each other figure (a count, a temperature) alone: a flip of 0.02 beside a count of
-    193 would read as no bar."""
+    """The chart's panels: scores (higher is better, every figure in [0, 1]) on a shared 0-1 axis first, then rates
+    where lower is better (every figure in [0, 1]) on an axis of their own, then each other figure alone (a count,
+    a temperature, a threshold, or a figure outside [0, 1]): a flip of 0.02 beside a count of 193 would read as no
+    bar."""
     def in_unit(k: str) -> bool:
         return all(math.isnan(r["metrics"][k]) or 0 <= r["metrics"][k] <= 1 for r in data["rows"])
 

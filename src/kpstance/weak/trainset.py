@@ -1,7 +1,8 @@
 """Training sets: the article's units (silver or gold labels, repeated), the synthetic corpus, any silver
 corpus and the train parts the gold corpora contribute, with every sentence too close to a held-out gold
 sentence dropped (no leakage), no unit of a report that some corpus holds out, and no gold unit that rewords a
-held-out statement of the same actor from the same days (another outlet's report of the same quote)."""
+held-out statement of the same actor from the same days (another outlet's report of the same quote, whatever
+stance either was given)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from .synthetic import Generator
 
 log = logging.getLogger("kpstance")
 Labelled = tuple[list[Unit], list[tuple[str, str]]]
-# a held-out unit as a statement: its gold (actor, stance), its report's date (ISO) and its text
-Statement = tuple[tuple[str, str], str, str]
+# a held-out unit as a statement: its gold actor, its report's date (ISO) and its text
+Statement = tuple[str, str, str]
+# the date a written counterfactual unit carries instead of its event's: it reports nothing, so it rewords nothing
+COUNTERFACTUAL = "counterfactual"
 
 
 def _day(text: str | None) -> datetime.date | None:
@@ -44,7 +47,8 @@ class TrainPart:
     count_key: str | None = None
     count_kept: bool = False
     reports: list[str] = field(default_factory=list)
-    dates: list[str] = field(default_factory=list)  # each unit's report date (ISO), where the source has one
+    # each unit's report date (ISO), "" where the source has none, COUNTERFACTUAL for a member we wrote reversed
+    dates: list[str] = field(default_factory=list)
 
     def _kept(self, keep: Sequence[int]) -> TrainPart:
         def pick(xs: list) -> list:
@@ -72,22 +76,23 @@ class TrainPart:
         return self if len(keep) == len(self.units) else self._kept(keep)
 
     def without_rewordings(self, held: Sequence[Statement], threshold: float, days: int) -> TrainPart:
-        """The part less its units that reword a held-out statement: the same actor and stance, report dates at most
-        ``days`` apart, token Jaccard at least ``threshold`` (another outlet's wording of the same quote or step,
-        which the exact guard at 0.8 does not catch; a contrast set's reversed member, the same words with the
-        other stance, is no rewording). Datelines are left to the exact guard; a unit without a date stays, and
-        is counted in the log."""
+        """The part less its units that reword a held-out statement: the same actor, report dates at most ``days``
+        apart, token Jaccard at least ``threshold`` (another outlet's wording of the same quote or step, which the
+        exact guard at 0.8 does not catch), whatever stance either was given: a twin labelled otherwise is the
+        hardest leak of all. A contrast set's reversed member (``COUNTERFACTUAL``: the same words with the other
+        step, written by us) reports nothing and stays. Datelines are left to the exact guard; a unit without a
+        date stays, and is counted in the log."""
         if not self.units or not held or threshold <= 0:
             return self
-        by_label: dict[tuple[str, str], list[tuple[datetime.date, frozenset[str]]]] = {}
-        for label, date, text in held:
+        by_actor: dict[str, list[tuple[datetime.date, frozenset[str]]]] = {}
+        for actor, date, text in held:
             if (d := _day(date)) is not None:
-                by_label.setdefault(tuple(label), []).append((d, tokens(text)))
+                by_actor.setdefault(actor, []).append((d, tokens(text)))
         keep, undated = [], 0
         dates = self.dates or [""] * len(self.units)
-        for i, (u, label, date) in enumerate(zip(self.units, self.labels, dates)):
-            d, near = _day(date), by_label.get(tuple(label), ())
-            undated += d is None and u.kind != "dateline"
+        for i, (u, (actor, _), date) in enumerate(zip(self.units, self.labels, dates)):
+            d, near = _day(date), by_actor.get(actor, ())
+            undated += not date and u.kind != "dateline"
             if d is not None and u.kind != "dateline":
                 near = [ht for hd, ht in near if abs((d - hd).days) <= days]
                 if near and max(jaccard(tokens(u.text), ht) for ht in near) >= threshold:
@@ -97,9 +102,8 @@ class TrainPart:
             log.info("%s: %d train unit(s) without a date are not checked for rewordings of held-out statements "
                      "(give a record a 'date' to check it)", self.name, undated)
         if len(keep) < len(self.units):
-            log.info("%s: %d train unit(s) that reword a held-out statement of the same actor and stance (token "
-                     "Jaccard >= %.2f, within %d days) left out of training", self.name, len(self.units) - len(keep),
-                     threshold, days)
+            log.info("%s: %d train unit(s) that reword a held-out statement of the same actor (token Jaccard >= %.2f, "
+                     "within %d days) left out of training", self.name, len(self.units) - len(keep), threshold, days)
         return self._kept(keep)
 
 
