@@ -346,8 +346,8 @@ def test_events_file_errors_are_one_line_naming_the_file(tmp_path):
 def naming_model(tmp_path_factory):
     """A smoke model that gives named actors, for the tests that need an actor's shares. The tiny random BERT of
     the smoke experiment reads every text alike, and which actor it gives depends on its initialisation (and the
-    tokenizer built from the run's texts), not on its few steps: with the data of 2026-12-07 seed 0 gives every
-    text to none. So the first of seeds 0-4 whose model names an actor for these tests' sentences is used; none
+    tokenizer built from the run's texts), not on its few steps: with the data of 2026-12-07 the shared smoke run
+    gives every text to none. So the first of seeds 0-4 whose model names an actor for these tests' sentences is used; none
     doing so fails here, by name."""
     from kpstance import StancePredictor
     from kpstance.run.pipeline import train
