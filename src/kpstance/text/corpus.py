@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import KpstanceError
+from .segment import dateline_agency
 
 FIELDS = ("id", "text", "date", "outlet", "title", "url")  # the input columns, by their default names
 META = ("date", "outlet", "title", "url")
@@ -62,17 +63,6 @@ def dateline_date(text: str, where: str | None = None) -> str | None:
         print(f"kpstance: warning: {where or 'an article'}: the dateline's date {day!r} does not exist; the article "
               "has no date", file=sys.stderr)
         return None
-
-
-_AGENCY = re.compile(r"\(([A-Za-z\-]+(?:\s+[A-Z][A-Za-z\-]*){0,2})\)\s*[-—–]{1,2}\s*$|/([A-Za-z\-]+)/\.?\s*$"
-                     r"|\d\s+([A-Z][A-Za-z]+)\s+[-—–]{1,2}\s*$")
-
-
-def dateline_agency(dateline: str) -> str | None:
-    """The news agency a dateline unit names ("SEOUL (Reuters) -": Reuters; "MOSCOW, November 24. /TASS/.": TASS;
-    "TOKYO, June 22 Kyodo -": Kyodo), or None."""
-    m = _AGENCY.search(dateline.strip())
-    return next((g for g in m.groups() if g), None) if m else None
 
 
 def parse_date(value: Any, column: str, where: object, line: int | None) -> str | None:

@@ -34,13 +34,23 @@ _WHERE_WHEN = (r"(?:,\s+[A-Z][A-Za-z.]+(?:\s+[A-Z][A-Za-z]+)?)?"
 # in any case, is no agency
 _PLACE = r"cent(?:er|re)|left|right|top|bottom|front|back|middle|l|r|c|l-r|r-l|file|photo|row"
 _CAPTION = rf"(?i:(?:{_PLACE})(?:[\s,]+(?:{_PLACE}))*\))"
-_AGENCY = (r"(?:/[A-Za-z\-]+/\.?|\((?!" + _CAPTION + r")(?:dpa(?:-[A-Z]+)?|[A-Z][A-Za-z\-]*(?:\s+[A-Z][A-Za-z\-]*){0,2})"
-           r"\)\s*[-—–]{1,2})")
-_DATED_BARE_AGENCY = rf",\s+(?:{_WITH_YEAR}|{_MONTH_DAY})\s+[A-Z][A-Za-z]+\s+[-—–]{{1,2}}"
+# the agency's name is a named group, so the outlet is read from the same pattern (``dateline_agency``)
+_AGENCY = (r"(?:/(?P<slashed>[A-Za-z\-]+)/\.?|\((?!" + _CAPTION
+           + r")(?P<bracketed>dpa(?:-[A-Z]+)?|[A-Z][A-Za-z\-]*(?:\s+[A-Z][A-Za-z\-]*){0,2})\)\s*[-—–]{1,2})")
+_DATED_BARE_AGENCY = rf",\s+(?:{_WITH_YEAR}|{_MONTH_DAY})\s+(?P<bare>[A-Z][A-Za-z]+)\s+[-—–]{{1,2}}"
 _CAPS_CITY = r"[A-Z][A-Z.'\-]+(?:\s+[A-Z][A-Z.'\-]+){0,3}"  # a dash alone needs the wire's capitals: "TOKYO"
 _DATED_DASH = rf",\s+{_WITH_YEAR}\.?\s+[-—–]{{1,2}}"
 DATELINE_RE = re.compile(
     rf"^(?P<dateline>{_CITY}(?:{_WHERE_WHEN}\s*{_AGENCY}|{_DATED_BARE_AGENCY})|{_CAPS_CITY}{_DATED_DASH})\s*")
+
+
+def dateline_agency(dateline: str) -> str | None:
+    """The news agency a dateline unit names ("SEOUL (Reuters) -": Reuters; "MOSCOW, November 24. /TASS/.": TASS;
+    "TOKYO, June 22 Kyodo -": Kyodo), or None."""
+    m = DATELINE_RE.match(dateline.strip())
+    return next((g for g in (m.group("slashed", "bracketed", "bare") if m else ()) if g), None)
+
+
 # Wire-copy furniture: bylines, credit lines, end marks and site furniture. Never units, whether on a line
 # of their own (the line is skipped) or after the last sentence of a paragraph (stripped, the sentence kept).
 _NAME = r"[A-Z][\w.'\-]*"

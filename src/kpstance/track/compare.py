@@ -308,11 +308,14 @@ def lower_is_better(metric: str) -> bool:
 NOT_SCORES = ("_n", "_pairs", "_temperature", "_min_score", "_skipped", "_units", "_recovered")
 
 
+def _in_unit(data: dict, k: str) -> bool:
+    """Every row's figure of ``k`` lies in [0, 1] (or is missing)."""
+    return all(math.isnan(r["metrics"][k]) or 0 <= r["metrics"][k] <= 1 for r in data["rows"])
+
+
 def _scores_in_unit(data: dict, metrics: Sequence[str]) -> bool:
     """Scores where higher is better and every row's figure lies in [0, 1]."""
-    return all(not lower_is_better(k) and not k.endswith(NOT_SCORES)
-               and all(math.isnan(r["metrics"][k]) or 0 <= r["metrics"][k] <= 1 for r in data["rows"])
-               for k in metrics)
+    return all(not lower_is_better(k) and not k.endswith(NOT_SCORES) and _in_unit(data, k) for k in metrics)
 
 
 def plot_panels(data: dict) -> list[list[str]]:
@@ -320,11 +323,8 @@ def plot_panels(data: dict) -> list[list[str]]:
     where lower is better (every figure in [0, 1]) on an axis of their own, then each other figure alone (a count,
     a temperature, a threshold, or a figure outside [0, 1]): a flip of 0.02 beside a count of 193 would read as no
     bar."""
-    def in_unit(k: str) -> bool:
-        return all(math.isnan(r["metrics"][k]) or 0 <= r["metrics"][k] <= 1 for r in data["rows"])
-
     scores = [k for k in data["metrics"] if _scores_in_unit(data, [k])]
-    rates = [k for k in data["metrics"] if k not in scores and lower_is_better(k) and in_unit(k)]
+    rates = [k for k in data["metrics"] if k not in scores and lower_is_better(k) and _in_unit(data, k)]
     others = [[k] for k in data["metrics"] if k not in scores and k not in rates]
     return [p for p in (scores, rates) if p] + others
 

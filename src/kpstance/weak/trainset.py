@@ -95,7 +95,8 @@ class TrainPart:
             undated += not date and u.kind != "dateline"
             if d is not None and u.kind != "dateline":
                 near = [ht for hd, ht in near if abs((d - hd).days) <= days]
-                if near and max(jaccard(tokens(u.text), ht) for ht in near) >= threshold:
+                own = tokens(u.text) if near else frozenset()  # once per unit, not once per held-out statement
+                if near and max(jaccard(own, ht) for ht in near) >= threshold:
                     continue
             keep.append(i)
         if undated:
