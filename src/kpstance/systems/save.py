@@ -118,7 +118,7 @@ def _training_data(cfg: Any, metrics: Mapping[str, Any]) -> list[str]:
     guard = f"No training unit comes within token Jaccard {overlap:g} of a dev or test unit (the leak guard)"
     reworded, days = float(_cfg(cfg, "evaluation.reworded_overlap", 0) or 0), _cfg(cfg, "evaluation.reworded_days", 0)
     if reworded > 0:
-        guard += (f", and no dated gold training unit rewords a dev or test unit of the same actor and stance from "
+        guard += (f", and no dated gold training unit rewords a dev or test unit of the same actor from "
                   f"reports at most {days} days apart (token Jaccard {reworded:g})")
     return [*lines, "", guard + "."]
 
