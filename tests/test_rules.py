@@ -397,10 +397,45 @@ READ_BY_THE_SPEC = [
     ("Seoul said it was not clear whether Pyongyang rejected the offer of talks.", ("south_korea", "neutral")),
     # sanctions that are 'not the answer' are argued against; rejecting sanctions aimed at oneself is defiance
     ("Sanctions are not the answer, Wang Yi said.", ("china", "conciliatory")),
-    ("North Korea warned against new sanctions, KCNA said.", ("north_korea", "hardline")),
+    ("North Korea warned against new sanctions on its economy, KCNA said.", ("north_korea", "hardline")),
+    # with no target named, the same words read the same from any speaker (until 2026-12-07 'warned' was read as
+    # the speaker's own threat, so Moscow warning against sanctions came out hardline)
+    ("Russia warned against new sanctions, TASS said.", ("russia", "conciliatory")),
+    ("China warned against any easing of sanctions.", ("china", "hardline")),
     # cutting a hotline raises tension, as the specification names it
     ("Pyongyang cut the hotline with Seoul.", ("north_korea", "hardline")),
+    # being against the step named right after: against easing, the pressure is favoured; against another's
+    # coercive step, it is opposed; negated, the other way; sanctions on oneself stay defiance
+    ("Russia opposes any easing of sanctions, Lavrov said.", ("russia", "hardline")),
+    ("Japan remains against any relaxation of pressure on North Korea, Kono said.", ("japan", "hardline")),
+    ("Japan opposes lifting sanctions.", ("japan", "hardline")),
+    ("We are against any further pressure on Pyongyang, the Chinese foreign ministry said.", ("china", "conciliatory")),
+    ("Russia remains firmly against the deployment of THAAD.", ("russia", "conciliatory")),
+    ("Seoul opposed the suspension of talks.", ("south_korea", "conciliatory")),
+    ("Moon said he is not against talks with the North.", ("south_korea", "conciliatory")),
+    ("Abe said Japan was not opposed to new sanctions.", ("japan", "hardline")),
+    ("North Korea said it remained against the new sanctions on it.", ("north_korea", "hardline")),
+    # a limit on the step that lowers tension argues for the pressure
+    ("Talking is not the answer, Trump said.", ("united_states", "hardline")),
+    ("It is premature to lift sanctions, Kono said.", ("japan", "hardline")),
+    # a limit conceded before a 'but' is no argument against the step
+    ("Dialogue is not the answer to every problem, but it is a start, Wang Yi said.", ("china", "conciliatory")),
+    ("Moon said talks alone would not be enough but were the only way forward.", ("south_korea", "conciliatory")),
 ]
+
+
+
+@pytest.mark.parametrize("text", [
+    "We are against war, the Chinese ambassador said.",  # no step right after it
+    "Beijing said the Security Council's newest measures against North Korea would take effect on Saturday.",  # a target
+    "China said the new sanctions were against companies that trade with Pyongyang.",
+])
+def test_against_with_no_step_right_after_it_decides_nothing(scheme, text):
+    """'against' that names a target, or no step, is no opposition (the reverted cue of 2026-12-07 read 'We are
+    against war' as a bare protest, hardline): neither the opposition reading nor defiance fires."""
+    units = segment_article(f"Headline\n{text}\n", "x")
+    fired = label_units(units, scheme)[1].rules_fired
+    assert not {"stance:opposed_step", "stance:defiance"} & set(fired), fired
 
 
 @pytest.mark.parametrize("text, expected", READ_BY_THE_SPEC)

@@ -20,9 +20,11 @@ from ..yamlfile import load_yaml, yaml_problem
 
 # Cue groups: the two polar stance roles' steps, then judging words, human cost, procedure, negators; then the
 # words that settle conflicting cues (provocations among the coercive steps, refusals, limits of pressure, support,
-# what a party defies, contrast, the verbs that stop a step). Every group may be empty.
+# what a party defies, contrast, the verbs that stop a step, words of being against the step right after them). Every
+# group may be empty; an optional one may be left out (a label file written before it was added reads as before).
 CUE_GROUPS = ("coercive", "deescalating", "criticism", "human_cost", "procedural", "negators", "provocation",
-              "refusal", "limits", "support", "defiance_objects", "contrast", "stopping")
+              "refusal", "limits", "support", "defiance_objects", "contrast", "stopping", "opposition")
+CUE_OPTIONAL = ("opposition",)
 STANCE_ROLES = ("coercive", "deescalating", "neutral")
 # Word lists about how the language expresses attribution and grammar (see the label YAML for their meaning).
 ATTRIBUTION_LISTS = ("speech_verbs", "according_to", "pronouns", "adjunct_starters", "intro_words", "participle_endings",
@@ -196,6 +198,7 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None, sa
     unknown = set(cues_raw) - set(CUE_GROUPS)
     if unknown:
         raise KpstanceError(f"stance_cues: unknown group(s) {sorted(unknown)}; allowed: {list(CUE_GROUPS)}", p)
+    cues_raw = {**{g: [] for g in CUE_OPTIONAL}, **cues_raw}
     missing = [g for g in CUE_GROUPS if g not in cues_raw]
     if missing and saved:
         cues_raw = {**cues_raw, **{g: [] for g in missing}}

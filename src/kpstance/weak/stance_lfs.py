@@ -44,7 +44,7 @@ class Scope:
                 self.start = m.end()
         self.groups: dict[str, list[Match]] = {}
         for g in ("coercive", "deescalating", "provocation", "criticism", "refusal", "limits", "support",
-                  "defiance_objects", "human_cost"):
+                  "defiance_objects", "human_cost", "opposition"):
             spans = topics if g in ("deescalating", "criticism") else procedural
             self.groups[g] = [
                 (m, n) for m, n in cues(r, c, g)
@@ -315,15 +315,26 @@ def _negated_here(r: Rules, before: str) -> bool:
 
 
 def rd_limits(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
-    """'sanctions alone cannot solve the issue', 'pressure is not working': arguing against pressure."""
-    if any(_near(lim, k, 6) for lim, _ in sc("limits") for k, _ in sc("coercive")):
+    """'sanctions alone cannot solve the issue', 'pressure is not working': arguing against pressure; with no
+    pressure near, 'talking is not the answer', 'it is premature to lift sanctions' argue against the step that
+    lowers tension (hardline). A negated step ('no solution without dialogue') is not the one judged, and a limit
+    conceded before a 'but' ('dialogue is not the answer to every problem, but it is a start') is no argument."""
+    limits = [lim for lim, _ in sc("limits")]
+    if any(_near(lim, k, 6) for lim in limits for k, _ in sc("coercive")):
         return r.scheme.deescalating
+    contrast = r.cue_re.get("contrast")
+    argued = [lim for lim in limits if not (contrast and contrast.search(c.content[lim.end():]))]
+    if any(_near(lim, d, 6) for lim in argued for d, n in sc("deescalating") if not n):
+        return r.scheme.coercive
     return None
 
 
 def rd_negated_conciliatory(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
-    """'no talks until ...', 'will never stop its programme': refusing de-escalation."""
-    if _own(r, c, sc, "deescalating", actor, negated=True) and not _own(r, c, sc, "deescalating", actor):
+    """'no talks until ...', 'will never stop its programme': refusing de-escalation ('is not against talks' is
+    no refusal: the negation is the opposition's, read by ``rd_opposed_step``)."""
+    theirs = {id(m) for _, negated, m, _ in _opposed(r, c, sc, actor) if negated}
+    if (any(id(m) not in theirs for m, _ in _own(r, c, sc, "deescalating", actor, negated=True))
+            and not _own(r, c, sc, "deescalating", actor)):
         return r.scheme.coercive
     return None
 
@@ -396,7 +407,8 @@ def rd_condemned_provocation(r: Rules, c: Context, sc: Scope, actor: str, report
 
 def rd_defiance(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """Rejecting or denouncing sanctions, resolutions or demands aimed at oneself."""
-    if not (sc.judged("criticism") or sc.judged("refusal")):
+    if not (sc.judged("criticism") or sc.judged("refusal")
+            or any(not negated for _, negated, _, _ in _opposed(r, c, sc, actor))):
         return None
     for m, _ in sc("defiance_objects"):
         owner = _owner(r, c, m)
@@ -404,6 +416,43 @@ def rd_defiance(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> 
             continue
         if _targets_actor(r, c, m, actor) or (owner is not None and not _targets_other(r, c, m, actor)):
             return r.scheme.coercive
+    return None
+
+
+def _opposed(r: Rules, c: Context, sc: Scope, actor: str) -> list[tuple[re.Match[str], bool, re.Match[str], str]]:
+    """Each word of opposition with the step named right after it (within a few words, with no party and no clause
+    break between): (the word, whether it is negated, the step, the step's group). 'Not against talks' negates the
+    opposition, not the talks."""
+    steps = sorted(((m, g, n) for g in ("coercive", "deescalating") for m, n in sc(g)), key=lambda x: x[0].start())
+    # 'against' inside a longer judging phrase ('warned against', 'cautioned against') is that phrase's, read as
+    # before by the criticism readings
+    longer = [k for k, _ in sc("criticism")]
+    out = []
+    for o, negated in sc("opposition"):
+        if _relative_judge(r, c, o, actor) or any(
+                k.start() <= o.start() and o.end() <= k.end() and k.end() - k.start() > o.end() - o.start()
+                for k in longer):
+            continue
+        nxt = next((x for x in steps if x[0].start() >= o.end()), None)
+        if nxt is None or (nxt[2] and not negated):  # 'against no talks': the step's own negation
+            continue
+        between = c.content[o.end() : nxt[0].start()]
+        if (len(between.split()) <= OBJECT_WORDS and not re.search(r"[,;:.!?]", between)
+                and not r.matcher.actor_mentions(between)):
+            out.append((o, negated, nxt[0], nxt[1]))
+    return out
+
+
+def rd_opposed_step(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """Being against the step named right after: against one that lowers tension favours the pressure ('opposes
+    any easing of sanctions', 'is against any relaxation of pressure': hardline); against another's coercive step
+    opposes it ('we are against any further pressure': conciliatory); negated, the other way ('is not against
+    talks'). A provocation is left to the remedy asked for (``rd_condemned_provocation``), a sanction aimed at the
+    actor itself to ``rd_defiance`` before this reading."""
+    for _, negated, m, group in _opposed(r, c, sc, actor):
+        if _provocation(sc, m):
+            continue
+        return r.scheme.coercive if (group == "deescalating") != negated else r.scheme.deescalating
     return None
 
 
@@ -521,6 +570,7 @@ READINGS: dict[str, Reading] = {
     "condemned_provocation": rd_condemned_provocation,
     "human_cost": rd_human_cost,
     "defiance": rd_defiance,
+    "opposed_step": rd_opposed_step,
     "opposed_coercion": rd_opposed_coercion,
     "criticism": rd_criticism,
     "support": rd_support,
