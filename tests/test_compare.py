@@ -227,6 +227,10 @@ def test_a_group_shows_the_values_its_runs_differ_in_in_numeric_order():
     assert {r["name"]: r["config"] for r in data["rows"]} == {"e": {"seed": ["1", "2", "10"], "trainer.lr": "0.001"},
                                                              "f": {"seed": "0", "trainer.lr": "0.01"}}
     assert "| e | e | 3 | {1, 2, 10} | 0.001 |" in render(data, "markdown")
+    # JSON keeps one type per field: the values a group's runs differ in are a list under config_values
+    rows = {r["name"]: r for r in json.loads(render(data, "json"))}
+    assert rows["e"]["config"] == {"trainer.lr": "0.001"} and rows["e"]["config_values"] == {"seed": ["1", "2", "10"]}
+    assert rows["f"]["config"] == {"seed": "0", "trainer.lr": "0.01"} and "config_values" not in rows["f"]
 
 
 def test_the_chart_gives_rates_where_lower_is_better_an_axis_of_their_own():

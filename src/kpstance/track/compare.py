@@ -263,8 +263,14 @@ def render(data: dict, fmt: str) -> str:
     if fmt == "json":
         out = []
         for r in data["rows"]:
-            obj = {"name": r["name"], "experiment": r["experiment"], "config": r["config"], "metrics": r["metrics"],
-                   "n": r["n"], "runs": r["runs"]}
+            # one type per field: a key with one value in this row under "config", a key whose runs in a group differ
+            # under "config_values" as the list of its values
+            obj = {"name": r["name"], "experiment": r["experiment"],
+                   "config": {k: v for k, v in r["config"].items() if not isinstance(v, list)},
+                   "metrics": r["metrics"], "n": r["n"], "runs": r["runs"]}
+            varies = {k: v for k, v in r["config"].items() if isinstance(v, list)}
+            if varies:
+                obj["config_values"] = varies
             if r["n"] > 1:
                 obj["metrics_std"] = r["std"]
             if "delta" in r:
