@@ -147,19 +147,23 @@ def test_a_model_saved_before_a_cue_group_existed_still_loads_its_scheme(tmp_pat
         load_scheme(data)
 
 
-def test_the_opposition_group_is_optional_and_without_it_the_rules_read_as_before():
-    """A label file written before ``stance_cues.opposition`` existed loads, its rules reading as they did then
-    (being against a step decided nothing); with the group, the step after it decides."""
+def test_the_opposition_and_futility_groups_are_optional_and_without_them_the_rules_read_as_before():
+    """A label file written before ``stance_cues.opposition`` and ``futility`` existed loads, its rules reading as
+    they did then (being against a step, or judging talks futile, decided nothing); with the groups, they decide."""
     from kpstance.text.segment import segment_article
     from kpstance.weak.label import label_units
 
     data = yaml.safe_load(LABELS.read_text(encoding="utf-8"))
-    units = segment_article("Headline\nJapan opposes lifting sanctions.\n", "x")
-    assert [(u.actor, u.stance) for u in label_units(units, load_scheme(data))][1:] == [("japan", "hardline")]
-    data["stance_cues"].pop("opposition")
+    units = segment_article("Headline\nJapan opposes lifting sanctions.\n\nTalking is not the answer, Trump said.\n",
+                            "x")
+    expected = [("japan", "hardline"), ("united_states", "hardline")]
+    assert [(u.actor, u.stance) for u in label_units(units, load_scheme(data))][1:] == expected
+    for group in ("opposition", "futility"):
+        data["stance_cues"].pop(group)
     without = load_scheme(data)
-    assert without.cues["opposition"] == ()
-    assert [(u.actor, u.stance) for u in label_units(units, without)][1:] == [("japan", "conciliatory")]
+    assert without.cues["opposition"] == without.cues["futility"] == ()
+    assert [(u.actor, u.stance) for u in label_units(units, without)][1:] == [("japan", "conciliatory"),
+                                                                              ("united_states", "conciliatory")]
 
 
 def test_yaml_merge_keys_still_load_and_only_a_key_written_twice_is_refused(tmp_path):

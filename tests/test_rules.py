@@ -418,6 +418,19 @@ READ_BY_THE_SPEC = [
     # a limit on the step that lowers tension argues for the pressure
     ("Talking is not the answer, Trump said.", ("united_states", "hardline")),
     ("It is premature to lift sanctions, Kono said.", ("japan", "hardline")),
+    # the opposition is the actor's own, of the step right after it (found by the review of 2026-12-07)
+    ("Abe said Japan will not back down and opposes any easing of sanctions.", ("japan", "hardline")),
+    ("North Korea said it would never bow to pressure and is against giving up its nuclear deterrent.",
+     ("north_korea", "hardline")),
+    ("Xi said China firmly opposes the deployment of US missile defence systems in South Korea.",
+     ("china", "conciliatory")),
+    ("Lavrov said Japan remains against any relaxation of pressure.", ("russia", "neutral")),
+    ("Moon said he is against war and for dialogue.", ("south_korea", "conciliatory")),
+    ("China urged the opposing parties to resume talks.", ("china", "conciliatory")),
+    # limits that are no judgement of a step: 'alone' as 'only', a negated doubt, pressure judged beside dialogue
+    ("Seoul has sent food aid worth $8 million this year alone.", ("south_korea", "conciliatory")),
+    ("Moon said he had no doubt Kim was committed to denuclearization.", ("south_korea", "conciliatory")),
+    ("Lavrov said dialogue is necessary as pressure by itself is not working.", ("russia", "conciliatory")),
     # a limit conceded before a 'but' is no argument against the step
     ("Dialogue is not the answer to every problem, but it is a start, Wang Yi said.", ("china", "conciliatory")),
     ("Moon said talks alone would not be enough but were the only way forward.", ("south_korea", "conciliatory")),
@@ -429,6 +442,9 @@ READ_BY_THE_SPEC = [
     "We are against war, the Chinese ambassador said.",  # no step right after it
     "Beijing said the Security Council's newest measures against North Korea would take effect on Saturday.",  # a target
     "China said the new sanctions were against companies that trade with Pyongyang.",
+    "The Treasury announced new sanctions against shipping firms that helped evade sanctions.",
+    "Mattis said the United States stood ready to defend against any attack.",
+    "Kim Jong-un said the launches were an adequate warning against the joint exercise.",
 ])
 def test_against_with_no_step_right_after_it_decides_nothing(scheme, text):
     """'against' that names a target, or no step, is no opposition (the reverted cue of 2026-12-07 read 'We are
@@ -436,6 +452,16 @@ def test_against_with_no_step_right_after_it_decides_nothing(scheme, text):
     units = segment_article(f"Headline\n{text}\n", "x")
     fired = label_units(units, scheme)[1].rules_fired
     assert not {"stance:opposed_step", "stance:defiance"} & set(fired), fired
+
+
+@pytest.mark.parametrize("text", [
+    # 'a dead end and ...' judges what comes before it, and the 'end' of 'dead end' is no step
+    "Wu Dawei said isolating Pyongyang was a dead end and urged a resumption of the six-party talks.",
+    "A North Korean envoy said confrontation is a dead end and called for talks with the United States.",
+])
+def test_futility_of_something_else_is_no_argument_against_the_step(scheme, text):
+    units = segment_article(f"Headline\n{text}\n", "x")
+    assert "stance:limits" not in label_units(units, scheme)[1].rules_fired
 
 
 @pytest.mark.parametrize("text, expected", READ_BY_THE_SPEC)

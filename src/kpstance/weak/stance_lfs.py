@@ -44,7 +44,7 @@ class Scope:
                 self.start = m.end()
         self.groups: dict[str, list[Match]] = {}
         for g in ("coercive", "deescalating", "provocation", "criticism", "refusal", "limits", "support",
-                  "defiance_objects", "human_cost", "opposition"):
+                  "defiance_objects", "human_cost", "opposition", "futility"):
             spans = topics if g in ("deescalating", "criticism") else procedural
             self.groups[g] = [
                 (m, n) for m, n in cues(r, c, g)
@@ -315,28 +315,35 @@ def _negated_here(r: Rules, before: str) -> bool:
 
 
 def rd_limits(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
-    """'sanctions alone cannot solve the issue', 'pressure is not working': arguing against pressure; with no
-    pressure near, 'talking is not the answer', 'it is premature to lift sanctions' argue against the step that
-    lowers tension (hardline). A negated step ('no solution without dialogue') is not the one judged, and a limit
-    conceded before a 'but' ('dialogue is not the answer to every problem, but it is a start') is no argument."""
-    limits = [lim for lim, _ in sc("limits")]
-    if any(_near(lim, k, 6) for lim in limits for k, _ in sc("coercive")):
+    """'sanctions alone cannot solve the issue', 'pressure is not working': arguing against pressure. Judging a step
+    that lowers tension futile or untimely (``futility``: 'talking is not the answer', 'it is premature to lift
+    sanctions') argues for the pressure (hardline), where the two stand in one clause with no coercive step and no
+    'and' between them ('isolation is a dead end and talks must resume' judges the isolation), the judgement is
+    not negated ('not premature') and not conceded before a 'but' a few words on ('dialogue is not the answer to
+    every problem, but it is a start')."""
+    if any(_near(lim, k, 6) for lim, _ in sc("limits") for k, _ in sc("coercive")):
         return r.scheme.deescalating
-    contrast = r.cue_re.get("contrast")
-    argued = [lim for lim in limits if not (contrast and contrast.search(c.content[lim.end():]))]
-    if any(_near(lim, d, 6) for lim in argued for d, n in sc("deescalating") if not n):
-        return r.scheme.coercive
+    contrast, coercive = r.cue_re.get("contrast"), r.cue_re.get("coercive")
+    for f, negated in sc("futility"):
+        if negated or (contrast and contrast.search(c.content[f.end() : _words_end(c.content, f.end(), 10)])):
+            continue
+        for d, n in sc("deescalating"):
+            lo, hi = (d.end(), f.start()) if d.start() < f.start() else (f.end(), d.start())
+            between = c.content[lo:hi] if lo <= hi else ""
+            if (not n and not _overlap(f, d) and _near(f, d, 6) and not r.clause_split_re.search(between)
+                    and not r.coordination_re.search(between) and not (coercive and coercive.search(between))):
+                return r.scheme.coercive
     return None
 
 
 def rd_negated_conciliatory(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """'no talks until ...', 'will never stop its programme': refusing de-escalation ('is not against talks' is
     no refusal: the negation is the opposition's, read by ``rd_opposed_step``)."""
+    refused = _own(r, c, sc, "deescalating", actor, negated=True)
+    if not refused or _own(r, c, sc, "deescalating", actor):
+        return None
     theirs = {id(m) for _, negated, m, _ in _opposed(r, c, sc, actor) if negated}
-    if (any(id(m) not in theirs for m, _ in _own(r, c, sc, "deescalating", actor, negated=True))
-            and not _own(r, c, sc, "deescalating", actor)):
-        return r.scheme.coercive
-    return None
+    return r.scheme.coercive if any(id(m) not in theirs for m, _ in refused) else None
 
 
 def rd_provocation(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
@@ -407,8 +414,7 @@ def rd_condemned_provocation(r: Rules, c: Context, sc: Scope, actor: str, report
 
 def rd_defiance(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """Rejecting or denouncing sanctions, resolutions or demands aimed at oneself."""
-    if not (sc.judged("criticism") or sc.judged("refusal")
-            or any(not negated for _, negated, _, _ in _opposed(r, c, sc, actor))):
+    if not (sc.judged("criticism") or sc.judged("refusal")):
         return None
     for m, _ in sc("defiance_objects"):
         owner = _owner(r, c, m)
@@ -419,39 +425,73 @@ def rd_defiance(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> 
     return None
 
 
-def _opposed(r: Rules, c: Context, sc: Scope, actor: str) -> list[tuple[re.Match[str], bool, re.Match[str], str]]:
-    """Each word of opposition with the step named right after it (within a few words, with no party and no clause
-    break between): (the word, whether it is negated, the step, the step's group). 'Not against talks' negates the
-    opposition, not the talks."""
-    steps = sorted(((m, g, n) for g in ("coercive", "deescalating") for m, n in sc(g)), key=lambda x: x[0].start())
-    # 'against' inside a longer judging phrase ('warned against', 'cautioned against') is that phrase's, read as
-    # before by the criticism readings
+def _opposed(r: Rules, c: Context, sc: Scope, actor: str) -> list[tuple[int, bool, re.Match[str], str]]:
+    """Each word of opposition of the actor's own (no other party named before it in its clause: 'Lavrov said Japan
+    remains against ...' relays Japan's) with the step named right after it, within a few words and with no party,
+    negator, coordinator or clause break between: (the word, whether it is negated by the word right before it or
+    by its own first word, the step, the step's group), the word given by where it starts. 'Not against talks'
+    negates the opposition, not the talks."""
+    rx = r.cue_re.get("opposition")
+    if rx is None:
+        return []
+    steps = sorted(((m, g) for g in ("coercive", "deescalating") for m, _ in sc(g)), key=lambda x: x[0].start())
+    # 'against' inside a longer judging phrase ('spoke out against') is that phrase's
     longer = [k for k, _ in sc("criticism")]
+    words: list[tuple[int, int, str, bool]] = []  # (start, end, text, negated) in the content
+    for o, _ in sc("opposition"):
+        if any(k.start() <= o.start() and o.end() <= k.end() and k.end() - k.start() > o.end() - o.start()
+               for k in longer) or _relative_judge(r, c, o, actor) or _owner(r, c, o) not in (None, actor):
+            continue
+        words.append((o.start(), o.end(), o.group(), _negated_here(r, c.content[: o.start()])))
+    # the attribution's verb can open the phrase: 'China warned | against any easing ...'
+    if c.att.leading and sc.start == 0:
+        head = c.att.leading[1].rstrip()
+        lead = len(c.content) - len(c.content.lstrip())
+        joined = f"{head} {c.content.lstrip()}"
+        for o in rx.finditer(joined):
+            if o.start() < len(head) < o.end():
+                end = o.end() - len(head) - 1 + lead
+                words.append((lead, end, o.group(), _negated_here(r, joined[: o.start()])))
     out = []
-    for o, negated in sc("opposition"):
-        if _relative_judge(r, c, o, actor) or any(
-                k.start() <= o.start() and o.end() <= k.end() and k.end() - k.start() > o.end() - o.start()
-                for k in longer):
+    for start, end, text, negated in words:
+        nxt = next((x for x in steps if x[0].start() >= end), None)
+        if nxt is None:
             continue
-        nxt = next((x for x in steps if x[0].start() >= o.end()), None)
-        if nxt is None or (nxt[2] and not negated):  # 'against no talks': the step's own negation
+        between = c.content[end : nxt[0].start()]
+        if (len(between.split()) > OBJECT_WORDS or re.search(r"[,;:.!?]", between)
+                or r.matcher.actor_mentions(between) or r.coordination_re.search(between)
+                or (r.negator_re and r.negator_re.search(between))):
             continue
-        between = c.content[o.end() : nxt[0].start()]
-        if (len(between.split()) <= OBJECT_WORDS and not re.search(r"[,;:.!?]", between)
-                and not r.matcher.actor_mentions(between)):
-            out.append((o, negated, nxt[0], nxt[1]))
+        if nxt[1] == "coercive" and r.self_ref_re.search(between):
+            continue  # 'is against giving up its deterrent': a step of its own, not another's opposed
+        negated = negated or bool(r.negator_re and r.negator_re.fullmatch(text.split()[0]))
+        out.append((start, negated, nxt[0], nxt[1]))
     return out
+
+
+def _aimed_at_actor(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
+    """The step names the actor as its target right after it ('new sanctions on it', 'sanctions against
+    Pyongyang' from Pyongyang): a party's opposition to it is defiance."""
+    after = c.content[m.end() : _words_end(c.content, m.end(), 4)]
+    words = after.split()
+    if not words or words[0].lower() not in r.target_words:
+        return False
+    rest = after[after.lower().index(words[0].lower()) + len(words[0]) :]
+    named = r.matcher.actor_mentions(rest)  # a party named first ('of US missile defence': not 'us')
+    return named[0].actor == actor if named else bool(r.self_ref_re.search(rest))
 
 
 def rd_opposed_step(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """Being against the step named right after: against one that lowers tension favours the pressure ('opposes
     any easing of sanctions', 'is against any relaxation of pressure': hardline); against another's coercive step
-    opposes it ('we are against any further pressure': conciliatory); negated, the other way ('is not against
-    talks'). A provocation is left to the remedy asked for (``rd_condemned_provocation``), a sanction aimed at the
-    actor itself to ``rd_defiance`` before this reading."""
+    opposes it ('we are against any further pressure': conciliatory), unless the step names the actor as its target
+    (defiance: hardline); negated, the other way ('is not against talks'). A provocation is left to the remedy asked
+    for (``rd_condemned_provocation``)."""
     for _, negated, m, group in _opposed(r, c, sc, actor):
         if _provocation(sc, m):
             continue
+        if group == "coercive" and not negated and _aimed_at_actor(r, c, m, actor):
+            return r.scheme.coercive
         return r.scheme.coercive if (group == "deescalating") != negated else r.scheme.deescalating
     return None
 
