@@ -224,6 +224,12 @@ def test_a_group_shows_the_values_its_runs_differ_in_in_numeric_order():
              "metrics": {"dev_joint_accuracy": 0.5 + s / 100}, "tags": {"gold_sha256": "g"}} for s in (10, 2, 1)]
     runs.append({**runs[0], "name": "other", "experiment": "f", "params": {"seed": "0", "trainer.lr": "0.01"}})
     data = build_rows(runs, ("dev_joint_accuracy",), group_by="experiment")
+    # an experiment of several runs is no baseline until they are one row
+    with pytest.raises(KpstanceError, match=r"--baseline 'e' matches 3 rows .*--group-by experiment"):
+        build_rows(runs, ("dev_joint_accuracy",), baseline="e")
+    one = {r["name"]: r["delta"]["dev_joint_accuracy"] for r in build_rows(runs, ("dev_joint_accuracy",),
+                                                                          baseline="f")["rows"]}
+    assert one["other"] == 0 and one["r1"] == pytest.approx(-0.09)  # an experiment of one run: that run
     assert {r["name"]: r["config"] for r in data["rows"]} == {"e": {"seed": ["1", "2", "10"], "trainer.lr": "0.001"},
                                                              "f": {"seed": "0", "trainer.lr": "0.01"}}
     assert "| e | e | 3 | {1, 2, 10} | 0.001 |" in render(data, "markdown")

@@ -354,6 +354,15 @@ def test_dateline_dates_are_read_only_where_a_year_is_given(capsys):
     assert dateline_date("Kim Jong Un said in a speech on Monday, January 1, 2018, that") is None
     assert dateline_date("SEOUL, NOV. 29, 2017 (Yonhap) --") == "2017-11-29"  # month names in any case
     assert dateline_date("WASHINGTON, Tuesday, Jan. 2, 2018 (AP) --") == "2018-01-02"
+    # KCNA's place in mixed case: read where the segmenter took the unit for a dateline (it names an agency)
+    assert dateline_date("Pyongyang, September 22, 2017 (KCNA) --", dateline=True) == "2017-09-22"
+    assert dateline_date("Pyongyang, September 22, 2017 (KCNA) --") is None
+    from kpstance.text.corpus import fill_meta
+    from kpstance.text.read import unit_rows
+    meta: dict = {}
+    fill_meta(meta, unit_rows("Headline\nPyongyang, September 22, 2017 (KCNA) -- The DPRK said it would respond.\n",
+                              "k", "en", "kcna.txt", title_first=True), "kcna.txt")
+    assert (meta["date"], meta["outlet"]) == ("2017-09-22", "KCNA")
     # not a date: the article goes undated, and the user is told which article and why
     assert capsys.readouterr().err == ""
     assert dateline_date("SEOUL, Tuesday, Feb. 30, 2018 (Yonhap) --", "wire/a.txt") is None

@@ -340,6 +340,12 @@ def test_events_file_errors_are_one_line_naming_the_file(tmp_path):
     bad.write_text("events:\n  - date: 2018-02-30\n    name: nowhere\n", encoding="utf-8")
     with pytest.raises(KpstanceError, match="event 1 .*2018-02-30.* is not YYYY-MM-DD"):
         read_events(bad)
+    bad.write_bytes("events:\n  - date: 2018-02-09\n    name: Pyeongchang \u00e9t\u00e9\n".encode("latin-1"))
+    with pytest.raises(KpstanceError) as e:  # a non-UTF-8 file: one line with its line, no UnicodeDecodeError
+        read_events(bad)
+    assert str(e.value) == f"{bad}:3: not valid UTF-8 (byte 22 of the line)"
+    with pytest.raises(KpstanceError, match="missing.yaml: file not found"):
+        read_events(tmp_path / "missing.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -560,14 +566,16 @@ def test_tables_with_a_bom_or_bad_lines_and_filters_that_match_nothing(tmp_path)
     with pytest.raises(KpstanceError, match=r"t.jsonl:2: a row must be a JSON object"):
         list(iter_table(bad, STANCES))
     said = []
-    counts = Counts(LABELS, outlets=["Reuters"], n_boot=20)
+    counts = Counts(LABELS, outlets=["Reuters", "Tass"], n_boot=20)
     counts.add({"article_id": "a", "actor": "russia", "stance": "hardline", "outlet": "TASS"})
     summarize_counts(counts, ["cc"], None, warn=said.append)
-    assert said == ["no news unit is from Reuters: check the outlet names against the table's outlet column"]
+    # outlets match ignoring case; the one that matched nothing is named though the other counted a unit
+    assert counts.counted == 1 and said == ["no news unit is from Reuters: check the outlet names against the "
+                                            "table's outlet column (matched ignoring case)"]
     # by period with no unit dated (a table without its date column): refused, not a table of empty periods
     undated = Counts(LABELS, by="month", n_boot=20)
     undated.add({"article_id": "a", "actor": "russia", "stance": "hardline"}, "t.csv:2")
-    with pytest.raises(KpstanceError, match=r"no unit has a readable date \(first: t.csv:2: None\), so none can "
+    with pytest.raises(KpstanceError, match=r"no unit has a readable date \(first: t.csv:2: no date\), so none can "
                                             r"be counted by month; give the table a date column, or summarise with --by all"):
         summarize_counts(undated, ["cc"], None, warn=said.append)
 

@@ -166,7 +166,9 @@ class Counts:
         self.keep = keep
         self._actor = {a: i for i, a in enumerate(keep)}
         self._stance = {s: i for i, s in enumerate(self.labels.stances)}
-        self._outlets = set(self.outlets) if self.outlets else None
+        # outlets are matched ignoring case ('TASS', 'Tass'); which ones matched is kept, to name those that did not
+        self._outlets = {o.casefold() for o in self.outlets} if self.outlets else None
+        self.outlets_seen: set[str] = set()
         self._dates: dict[Any, date | None] = {}
         self._prob_keys = [f"stance_p_{s}" for s in self.labels.stances]
         shape = (len(keep), len(self.labels.stances))
@@ -189,9 +191,12 @@ class Counts:
         if k is None:
             self.left_out["no actor" if actor == self.labels.none_actor else "other actors"] += 1
             return
-        if self._outlets is not None and row.get("outlet") not in self._outlets:
-            self.left_out["other outlets"] += 1
-            return
+        if self._outlets is not None:
+            outlet = str(row.get("outlet") or "").casefold()
+            if outlet not in self._outlets:
+                self.left_out["other outlets"] += 1
+                return
+            self.outlets_seen.add(outlet)
         start = ALL
         if self.by != "all":
             raw = row.get("date")
@@ -203,7 +208,8 @@ class Counts:
             if d is None:
                 self.left_out["no readable date"] += 1
                 if self.undated_example is None:
-                    self.undated_example = f"{where}: {raw!r}" if where else repr(raw)
+                    shown = "no date" if raw is None or raw == "" else repr(raw)
+                    self.undated_example = f"{where}: {shown}" if where else shown
                 return
             start = period_start(d, self.by)
         s = self._stance.get(stance)
@@ -575,9 +581,10 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
     and estimates."""
     warn = warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr))
     ests = list(estimators)
-    if counts.outlets and not counts.counted and counts.left_out.get("other outlets"):
-        warn(f"no news unit is from {', '.join(counts.outlets)}: check the outlet names against the table's outlet "
-             "column")
+    unseen = [o for o in counts.outlets or () if o.casefold() not in counts.outlets_seen]
+    if unseen:  # each outlet asked for that no counted unit came from, even where the others matched
+        warn(f"no news unit is from {', '.join(unseen)}: check the outlet names against the table's outlet column "
+             "(matched ignoring case)")
     if counts.left_out.get("no readable date"):
         if not counts.counted:  # every unit undated (no date column?): a table of empty periods would answer nothing
             raise KpstanceError(f"no unit has a readable date (first: {counts.undated_example}), so none can be "

@@ -23,11 +23,12 @@ def read_events(path: str | os.PathLike) -> list[tuple[date, str]]:
     """(date, label) of each event of a YAML file ``events: [{date, name, label?}]``, in date order."""
     import yaml
 
+    from ..text.read import read_text
+
     p = Path(path)
     try:
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # strings: dates checked below
-    except OSError as e:
-        raise KpstanceError(f"cannot read the events file: {e.strerror}", p) from None
+        # a missing, binary or non-UTF-8 file is one line naming it (read_text); strings: dates checked below
+        data = yaml.load(read_text(p), Loader=yaml.BaseLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise KpstanceError(f"{p}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None

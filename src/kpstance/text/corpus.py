@@ -37,18 +37,23 @@ _MONTH = r"(?P<{}>(?i:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")
 # a dateline opens an article: a place in capitals, an optional weekday, then a date with a year. Only the month and
 # weekday names ignore case: the place must be in capitals, so a sentence that opens the body ("North Korea fired a
 # missile on Wednesday, Nov. 29, 2017") is not read as a dateline
-_DATELINE = re.compile(
-    r"^\s*[A-Z][A-Z.'\- ]{1,40}(?:,\s*[A-Z][A-Za-z.]+)?,\s*(?:(?i:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day),?\s*)?"
+_DATE_AFTER_PLACE = (
+    r"(?:,\s*[A-Z][A-Za-z.]+)?,\s*(?:(?i:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day),?\s*)?"
     r"(?:" + _MONTH.format("m1") + r"\s+(?P<d1>\d{1,2}),?\s+(?P<y1>\d{4})"
     r"|(?P<d2>\d{1,2})\s+" + _MONTH.format("m2") + r",?\s+(?P<y2>\d{4})"
     r"|(?P<y3>\d{4})-(?P<m3>\d{2})-(?P<d3>\d{2}))\b")
+_DATELINE = re.compile(r"^\s*[A-Z][A-Z.'\- ]{1,40}" + _DATE_AFTER_PLACE)
+# a unit the segmenter has already taken for a dateline (it names an agency: "Pyongyang, September 22, 2017 (KCNA)
+# --") may give its place in any case, as KCNA's and Xinhua's English do
+_DATELINE_ANY_CASE = re.compile(r"^\s*[A-Z][A-Za-z.'\- ]{1,40}" + _DATE_AFTER_PLACE)
 
 
-def dateline_date(text: str, where: str | None = None) -> str | None:
+def dateline_date(text: str, where: str | None = None, dateline: bool = False) -> str | None:
     """The date of a dateline with a year ("SEOUL, Nov. 29, 2017 (Yonhap) --", "MOSCOW, 24 November 2017"), as
-    YYYY-MM-DD; None where the text does not open with one (a date is never guessed from the body). A dateline
-    whose date does not exist ("Feb. 30, 2018") is a warning naming ``where``: the article goes undated."""
-    m = _DATELINE.match(text)
+    YYYY-MM-DD; None where the text does not open with one (a date is never guessed from the body). Its place must
+    be in capitals unless the segmenter already took the unit for a dateline (``dateline``). A dateline whose date
+    does not exist ("Feb. 30, 2018") is a warning naming ``where``: the article goes undated."""
+    m = (_DATELINE_ANY_CASE if dateline else _DATELINE).match(text)
     if not m:
         return None
     g = m.groupdict()
@@ -150,8 +155,8 @@ def fill_meta(meta: dict, rows: Sequence[tuple[str, dict, Any]], where: str) -> 
     """What an article's input lacks, read from its segmented rows: the date of a dateline that gives a year, the
     agency a dateline names ("(Reuters)", "/TASS/.", "June 22 Kyodo -") as its outlet, and its headline as title."""
     if not meta.get("date"):
-        opening = next((rec["text"] for _, rec, _ in rows if rec["kind"] != "title"), "")
-        meta["date"] = dateline_date(opening, where)
+        opening = next((rec for _, rec, _ in rows if rec["kind"] != "title"), {"text": "", "kind": ""})
+        meta["date"] = dateline_date(opening["text"], where, dateline=opening["kind"] == "dateline")
     if not meta.get("outlet"):
         meta["outlet"] = next((dateline_agency(rec["text"]) for _, rec, _ in rows if rec["kind"] == "dateline"), None)
     if not meta.get("title"):  # a .txt article's headline, its first line, fills the title column

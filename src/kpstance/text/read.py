@@ -38,7 +38,8 @@ def read_text(path: str | os.PathLike) -> str:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise KpstanceError(f"not valid UTF-8 (byte {e.start})", p, line) from None
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1)  # as the line-by-line readers count: within the line
+        raise KpstanceError(f"not valid UTF-8 (byte {col} of the line)", p, line) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

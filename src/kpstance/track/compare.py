@@ -180,8 +180,13 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
                          "metrics": {k: r["metrics"].get(k, float("nan")) for k in metrics}, "std": {},
                          "runs": [r["name"]], "gold": [r["tags"].get("gold_sha256", "?")[:8]]})
     if baseline:
-        base = next((r for r in rows if r["name"] == baseline), None) or next(
-            (r for r in rows if r["experiment"] == baseline or baseline in r["runs"]), None)
+        base = next((r for r in rows if r["name"] == baseline), None)
+        if base is None:
+            matches = [r for r in rows if r["experiment"] == baseline or baseline in r["runs"]]
+            if len(matches) > 1:  # never one of them picked unsaid: its figures would pass for the experiment's
+                raise KpstanceError(f"--baseline '{baseline}' matches {len(matches)} rows (e.g. {matches[0]['name']}); "
+                                    "name one run, or add --group-by experiment to compare with their mean")
+            base = matches[0] if matches else None
         if base is None:
             raise KpstanceError(f"--baseline '{baseline}' matches no run, group or experiment shown")
         for r in rows:
