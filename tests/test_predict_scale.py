@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from helpers import ARTICLE, run_cli
 
 
@@ -25,6 +26,26 @@ def test_predict_several_files_folder_and_stdin(smoke_run, tmp_path):
     r = run_cli("predict", model, "--input", "-", stdin="A headline\nMOSCOW, May 2. /TASS/. Moscow urged talks. Seoul agreed.\n")
     assert r.returncode == 0, r.stderr
     assert [json.loads(l)["kind"] for l in r.stdout.splitlines()] == ["title", "dateline", "sentence", "sentence"]
+
+
+def test_a_csv_table_piped_on_stdin_is_refused_not_read_as_one_article(monkeypatch):
+    """'head articles.csv | kpstance predict ...' would segment the table as one article titled by its header,
+    its dates and outlets lost unsaid: one line says what to do instead; an article whose first line has commas is
+    still an article."""
+    import io
+
+    from kpstance.errors import KpstanceError
+    from kpstance.text.read import records
+
+    def stdin(text: str) -> None:
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(text.encode()))))
+
+    stdin('id,date,outlet,title,text\na1,2017-09-04,TASS,Talks,"Lavrov urged talks."\n')
+    with pytest.raises(KpstanceError, match=r"<stdin>: looks like a CSV table \(header id,date,outlet,title,text\).*"
+                                            r"--input FILE.csv"):
+        list(records("-"))
+    stdin("Moscow, Beijing urge talks\nMOSCOW, May 2. /TASS/. Moscow urged talks.\n")
+    assert [r["kind"] for r, _ in records("-")] == ["title", "dateline", "sentence"]
 
 
 def test_predict_quiet_when_not_a_terminal(smoke_run):

@@ -141,6 +141,12 @@ def _stdin_records(language: str) -> Iterator[tuple[dict, Any]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise KpstanceError("not valid UTF-8", "<stdin>") from None
+    header = [c.strip().strip('"').strip().lower() for c in text.lstrip("\n").split("\n", 1)[0].split(",")]
+    if len(header) > 1 and "text" in header and all(c and " " not in c for c in header):
+        # a CSV table piped in ('head articles.csv | kpstance predict ...') would be segmented as one article whose
+        # title is its header: refused, since its columns (dates, outlets, ids) would be lost unsaid
+        raise KpstanceError(f"looks like a CSV table (header {','.join(header)}); stdin is read as JSON Lines or as "
+                            "one article: give the table as a .csv file (--input FILE.csv)", "<stdin>")
     for _, rec, u in unit_rows(text, "stdin", language, "<stdin>"):
         yield rec, u
 
