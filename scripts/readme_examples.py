@@ -132,8 +132,8 @@ def _pipeline(model_dir: Path, text: str) -> dict:
     from transformers import pipeline
 
     clf = pipeline("text-classification", model=str(model_dir), top_k=None, device="cpu")
-    scores = clf(text)
-    scores = scores[0] if scores and isinstance(scores[0], list) else scores
+    # the code the README shows, run as written (transformers 5 gives one list of labels per input text)
+    scores = clf([text])[0]
     best = {g: max((s for s in scores if s["label"].startswith(g + "=")), key=lambda s: s["score"])
             for g in ("actor", "stance")}
     return {"text": text, **{g: {"label": s["label"], "score": _r(s["score"])} for g, s in best.items()}}
@@ -196,9 +196,10 @@ def render_pipeline(doc: dict) -> str:
     d = doc["pipeline"]
     return ("```python\nfrom transformers import pipeline\n\n"
             'clf = pipeline("text-classification", model="models/latest", top_k=None)\n'
-            f"clf({json.dumps(d['text'], ensure_ascii=False)})\n"
-            f"# [...] all eleven labels by score; the best of each group: {_pydict(d['actor'])}, "
-            f"{_pydict(d['stance'])}\n```\n")
+            f"scores = clf([{json.dumps(d['text'], ensure_ascii=False)}])[0]  # all eleven labels of the one text\n"
+            'best = {g: max((s for s in scores if s["label"].startswith(g + "=")), key=lambda s: s["score"])\n'
+            '        for g in ("actor", "stance")}\n'
+            f"# {{'actor': {_pydict(d['actor'])}, 'stance': {_pydict(d['stance'])}}}\n```\n")
 
 
 def render_jsonl(doc: dict) -> str:
