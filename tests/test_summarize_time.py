@@ -421,6 +421,14 @@ def test_summarize_cli_reads_a_predictions_table_by_month(naming_model, tmp_path
                              n_boot=50)
     pd.testing.assert_frame_equal(api.drop(columns="start").reset_index(drop=True),
                                   frames[0].drop(columns="start"), check_dtype=False)
+    # the same table already read into a DataFrame (its empty cells NaN) gives the same table
+    frame = kpstance.summarize(model, pd.read_parquet(tables["parquet"]), by="month", estimators="all",
+                               dev_gold=str(dev), n_boot=50)
+    pd.testing.assert_frame_equal(frame, api)
+    from kpstance.errors import KpstanceError
+
+    with pytest.raises(KpstanceError, match="DataFrame given as input 1 lacks the column"):
+        kpstance.summarize(model, pd.DataFrame({"text": ["x"]}))
     # filters: one outlet, the actors asked for
     r = run_cli("summarize", model, "--input", str(tables["csv"]), "--outlets", "Yonhap", "--actors", "russia,china",
                 "--format", "json", "--bootstrap", "20")

@@ -524,7 +524,8 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
     """Each actor's stance shares per period with intervals, as a pandas DataFrame.
 
     ``inputs``: predictions tables written by ``kpstance predict`` (.jsonl, .csv, .parquet with unit_id, actor and
-    stance columns), or articles and folders, predicted first as ``kpstance predict`` predicts them. ``model``: the
+    stance columns, or such a table already read into a pandas DataFrame), or articles and folders, predicted first
+    as ``kpstance predict`` predicts them. ``model``: the
     saved model (a folder or a loaded ``StancePredictor``); adjusted classify and count measures its errors on
     ``dev_gold`` (default: the multi-source corpus's dev split). ``estimators``: any of cc, pcc, acc, or "all"
     (default: the measured best). ``df.attrs`` holds what was left out and how the dev matrix was measured.
@@ -534,7 +535,7 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: s
     ests = _estimators(estimators)
     if n_boot < 10:
         raise KpstanceError(f"--bootstrap needs at least 10 replicates, got {n_boot}")
-    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) or _is_frame(inputs) else list(inputs)
     with _spooled_stdin() if "-" in map(str, inputs) else contextlib.nullcontext():
         return _summarize(model, inputs, by, actors, outlets, ests, dev_gold, n_boot, seed, labels, batch_size, level,
                           warn)
@@ -546,6 +547,8 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
                warn: Callable[[str], None] | None) -> Any:
     from ..systems.predictor import StancePredictor, model_scheme, task_hint
 
+    frames = [i for i in inputs if _is_frame(i)]
+    inputs = [i for i in inputs if not _is_frame(i)]
     kinds = {i: table_kind(i) for i in inputs}  # each file's header read once
     tables = [i for i in inputs if kinds[i]]
     articles = [i for i in inputs if not kinds[i]]
@@ -564,6 +567,17 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
             rows_read += 1
         if not rows_read:
             empty.append("<stdin>" if str(t) == "-" else str(t))
+    for k, frame in enumerate(frames, start=1):
+        missing = [c for c in ("actor", "stance") if c not in frame.columns]
+        if missing:
+            raise KpstanceError(f"the DataFrame given as input {k} lacks the column(s) {', '.join(missing)} of a "
+                                "predictions table (kpstance predict's columns: unit_id, article_id, date, kind, actor, "
+                                "stance, ...)")
+        for i, row in enumerate(frame.to_dict("records")):
+            # a missing cell is None, as in the files (pandas gives NaN or NaT)
+            counts.add({c: (None if _missing(v) else v) for c, v in row.items()}, f"DataFrame {k}, row {i}")
+        if frame.empty:
+            empty.append(f"DataFrame {k}")
     if empty:
         (warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr)))(
             f"{', '.join(empty)}: no rows (a header alone?)")
@@ -572,6 +586,18 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
             counts.add(row, str(row.get("article_id")))
     dev, problem = _dev(predictor, dev_gold, lab, batch_size, labels) if "acc" in ests else (None, "")
     return summarize_counts(counts, ests, dev, level, warn, problem)
+
+
+def _is_frame(x: Any) -> bool:
+    """A pandas DataFrame (a predictions table already read), told without importing pandas."""
+    return hasattr(x, "to_dict") and hasattr(x, "columns") and not isinstance(x, (str, os.PathLike))
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return v is None or bool(v != v)  # NaN and NaT are not equal to themselves
+    except (TypeError, ValueError):
+        return False
 
 
 def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None, level: float = 0.95,
