@@ -48,6 +48,19 @@ def test_a_csv_table_piped_on_stdin_is_refused_not_read_as_one_article(monkeypat
     assert [r["kind"] for r, _ in records("-")] == ["title", "dateline", "sentence"]
 
 
+def test_a_jsonl_of_whole_articles_read_as_units_is_one_warning_naming_rows_articles(tmp_path, capsys):
+    from kpstance.text.corpus import iter_items
+
+    f = tmp_path / "arts.jsonl"
+    f.write_text('{"id": "a1", "text": "Talks urged\\nMOSCOW, Nov. 24 /TASS/. Lavrov urged talks.\\n\\nHe said more."}\n'
+                 '{"id": "a2", "text": "Seoul urged calm."}\n{"id": "a3", "text": "Two\\nlines."}\n', encoding="utf-8")
+    assert len(list(iter_items([str(f)]))) == 3  # read as asked: one unit a row
+    assert capsys.readouterr().err.splitlines() == [  # once, at the first such row
+        f"kpstance: warning: {f}:1: a row's text runs over several lines (a whole article?); each row is read as one "
+        "unit: pass --rows articles to segment each row as an article"]
+    assert len(list(iter_items([str(f)], rows="articles"))) == 3 and capsys.readouterr().err == ""
+
+
 def test_predict_quiet_when_not_a_terminal(smoke_run):
     r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(ARTICLE))
     assert r.returncode == 0 and r.stderr == ""

@@ -252,10 +252,16 @@ def unit_item(source: str, line: int, rec: dict, stem: str, columns: Columns) ->
 def _jsonl_items(p: Path, columns: Columns, rows: str, language: str) -> Iterator[Item]:
     from .read import check_record, iter_jsonl
 
+    told = False
     for line, rec in iter_jsonl(p, None):
         if rows == "units":
             text = _text(rec, columns, p, line, "sentence")
             check_record({**rec, "text": text}, "text", p, line)
+            if not told and "\n" in text.strip():  # no sentence holds a line break: most likely a whole article
+                told = True
+                print(f"kpstance: warning: {p}:{line}: a row's text runs over several lines (a whole article?); each "
+                      "row is read as one unit: pass --rows articles to segment each row as an article",
+                      file=sys.stderr)
             yield unit_item(str(p), line, rec, p.stem, columns)
         else:
             yield article_item(p, line, rec, columns, language)
