@@ -86,10 +86,12 @@ def test_summarize_predicts_articles_through_the_predict_path(smoke_run, tmp_pat
                 "--bootstrap", "20")
     assert r.returncode == 0, r.stderr
     assert f"{len(news)} news units counted" in r.stdout and "stance shares by all" in r.stdout
-    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert png.read_bytes()[:4] == b"\x89PNG" and f"kpstance: chart -> {png}" in r.stderr
     r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--format", "json",
                 "--bootstrap", "20")
     assert sum(x["units"] for x in json.loads(r.stdout)) == len(news)
+    # the table alone on stdout; what was counted and left out on stderr, as with the other formats
+    assert f"kpstance: {len(news)} news units counted; left out:" in r.stderr
 
 
 SENTENCES = [

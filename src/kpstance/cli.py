@@ -615,6 +615,7 @@ def cmd_summarize(args: argparse.Namespace) -> None:
         from .eval.trend import plot_trend
 
         plot_trend(df, args.plot, metric=args.plot_metric, events=events)
+        print(f"kpstance: chart -> {args.plot}", file=sys.stderr)
     if args.output:
         from .files import atomic_open
 
@@ -628,10 +629,9 @@ def cmd_summarize(args: argparse.Namespace) -> None:
             with atomic_open(args.output) as f:
                 f.write(df.to_csv(index=False) if suffix == ".csv" else _json(df))
         print(f"kpstance: {len(df)} rows -> {args.output}; {left_out_line(df)}", file=sys.stderr)
-    elif args.format == "csv":
-        sys.stdout.write(df.to_csv(index=False))
-    elif args.format == "json":
-        sys.stdout.write(_json(df))
+    elif args.format in ("csv", "json"):  # the table alone on stdout, for a program; what was counted on stderr
+        sys.stdout.write(df.to_csv(index=False) if args.format == "csv" else _json(df))
+        print(f"kpstance: {left_out_line(df)}", file=sys.stderr)
     else:
         sys.stdout.write(render(df))
 
