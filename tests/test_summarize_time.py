@@ -255,6 +255,40 @@ def test_every_interval_is_drawn_and_each_point_sits_mid_period(synthetic, monke
     assert bars == [[date(2017, 9, 16), date(2017, 11, 16)]] * 3  # each stance: September's and November's
 
 
+def test_a_panel_with_none_below_keeps_its_dates_and_crowded_counts_give_the_number_alone(synthetic, monkeypatch,
+                                                                                          tmp_path):
+    """Four actors in three columns: the two panels of the first row with no panel below them keep their dates
+    (the shared axis had kept them on the bottom row alone); by month over 14 months, each panel's first thin
+    count reads 'n=…' and the rest the number alone, so neighbours do not run together."""
+    from kpstance.eval import trend
+
+    rng = np.random.default_rng(9)
+    rows = []
+    for k in range(14):
+        month = f"{2017 + (8 + k) // 12}-{(8 + k) % 12 + 1:02d}-"
+        for actor in ("russia", "china", "japan", "united_states"):
+            rows += simulate(rng, 2, 2, TRUE, M, actor=actor, start=month, report=f"{actor}{k}")[0]
+    four = Labels(["russia", "china", "japan", "united_states", "none"], STANCES, "none", LABELS.roles)
+    counts = Counts(four, "month", n_boot=20, seed=1)
+    for r in rows:
+        counts.add(r, "test")
+    df = summarize_counts(counts, ["cc"], None, warn=lambda m: None)
+    figs = []
+    save = trend.save_figure
+    monkeypatch.setattr(trend, "save_figure", lambda fig, path, **kw: figs.append(fig) or save(fig, path, **kw))
+    trend.plot_trend(df, tmp_path / "t.png")
+    axes = [ax for ax in figs[-1].axes if ax.get_visible()]
+    assert len(axes) == 4
+
+    def dated(ax):
+        return any(t.label1.get_visible() and t.label1.get_text() for t in ax.xaxis.get_major_ticks())
+
+    assert [dated(ax) for ax in axes] == [False, True, True, True]
+    for ax in axes:
+        counts = [t.get_text() for t in ax.texts if t.get_text()[:1].isdigit() or t.get_text().startswith("n=")]
+        assert len(counts) == 14 and counts[0] == "n=4" and all(c.isdigit() for c in counts[1:]), counts
+
+
 def test_event_marks_sit_clear_of_the_data_and_are_named_in_a_key(synthetic, monkeypatch, tmp_path):
     """An event's number sits above every value a panel can take (its name, rotated inside the panel, had run over
     the lines), and the names with their dates are in one key below the chart."""

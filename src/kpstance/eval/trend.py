@@ -84,6 +84,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         end = next_period(last, by)
         events = [(d, name) for d, name in events or () if first <= d < end]
     drawn: dict[str, dict[str, list[float]]] = {}
+    dense = sub.start.nunique() > 12  # more periods than a panel's width holds side by side as 'n=12'
     low, high = (-1.0, 1.0) if metric == "net" else (0.0, 1.0)
     strip = 0.13 * (high - low)  # below the lowest value: the thin periods' counts, clear of the lines
     top = 0.09 * (high - low) if timeline and events else 0.02  # above the highest: the events' numbers
@@ -110,9 +111,13 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
             ax.axhline(0.0, color="#999999", linewidth=0.8)
         total = int(rows.units.sum())
         ax.set_title(f"{actor.replace('_', ' ')} ({total:,} unit{'' if total == 1 else 's'})", fontsize=9)
+        named = False
         for xi, n in zip(x, rows.units):
-            if 0 < n < thin:  # a thin period: its count, so the reader weighs its band
-                ax.annotate(f"n={n}", (xi, low - strip / 2), ha="center", va="center", fontsize=6, color="#777777")
+            if 0 < n < thin:  # a thin period: its count, so the reader weighs its band; where periods crowd, the
+                # panel's first says 'n=' and the rest give the number alone, so neighbours do not run together
+                ax.annotate(f"{n}" if dense and named else f"n={n}", (xi, low - strip / 2), ha="center",
+                            va="center", fontsize=6 if not dense else 5.5, color="#777777")
+                named = True
         for i, (d, _) in enumerate((events or []) if timeline else (), start=1):
             ax.axvline(d, color="#555555", linestyle=":", linewidth=0.8)
             # a number in a strip above the highest value, clear of the data and the title; the names in a key
@@ -129,6 +134,14 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     if timeline:
         axes[0][0].set_xlim(first, end)
         fig.autofmt_xdate(rotation=30)
+    # a panel with none below it in its column (the last row is short) keeps its dates: autofmt_xdate and the shared
+    # axis keep them on the bottom row alone
+    for i, ax in enumerate(list(axes.flat)[: len(actors)]):
+        if i + ncols >= len(actors) and i // ncols < nrows - 1:
+            ax.xaxis.set_tick_params(labelbottom=True)
+            for label in ax.get_xticklabels():
+                label.set_rotation(30 if timeline else 0)
+                label.set_horizontalalignment("right" if timeline else "center")
     level = int(round(100 * df.attrs.get("level", 0.95)))
     what = "net stance index (hardline − conciliatory)" if metric == "net" else "stance shares"
     interval = "bootstrap over articles"
