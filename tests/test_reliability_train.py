@@ -475,6 +475,9 @@ def test_report_refuses_a_run_that_did_not_finish(two_runs, capsys):
     assert code == 2 and out == ""
     assert "did not finish (no run_info.json)" in one_line(err) and str(two_runs / "a") in err
     assert cli(capsys, "report", str(two_runs / "b"))[0] == 0
+    code, out, err = cli(capsys, "report", str(two_runs / "typo"))  # a folder that is not there says so
+    assert code == 2 and one_line(err).endswith(f"{two_runs / 'typo'}: no such folder (give a run folder under "
+                                                "outputs/, e.g. outputs/default/runs/<run>)")
 
 
 def test_compare_skips_unfinished_run_folders_with_one_warning(two_runs, capsys):

@@ -28,6 +28,8 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
     A run writes ``run_info.json`` last, so a folder without it is a run that was refused, crashed or killed
     (during the model save, say): its files may be missing or stale, and it is refused."""
     root = Path(run_dir)
+    if not root.exists():
+        raise KpstanceError("no such folder (give a run folder under outputs/, e.g. outputs/default/runs/<run>)", root)
     report_path, rows_path = root / "report.json", root / "multisource_predictions.jsonl"
     for p in (report_path, rows_path):
         if not p.is_file():
