@@ -230,6 +230,8 @@ def test_a_group_shows_the_values_its_runs_differ_in_in_numeric_order():
     one = {r["name"]: r["delta"]["dev_joint_accuracy"] for r in build_rows(runs, ("dev_joint_accuracy",),
                                                                           baseline="f")["rows"]}
     assert one["other"] == 0 and one["r1"] == pytest.approx(-0.09)  # an experiment of one run: that run
+    with pytest.raises(KpstanceError, match=r"--baseline 'r2' is one of the 3 runs of the group 'e': name the group"):
+        build_rows(runs, ("dev_joint_accuracy",), group_by="experiment", baseline="r2")
     assert {r["name"]: r["config"] for r in data["rows"]} == {"e": {"seed": ["1", "2", "10"], "trainer.lr": "0.001"},
                                                              "f": {"seed": "0", "trainer.lr": "0.01"}}
     assert "| e | e | 3 | {1, 2, 10} | 0.001 |" in render(data, "markdown")

@@ -363,6 +363,10 @@ def test_dateline_dates_are_read_only_where_a_year_is_given(capsys):
     fill_meta(meta, unit_rows("Headline\nPyongyang, September 22, 2017 (KCNA) -- The DPRK said it would respond.\n",
                               "k", "en", "kcna.txt", title_first=True), "kcna.txt")
     assert (meta["date"], meta["outlet"]) == ("2017-09-22", "KCNA")
+    meta = {}  # the dateline on a line of its own (segmented as a subtitle) gives its date too
+    fill_meta(meta, unit_rows("Headline\nPyongyang, September 22, 2017 (KCNA) --\nThe DPRK said it would respond.\n",
+                              "k", "en", "kcna.txt", title_first=True), "kcna.txt")
+    assert meta["date"] == "2017-09-22"
     # not a date: the article goes undated, and the user is told which article and why
     assert capsys.readouterr().err == ""
     assert dateline_date("SEOUL, Tuesday, Feb. 30, 2018 (Yonhap) --", "wire/a.txt") is None

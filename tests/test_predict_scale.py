@@ -57,7 +57,7 @@ def test_a_jsonl_of_whole_articles_read_as_units_is_one_warning_naming_rows_arti
     assert len(list(iter_items([str(f)]))) == 3  # read as asked: one unit a row
     assert capsys.readouterr().err.splitlines() == [  # once, at the first such row
         f"kpstance: warning: {f}:1: a row's text runs over several lines (a whole article?); each row is read as one "
-        "unit: pass --rows articles to segment each row as an article"]
+        "unit: to segment each row as an article, run kpstance predict --rows articles (and summarize its output)"]
     assert len(list(iter_items([str(f)], rows="articles"))) == 3 and capsys.readouterr().err == ""
 
 

@@ -438,6 +438,15 @@ READ_BY_THE_SPEC = [
 
 
 
+def test_the_same_words_against_sanctions_read_the_same_from_any_speaker(scheme):
+    """A deliberate choice (2026-12-07): 'X warned against new sanctions' names no target, so the rules give it one
+    stance whoever X is (what is said decides, never who says it); named as aimed at the speaker, it is defiance."""
+    said = {who: label(scheme, f"{who} warned against new sanctions.")[0]
+            for who in ("North Korea", "Russia", "China", "Japan")}
+    assert {stance for _, stance in said.values()} == {"conciliatory"}, said
+    assert label(scheme, "North Korea warned against new sanctions on it, KCNA said.") == [("north_korea", "hardline")]
+
+
 @pytest.mark.parametrize("text", [
     "We are against war, the Chinese ambassador said.",  # no step right after it
     "Beijing said the Security Council's newest measures against North Korea would take effect on Saturday.",  # a target

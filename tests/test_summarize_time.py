@@ -378,6 +378,10 @@ def test_events_file_errors_are_one_line_naming_the_file(tmp_path):
     with pytest.raises(KpstanceError) as e:  # a non-UTF-8 file: one line with its line, no UnicodeDecodeError
         read_events(bad)
     assert str(e.value) == f"{bad}:3: not valid UTF-8 (byte 22 of the line)"
+    bad.write_bytes(b"\xef\xbb\xbfevents:\n  - {date: 2018-02-09, name: caf\xe9}\n")  # a BOM is not counted
+    with pytest.raises(KpstanceError) as e:
+        read_events(bad)
+    assert str(e.value) == f"{bad}:2: not valid UTF-8 (byte 32 of the line)"
     with pytest.raises(KpstanceError, match="missing.yaml: file not found"):
         read_events(tmp_path / "missing.yaml")
 
@@ -455,10 +459,15 @@ def test_summarize_cli_reads_a_predictions_table_by_month(naming_model, tmp_path
                              n_boot=50)
     pd.testing.assert_frame_equal(api.drop(columns="start").reset_index(drop=True),
                                   frames[0].drop(columns="start"), check_dtype=False)
-    # the same table already read into a DataFrame (its empty cells NaN) gives the same table
-    frame = kpstance.summarize(model, pd.read_parquet(tables["parquet"]), by="month", estimators="all",
-                               dev_gold=str(dev), n_boot=50)
+    # the same table already read into a DataFrame gives the same table
+    read = pd.read_parquet(tables["parquet"])
+    frame = kpstance.summarize(model, read, by="month", estimators="all", dev_gold=str(dev), n_boot=50)
     pd.testing.assert_frame_equal(frame, api)
+    # an empty cell (NaN) is read as a file's empty cell: a unit without a kind is a sentence, as in a file
+    news = read.index[(read.kind == "sentence") & (read.actor != "none")][0]
+    blank = read.astype({"kind": object})
+    blank.loc[news, "kind"] = float("nan")
+    assert kpstance.summarize(model, blank, n_boot=20).attrs["counted"] == frame.attrs["counted"]
     from kpstance.errors import KpstanceError
 
     with pytest.raises(KpstanceError, match="DataFrame given as input 1 lacks the column"):
@@ -608,11 +617,12 @@ def test_tables_with_a_bom_or_bad_lines_and_filters_that_match_nothing(tmp_path)
     with pytest.raises(KpstanceError, match=r"t.jsonl:2: a row must be a JSON object"):
         list(iter_table(bad, STANCES))
     said = []
-    counts = Counts(LABELS, outlets=["Reuters", "Tass"], n_boot=20)
+    counts = Counts(LABELS, outlets=["Reuters", "Tass", "Yonhap"], n_boot=20)
     counts.add({"article_id": "a", "actor": "russia", "stance": "hardline", "outlet": "TASS"})
+    counts.add({"article_id": "b", "actor": "none", "stance": "neutral", "outlet": "Yonhap"})  # matched, not counted
     summarize_counts(counts, ["cc"], None, warn=said.append)
-    # outlets match ignoring case; the one that matched nothing is named though the other counted a unit
-    assert counts.counted == 1 and said == ["no news unit is from Reuters: check the outlet names against the "
+    # outlets match ignoring case; only the one no unit came from is named, though the others matched
+    assert counts.counted == 1 and said == ["no unit is from Reuters: check the outlet names against the "
                                             "table's outlet column (matched ignoring case)"]
     # by period with no unit dated (a table without its date column): refused, not a table of empty periods
     undated = Counts(LABELS, by="month", n_boot=20)

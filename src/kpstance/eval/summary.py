@@ -180,6 +180,9 @@ class Counts:
         self._outer = np.zeros((*shape, shape[1]))
 
     def add(self, row: Mapping[str, Any], where: str = "") -> None:
+        outlet = str(row.get("outlet") or "").casefold() if self._outlets is not None else ""
+        if outlet in (self._outlets or ()):  # the name matched, whether or not this unit is counted
+            self.outlets_seen.add(outlet)
         kind = row.get("kind") or "sentence"
         if kind not in NEWS_KINDS:
             self.left_out[kind] += 1
@@ -191,12 +194,9 @@ class Counts:
         if k is None:
             self.left_out["no actor" if actor == self.labels.none_actor else "other actors"] += 1
             return
-        if self._outlets is not None:
-            outlet = str(row.get("outlet") or "").casefold()
-            if outlet not in self._outlets:
-                self.left_out["other outlets"] += 1
-                return
-            self.outlets_seen.add(outlet)
+        if self._outlets is not None and outlet not in self._outlets:
+            self.left_out["other outlets"] += 1
+            return
         start = ALL
         if self.by != "all":
             raw = row.get("date")
@@ -516,7 +516,7 @@ def estimate(counts: Counts, estimators: Sequence[str], dev: DevConfusion | None
     return pd.DataFrame(rows, columns=columns)
 
 
-def summarize(model: str | os.PathLike | Any, inputs: Sequence[str] | str, by: str = "all",
+def summarize(model: str | os.PathLike | Any, inputs: Sequence[str | Any] | str | Any, by: str = "all",
               actors: Sequence[str] | None = None, outlets: Sequence[str] | None = None,
               estimators: Sequence[str] | str | None = None, dev_gold: str | os.PathLike | None = None,
               n_boot: int = 1000, seed: int = 0, labels: str | os.PathLike | None = None, batch_size: int = 64,
@@ -573,9 +573,11 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
             raise KpstanceError(f"the DataFrame given as input {k} lacks the column(s) {', '.join(missing)} of a "
                                 "predictions table (kpstance predict's columns: unit_id, article_id, date, kind, actor, "
                                 "stance, ...)")
-        for i, row in enumerate(frame.to_dict("records")):
-            # a missing cell is None, as in the files (pandas gives NaN or NaT)
-            counts.add({c: (None if _missing(v) else v) for c, v in row.items()}, f"DataFrame {k}, row {i}")
+        for start in range(0, len(frame), 10_000):  # in slices: the rows as dicts never all at once
+            part = frame.iloc[start : start + 10_000]
+            for label, row in zip(part.index, part.to_dict("records")):
+                # a missing cell is None, as in the files (pandas gives NaN or NaT); a row named by its index label
+                counts.add({c: (None if _missing(v) else v) for c, v in row.items()}, f"DataFrame {k}, row {label}")
         if frame.empty:
             empty.append(f"DataFrame {k}")
     if empty:
@@ -594,6 +596,7 @@ def _is_frame(x: Any) -> bool:
 
 
 def _missing(v: Any) -> bool:
+    """An empty cell of a DataFrame (None, NaN, NaT), which a file would have left empty."""
     try:
         return v is None or bool(v != v)  # NaN and NaT are not equal to themselves
     except (TypeError, ValueError):
@@ -609,7 +612,7 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
     ests = list(estimators)
     unseen = [o for o in counts.outlets or () if o.casefold() not in counts.outlets_seen]
     if unseen:  # each outlet asked for that no counted unit came from, even where the others matched
-        warn(f"no news unit is from {', '.join(unseen)}: check the outlet names against the table's outlet column "
+        warn(f"no unit is from {', '.join(unseen)}: check the outlet names against the table's outlet column "
              "(matched ignoring case)")
     if counts.left_out.get("no readable date"):
         if not counts.counted:  # every unit undated (no date column?): a table of empty periods would answer nothing

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import KpstanceError
-from .segment import dateline_agency
+from .segment import DATELINE_RE, dateline_agency
 
 FIELDS = ("id", "text", "date", "outlet", "title", "url")  # the input columns, by their default names
 META = ("date", "outlet", "title", "url")
@@ -155,8 +155,10 @@ def fill_meta(meta: dict, rows: Sequence[tuple[str, dict, Any]], where: str) -> 
     """What an article's input lacks, read from its segmented rows: the date of a dateline that gives a year, the
     agency a dateline names ("(Reuters)", "/TASS/.", "June 22 Kyodo -") as its outlet, and its headline as title."""
     if not meta.get("date"):
-        opening = next((rec for _, rec, _ in rows if rec["kind"] != "title"), {"text": "", "kind": ""})
-        meta["date"] = dateline_date(opening["text"], where, dateline=opening["kind"] == "dateline")
+        opening = next((rec["text"] for _, rec, _ in rows if rec["kind"] != "title"), "")
+        # a unit the segmenter's dateline pattern takes (it names an agency) may give its place in any case, even on
+        # a line of its own, where it is segmented as a subtitle
+        meta["date"] = dateline_date(opening, where, dateline=bool(DATELINE_RE.match(opening.strip())))
     if not meta.get("outlet"):
         meta["outlet"] = next((dateline_agency(rec["text"]) for _, rec, _ in rows if rec["kind"] == "dateline"), None)
     if not meta.get("title"):  # a .txt article's headline, its first line, fills the title column
@@ -260,8 +262,8 @@ def _jsonl_items(p: Path, columns: Columns, rows: str, language: str) -> Iterato
             if not told and "\n" in text.strip():  # no sentence holds a line break: most likely a whole article
                 told = True
                 print(f"kpstance: warning: {p}:{line}: a row's text runs over several lines (a whole article?); each "
-                      "row is read as one unit: pass --rows articles to segment each row as an article",
-                      file=sys.stderr)
+                      "row is read as one unit: to segment each row as an article, run kpstance predict --rows "
+                      "articles (and summarize its output)", file=sys.stderr)
             yield unit_item(str(p), line, rec, p.stem, columns)
         else:
             yield article_item(p, line, rec, columns, language)

@@ -34,11 +34,12 @@ def read_text(path: str | os.PathLike) -> str:
         raw = f.read()
     if b"\x00" in raw[:8192]:
         raise KpstanceError("looks like a binary file (NUL bytes), expected UTF-8 text", p)
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw  # a BOM is accepted, and not counted in a line
     try:
-        text = raw.decode("utf-8-sig")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1)  # as the line-by-line readers count: within the line
+        line = body[: e.start].count(b"\n") + 1
+        col = e.start - (body.rfind(b"\n", 0, e.start) + 1)  # as the line-by-line readers count: within the line
         raise KpstanceError(f"not valid UTF-8 (byte {col} of the line)", p, line) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

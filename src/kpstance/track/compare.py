@@ -184,8 +184,13 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
         if base is None:
             matches = [r for r in rows if r["experiment"] == baseline or baseline in r["runs"]]
             if len(matches) > 1:  # never one of them picked unsaid: its figures would pass for the experiment's
+                hint = ("name one row" if group_by else "name one run, or add --group-by experiment to compare with "
+                        "their mean")
                 raise KpstanceError(f"--baseline '{baseline}' matches {len(matches)} rows (e.g. {matches[0]['name']}); "
-                                    "name one run, or add --group-by experiment to compare with their mean")
+                                    + hint)
+            if matches and matches[0]["n"] > 1 and baseline in matches[0]["runs"]:  # a run inside a group's mean
+                raise KpstanceError(f"--baseline '{baseline}' is one of the {matches[0]['n']} runs of the group "
+                                    f"'{matches[0]['name']}': name the group to compare with their mean")
             base = matches[0] if matches else None
         if base is None:
             raise KpstanceError(f"--baseline '{baseline}' matches no run, group or experiment shown")

@@ -103,6 +103,7 @@ class Scope:
         return [(m, n) for m, n in self.groups.get(group, []) if negated is None or n == negated]
 
 
+NO_MATCH = re.compile(r"(?!)")  # a cue group left empty: matches nothing
 REFUSED_WORDS = 6  # words between a refusal and the de-escalating step it refuses ('turned down the North's offer of
 # military talks')
 OBJECT_WORDS = 5  # words between a de-escalating verb and the coercive step it governs ('end the annual ... exercise')
@@ -317,32 +318,53 @@ def _negated_here(r: Rules, before: str) -> bool:
 def rd_limits(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """'sanctions alone cannot solve the issue', 'pressure is not working': arguing against pressure. Judging a step
     that lowers tension futile or untimely (``futility``: 'talking is not the answer', 'it is premature to lift
-    sanctions') argues for the pressure (hardline), where the two stand in one clause with no coercive step and no
-    'and' between them ('isolation is a dead end and talks must resume' judges the isolation), the judgement is
+    sanctions') argues for the pressure (hardline), where the two stand in one clause with no coercive step in it and
+    no 'and' between them ('isolation is a dead end and talks must resume' judges the isolation), the judgement is
     not negated ('not premature') and not conceded before a 'but' a few words on ('dialogue is not the answer to
     every problem, but it is a start')."""
     if any(_near(lim, k, 6) for lim, _ in sc("limits") for k, _ in sc("coercive")):
         return r.scheme.deescalating
-    contrast, coercive = r.cue_re.get("contrast"), r.cue_re.get("coercive")
+    contrast, coercive = r.cue_re.get("contrast"), r.cue_re.get("coercive") or NO_MATCH
     for f, negated in sc("futility"):
         if negated or (contrast and contrast.search(c.content[f.end() : _words_end(c.content, f.end(), 10)])):
+            continue
+        # the futility's clause: a coercive step anywhere in it ('premature to talk about new sanctions') may be
+        # what is judged, so the clause argues nothing for the pressure
+        starts = [m.end() for m in r.clause_split_re.finditer(c.content[: f.start()])]
+        nxt = r.clause_split_re.search(c.content, f.end())
+        lo_clause, hi_clause = (starts[-1] if starts else 0), (nxt.start() if nxt else len(c.content))
+        if any(_judged_step(r, sc, k) for k in coercive.finditer(c.content, lo_clause, hi_clause)):
             continue
         for d, n in sc("deescalating"):
             lo, hi = (d.end(), f.start()) if d.start() < f.start() else (f.end(), d.start())
             between = c.content[lo:hi] if lo <= hi else ""
             if (not n and not _overlap(f, d) and _near(f, d, 6) and not r.clause_split_re.search(between)
-                    and not r.coordination_re.search(between) and not (coercive and coercive.search(between))):
+                    and not r.coordination_re.search(between)):
                 return r.scheme.coercive
     return None
 
 
+def _judged_step(r: Rules, sc: Scope, k: re.Match[str]) -> bool:
+    """A coercive cue that is a step in its own right, not part of a step that lowers tension ('sanctions relief',
+    'ease sanctions') nor the object of one that stops or lifts it ('lift sanctions'); 'talk about new sanctions'
+    names one."""
+    stop_rx = r.cue_re.get("stopping")
+    return not any(_overlap(k, d) or (stop_rx is not None and stop_rx.fullmatch(d.group()) and _governs(d, k))
+                   for d, _ in sc("deescalating"))
+
+
 def rd_negated_conciliatory(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
-    """'no talks until ...', 'will never stop its programme': refusing de-escalation ('is not against talks' is
-    no refusal: the negation is the opposition's, read by ``rd_opposed_step``)."""
+    """'no talks until ...', 'will never stop its programme': refusing de-escalation ('is not against talks' and
+    'it is not premature to resume talks' are no refusals: the negation is the opposition's or the judgement's)."""
     refused = _own(r, c, sc, "deescalating", actor, negated=True)
     if not refused or _own(r, c, sc, "deescalating", actor):
         return None
     theirs = {id(m) for _, negated, m, _ in _opposed(r, c, sc, actor) if negated}
+    # 'it is not premature to resume talks': the negation is the judgement's, not the step's
+    judged = [f for f, n in sc("futility") if n]
+    theirs |= {id(m) for m, _ in refused if any(f.end() <= m.start() and _near(f, m, 6)
+                                                 and not r.clause_split_re.search(c.content[f.end() : m.start()])
+                                                 for f in judged)}
     return r.scheme.coercive if any(id(m) not in theirs for m, _ in refused) else None
 
 
