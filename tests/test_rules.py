@@ -427,6 +427,15 @@ READ_BY_THE_SPEC = [
     ("Lavrov said Japan remains against any relaxation of pressure.", ("russia", "neutral")),
     ("Moon said he is against war and for dialogue.", ("south_korea", "conciliatory")),
     ("China urged the opposing parties to resume talks.", ("china", "conciliatory")),
+    # a source relaying another party's position, without judging it, is neutral; a step of its own beside it is not
+    ("Lavrov said Tokyo opposes easing the sanctions before North Korea fully dismantles its nuclear programme.",
+     ("russia", "neutral")),
+    ("Wang Yi noted that Washington opposes any sanctions relief before complete denuclearisation.",
+     ("china", "neutral")),
+    ("Moon said Seoul and Washington had agreed to suspend the drills, which China had long opposed.",
+     ("south_korea", "conciliatory")),
+    ("The Russian leader urged talks with Pyongyang and cautioned against military hysteria.",
+     ("russia", "conciliatory")),
     # limits that are no judgement of a step: 'alone' as 'only', a negated doubt, pressure judged beside dialogue
     ("Seoul has sent food aid worth $8 million this year alone.", ("south_korea", "conciliatory")),
     ("Moon said he had no doubt Kim was committed to denuclearization.", ("south_korea", "conciliatory")),

@@ -417,6 +417,22 @@ def _criticised(r: Rules, c: Context, sc: Scope, actor: str, group: str) -> list
     return out
 
 
+def rd_relayed_judgement(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
+    """A source that relays another party's position ('Lavrov said Tokyo opposes easing the sanctions', 'Wang Yi
+    noted that Washington opposes any sanctions relief') without judging it: neutral, as a nested report is."""
+    # a party's position ('opposes', 'rejected'), not a word the source judges with ('Washington is provoking
+    # Pyongyang, Lavrov said' is Lavrov's judgement of Washington's conduct)
+    judges = [j for g in ("refusal", "opposition") for j, n in sc(g) if not n]
+    judging_words = [k for k, n in sc("criticism") if not n]
+    if (reported and judges and not sc.verbs & {"criticism", "refusal", "support"}
+            and all(any(_overlap(k, j) for j in judges) for k in judging_words)
+            and all(_judged_by_other(r, c, j, actor) for j in judges)
+            and not _own(r, c, sc, "coercive", actor, reported=reported)
+            and not _own(r, c, sc, "deescalating", actor, reported=reported)):
+        return r.scheme.neutral_stance  # ... unless the source takes a step of its own beside it
+    return None
+
+
 def rd_condemned_provocation(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
     """Condemning another party's provocation: the stance follows the remedy asked for (pressure: hardline; calm,
     restraint, dialogue: conciliatory); a bare condemnation is the actor's own confrontational response."""
@@ -516,6 +532,18 @@ def rd_opposed_step(r: Rules, c: Context, sc: Scope, actor: str, reported: bool)
             return r.scheme.coercive
         return r.scheme.coercive if (group == "deescalating") != negated else r.scheme.deescalating
     return None
+
+
+def _judged_by_other(r: Rules, c: Context, j: re.Match[str], actor: str) -> bool:
+    """The judging word's subject is another party named right before it ('Tokyo opposes', 'Washington firmly
+    rejects'), not a possessive ('Pyongyang's threats ... were unacceptable' judges Pyongyang's threats)."""
+    clause = r.clause_split_re.split(c.content[: j.start()])[-1]
+    named = r.matcher.actor_mentions(clause)
+    if not named or named[-1].actor == actor:
+        return False
+    rest = clause[named[-1].end :]
+    possessive = re.search(r"['’]s?$", clause[named[-1].start : named[-1].end]) or re.match(r"['’]s?\b", rest)
+    return not possessive and len(rest.split()) <= 2 and not r.coordination_re.search(rest)
 
 
 def rd_opposed_coercion(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> str | None:
@@ -629,6 +657,7 @@ READINGS: dict[str, Reading] = {
     "limits": rd_limits,
     "negated_conciliatory": rd_negated_conciliatory,
     "provocation": rd_provocation,
+    "relayed_judgement": rd_relayed_judgement,
     "condemned_provocation": rd_condemned_provocation,
     "human_cost": rd_human_cost,
     "defiance": rd_defiance,
