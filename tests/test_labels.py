@@ -158,10 +158,10 @@ def test_the_opposition_and_futility_groups_are_optional_and_without_them_the_ru
                             "x")
     expected = [("japan", "hardline"), ("united_states", "hardline")]
     assert [(u.actor, u.stance) for u in label_units(units, load_scheme(data))][1:] == expected
-    for group in ("opposition", "futility"):
+    for group in ("opposition", "futility", "concession"):
         data["stance_cues"].pop(group)
     without = load_scheme(data)
-    assert without.cues["opposition"] == without.cues["futility"] == ()
+    assert without.cues["opposition"] == without.cues["futility"] == without.cues["concession"] == ()
     assert [(u.actor, u.stance) for u in label_units(units, without)][1:] == [("japan", "conciliatory"),
                                                                               ("united_states", "conciliatory")]
 

@@ -440,6 +440,12 @@ READ_BY_THE_SPEC = [
     ("Seoul has sent food aid worth $8 million this year alone.", ("south_korea", "conciliatory")),
     ("Moon said he had no doubt Kim was committed to denuclearization.", ("south_korea", "conciliatory")),
     ("Lavrov said dialogue is necessary as pressure by itself is not working.", ("russia", "conciliatory")),
+    # a futility relayed from another party, or conceded after 'although', is no argument (second probe, 2026-12-07)
+    ("Lavrov said Tokyo considers dialogue with Pyongyang premature.", ("russia", "neutral")),
+    ("Although talks with Pyongyang may seem premature, Seoul believes they are the only way to prevent war, a Blue "
+     "House spokesman said.", ("south_korea", "conciliatory")),
+    ("Putin said Russia was not opposed to lifting some sanctions on Pyongyang if North Korea halted its nuclear "
+     "programme.", ("russia", "conciliatory")),
     # a limit conceded before a 'but' is no argument against the step
     ("Dialogue is not the answer to every problem, but it is a start, Wang Yi said.", ("china", "conciliatory")),
     ("Moon said talks alone would not be enough but were the only way forward.", ("south_korea", "conciliatory")),

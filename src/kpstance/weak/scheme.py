@@ -21,11 +21,12 @@ from ..yamlfile import load_yaml, yaml_problem
 # Cue groups: the two polar stance roles' steps, then judging words, human cost, procedure, negators; then the
 # words that settle conflicting cues (provocations among the coercive steps, refusals, limits of pressure, support,
 # what a party defies, contrast, the verbs that stop a step, words of being against the step right after them,
-# judgements that a step is futile). Every group may be empty; an optional one may be left out (a label file written
+# judgements that a step is futile, words that concede). Every group may be empty; an optional one may be left out (a label file written
 # before it was added reads as before).
 CUE_GROUPS = ("coercive", "deescalating", "criticism", "human_cost", "procedural", "negators", "provocation",
-              "refusal", "limits", "support", "defiance_objects", "contrast", "stopping", "opposition", "futility")
-CUE_OPTIONAL = ("opposition", "futility")
+              "refusal", "limits", "support", "defiance_objects", "contrast", "stopping", "opposition", "futility",
+              "concession")
+CUE_OPTIONAL = ("opposition", "futility", "concession")
 STANCE_ROLES = ("coercive", "deescalating", "neutral")
 # Word lists about how the language expresses attribution and grammar (see the label YAML for their meaning).
 ATTRIBUTION_LISTS = ("speech_verbs", "according_to", "pronouns", "adjunct_starters", "intro_words", "participle_endings",

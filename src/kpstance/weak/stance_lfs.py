@@ -320,14 +320,21 @@ def rd_limits(r: Rules, c: Context, sc: Scope, actor: str, reported: bool) -> st
     that lowers tension futile or untimely (``futility``: 'talking is not the answer', 'it is premature to lift
     sanctions') argues for the pressure (hardline), where the two stand in one clause with no coercive step in it and
     no 'and' between them ('isolation is a dead end and talks must resume' judges the isolation), the judgement is
-    not negated ('not premature') and not conceded before a 'but' a few words on ('dialogue is not the answer to
-    every problem, but it is a start')."""
+    not negated ('not premature'), not another party's ('Tokyo considers dialogue premature', relayed), and not
+    conceded ('although talks may seem premature, ...'; 'dialogue is not the answer to every problem, but it is a
+    start')."""
     if any(_near(lim, k, 6) for lim, _ in sc("limits") for k, _ in sc("coercive")):
         return r.scheme.deescalating
     contrast, coercive = r.cue_re.get("contrast"), r.cue_re.get("coercive") or NO_MATCH
+    concession = r.cue_re.get("concession")
     for f, negated in sc("futility"):
         if negated or (contrast and contrast.search(c.content[f.end() : _words_end(c.content, f.end(), 10)])):
             continue
+        if _owner(r, c, f) not in (None, actor):  # 'Lavrov said Tokyo considers dialogue premature': relayed
+            continue
+        head = c.content[: f.start()]
+        if concession and any(not r.clause_split_re.search(head[m.end():]) for m in concession.finditer(head)):
+            continue  # 'Although talks may seem premature, ...': conceded
         # the futility's clause: a coercive step anywhere in it ('premature to talk about new sanctions') may be
         # what is judged, so the clause argues nothing for the pressure
         starts = [m.end() for m in r.clause_split_re.finditer(c.content[: f.start()])]
