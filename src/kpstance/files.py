@@ -1,4 +1,5 @@
-"""Writing files so that a reader never sees half of one, and fault injection for crash tests.
+"""Writing files so that a reader never sees half of one, reading a user's text file with one-line errors, and
+fault injection for crash tests.
 
 Every output of the project (JSON, JSON Lines, CSV, model folders, the ``latest`` link) is
 written under a hidden temporary name in the target's folder and renamed into place.
@@ -21,6 +22,36 @@ from typing import IO, Any
 from .errors import KpstanceError
 
 IS_A_FOLDER = "is a folder; the output must be a file name"
+
+
+def open_binary(p: Path) -> IO[bytes]:
+    """Open a file for binary reading, with the one-line errors users see."""
+    try:
+        return p.open("rb")
+    except FileNotFoundError:
+        raise KpstanceError("file not found", p) from None
+    except IsADirectoryError:
+        raise KpstanceError("is a folder, expected a file", p) from None
+    except OSError as e:
+        raise KpstanceError(f"cannot read: {e.strerror}", p) from None
+
+
+def read_utf8(path: str | os.PathLike) -> str:
+    """A UTF-8 text file's text; a BOM and Windows line endings are accepted, binary is refused, and a byte that is
+    not UTF-8 is one line naming the file, its line and the byte of the line."""
+    p = Path(path)
+    with open_binary(p) as f:
+        raw = f.read()
+    if b"\x00" in raw[:8192]:
+        raise KpstanceError("looks like a binary file (NUL bytes), expected UTF-8 text", p)
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw  # a BOM is accepted, and not counted in a line
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = body[: e.start].count(b"\n") + 1
+        col = e.start - (body.rfind(b"\n", 0, e.start) + 1)  # as the line-by-line readers count: within the line
+        raise KpstanceError(f"not valid UTF-8 (byte {col} of the line)", p, line) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _tmp_name(target: Path) -> Path:

@@ -23,12 +23,12 @@ def read_events(path: str | os.PathLike) -> list[tuple[date, str]]:
     """(date, label) of each event of a YAML file ``events: [{date, name, label?}]``, in date order."""
     import yaml
 
-    from ..text.read import read_text
+    from ..files import read_utf8
 
     p = Path(path)
     try:
-        # a missing, binary or non-UTF-8 file is one line naming it (read_text); strings: dates checked below
-        data = yaml.load(read_text(p), Loader=yaml.BaseLoader)
+        # a missing, binary or non-UTF-8 file is one line naming it (read_utf8); strings: dates checked below
+        data = yaml.load(read_utf8(p), Loader=yaml.BaseLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise KpstanceError(f"{p}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None

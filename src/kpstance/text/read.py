@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KpstanceError
+from ..files import open_binary, read_utf8
 from .segment import KINDS
 
 # The unit kinds the segmenter produces (``segment.Unit.kind``); a .jsonl line's optional "kind" must be one.
@@ -17,31 +18,12 @@ from .segment import KINDS
 
 def _open(p: Path) -> Any:
     """Open a file for binary reading, with the one-line errors users see."""
-    try:
-        return p.open("rb")
-    except FileNotFoundError:
-        raise KpstanceError("file not found", p) from None
-    except IsADirectoryError:
-        raise KpstanceError("is a folder, expected a file", p) from None
-    except OSError as e:
-        raise KpstanceError(f"cannot read: {e.strerror}", p) from None
+    return open_binary(p)
 
 
 def read_text(path: str | os.PathLike) -> str:
     """Read a UTF-8 text file; a BOM and Windows line endings are accepted, binary is refused."""
-    p = Path(path)
-    with _open(p) as f:
-        raw = f.read()
-    if b"\x00" in raw[:8192]:
-        raise KpstanceError("looks like a binary file (NUL bytes), expected UTF-8 text", p)
-    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw  # a BOM is accepted, and not counted in a line
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = body[: e.start].count(b"\n") + 1
-        col = e.start - (body.rfind(b"\n", 0, e.start) + 1)  # as the line-by-line readers count: within the line
-        raise KpstanceError(f"not valid UTF-8 (byte {col} of the line)", p, line) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return read_utf8(path)
 
 
 def read_article(path: str | os.PathLike) -> str:
