@@ -44,11 +44,16 @@ def test_a_csv_table_piped_on_stdin_is_refused_not_read_as_one_article(monkeypat
     with pytest.raises(KpstanceError, match=r"<stdin>: looks like a CSV table \(header id,date,outlet,title,text\).*"
                                             r"--input FILE.csv"):
         list(records("-"))
+    stdin('id,date,body\na1,2017-09-04,"Lavrov urged talks."\n')  # its text column mapped with --columns text=body
+    with pytest.raises(KpstanceError, match=r"looks like a CSV table \(header id,date,body\)"):
+        list(records("-", text_column="body"))
     stdin("Moscow, Beijing urge talks\nMOSCOW, May 2. /TASS/. Moscow urged talks.\n")
     assert [r["kind"] for r, _ in records("-")] == ["title", "dateline", "sentence"]
 
 
-def test_a_jsonl_of_whole_articles_read_as_units_is_one_warning_naming_rows_articles(tmp_path, capsys):
+def test_a_jsonl_of_whole_articles_read_as_units_is_one_warning_naming_rows_articles(tmp_path, capsys, monkeypatch):
+    import io
+
     from kpstance.text.corpus import iter_items
 
     f = tmp_path / "arts.jsonl"
@@ -59,6 +64,10 @@ def test_a_jsonl_of_whole_articles_read_as_units_is_one_warning_naming_rows_arti
         f"kpstance: warning: {f}:1: a row's text runs over several lines (a whole article?); each row is read as one "
         "unit: to segment each row as an article, run kpstance predict --rows articles (and summarize its output)"]
     assert len(list(iter_items([str(f)], rows="articles"))) == 3 and capsys.readouterr().err == ""
+    # the same lines piped on stdin: the same warning, naming stdin
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(f.read_bytes()))))
+    assert len(list(iter_items(["-"]))) == 3
+    assert capsys.readouterr().err.startswith("kpstance: warning: <stdin>:1: a row's text runs over several lines")
 
 
 def test_predict_quiet_when_not_a_terminal(smoke_run):

@@ -195,8 +195,10 @@ def iter_items(inputs: Sequence[str], columns: Columns | None = None, rows: str 
         suffix = p.suffix.lower()
         if path == "-":
             article: list[tuple[str, dict, Any]] = []
-            for rec, where in records("-", language):
+            told = False
+            for rec, where in records("-", language, text_column=columns["text"]):
                 if isinstance(where, int):
+                    told = told or _several_lines(rec.get(columns["text"]), "<stdin>", where)
                     yield unit_item("<stdin>", where, rec, "stdin", columns)
                 else:  # an article on stdin: one item of all its units
                     article.append(("<stdin>", rec, where))
@@ -259,14 +261,21 @@ def _jsonl_items(p: Path, columns: Columns, rows: str, language: str) -> Iterato
         if rows == "units":
             text = _text(rec, columns, p, line, "sentence")
             check_record({**rec, "text": text}, "text", p, line)
-            if not told and "\n" in text.strip():  # no sentence holds a line break: most likely a whole article
-                told = True
-                print(f"kpstance: warning: {p}:{line}: a row's text runs over several lines (a whole article?); each "
-                      "row is read as one unit: to segment each row as an article, run kpstance predict --rows "
-                      "articles (and summarize its output)", file=sys.stderr)
+            told = told or _several_lines(text, p, line)
             yield unit_item(str(p), line, rec, p.stem, columns)
         else:
             yield article_item(p, line, rec, columns, language)
+
+
+def _several_lines(text: Any, where: object, line: int) -> bool:
+    """Warn, once per input, of a row read as one unit whose text runs over several lines: no sentence holds a line
+    break, so it is most likely a whole article. True once warned."""
+    if not isinstance(text, str) or "\n" not in text.strip():
+        return False
+    print(f"kpstance: warning: {where}:{line}: a row's text runs over several lines (a whole article?); each row is "
+          "read as one unit: to segment each row as an article, run kpstance predict --rows articles (and summarize "
+          "its output)", file=sys.stderr)
+    return True
 
 
 def article_item(p: Path, line: int, rec: dict, columns: Columns, language: str) -> Item:

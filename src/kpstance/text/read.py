@@ -111,7 +111,7 @@ def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = (".txt", ".json
     return out
 
 
-def _stdin_records(language: str) -> Iterator[tuple[dict, Any]]:
+def _stdin_records(language: str, text_column: str = "text") -> Iterator[tuple[dict, Any]]:
     """stdin is JSON Lines (streamed) when it starts with '{', otherwise one article."""
     stream = sys.stdin.buffer
     head = stream.peek(64)[:64].lstrip() if hasattr(stream, "peek") else b""
@@ -125,7 +125,7 @@ def _stdin_records(language: str) -> Iterator[tuple[dict, Any]]:
     except UnicodeDecodeError:
         raise KpstanceError("not valid UTF-8", "<stdin>") from None
     header = [c.strip().strip('"').strip().lower() for c in text.lstrip("\n").split("\n", 1)[0].split(",")]
-    if len(header) > 1 and "text" in header and all(c and " " not in c for c in header):
+    if len(header) > 1 and text_column.lower() in header and all(c and " " not in c for c in header):
         # a CSV table piped in ('head articles.csv | kpstance predict ...') would be segmented as one article whose
         # title is its header: refused, since its columns (dates, outlets, ids) would be lost unsaid
         raise KpstanceError(f"looks like a CSV table (header {','.join(header)}); stdin is read as JSON Lines or as "
@@ -167,7 +167,8 @@ def txt_article_id(path: str | Path, roots: dict[str, str]) -> str:
     return p.stem if root is None else p.relative_to(Path(root)).with_suffix("").as_posix()
 
 
-def records(path: str, language: str = "en", roots: dict[str, str] | None = None) -> Iterator[tuple[dict, Any]]:
+def records(path: str, language: str = "en", roots: dict[str, str] | None = None,
+            text_column: str = "text") -> Iterator[tuple[dict, Any]]:
     """(record to carry through, unit or line number) for each sentence of a .txt article or a .jsonl file.
 
     A .txt file is an article and is segmented (its id from ``txt_article_id`` and ``roots``, the inputs'
@@ -175,7 +176,7 @@ def records(path: str, language: str = "en", roots: dict[str, str] | None = None
     carried through.
     """
     if path == "-":
-        yield from _stdin_records(language)
+        yield from _stdin_records(language, text_column)  # a CSV header naming it: a table, refused
         return
     p = Path(path)
     if p.suffix.lower() == ".jsonl":
