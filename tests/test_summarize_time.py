@@ -284,6 +284,11 @@ def test_a_panel_with_none_below_keeps_its_dates_and_crowded_counts_give_the_num
         return any(t.label1.get_visible() and t.label1.get_text() for t in ax.xaxis.get_major_ticks())
 
     assert [dated(ax) for ax in axes] == [False, True, True, True]
+    # each stance its own shape, each later one hollow and larger: two stances at one share stay both visible
+    lines = [ln for ln in axes[0].lines if ln.get_label() in STANCES]
+    assert [ln.get_marker() for ln in lines] == ["o", "^", "s"]
+    assert [ln.get_markerfacecolor() == "none" for ln in lines] == [False, True, True]
+    assert lines[0].get_markersize() < lines[1].get_markersize() < lines[2].get_markersize()
     for ax in axes:
         counts = [t.get_text() for t in ax.texts if t.get_text()[:1].isdigit() or t.get_text().startswith("n=")]
         assert len(counts) == 14 and counts[0] == "n=4" and all(c.isdigit() for c in counts[1:]), counts

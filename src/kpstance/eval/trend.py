@@ -16,6 +16,7 @@ from ..errors import KpstanceError
 from ..files import save_figure
 
 ROLE_COLORS = {"coercive": "#c0392b", "deescalating": "#2471a3", "neutral": "#7f8c8d"}
+MARKERS = ("o", "^", "s", "D", "v")  # one shape per stance series, in the scheme's order
 THIN = 20  # a period with fewer units than this shows its count
 
 
@@ -97,7 +98,11 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         for s in series:
             y, lo, hi = (rows[c].astype(float).tolist() for c in (s, f"{s}_low", f"{s}_high"))
             color = colors.get(s, "#34495e") if s != "net" else "#34495e"
-            ax.plot(x, y, marker="o", markersize=2.5, linewidth=1.4, color=color, label=s)
+            # a shape per series as well as a colour: two stances at the same share (0.5 and 0.5) stay both visible,
+            # and the chart reads in greyscale and to colour-blind readers
+            k = series.index(s)  # the first filled and small, each later one hollow and larger: coinciding points nest
+            ax.plot(x, y, marker=MARKERS[k % len(MARKERS)], markersize=2.8 + 1.2 * k, linewidth=1.4, color=color,
+                    label=s, markerfacecolor=color if k == 0 else "none", markeredgewidth=0.9)
             ax.fill_between(x, lo, hi, color=color, alpha=0.18, linewidth=0)
             banded = [not (math.isnan(a) or math.isnan(b)) for a, b in zip(lo, hi)]
             alone = [i for i in range(len(y)) if banded[i]  # a band needs a banded neighbour: a bar instead
