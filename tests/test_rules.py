@@ -36,6 +36,11 @@ def label(scheme, text, article="x"):
     return [(s.actor, s.stance) for s in label_units(units, scheme)][1:]
 
 
+def fired(scheme, text):
+    """The rules that fired on a one-sentence article's sentence."""
+    return set(label_units(segment_article(f"Headline\n{text}\n", "x"), scheme)[1].rules_fired)
+
+
 @pytest.mark.parametrize("text, expected", [
     ("Washington is provoking Pyongyang, Lavrov said.", ("russia", "conciliatory")),
     ("According to Wang Yi, all sides should return to talks.", ("china", "conciliatory")),
@@ -473,9 +478,7 @@ def test_the_same_words_against_sanctions_read_the_same_from_any_speaker(scheme)
 def test_against_with_no_step_right_after_it_decides_nothing(scheme, text):
     """'against' that names a target, or no step, is no opposition (the reverted cue of 2026-12-07 read 'We are
     against war' as a bare protest, hardline): neither the opposition reading nor defiance fires."""
-    units = segment_article(f"Headline\n{text}\n", "x")
-    fired = label_units(units, scheme)[1].rules_fired
-    assert not {"stance:opposed_step", "stance:defiance"} & set(fired), fired
+    assert not {"stance:opposed_step", "stance:defiance"} & fired(scheme, text), fired(scheme, text)
 
 
 @pytest.mark.parametrize("text", [
@@ -484,8 +487,7 @@ def test_against_with_no_step_right_after_it_decides_nothing(scheme, text):
     "A North Korean envoy said confrontation is a dead end and called for talks with the United States.",
 ])
 def test_futility_of_something_else_is_no_argument_against_the_step(scheme, text):
-    units = segment_article(f"Headline\n{text}\n", "x")
-    assert "stance:limits" not in label_units(units, scheme)[1].rules_fired
+    assert "stance:limits" not in fired(scheme, text)
 
 
 @pytest.mark.parametrize("text, expected", READ_BY_THE_SPEC)

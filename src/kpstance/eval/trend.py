@@ -95,12 +95,12 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         x = ([s.date() + (next_period(s.date(), by) - s.date()) / 2 for s in rows.start] if timeline
              else list(range(len(rows))))
         drawn[actor] = {}
-        for s in series:
+        for k, s in enumerate(series):
             y, lo, hi = (rows[c].astype(float).tolist() for c in (s, f"{s}_low", f"{s}_high"))
             color = colors.get(s, "#34495e") if s != "net" else "#34495e"
             # a shape per series as well as a colour: two stances at the same share (0.5 and 0.5) stay both visible,
             # and the chart reads in greyscale and to colour-blind readers
-            k = series.index(s)  # the first filled and small, each later one hollow and larger: coinciding points nest
+            # the first filled and small, each later one hollow and larger: coinciding points nest
             ax.plot(x, y, marker=MARKERS[k % len(MARKERS)], markersize=2.8 + 1.2 * k, linewidth=1.4, color=color,
                     label=s, markerfacecolor=color if k == 0 else "none", markeredgewidth=0.9)
             ax.fill_between(x, lo, hi, color=color, alpha=0.18, linewidth=0)

@@ -16,19 +16,9 @@ from .segment import KINDS
 # The unit kinds the segmenter produces (``segment.Unit.kind``); a .jsonl line's optional "kind" must be one.
 
 
-def _open(p: Path) -> Any:
-    """Open a file for binary reading, with the one-line errors users see."""
-    return open_binary(p)
-
-
-def read_text(path: str | os.PathLike) -> str:
-    """Read a UTF-8 text file; a BOM and Windows line endings are accepted, binary is refused."""
-    return read_utf8(path)
-
-
 def read_article(path: str | os.PathLike) -> str:
     """Read an article and refuse one with no text."""
-    return check_article(read_text(path), path)
+    return check_article(read_utf8(path), path)
 
 
 def check_article(text: str, path: object) -> str:
@@ -46,7 +36,7 @@ def _lines(path: str | os.PathLike) -> Iterator[str]:
         f = sys.stdin.buffer
         p = Path("<stdin>")
     else:
-        f = _open(p)
+        f = open_binary(p)
     try:
         for lineno, raw in enumerate(f, start=1):
             if b"\x00" in raw:

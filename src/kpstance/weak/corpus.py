@@ -70,9 +70,9 @@ def label_texts(articles: Sequence[tuple[str, str]], scheme: LabelScheme, num_pr
 def label_folder(folder: str | os.PathLike, scheme: LabelScheme, num_proc: int | None = None,
                  max_articles: int | None = None, language: str = "en", rules: dict | None = None) -> Any:
     """Segment and rule-label every .txt article under ``folder`` (read as UTF-8, BOM and CRLF accepted)."""
-    from ..text.read import read_text
+    from ..files import read_utf8
 
     files = article_files(folder, max_articles)
-    articles = [(p.stem, read_text(p)) for p in files]
+    articles = [(p.stem, read_utf8(p)) for p in files]
     articles = [(a, t) for a, t in articles if t.strip()]
     return label_texts(articles, scheme, num_proc, language=language, rules=rules)

@@ -42,6 +42,7 @@ class Scope:
                 x.start() < m.start() for g in polar for x, _ in cues(r, c, g)
             ):
                 self.start = m.end()
+        self.memo: dict[tuple, list] = {}  # what two readings both need, found once (``_opposed``)
         self.groups: dict[str, list[Match]] = {}
         for g in ("coercive", "deescalating", "provocation", "criticism", "refusal", "limits", "support",
                   "defiance_objects", "human_cost", "opposition", "futility"):
@@ -475,7 +476,14 @@ def _opposed(r: Rules, c: Context, sc: Scope, actor: str) -> list[tuple[int, boo
     remains against ...' relays Japan's) with the step named right after it, within a few words and with no party,
     negator, coordinator or clause break between: (the word, whether it is negated by the word right before it or
     by its own first word, the step, the step's group), the word given by where it starts. 'Not against talks'
-    negates the opposition, not the talks."""
+    negates the opposition, not the talks. Found once per unit and actor: two readings ask."""
+    key = ("opposed", actor)
+    if key not in sc.memo:
+        sc.memo[key] = _find_opposed(r, c, sc, actor)
+    return sc.memo[key]
+
+
+def _find_opposed(r: Rules, c: Context, sc: Scope, actor: str) -> list[tuple[int, bool, re.Match[str], str]]:
     rx = r.cue_re.get("opposition")
     if rx is None:
         return []
