@@ -467,6 +467,34 @@ def test_the_same_words_against_sanctions_read_the_same_from_any_speaker(scheme)
     assert label(scheme, "North Korea warned against new sanctions on it, KCNA said.") == [("north_korea", "hardline")]
 
 
+def test_the_abbreviation_us_is_no_self_reference(scheme):
+    """'US' names the United States; read case-blind it was the pronoun 'us', which made another party's step the
+    speaker's own ('Seoul ... the US Treasury's sanctions announcement' read hardline for Seoul)."""
+    assert label(scheme, "Seoul's foreign ministry said it had been notified in advance of the US Treasury's "
+                         "sanctions announcement.") == [("south_korea", "neutral")]
+    assert label(scheme, "Song Young-moo said he had not been informed of the timing of the US carrier group's "
+                         "arrival.") == [("south_korea", "neutral")]
+    # the pronoun itself, in lower case or opening the sentence, still refers to the speaker
+    assert label(scheme, "The sanctions against us will fail, North Korea said.") == [("north_korea", "hardline")]
+    assert label(scheme, "Its missiles are a deterrent, KCNA said.") == [("north_korea", "hardline")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("S. Korea, US stage combined air drill with stealth fighters", ("south_korea", "hardline")),
+    ("US, South Korea scale down Foal Eagle exercise", ("united_states", "conciliatory")),
+    ("US, South Korea expand Foal Eagle exercise", ("united_states", "hardline")),
+])
+def test_parties_listed_by_commas_are_agents_as_with_and(scheme, text, expected):
+    """A headline joins its agents with a comma where a sentence says 'and': the same reading either way."""
+    assert label(scheme, text) == [expected]
+    assert label(scheme, text.replace(", ", " and ", 1)) == [expected]
+
+
+def test_a_headline_speaker_before_a_colon_is_not_a_listed_agent(scheme):
+    """'Trump:' names who speaks, not who launched: the tests stay North Korea's."""
+    assert "stance:hardline_cue" not in fired(scheme, "Trump: North Korea's missile tests did not breach agreement")
+
+
 @pytest.mark.parametrize("text", [
     "We are against war, the Chinese ambassador said.",  # no step right after it
     "Beijing said the Security Council's newest measures against North Korea would take effect on Saturday.",  # a target

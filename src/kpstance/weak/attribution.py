@@ -31,6 +31,12 @@ def _alternation(words: tuple[str, ...] | list[str]) -> str:
     return "|".join(re.escape(w) for w in words)
 
 
+def _as_written_or_capitalised(words: tuple[str, ...] | list[str]) -> list[str]:
+    """Each word as the label file writes it and with its first letter in capitals ('its', 'Its'), for words that
+    must not match in capitals: a case-blind match reads the abbreviation "US" as the pronoun "us"."""
+    return list(dict.fromkeys(v for w in words for v in (w, w[:1].upper() + w[1:])))
+
+
 class Rules:
     """The compiled rules of one label scheme."""
 
@@ -94,7 +100,8 @@ class Rules:
         self.title_re = word_regex(scheme.titles, re.IGNORECASE) if scheme.titles else None
         self_ref = gram.get("self_reference", ())
         self.not_person = frozenset(gram.get("not_person_words", ()))
-        self.self_ref_re = word_regex(self_ref, re.IGNORECASE) if self_ref else NEVER
+        # as written or capitalised, never in capitals: "US" names the United States, "us" is the speaker
+        self.self_ref_re = word_regex(_as_written_or_capitalised(self_ref)) if self_ref else NEVER
 
     def strip_intro(self, text: str) -> str:
         """The text without sentence-opening adverbials ('On Monday, ...')."""

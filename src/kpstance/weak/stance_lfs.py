@@ -204,11 +204,27 @@ def _target(r: Rules, before: str) -> bool:
 def _own_step(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
     """The step is the actor's: it is named among the clause's agents ('Seoul and Washington fired ...') or the
     speaker refers to itself before it ('it had test-fired ...')."""
-    clause = r.clause_split_re.split(c.content[: m.start()])[-1]
+    before = c.content[: m.start()]
+    clause = r.clause_split_re.split(before)[-1]
     self_ref = r.first_person_re if _quoted(c) else r.self_ref_re  # in a quote, 'it' is not the speaker
     return bool(self_ref.search(" ".join(clause.split()[-6:]))) or any(
         x.actor == actor for x in r.matcher.actor_mentions(clause)
-        if (clause[: x.start].split() or [""])[-1].lower() not in r.target_words)
+        if (clause[: x.start].split() or [""])[-1].lower() not in r.target_words) or (
+        actor in _listed_parties(r, before[: len(before) - len(clause)]))
+
+
+def _listed_parties(r: Rules, before: str) -> list[str]:
+    """The parties listed by commas right before a clause, each piece a name and nothing else: the agents of a
+    headline's 'S. Korea, US stage combined drills' are both (a headline's 'Trump:' is its speaker, not one)."""
+    out = []
+    while before.endswith(","):
+        piece = r.clause_split_re.split(before[:-1])[-1]
+        named = r.matcher.actor_mentions(piece.strip())
+        if len(named) != 1 or named[0].start != 0 or named[0].end != len(piece.strip()):
+            break
+        out.append(named[0].actor)
+        before = before[: len(before) - 1 - len(piece)].rstrip()
+    return out
 
 
 def _targets_actor(r: Rules, c: Context, m: re.Match[str], actor: str) -> bool:
