@@ -33,7 +33,7 @@ def _write(tmp_path, mutate):
 
 def test_alias_claimed_by_two_actors_is_refused(tmp_path):
     p = _write(tmp_path, lambda d: d["actors"]["china"]["aliases"].append("Moscow"))
-    with pytest.raises(KpstanceError, match=r"labels.yaml: alias 'Moscow' is claimed by two actors: russia and china"):
+    with pytest.raises(KpstanceError, match=r"labels.yaml:\d+: alias 'Moscow' is claimed by two actors: russia and china"):
         load_scheme(p)
 
 
@@ -92,6 +92,38 @@ def test_a_scheme_that_would_label_wrongly_in_silence_is_refused(tmp_path, mutat
         load_scheme(_write(tmp_path, mutate))
 
 
+def _line_of(p, prefix):
+    return next(i for i, x in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if x.startswith(prefix))
+
+
+def test_a_misspelled_key_is_refused_with_its_line_not_ignored(tmp_path):
+    """'titels:' at the top level was read as no titles at all, in silence (a new user's trial, 2026-12-07): the
+    rules then lost 'the secretary added' and every other bare title. Each misspelling names its key and line."""
+    text = LABELS.read_text(encoding="utf-8")
+    p = tmp_path / "labels.yaml"
+    for old, new, message in (
+            ("\ntitles:", "\ntitels:", "unknown key 'titels' (allowed at the top level: name, description, none_actor, "),
+            ("\ndirections:", "\ndirectons:", "unknown key 'directons' (allowed at the top level"),
+            ("\n  russia:\n    aliases:", "\n  russia:\n    alias:",
+             "actors.russia: unknown key 'alias' (only 'aliases' and 'demonyms' are allowed)"),
+            ("\n  criticism:", "\n  critcism:", "stance_cues: unknown group 'critcism'; allowed: coercive, "),
+            ("\n  speech_verbs:", "\n  speech_verb:", "attribution: unknown key 'speech_verb'; allowed: ")):
+        assert old in text, old
+        p.write_text(text.replace(old, new, 1), encoding="utf-8")
+        key = new.strip().split("\n")[-1]
+        with pytest.raises(KpstanceError) as e:
+            load_scheme(p)
+        assert str(e.value).startswith(f"{p}:{_line_of(p, new.split(chr(10))[-1])}: {message}"), (key, str(e.value))
+
+
+def test_a_label_file_that_is_not_utf8_names_the_line_and_byte(tmp_path):
+    p = tmp_path / "labels.yaml"
+    lines = LABELS.read_text(encoding="utf-8").splitlines(keepends=True)
+    p.write_bytes("".join(lines[:9]).encode() + "  # Vi\xe9t Nam\n".encode("latin-1") + "".join(lines[9:]).encode())
+    with pytest.raises(KpstanceError, match=r"labels.yaml:10: not valid UTF-8 \(byte 6 of the line\)"):
+        load_scheme(p)
+
+
 def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
     """A second ``japan:`` block used to replace the first in silence: Japan's aliases were gone."""
     text = LABELS.read_text(encoding="utf-8")
@@ -108,7 +140,7 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
     configs.mkdir(parents=True)
     (configs / "x.yaml").write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
     assert f"x.yaml:{later}: not valid YAML (ConstructorError: key 'japan' appears twice" in broken_config_file(
-        tmp_path / "configs")
+        tmp_path / "configs", labels="x")
 
 
 def test_invalid_yaml_names_the_line(tmp_path):

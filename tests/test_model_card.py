@@ -20,7 +20,8 @@ class _System:
 
 
 def _cfg(article_repeat: int = 4):
-    return SimpleNamespace(task_name="default", data=SimpleNamespace(article_repeat=article_repeat),
+    return SimpleNamespace(task_name="default", data=SimpleNamespace(article_repeat=article_repeat,
+                                                                    articles=[{"id": "tass-2017-11-24-lavrov"}]),
                            evaluation=SimpleNamespace(train_labels="silver"))
 
 
@@ -30,7 +31,7 @@ def test_smoke_model_card_names_its_training_data_and_prints_no_nan(smoke_run):
     assert not NAN.search(card)
     assert "## Training data" in card and f"{metrics['n_synthetic']} synthetic units" in card
     assert f"**{metrics['n_gold_train']} hand-labelled units**: the train split of the project's multi-source" in card
-    assert f"{metrics['n_units']} units of the seed article" in card and "silver labels" in card
+    assert f"{metrics['n_units']} units of the article `tass-2017-11-24-lavrov`" in card and "silver labels" in card
     assert f"| model: joint accuracy | {metrics['test_joint_accuracy']:.3f} |" in card
     assert f"T = {metrics['actor_temperature']:.3f}" in card and "## Known limits" in card
     assert "Stance can be read partly from who speaks" in card
@@ -47,7 +48,7 @@ def test_card_leaves_out_what_the_run_did_not_measure(scheme):
     assert "| | test sentences (100) |" in card  # no articles column: the run has no such figures
     assert "test articles" not in card and "model: stance macro-F1" not in card
     assert "| rules: joint accuracy" not in card and "| rules: actor macro-F1 | 0.700 |" in card
-    assert "hand-labelled units" not in card and "units of the seed article" not in card  # not trained on them
+    assert "hand-labelled units" not in card and "units of the article" not in card  # not trained on them
     assert "not calibrated in this run" in card
     assert "| joint accuracy | – | 0.900 |" in card  # a kept row's missing figure is a dash
     assert "cross-validated" not in card
@@ -68,4 +69,21 @@ def test_card_gives_the_direction_limit_from_the_runs_contrast_pairs(scheme):
 def test_card_of_a_run_without_held_out_figures_says_so(scheme):
     card = model_card(_cfg(), _System(), scheme, {"n_units": 41, "n_synthetic": 700}, "r")
     assert "not scored on a held-out test split" in card
-    assert "41 units of the seed article" in card and "shown 4 times" in card
+    assert "41 units of the article `tass-2017-11-24-lavrov`" in card and "shown 4 times" in card
+
+
+def test_the_card_of_another_conflicts_model_says_its_own_subject(scheme):
+    """The card of a model trained with another label file used to call it a Korean Peninsula model, with a
+    TASS seed article and a Lavrov example (a new user's trial, 2026-12-07): it says what the label file says."""
+    from dataclasses import replace
+
+    from kpstance.weak.scheme import Actor
+
+    other = replace(scheme, description="the South China Sea dispute",
+                    actors=(Actor("philippines", ("Manila", "the Philippines")), *scheme.actors[1:]))
+    card = model_card(_cfg(), _System(), other, {"n_units": 11, "n_synthetic": 70}, "r")
+    assert "Korean" not in card and "Lavrov" not in card and "TASS" not in card
+    assert "on the South China Sea dispute." in card and "English news on the South China Sea dispute;" in card
+    assert 'p.predict(["Manila said the talks would resume next week."])' in card
+    assert "on the Korean Peninsula crisis of 2017–2019." in model_card(_cfg(), _System(), scheme, {}, "r")
+

@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from helpers import ROOT, compose, train_py
+from helpers import ROOT, compose, run_dirs, train_py
 
 from kpstance.errors import KpstanceError
 
@@ -392,6 +392,37 @@ def test_a_label_file_kept_outside_the_checkout_is_an_option_where_hydra_is_told
     assert train.check_overrides(["-cd", conf, "labels=mine"]).startswith(f"{mine}:")
 
 
+def test_a_label_file_in_another_config_folder_is_named_with_its_line_when_it_is_wrong(tmp_path):
+    """An error in a label file found through --config-dir named configs/labels/<name>.yaml, a file that is not
+    there, and so no line; it names the file Hydra read, with the line of the key at fault."""
+    (tmp_path / "conf" / "labels").mkdir(parents=True)
+    mine = tmp_path / "conf" / "labels" / "mine.yaml"
+    text = (ROOT / "configs" / "labels" / "korean_peninsula.yaml").read_text(encoding="utf-8")
+    mine.write_text(text.replace("\ntitles:", "\ntitels:", 1), encoding="utf-8")
+    line = mine.read_text(encoding="utf-8").splitlines().index(next(
+        x for x in mine.read_text(encoding="utf-8").splitlines() if x.startswith("titels:"))) + 1
+    r = train_py(tmp_path, f"--config-dir={tmp_path / 'conf'}", "labels=mine")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert one_line(r.stderr).endswith(f"{mine}:{line}: unknown key 'titels' (allowed at the top level: name, "
+                                       "description, none_actor, stances, stance_roles, actors, names, "
+                                       "non_state_sources, titles, official_nouns, attribution, grammar, "
+                                       "situation_subjects, stance_cues, directions)")
+    assert not run_dirs(tmp_path) and not (tmp_path / "models").exists()
+
+
+def test_a_template_file_mistake_stops_the_run_before_its_folder_is_made(tmp_path):
+    """An unknown slot in a template was found only while the corpus was generated, with the run folder made and
+    marked failed (a new user's trial, 2026-12-07); the file is now read before."""
+    text = (ROOT / "configs" / "synthetic" / "korean_peninsula.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "t.yaml"
+    bad.write_text(text.replace("\ntemplates:\n", "\ntemplates:\n  - {pattern: \"{A} visited {citys}.\", actor: A, "
+                                "stance: neutral}\n", 1), encoding="utf-8")
+    r = train_py(tmp_path, f"data.synthetic.templates={bad}")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "t.yaml:" in one_line(r.stderr) and "templates[0]: unknown slot '{citys}'" in one_line(r.stderr)
+    assert not run_dirs(tmp_path) and not (tmp_path / "models").exists()
+
+
 def test_a_sweep_whose_later_job_lacks_a_key_stops_before_any_job_trains(tmp_path):
     r = train_py(tmp_path, "-m", "system=tfidf,transformer", "system.c=1", "evaluation.final_model=false")
     assert r.returncode == 2 and "Traceback" not in r.stderr
@@ -418,6 +449,15 @@ def test_a_config_file_that_is_not_yaml_is_one_line_naming_its_line(tmp_path):
     found = broken_config_file(configs)
     assert found is not None and "\n" not in found
     assert found.startswith(f"{labels}:") and "not valid YAML" in found
+    # a draft label file that this run does not select, or a broken file of a folder Hydra never loads, stops nothing
+    (configs / "labels" / "draft.yaml").write_text("broken: [one, two: three\n", encoding="utf-8")
+    (configs / "synthetic" / "draft.yaml").write_text("broken: [one, two: three\n", encoding="utf-8")
+    assert broken_config_file(configs, labels="draft").startswith(f"{configs / 'labels' / 'draft.yaml'}:")
+    labels.write_text("\n".join(lines[:3] + lines[4:]) + "\n", encoding="utf-8")
+    assert broken_config_file(configs) is None
+    from kpstance.config import selected_labels
+
+    assert selected_labels(["seed=1", "labels=draft"]) == "draft" and selected_labels([]) == "korean_peninsula"
 
 
 @pytest.mark.parametrize("overrides, key", [

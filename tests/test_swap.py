@@ -369,3 +369,68 @@ def test_probe_direction_on_a_small_file(smoke_run, tmp_path, capsys):
         assert len(err) == 1 and err[0].startswith(f"kpstance: error: {message}"), err
     assert main(["probe", "direction", model, "--input", str(pairs), "--split", "test"]) == 2
     assert "no units in the file for split 'test'" in capsys.readouterr().err
+
+
+class _EveryUnitIs:
+    """A system that gives every unit one actor and stance (the dateline too, as a random smoke model may)."""
+
+    def __init__(self, actor: str) -> None:
+        self.actor = actor
+
+    def predict(self, units):
+        return [{"actor": self.actor, "stance": "neutral"} for _ in units]
+
+
+def test_an_article_copy_that_changes_nothing_is_not_counted(scheme):
+    """A dateline given to the swapped actor has no name to swap and no speaker: its 'copy' was the same input and
+    counted as a copy that did not flip, padding the count and lowering the flip rate (a new user's trial)."""
+    from kpstance.eval.swap import probe_article
+    from kpstance.weak.swap import Swapper
+
+    text = ("Moscow urges talks\nMOSCOW, March 3. /TASS/. Russia called for talks, Lavrov said.\n"
+            "The weather was cold.\n")
+    res, source = probe_article(_EveryUnitIs("russia"), text, "a", Swapper(scheme, 0), scheme, "russia", n=2)
+    copied = {r["text"] for r in res.rows}
+    assert source == "russia" and "MOSCOW, March 3. /TASS/." not in copied and "The weather was cold." not in copied
+    assert "Russia called for talks, Lavrov said." in copied and res.skipped == 2  # the two with nothing to swap
+    nobody, _ = probe_article(_EveryUnitIs("none"), text, "a", Swapper(scheme, 0), scheme, "russia", n=2)
+    assert not nobody.rows and not nobody.skipped  # the CLI says the model gives the actor no unit
+
+
+def test_probe_swap_of_a_model_without_names_is_refused_unless_its_actors_are_this_projects(tmp_path, monkeypatch):
+    """A model of another conflict whose label file has no names table was probed with the Korean table and failed
+    on an unknown actor; it is told to give --labels."""
+    from types import SimpleNamespace
+
+    import kpstance.systems.predictor as predictor
+    from kpstance.cli import cmd_probe_swap
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "a.txt").write_text("Manila protests\nManila protested, Manalo said.\n", encoding="utf-8")
+    text = LABELS.read_text(encoding="utf-8")
+    text = text.replace("\n  russia:\n", "\n  philippines:\n    aliases: [Manila, Manalo]\n  russia:\n", 1)
+    (tmp_path / "l.yaml").write_text(text[: text.index("\nnames:")] + text[text.index("\nnon_state_sources:"):],
+                                     encoding="utf-8")
+    monkeypatch.setattr(predictor, "model_scheme", lambda _dir, _labels: load_scheme(tmp_path / "l.yaml"))
+    args = SimpleNamespace(targets=2, worst=3, input=str(tmp_path / "a.txt"), model_dir=str(tmp_path / "m"),
+                           labels=None, actor=None, seed=0, device="cpu", batch_size=8)
+    with pytest.raises(KpstanceError, match=r"no names table \('names:' in its label YAML\), so there is nobody "
+                                             r"to swap in: give --labels FILE with one"):
+        cmd_probe_swap(args)
+
+
+def test_a_label_file_without_names_warns_that_training_makes_no_swapped_copies(scheme, caplog):
+    """With no names table the remedy the training mix relies on was off, said only at INFO level."""
+    from dataclasses import replace
+
+    from kpstance.text.segment import Unit
+    from kpstance.weak.scheme import NameTable
+    from kpstance.weak.trainset import TrainPart, swap_part
+
+    part = TrainPart("toy", [Unit.of_text("Lavrov said Russia was ready to talk.", "u1")], [("russia", "conciliatory")])
+    with caplog.at_level("WARNING", logger="kpstance"):
+        assert swap_part([part], scheme, 1, 0).units  # with names: copies, no warning
+    assert "no names table" not in caplog.text
+    with caplog.at_level("WARNING", logger="kpstance"):
+        assert not swap_part([part], replace(scheme, names=NameTable()), 1, 0).units
+    assert "no names table ('names:'), so no speaker-swapped copies are made" in caplog.text

@@ -263,3 +263,77 @@ def test_bad_templates_are_refused(tmp_path, scheme, bad, message):
     p.write_text(yaml.safe_dump(spec), encoding="utf-8")
     with pytest.raises(KpstanceError, match=message):
         Generator(p, scheme)
+
+
+def _spec_file(tmp_path, edit):
+    import yaml
+
+    spec = yaml.safe_load(TEMPLATES.read_text(encoding="utf-8"))
+    edit(spec)
+    p = tmp_path / "t.yaml"
+    p.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+def _line(p, startswith):
+    return next(i for i, x in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if x.startswith(startswith))
+
+
+@pytest.mark.parametrize("edit, key, message", [
+    (lambda s: s.update(template=s.pop("templates")), "template:", r"unknown key 'template' \(allowed: templates, "),
+    (lambda s: s.update(phrase=s.pop("phrases")), "phrase:", r"unknown key 'phrase' \(allowed: "),
+    (lambda s: s["templates"].append({"pattern": "{A} visited {citys}.", "actor": "A", "stance": "neutral"}),
+     "- pattern: '{A} visited {citys}.'", r"templates\[\d+\]: unknown slot '\{citys\}'"),
+    (lambda s: (s.pop("speech_verbs"), s.update(templates=[{"pattern": "{A} {verb} it.", "actor": "A",
+                                                            "stance": "neutral"}])),
+     "- pattern:", r"templates\[0\]: slot '\{verb\}' needs the list 'speech_verbs'"),
+    (lambda s: s["people"]["russia"].append({"name": "Sergei Ryabkov"}), None,
+     r"people.russia\[\d+\]: a mapping with the person's full name"),
+    (lambda s: s["phrases"].update(bad_bank="one, two"), "  bad_bank:", "phrases.bad_bank: a non-empty list of strings"),
+])
+def test_a_template_file_mistake_is_one_line_with_its_line(tmp_path, scheme, edit, key, message):
+    """Each of these stopped a run with a Python traceback (KeyError, TypeError), or only once the run folder had been
+    made, or with no line (a new user's trial, 2026-12-07): now one line naming the file, the line and the key, when
+    the file is read."""
+    p = _spec_file(tmp_path, edit)
+    with pytest.raises(KpstanceError) as e:
+        Generator(p, scheme)
+    where = f"{p}:{_line(p, key)}: " if key else f"{p}:"
+    assert str(e.value).startswith(where) and re.search(message, str(e.value)), str(e.value)
+
+
+def test_a_template_file_that_is_not_utf8_names_the_line_and_byte(tmp_path, scheme):
+    lines = TEMPLATES.read_text(encoding="utf-8").splitlines(keepends=True)
+    p = tmp_path / "t.yaml"
+    p.write_bytes("".join(lines[:3]).encode() + "# Vi\xe9t\n".encode("latin-1") + "".join(lines[3:]).encode())
+    with pytest.raises(KpstanceError, match=r"t.yaml:4: not valid UTF-8 \(byte 4 of the line\)"):
+        Generator(p, scheme)
+
+
+def test_names_the_label_file_does_not_know_are_named_in_a_warning(tmp_path, scheme, caplog):
+    """A misspelt person used to vanish from the corpus in silence, leaving its actor without people."""
+    p = _spec_file(tmp_path, lambda s: s["people"]["russia"].append({"full": "Sergey Lavrovv"}))
+    with caplog.at_level("WARNING", logger="kpstance"):
+        gen = Generator(p, scheme)
+    assert gen.skipped_names == ["Sergey Lavrovv"]
+    assert "1 name(s) of people: or agents: that the label file does not give to that actor are skipped: Sergey " \
+           "Lavrovv" in caplog.text
+
+
+def test_without_a_default_demonym_an_actor_with_none_is_not_drawn_where_one_is_asked(tmp_path, scheme):
+    """'A former Western official' was written in Python for the UN: the word now comes from the template file, and a
+    file without one does not draw such an actor for a {Dem_B} slot."""
+    import random
+
+    tpl = {"pattern": "A former {Dem_B} official said {B} would wait.", "actor": "none", "stance": "neutral",
+           "A": ["russia"], "B": ["united_nations", "china"]}
+    for default, expected in (("Western", {"Western", "Chinese"}), (None, {"Chinese"})):
+        def edit(s, default=default):
+            s["templates"] = [tpl]
+            s.pop("default_demonym")
+            if default:
+                s["default_demonym"] = default
+        gen = Generator(_spec_file(tmp_path, edit), scheme)
+        rng = random.Random(0)
+        seen = {gen.article(rng)[1][0]["text"].split()[2] for _ in range(60)}
+        assert seen <= expected | {"PRC", "Beijing's"} and (default is None or "Western" in seen), seen

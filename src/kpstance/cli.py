@@ -422,8 +422,12 @@ def cmd_probe_swap(args: argparse.Namespace) -> None:
     if not Path(args.model_dir).is_dir():
         raise KpstanceError("model folder not found", args.model_dir)
     scheme = model_scheme(args.model_dir, args.labels)
-    if not scheme.names.actors and not args.labels:  # a model saved before the label YAML had names
-        scheme = load_scheme(default_labels())
+    if not scheme.names.actors and not args.labels:
+        default = load_scheme(default_labels())
+        if default.actor_labels != scheme.actor_labels:  # another conflict's model: that table names other actors
+            raise KpstanceError("the model's label scheme has no names table ('names:' in its label YAML), so there "
+                                "is nobody to swap in: give --labels FILE with one", args.model_dir)
+        scheme = default  # a model of this project saved before the label YAML had names
         print(f"kpstance: note: the model's label scheme has no names table; using {scheme.source}", file=sys.stderr)
     if args.actor is not None and args.actor not in scheme.names.actors:
         raise KpstanceError(f"--actor {args.actor!r} has no names in the label scheme (actors with names: "
@@ -450,7 +454,10 @@ def cmd_probe_swap(args: argparse.Namespace) -> None:
     skipped = f"{res.skipped} unit{'' if res.skipped == 1 else 's'} skipped"
     print(f"swap test of {predictor.meta.get('run_name', args.model_dir)} on {path} ({what}): "
           f"{len(res.rows)} swapped copies, {skipped} (no clean swap)")
-    if not res.rows:  # nothing was measured: no flip rate to report
+    if not res.rows and path.suffix.lower() == ".txt" and not res.skipped:  # nothing was measured
+        raise KpstanceError(f"the model gives none of the article's units to {source or 'any actor'}: nothing to "
+                            "swap", path)
+    if not res.rows:
         raise KpstanceError("no unit could be swapped: name the actor with a name of the label YAML's names table",
                             path)
     m = res.metrics("", scheme)

@@ -677,15 +677,25 @@ def _nearest(word: str, candidates: list[str]) -> list[str]:
     return list(dict.fromkeys(near))[:3]
 
 
-def broken_config_file(config_dir: str | os.PathLike) -> str | None:
-    """A one-line message for a YAML file under ``configs/`` that does not parse (a label file being adapted to
-    another conflict, most often), naming its file and line; else None. Hydra would stop on it with a traceback of
-    its own loader, wherever the file sits in the defaults."""
+# Folders under configs/ that are no Hydra group: their files are read by kpstance's own loaders (synthetic templates,
+# event lists), each with its own one-line errors, and only when a run names one.
+NOT_GROUPS = ("synthetic", "events")
+
+
+def broken_config_file(config_dir: str | os.PathLike, labels: str = "korean_peninsula") -> str | None:
+    """A one-line message for a YAML file under ``configs/`` that does not parse, naming its file and line; else
+    None. Hydra would stop on it with a traceback of its own loader, wherever the file sits in the defaults. A label
+    file other than the selected one (``labels``: a draft being adapted to another conflict) is no run's business,
+    nor is a file of a folder that is no Hydra group."""
     import yaml
 
     from .yamlfile import load_yaml, yaml_problem
 
-    for f in sorted(Path(config_dir).rglob("*.yaml")):
+    root = Path(config_dir)
+    for f in sorted(root.rglob("*.yaml")):
+        rel = f.relative_to(root).parts
+        if rel[0] in NOT_GROUPS or (rel[0] == "labels" and len(rel) == 2 and f.stem != labels):
+            continue
         try:
             load_yaml(f.read_text(encoding="utf-8-sig"))
         except (yaml.YAMLError, UnicodeDecodeError) as e:
@@ -694,6 +704,12 @@ def broken_config_file(config_dir: str | os.PathLike) -> str | None:
             why = yaml_problem(e) if isinstance(e, yaml.YAMLError) else str(e)
             return f"{where}: not valid YAML ({type(e).__name__}: {why})"
     return None
+
+
+def selected_labels(argv: Sequence[str]) -> str:
+    """The label file a command line selects (``labels=NAME``, the last one given), else the default's."""
+    chosen = [a.split("=", 1)[1] for a in argv if a.lstrip("+").startswith("labels=")]
+    return chosen[-1] if chosen else "korean_peninsula"
 
 
 RUN_FILES = ("run_info.json", "metrics.json", "config.yaml")  # what a run writes in its folder, finished first

@@ -5,6 +5,8 @@ drop the first's aliases without a word, while Hydra's loader refuses the same f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -35,3 +37,26 @@ def load_yaml(text: str) -> Any:
 def yaml_problem(e: yaml.YAMLError) -> str:
     """The one-line reason of a YAML error, for messages that name the file and line themselves."""
     return " ".join(str(getattr(e, "problem", "") or type(e).__name__).split())
+
+
+def yaml_line(path: Path, keys: Sequence[str | int]) -> int | None:
+    """The line (1-based) of the deepest key of ``keys`` found in the YAML file ``path``, from yaml's node tree: a
+    string is a mapping key, an int an item of a list (None when the file cannot be read: a composed config names a
+    file that may not be there)."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    line = None
+    for key in keys:
+        if isinstance(key, int) and isinstance(node, yaml.SequenceNode) and 0 <= key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+            continue
+        if not isinstance(node, yaml.MappingNode):
+            break
+        hit = next(((k, v) for k, v in node.value if k.value == key), None)
+        if hit is None:
+            break
+        line, node = hit[0].start_mark.line + 1, hit[1]
+    return line

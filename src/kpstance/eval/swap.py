@@ -122,12 +122,14 @@ def _swap_article(system: Any, swapper: Swapper, scheme: LabelScheme, text: str,
                   originals: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     """Add to ``res`` the copies of one article for up to ``n`` targets (seeded order) whose segmentation pairs unit
     for unit with the original. ``scored``: (id, unit, reference stance) of the units to score; a copy is left out
-    when its original names the target, or its swapped text or carried speaker still names the source, and a unit
+    when its original names the target, its swapped text or carried speaker still names the source, or neither changed
+    (a dateline given to the source: a copy of itself would pad the count with no flip), and a unit
     with no copy left counts once in ``res.skipped``, as in the sentence test."""
     from ..systems.context import speakers
 
     originals = originals or dict(zip((u.id for u in units), system.predict(list(units))))
     index = {u.id: i for i, u in enumerate(units)}
+    said_before = speakers(units, scheme)
     copied: set[str] = set()  # units with at least one scored copy; the others are skipped, once each
     done = 0
     for target in swapper.targets([], source, stem):
@@ -147,6 +149,8 @@ def _swap_article(system: Any, swapper: Swapper, scheme: LabelScheme, text: str,
                     raise Unclean("the target is named in the original")
                 swapper.check_clean(c.text, source)
                 swapper.check_clean(said[index[u.id]] or "", source)
+                if c.text == u.text and said[index[u.id]] == said_before[index[u.id]]:
+                    raise Unclean("neither the words nor the carried speaker name the source")  # a copy of itself
             except Unclean:
                 continue
             keep.append((uid, u, c, stance))

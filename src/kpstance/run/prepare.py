@@ -17,6 +17,7 @@ from ..systems.registry import system_class
 from ..text.read import read_article
 from ..text.segment import Unit, segment_article
 from ..weak.scheme import LabelScheme, load_scheme
+from ..weak.synthetic import Generator
 from .resume import check_same_config, find_resume_dir, without_run_keys
 
 log = logging.getLogger("kpstance")
@@ -70,6 +71,9 @@ def prepare(cfg: Any) -> Run:
         log.info("resuming the run in %s", out_dir)
     resolved = OmegaConf.to_yaml(without_run_keys(cfg), resolve=True)
     scheme = load_scheme(cfg.labels, labels_source(cfg))
+    teacher = cfg.data.get("teacher") or {}
+    if int(cfg.data.synthetic.n or 0) > 0 or int(teacher.get("pool_synthetic") or 0) > 0:
+        Generator(cfg.data.synthetic.templates, scheme)  # a template file's errors before the run folder is made
     units = load_units(cfg)
     corpora = load_corpora(cfg, scheme, units)
     if main:
@@ -118,11 +122,17 @@ def load_units(cfg: Any) -> list[Unit]:
 
 
 def labels_source(cfg: Any) -> str:
-    """The label YAML the composed ``labels`` group came from, for error messages."""
+    """The label YAML the composed ``labels`` group came from, for error messages with lines: the first folder of
+    Hydra's search path that holds it (``--config-dir`` included), as Hydra itself picks it."""
     try:
         from hydra.core.hydra_config import HydraConfig
 
-        choice = HydraConfig.get().runtime.choices.get("labels")
+        runtime = HydraConfig.get().runtime
+        choice, sources = runtime.choices.get("labels"), runtime.config_sources
     except (ImportError, ValueError):
-        choice = None
-    return f"{cfg.paths.config_dir}/labels/{choice or cfg.labels.get('name', 'korean_peninsula')}.yaml"
+        choice, sources = None, []
+    name = f"labels/{choice or cfg.labels.get('name', 'korean_peninsula')}.yaml"
+    for source in sources:
+        if source.schema == "file" and (Path(source.path) / name).is_file():
+            return str(Path(source.path) / name)
+    return f"{cfg.paths.config_dir}/{name}"

@@ -106,10 +106,12 @@ def _training_data(cfg: Any, metrics: Mapping[str, Any]) -> list[str]:
     if (n := _count(metrics, "n_units")) and repeat > 0:
         gold = str(_cfg(cfg, "evaluation.train_labels", "silver")) == "gold"
         labels = "its hand-labelled gold" if gold else "silver labels made by the project's rules"
-        lines.append(f"- {n} units of the seed article (a TASS report of 24 November 2017) with {labels}, "
-                     f"each shown {repeat} times per epoch.")
+        ids = [str(a.get("id")) for a in (_cfg(cfg, "data.articles", []) or [])]
+        what = f"the article{'s' if len(ids) > 1 else ''} {', '.join(f'`{i}`' for i in ids)}" if ids else "the articles"
+        lines.append(f"- {n} units of {what} with {labels}, each shown {repeat} times per epoch.")
     if n := _count(metrics, "n_synthetic"):
-        lines.append(f"- {n} synthetic units generated from the project's templates (`configs/synthetic/`).")
+        templates = Path(str(_cfg(cfg, "data.synthetic.templates", "") or "")).name
+        lines.append(f"- {n} synthetic units generated from templates" + (f" (`{templates}`)." if templates else "."))
     if n := _count(metrics, "n_corpus"):
         lines.append(f"- {n} units of a folder of articles labelled by the rules (`data.corpus`).")
     if not lines:
@@ -173,7 +175,7 @@ def _calibration(metrics: Mapping[str, Any]) -> list[str]:
 DIRECTION_GOAL = 0.9
 
 
-def _limits(cfg: Any, metrics: Mapping[str, Any]) -> list[str]:
+def _limits(cfg: Any, metrics: Mapping[str, Any], scheme: LabelScheme) -> list[str]:
     out = []
     flip = _num(metrics, "test_swap_stance_flip")
     measured = (f"in this run, swapping the speaker changed the predicted stance of {100 * flip:.0f} % of swapped "
@@ -212,8 +214,8 @@ def _limits(cfg: Any, metrics: Mapping[str, Any]) -> list[str]:
                    + (f" and {n_art} units of whole articles" if n_art else "")
                    + f"; one sentence moves a test accuracy by {1 / n_test:.3f}, and differences of a few "
                    "hundredths between runs can be seed noise.")
-    out.append("- English news on the Korean Peninsula crisis of 2017–2019; other conflicts need their own label "
-               "YAML and gold.")
+    out.append(f"- English news on {scheme.description or 'what its label file describes'}; other conflicts need "
+               "their own label YAML and gold.")
     seed = _table(metrics, ["grouped CV (unseen sections)", "rules", "this model (seen in training)"],
                   [(name, [key, f"rules_{key}", f"seen_{key}"]) for name, key in
                    (("actor macro-F1", "actor_macro_f1"), ("stance macro-F1", "stance_macro_f1"),
@@ -233,11 +235,12 @@ def model_card(cfg: Any, system: System, scheme: LabelScheme, metrics: Mapping[s
     """The model folder's README.md: what the model is, what it learned from, how well it does on held-out text,
     how far its scores can be trusted, and where it fails."""
     context = bool(system.meta().get("context", False))
+    example_speaker = scheme.actors[0].aliases[0] if scheme.actors and scheme.actors[0].aliases else "The minister"
     sections = [
         "## Training data", "", *_training_data(cfg, metrics), "",
         "## Accuracy on held-out news", "", *_test_figures(metrics), "",
         "## Calibration", "", *_calibration(metrics), "",
-        "## Known limits", "", *_limits(cfg, metrics),
+        "## Known limits", "", *_limits(cfg, metrics, scheme),
     ]
     body = "\n".join(sections)
     return f"""---
@@ -248,7 +251,7 @@ tags: [kpstance, stance-detection, actor-attribution]
 # kpstance model `{run_name}`
 
 Labels every sentence of a news article with its **actor** (who acts or speaks) and that
-actor's **stance** ({", ".join(scheme.stance_labels)}) on the Korean Peninsula crisis.
+actor's **stance** ({", ".join(scheme.stance_labels)}){" on " + scheme.description if scheme.description else ""}.
 
 - Run `{run_name}` of experiment `{cfg.task_name}`.
 - Base model: {system.describe()}
@@ -257,7 +260,7 @@ actor's **stance** ({", ".join(scheme.stance_labels)}) on the Korean Peninsula c
 - One classification head holds both groups (`actor=…`, `stance=…`), trained with one
   cross-entropy per group; decode each group with its own argmax.{'''
 - The encoder reads each unit with its context as a second text: its kind and the speaker carried to
-  it ("sentence; speaker: Lavrov"). `StancePredictor.predict_article` and `kpstance predict` supply it.''' if context else ""}
+  it ("sentence; speaker: {example_speaker}"). `StancePredictor.predict_article` and `kpstance predict` supply it.''' if context else ""}
 
 {body}
 
@@ -266,7 +269,7 @@ actor's **stance** ({", ".join(scheme.stance_labels)}) on the Korean Peninsula c
 ```python
 from kpstance import StancePredictor
 p = StancePredictor.load("models/{run_name}")
-p.predict(["Lavrov said the drills were unacceptable."])
+p.predict(["{example_speaker} said the talks would resume next week."])
 
 from transformers import pipeline
 clf = pipeline("text-classification", model="models/{run_name}", top_k=None)

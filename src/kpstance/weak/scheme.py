@@ -16,7 +16,8 @@ from pathlib import Path
 import yaml
 
 from ..errors import KpstanceError
-from ..yamlfile import load_yaml, yaml_problem
+from ..files import read_utf8
+from ..yamlfile import load_yaml, yaml_line, yaml_problem
 
 # Cue groups: the two polar stance roles' steps, then judging words, human cost, procedure, negators; then the
 # words that settle conflicting cues (provocations among the coercive steps, refusals, limits of pressure, support,
@@ -37,6 +38,9 @@ GRAMMAR_LISTS = ("passive_auxiliaries", "participle_endings", "target_words", "o
 GRAMMAR_OPTIONAL = ("self_reference", "not_person_words", "coordinators")
 SITUATION_LISTS = ("determiners", "nouns", "headings", "background_openers", "past_perfect")
 SITUATION_OPTIONAL = ("dated_openers",)
+# Every key the top level of a label file may hold: a misspelled one ('titels') is refused, not silently ignored.
+TOP_KEYS = ("name", "description", "none_actor", "stances", "stance_roles", "actors", "names", "non_state_sources", "titles",
+            "official_nouns", "attribution", "grammar", "situation_subjects", "stance_cues", "directions")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class LabelScheme:
     stances: tuple[str, ...]
     none_actor: str
     roles: dict[str, str] = field(hash=False)  # stance role (coercive, deescalating, neutral) -> stance name
+    description: str = ""  # what the labels are about ("the Korean Peninsula crisis of 2017-2019"): model cards say it
     non_state_sources: tuple[str, ...] = ()
     official_nouns: tuple[str, ...] = ()
     titles: tuple[str, ...] = ()  # "the minister said": a title alone refers to the last person with it
@@ -131,11 +136,16 @@ def _plain(obj: object) -> object:
     return obj
 
 
+def _error(message: str, path: Path, *keys: str) -> KpstanceError:
+    """An error naming the file and, where the file is there to read, the line of the deepest of ``keys``."""
+    return KpstanceError(message, path, yaml_line(path, keys) if keys else None)
+
+
 def _strings(value: object, path: Path, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise KpstanceError(f"'{key}' must be a list of non-empty strings", path)
+        raise _error(f"'{key}' must be a list of non-empty strings", path, *key.split("."))
     return tuple(v.strip() for v in value)
 
 
@@ -152,72 +162,87 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None, sa
         raw_bytes = json.dumps(data, sort_keys=True).encode()
     else:
         p = Path(source)
+        if not p.is_file() and not p.is_dir():
+            raise KpstanceError("label file not found", p)
+        text = read_utf8(p)  # a byte that is not UTF-8: the line and the byte of the line
+        raw_bytes = text.encode()
         try:
-            raw_bytes = p.read_bytes()
-        except OSError:
-            raise KpstanceError("label file not found", p) from None
-        try:
-            data = load_yaml(raw_bytes.decode("utf-8-sig"))
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            data = load_yaml(text)
+        except yaml.YAMLError as e:
             line = getattr(getattr(e, "problem_mark", None), "line", None)
-            why = yaml_problem(e) if isinstance(e, yaml.YAMLError) else type(e).__name__
-            raise KpstanceError(f"not valid YAML ({why})", p, None if line is None else line + 1) from None
+            raise KpstanceError(f"not valid YAML ({yaml_problem(e)})", p, None if line is None else line + 1) from None
         if isinstance(data, dict):
             raw_bytes = json.dumps(data, sort_keys=True).encode()
     if not isinstance(data, dict):
         raise KpstanceError("expected a mapping at the top level", p)
+    unknown = [k for k in data if k not in TOP_KEYS]
+    if unknown:
+        raise _error(f"unknown key '{unknown[0]}' (allowed at the top level: {', '.join(TOP_KEYS)})", p, unknown[0])
     for key in ("actors", "stances", "stance_cues"):
         if key not in data:
             raise KpstanceError(f"missing key '{key}'", p)
     stances = _strings(data["stances"], p, "stances")
     twice = sorted({x for x in stances if stances.count(x) > 1})
     if twice:
-        raise KpstanceError(f"stances: {', '.join(twice)} listed twice (a model would get two outputs for one label)", p)
+        raise _error(f"stances: {', '.join(twice)} listed twice (a model would get two outputs for one label)", p,
+                     "stances")
     roles = _roles(data, stances, p)
     none_actor = data.get("none_actor", "none")
     if not isinstance(data["actors"], dict) or not data["actors"]:
-        raise KpstanceError("'actors' must be a non-empty mapping", p)
+        raise _error("'actors' must be a non-empty mapping", p, "actors")
     actors: list[Actor] = []
     owner: dict[str, str] = {}
     for name, spec in data["actors"].items():
         if name == none_actor:
-            raise KpstanceError(f"actor '{name}' is reserved for 'no actor'", p)
+            raise _error(f"actor '{name}' is reserved for 'no actor'", p, "actors", name)
         spec = spec or {}
-        if not isinstance(spec, dict) or set(spec) - {"aliases", "demonyms"}:
-            raise KpstanceError(f"actors.{name}: only 'aliases' and 'demonyms' are allowed", p)
+        if not isinstance(spec, dict):
+            raise _error(f"actors.{name}: expected a mapping with 'aliases' and 'demonyms'", p, "actors", name)
+        extra = sorted(set(spec) - {"aliases", "demonyms"})
+        if extra:
+            raise _error(f"actors.{name}: unknown key '{extra[0]}' (only 'aliases' and 'demonyms' are allowed)", p,
+                         "actors", name, extra[0])
         aliases = _strings(spec.get("aliases"), p, f"actors.{name}.aliases")
         demonyms = _strings(spec.get("demonyms"), p, f"actors.{name}.demonyms")
         if not aliases + demonyms:
-            raise KpstanceError(f"actors.{name}: no aliases or demonyms (the rules could never name this actor)", p)
+            raise _error(f"actors.{name}: no aliases or demonyms (the rules could never name this actor)", p,
+                         "actors", name)
         for alias in aliases + demonyms:
             if alias in owner and owner[alias] != name:
-                raise KpstanceError(f"alias '{alias}' is claimed by two actors: {owner[alias]} and {name}", p)
+                raise _error(f"alias '{alias}' is claimed by two actors: {owner[alias]} and {name}", p, "actors",
+                             name)
             owner[alias] = name
         actors.append(Actor(name, aliases, demonyms))
     cues_raw = data["stance_cues"]
     if not isinstance(cues_raw, dict):
-        raise KpstanceError("'stance_cues' must be a mapping", p)
-    unknown = set(cues_raw) - set(CUE_GROUPS)
+        raise _error("'stance_cues' must be a mapping", p, "stance_cues")
+    unknown = [g for g in cues_raw if g not in CUE_GROUPS]
     if unknown:
-        raise KpstanceError(f"stance_cues: unknown group(s) {sorted(unknown)}; allowed: {list(CUE_GROUPS)}", p)
+        raise _error(f"stance_cues: unknown group '{unknown[0]}'; allowed: {', '.join(CUE_GROUPS)}", p,
+                     "stance_cues", unknown[0])
     cues_raw = {**{g: [] for g in CUE_OPTIONAL}, **cues_raw}
     missing = [g for g in CUE_GROUPS if g not in cues_raw]
     if missing and saved:
         cues_raw = {**cues_raw, **{g: [] for g in missing}}
     elif missing:
-        raise KpstanceError(f"missing list(s) {', '.join(f'stance_cues.{g}' for g in missing)} (the rules read every "
-                            "group; an empty list [] turns one off)", p)
+        raise _error(f"missing list(s) {', '.join(f'stance_cues.{g}' for g in missing)} (the rules read every "
+                     "group; an empty list [] turns one off)", p, "stance_cues")
     cues = {g: _strings(cues_raw[g], p, f"stance_cues.{g}") for g in CUE_GROUPS}
     both = sorted(set(cues["coercive"]) & set(cues["deescalating"]))
     if both:
-        raise KpstanceError(f"stance_cues: {', '.join(repr(c) for c in both)} in both coercive and deescalating", p)
+        raise _error(f"stance_cues: {', '.join(repr(c) for c in both)} in both coercive and deescalating", p,
+                     "stance_cues", "deescalating")
     attribution = _section(data, "attribution", ATTRIBUTION_LISTS, p, optional=ATTRIBUTION_OPTIONAL)
     grammar_raw = data.get("grammar") or {}
     agent_marker = grammar_raw.get("agent_marker", "by") if isinstance(grammar_raw, dict) else "by"
     if not isinstance(agent_marker, str) or not agent_marker.strip():
-        raise KpstanceError("'grammar.agent_marker' must be a non-empty string", p)
+        raise _error("'grammar.agent_marker' must be a non-empty string", p, "grammar", "agent_marker")
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        raise _error("'description' must be a string (what the labels are about)", p, "description")
     return LabelScheme(
         name=str(data.get("name", p.stem)),
+        description=" ".join(description.split()),
         actors=tuple(actors),
         stances=stances,
         none_actor=none_actor,
@@ -245,14 +270,15 @@ def _roles(data: dict, stances: tuple[str, ...], p: Path) -> dict[str, str]:
     missing = [r for r in STANCE_ROLES if r not in raw]
     unknown = sorted(set(raw) - set(STANCE_ROLES))
     if missing or unknown:
-        raise KpstanceError(f"stance_roles: needs exactly the keys {', '.join(STANCE_ROLES)}"
-                            + (f" (missing {', '.join(missing)})" if missing else "")
-                            + (f" (unknown {', '.join(unknown)})" if unknown else ""), p)
+        raise _error(f"stance_roles: needs exactly the keys {', '.join(STANCE_ROLES)}"
+                     + (f" (missing {', '.join(missing)})" if missing else "")
+                     + (f" (unknown {', '.join(unknown)})" if unknown else ""), p, "stance_roles", *unknown[:1])
     for role, stance in raw.items():
         if stance not in stances:
-            raise KpstanceError(f"stance_roles.{role}: '{stance}' is not one of stances {list(stances)}", p)
+            raise _error(f"stance_roles.{role}: '{stance}' is not one of stances {list(stances)}", p,
+                         "stance_roles", role)
     if len(set(raw.values())) != len(STANCE_ROLES):
-        raise KpstanceError("stance_roles: each role needs its own stance", p)
+        raise _error("stance_roles: each role needs its own stance", p, "stance_roles")
     return {r: str(raw[r]) for r in STANCE_ROLES}
 
 
@@ -263,38 +289,16 @@ def _section(data: dict, key: str, lists: tuple[str, ...], p: Path, extra: tuple
     raw = data.get(key)
     if not isinstance(raw, dict):
         raise KpstanceError(f"missing mapping '{key}' (lists: {', '.join(lists)})", p)
-    unknown = sorted(set(raw) - set(lists) - set(extra) - set(optional))
+    unknown = [k for k in raw if k not in lists + extra + optional]
     if unknown:
-        raise KpstanceError(f"{key}: unknown key(s) {unknown}; allowed: {list(lists + optional + extra)}", p)
+        raise _error(f"{key}: unknown key '{unknown[0]}'; allowed: {', '.join(lists + optional + extra)}", p, key,
+                     unknown[0])
     out = {name: _strings(raw.get(name), p, f"{key}.{name}") for name in optional}
     for name in lists:
         if name not in raw:
-            raise KpstanceError(f"missing list '{key}.{name}'", p)
+            raise _error(f"missing list '{key}.{name}'", p, key)
         out[name] = _strings(raw[name], p, f"{key}.{name}")
     return out
-
-
-def _yaml_line(path: Path, keys: Sequence[str | int]) -> int | None:
-    """The line (1-based) of the deepest key of ``keys`` found in the YAML file ``path``, from yaml's node tree: a
-    string is a mapping key, an int an item of a list (None when the file cannot be read: a composed config names a
-    file that may not be there)."""
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    line = None
-    for key in keys:
-        if isinstance(key, int) and isinstance(node, yaml.SequenceNode) and 0 <= key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-            continue
-        if not isinstance(node, yaml.MappingNode):
-            break
-        hit = next(((k, v) for k, v in node.value if k.value == key), None)
-        if hit is None:
-            break
-        line, node = hit[0].start_mark.line + 1, hit[1]
-    return line
 
 
 def _directions(raw: object, p: Path) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
@@ -304,7 +308,7 @@ def _directions(raw: object, p: Path) -> tuple[tuple[tuple[str, ...], tuple[str,
         return ()
     if not isinstance(raw, list):
         raise KpstanceError("'directions' must be a list of [forms of a step, forms of its reverse]", p,
-                            _yaml_line(p, ("directions",)))
+                            yaml_line(p, ("directions",)))
     out = []
     for i, entry in enumerate(raw):
         ok = (isinstance(entry, list) and len(entry) == 2
@@ -312,7 +316,7 @@ def _directions(raw: object, p: Path) -> tuple[tuple[tuple[str, ...], tuple[str,
                       for side in entry))
         if not ok or len(entry[0]) != len(entry[1]):
             raise KpstanceError(f"directions[{i}]: expected two lists of words with as many forms each (a step's "
-                                "forms, then its reverse's, aligned)", p, _yaml_line(p, ("directions", i)))
+                                "forms, then its reverse's, aligned)", p, yaml_line(p, ("directions", i)))
         out.append((tuple(w.strip() for w in entry[0]), tuple(w.strip() for w in entry[1])))
     return tuple(out)
 
@@ -324,7 +328,7 @@ def _names(raw: object, actors: Sequence[str], p: Path) -> NameTable:
         return NameTable()
 
     def fail(msg: str, *keys: str) -> KpstanceError:
-        return KpstanceError(msg, p, _yaml_line(p, ("names", *keys)))
+        return KpstanceError(msg, p, yaml_line(p, ("names", *keys)))
 
     if not isinstance(raw, dict):
         raise fail("'names' must be a mapping (roles, required, actors)")

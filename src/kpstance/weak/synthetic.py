@@ -18,6 +18,7 @@ the template's units is dropped. Every unit is kept away from the gold sentences
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
@@ -28,17 +29,29 @@ from pathlib import Path
 import yaml
 
 from ..errors import KpstanceError
+from ..files import read_utf8
 from ..text.overlap import jaccard, tokens
 from ..text.segment import Unit, segment_article
-from ..yamlfile import load_yaml, yaml_problem
+from ..yamlfile import load_yaml, yaml_line, yaml_problem
 from .aliases import matcher_for
 from .attribution import rules_for
 from .scheme import LabelScheme
+
+log = logging.getLogger("kpstance")
 
 SLOT_RE = re.compile(r"\{(\w+)\}")
 HEADLINE_KINDS = ("title", "subheading")
 PERSON_SLOTS = ("full", "short", "title", "he")  # the article's named person of actor A (see `people:`)
 ARTICLE_PREFIX = "synthetic-"
+# The keys of a template file: the word lists a slot reads ({verb}, {belief}, {plural_belief}, {intro}) may be left
+# out where no template uses that slot; `templates` is required. A misspelled key is refused, not ignored.
+LISTS = {"speech_verbs": "verb", "belief_verbs": "belief", "plural_belief_verbs": "plural_belief", "intros": "intro"}
+SPEC_KEYS = ("templates", *LISTS, "speaker_roles", "phrases", "plural_phrases", "roles", "people", "agents",
+             "definite_names", "default_B", "default_demonym", "target_aliases")
+# Slots filled from the actors and people of the article (see the template file's header); {X_<role>} and the
+# phrase banks come on top.
+ACTOR_SLOTS = ("A", "A2", "B", "A_agent", "A2_agent", "A_state", "B_state", "A_src", "B_src", "A_person", "B_person",
+               "Dem_A", "Dem_B", "B_full")
 
 
 @dataclass(frozen=True)
@@ -81,21 +94,21 @@ class Generator:
 
     def __init__(self, spec_path: str | os.PathLike, scheme: LabelScheme) -> None:
         p = Path(spec_path)
+        if not p.is_file() and not p.is_dir():
+            raise KpstanceError("synthetic template file not found", p)
+        self.path = p
         try:
-            spec = load_yaml(p.read_text(encoding="utf-8"))
-        except OSError:
-            raise KpstanceError("synthetic template file not found", p) from None
+            spec = load_yaml(read_utf8(p))
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             raise KpstanceError(f"not valid YAML ({yaml_problem(e)})", p, None if mark is None else mark.line + 1) from None
+        self._check_spec(spec)
         self.spec = spec
         self.scheme = scheme
-        self.path = p
-        self.banks: dict[str, list[str]] = {**spec.get("phrases", {}), **spec.get("plural_phrases", {})}
-        self.banks["verb"] = spec["speech_verbs"]
-        self.banks["belief"] = spec["belief_verbs"]
-        self.banks["plural_belief"] = spec["plural_belief_verbs"]
-        self.banks["intro"] = spec.get("intros", [""])
+        self.banks: dict[str, list[str]] = {**(spec.get("phrases") or {}), **(spec.get("plural_phrases") or {})}
+        for key, slot in LISTS.items():
+            self.banks[slot] = spec.get(key) or ([""] if slot == "intro" else [])
+        self.speaker_roles: list[str] = spec.get("speaker_roles") or []
         self.actors = {a.name: a for a in scheme.actors}
         self.roles: dict[str, list[str]] = {}
         for k, v in (spec.get("roles") or {}).items():
@@ -105,23 +118,63 @@ class Generator:
                        for a, names in (spec.get("agents") or {}).items() if self._actor_list([a], f"agents.{a}")}
         self.skipped_names += [n for a, names in (spec.get("agents") or {}).items() for n in names
                                 if n not in self.agents[a]]
+        if self.skipped_names:  # a misspelt name would leave its actor without people, in silence
+            log.warning("%s: %d name(s) of people: or agents: that the label file does not give to that actor are "
+                        "skipped: %s", p, len(self.skipped_names), ", ".join(self.skipped_names[:8])
+                        + (", ..." if len(self.skipped_names) > 8 else ""))
         self.definite = set(spec.get("definite_names") or ())
         self.default_b = spec.get("default_B")
+        self.default_demonym = spec.get("default_demonym")
         self.templates = [self._template(i, t) for i, t in enumerate(spec["templates"])]
         self.weights = [float(t.get("weight", 1.0)) for t in self.templates]
         self._deck: list[int] = []
         self.n_targets = int(spec.get("target_aliases", 3))
 
     # --- loading and checking -------------------------------------------------------------------
+    def _error(self, message: str, *keys: str | int) -> KpstanceError:
+        """One line naming the template file and the line of the deepest of ``keys``."""
+        return KpstanceError(message, self.path, yaml_line(self.path, keys) if keys else None)
+
+    def _check_spec(self, spec: object) -> None:
+        """The file's shape, before anything reads it: a mapping of known keys, each of the right kind."""
+        if not isinstance(spec, dict):
+            raise self._error("expected a mapping at the top level (keys: templates, phrases, people, ...)")
+        unknown = [k for k in spec if k not in SPEC_KEYS]
+        if unknown:
+            raise self._error(f"unknown key '{unknown[0]}' (allowed: {', '.join(SPEC_KEYS)})", unknown[0])
+        if not isinstance(spec.get("templates"), list) or not spec["templates"]:
+            raise self._error("'templates' must be a non-empty list", *(("templates",) if "templates" in spec else ()))
+        for key in (*LISTS, "speaker_roles", "definite_names"):
+            v = spec.get(key)
+            if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                raise self._error(f"'{key}' must be a list of strings", key)
+        for key in ("phrases", "plural_phrases", "roles", "people", "agents"):
+            v = spec.get(key)
+            if v is not None and not isinstance(v, dict):
+                raise self._error(f"'{key}' must be a mapping", key)
+        for key in ("phrases", "plural_phrases"):
+            for name, v in (spec.get(key) or {}).items():
+                if not (isinstance(v, list) and v and all(isinstance(x, str) for x in v)):
+                    raise self._error(f"{key}.{name}: a non-empty list of strings", key, name)
+        for actor, rows in (spec.get("people") or {}).items():
+            for i, r in enumerate(rows if isinstance(rows, list) else [rows]):
+                if not isinstance(r, dict) or not isinstance(r.get("full"), str):
+                    raise self._error(f"people.{actor}[{i}]: a mapping with the person's full name ('full: ...')",
+                                      "people", actor, i)
+        for i, t in enumerate(spec["templates"]):
+            if not isinstance(t, dict) or not isinstance(t.get("units", []), list):
+                raise self._error(f"templates[{i}]: a mapping with a pattern (or a list of units)", "templates", i)
+
     def _actor_list(self, value: object, where: str) -> list[str]:
+        keys = [int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", where)]  # 'templates[3].A'
         names = self.roles.get(value) if isinstance(value, str) else value
         if names is None:
-            raise KpstanceError(f"{where}: unknown role '{value}' (roles: {', '.join(self.roles)})", self.path)
+            raise self._error(f"{where}: unknown role '{value}' (roles: {', '.join(self.roles)})", *keys)
         if not isinstance(names, list) or not names:
-            raise KpstanceError(f"{where}: a role name or a non-empty list of actors", self.path)
+            raise self._error(f"{where}: a role name or a non-empty list of actors", *keys)
         unknown = [a for a in names if a not in self.actors]
         if unknown:
-            raise KpstanceError(f"{where}: unknown actor '{unknown[0]}'", self.path)
+            raise self._error(f"{where}: unknown actor '{unknown[0]}' (actors: {', '.join(self.actors)})", *keys)
         return list(names)
 
     def _people(self, spec: dict) -> tuple[dict[str, list[Person]], list[str]]:
@@ -151,16 +204,20 @@ class Generator:
     def _template(self, i: int, t: dict) -> dict:
         where = f"templates[{i}]"
         units = t.get("units") or [{"pattern": t.get("pattern"), "actor": t.get("actor"), "stance": t.get("stance")}]
+        at = ("templates", i)
         for j, u in enumerate(units):
-            if not isinstance(u.get("pattern"), str):
-                raise KpstanceError(f"{where}.units[{j}]: a pattern is needed", self.path)
+            if not isinstance(u, dict) or not isinstance(u.get("pattern"), str):
+                raise self._error(f"{where}.units[{j}]: a pattern is needed", *at, "units", j)
             if u.get("stance") not in self.scheme.stance_labels:
-                raise KpstanceError(f"{where}: unknown stance '{u.get('stance')}'", self.path)
+                raise self._error(f"{where}: unknown stance '{u.get('stance')}' (stances: "
+                                  f"{', '.join(self.scheme.stance_labels)})", *at, "units", j)
             if u.get("actor") not in ("A", "B", self.scheme.none_actor):
-                raise KpstanceError(f"{where}: actor must be A, B or {self.scheme.none_actor}", self.path)
+                raise self._error(f"{where}: actor must be A, B or {self.scheme.none_actor}", *at, "units", j)
             if u["actor"] == self.scheme.none_actor and u["stance"] != self.scheme.neutral_stance:
-                raise KpstanceError(f"{where}: actor {self.scheme.none_actor} goes with "
-                                    f"{self.scheme.neutral_stance}", self.path)
+                raise self._error(f"{where}: actor {self.scheme.none_actor} goes with "
+                                  f"{self.scheme.neutral_stance}", *at, "units", j)
+            for slot in SLOT_RE.findall(u["pattern"]):
+                self._check_slot(slot, where, at)
         slots = {s.lower() for u in units for s in SLOT_RE.findall(u["pattern"])}
         cand = self._actor_list(t.get("A", list(self.actors)), f"{where}.A")
         if slots & set(PERSON_SLOTS):  # A must have a named person with what the template needs
@@ -168,12 +225,32 @@ class Generator:
         if "dem_a" in slots:
             cand = [a for a in cand if self.actors[a].demonyms]
         if not cand:
-            raise KpstanceError(f"{where}: no actor fits its role and its slots", self.path)
+            raise self._error(f"{where}: no actor fits its role and its slots", *at)
         b = self._actor_list(t.get("B", self.default_b or list(self.actors)), f"{where}.B")
         a2 = self._actor_list(t["A2"], f"{where}.A2") if "A2" in t else list(self.actors)
         if "b_full" in slots:
             b = [x for x in b if self.people[x]]
-        return {**t, "units": units, "A": cand, "B": b, "A2": a2, "tags": tuple(t.get("tags", ()))}
+        if "dem_b" in slots and not self.default_demonym:  # no demonym to write for a body such as the UN
+            b = [x for x in b if self.actors[x].demonyms]
+        return {**t, "units": units, "A": cand, "B": b, "A2": a2, "tags": tuple(t.get("tags", ())), "slots": slots}
+
+    def _check_slot(self, slot: str, where: str, at: tuple[str | int, ...], seen: tuple[str, ...] = ()) -> None:
+        """A slot the generator can fill, and so every slot of the phrases it draws from (checked when the file is
+        read: an unknown one used to stop a run only once its folder was made)."""
+        low = slot[:1].lower() + slot[1:]
+        key = low if slot[:1].isupper() and (low in self.banks or low in PERSON_SLOTS) else slot
+        if key in PERSON_SLOTS or key in ACTOR_SLOTS or (key.startswith("X_") and key[2:] in self.roles):
+            return
+        if key in LISTS.values() and not self.banks.get(key):
+            raise self._error(f"{where}: slot '{{{slot}}}' needs the list "
+                              f"'{next(k for k, v in LISTS.items() if v == key)}'", *at)
+        if key not in self.banks:
+            raise self._error(f"{where}: unknown slot '{{{slot}}}' (a phrase bank, a role's X_<role>, or one of "
+                              f"{', '.join(ACTOR_SLOTS + PERSON_SLOTS)})", *at)
+        if key not in seen:
+            for phrase in self.banks[key]:
+                for inner in SLOT_RE.findall(phrase):
+                    self._check_slot(inner, f"{where}, phrase bank '{key}'", at, (*seen, key))
 
     @staticmethod
     def _fits(p: Person, slots: set[str]) -> bool:
@@ -194,8 +271,8 @@ class Generator:
 
     def _speakers(self, actor: str, rng: random.Random) -> str:
         a = self.actors[actor]
-        if a.demonyms and rng.random() < 0.4:
-            return rng.choice(self.spec["speaker_roles"]).format(dem=rng.choice(a.demonyms))
+        if a.demonyms and self.speaker_roles and rng.random() < 0.4:
+            return rng.choice(self.speaker_roles).format(dem=rng.choice(a.demonyms))
         return rng.choice(self._names(actor))
 
     # --- generation -----------------------------------------------------------------------------
@@ -207,9 +284,10 @@ class Generator:
         ti = self._deck.pop()
         t = self.templates[ti]
         a = rng.choice(t["A"])
-        b = rng.choice([x for x in t["B"] if x != a] or [x for x in self.actors if x != a])
+        b = rng.choice([x for x in t["B"] if x != a] or [x for x in self.actors if x != a and (
+            self.default_demonym or "dem_b" not in t["slots"] or self.actors[x].demonyms)])
         a2 = rng.choice([x for x in t["A2"] if x not in (a, b)] or [x for x in self.actors if x not in (a, b)])
-        slots = {s.lower() for u in t["units"] for s in SLOT_RE.findall(u["pattern"])}
+        slots = t["slots"]
         people = [p for p in self.people[a] if self._fits(p, slots)]
         person = rng.choice(people) if people else None
         b_person = rng.choice(self.people[b]) if self.people[b] else None
@@ -249,7 +327,7 @@ class Generator:
                     pool = [n for n in self._names(a if key == "A_person" else b) if not n.startswith("the ")]
                     v = rng.choice(pool)
                 elif key in ("Dem_A", "Dem_B"):
-                    v = rng.choice(self.actors[a if key == "Dem_A" else b].demonyms or ("Western",))
+                    v = rng.choice(self.actors[a if key == "Dem_A" else b].demonyms or (self.default_demonym,))
                 elif key in self.banks:
                     v = SLOT_RE.sub(lambda m: fill(m.group(1)), rng.choice(self.banks[key]))
                 else:

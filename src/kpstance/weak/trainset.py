@@ -147,6 +147,9 @@ def swap_part(parts: Sequence[TrainPart], scheme: LabelScheme, n: int, seed: int
     from .swap import Swapper, swap_units
 
     swapper = Swapper(scheme, seed)
+    if not scheme.names.actors:  # the remedy the training mix relies on would be off in silence
+        log.warning("%s: no names table ('names:'), so no speaker-swapped copies are made and no swap test is "
+                    "scored; add one to train and measure the invariance to the speaker", scheme.source)
     units: list[Unit] = []
     labels: list[tuple[str, str]] = []
     skipped = 0
