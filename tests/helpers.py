@@ -48,3 +48,14 @@ def train_py(tmp: Path, *overrides: str, env: dict | None = None, wait: bool = T
 
 def run_dirs(tmp: Path) -> list[Path]:
     return sorted((tmp / "outputs" / "smoke" / "runs").glob("*"))
+
+
+def load_script(path: Path, name: str | None = None):
+    """A script of the project (``scripts/*.py``, ``train.py``) as a module, to call its functions in this process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+

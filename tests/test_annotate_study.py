@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, load_script
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +106,7 @@ def test_mean_curves_and_labels_to_reach():
 
 
 def test_the_report_merges_seeds_into_a_table_and_a_plot(tmp_path):
-    spec = importlib.util.spec_from_file_location("annotation_study", ROOT / "scripts" / "annotation_study.py")
-    study = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(study)
+    study = load_script(ROOT / "scripts" / "annotation_study.py")
 
     def curve(values):
         return [{"labels": 25 * k, "dev_actor_macro_f1": v, "dev_stance_macro_f1": v / 2, "dev_joint_accuracy": v / 3}

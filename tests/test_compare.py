@@ -315,3 +315,39 @@ def test_logger_none_needs_no_mlflow(tmp_path):
 
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_sorting_puts_the_best_run_first_lowest_for_an_error_rate():
+    """--sort test_stance_ece listed the run with the worst calibration first (a new user's trial, 2026-12-07)."""
+    from kpstance.track.compare import build_rows
+
+    runs = [{"name": n, "experiment": "e", "params": {"seed": str(i)}, "tags": {"gold_sha256": "g"},
+             "metrics": {"test_joint_accuracy": acc, "test_stance_ece": ece}}
+            for i, (n, acc, ece) in enumerate((("a", 0.6, 0.064), ("b", 0.7, 0.0136), ("c", 0.5, float("nan"))))]
+    order = [r["name"] for r in build_rows(runs, ("test_joint_accuracy", "test_stance_ece"))["rows"]]
+    assert order == ["b", "a", "c"]  # the last metric shown, an error rate: lowest first, unmeasured last
+    order = [r["name"] for r in build_rows(runs, ("test_joint_accuracy", "test_stance_ece"),
+                                           sort="test_joint_accuracy")["rows"]]
+    assert order == ["b", "a", "c"]
+    runs[1]["metrics"]["test_joint_accuracy"] = 0.4
+    assert [r["name"] for r in build_rows(runs, ("test_joint_accuracy",))["rows"]] == ["a", "c", "b"]
+
+
+def test_the_store_keeps_the_overrides_and_the_precision_a_rerun_needs(tmp_path):
+    """The store held the run folder's top files only, so neither the overrides a run was started with nor the
+    precision it trained in could be read from it (a new user's trial, 2026-12-07)."""
+    from mlflow.tracking import MlflowClient
+
+    from kpstance.track.store import log_run
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text("- seed=1\n")
+    (run / "metrics.json").write_text("{}")
+    cfg = {"name": "mlflow", "db_path": str(tmp_path / "m.db"), "artifact_root": str(tmp_path / "art"),
+           "experiment_name": "x"}
+    rid = log_run(cfg, {"seed": 1, "task_name": "x"}, {"dev_joint_accuracy": 0.5}, {"train_precision": "fp32"}, run,
+                  "r")
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")
+    assert {a.path for a in client.list_artifacts(rid, ".hydra")} == {".hydra/overrides.yaml"}
+    assert client.get_run(rid).data.tags["train_precision"] == "fp32"

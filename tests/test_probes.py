@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import LABELS
+from helpers import LABELS, load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "data" / "probes" / "opposition_futility.tsv"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("probe_rules", ROOT / "scripts" / "probe_rules.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "scripts" / "probe_rules.py")
 
 
 def test_the_opposition_probe_is_labelled_in_the_scheme_and_scored_sentence_by_sentence():

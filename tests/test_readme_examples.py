@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import shutil
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, load_script
 
 
 @pytest.fixture(scope="module")
 def rx():
-    spec = importlib.util.spec_from_file_location("readme_examples", ROOT / "scripts" / "readme_examples.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "readme_examples.py")
 
 
 def test_readme_blocks_are_the_rendering_of_the_recorded_outputs(rx):

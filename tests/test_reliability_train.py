@@ -3,12 +3,11 @@ the run folders that ``kpstance report`` and ``kpstance compare`` accept (issue 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 
 import pytest
-from helpers import ROOT, compose, run_dirs, train_py
+from helpers import ROOT, compose, load_script, run_dirs, train_py
 
 from kpstance.errors import KpstanceError
 
@@ -21,10 +20,7 @@ def one_line(err: str) -> str:
 
 def train_script():
     """train.py as a module: its Hydra-decorated ``main(cfg)`` runs in this process when given a config."""
-    spec = importlib.util.spec_from_file_location("kpstance_train_script", ROOT / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "train.py", "kpstance_train_script")
 
 
 # ---------------------------------------------------------------------------- impossible values
@@ -518,6 +514,19 @@ def test_report_refuses_a_run_that_did_not_finish(two_runs, capsys):
     code, out, err = cli(capsys, "report", str(two_runs / "typo"))  # a folder that is not there says so
     assert code == 2 and one_line(err).endswith(f"{two_runs / 'typo'}: no such folder (give a run folder under "
                                                 "outputs/, e.g. outputs/default/runs/<run>)")
+    # a run stopped on an error, and a model folder, are named for what they are, not for a missing report.json
+    (two_runs / "stopped").mkdir()
+    (two_runs / "stopped" / "failed.json").write_text('{"error": "Terminated", "message": "terminated by SIGTERM"}')
+    code, out, err = cli(capsys, "report", str(two_runs / "stopped"))
+    assert code == 2 and one_line(err).endswith("stopped: the run failed (Terminated: terminated by SIGTERM), so it "
+                                                "has no report")
+    model = two_runs / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"")
+    (model / "kpstance.json").write_text('{"run_name": "smoke_2026-12-07_16-00-38_b8d46b"}')
+    code, out, err = cli(capsys, "report", str(model))
+    assert code == 2 and one_line(err).endswith("model: a model folder, not a run folder: its run's folder is "
+                                                "outputs/smoke/runs/2026-12-07_16-00-38_b8d46b")
 
 
 def test_compare_skips_unfinished_run_folders_with_one_warning(two_runs, capsys):
@@ -548,3 +557,54 @@ def test_compare_store_that_is_not_sqlite_is_one_line_naming_it(tmp_path, capsys
     assert code == 2 and out == ""
     assert f"{store}: not an SQLite database" in one_line(err)
     assert store.read_bytes() == content  # untouched: MLflow never opened it
+
+
+def _rerun_script():
+    return load_script(ROOT / "scripts" / "rerun.py")
+
+
+def test_rerun_leaves_out_the_search_and_pins_the_precision(tmp_path):
+    """A job of a search listed 'hparams_search=optuna' among its overrides, so the README's recipe started a new
+    search of 20 trials; and 'auto' precision resolves by the machine (a new user's trial, 2026-12-07)."""
+    import sys
+
+    run = tmp_path / "job0"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text(
+        "- trainer.lr=0.0002\n- hparams_search=optuna\n- experiment=smoke\n- hydra.sweeper.n_trials=2\n")
+    rerun = _rerun_script()
+    with pytest.raises(KpstanceError, match="the run did not finish"):
+        rerun.rerun_command(run)
+    (run / "run_info.json").write_text('{"train_precision": "fp32"}')
+    assert rerun.rerun_command(run) == [sys.executable, str(ROOT / "train.py"), "trainer.lr=0.0002",
+                                        "experiment=smoke", "trainer.precision=fp32"]
+
+
+def test_a_run_trained_again_from_its_folder_gives_the_same_metrics(tmp_path):
+    """The README's promise, end to end: a smoke run, then the command scripts/rerun.py builds from its folder."""
+    import subprocess
+
+    first = train_py(tmp_path, "seed=3")
+    assert first.returncode == 0, first.stderr[-2000:]
+    (run,) = run_dirs(tmp_path)
+    cmd = _rerun_script().rerun_command(run)
+    assert cmd[-1].startswith("trainer.precision=") and "seed=3" in cmd
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    runs = run_dirs(tmp_path)
+    assert len(runs) == 2
+    a, b = (json.loads((r / "metrics.json").read_text()) for r in runs)
+    assert a == b
+
+
+def test_the_commit_recorded_is_that_of_the_code_imported(tmp_path, caplog):
+    """A virtual environment installed (editable) from one checkout trains that checkout's code from any folder; the
+    run recorded the git state of the folder it was started in (a new user's trial, 2026-12-07)."""
+    from kpstance.run.prepare import code_checkout
+
+    with caplog.at_level("WARNING", logger="kpstance"):
+        assert code_checkout(ROOT) == ROOT
+    assert "imported from" not in caplog.text
+    with caplog.at_level("WARNING", logger="kpstance"):
+        assert code_checkout(tmp_path) == ROOT  # the code that runs is this checkout's, whatever the folder
+    assert f"imported from {ROOT / 'src' / 'kpstance'}, not from the project folder {tmp_path}" in caplog.text

@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--experiment", help="only runs of this experiment (task_name); comma-separated for several")
     cmp.add_argument("--group-by", help="config key to group runs by, e.g. system.name; rows show mean ± std")
     cmp.add_argument("--baseline", help="run, group or experiment to subtract from every row")
-    cmp.add_argument("--sort", help="metric to sort by (default: the last metric shown)")
+    cmp.add_argument("--sort", help="metric to sort by, best run first: highest, or lowest for an error rate (flip, "
+                                    "ECE, MAE) (default: the last metric shown)")
     cmp.add_argument("--metrics", help="comma-separated metrics (default: the multi-source dev split's dev_actor_macro_f1,"
                      "dev_stance_macro_f1,dev_joint_accuracy and its test split's test_actor_macro_f1,"
                      "test_stance_macro_f1,test_swap_stance_flip,test_joint_accuracy; the last sorts the rows)")

@@ -10,6 +10,7 @@ the model's most confident errors (the ones a user is least warned about).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,27 @@ SYSTEMS = ("rules", "model")
 ROW_FIELDS = ("id", "split", "text", "gold_actor", "gold_stance")  # what every table reads of a predictions row
 
 
+def _not_a_run_folder(root: Path) -> None:
+    """A model folder, or a run that stopped on an error, named for what it is rather than for a missing file."""
+    meta = root / "kpstance.json"
+    if meta.is_file() and (root / "model.safetensors").is_file():
+        try:
+            run = json.loads(meta.read_text(encoding="utf-8")).get("run_name")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            run = None
+        m = re.fullmatch(r"(.+)_(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\w+)", str(run or ""))
+        raise KpstanceError("a model folder, not a run folder" + (f": its run's folder is outputs/{m[1]}/runs/{m[2]}"
+                                                                  if m else ""), root)
+    failed = root / "failed.json"
+    if failed.is_file() and not (root / "run_info.json").is_file():
+        try:
+            why = json.loads(failed.read_text(encoding="utf-8"))
+            why = f"{why.get('error', '')}: {why.get('message', '')}".strip(": ")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            why = ""
+        raise KpstanceError("the run failed" + (f" ({why})" if why else "") + ", so it has no report", root)
+
+
 def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
     """``report.json``'s multi-source part and the rows of ``multisource_predictions.jsonl`` of a finished run.
 
@@ -31,6 +53,7 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
     if not root.exists():
         raise KpstanceError("no such folder (give a run folder under outputs/, e.g. outputs/default/runs/<run>)", root)
     report_path, rows_path = root / "report.json", root / "multisource_predictions.jsonl"
+    _not_a_run_folder(root)
     for p in (report_path, rows_path):
         if not p.is_file():
             raise KpstanceError("not a finished run folder scored on the multi-source corpus (missing "

@@ -160,6 +160,8 @@ def finish(run: Run, metrics: dict, info: dict, final: Any) -> dict:
         tags = {"experiment": cfg.task_name, "git_commit": info["git_commit"], "git_dirty": str(info["git_dirty"]),
                 "gold_sha256": metrics["gold_sha256"], "labels_sha256": run.scheme.sha256,
                 "system": str(cfg.system.name)}
+        if info.get("train_precision"):  # what `auto` resolved to on this machine (scripts/rerun.py passes it)
+            tags["train_precision"] = info["train_precision"]
         info["mlflow_run_id"] = log_run(cfg.logger, OmegaConf.to_container(cfg, resolve=True), metrics, tags,
                                         run.out_dir, name)
     info["wall_seconds"] = round(time.perf_counter() - run.t_start, 1)

@@ -13,6 +13,7 @@ from ..corpora import GoldCorpus, load_corpora
 from ..errors import KpstanceError
 from ..eval.cv import groups
 from ..systems.finetune import dist_rank_world
+from ..systems.precision import ENV as PRECISION_ENV
 from ..systems.registry import system_class
 from ..text.read import read_article
 from ..text.segment import Unit, segment_article
@@ -69,6 +70,10 @@ def prepare(cfg: Any) -> Run:
             raise KpstanceError("resume runs in one process; start it without torchrun")
         out_dir = find_resume_dir(cfg)
         log.info("resuming the run in %s", out_dir)
+    env = os.environ.get(PRECISION_ENV, "").strip().lower()
+    if env in ("fp32", "bf16") and str(getattr(cfg.trainer.precision, "value", cfg.trainer.precision)) == "auto":
+        cfg.trainer.precision = env  # the environment chose it: the saved config and the tracked params say so
+        log.info("trainer.precision=%s from $%s", env, PRECISION_ENV)
     resolved = OmegaConf.to_yaml(without_run_keys(cfg), resolve=True)
     scheme = load_scheme(cfg.labels, labels_source(cfg))
     teacher = cfg.data.get("teacher") or {}
@@ -92,9 +97,26 @@ def prepare(cfg: Any) -> Run:
     log.info("%d units, %d sections, %d gold labels", len(units), len(groups(units)), len(corpora[0].records))
     from ..track.store import git_commit, git_dirty
 
-    commit = git_commit(cfg.paths.root_dir)
+    code = code_checkout(cfg.paths.root_dir)
+    commit = git_commit(code)
     return Run(cfg, resolved, out_dir, main, scheme, units, corpora, t_start,
-               (commit, git_dirty(cfg.paths.root_dir) if commit != "unknown" else None))
+               (commit, git_dirty(code) if commit != "unknown" else None))
+
+
+def code_checkout(root: str | os.PathLike) -> Path:
+    """The checkout whose commit describes the code that runs: the one ``kpstance`` is imported from (an editable
+    install's ``src/`` lies in it), else the project folder. A virtual environment installed from another checkout
+    trains that checkout's code, whatever folder the run is started in: said in a warning."""
+    from ..track.store import git_commit
+
+    package = Path(__file__).resolve().parents[1]  # .../src/kpstance
+    code = package.parents[1] if package.parent.name == "src" else Path(root)
+    if git_commit(code) == "unknown":
+        return Path(root)
+    if code.resolve() != Path(root).resolve():
+        log.warning("the kpstance code that runs is imported from %s, not from the project folder %s: the run "
+                    "records that checkout's commit", package, root)
+    return code
 
 
 def torch_threads(cfg: Any) -> int | None:

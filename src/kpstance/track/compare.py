@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -116,10 +117,9 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
         return float("nan"), float("nan")
-    m = sum(vals) / len(vals)
+    # exact arithmetic (statistics works in fractions): identical runs have a spread of 0, not 4e-18
     # one value has no spread to show (nan, printed without ±), not a spread of zero
-    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else float("nan")
-    return m, sd
+    return statistics.mean(vals), statistics.stdev(vals) if len(vals) > 1 else float("nan")
 
 
 def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group_by: str | None = None,
@@ -199,7 +199,9 @@ def build_rows(runs: list[dict], metrics: Sequence[str] = DEFAULT_METRICS, group
     key = sort or metrics[-1]
     if key not in metrics:
         raise KpstanceError(f"--sort {key}: not one of the metrics shown ({', '.join(metrics)})")
-    rows.sort(key=lambda r: (-(r["metrics"][key] if not math.isnan(r["metrics"][key]) else -1e9), r["name"]))
+    sign = 1 if lower_is_better(key) else -1  # the best run first: the lowest flip or calibration error, else highest
+    rows.sort(key=lambda r: (math.isnan(r["metrics"][key]), sign * (0.0 if math.isnan(r["metrics"][key])
+                                                                     else r["metrics"][key]), r["name"]))
     return {"metrics": list(metrics), "config_keys": differing, "rows": rows, "baseline": baseline,
             "group_by": group_by, "mixed_gold": len(golds) > 1}
 
@@ -286,10 +288,10 @@ def render(data: dict, fmt: str) -> str:
             if "delta" in r:
                 obj["delta"] = r["delta"]
             out.append(obj)
-        return json.dumps(out, indent=2, allow_nan=True)
+        return json.dumps(out, indent=2, allow_nan=True) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csv.writer(buf, lineterminator="\n")  # as every other file the project writes, not CRLF
         w.writerows(_csv_cells(data))
         return buf.getvalue()
     header, body = _table_cells(data)

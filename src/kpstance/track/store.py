@@ -112,6 +112,8 @@ def log_run(logger_cfg: Mapping, config: Mapping, metrics: Mapping, tags: Mappin
     for f in sorted(run_dir.iterdir()):
         if f.is_file():
             client.log_artifact(rid, str(f))
+    if (run_dir / ".hydra").is_dir():  # the overrides the run was started with: what scripts/rerun.py reads
+        client.log_artifacts(rid, str(run_dir / ".hydra"), artifact_path=".hydra")
     client.set_terminated(rid)
     log.info("tracked as MLflow run %s in %s", rid, logger_cfg["db_path"])
     return rid
