@@ -327,9 +327,12 @@ def test_without_a_default_demonym_an_actor_with_none_is_not_drawn_where_one_is_
 
     tpl = {"pattern": "A former {Dem_B} official said {B} would wait.", "actor": "none", "stance": "neutral",
            "A": ["russia"], "B": ["united_nations", "china"]}
-    for default, expected in (("Western", {"Western", "Chinese"}), (None, {"Chinese"})):
-        def edit(s, default=default):
-            s["templates"] = [tpl]
+    banked = {**tpl, "pattern": "{former_official} said {B} would wait."}  # the slot inside a phrase it draws
+    for default, expected, t in (("Western", {"Western", "Chinese"}, tpl), (None, {"Chinese"}, tpl),
+                                 (None, {"Chinese"}, banked)):
+        def edit(s, default=default, t=t):
+            s["templates"] = [t]
+            s["phrases"]["former_official"] = ["A former {Dem_B} official"]
             s.pop("default_demonym")
             if default:
                 s["default_demonym"] = default

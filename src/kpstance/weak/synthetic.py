@@ -22,7 +22,7 @@ import logging
 import os
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,7 +157,9 @@ class Generator:
                 if not (isinstance(v, list) and v and all(isinstance(x, str) for x in v)):
                     raise self._error(f"{key}.{name}: a non-empty list of strings", key, name)
         for actor, rows in (spec.get("people") or {}).items():
-            for i, r in enumerate(rows if isinstance(rows, list) else [rows]):
+            if not isinstance(rows, list):
+                raise self._error(f"people.{actor}: a list of people, each a mapping with 'full: ...'", "people", actor)
+            for i, r in enumerate(rows):
                 if not isinstance(r, dict) or not isinstance(r.get("full"), str):
                     raise self._error(f"people.{actor}[{i}]: a mapping with the person's full name ('full: ...')",
                                       "people", actor, i)
@@ -230,9 +232,25 @@ class Generator:
         a2 = self._actor_list(t["A2"], f"{where}.A2") if "A2" in t else list(self.actors)
         if "b_full" in slots:
             b = [x for x in b if self.people[x]]
-        if "dem_b" in slots and not self.default_demonym:  # no demonym to write for a body such as the UN
+        needs_dem_b = "dem_b" in self._reachable(u["pattern"] for u in units)  # in the pattern or a phrase it draws
+        if needs_dem_b and not self.default_demonym:  # no demonym to write for a body such as the UN
             b = [x for x in b if self.actors[x].demonyms]
-        return {**t, "units": units, "A": cand, "B": b, "A2": a2, "tags": tuple(t.get("tags", ())), "slots": slots}
+        return {**t, "units": units, "A": cand, "B": b, "A2": a2, "tags": tuple(t.get("tags", ())), "slots": slots,
+                "needs_dem_b": needs_dem_b}
+
+    def _reachable(self, texts: Iterable[str]) -> set[str]:
+        """Every slot (lower-cased) of ``texts`` and of the phrase banks they draw from, however deep."""
+        out: set[str] = set()
+        todo = [s for t in texts for s in SLOT_RE.findall(t)]
+        while todo:
+            slot = todo.pop()
+            if slot.lower() in out:
+                continue
+            out.add(slot.lower())
+            low = slot[:1].lower() + slot[1:]
+            for bank in (slot, low):
+                todo += [s for phrase in self.banks.get(bank, ()) for s in SLOT_RE.findall(phrase)]
+        return out
 
     def _check_slot(self, slot: str, where: str, at: tuple[str | int, ...], seen: tuple[str, ...] = ()) -> None:
         """A slot the generator can fill, and so every slot of the phrases it draws from (checked when the file is
@@ -285,7 +303,7 @@ class Generator:
         t = self.templates[ti]
         a = rng.choice(t["A"])
         b = rng.choice([x for x in t["B"] if x != a] or [x for x in self.actors if x != a and (
-            self.default_demonym or "dem_b" not in t["slots"] or self.actors[x].demonyms)])
+            self.default_demonym or not t["needs_dem_b"] or self.actors[x].demonyms)])
         a2 = rng.choice([x for x in t["A2"] if x not in (a, b)] or [x for x in self.actors if x not in (a, b)])
         slots = t["slots"]
         people = [p for p in self.people[a] if self._fits(p, slots)]
@@ -327,7 +345,9 @@ class Generator:
                     pool = [n for n in self._names(a if key == "A_person" else b) if not n.startswith("the ")]
                     v = rng.choice(pool)
                 elif key in ("Dem_A", "Dem_B"):
-                    v = rng.choice(self.actors[a if key == "Dem_A" else b].demonyms or (self.default_demonym,))
+                    who = a if key == "Dem_A" else b  # an actor without demonyms: the file's default, else its name
+                    v = rng.choice(self.actors[who].demonyms or ((self.default_demonym,) if self.default_demonym
+                                                                 else self._names(who)[:1]))
                 elif key in self.banks:
                     v = SLOT_RE.sub(lambda m: fill(m.group(1)), rng.choice(self.banks[key]))
                 else:
