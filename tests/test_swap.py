@@ -182,7 +182,8 @@ def test_an_article_unit_with_no_clean_copy_is_skipped_once_whatever_the_targets
     copied = {r["text"] for r in res.rows}
     assert not any("Sea of" in t for t in copied)  # a sea, not Japan: never swapped
     assert any(t.startswith("Japan and China") for t in copied)  # copied for the target that is not China
-    assert res.skipped == 1
+    assert "TOKYO (Kyodo) -" not in copied  # a dateline names nobody the swap changes: no copy of itself
+    assert res.skipped == 2  # the dateline and the Sea of Japan sentence, once each
 
 
 # -- every run measures it

@@ -39,8 +39,8 @@ GRAMMAR_OPTIONAL = ("self_reference", "not_person_words", "coordinators")
 SITUATION_LISTS = ("determiners", "nouns", "headings", "background_openers", "past_perfect")
 SITUATION_OPTIONAL = ("dated_openers",)
 # Every key the top level of a label file may hold: a misspelled one ('titels') is refused, not silently ignored.
-TOP_KEYS = ("name", "description", "none_actor", "stances", "stance_roles", "actors", "names", "non_state_sources", "titles",
-            "official_nouns", "attribution", "grammar", "situation_subjects", "stance_cues", "directions")
+TOP_KEYS = ("name", "description", "none_actor", "stances", "stance_roles", "actors", "names", "non_state_sources",
+            "titles", "official_nouns", "attribution", "grammar", "situation_subjects", "stance_cues", "directions")
 
 
 @dataclass(frozen=True)
