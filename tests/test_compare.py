@@ -351,3 +351,22 @@ def test_the_store_keeps_the_overrides_and_the_precision_a_rerun_needs(tmp_path)
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")
     assert {a.path for a in client.list_artifacts(rid, ".hydra")} == {".hydra/overrides.yaml"}
     assert client.get_run(rid).data.tags["train_precision"] == "fp32"
+
+
+def test_a_searchs_table_keeps_every_override_and_names_the_best_job(tmp_path):
+    """The table showed only the overrides that differed (a value both trials drew was lost, so a job could not be
+    rebuilt from it) and did not say which job was best (a new user's trial, 2026-12-07)."""
+    from kpstance.track.callbacks import gather
+
+    for i, (lr, acc) in enumerate(((1e-4, 0.41), (2e-4, 0.47))):
+        job = tmp_path / f"job{i}"
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text(f"- trainer.lr={lr}\n- trainer.epochs=4\n- hparams_search=optuna\n")
+        (job / "metrics.json").write_text(json.dumps({"dev_joint_accuracy": acc, "dev_swap_stance_flip": acc / 10}))
+    rows = gather(tmp_path, "dev_joint_accuracy")
+    assert [r["overrides"] for r in rows] == ["trainer.lr=0.0001", "trainer.lr=0.0002"]
+    assert rows[0]["all_overrides"] == "trainer.lr=0.0001 trainer.epochs=4 hparams_search=optuna"
+    assert [r["best"] for r in rows] == ["", "*"]
+    assert [r["best"] for r in gather(tmp_path, "dev_swap_stance_flip")] == ["*", ""]  # lowest flip is best
+    assert "best" not in gather(tmp_path)[0]  # no search, no pick
+    assert (tmp_path / "sweep_metrics.csv").read_text().splitlines()[0].startswith("job,overrides,all_overrides")
