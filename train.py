@@ -79,8 +79,9 @@ def check_overrides(argv: list[str]) -> str | None:
     """A one-line message for a config file that is not valid YAML, an override spelled as in an earlier version or
     naming no config key or option, a key the selected group option lacks, a run folder that holds a run already,
     or a sweep value that a job would refuse."""
-    labels = selected_labels(argv)
-    return (next(filter(None, (broken_config_file(d, labels) for d in [CONFIG_DIR, *extra_config_dirs(argv)])), None)
+    dirs = [CONFIG_DIR, *extra_config_dirs(argv)]
+    labels = selected_labels(argv, dirs)
+    return (next(filter(None, (broken_config_file(d, labels) for d in dirs)), None)
             or renamed_override(argv) or unknown_override(argv, CONFIG_DIR) or unselected_key(argv, CONFIG_DIR)
             or taken_run_dir(argv) or sweep_problem(argv))
 

@@ -4,7 +4,8 @@
     .venv/bin/python scripts/rerun.py outputs/default/runs/RUN --dry-run  # prints the command only
 
 Hydra's ``.hydra/overrides.yaml`` alone is not enough: a job of a search lists ``hparams_search=...`` among its
-overrides, which would start a new search rather than the one job, and ``trainer.precision=auto`` resolves by the
+overrides, which would start a new search rather than the one job; ``paths.output_dir=`` names a folder that now holds
+the run, and ``resume=`` would continue it rather than train it again; and ``trainer.precision=auto`` resolves by the
 machine (bf16 where the CPU computes it natively, else fp32), so the run's ``train_precision`` (``run_info.json``)
 is passed as ``trainer.precision``. On the commit in ``run_info.json`` and the same seed it gives the same
 ``metrics.json``, on any machine where that precision computes the same.
@@ -20,8 +21,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# overrides that belong to the launch, not to the run: a search's sweeper, Hydra's own settings
-LAUNCH_ONLY = ("hparams_search", "hydra.")
+# overrides that belong to the launch, not to the run: a search's sweeper, the folder it wrote to (a new run needs its
+# own), resuming an interrupted run, Hydra's own settings (Hydra keeps those apart; a hand-written file may not)
+LAUNCH_ONLY = ("hparams_search", "paths.output_dir", "resume", "hydra.")
 
 
 def rerun_command(run_dir: str | Path) -> list[str]:

@@ -140,7 +140,7 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
     configs.mkdir(parents=True)
     (configs / "x.yaml").write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
     assert f"x.yaml:{later}: not valid YAML (ConstructorError: key 'japan' appears twice" in broken_config_file(
-        tmp_path / "configs", labels="x")
+        tmp_path / "configs", labels={"x"})
 
 
 def test_invalid_yaml_names_the_line(tmp_path):

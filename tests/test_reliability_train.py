@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from helpers import ROOT, compose, load_script, run_dirs, train_py
@@ -448,12 +449,17 @@ def test_a_config_file_that_is_not_yaml_is_one_line_naming_its_line(tmp_path):
     # a draft label file that this run does not select, or a broken file of a folder Hydra never loads, stops nothing
     (configs / "labels" / "draft.yaml").write_text("broken: [one, two: three\n", encoding="utf-8")
     (configs / "synthetic" / "draft.yaml").write_text("broken: [one, two: three\n", encoding="utf-8")
-    assert broken_config_file(configs, labels="draft").startswith(f"{configs / 'labels' / 'draft.yaml'}:")
+    assert broken_config_file(configs, labels={"draft"}).startswith(f"{configs / 'labels' / 'draft.yaml'}:")
     labels.write_text("\n".join(lines[:3] + lines[4:]) + "\n", encoding="utf-8")
     assert broken_config_file(configs) is None
     from kpstance.config import selected_labels
 
-    assert selected_labels(["seed=1", "labels=draft"]) == "draft" and selected_labels([]) == "korean_peninsula"
+    assert selected_labels(["seed=1", "labels=draft"]) == {"draft", "korean_peninsula"}
+    assert selected_labels(["-m", "labels=a,b"]) == {"a", "b", "korean_peninsula"}  # a sweep's values
+    # an experiment file that selects it names it too: then it is checked (the draft no run names is not)
+    (configs / "experiment" / "mine.yaml").write_text("# @package _global_\ndefaults:\n  - override /labels: draft\n")
+    assert "draft" in selected_labels(["experiment=mine"], [configs])
+    assert broken_config_file(configs, selected_labels(["experiment=mine"], [configs])) is not None
 
 
 @pytest.mark.parametrize("overrides, key", [
@@ -523,10 +529,12 @@ def test_report_refuses_a_run_that_did_not_finish(two_runs, capsys):
     model = two_runs / "model"
     model.mkdir()
     (model / "model.safetensors").write_bytes(b"")
-    (model / "kpstance.json").write_text('{"run_name": "smoke_2026-12-07_16-00-38_b8d46b"}')
+    (model / "kpstance.json").write_text(json.dumps({"run_name": "smoke_x", "run_dir": str(two_runs / "b")}))
     code, out, err = cli(capsys, "report", str(model))
-    assert code == 2 and one_line(err).endswith("model: a model folder, not a run folder: its run's folder is "
-                                                "outputs/smoke/runs/2026-12-07_16-00-38_b8d46b")
+    assert code == 2 and one_line(err).endswith(f"model: a model folder, not a run folder: its run's folder is "
+                                                f"{two_runs / 'b'}")
+    (model / "kpstance.json").write_text('{"run_name": "smoke_x"}')  # a model saved before run_dir was kept
+    assert one_line(cli(capsys, "report", str(model))[2]).endswith("not a run folder (of run smoke_x)")
 
 
 def test_compare_skips_unfinished_run_folders_with_one_warning(two_runs, capsys):
@@ -571,7 +579,7 @@ def test_rerun_leaves_out_the_search_and_pins_the_precision(tmp_path):
     run = tmp_path / "job0"
     (run / ".hydra").mkdir(parents=True)
     (run / ".hydra" / "overrides.yaml").write_text(
-        "- trainer.lr=0.0002\n- hparams_search=optuna\n- experiment=smoke\n- hydra.sweeper.n_trials=2\n")
+        "- trainer.lr=0.0002\n- hparams_search=optuna\n- experiment=smoke\n- paths.output_dir=/x/job0\n- resume=true\n")
     rerun = _rerun_script()
     with pytest.raises(KpstanceError, match="the run did not finish"):
         rerun.rerun_command(run)
@@ -600,11 +608,29 @@ def test_a_run_trained_again_from_its_folder_gives_the_same_metrics(tmp_path):
 def test_the_commit_recorded_is_that_of_the_code_imported(tmp_path, caplog):
     """A virtual environment installed (editable) from one checkout trains that checkout's code from any folder; the
     run recorded the git state of the folder it was started in (a new user's trial, 2026-12-07)."""
+    import kpstance
     from kpstance.run.prepare import code_checkout
 
+    if Path(kpstance.__file__).resolve().parents[2] != ROOT.resolve() or not (ROOT / ".git").exists():
+        pytest.skip("kpstance is not imported from this checkout's src/ (an editable install of a git checkout)")
     with caplog.at_level("WARNING", logger="kpstance"):
         assert code_checkout(ROOT) == ROOT
     assert "imported from" not in caplog.text
     with caplog.at_level("WARNING", logger="kpstance"):
         assert code_checkout(tmp_path) == ROOT  # the code that runs is this checkout's, whatever the folder
     assert f"imported from {ROOT / 'src' / 'kpstance'}, not from the project folder {tmp_path}" in caplog.text
+
+
+def test_resuming_under_the_precision_variable_accepts_a_run_saved_as_auto(tmp_path, monkeypatch):
+    """A run saved with trainer.precision auto (before the variable's choice was written into the config) resumed
+    with $KPSTANCE_PRECISION set reads fp32 now: the same precision, not a changed config (the code review)."""
+    from kpstance.run.resume import check_same_config
+
+    (tmp_path / "config.yaml").write_text("seed: 0\ntrainer:\n  precision: auto\n")
+    monkeypatch.setenv("KPSTANCE_PRECISION", "fp32")
+    check_same_config(tmp_path, "seed: 0\ntrainer:\n  precision: fp32\n")
+    with pytest.raises(KpstanceError, match="config differs from the interrupted run at 'trainer.precision'"):
+        check_same_config(tmp_path, "seed: 0\ntrainer:\n  precision: bf16\n")
+    monkeypatch.delenv("KPSTANCE_PRECISION")
+    with pytest.raises(KpstanceError, match="config differs from the interrupted run at 'trainer.precision'"):
+        check_same_config(tmp_path, "seed: 0\ntrainer:\n  precision: fp32\n")

@@ -290,6 +290,16 @@ def _line(p, startswith):
     (lambda s: s["people"]["russia"].append({"name": "Sergei Ryabkov"}), None,
      r"people.russia\[\d+\]: a mapping with the person's full name"),
     (lambda s: s["phrases"].update(bad_bank="one, two"), "  bad_bank:", "phrases.bad_bank: a non-empty list of strings"),
+    # the code review: a misspelled key of a template or a person was ignored; 'leads' as a string was read letter by
+    # letter ("F Sergey Lavrov said"); a B emptied by its slots was ignored and any actor drawn
+    (lambda s: s["templates"][0].update(stnace="neutral"), None, r"templates\[0\]: unknown key 'stnace'"),
+    (lambda s: s["people"]["russia"][0].update(shrot="Lavrov"), None, r"people.russia\[0\]: unknown key 'shrot'"),
+    (lambda s: s["people"]["russia"][0].update(leads="Foreign Minister"), None,
+     r"people.russia\[0\].leads: a list of strings"),
+    (lambda s: (s.pop("default_demonym"), s.update(templates=[{"pattern": "A {Dem_B} official said so.",
+                                                               "actor": "none", "stance": "neutral",
+                                                               "B": ["united_nations"]}])),
+     None, r"templates\[0\]: no actor fits B \(its role and its slots: Dem_B needs a demonym\)"),
 ])
 def test_a_template_file_mistake_is_one_line_with_its_line(tmp_path, scheme, edit, key, message):
     """Each of these stopped a run with a Python traceback (KeyError, TypeError), or only once the run folder had been
@@ -340,3 +350,20 @@ def test_without_a_default_demonym_an_actor_with_none_is_not_drawn_where_one_is_
         rng = random.Random(0)
         seen = {gen.article(rng)[1][0]["text"].split()[2] for _ in range(60)}
         assert seen <= expected | {"PRC", "Beijing's"} and (default is None or "Western" in seen), seen
+
+
+def test_with_the_corpus_switched_off_the_template_file_is_not_read(tmp_path, scheme):
+    """data.synthetic.n=0 still read the template file mid-run, so one that did not fit the labels stopped the run
+    after its folder was made (the code review)."""
+    from helpers import compose
+
+    from kpstance.weak.trainset import synthetic_part
+
+    bad = tmp_path / "t.yaml"
+    bad.write_text("templates: [{pattern: '{A} visited {citys}.', actor: A, stance: neutral}]\n", encoding="utf-8")
+    cfg = compose(["experiment=smoke", "data.synthetic.n=0", f"data.synthetic.templates={bad}"], tmp_path)
+    part = synthetic_part(cfg, scheme, [])
+    assert part.units == [] and part.count_key == "n_synthetic"
+    with pytest.raises(KpstanceError, match="unknown slot"):
+        synthetic_part(compose(["experiment=smoke", "data.synthetic.n=5", f"data.synthetic.templates={bad}"],
+                               tmp_path), scheme, [])

@@ -31,6 +31,8 @@ def test_saved_model_folder(smoke_run):
     assert not list(d.glob("*.bin"))
     cfg = json.loads((d / "config.json").read_text())
     assert cfg["id2label"]["0"] == "actor=russia" and cfg["id2label"]["10"] == "stance=neutral"
+    meta = json.loads((d / "kpstance.json").read_text())
+    assert meta["run_dir"] == str(smoke_run["cfg"].paths.output_dir)  # `report` names it for a model folder
     latest = d.parent / "smoke" / "latest"  # the smoke run's own link; models/latest is for real models
     assert latest.is_symlink() and latest.resolve() == d.resolve()
     assert not (d.parent / "latest").exists()

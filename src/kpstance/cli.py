@@ -287,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--experiment", help="only runs of this experiment (task_name); comma-separated for several")
     cmp.add_argument("--group-by", help="config key to group runs by, e.g. system.name; rows show mean ± std")
     cmp.add_argument("--baseline", help="run, group or experiment to subtract from every row")
-    cmp.add_argument("--sort", help="metric to sort by, best run first: highest, or lowest for an error rate (flip, "
-                                    "ECE, MAE) (default: the last metric shown)")
+    cmp.add_argument("--sort", help="metric to sort by, best run first: highest, or lowest for an error rate or a "
+                                    "count of misses (flip, ECE, MAE, skipped) (default: the last metric shown)")
     cmp.add_argument("--metrics", help="comma-separated metrics (default: the multi-source dev split's dev_actor_macro_f1,"
                      "dev_stance_macro_f1,dev_joint_accuracy and its test split's test_actor_macro_f1,"
                      "test_stance_macro_f1,test_swap_stance_flip,test_joint_accuracy; the last sorts the rows)")
@@ -456,6 +456,9 @@ def cmd_probe_swap(args: argparse.Namespace) -> None:
     print(f"swap test of {predictor.meta.get('run_name', args.model_dir)} on {path} ({what}): "
           f"{len(res.rows)} swapped copies, {skipped} (no clean swap)")
     if not res.rows and path.suffix.lower() == ".txt" and not res.skipped:  # nothing was measured
+        if source is not None and source not in scheme.names.actors:
+            raise KpstanceError(f"{source}, the actor the model gives most units, has no names in the label "
+                                "scheme's names table: nothing to swap it with (give --actor)", path)
         raise KpstanceError(f"the model gives none of the article's units to {source or 'any actor'}: nothing to "
                             "swap", path)
     if not res.rows:

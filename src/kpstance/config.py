@@ -10,13 +10,15 @@ unknown labeling function is a one-line error naming the key.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import math
 import os
+import re
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -682,11 +684,11 @@ def _nearest(word: str, candidates: list[str]) -> list[str]:
 NOT_GROUPS = ("synthetic", "events")
 
 
-def broken_config_file(config_dir: str | os.PathLike, labels: str = "korean_peninsula") -> str | None:
+def broken_config_file(config_dir: str | os.PathLike, labels: Collection[str] = ("korean_peninsula",)) -> str | None:
     """A one-line message for a YAML file under ``configs/`` that does not parse, naming its file and line; else
     None. Hydra would stop on it with a traceback of its own loader, wherever the file sits in the defaults. A label
-    file other than the selected one (``labels``: a draft being adapted to another conflict) is no run's business,
-    nor is a file of a folder that is no Hydra group."""
+    file that no run can select (``labels``: the names a command line or an experiment file may select; a draft
+    being adapted to another conflict) is no run's business, nor is a file of a folder that is no Hydra group."""
     import yaml
 
     from .yamlfile import load_yaml, yaml_problem
@@ -694,7 +696,7 @@ def broken_config_file(config_dir: str | os.PathLike, labels: str = "korean_peni
     root = Path(config_dir)
     for f in sorted(root.rglob("*.yaml")):
         rel = f.relative_to(root).parts
-        if rel[0] in NOT_GROUPS or (rel[0] == "labels" and len(rel) == 2 and f.stem != labels):
+        if rel[0] in NOT_GROUPS or (rel[0] == "labels" and len(rel) == 2 and f.stem not in labels):
             continue
         try:
             load_yaml(f.read_text(encoding="utf-8-sig"))
@@ -706,10 +708,23 @@ def broken_config_file(config_dir: str | os.PathLike, labels: str = "korean_peni
     return None
 
 
-def selected_labels(argv: Sequence[str]) -> str:
-    """The label file a command line selects (``labels=NAME``, the last one given), else the default's."""
-    chosen = [a.split("=", 1)[1] for a in argv if a.lstrip("+").startswith("labels=")]
-    return chosen[-1] if chosen else "korean_peninsula"
+LABELS_CHOICE_RE = re.compile(r"^\s*-?\s*(?:override\s+)?/?labels\s*:\s*([\w.-]+)", re.MULTILINE)
+
+
+def selected_labels(argv: Sequence[str], config_dirs: Sequence[str | os.PathLike] = ()) -> set[str]:
+    """Every label file a run of this command line may select: the default's, each value of ``labels=`` (a sweep's
+    ``labels=a,b`` too), and each one an experiment or search file of ``config_dirs`` names (``override /labels:
+    mine``), so a broken one of them is still reported before Hydra, and only a draft nobody names is passed over."""
+    names = {"korean_peninsula"}
+    for a in argv:
+        if a.lstrip("+~").startswith("labels="):
+            names.update(v.strip() for v in a.split("=", 1)[1].strip("[]").split(",") if v.strip())
+    for d in config_dirs:
+        for group in ("experiment", "hparams_search"):
+            for f in Path(d, group).rglob("*.yaml"):
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    names.update(LABELS_CHOICE_RE.findall(f.read_text(encoding="utf-8-sig")))
+    return names
 
 
 RUN_FILES = ("run_info.json", "metrics.json", "config.yaml")  # what a run writes in its folder, finished first

@@ -10,7 +10,6 @@ the model's most confident errors (the ones a user is least warned about).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,12 +27,12 @@ def _not_a_run_folder(root: Path) -> None:
     meta = root / "kpstance.json"
     if meta.is_file() and (root / "model.safetensors").is_file():
         try:
-            run = json.loads(meta.read_text(encoding="utf-8")).get("run_name")
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            run, run_dir = info.get("run_name"), info.get("run_dir")
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            run = None
-        m = re.fullmatch(r"(.+)_(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\w+)", str(run or ""))
-        raise KpstanceError("a model folder, not a run folder" + (f": its run's folder is outputs/{m[1]}/runs/{m[2]}"
-                                                                  if m else ""), root)
+            run = run_dir = None
+        raise KpstanceError("a model folder, not a run folder" + (f": its run's folder is {run_dir}" if run_dir else
+                                                                  f" (of run {run})" if run else ""), root)
     failed = root / "failed.json"
     if failed.is_file() and not (root / "run_info.json").is_file():
         try:

@@ -33,6 +33,7 @@ def save_model(system: System, cfg: Any, scheme: LabelScheme, metrics: dict, mod
         "base_model": system.describe(),
         "max_length": int(cfg.encoder.max_length),
         "run_name": run_name,
+        "run_dir": str(getattr(getattr(cfg, "paths", None), "output_dir", "") or ""),  # where its report is
         "experiment": str(cfg.task_name),
         **system.meta(),
     }

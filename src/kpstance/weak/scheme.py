@@ -176,7 +176,7 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None, sa
     if not isinstance(data, dict):
         raise KpstanceError("expected a mapping at the top level", p)
     unknown = [k for k in data if k not in TOP_KEYS]
-    if unknown:
+    if unknown and not saved:  # a model's saved scheme may come from another version: read what this one knows
         raise _error(f"unknown key '{unknown[0]}' (allowed at the top level: {', '.join(TOP_KEYS)})", p, unknown[0])
     for key in ("actors", "stances", "stance_cues"):
         if key not in data:

@@ -50,6 +50,10 @@ SPEC_KEYS = ("templates", *LISTS, "speaker_roles", "phrases", "plural_phrases", 
              "definite_names", "default_B", "default_demonym", "target_aliases")
 # Slots filled from the actors and people of the article (see the template file's header); {X_<role>} and the
 # phrase banks come on top.
+TEMPLATE_KEYS = ("pattern", "actor", "stance", "units", "A", "B", "A2", "tags", "weight")
+UNIT_KEYS = ("pattern", "actor", "stance", "tags", "same_paragraph")
+PERSON_KEYS = ("full", "short", "he", "titles", "leads")
+_warned: set[tuple[str, tuple[str, ...]]] = set()  # skipped names said once per file, however often it is read
 ACTOR_SLOTS = ("A", "A2", "B", "A_agent", "A2_agent", "A_state", "B_state", "A_src", "B_src", "A_person", "B_person",
                "Dem_A", "Dem_B", "B_full")
 
@@ -118,7 +122,8 @@ class Generator:
                        for a, names in (spec.get("agents") or {}).items() if self._actor_list([a], f"agents.{a}")}
         self.skipped_names += [n for a, names in (spec.get("agents") or {}).items() for n in names
                                 if n not in self.agents[a]]
-        if self.skipped_names:  # a misspelt name would leave its actor without people, in silence
+        if self.skipped_names and (str(p), tuple(self.skipped_names)) not in _warned:  # a misspelt name would
+            _warned.add((str(p), tuple(self.skipped_names)))  # leave its actor without people, in silence
             log.warning("%s: %d name(s) of people: or agents: that the label file does not give to that actor are "
                         "skipped: %s", p, len(self.skipped_names), ", ".join(self.skipped_names[:8])
                         + (", ..." if len(self.skipped_names) > 8 else ""))
@@ -144,6 +149,11 @@ class Generator:
             raise self._error(f"unknown key '{unknown[0]}' (allowed: {', '.join(SPEC_KEYS)})", unknown[0])
         if not isinstance(spec.get("templates"), list) or not spec["templates"]:
             raise self._error("'templates' must be a non-empty list", *(("templates",) if "templates" in spec else ()))
+        if spec.get("default_demonym") is not None and not isinstance(spec["default_demonym"], str):
+            raise self._error("'default_demonym' must be a word (the demonym written for an actor without one)",
+                              "default_demonym")
+        if "target_aliases" in spec and not (isinstance(spec["target_aliases"], int) and spec["target_aliases"] > 0):
+            raise self._error("'target_aliases' must be a whole number above 0", "target_aliases")
         for key in (*LISTS, "speaker_roles", "definite_names"):
             v = spec.get(key)
             if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
@@ -160,12 +170,32 @@ class Generator:
             if not isinstance(rows, list):
                 raise self._error(f"people.{actor}: a list of people, each a mapping with 'full: ...'", "people", actor)
             for i, r in enumerate(rows):
+                at = ("people", actor, i)
                 if not isinstance(r, dict) or not isinstance(r.get("full"), str):
-                    raise self._error(f"people.{actor}[{i}]: a mapping with the person's full name ('full: ...')",
-                                      "people", actor, i)
+                    raise self._error(f"people.{actor}[{i}]: a mapping with the person's full name ('full: ...')", *at)
+                self._check_keys(r, PERSON_KEYS, f"people.{actor}[{i}]", at)
+                for key in ("short", "he"):
+                    if r.get(key) is not None and not isinstance(r[key], str):
+                        raise self._error(f"people.{actor}[{i}].{key}: a word or name", *at, key)
+                for key in ("titles", "leads"):  # a string here was read letter by letter ("F Sergey Lavrov said")
+                    if r.get(key) is not None and not (isinstance(r[key], list)
+                                                       and all(isinstance(x, str) for x in r[key])):
+                        raise self._error(f"people.{actor}[{i}].{key}: a list of strings", *at, key)
         for i, t in enumerate(spec["templates"]):
             if not isinstance(t, dict) or not isinstance(t.get("units", []), list):
                 raise self._error(f"templates[{i}]: a mapping with a pattern (or a list of units)", "templates", i)
+            self._check_keys(t, TEMPLATE_KEYS, f"templates[{i}]", ("templates", i))
+            if not isinstance(t.get("weight", 1.0), (int, float)) or isinstance(t.get("weight"), bool):
+                raise self._error(f"templates[{i}].weight: a number", "templates", i, "weight")
+            for j, u in enumerate(t.get("units") or []):
+                if isinstance(u, dict):
+                    self._check_keys(u, UNIT_KEYS, f"templates[{i}].units[{j}]", ("templates", i, "units", j))
+
+    def _check_keys(self, mapping: dict, allowed: tuple[str, ...], where: str, at: tuple[str | int, ...]) -> None:
+        """A misspelled key of a template, unit or person ('stnace', 'shrot') is refused, not ignored."""
+        unknown = [k for k in mapping if k not in allowed]
+        if unknown:
+            raise self._error(f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(allowed)})", *at, unknown[0])
 
     def _actor_list(self, value: object, where: str) -> list[str]:
         keys = [int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", where)]  # 'templates[3].A'
@@ -220,7 +250,7 @@ class Generator:
                                   f"{self.scheme.neutral_stance}", *at, "units", j)
             for slot in SLOT_RE.findall(u["pattern"]):
                 self._check_slot(slot, where, at)
-        slots = {s.lower() for u in units for s in SLOT_RE.findall(u["pattern"])}
+        slots = self._reachable(u["pattern"] for u in units)  # in the patterns or any phrase they draw
         cand = self._actor_list(t.get("A", list(self.actors)), f"{where}.A")
         if slots & set(PERSON_SLOTS):  # A must have a named person with what the template needs
             cand = [a for a in cand if any(self._fits(p, slots) for p in self.people[a])]
@@ -232,9 +262,12 @@ class Generator:
         a2 = self._actor_list(t["A2"], f"{where}.A2") if "A2" in t else list(self.actors)
         if "b_full" in slots:
             b = [x for x in b if self.people[x]]
-        needs_dem_b = "dem_b" in self._reachable(u["pattern"] for u in units)  # in the pattern or a phrase it draws
+        needs_dem_b = "dem_b" in slots
         if needs_dem_b and not self.default_demonym:  # no demonym to write for a body such as the UN
             b = [x for x in b if self.actors[x].demonyms]
+        if not b:  # an actor drawn outside its role would be written where the template cannot name it
+            raise self._error(f"{where}: no actor fits B (its role and its slots: "
+                              f"{'B_full needs people' if 'b_full' in slots else 'Dem_B needs a demonym'})", *at)
         return {**t, "units": units, "A": cand, "B": b, "A2": a2, "tags": tuple(t.get("tags", ())), "slots": slots,
                 "needs_dem_b": needs_dem_b}
 

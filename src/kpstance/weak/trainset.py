@@ -111,6 +111,8 @@ class TrainPart:
 def synthetic_part(cfg: Any, scheme: LabelScheme, avoid: Sequence[str]) -> TrainPart:
     """The seeded synthetic corpus, none of it within the leak threshold of a text in ``avoid``; each synthetic
     article keeps its id, kind and quote attribution, so speakers carry to its later units."""
+    if int(cfg.data.synthetic.n or 0) <= 0:  # switched off: the template file is not read (nor need it fit)
+        return TrainPart("synthetic", [], [], count_key="n_synthetic")
     gen = Generator(cfg.data.synthetic.templates, scheme)
     synth = gen.generate(int(cfg.data.synthetic.n), int(cfg.data.synthetic.seed), list(avoid),
                          float(cfg.evaluation.max_overlap))
