@@ -435,3 +435,31 @@ def test_a_label_file_without_names_warns_that_training_makes_no_swapped_copies(
     with caplog.at_level("WARNING", logger="kpstance"):
         assert not swap_part([part], replace(scheme, names=NameTable()), 1, 0).units
     assert "no names table ('names:'), so no speaker-swapped copies are made" in caplog.text
+
+
+def test_probe_swap_says_when_the_actor_it_picked_has_no_names(smoke_run, tmp_path, monkeypatch):
+    """With a names table that lacks the actor the model gives most units, the probe said the model gave that actor
+    no unit (the code review): it says the actor has no names."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    import kpstance.eval.swap as swap_mod
+    import kpstance.systems.predictor as predictor
+    from kpstance.cli import cmd_probe_swap
+    from kpstance.eval.swap import SwapResult
+    from kpstance.weak.scheme import NameTable
+
+    scheme = load_scheme(LABELS)
+    partial = replace(scheme, names=NameTable(scheme.names.roles, scheme.names.required,
+                                              {a: v for a, v in scheme.names.actors.items() if a != "japan"}))
+    monkeypatch.setattr(predictor, "model_scheme", lambda _dir, _labels: partial)
+    monkeypatch.setattr(swap_mod, "probe_article", lambda *a, **k: (SwapResult(), "japan"))
+    (tmp_path / "a.txt").write_text("Tokyo urges calm\nJapan called for calm, Kono said.\n", encoding="utf-8")
+    args = SimpleNamespace(targets=2, worst=3, input=str(tmp_path / "a.txt"), model_dir=str(smoke_run["model_dir"]),
+                           labels=None, actor=None, seed=0, device="cpu", batch_size=8)
+    with pytest.raises(KpstanceError, match="japan, the actor the model gives most units, has no names in the label "
+                                            r"scheme's names table: nothing to swap it with \(give --actor\)"):
+        cmd_probe_swap(args)
+    monkeypatch.setattr(swap_mod, "probe_article", lambda *a, **k: (SwapResult(), "russia"))
+    with pytest.raises(KpstanceError, match="the model gives none of the article's units to russia"):
+        cmd_probe_swap(args)
