@@ -293,6 +293,7 @@ def _line(p, startswith):
     # the code review: a misspelled key of a template or a person was ignored; 'leads' as a string was read letter by
     # letter ("F Sergey Lavrov said"); a B emptied by its slots was ignored and any actor drawn
     (lambda s: s["templates"][0].update(stnace="neutral"), None, r"templates\[0\]: unknown key 'stnace'"),
+    (lambda s: s["phrases"].update(verb=["says"]), "  verb:", "phrases.verb: the name of a slot the generator fills"),
     (lambda s: s["people"]["russia"][0].update(shrot="Lavrov"), None, r"people.russia\[0\]: unknown key 'shrot'"),
     (lambda s: s["people"]["russia"][0].update(leads="Foreign Minister"), None,
      r"people.russia\[0\].leads: a list of strings"),

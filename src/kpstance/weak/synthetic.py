@@ -162,10 +162,14 @@ class Generator:
             v = spec.get(key)
             if v is not None and not isinstance(v, dict):
                 raise self._error(f"'{key}' must be a mapping", key)
+        reserved = {*LISTS.values(), *ACTOR_SLOTS, *PERSON_SLOTS}
         for key in ("phrases", "plural_phrases"):
             for name, v in (spec.get(key) or {}).items():
                 if not (isinstance(v, list) and v and all(isinstance(x, str) for x in v)):
                     raise self._error(f"{key}.{name}: a non-empty list of strings", key, name)
+                if name in reserved or str(name).startswith("X_"):  # the slot would never draw from this bank
+                    raise self._error(f"{key}.{name}: the name of a slot the generator fills itself; name the bank "
+                                      "otherwise", key, name)
         for actor, rows in (spec.get("people") or {}).items():
             if not isinstance(rows, list):
                 raise self._error(f"people.{actor}: a list of people, each a mapping with 'full: ...'", "people", actor)
