@@ -1,7 +1,8 @@
 """YAML read as OmegaConf reads it: a key given twice in one mapping is refused, not silently the later one.
 
 A label file adapted by hand often gains a second ``japan:`` block; PyYAML's own loader would keep the last and
-drop the first's aliases without a word, while Hydra's loader refuses the same file with a traceback."""
+drop the first's aliases without a word, while Hydra's loader refuses the same file with a traceback. A user's
+YAML file (a label or template file) is read here too, its errors one line naming the file and the key's line."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .errors import KpstanceError
+from .files import read_utf8
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -60,3 +64,22 @@ def yaml_line(path: Path, keys: Sequence[str | int]) -> int | None:
             break
         line, node = hit[0].start_mark.line + 1, hit[1]
     return line
+
+
+def read_yaml(path: str | Path, what: str = "file") -> Any:
+    """A user's YAML file, parsed as ``load_yaml`` does: a missing one is "<what> not found", a byte that is not UTF-8
+    names its line and byte (``files.read_utf8``), a syntax slip or a repeated key names its line; one line each."""
+    p = Path(path)
+    if not p.exists():
+        raise KpstanceError(f"{what} not found", p)
+    try:
+        return load_yaml(read_utf8(p))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise KpstanceError(f"not valid YAML ({yaml_problem(e)})", p, None if mark is None else mark.line + 1) from None
+
+
+def key_error(message: str, path: Path, *keys: str | int) -> KpstanceError:
+    """A one-line error naming a YAML file and, where the file is there to read, the line of the deepest of ``keys``
+    (``yaml_line``)."""
+    return KpstanceError(message, path, yaml_line(path, keys) if keys else None)

@@ -62,8 +62,8 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         raise KpstanceError("not a report.json written by train.py", report_path) from None
     if not (root / "run_info.json").is_file():
-        raise KpstanceError("the run did not finish (no run_info.json): it was stopped before its end"
-                            + (" (see failed.json)" if (root / "failed.json").is_file() else ""), root)
+        # (a run marked failed.json was named for that above)
+        raise KpstanceError("the run did not finish (no run_info.json): it was stopped before its end", root)
     rows = []
     for line, rec in iter_jsonl(rows_path):
         for system in SYSTEMS:  # a system's fields come all together, or not at all

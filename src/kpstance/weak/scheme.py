@@ -13,11 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from ..errors import KpstanceError
-from ..files import read_utf8
-from ..yamlfile import load_yaml, yaml_line, yaml_problem
+from ..yamlfile import key_error, read_yaml
 
 # Cue groups: the two polar stance roles' steps, then judging words, human cost, procedure, negators; then the
 # words that settle conflicting cues (provocations among the coercive steps, refusals, limits of pressure, support,
@@ -136,16 +133,11 @@ def _plain(obj: object) -> object:
     return obj
 
 
-def _error(message: str, path: Path, *keys: str) -> KpstanceError:
-    """An error naming the file and, where the file is there to read, the line of the deepest of ``keys``."""
-    return KpstanceError(message, path, yaml_line(path, keys) if keys else None)
-
-
 def _strings(value: object, path: Path, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise _error(f"'{key}' must be a list of non-empty strings", path, *key.split("."))
+        raise key_error(f"'{key}' must be a list of non-empty strings", path, *key.split("."))
     return tuple(v.strip() for v in value)
 
 
@@ -159,87 +151,77 @@ def load_scheme(source: str | os.PathLike | Mapping, name: str | None = None, sa
     if isinstance(source, Mapping):
         data = _plain(source)
         p = Path(name or "labels (composed config)")
-        raw_bytes = json.dumps(data, sort_keys=True).encode()
     else:
         p = Path(source)
-        if not p.is_file() and not p.is_dir():
-            raise KpstanceError("label file not found", p)
-        text = read_utf8(p)  # a byte that is not UTF-8: the line and the byte of the line
-        raw_bytes = text.encode()
-        try:
-            data = load_yaml(text)
-        except yaml.YAMLError as e:
-            line = getattr(getattr(e, "problem_mark", None), "line", None)
-            raise KpstanceError(f"not valid YAML ({yaml_problem(e)})", p, None if line is None else line + 1) from None
-        if isinstance(data, dict):
-            raw_bytes = json.dumps(data, sort_keys=True).encode()
+        data = read_yaml(p, "label file")
     if not isinstance(data, dict):
         raise KpstanceError("expected a mapping at the top level", p)
+    raw_bytes = json.dumps(data, sort_keys=True).encode()  # the same hash for the file and the mapping composed of it
     unknown = [k for k in data if k not in TOP_KEYS]
     if unknown and not saved:  # a model's saved scheme may come from another version: read what this one knows
-        raise _error(f"unknown key '{unknown[0]}' (allowed at the top level: {', '.join(TOP_KEYS)})", p, unknown[0])
+        raise key_error(f"unknown key '{unknown[0]}' (allowed at the top level: {', '.join(TOP_KEYS)})", p, unknown[0])
     for key in ("actors", "stances", "stance_cues"):
         if key not in data:
             raise KpstanceError(f"missing key '{key}'", p)
     stances = _strings(data["stances"], p, "stances")
     twice = sorted({x for x in stances if stances.count(x) > 1})
     if twice:
-        raise _error(f"stances: {', '.join(twice)} listed twice (a model would get two outputs for one label)", p,
+        raise key_error(f"stances: {', '.join(twice)} listed twice (a model would get two outputs for one label)", p,
                      "stances")
     roles = _roles(data, stances, p)
     none_actor = data.get("none_actor", "none")
     if not isinstance(data["actors"], dict) or not data["actors"]:
-        raise _error("'actors' must be a non-empty mapping", p, "actors")
+        raise key_error("'actors' must be a non-empty mapping", p, "actors")
     actors: list[Actor] = []
     owner: dict[str, str] = {}
     for name, spec in data["actors"].items():
         if name == none_actor:
-            raise _error(f"actor '{name}' is reserved for 'no actor'", p, "actors", name)
+            raise key_error(f"actor '{name}' is reserved for 'no actor'", p, "actors", name)
         spec = spec or {}
         if not isinstance(spec, dict):
-            raise _error(f"actors.{name}: expected a mapping with 'aliases' and 'demonyms'", p, "actors", name)
+            raise key_error(f"actors.{name}: expected a mapping with 'aliases' and 'demonyms'", p, "actors", name)
         extra = sorted(set(spec) - {"aliases", "demonyms"})
         if extra:
-            raise _error(f"actors.{name}: unknown key '{extra[0]}' (only 'aliases' and 'demonyms' are allowed)", p,
+            raise key_error(f"actors.{name}: unknown key '{extra[0]}' (only 'aliases' and 'demonyms' are allowed)", p,
                          "actors", name, extra[0])
         aliases = _strings(spec.get("aliases"), p, f"actors.{name}.aliases")
         demonyms = _strings(spec.get("demonyms"), p, f"actors.{name}.demonyms")
         if not aliases + demonyms:
-            raise _error(f"actors.{name}: no aliases or demonyms (the rules could never name this actor)", p,
+            raise key_error(f"actors.{name}: no aliases or demonyms (the rules could never name this actor)", p,
                          "actors", name)
         for alias in aliases + demonyms:
             if alias in owner and owner[alias] != name:
-                raise _error(f"alias '{alias}' is claimed by two actors: {owner[alias]} and {name}", p, "actors",
+                raise key_error(f"alias '{alias}' is claimed by two actors: {owner[alias]} and {name}", p, "actors",
                              name)
             owner[alias] = name
         actors.append(Actor(name, aliases, demonyms))
     cues_raw = data["stance_cues"]
     if not isinstance(cues_raw, dict):
-        raise _error("'stance_cues' must be a mapping", p, "stance_cues")
+        raise key_error("'stance_cues' must be a mapping", p, "stance_cues")
     unknown = [g for g in cues_raw if g not in CUE_GROUPS]
     if unknown:
-        raise _error(f"stance_cues: unknown group '{unknown[0]}'; allowed: {', '.join(CUE_GROUPS)}", p,
+        raise key_error(f"stance_cues: unknown group '{unknown[0]}'; allowed: {', '.join(CUE_GROUPS)}", p,
                      "stance_cues", unknown[0])
     cues_raw = {**{g: [] for g in CUE_OPTIONAL}, **cues_raw}
     missing = [g for g in CUE_GROUPS if g not in cues_raw]
     if missing and saved:
         cues_raw = {**cues_raw, **{g: [] for g in missing}}
     elif missing:
-        raise _error(f"missing list(s) {', '.join(f'stance_cues.{g}' for g in missing)} (the rules read every "
+        raise key_error(f"missing list(s) {', '.join(f'stance_cues.{g}' for g in missing)} (the rules read every "
                      "group; an empty list [] turns one off)", p, "stance_cues")
     cues = {g: _strings(cues_raw[g], p, f"stance_cues.{g}") for g in CUE_GROUPS}
     both = sorted(set(cues["coercive"]) & set(cues["deescalating"]))
     if both:
-        raise _error(f"stance_cues: {', '.join(repr(c) for c in both)} in both coercive and deescalating", p,
+        raise key_error(f"stance_cues: {', '.join(repr(c) for c in both)} in both coercive and deescalating", p,
                      "stance_cues", "deescalating")
     attribution = _section(data, "attribution", ATTRIBUTION_LISTS, p, optional=ATTRIBUTION_OPTIONAL)
     grammar_raw = data.get("grammar") or {}
     agent_marker = grammar_raw.get("agent_marker", "by") if isinstance(grammar_raw, dict) else "by"
     if not isinstance(agent_marker, str) or not agent_marker.strip():
-        raise _error("'grammar.agent_marker' must be a non-empty string", p, "grammar", "agent_marker")
+        raise key_error("'grammar.agent_marker' must be a non-empty string", p, "grammar", "agent_marker")
     description = data.get("description") or ""
     if not isinstance(description, str):
-        raise _error("'description' must be a string (what the labels are about)", p, "description")
+        raise key_error("'description' must be a string (what the labels are about)", p, "description")
     return LabelScheme(
         name=str(data.get("name", p.stem)),
         description=" ".join(description.split()),
@@ -270,15 +252,15 @@ def _roles(data: dict, stances: tuple[str, ...], p: Path) -> dict[str, str]:
     missing = [r for r in STANCE_ROLES if r not in raw]
     unknown = sorted(set(raw) - set(STANCE_ROLES))
     if missing or unknown:
-        raise _error(f"stance_roles: needs exactly the keys {', '.join(STANCE_ROLES)}"
+        raise key_error(f"stance_roles: needs exactly the keys {', '.join(STANCE_ROLES)}"
                      + (f" (missing {', '.join(missing)})" if missing else "")
                      + (f" (unknown {', '.join(unknown)})" if unknown else ""), p, "stance_roles", *unknown[:1])
     for role, stance in raw.items():
         if stance not in stances:
-            raise _error(f"stance_roles.{role}: '{stance}' is not one of stances {list(stances)}", p,
+            raise key_error(f"stance_roles.{role}: '{stance}' is not one of stances {list(stances)}", p,
                          "stance_roles", role)
     if len(set(raw.values())) != len(STANCE_ROLES):
-        raise _error("stance_roles: each role needs its own stance", p, "stance_roles")
+        raise key_error("stance_roles: each role needs its own stance", p, "stance_roles")
     return {r: str(raw[r]) for r in STANCE_ROLES}
 
 
@@ -291,12 +273,12 @@ def _section(data: dict, key: str, lists: tuple[str, ...], p: Path, extra: tuple
         raise KpstanceError(f"missing mapping '{key}' (lists: {', '.join(lists)})", p)
     unknown = [k for k in raw if k not in lists + extra + optional]
     if unknown:
-        raise _error(f"{key}: unknown key '{unknown[0]}'; allowed: {', '.join(lists + optional + extra)}", p, key,
+        raise key_error(f"{key}: unknown key '{unknown[0]}'; allowed: {', '.join(lists + optional + extra)}", p, key,
                      unknown[0])
     out = {name: _strings(raw.get(name), p, f"{key}.{name}") for name in optional}
     for name in lists:
         if name not in raw:
-            raise _error(f"missing list '{key}.{name}'", p, key)
+            raise key_error(f"missing list '{key}.{name}'", p, key)
         out[name] = _strings(raw[name], p, f"{key}.{name}")
     return out
 
@@ -307,16 +289,15 @@ def _directions(raw: object, p: Path) -> tuple[tuple[tuple[str, ...], tuple[str,
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise KpstanceError("'directions' must be a list of [forms of a step, forms of its reverse]", p,
-                            yaml_line(p, ("directions",)))
+        raise key_error("'directions' must be a list of [forms of a step, forms of its reverse]", p, "directions")
     out = []
     for i, entry in enumerate(raw):
         ok = (isinstance(entry, list) and len(entry) == 2
               and all(isinstance(side, list) and side and all(isinstance(w, str) and w.strip() for w in side)
                       for side in entry))
         if not ok or len(entry[0]) != len(entry[1]):
-            raise KpstanceError(f"directions[{i}]: expected two lists of words with as many forms each (a step's "
-                                "forms, then its reverse's, aligned)", p, yaml_line(p, ("directions", i)))
+            raise key_error(f"directions[{i}]: expected two lists of words with as many forms each (a step's "
+                            "forms, then its reverse's, aligned)", p, "directions", i)
         out.append((tuple(w.strip() for w in entry[0]), tuple(w.strip() for w in entry[1])))
     return tuple(out)
 
@@ -328,7 +309,7 @@ def _names(raw: object, actors: Sequence[str], p: Path) -> NameTable:
         return NameTable()
 
     def fail(msg: str, *keys: str) -> KpstanceError:
-        return KpstanceError(msg, p, yaml_line(p, ("names", *keys)))
+        return key_error(msg, p, "names", *keys)
 
     if not isinstance(raw, dict):
         raise fail("'names' must be a mapping (roles, required, actors)")

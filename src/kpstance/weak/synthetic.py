@@ -26,13 +26,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ..errors import KpstanceError
-from ..files import read_utf8
 from ..text.overlap import jaccard, tokens
 from ..text.segment import Unit, segment_article
-from ..yamlfile import load_yaml, yaml_line, yaml_problem
+from ..yamlfile import key_error, read_yaml
 from .aliases import matcher_for
 from .attribution import rules_for
 from .scheme import LabelScheme
@@ -98,14 +95,8 @@ class Generator:
 
     def __init__(self, spec_path: str | os.PathLike, scheme: LabelScheme) -> None:
         p = Path(spec_path)
-        if not p.is_file() and not p.is_dir():
-            raise KpstanceError("synthetic template file not found", p)
         self.path = p
-        try:
-            spec = load_yaml(read_utf8(p))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            raise KpstanceError(f"not valid YAML ({yaml_problem(e)})", p, None if mark is None else mark.line + 1) from None
+        spec = read_yaml(p, "synthetic template file")
         self._check_spec(spec)
         self.spec = spec
         self.scheme = scheme
@@ -138,7 +129,7 @@ class Generator:
     # --- loading and checking -------------------------------------------------------------------
     def _error(self, message: str, *keys: str | int) -> KpstanceError:
         """One line naming the template file and the line of the deepest of ``keys``."""
-        return KpstanceError(message, self.path, yaml_line(self.path, keys) if keys else None)
+        return key_error(message, self.path, *keys)
 
     def _check_spec(self, spec: object) -> None:
         """The file's shape, before anything reads it: a mapping of known keys, each of the right kind."""
@@ -252,9 +243,10 @@ class Generator:
             if u["actor"] == self.scheme.none_actor and u["stance"] != self.scheme.neutral_stance:
                 raise self._error(f"{where}: actor {self.scheme.none_actor} goes with "
                                   f"{self.scheme.neutral_stance}", *at, "units", j)
-            for slot in SLOT_RE.findall(u["pattern"]):
-                self._check_slot(slot, where, at)
-        slots = self._reachable(u["pattern"] for u in units)  # in the patterns or any phrase they draw
+        found = self._slots(u["pattern"] for u in units)
+        for slot, bank in found.items():
+            self._check_slot(slot, f"{where}, phrase bank '{bank}'" if bank else where, at)
+        slots = {slot.lower() for slot in found}  # in the patterns or any phrase they draw
         cand = self._actor_list(t.get("A", list(self.actors)), f"{where}.A")
         if slots & set(PERSON_SLOTS):  # A must have a named person with what the template needs
             cand = [a for a in cand if any(self._fits(p, slots) for p in self.people[a])]
@@ -266,34 +258,36 @@ class Generator:
         a2 = self._actor_list(t["A2"], f"{where}.A2") if "A2" in t else list(self.actors)
         if "b_full" in slots:
             b = [x for x in b if self.people[x]]
-        needs_dem_b = "dem_b" in slots
-        if needs_dem_b and not self.default_demonym:  # no demonym to write for a body such as the UN
+        if "dem_b" in slots and not self.default_demonym:  # no demonym to write for a body such as the UN
             b = [x for x in b if self.actors[x].demonyms]
         if not b:  # an actor drawn outside its role would be written where the template cannot name it
             raise self._error(f"{where}: no actor fits B (its role and its slots: "
                               f"{'B_full needs people' if 'b_full' in slots else 'Dem_B needs a demonym'})", *at)
-        return {**t, "units": units, "A": cand, "B": b, "A2": a2, "tags": tuple(t.get("tags", ())), "slots": slots,
-                "needs_dem_b": needs_dem_b}
+        return {**t, "units": units, "A": cand, "B": b, "A2": a2, "tags": tuple(t.get("tags", ())), "slots": slots}
 
-    def _reachable(self, texts: Iterable[str]) -> set[str]:
-        """Every slot (lower-cased) of ``texts`` and of the phrase banks they draw from, however deep."""
-        out: set[str] = set()
-        todo = [s for t in texts for s in SLOT_RE.findall(t)]
+    def _key(self, slot: str) -> str:
+        """What a slot is filled from, as ``article`` reads it: '{Verb}' is the bank 'verb' capitalised."""
+        low = slot[:1].lower() + slot[1:]
+        return low if slot[:1].isupper() and (low in self.banks or low in PERSON_SLOTS) else slot
+
+    def _slots(self, texts: Iterable[str]) -> dict[str, str | None]:
+        """Every slot of ``texts`` and of the phrase banks they draw from, however deep, with the bank each was first
+        met in (None: the text itself)."""
+        out: dict[str, str | None] = {}
+        todo = [(slot, None) for t in texts for slot in SLOT_RE.findall(t)]
         while todo:
-            slot = todo.pop()
-            if slot.lower() in out:
+            slot, bank = todo.pop(0)
+            if slot in out:
                 continue
-            out.add(slot.lower())
-            low = slot[:1].lower() + slot[1:]
-            for bank in (slot, low):
-                todo += [s for phrase in self.banks.get(bank, ()) for s in SLOT_RE.findall(phrase)]
+            out[slot] = bank
+            key = self._key(slot)
+            todo += [(inner, key) for phrase in self.banks.get(key, ()) for inner in SLOT_RE.findall(phrase)]
         return out
 
-    def _check_slot(self, slot: str, where: str, at: tuple[str | int, ...], seen: tuple[str, ...] = ()) -> None:
-        """A slot the generator can fill, and so every slot of the phrases it draws from (checked when the file is
-        read: an unknown one used to stop a run only once its folder was made)."""
-        low = slot[:1].lower() + slot[1:]
-        key = low if slot[:1].isupper() and (low in self.banks or low in PERSON_SLOTS) else slot
+    def _check_slot(self, slot: str, where: str, at: tuple[str | int, ...]) -> None:
+        """A slot the generator can fill (checked when the file is read: an unknown one used to stop a run only once
+        its folder was made)."""
+        key = self._key(slot)
         if key in PERSON_SLOTS or key in ACTOR_SLOTS or (key.startswith("X_") and key[2:] in self.roles):
             return
         if key in LISTS.values() and not self.banks.get(key):
@@ -302,10 +296,6 @@ class Generator:
         if key not in self.banks:
             raise self._error(f"{where}: unknown slot '{{{slot}}}' (a phrase bank, a role's X_<role>, or one of "
                               f"{', '.join(ACTOR_SLOTS + PERSON_SLOTS)})", *at)
-        if key not in seen:
-            for phrase in self.banks[key]:
-                for inner in SLOT_RE.findall(phrase):
-                    self._check_slot(inner, f"{where}, phrase bank '{key}'", at, (*seen, key))
 
     @staticmethod
     def _fits(p: Person, slots: set[str]) -> bool:
@@ -340,7 +330,7 @@ class Generator:
         t = self.templates[ti]
         a = rng.choice(t["A"])
         b = rng.choice([x for x in t["B"] if x != a] or [x for x in self.actors if x != a and (
-            self.default_demonym or not t["needs_dem_b"] or self.actors[x].demonyms)])
+            self.default_demonym or "dem_b" not in t["slots"] or self.actors[x].demonyms)])
         a2 = rng.choice([x for x in t["A2"] if x not in (a, b)] or [x for x in self.actors if x not in (a, b)])
         slots = t["slots"]
         people = [p for p in self.people[a] if self._fits(p, slots)]
@@ -358,9 +348,8 @@ class Generator:
             def fill(slot: str, u=u, values=values) -> str:
                 if slot in values:
                     return values[slot]
-                low = slot[:1].lower() + slot[1:]
-                cap = slot[:1].isupper() and (low in self.banks or low in PERSON_SLOTS)
-                key = low if cap else slot
+                key = self._key(slot)
+                cap = key != slot  # '{Verb}': the bank 'verb', capitalised
                 if key in fixed:
                     v = fixed[key]
                 elif key == "full":
