@@ -23,6 +23,7 @@ from kpstance.config import (  # noqa: E402
     unselected_key,
 )
 from kpstance.errors import KpstanceError, MissingExtra, Terminated, sigterm_raises  # noqa: E402
+from kpstance.files import remove_temporaries  # noqa: E402
 from kpstance.run.cleanup import FAILED, discard_run_dir, mark_failed  # noqa: E402
 from kpstance.run.pipeline import train  # noqa: E402
 
@@ -45,10 +46,12 @@ def main(cfg: DictConfig) -> float | None:
         print(f"kpstance: error: {e}", file=sys.stderr)
         sys.exit(2)
     except Terminated as e:
+        remove_temporaries()
         mark_failed(cfg, e)
         print(f"kpstance: {e}; the run folder is marked {FAILED}", file=sys.stderr)
         sys.exit(143)
     except KeyboardInterrupt as e:  # Ctrl-C: said in one line, as a scheduler's stop is
+        remove_temporaries()
         marker = mark_failed(cfg, e)
         print("kpstance: interrupted" + (f"; the run folder is marked {FAILED} (resume=true continues it)"
                                          if marker else ""), file=sys.stderr)

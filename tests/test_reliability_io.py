@@ -302,6 +302,37 @@ def test_an_interruption_while_the_table_writer_starts_leaves_no_temp_file(tmp_p
         assert not list(tmp_path.iterdir()), ext
 
 
+@pytest.mark.parametrize("where", ["opening", "after"])
+def test_a_sigterm_landing_just_after_the_temp_file_is_created_leaves_nothing(smoke_run, tmp_path, monkeypatch,
+                                                                              capsys, where):
+    """The window CI once hit: the signal lands after the temporary file exists but before any ``try`` that would
+    remove it (inside the open, or between the table's creation and the loop). The command still says "nothing
+    was written", so nothing may be left."""
+    from kpstance.errors import Terminated
+    from kpstance.scale import local, table
+
+    if where == "opening":
+        real_open = table.open_file
+
+        def open_then_signal(path, *args):
+            real_open(path, *args).close()
+            raise Terminated
+        monkeypatch.setattr(table, "open_file", open_then_signal)
+    else:
+        class SignalledTable(table.AtomicTable):
+            def __init__(self, *args):
+                super().__init__(*args)
+                raise Terminated
+        monkeypatch.setattr(local, "AtomicTable", SignalledTable)
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"text": "Lavrov said the drills must stop."}) + "\n", encoding="utf-8")
+    out = tmp_path / "out" / "pred.jsonl"
+    out.parent.mkdir()
+    rc, _, err = cli(capsys, "predict", smoke_run["model_dir"], "--input", src, "--output", out, "--workers", "1")
+    assert rc == 143 and err.strip().splitlines() == ["kpstance: terminated (SIGTERM); nothing was written"]
+    assert not list(out.parent.iterdir())
+
+
 # ---------------------------------------------------------------------------- 8. compare's default store
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from .errors import KpstanceError, Terminated, sigterm_raises
-from .files import check_outputs
+from .files import check_outputs, remove_temporaries
 from .weak.scheme import LABELS_REL, default_labels
 
 
@@ -681,9 +681,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:  # Ctrl-C; temporary files were removed on the way out
+        remove_temporaries()  # and one the signal caught being created
         print("kpstance: interrupted", file=sys.stderr)
         return 130
     except Terminated:
+        remove_temporaries()
         print("kpstance: terminated (SIGTERM); nothing was written", file=sys.stderr)
         return 143
     return 0

@@ -54,8 +54,28 @@ def read_utf8(path: str | os.PathLike) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _tmp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+_PENDING: set[Path] = set()  # temporary files named and not yet renamed into place or removed
+
+
+def temp_name(target: Path) -> Path:
+    """A hidden temporary name beside ``target``, recorded before the file exists: a signal can land between the
+    file's creation and the ``try`` that would remove it, and ``remove_temporaries`` still finds it."""
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    _PENDING.add(tmp)
+    return tmp
+
+
+def settle_temp(tmp: Path) -> None:
+    """A temporary file renamed into place or abandoned: removed if it is still there, and no longer recorded."""
+    tmp.unlink(missing_ok=True)
+    _PENDING.discard(tmp)
+
+
+def remove_temporaries() -> None:
+    """Remove every temporary file this process named and has not settled: called where a Ctrl-C or SIGTERM ends
+    a command, so that "nothing was written" holds whichever instruction the signal interrupted."""
+    for tmp in list(_PENDING):
+        settle_temp(tmp)
 
 
 def _identity(p: Path) -> tuple[int, int] | None:
@@ -113,7 +133,7 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[str]]:
     target = Path(path)
     if target.is_dir():
         raise KpstanceError(IS_A_FOLDER, target)
-    tmp = _tmp_name(target)
+    tmp = temp_name(target)
     try:
         f = tmp.open("w", encoding="utf-8", newline="")
     except OSError as e:
@@ -123,7 +143,7 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[str]]:
             yield f
         os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        settle_temp(tmp)
 
 
 @contextlib.contextmanager
@@ -133,14 +153,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     target = Path(path)
     if target.is_dir():
         raise KpstanceError(IS_A_FOLDER, target)
-    tmp = _tmp_name(target)
+    tmp = temp_name(target)
     try:
         yield tmp
         os.replace(tmp, target)
     except OSError as e:
         raise KpstanceError(f"cannot write: {e.strerror}", target) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        settle_temp(tmp)
 
 
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int) -> None:
@@ -173,7 +193,7 @@ def write_together(files: dict[Path, str]) -> None:
         for target, text in files.items():
             if target.is_dir():
                 raise KpstanceError(IS_A_FOLDER, target)
-            tmps[target] = tmp = _tmp_name(target)
+            tmps[target] = tmp = temp_name(target)
             try:
                 with tmp.open("w", encoding="utf-8", newline="") as f:
                     f.write(text)
@@ -183,7 +203,7 @@ def write_together(files: dict[Path, str]) -> None:
             os.replace(tmp, target)
     finally:
         for tmp in tmps.values():
-            tmp.unlink(missing_ok=True)
+            settle_temp(tmp)
 
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import KpstanceError
-from ..files import _tmp_name, fault
+from ..files import fault, settle_temp, temp_name
 
 COLUMNS = ("article_id", "date", "outlet", "title", "url", "unit_id", "kind", "speaker", "text", "actor", "stance",
            "actor_score", "stance_score", "uncertain")
@@ -137,7 +137,7 @@ class AtomicTable:
     def __init__(self, path: str | os.PathLike, columns: Sequence[str]) -> None:
         self.target = Path(path)
         self.fmt = output_format(str(path))
-        self.tmp = _tmp_name(self.target)
+        self.tmp = temp_name(self.target)
         self._file = open_file(self.tmp, self.fmt, self.target)
         try:
             self.writer = Writer(self._file, self.fmt, columns)
@@ -152,6 +152,7 @@ class AtomicTable:
         self.writer.close()
         self._file.close()
         os.replace(self.tmp, self.target)
+        settle_temp(self.tmp)
 
     def abort(self) -> None:
         writer = getattr(self, "writer", None)
@@ -161,7 +162,7 @@ class AtomicTable:
             except Exception:  # noqa: BLE001 - the table is discarded either way
                 pass
         self._file.close()
-        self.tmp.unlink(missing_ok=True)
+        settle_temp(self.tmp)
 
 
 class ShardedTable:
