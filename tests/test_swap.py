@@ -144,12 +144,38 @@ def test_an_unclean_unit_is_skipped_with_its_reason(swapper, text, source, why):
 def test_copies_are_seeded_and_for_two_other_actors(swapper):
     text = "Lavrov said Russia was ready to talk without preconditions."
     first, why = swapper.copies([text], "russia", "u1", 2)
-    again, _ = swapper.copies([text], "russia", "u1", 2)
+    again, _ = Swapper(swapper.scheme).copies([text], "russia", "u1", 2)  # another swapper: not its memo
     assert why is None and first == again and len(first) == 2
     assert len({c.target for c in first}) == 2 and "russia" not in {c.target for c in first}
     for c in first:
         swapper.check_clean(c.texts[0], "russia")
         assert "ready to talk without preconditions" in c.texts[0]
+
+
+def test_copies_and_mentions_are_made_once_and_the_memo_stays_bounded(scheme, monkeypatch):
+    """The model and the rules are swap-tested on the same copies, and the rules read the same sentences many
+    times: each is made once per swapper, and a stream of unique texts never grows the memo past its size."""
+    from kpstance.weak import aliases
+
+    swapper = Swapper(scheme)
+    made = []
+    real = Swapper.swap
+
+    def counted(self, *args, **kwargs):
+        made.append(args[2])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Swapper, "swap", counted)
+    texts = ["Lavrov said Moscow opposed the drills.", ""]
+    first = swapper.copies(texts, "russia", "u1", 2)
+    calls = len(made)
+    assert calls >= 2 and swapper.copies(list(texts), "russia", "u1", 2) == first and len(made) == calls
+    assert swapper.copies(texts, "russia", "u2", 2) and len(made) > calls  # another key: other seeded targets
+    monkeypatch.setattr(aliases, "MEMO_SIZE", 3)
+    matcher = aliases.AliasMatcher(scheme)
+    for i in range(10):
+        assert [m.actor for m in matcher.mentions(f"Moscow said {i}.")] == ["russia"]
+        assert len(matcher.__dict__["_memo_mentions"]) <= 3
 
 
 def test_swap_units_carries_the_speaker_and_marks_the_copy(scheme, swapper):

@@ -8,13 +8,38 @@ non-state noun ("Japanese analysts") they mark a source that is nobody's.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from .scheme import LabelScheme
 
 POSSESSIVE = r"(?:['’]s|['’])?"
+MEMO_SIZE = 1 << 15  # texts remembered per matcher; a corpus of unique sentences clears it, never grows it past this
+
+T = TypeVar("T")
+
+
+def memo_method(method: Callable[..., Sequence[T]]) -> Callable[..., tuple[T, ...]]:
+    """A method that is a pure function of its positional arguments, remembered per instance as a tuple: the rules,
+    the swapped copies and the swap test read the same sentences many times (a smoke run: 200,000 calls for 13,000
+    texts)."""
+    name = f"_memo_{method.__name__}"
+
+    @functools.wraps(method)
+    def remembered(self: Any, *args: Any) -> tuple[T, ...]:
+        memo = self.__dict__.setdefault(name, {})
+        hit = memo.get(args)
+        if hit is None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            hit = memo[args] = tuple(method(self, *args))
+        return hit
+
+    return remembered
 
 
 @dataclass(frozen=True)
@@ -80,6 +105,7 @@ class AliasMatcher:
             yield m
             pos = m.end()
 
+    @memo_method
     def mentions(self, text: str) -> list[Mention]:
         out: list[Mention] = []
         for m in self._finditer(text):

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from ..text.segment import Unit
-from .aliases import matcher_for
+from .aliases import matcher_for, memo_method
 from .scheme import LabelScheme, Name
 
 COUNTRY, DEMONYM = "country", "demonym"  # roles the swap treats apart: a country used as a modifier, plurals
@@ -129,6 +129,7 @@ class Swapper:
 
     # -- what a text mentions
 
+    @memo_method
     def mentions(self, text: str, headline: bool = False) -> list[_Mention]:
         """The table's names in ``text``, left to right, longest first. Outside headlines (often in title case), a
         country or capital directly followed by a capitalised word that is not a title is part of a longer name
@@ -379,11 +380,18 @@ class Swapper:
     def copies(self, texts: Sequence[str], source: str, key: object, n: int,
                kinds: Sequence[str] | None = None) -> tuple[list[Copy], str | None]:
         """Up to ``n`` clean copies for different targets (seeded order), and why there is none when there is none."""
+        made, reason = self._copies(tuple(texts), source, key, n, None if kinds is None else tuple(kinds))
+        return list(made), reason
+
+    @memo_method
+    def _copies(self, texts: tuple[str, ...], source: str, key: object, n: int,
+                kinds: tuple[str, ...] | None) -> tuple[tuple[Copy, ...], str | None]:
+        """``copies``, remembered: the model and the rules are swap-tested on the same copies."""
         if source not in self.table or not any(m.form.actor == source for t in texts for m in self.mentions(t)):
-            return [], "no_mention"
+            return (), "no_mention"
         targets = self.targets(texts, source, key)
         if not targets:
-            return [], "no_target"
+            return (), "no_target"
         out: list[Copy] = []
         for target in targets:
             try:
@@ -392,7 +400,7 @@ class Swapper:
                 continue
             if len(out) == n:
                 break
-        return out, None if out else "unclean"
+        return tuple(out), None if out else "unclean"
 
 
 def _takes_the(form: str) -> bool:
