@@ -3,6 +3,7 @@ one-line user errors, and models/latest only for real models."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -48,6 +49,23 @@ def test_schema_fills_every_default_the_yaml_does_not_state(tmp_path):
     assert tiny.encoder.vocab_size == 8000 and tiny.encoder.max_length == 96 and "name_or_path" not in tiny.encoder
     tfidf = validate(compose(["system=tfidf", "evaluation.final_model=false"], tmp_path))
     assert (tfidf.system.ngram_max, tfidf.system.c) == (2, 4.0) and "iterations" not in tfidf.system
+
+
+def test_the_label_file_passes_validation_whole_and_in_the_schemas_place(tmp_path):
+    """The label YAML stays out of the structured merge (it has a schema of its own): it comes back unchanged, in
+    the place the schema gives it, and a ``labels`` that is no mapping is one line."""
+    from omegaconf import OmegaConf
+
+    from kpstance.config import TrainConfig, validate
+
+    cfg = compose([], tmp_path)
+    plain = validate(cfg)
+    assert OmegaConf.to_container(plain.labels) == OmegaConf.to_container(cfg.labels, resolve=True)
+    fields = [f.name for f in dataclasses.fields(TrainConfig)]
+    assert "labels" in plain and list(plain) == sorted(plain, key=fields.index)  # the saved config.yaml's order
+    data = OmegaConf.to_container(cfg, resolve=True)
+    with pytest.raises(KpstanceError, match=r"^config key 'labels': a mapping \(a label file\), got list$"):
+        validate({**data, "labels": ["russia"]})
 
 
 def test_trainer_yaml_states_no_defaults():

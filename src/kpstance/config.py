@@ -376,15 +376,21 @@ def validate(cfg: Any) -> Any:
     from .weak.label import check_lf_names
 
     try:
-        data = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+        data = dict(OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg)
         for old, new in RENAMED.items():
             if "." not in old and old in data:
                 raise KpstanceError(f"config group '{old}' is now {new}")
+        # the label YAML (nine tenths of the config's nodes) has a schema of its own (weak.scheme): it stays out of
+        # the structured merge, which would take most of a run's validation time to wrap it twice
+        labels = data.pop("labels", {})
+        if not isinstance(labels, dict):
+            raise KpstanceError(f"config key 'labels': a mapping (a label file), got {type(labels).__name__}")
         schema = OmegaConf.structured(TrainConfig)
         schema.system = OmegaConf.structured(_pick(data, "system", "name", SYSTEMS))
         schema.encoder = OmegaConf.structured(_pick(data, "encoder", "kind", ENCODERS))
         merged = OmegaConf.merge(schema, data)
-        plain = OmegaConf.create(OmegaConf.to_container(merged, resolve=True, enum_to_str=True))
+        body = OmegaConf.to_container(merged, resolve=True, enum_to_str=True)
+        plain = OmegaConf.create({k: labels if k == "labels" else v for k, v in body.items()})  # the schema's order
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or getattr(e, "key", None) or "?"
         msg = str(e).splitlines()[0]
