@@ -94,7 +94,7 @@ def test_summarize_predicts_articles_through_the_predict_path(smoke_run, tmp_pat
     r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--plot", str(png),
                 "--bootstrap", "20")
     assert r.returncode == 0, r.stderr
-    assert f"{len(news)} news units counted" in r.stdout and "stance shares by all" in r.stdout
+    assert f"{len(news)} news units counted" in r.stdout and "stance shares over the whole input" in r.stdout
     assert png.read_bytes()[:4] == b"\x89PNG" and f"kpstance: chart -> {png}" in r.stderr
     r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--format", "json",
                 "--bootstrap", "20")

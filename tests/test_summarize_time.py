@@ -22,6 +22,8 @@ M = np.array([[0.70, 0.10, 0.15],
               [0.20, 0.80, 0.25],
               [0.10, 0.10, 0.60]])
 TRUE = np.array([0.5, 0.2, 0.3])
+# a row's stance probabilities, where a test is about another warning than the one their absence gives
+PROBS = {"stance_probs": {"hardline": 0.8, "conciliatory": 0.1, "neutral": 0.1}}
 
 
 def simulate(rng, n_articles, per_article, true, m, actor="russia", start="2017-09-", report=""):
@@ -175,10 +177,10 @@ def test_periods(by, day, label, after):
 
 
 def test_an_unreadable_date_is_one_warning_line_with_the_count():
-    rows = [{"article_id": "a", "date": d, "actor": "russia", "stance": "hardline"}
+    rows = [{"article_id": "a", "date": d, "actor": "russia", "stance": "hardline", **PROBS}
             for d in ("2017-09-04", "yesterday", None, "2017-13-45", "2017-09-05T08:00:00Z")]
     said = []
-    df = frame(rows, None, ["cc"], by="month", n_boot=20, warn=said.append)
+    df = frame(rows, None, ["cc"], by="month", n_boot=200, warn=said.append)
     assert df.units.sum() == 2
     assert len(said) == 1 and said[0].startswith("3 units have no readable date") and "'yesterday'" in said[0]
     assert df.attrs["left_out"]["no readable date"] == 3
@@ -200,8 +202,15 @@ def test_pcc_without_probabilities_is_left_out_with_a_warning_or_refused_when_al
     said = []
     rows = [{"article_id": "a", "actor": "russia", "stance": "hardline"}]
     df = frame(rows, None, ["cc", "pcc"], n_boot=20, warn=said.append, actors=["russia"])
-    assert list(df.estimator) == ["cc"] and said == ["pcc left out: it needs the stance probabilities "
-                                                     "(kpstance predict --probs)"]
+    assert list(df.estimator) == ["cc"] and said[0] == ("pcc left out: it needs the stance probabilities "
+                                                        "(kpstance predict --probs)")
+    # cc's intervals without the probabilities are too narrow, and 20 replicates give rough bounds: both said
+    assert said[1].startswith("the table has no stance probabilities (kpstance predict --probs): cc's intervals "
+                              "carry the sampling of articles alone") and "zero-width" in said[1]
+    assert said[2:] == ["--bootstrap 20: intervals from fewer than 200 replicates are rough"]
+    said.clear()
+    frame([{**rows[0], **PROBS}], None, ["cc"], n_boot=200, warn=said.append, actors=["russia"])
+    assert said == []  # with the probabilities and enough replicates, nothing to say
     # asked for pcc (and acc without dev gold) alone: no estimate asked for can be made, so none is made
     with pytest.raises(KpstanceError, match=r"--estimator pcc: it needs the stance probabilities"):
         frame(rows, None, ["pcc"], n_boot=20, actors=["russia"])
@@ -565,7 +574,7 @@ def test_the_readme_lines_give_a_chart_from_a_folder_of_dated_articles(naming_mo
 
 def test_an_article_whose_rows_come_apart_is_one_article():
     """Rows x, y, x, y: the sums are those of two articles, and each is counted once."""
-    rows = [{"article_id": a, "actor": "russia", "stance": s, "kind": "sentence"}
+    rows = [{"article_id": a, "actor": "russia", "stance": s, "kind": "sentence", **PROBS}
             for a, s in (("x", "hardline"), ("y", "neutral"), ("x", "hardline"), ("y", "conciliatory"))]
     said, said_sorted = [], []
     apart = frame(rows, None, ["cc"], n_boot=200, actors=["russia"], warn=said.append).iloc[0]
@@ -595,9 +604,53 @@ def test_a_bad_row_is_one_line_naming_where(row, message):
     assert "\n" not in str(e.value) and (message == "no article_id" or "table.csv:7" in str(e.value))
 
 
+def test_a_table_of_another_model_is_refused_whatever_the_filters_keep():
+    """An actor or stance the model does not know (a table another model or label file wrote) was counted as
+    'other actors', or passed unchecked where a filter dropped its row (a researcher's trial, 2026-12-07)."""
+    from kpstance.errors import KpstanceError
+
+    for row, message in (({"article_id": "a", "actor": "iran", "stance": "hardline"}, "actor 'iran' is not one"),
+                         ({"article_id": "a", "actor": "china", "stance": "anti", "outlet": "Kyodo"},
+                          "stance 'anti' is not one")):
+        with pytest.raises(KpstanceError, match=f"^t.csv:3: {message} of the model's") as e:
+            Counts(LABELS, actors=["russia"], outlets=["TASS"]).add(row, "t.csv:3")
+        assert "\n" not in str(e.value)
+    with pytest.raises(KpstanceError, match="^--actors: 'none' is the label of units no actor"):
+        Counts(LABELS, actors=["russia", "none"])
+
+
+def test_a_confusion_matrix_from_few_dev_units_is_said_to_be_rough_and_the_title_names_it(synthetic):
+    rows, dev = synthetic
+    said = []
+    few = DevConfusion.from_pairs([("r1", "hardline", "hardline"), ("r1", "neutral", "conciliatory"),
+                                   ("r2", "conciliatory", "conciliatory")] * 3, STANCES, "mygold.jsonl")
+    df = frame(rows, few, ["acc"], n_boot=200, warn=said.append)
+    assert any(m.startswith("mygold.jsonl: the dev confusion matrix rests on few units of a stance (hardline 3, "
+                            "conciliatory 3, neutral 3; under 30 each)") for m in said), said
+    assert "acc with the dev matrix of mygold.jsonl (9 units) redrawn" in df.attrs["interval"]
+    said.clear()
+    frame(rows, dev, ["acc"], n_boot=200, warn=said.append)
+    assert not any("few units" in m for m in said)  # 960 dev units
+
+
+def test_a_predictions_table_with_another_separator_is_one_line(tmp_path):
+    from kpstance.errors import KpstanceError
+    from kpstance.eval.summary import table_kind
+
+    semi = tmp_path / "p.csv"
+    semi.write_text("unit_id;article_id;actor;stance\nu1;a;russia;hardline\n", encoding="utf-8")
+    with pytest.raises(KpstanceError, match=r"p.csv:1: a predictions table separated by ';', not by commas"):
+        table_kind(semi)
+    comma = tmp_path / "q.csv"
+    comma.write_text("unit_id,article_id,actor,stance\nu1,a,russia,hardline\n", encoding="utf-8")
+    assert table_kind(comma) == "csv"
+
+
 def test_summarize_cli_refuses_options_that_would_be_ignored(tmp_path):
     r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--events", "e.yaml")
     assert r.returncode == 2 and "--events marks the chart: give --plot too" in r.stderr
+    r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--plot-metric", "net")
+    assert r.returncode == 2 and "--plot-metric chooses what the chart shows: give --plot too" in r.stderr
     r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--dev-gold", "d.jsonl")
     assert r.returncode == 2 and "add --estimator acc" in r.stderr and r.stderr.count("\n") == 1
 
@@ -622,9 +675,9 @@ def test_tables_with_a_bom_or_bad_lines_and_filters_that_match_nothing(tmp_path)
     with pytest.raises(KpstanceError, match=r"t.jsonl:2: a row must be a JSON object"):
         list(iter_table(bad, STANCES))
     said = []
-    counts = Counts(LABELS, outlets=["Reuters", "Tass", "Yonhap"], n_boot=20)
-    counts.add({"article_id": "a", "actor": "russia", "stance": "hardline", "outlet": "TASS"})
-    counts.add({"article_id": "b", "actor": "none", "stance": "neutral", "outlet": "Yonhap"})  # matched, not counted
+    counts = Counts(LABELS, outlets=["Reuters", "Tass", "Yonhap"], n_boot=200)
+    counts.add({"article_id": "a", "actor": "russia", "stance": "hardline", "outlet": "TASS", **PROBS})
+    counts.add({"article_id": "b", "actor": "none", "stance": "neutral", "outlet": "Yonhap", **PROBS})  # not counted
     summarize_counts(counts, ["cc"], None, warn=said.append)
     # outlets match ignoring case; only the one no unit came from is named, though the others matched
     assert counts.counted == 1 and said == ["no unit is from Reuters: check the outlet names against the "

@@ -269,8 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "on which acc measures the model's errors (default: the multi-source corpus)")
     summ.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (default: 1000)")
     summ.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    summ.add_argument("--plot", help="trend chart PNG: one panel per actor (of the first estimator given)")
-    summ.add_argument("--plot-metric", default="shares", choices=["shares", "net"],
+    summ.add_argument("--plot", help="trend chart (.png, .pdf or .svg): one panel per actor (of the first estimator "
+                      "given)")
+    summ.add_argument("--plot-metric", default=None, choices=["shares", "net"],
                       help="the chart shows each stance's share (default) or the net index")
     summ.add_argument("--events", help="YAML of events (date and name) marked on the chart, e.g. "
                       "configs/events/korean_peninsula.yaml")
@@ -611,6 +612,8 @@ def cmd_summarize(args: argparse.Namespace) -> None:
         raise KpstanceError(f"--output must end in .csv, .json or .parquet: {args.output}")
     if args.events and not args.plot:
         raise KpstanceError("--events marks the chart: give --plot too")
+    if args.plot_metric and not args.plot:
+        raise KpstanceError("--plot-metric chooses what the chart shows: give --plot too")
     asked = [e.strip() for e in (args.estimator or "").split(",")]
     if args.dev_gold and "acc" not in asked and "all" not in asked:
         raise KpstanceError("--dev-gold is what acc corrects by: add --estimator acc (or all)")
@@ -625,7 +628,7 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     if args.plot:
         from .eval.trend import plot_trend
 
-        plot_trend(df, args.plot, metric=args.plot_metric, events=events)
+        plot_trend(df, args.plot, metric=args.plot_metric or "shares", events=events)
         print(f"kpstance: chart -> {args.plot}", file=sys.stderr)
     if args.output:
         from .files import atomic_open

@@ -47,6 +47,8 @@ DEV_GOLD_REL = "data/multisource/sentences.jsonl"
 TABLE_COLUMNS = frozenset({"unit_id", "actor", "stance"})  # what marks an input as a predictions table
 ALL = date(1, 1, 1)  # the one period of --by all
 MIN_ARTICLES = 2  # an interval needs articles to vary: with fewer, its bounds are left empty
+FEW_REPLICATES = 200  # fewer bootstrap replicates give rough 95 % bounds: said in a warning
+FEW_DEV_UNITS = 30  # dev units of a stance under which its row of the confusion matrix is said to be rough
 
 
 @dataclass
@@ -89,6 +91,11 @@ def next_period(start: date, by: str) -> date:
     months = {"month": 1, "quarter": 3, "half": 6, "year": 12}[by]
     m = start.month - 1 + months
     return date(start.year + m // 12, m % 12 + 1, 1)
+
+
+def span(by: str) -> str:
+    """What a table's periods are, in words: "by month", or "over the whole input" for ``--by all``."""
+    return "over the whole input" if by == "all" else f"by {by}"
 
 
 def period_label(start: date, by: str) -> str:
@@ -163,6 +170,10 @@ class Counts:
         if unknown:
             raise KpstanceError(f"--actors: unknown actor {', '.join(unknown)}; the model's actors are "
                                 f"{', '.join(self.labels.actors)}")
+        if self.labels.none_actor in keep:
+            raise KpstanceError(f"--actors: '{self.labels.none_actor}' is the label of units no actor speaks or acts in "
+                                "(quotes of analysts, background): their stance is nobody's, so it has no shares")
+        self._known = set(self.labels.actors)
         self.keep = keep
         self._actor = {a: i for i, a in enumerate(keep)}
         self._stance = {s: i for i, s in enumerate(self.labels.stances)}
@@ -190,6 +201,15 @@ class Counts:
         actor, stance = row.get("actor"), row.get("stance")
         if not isinstance(actor, str) or not isinstance(stance, str) or not actor or not stance:
             raise KpstanceError(f"{where or 'a row'}: no actor or stance: not a row of a predictions table")
+        # checked on every row, whatever the filters keep: a table of another model or label file is refused, not
+        # counted as "other actors"
+        s = self._stance.get(stance)
+        if s is None:
+            raise KpstanceError(f"{where}: stance '{stance}' is not one of the model's "
+                                f"({', '.join(self.labels.stances)})")
+        if actor not in self._known:
+            raise KpstanceError(f"{where}: actor '{actor}' is not one of the model's ({', '.join(self.labels.actors)}): "
+                                "a table another model or label file wrote?")
         k = self._actor.get(actor)
         if k is None:
             self.left_out["no actor" if actor == self.labels.none_actor else "other actors"] += 1
@@ -212,10 +232,6 @@ class Counts:
                     self.undated_example = f"{where}: {shown}" if where else shown
                 return
             start = period_start(d, self.by)
-        s = self._stance.get(stance)
-        if s is None:
-            raise KpstanceError(f"{where}: stance '{stance}' is not one of the model's "
-                                f"({', '.join(self.labels.stances)})")
         article = row.get("article_id")
         if article is None or (isinstance(article, float) and math.isnan(article)) or str(article).strip() == "":
             raise KpstanceError(f"{where or 'a row'}: no article_id: intervals draw whole articles, so every unit "
@@ -307,12 +323,19 @@ def table_kind(path: str | os.PathLike) -> str | None:
             names = set(pq.ParquetFile(p).schema_arrow.names)
         elif suffix == ".csv":
             with open(p, encoding="utf-8-sig", newline="") as f:
-                names = set(next(csv.reader(f), []))
+                header = next(csv.reader(f), [])
+            names = set(header)
+            for sep in (";", "\t", "|"):  # a table saved by a spreadsheet with another separator
+                if not TABLE_COLUMNS <= names and len(header) == 1 and TABLE_COLUMNS <= set(header[0].split(sep)):
+                    raise KpstanceError(f"a predictions table separated by {sep!r}, not by commas: save it as a "
+                                        "comma-separated CSV (as kpstance predict writes it)", p, 1)
         else:
             with open(p, encoding="utf-8") as f:
                 first = next((line for line in f if line.strip()), "")
             rec = json.loads(first) if first else {}
             names = set(rec) if isinstance(rec, dict) else set()
+    except KpstanceError:
+        raise
     except (OSError, ValueError, UnicodeDecodeError, csv.Error):
         return None
     except Exception as e:  # pyarrow's own errors: a damaged Parquet file
@@ -634,10 +657,21 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
     for e, reason in why.items():
         warn(f"{e} left out: {reason}")
     ests = [e for e in ests if e not in why]
+    if "cc" in ests and not counts.has_probs and counts.counted:
+        warn("the table has no stance probabilities (kpstance predict --probs): cc's intervals carry the sampling of "
+             "articles alone, not the classifier's errors, so they are too narrow (a cell whose articles all agree "
+             "gets a zero-width interval)")
+    if counts.n_boot < FEW_REPLICATES:
+        warn(f"--bootstrap {counts.n_boot}: intervals from fewer than {FEW_REPLICATES} replicates are rough")
     if "acc" in ests and dev is not None:
         sigma = dev.smallest_singular_value()
         if dev.missing():
             warn(f"no dev gold unit has stance {', '.join(dev.missing())}: its errors are not measured")
+        per_stance = dev.counts.sum((0, 2))
+        thin = [f"{st} {int(n)}" for st, n in zip(dev.stances, per_stance) if 0 < n < FEW_DEV_UNITS]
+        if thin:
+            warn(f"{dev.source}: the dev confusion matrix rests on few units of a stance ({', '.join(thin)}; under "
+                 f"{FEW_DEV_UNITS} each): acc's correction and its intervals are rough")
         if sigma < NEAR_SINGULAR:
             warn(f"the dev confusion matrix is near singular (smallest singular value {sigma:.3f}): adjusted "
                  "shares are unstable and are clipped into [0, 1]")
@@ -657,8 +691,8 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
         interval += f", {' and '.join(carried)} widened by the classifier's errors"
     elif carried:
         interval += f", {' and '.join(carried)} without the classifier's errors (no stance probabilities: --probs)"
-    if "acc" in ests:
-        interval += ", acc with the dev matrix redrawn"
+    if "acc" in ests and dev is not None:
+        interval += f", acc with the dev matrix of {Path(dev.source).name} ({dev.n_units:,} units) redrawn"
     df.attrs.update({"by": counts.by, "estimators": ests, "interval": interval, "classifier_errors": widened,
                      "stances": lab.stances, "roles": lab.roles,
                      "counted": counts.counted, "left_out": dict(counts.left_out), "level": level, "n_boot": counts.n_boot,
@@ -706,7 +740,7 @@ def render(df: Any) -> str:
     console = Console(file=buf, width=200, force_terminal=False)
     many = df.estimator.nunique() > 1
     level = int(round(100 * df.attrs.get("level", 0.95)))
-    table = Table(title=f"stance shares by {df.attrs.get('by', 'all')} ({', '.join(df.attrs.get('estimators', []))}; "
+    table = Table(title=f"stance shares {span(df.attrs.get('by', 'all'))} ({', '.join(df.attrs.get('estimators', []))}; "
                         f"{level} % intervals: {df.attrs.get('interval', 'bootstrap over articles')})")
     for col in ("actor", "period", *(["estimator"] if many else []), "units", "articles"):
         table.add_column(col, justify="right" if col in ("units", "articles") else "left", no_wrap=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import KpstanceError
 from ..files import save_figure
+from .summary import span
 
 ROLE_COLORS = {"coercive": "#c0392b", "deescalating": "#2471a3", "neutral": "#7f8c8d"}
 MARKERS = ("o", "^", "s", "D", "v")  # one shape per stance series, in the scheme's order
@@ -155,7 +156,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     elif df.attrs.get("classifier_errors"):  # cc's and pcc's intervals carry the classifier's errors
         interval += " and the classifier's errors"
     # wrapped to the figure's width (11 characters an inch at 10 pt, with room): one panel is narrow
-    title = textwrap.wrap(f"{what} by {by}: {est}, {level} % intervals ({interval})",
+    title = textwrap.wrap(f"{what} {span(by)}: {est}, {level} % intervals ({interval})",
                           width=int(11 * fig.get_figwidth()))
     fig.suptitle("\n".join(title), fontsize=10)
     handles, labels = axes[0][0].get_legend_handles_labels()
