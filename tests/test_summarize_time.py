@@ -244,7 +244,8 @@ def test_the_chart_is_written_and_its_panels_match_the_table(synthetic, tmp_path
 
 def test_every_interval_is_drawn_and_each_point_sits_mid_period(synthetic, monkeypatch, tmp_path):
     """A period with an interval between periods without one (a single article has none) gets a bar, since a band
-    needs a banded neighbour; a point sits in the middle of its period, where the events inside it are."""
+    needs a banded neighbour; a point sits in the middle of its period, where the events inside it are; the key says
+    what a point without an interval is."""
     from datetime import date
 
     from matplotlib.axes import Axes
@@ -260,8 +261,20 @@ def test_every_interval_is_drawn_and_each_point_sits_mid_period(synthetic, monke
     bars = []
     errorbar = Axes.errorbar
     monkeypatch.setattr(Axes, "errorbar", lambda ax, x, y, **kw: bars.append(list(x)) or errorbar(ax, x, y, **kw))
+    from kpstance.eval import trend
+
+    figs = []
+    save = trend.save_figure
+    monkeypatch.setattr(trend, "save_figure", lambda fig, path, **kw: figs.append(fig) or save(fig, path, **kw))
     plot_trend(df, tmp_path / "t.png")
-    assert bars == [[date(2017, 9, 16), date(2017, 11, 16)]] * 3  # each stance: September's and November's
+    notes = " ".join(t.get_text().replace("\n", " ") for t in figs[0].texts)
+    assert "n = units of a period with fewer than 20; a point with no band or bar: one article, so no interval" in notes
+    # each stance: September's and November's, side by side about the period's middle (a sixth of the month apart),
+    # so that no stance's bar hides another's (a researcher's trial, 2026-12-07)
+    import matplotlib.dates as mdates
+
+    mid = mdates.date2num([date(2017, 9, 16), date(2017, 11, 16)])
+    np.testing.assert_allclose(bars, [[m + k * 0.16 * 30 for m in mid] for k in (-1, 0, 1)])
 
 
 def test_a_panel_with_none_below_keeps_its_dates_and_crowded_counts_give_the_number_alone(synthetic, monkeypatch,

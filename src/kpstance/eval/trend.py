@@ -19,6 +19,7 @@ from .summary import span
 ROLE_COLORS = {"coercive": "#c0392b", "deescalating": "#2471a3", "neutral": "#7f8c8d"}
 MARKERS = ("o", "^", "s", "D", "v")  # one shape per stance series, in the scheme's order
 THIN = 20  # a period with fewer units than this shows its count
+DODGE = 0.16  # how far apart, in periods, the stances' bars of one period stand
 
 
 def read_events(path: str | os.PathLike) -> list[tuple[date, str]]:
@@ -60,6 +61,7 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     if isinstance(events, (str, os.PathLike)):
@@ -92,27 +94,40 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     top = 0.09 * (high - low) if timeline and events else 0.02  # above the highest: the events' numbers
     for ax, actor in zip(axes.flat, actors):
         rows = sub[sub.actor == actor]
-        # a period's point at its middle, so an event lies inside the period that holds its articles
+        # a period's points about its middle, so an event lies inside the period that holds its articles
         x = ([s.date() + (next_period(s.date(), by) - s.date()) / 2 for s in rows.start] if timeline
              else list(range(len(rows))))
+        # positions as numbers (days on a date axis) and each period's width, for the stances set side by side
+        xnum = [float(v) for v in mdates.date2num(x)] if timeline else [float(v) for v in x]
+        width = [(next_period(s.date(), by) - s.date()).days for s in rows.start] if timeline else [1.0] * len(x)
+        if timeline:
+            ax.xaxis_date()  # the positions below are numbers of days
         drawn[actor] = {}
         for k, s in enumerate(series):
             y, lo, hi = (rows[c].astype(float).tolist() for c in (s, f"{s}_low", f"{s}_high"))
+            # each stance's series a little to the side of the period's middle (a sixth of a period between two),
+            # so that no stance's interval bar hides another's
+            shift = (k - (len(series) - 1) / 2) * DODGE
+            xs = [xn + shift * w for xn, w in zip(xnum, width)]
             color = colors.get(s, "#34495e") if s != "net" else "#34495e"
             # a shape per series as well as a colour: two stances at the same share (0.5 and 0.5) stay both visible,
             # and the chart reads in greyscale and to colour-blind readers
             # the first filled and small, each later one hollow and larger: coinciding points nest
-            ax.plot(x, y, marker=MARKERS[k % len(MARKERS)], markersize=2.8 + 1.2 * k, linewidth=1.4, color=color,
-                    label=s, markerfacecolor=color if k == 0 else "none", markeredgewidth=0.9)
-            ax.fill_between(x, lo, hi, color=color, alpha=0.18, linewidth=0)
+            (line,) = ax.plot(xs, y, marker=MARKERS[k % len(MARKERS)], markersize=2.8 + 1.2 * k, linewidth=1.4,
+                              color=color, label=s, markerfacecolor=color if k == 0 else "none", markeredgewidth=0.9)
+            # a light fill, with its edges drawn thin in the series' colour: where the bands of two stances overlap,
+            # the blend alone would not say whose band is whose
+            ax.fill_between(xs, lo, hi, color=color, alpha=0.12, linewidth=0)
+            for edge in (lo, hi):
+                ax.plot(xs, edge, color=color, linewidth=0.6, alpha=0.55)
             banded = [not (math.isnan(a) or math.isnan(b)) for a, b in zip(lo, hi)]
             alone = [i for i in range(len(y)) if banded[i]  # a band needs a banded neighbour: a bar instead
                      and not any(0 <= j < len(y) and banded[j] for j in (i - 1, i + 1))]
             if alone:
-                ax.errorbar([x[i] for i in alone], [y[i] for i in alone], fmt="none", ecolor=color, alpha=0.5,
+                ax.errorbar([xs[i] for i in alone], [y[i] for i in alone], fmt="none", ecolor=color, alpha=0.6,
                             yerr=[[max(0.0, y[i] - lo[i]) for i in alone], [max(0.0, hi[i] - y[i]) for i in alone]],
                             elinewidth=1.2)
-            drawn[actor][s] = [float(v) for v in ax.lines[-1].get_ydata()]
+            drawn[actor][s] = [float(v) for v in line.get_ydata()]
         if metric == "net":
             ax.axhline(0.0, color="#999999", linewidth=0.8)
         total = int(rows.units.sum())
@@ -132,13 +147,15 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         ax.grid(axis="y", linewidth=0.4, alpha=0.5)
         if not timeline:
             ax.set_xticks(x, list(rows.period))
+            ax.set_xlim(-0.5, len(x) - 0.5)
     for ax in list(axes.flat)[len(actors):]:
         ax.set_visible(False)
     axes[0][0].set_ylim(low - strip, high + top)
     for ax in axes[:, 0]:
         ax.set_ylabel("net index" if metric == "net" else "share of units", fontsize=8)
-    if timeline:
-        axes[0][0].set_xlim(first, end)
+    if timeline:  # a little room at each end, so the first and last points are not cut by the frame
+        pad = (end - first) * 0.02
+        axes[0][0].set_xlim(first - pad, end + pad)
         fig.autofmt_xdate(rotation=30)
     # a panel with none below it in its column (the last row is short) keeps its dates: autofmt_xdate and the shared
     # axis keep them on the bottom row alone
@@ -164,7 +181,17 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
         if timeline else ""
     # the key wraps at what 6.5 pt text fits in the width (13 characters an inch, with room), and the figure
     # grows by its height, so the panels keep theirs however many events there are
-    key_lines = textwrap.wrap(f"events: {key}", width=int(13 * fig.get_figwidth())) if key else []
+    chars = int(13 * fig.get_figwidth())
+    key_lines = textwrap.wrap(f"events: {key}", width=chars) if key else []
+    # what a reader cannot see in the picture itself: what the counts under the panels are, and why a point has no
+    # band (the bands are read as the intervals, so a point without one must not look like a certain one)
+    notes = []
+    if ((sub.units > 0) & (sub.units < thin)).any():
+        notes.append(f"n = units of a period with fewer than {thin}")
+    unbanded = sub[(sub.units > 0) & sub[f"{series[0]}_low"].isna()]
+    if len(unbanded):
+        notes.append("a point with no band or bar: one article, so no interval")
+    key_lines = textwrap.wrap("; ".join(notes), width=chars) + key_lines if notes else key_lines
     key_in = 0.115 * len(key_lines) + (0.06 if key_lines else 0.0)
     legend_in = 0.32 if metric == "shares" else 0.0
     title_in = 0.18 * (len(title) - 1)  # a wrapped title's lines: the panels keep their height
