@@ -75,6 +75,23 @@ def test_predict_quiet_when_not_a_terminal(smoke_run):
     assert r.returncode == 0 and r.stderr == ""
 
 
+def test_articles_left_without_a_date_among_dated_ones_are_one_warning(smoke_run, tmp_path):
+    """A dateline without its year ("MOSCOW, September 4. /TASS/.") gives no date: among dated articles, predict
+    says so, since a summary by period would leave those units out (a researcher's trial, 2026-12-07)."""
+    arts = tmp_path / "arts.csv"
+    arts.write_text("id,date,text\nd1,2017-09-04,Moscow urged talks. Seoul agreed.\n"
+                    "u1,,Tokyo warned Pyongyang. Beijing urged calm. Seoul agreed.\n", encoding="utf-8")
+    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(arts), "--output", str(tmp_path / "p.jsonl"))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "kpstance: warning: 3 of 5 units have no date (no date field, and no dateline that gives the year; first: "
+        "article 'u1'); a summary by period leaves them out"]
+    dated = tmp_path / "dated.csv"
+    dated.write_text("id,date,text\nd1,2017-09-04,Moscow urged talks.\n", encoding="utf-8")
+    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(dated), "--output", str(tmp_path / "q.jsonl"))
+    assert r.returncode == 0 and r.stderr == ""  # every unit dated (or none): nothing to say
+
+
 def test_empty_folder_is_a_clear_error(smoke_run, tmp_path):
     r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(tmp_path))
     assert r.returncode == 2 and "folder holds no .txt, .jsonl, .csv or .parquet files" in r.stderr
