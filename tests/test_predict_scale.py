@@ -84,8 +84,8 @@ def test_articles_left_without_a_date_among_dated_ones_are_one_warning(smoke_run
     r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(arts), "--output", str(tmp_path / "p.jsonl"))
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip().splitlines() == [
-        "kpstance: warning: 3 of 5 units have no date (no date field, and no dateline that gives the year; first: "
-        "article 'u1'); a summary by period leaves them out"]
+        "kpstance: warning: 3 of 5 news units have no date (no date field, and no dateline that gives the year; "
+        "first: 'u1'); a summary by period leaves them out"]
     dated = tmp_path / "dated.csv"
     dated.write_text("id,date,text\nd1,2017-09-04,Moscow urged talks.\n", encoding="utf-8")
     r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(dated), "--output", str(tmp_path / "q.jsonl"))

@@ -333,6 +333,19 @@ def test_a_sigterm_landing_just_after_the_temp_file_is_created_leaves_nothing(sm
     assert not list(out.parent.iterdir())
 
 
+def test_a_temporary_that_cannot_be_removed_on_the_way_out_is_no_traceback(tmp_path):
+    """remove_temporaries runs inside the handlers of Ctrl-C and SIGTERM: an OSError there would turn exit 130 or
+    143 into a traceback."""
+    from kpstance import files
+
+    blocked = files.temp_name(tmp_path / "out.csv")
+    blocked.mkdir()  # a folder where the file was: unlink fails
+    gone = files.temp_name(tmp_path / "other.csv")
+    gone.write_text("x")
+    files.remove_temporaries()
+    assert blocked.is_dir() and not gone.exists() and not files._PENDING
+
+
 # ---------------------------------------------------------------------------- 8. compare's default store
 
 

@@ -205,8 +205,8 @@ def test_pcc_without_probabilities_is_left_out_with_a_warning_or_refused_when_al
     assert list(df.estimator) == ["cc"] and said[0] == ("pcc left out: it needs the stance probabilities "
                                                         "(kpstance predict --probs)")
     # cc's intervals without the probabilities are too narrow, and 20 replicates give rough bounds: both said
-    assert said[1].startswith("the table has no stance probabilities (kpstance predict --probs): cc's intervals "
-                              "carry the sampling of articles alone") and "zero-width" in said[1]
+    assert said[1].startswith("the table has no stance probabilities, in some rows or all (kpstance predict "
+                              "--probs): cc's intervals carry the sampling of articles alone") and "zero-width" in said[1]
     assert said[2:] == ["--bootstrap 20: intervals from fewer than 200 replicates are rough"]
     said.clear()
     frame([{**rows[0], **PROBS}], None, ["cc"], n_boot=200, warn=said.append, actors=["russia"])
@@ -273,6 +273,9 @@ def test_every_interval_is_drawn_and_each_point_sits_mid_period(synthetic, monke
     # so that no stance's bar hides another's (a researcher's trial, 2026-12-07)
     import matplotlib.dates as mdates
 
+    # a little room at each end: the first and last points are not cut by the frame
+    left, right = figs[0].axes[0].get_xlim()
+    assert left < mdates.date2num(date(2017, 9, 1)) and right > mdates.date2num(date(2017, 12, 1))
     mid = mdates.date2num([date(2017, 9, 16), date(2017, 11, 16)])
     np.testing.assert_allclose(bars, [[m + k * 0.16 * 30 for m in mid] for k in (-1, 0, 1)])
 
@@ -654,6 +657,12 @@ def test_a_predictions_table_with_another_separator_is_one_line(tmp_path):
     semi.write_text("unit_id;article_id;actor;stance\nu1;a;russia;hardline\n", encoding="utf-8")
     with pytest.raises(KpstanceError, match=r"p.csv:1: a predictions table separated by ';', not by commas"):
         table_kind(semi)
+    for header in ('"unit_id";"article_id";"actor";"stance"', "unit_id; article_id; actor; stance"):
+        semi.write_text(header + "\nu1;a;russia;hardline\n", encoding="utf-8")  # quoted or spaced, as spreadsheets do
+        with pytest.raises(KpstanceError, match="separated by ';'"):
+            table_kind(semi)
+    r = run_cli("summarize", str(tmp_path / "m"), "--input", "-", stdin="unit_id;article_id;actor;stance\n")
+    assert r.returncode == 2 and "<stdin>:1: a predictions table separated by ';'" in r.stderr, r.stderr
     comma = tmp_path / "q.csv"
     comma.write_text("unit_id,article_id,actor,stance\nu1,a,russia,hardline\n", encoding="utf-8")
     assert table_kind(comma) == "csv"

@@ -171,11 +171,19 @@ def test_copies_and_mentions_are_made_once_and_the_memo_stays_bounded(scheme, mo
     calls = len(made)
     assert calls >= 2 and swapper.copies(list(texts), "russia", "u1", 2) == first and len(made) == calls
     assert swapper.copies(texts, "russia", "u2", 2) and len(made) > calls  # another key: other seeded targets
+    # one key per text whether the default is given or not, and a keyword still works
+    assert swapper.mentions(texts[0]) == swapper.mentions(texts[0], headline=False)
+    assert len([k for k in swapper.__dict__["_memo_Swapper._mentions"] if k[0] == texts[0]]) == 1
+    # a predictor's swapper reads each sentence of a corpus once: it keeps nothing, and gives the same copies
+    once = Swapper(scheme, remember=False)
+    made.clear()
+    assert once.copies(texts, "russia", "u1", 2) == first and once.copies(texts, "russia", "u1", 2) == first
+    assert len(made) == 2 * calls and not [k for k in once.__dict__ if k.startswith("_memo_")]
     monkeypatch.setattr(aliases, "MEMO_SIZE", 3)
     matcher = aliases.AliasMatcher(scheme)
     for i in range(10):
         assert [m.actor for m in matcher.mentions(f"Moscow said {i}.")] == ["russia"]
-        assert len(matcher.__dict__["_memo_mentions"]) <= 3
+        assert len(matcher.__dict__["_memo_AliasMatcher.mentions"]) <= 3
 
 
 def test_swap_units_carries_the_speaker_and_marks_the_copy(scheme, swapper):

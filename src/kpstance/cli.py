@@ -130,9 +130,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
     for path in stats.get("empty_files", []):
         print(f"kpstance: warning: {path}: no units (the file holds no rows); nothing predicted from it",
               file=sys.stderr)
-    if 0 < stats.get("undated_units", 0) < stats["units"]:  # some dated, some not: a time series would lose these
-        print(f"kpstance: warning: {stats['undated_units']} of {stats['units']} units have no date (no date field, and "
-              f"no dateline that gives the year; first: article {stats['first_undated']!r}); a summary by period "
+    if 0 < stats.get("undated_units", 0) < stats["news_units"]:  # some dated, some not: a time series loses these
+        print(f"kpstance: warning: {stats['undated_units']} of {stats['news_units']} news units have no date (no date "
+              f"field, and no dateline that gives the year; first: {stats['first_undated']!r}); a summary by period "
               "leaves them out", file=sys.stderr)
     if stats.get("replaced_fields"):
         print(f"kpstance: warning: input field(s) {', '.join(sorted(stats['replaced_fields']))} are named like output "

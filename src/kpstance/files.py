@@ -72,10 +72,14 @@ def settle_temp(tmp: Path) -> None:
 
 
 def remove_temporaries() -> None:
-    """Remove every temporary file this process named and has not settled: called where a Ctrl-C or SIGTERM ends
-    a command, so that "nothing was written" holds whichever instruction the signal interrupted."""
+    """Remove every temporary output file this process named (``temp_name``: tables, JSON, CSV, charts) and has not
+    settled: called where a Ctrl-C or SIGTERM ends a command, so that none is left, whichever instruction the signal
+    interrupted."""
     for tmp in list(_PENDING):
-        settle_temp(tmp)
+        try:
+            settle_temp(tmp)
+        except OSError:  # on the way out of an interrupted command: what cannot be removed stays, said by no traceback
+            _PENDING.discard(tmp)
 
 
 def _identity(p: Path) -> tuple[int, int] | None:

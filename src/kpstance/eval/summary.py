@@ -205,10 +205,10 @@ class Counts:
         # counted as "other actors"
         s = self._stance.get(stance)
         if s is None:
-            raise KpstanceError(f"{where}: stance '{stance}' is not one of the model's "
+            raise KpstanceError(f"{where or 'a row'}: stance '{stance}' is not one of the model's "
                                 f"({', '.join(self.labels.stances)})")
         if actor not in self._known:
-            raise KpstanceError(f"{where}: actor '{actor}' is not one of the model's ({', '.join(self.labels.actors)}): "
+            raise KpstanceError(f"{where or 'a row'}: actor '{actor}' is not one of the model's ({', '.join(self.labels.actors)}): "
                                 "a table another model or label file wrote?")
         k = self._actor.get(actor)
         if k is None:
@@ -325,10 +325,7 @@ def table_kind(path: str | os.PathLike) -> str | None:
             with open(p, encoding="utf-8-sig", newline="") as f:
                 header = next(csv.reader(f), [])
             names = set(header)
-            for sep in (";", "\t", "|"):  # a table saved by a spreadsheet with another separator
-                if not TABLE_COLUMNS <= names and len(header) == 1 and TABLE_COLUMNS <= set(header[0].split(sep)):
-                    raise KpstanceError(f"a predictions table separated by {sep!r}, not by commas: save it as a "
-                                        "comma-separated CSV (as kpstance predict writes it)", p, 1)
+            _check_separator(header, p)
         else:
             with open(p, encoding="utf-8") as f:
                 first = next((line for line in f if line.strip()), "")
@@ -386,7 +383,20 @@ def _stdin_table_kind() -> str | None:
         except ValueError:
             return None
         return "jsonl" if isinstance(rec, dict) and TABLE_COLUMNS <= set(rec) else None
-    return "csv" if TABLE_COLUMNS <= set(next(csv.reader([first]), [])) else None
+    header = next(csv.reader([first]), [])
+    _check_separator(header, "<stdin>")
+    return "csv" if TABLE_COLUMNS <= set(header) else None
+
+
+def _check_separator(header: Sequence[str], source: str | os.PathLike) -> None:
+    """A predictions table a spreadsheet saved with another separator (``unit_id;actor;stance``, quoted or spaced)
+    is one line, not read as articles to predict."""
+    if TABLE_COLUMNS <= set(header) or len(header) != 1:
+        return
+    for sep in (";", "\t", "|"):
+        if TABLE_COLUMNS <= {name.strip().strip('"').strip() for name in header[0].split(sep)}:
+            raise KpstanceError(f"a predictions table separated by {sep!r}, not by commas: save it as a "
+                                "comma-separated CSV (as kpstance predict writes it)", source, 1)
 
 
 def _open_table(path: str | os.PathLike, **text: Any) -> Any:
@@ -658,9 +668,9 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
         warn(f"{e} left out: {reason}")
     ests = [e for e in ests if e not in why]
     if "cc" in ests and not counts.has_probs and counts.counted:
-        warn("the table has no stance probabilities (kpstance predict --probs): cc's intervals carry the sampling of "
-             "articles alone, not the classifier's errors, so they are too narrow (a cell whose articles all agree "
-             "gets a zero-width interval)")
+        warn("the table has no stance probabilities, in some rows or all (kpstance predict --probs): cc's intervals "
+             "carry the sampling of articles alone, not the classifier's errors, so they are too narrow (a cell "
+             "whose articles all agree gets a zero-width interval)")
     if counts.n_boot < FEW_REPLICATES:
         warn(f"--bootstrap {counts.n_boot}: intervals from fewer than {FEW_REPLICATES} replicates are rough")
     if "acc" in ests and dev is not None:

@@ -153,9 +153,11 @@ def plot_trend(df: Any, path: str | os.PathLike, metric: str = "shares", estimat
     axes[0][0].set_ylim(low - strip, high + top)
     for ax in axes[:, 0]:
         ax.set_ylabel("net index" if metric == "net" else "share of units", fontsize=8)
-    if timeline:  # a little room at each end, so the first and last points are not cut by the frame
-        pad = (end - first) * 0.02
-        axes[0][0].set_xlim(first - pad, end + pad)
+    if timeline:  # a little room at each end, so the first and last points are not cut by the frame (in days as
+        # numbers: a date moves by whole days only, and a short span's pad is a fraction of one)
+        lo_day, hi_day = mdates.date2num(first), mdates.date2num(end)
+        pad = 0.02 * (hi_day - lo_day)
+        axes[0][0].set_xlim(lo_day - pad, hi_day + pad)
         fig.autofmt_xdate(rotation=30)
     # a panel with none below it in its column (the last row is short) keeps its dates: autofmt_xdate and the shared
     # axis keep them on the bottom row alone

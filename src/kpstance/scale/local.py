@@ -326,9 +326,12 @@ def _note_repeated_ids(items: Iterator[Item], stats: dict, inputs: Sequence[str]
 def _count(stats: dict, group: list, rows: list, on_progress: Callable[[int, int], None] | None) -> None:
     stats["items"] += len(group)
     stats["units"] += len(rows)
-    undated = [r for r in rows if not r.get("date")]  # no date field, and no dateline that gives the year
+    # news units (what a summary counts) with no date: no date field, and no dateline that gives the year
+    news = [r for r in rows if (r.get("kind") or "sentence") == "sentence"]
+    undated = [r for r in news if not r.get("date")]
+    stats["news_units"] = stats.get("news_units", 0) + len(news)
     stats["undated_units"] = stats.get("undated_units", 0) + len(undated)
     if undated and stats.get("first_undated") is None:
-        stats["first_undated"] = undated[0].get("article_id")
+        stats["first_undated"] = undated[0].get("article_id") or undated[0].get("unit_id")
     if on_progress:
         on_progress(len(group), len(rows))

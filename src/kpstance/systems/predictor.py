@@ -211,7 +211,7 @@ class StancePredictor:
             self.label_scheme = self.scheme()
         scheme = self.label_scheme
         if self._swapper is None:
-            self._swapper = Swapper(scheme)
+            self._swapper = Swapper(scheme, remember=False)  # a corpus's sentences are read once: nothing to keep
         owner, copy_texts, copy_contexts = [], [], []
         for i, a in enumerate(pa.argmax(1).tolist()):
             actor = self.actors[a]

@@ -90,8 +90,9 @@ class Copy:
 class Swapper:
     """Swaps one actor's names for another's in texts, role for role, by the scheme's names table."""
 
-    def __init__(self, scheme: LabelScheme, seed: int = 0) -> None:
+    def __init__(self, scheme: LabelScheme, seed: int = 0, remember: bool = True) -> None:
         self.scheme, self.seed = scheme, seed
+        self.remember = remember  # keep each text's mentions and copies (memo_method): False for a predictor's
         self.table = scheme.names.actors
         self.matcher = matcher_for(scheme)
         self.non_state = set(scheme.non_state_sources)
@@ -129,11 +130,14 @@ class Swapper:
 
     # -- what a text mentions
 
-    @memo_method
-    def mentions(self, text: str, headline: bool = False) -> list[_Mention]:
+    def mentions(self, text: str, headline: bool = False) -> tuple[_Mention, ...]:
         """The table's names in ``text``, left to right, longest first. Outside headlines (often in title case), a
         country or capital directly followed by a capitalised word that is not a title is part of a longer name
         ("the Washington Post") and left alone."""
+        return self._mentions(text, bool(headline))
+
+    @memo_method
+    def _mentions(self, text: str, headline: bool) -> list[_Mention]:
         out: list[_Mention] = []
         if self._re is None:
             return out
