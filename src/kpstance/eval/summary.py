@@ -171,8 +171,8 @@ class Counts:
             raise KpstanceError(f"--actors: unknown actor {', '.join(unknown)}; the model's actors are "
                                 f"{', '.join(self.labels.actors)}")
         if self.labels.none_actor in keep:
-            raise KpstanceError(f"--actors: '{self.labels.none_actor}' is the label of units no actor speaks or acts in "
-                                "(quotes of analysts, background): their stance is nobody's, so it has no shares")
+            raise KpstanceError(f"--actors: '{self.labels.none_actor}' is the label of units no actor speaks or acts "
+                                "in (quotes of analysts, background): their stance is nobody's, so it has no shares")
         self._known = set(self.labels.actors)
         self.keep = keep
         self._actor = {a: i for i, a in enumerate(keep)}
@@ -208,8 +208,8 @@ class Counts:
             raise KpstanceError(f"{where or 'a row'}: stance '{stance}' is not one of the model's "
                                 f"({', '.join(self.labels.stances)})")
         if actor not in self._known:
-            raise KpstanceError(f"{where or 'a row'}: actor '{actor}' is not one of the model's ({', '.join(self.labels.actors)}): "
-                                "a table another model or label file wrote?")
+            raise KpstanceError(f"{where or 'a row'}: actor '{actor}' is not one of the model's "
+                                f"({', '.join(self.labels.actors)}): a table another model or label file wrote?")
         k = self._actor.get(actor)
         if k is None:
             self.left_out["no actor" if actor == self.labels.none_actor else "other actors"] += 1
@@ -750,7 +750,8 @@ def render(df: Any) -> str:
     console = Console(file=buf, width=200, force_terminal=False)
     many = df.estimator.nunique() > 1
     level = int(round(100 * df.attrs.get("level", 0.95)))
-    table = Table(title=f"stance shares {span(df.attrs.get('by', 'all'))} ({', '.join(df.attrs.get('estimators', []))}; "
+    estimators = ", ".join(df.attrs.get("estimators", []))
+    table = Table(title=f"stance shares {span(df.attrs.get('by', 'all'))} ({estimators}; "
                         f"{level} % intervals: {df.attrs.get('interval', 'bootstrap over articles')})")
     for col in ("actor", "period", *(["estimator"] if many else []), "units", "articles"):
         table.add_column(col, justify="right" if col in ("units", "articles") else "left", no_wrap=True)

@@ -8,11 +8,10 @@ non-state noun ("Japanese analysts") they mark a source that is nobody's.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
 from .scheme import LabelScheme
@@ -30,7 +29,7 @@ def memo_method(method: Callable[..., Sequence[T]]) -> Callable[..., tuple[T, ..
     (a predictor's, which reads each sentence of a corpus once) keeps nothing."""
     name = f"_memo_{method.__qualname__}"
 
-    @functools.wraps(method)
+    @wraps(method)
     def remembered(self: Any, *args: Any) -> tuple[T, ...]:
         if not getattr(self, "remember", True):
             return tuple(method(self, *args))
