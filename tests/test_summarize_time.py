@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -668,11 +669,42 @@ def test_a_predictions_table_with_another_separator_is_one_line(tmp_path):
     assert table_kind(comma) == "csv"
 
 
+def test_start_and_end_fix_the_periods_so_tables_of_different_outlets_share_their_rows():
+    """The periods followed each filtered table's own units, so the tables of two outlets had different rows and
+    could not be set side by side (a researcher's trial, 2026-12-07)."""
+    from kpstance.errors import KpstanceError
+
+    rows = [{"article_id": f"a{i}", "date": d, "actor": "russia", "stance": "hardline", "outlet": o, **PROBS}
+            for i, (d, o) in enumerate([("2017-08-30", "TASS"), ("2017-09-04", "TASS"), ("2017-11-20", "Kyodo"),
+                                        ("2018-01-03", "TASS")])]
+
+    def table(outlet):
+        counts = Counts(LABELS, "month", ["russia"], [outlet], n_boot=200, first=date(2017, 9, 1),
+                        last=date(2017, 12, 31))
+        for r in rows:
+            counts.add(r, "t")
+        return summarize_counts(counts, ["cc"], None), counts
+
+    (tass, counted), (kyodo, _) = table("TASS"), table("Kyodo")
+    assert list(tass.period) == list(kyodo.period) == ["2017-09", "2017-10", "2017-11", "2017-12"]
+    assert tass.units.tolist() == [1, 0, 0, 0] and kyodo.units.tolist() == [0, 0, 1, 0]
+    assert counted.left_out["outside --start/--end"] == 2  # August and January
+    whole = Counts(LABELS, "all", ["russia"], n_boot=200, first=date(2017, 9, 1), last=date(2017, 12, 31))
+    for r in rows:
+        whole.add(r, "t")
+    assert whole.counted == 2  # --by all within the dates
+    with pytest.raises(KpstanceError, match="--start 2018-01-01 is after --end 2017-12-31"):
+        Counts(LABELS, first=date(2018, 1, 1), last=date(2017, 12, 31))
+
+
 def test_summarize_cli_refuses_options_that_would_be_ignored(tmp_path):
     r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--events", "e.yaml")
     assert r.returncode == 2 and "--events marks the chart: give --plot too" in r.stderr
     r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--plot-metric", "net")
     assert r.returncode == 2 and "--plot-metric chooses what the chart shows: give --plot too" in r.stderr
+    r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--start", "2017-13-01")
+    assert r.returncode == 2 and r.stderr.strip() == "kpstance: error: --start: cannot read '2017-13-01' as a date " \
+                                                     "(YYYY-MM-DD)"
     r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--dev-gold", "d.jsonl")
     assert r.returncode == 2 and "add --estimator acc" in r.stderr and r.stderr.count("\n") == 1
 

@@ -265,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the period (default: all, the whole input); periods with no units are empty rows")
     summ.add_argument("--actors", help="comma-separated actors (default: every actor but none)")
     summ.add_argument("--outlets", help="comma-separated outlets (the table's outlet column)")
+    summ.add_argument("--start", help="count units dated on or after this day (YYYY-MM-DD); the periods start with "
+                      "the one holding it, so tables of different outlets or actors share their rows")
+    summ.add_argument("--end", help="count units dated on or before this day (YYYY-MM-DD); the periods end with the "
+                      "one holding it")
     summ.add_argument("--estimator", default=None,
                       help="cc (classify and count), pcc (probabilistic, from the calibrated scores), acc (adjusted by "
                            "the dev confusion matrix), comma-separated, or all (default: cc, the lowest error on "
@@ -628,7 +632,7 @@ def cmd_summarize(args: argparse.Namespace) -> None:
         events = read_events(args.events)
     df = summarize(args.model_dir, args.input, by=args.by, actors=_names(args.actors), outlets=_names(args.outlets),
                    estimators=args.estimator, dev_gold=args.dev_gold, n_boot=args.bootstrap, seed=args.seed,
-                   labels=args.labels, batch_size=args.batch_size)
+                   labels=args.labels, batch_size=args.batch_size, start=args.start, end=args.end)
     if args.plot:
         from .eval.trend import plot_trend
 

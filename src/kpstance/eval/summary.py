@@ -155,6 +155,10 @@ class Counts:
     outlets: Sequence[str] | None = None
     n_boot: int = 1000
     seed: int = 0
+    # the dates counted, both ends included (--start, --end): the table's periods run over them whatever the units,
+    # so tables of different outlets or actors share their rows
+    first: date | None = None
+    last: date | None = None
     left_out: Counter = field(default_factory=Counter)
     counted: int = 0
     has_probs: bool = True
@@ -173,6 +177,8 @@ class Counts:
         if self.labels.none_actor in keep:
             raise KpstanceError(f"--actors: '{self.labels.none_actor}' is the label of units no actor speaks or acts "
                                 "in (quotes of analysts, background): their stance is nobody's, so it has no shares")
+        if self.first and self.last and self.first > self.last:
+            raise KpstanceError(f"--start {self.first} is after --end {self.last}")
         self._known = set(self.labels.actors)
         self.keep = keep
         self._actor = {a: i for i, a in enumerate(keep)}
@@ -218,7 +224,7 @@ class Counts:
             self.left_out["other outlets"] += 1
             return
         start = ALL
-        if self.by != "all":
+        if self.by != "all" or self.first or self.last:
             raw = row.get("date")
             if isinstance(raw, (date, datetime)):
                 d = read_date(raw)
@@ -231,7 +237,10 @@ class Counts:
                     shown = "no date" if raw is None or raw == "" else repr(raw)
                     self.undated_example = f"{where}: {shown}" if where else shown
                 return
-            start = period_start(d, self.by)
+            if (self.first and d < self.first) or (self.last and d > self.last):
+                self.left_out["outside --start/--end"] += 1
+                return
+            start = period_start(d, self.by) if self.by != "all" else ALL
         article = row.get("article_id")
         if article is None or (isinstance(article, float) and math.isnan(article)) or str(article).strip() == "":
             raise KpstanceError(f"{where or 'a row'}: no article_id: intervals draw whole articles, so every unit "
@@ -287,7 +296,10 @@ class Counts:
         """The periods of the table; a whole-input summary (``--by all``) always has its one period, so every actor
         asked for gets its rows (empty where nothing was counted) instead of an empty table."""
         self.flush()
-        return [ALL] if self.by == "all" else period_range(self.point, self.by)
+        if self.by == "all":
+            return [ALL]
+        ends = [period_start(d, self.by) for d in (self.first, self.last) if d is not None]
+        return period_range([*self.point, *ends], self.by)
 
 
 def _stance_probs(row: Mapping[str, Any], stances: Sequence[str], keys: Sequence[str], where: str
@@ -553,7 +565,8 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str | Any] | str 
               actors: Sequence[str] | None = None, outlets: Sequence[str] | None = None,
               estimators: Sequence[str] | str | None = None, dev_gold: str | os.PathLike | None = None,
               n_boot: int = 1000, seed: int = 0, labels: str | os.PathLike | None = None, batch_size: int = 64,
-              level: float = 0.95, warn: Callable[[str], None] | None = None) -> Any:
+              level: float = 0.95, warn: Callable[[str], None] | None = None, start: str | date | None = None,
+              end: str | date | None = None) -> Any:
     """Each actor's stance shares per period with intervals, as a pandas DataFrame.
 
     ``inputs``: predictions tables written by ``kpstance predict`` (.jsonl, .csv, .parquet with unit_id, actor and
@@ -561,23 +574,36 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str | Any] | str 
     as ``kpstance predict`` predicts them. ``model``: the
     saved model (a folder or a loaded ``StancePredictor``); adjusted classify and count measures its errors on
     ``dev_gold`` (default: the multi-source corpus's dev split). ``estimators``: any of cc, pcc, acc, or "all"
-    (default: the measured best). ``df.attrs`` holds what was left out and how the dev matrix was measured.
+    (default: the measured best). ``start``, ``end``: the dates counted (YYYY-MM-DD, both included); the periods
+    run from the one holding ``start`` to the one holding ``end``, so tables of different outlets share their rows.
+    ``df.attrs`` holds what was left out and how the dev matrix was measured.
     """
     if by not in BY:
         raise KpstanceError(f"--by must be one of {', '.join(BY)}, got '{by}'")
     ests = _estimators(estimators)
     if n_boot < 10:
         raise KpstanceError(f"--bootstrap needs at least 10 replicates, got {n_boot}")
+    span_ = (_bound(start, "--start"), _bound(end, "--end"))
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) or _is_frame(inputs) else list(inputs)
     with _spooled_stdin() if "-" in map(str, inputs) else contextlib.nullcontext():
         return _summarize(model, inputs, by, actors, outlets, ests, dev_gold, n_boot, seed, labels, batch_size, level,
-                          warn)
+                          warn, span_)
+
+
+def _bound(value: str | date | None, option: str) -> date | None:
+    """A --start or --end date, or None; one line when it cannot be read."""
+    if value is None or value == "":
+        return None
+    d = read_date(value)
+    if d is None:
+        raise KpstanceError(f"{option}: cannot read {value!r} as a date (YYYY-MM-DD)")
+    return d
 
 
 def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, outlets: Sequence[str] | None,
                ests: list[str], dev_gold: str | os.PathLike | None, n_boot: int, seed: int,
                labels: str | os.PathLike | None, batch_size: int, level: float,
-               warn: Callable[[str], None] | None) -> Any:
+               warn: Callable[[str], None] | None, span_: tuple[date | None, date | None] = (None, None)) -> Any:
     from ..systems.predictor import StancePredictor, model_scheme, task_hint
 
     frames = [i for i in inputs if _is_frame(i)]
@@ -591,7 +617,7 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
     elif predictor is None and not (Path(model) / "kpstance.json").is_file():  # tables only: the labels suffice
         raise KpstanceError(f"not a model folder saved by train.py (no kpstance.json){task_hint(model)}", model)
     lab = Labels.of(predictor.scheme(labels) if predictor is not None else model_scheme(model, labels))
-    counts = Counts(lab, by, actors, outlets, n_boot, seed)
+    counts = Counts(lab, by, actors, outlets, n_boot, seed, *span_)
     empty = []
     for t in tables:
         rows_read = 0
@@ -649,6 +675,9 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
              "(matched ignoring case)")
     if counts.left_out.get("no readable date"):
         if not counts.counted:  # every unit undated (no date column?): a table of empty periods would answer nothing
+            if counts.by == "all":
+                raise KpstanceError(f"no unit has a readable date (first: {counts.undated_example}), so none can be "
+                                    "placed within --start/--end; give the table a date column")
             raise KpstanceError(f"no unit has a readable date (first: {counts.undated_example}), so none can be "
                                 f"counted by {counts.by}; give the table a date column, or summarise with --by all")
         warn(f"{counts.left_out['no readable date']} units have no readable date (first: {counts.undated_example}); "
