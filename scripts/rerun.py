@@ -22,8 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # overrides that belong to the launch, not to the run: a search's sweeper, the folder it wrote to (a new run needs its
-# own), resuming an interrupted run, Hydra's own settings (Hydra keeps those apart; a hand-written file may not)
-LAUNCH_ONLY = ("hparams_search", "paths.output_dir", "resume", "hydra.")
+# own), resuming an interrupted run, Hydra's own settings (Hydra keeps those apart; a hand-written file may not); and
+# the precision asked for, replaced by the one the run trained in
+LAUNCH_ONLY = ("hparams_search", "paths.output_dir", "resume", "hydra.", "trainer.precision=")
 
 
 def rerun_command(run_dir: str | Path) -> list[str]:
@@ -44,7 +45,6 @@ def rerun_command(run_dir: str | Path) -> list[str]:
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise KpstanceError(f"cannot read the run's files ({type(e).__name__})", run) from None
     keep = [str(a) for a in args if not str(a).lstrip("+~").startswith(LAUNCH_ONLY)]
-    keep = [a for a in keep if not a.lstrip("+").startswith("trainer.precision=")]
     if precision:  # a system that trains: the precision it computed in, whatever `auto` would pick here
         keep.append(f"trainer.precision={precision}")
     return [sys.executable, str(ROOT / "train.py"), *keep]

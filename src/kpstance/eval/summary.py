@@ -583,11 +583,11 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str | Any] | str 
     ests = _estimators(estimators)
     if n_boot < 10:
         raise KpstanceError(f"--bootstrap needs at least 10 replicates, got {n_boot}")
-    span_ = (_bound(start, "--start"), _bound(end, "--end"))
+    dates = (_bound(start, "--start"), _bound(end, "--end"))
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) or _is_frame(inputs) else list(inputs)
     with _spooled_stdin() if "-" in map(str, inputs) else contextlib.nullcontext():
         return _summarize(model, inputs, by, actors, outlets, ests, dev_gold, n_boot, seed, labels, batch_size, level,
-                          warn, span_)
+                          warn, dates)
 
 
 def _bound(value: str | date | None, option: str) -> date | None:
@@ -603,7 +603,7 @@ def _bound(value: str | date | None, option: str) -> date | None:
 def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, outlets: Sequence[str] | None,
                ests: list[str], dev_gold: str | os.PathLike | None, n_boot: int, seed: int,
                labels: str | os.PathLike | None, batch_size: int, level: float,
-               warn: Callable[[str], None] | None, span_: tuple[date | None, date | None] = (None, None)) -> Any:
+               warn: Callable[[str], None] | None, dates: tuple[date | None, date | None] = (None, None)) -> Any:
     from ..systems.predictor import StancePredictor, model_scheme, task_hint
 
     frames = [i for i in inputs if _is_frame(i)]
@@ -617,7 +617,7 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
     elif predictor is None and not (Path(model) / "kpstance.json").is_file():  # tables only: the labels suffice
         raise KpstanceError(f"not a model folder saved by train.py (no kpstance.json){task_hint(model)}", model)
     lab = Labels.of(predictor.scheme(labels) if predictor is not None else model_scheme(model, labels))
-    counts = Counts(lab, by, actors, outlets, n_boot, seed, *span_)
+    counts = Counts(lab, by, actors, outlets, n_boot, seed, *dates)
     empty = []
     for t in tables:
         rows_read = 0

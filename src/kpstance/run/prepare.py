@@ -14,6 +14,7 @@ from ..errors import KpstanceError
 from ..eval.cv import groups
 from ..systems.finetune import dist_rank_world
 from ..systems.precision import ENV as PRECISION_ENV
+from ..systems.precision import env_training_precision
 from ..systems.registry import system_class
 from ..text.read import read_article
 from ..text.segment import Unit, segment_article
@@ -70,8 +71,8 @@ def prepare(cfg: Any) -> Run:
             raise KpstanceError("resume runs in one process; start it without torchrun")
         out_dir = find_resume_dir(cfg)
         log.info("resuming the run in %s", out_dir)
-    env = os.environ.get(PRECISION_ENV, "").strip().lower()
-    if env in ("fp32", "bf16") and str(getattr(cfg.trainer.precision, "value", cfg.trainer.precision)) == "auto":
+    env = env_training_precision()
+    if env and str(getattr(cfg.trainer.precision, "value", cfg.trainer.precision)) == "auto":
         cfg.trainer.precision = env  # the environment chose it: the saved config and the tracked params say so
         log.info("trainer.precision=%s from $%s", env, PRECISION_ENV)
     resolved = OmegaConf.to_yaml(without_run_keys(cfg), resolve=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from ..config import RUN_LOCAL_KEYS
 from ..errors import KpstanceError
-from ..systems.precision import ENV as PRECISION_ENV
+from ..systems.precision import env_training_precision
 from .cleanup import FAILED
 
 
@@ -53,11 +52,11 @@ def check_same_config(run_dir: Path, resolved: str) -> None:
 
     old = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
     new = yaml.safe_load(resolved)
-    env = os.environ.get(PRECISION_ENV, "").strip().lower()
-    for saved in (old, new):  # `auto` under $KPSTANCE_PRECISION is that precision (a run saved before it was written)
-        trainer = saved.get("trainer") if isinstance(saved, dict) else None
-        if env in ("fp32", "bf16") and isinstance(trainer, dict) and trainer.get("precision") == "auto":
-            trainer["precision"] = env
+    env = env_training_precision()
+    trainer = old.get("trainer") if isinstance(old, dict) else None
+    # a run saved as `auto` under $KPSTANCE_PRECISION (before prepare wrote the precision it chose) is that precision
+    if env and isinstance(trainer, dict) and trainer.get("precision") == "auto":
+        trainer["precision"] = env
 
     def first_diff(a: Any, b: Any, key: str = "") -> str | None:
         if isinstance(a, dict) and isinstance(b, dict):

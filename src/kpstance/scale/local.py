@@ -227,7 +227,8 @@ def predict_table(predictor: Any, inputs: Sequence[str], output: str | None, sin
     ``on_progress(items, units)`` is called after each chunk with the counts of that chunk."""
     started = time.time()
     columns = table_columns(predictor.actors, predictor.stances, opts)
-    stats: dict[str, Any] = {"items": 0, "units": 0, "resumed_items": 0, "repeated_ids": 0, "first_repeat": None,
+    stats: dict[str, Any] = {"items": 0, "units": 0, "news_units": 0, "undated_units": 0, "first_undated": None,
+                             "resumed_items": 0, "repeated_ids": 0, "first_repeat": None,
                              "repeated_unit_ids": 0, "first_unit_repeat": None, "empty_files": [],
                              "replaced_fields": set(), "dropped_fields": set()}
     flat = output is not None and output_format(output) != "jsonl"
@@ -329,9 +330,9 @@ def _count(stats: dict, group: list, rows: list, on_progress: Callable[[int, int
     # news units (what a summary counts) with no date: no date field, and no dateline that gives the year
     news = [r for r in rows if (r.get("kind") or "sentence") == "sentence"]
     undated = [r for r in news if not r.get("date")]
-    stats["news_units"] = stats.get("news_units", 0) + len(news)
-    stats["undated_units"] = stats.get("undated_units", 0) + len(undated)
-    if undated and stats.get("first_undated") is None:
+    stats["news_units"] += len(news)
+    stats["undated_units"] += len(undated)
+    if undated and stats["first_undated"] is None:
         stats["first_undated"] = undated[0].get("article_id") or undated[0].get("unit_id")
     if on_progress:
         on_progress(len(group), len(rows))

@@ -142,6 +142,12 @@ def choose(requested: str, device: str, n_units: int | None = None, flags: Calla
     return Choice("fp32", f"auto: no native bf16 on this CPU; not int8: {why}")
 
 
+def env_training_precision() -> str | None:
+    """fp32 or bf16 where ``$KPSTANCE_PRECISION`` names one of them (what ``auto`` trains in then), else None."""
+    value = os.environ.get(ENV, "").strip().lower()
+    return value if value in ("fp32", "bf16") else None
+
+
 def choose_training(requested: str, device: str, flags: Callable[[], set[str]] = cpu_flags) -> Choice:
     """The number format a training run computes in: fp32 or bf16 autocast (the weights stay fp32 either way).
 
@@ -152,8 +158,8 @@ def choose_training(requested: str, device: str, flags: Callable[[], set[str]] =
 
     if requested not in ("auto", "fp32", "bf16"):
         raise KpstanceError(f"unknown training precision '{requested}' (one of auto, fp32, bf16)")
-    if requested == "auto" and os.environ.get(ENV, "").strip().lower() in ("fp32", "bf16"):
-        return Choice(os.environ[ENV].strip().lower(), f"${ENV}")
+    if requested == "auto" and env_training_precision():
+        return Choice(env_training_precision(), f"${ENV}")
     if requested != "auto":
         if requested == "bf16":
             _warn_if_emulated(device, flags)

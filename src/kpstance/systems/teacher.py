@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KpstanceError
-from ..files import settle_temp, temp_name
+from ..files import atomic_path
 from ..text.segment import Unit
 from ..weak.scheme import LabelScheme
 
@@ -99,13 +99,9 @@ class TeacherOutputs:
         keys = sorted(self.probs)
         arr = np.array([self.probs[k] for k in keys], dtype=np.float32).reshape(len(keys), len(self.columns))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_name(path)
-        try:
+        with atomic_path(path) as tmp:  # never a half-written file at ``path``
             save_file({"probs": arr}, str(tmp), metadata={"keys": json.dumps(keys), "columns": json.dumps(self.columns),
                                                           "teacher": self.teacher})
-            os.replace(tmp, path)  # never a half-written file at ``path``
-        finally:
-            settle_temp(tmp)
 
 
 def columns_of(scheme: LabelScheme) -> list[str]:
@@ -263,12 +259,8 @@ class HiddenOutputs:
         keys = sorted(self.vectors)
         arr = np.stack([np.asarray(self.vectors[k], dtype=np.float16) for k in keys])
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_name(path)
-        try:
+        with atomic_path(path) as tmp:
             save_file({"hidden": arr}, str(tmp), metadata={"keys": json.dumps(keys), "teacher": self.teacher})
-            os.replace(tmp, path)
-        finally:
-            settle_temp(tmp)
 
 
 def representations(predictor: Any, texts: Sequence[str], contexts: Sequence[str] | None,
