@@ -79,9 +79,9 @@ def test_explain_columns_in_every_format_and_only_with_the_flag(capsys, smoke_ru
         assert len(t) == n, name
         if name != "jsonl" and name != "stdout":  # after the fixed columns, before the probabilities
             cols = list(t[0])
-            assert cols[14:18] == EXPLAIN and cols[18].startswith("actor_p_"), cols
+            assert cols[15:19] == EXPLAIN and cols[19].startswith("actor_p_"), cols
     jl = tables["jsonl"]
-    assert list(jl[0])[14:19] == [*EXPLAIN, "actor_probs"]
+    assert list(jl[0])[14:20] == ["model", *EXPLAIN, "actor_probs"]
     assert all(isinstance(r["rules_fired"], list) and r["rules_fired"] for r in jl)
     for name in ("csv", "parquet", "stdout"):
         for a, b in zip(jl, tables[name]):
@@ -152,4 +152,4 @@ def test_resume_writes_the_same_explain_columns(capsys, smoke_run, tmp_path):
     assert code == 0, err
     assert "resuming: 2 items" in err
     assert out.read_text(encoding="utf-8") == (tmp_path / "whole.csv").read_text(encoding="utf-8")
-    assert list(whole[0])[14:18] == EXPLAIN and all(r["rules_fired"] for r in whole)
+    assert list(whole[0])[14:19] == ["model", *EXPLAIN] and all(r["rules_fired"] for r in whole)

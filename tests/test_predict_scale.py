@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from helpers import ARTICLE, run_cli
@@ -117,7 +118,9 @@ def test_summarize_predicts_articles_through_the_predict_path(smoke_run, tmp_pat
                 "--bootstrap", "20")
     assert sum(x["units"] for x in json.loads(r.stdout)) == len(news)
     # the table alone on stdout; what was counted and left out on stderr, as with the other formats
-    assert f"kpstance: {len(news)} news units counted; left out:" in r.stderr
+    run = json.loads((Path(smoke_run["model_dir"]) / "kpstance.json").read_text(encoding="utf-8"))["run_name"]
+    assert {x["model"] for x in rows} == {run}  # each row names the model that labelled it
+    assert f"kpstance: {len(news)} news units counted (labels of model {run}); left out:" in r.stderr
 
 
 SENTENCES = [

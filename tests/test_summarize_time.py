@@ -462,6 +462,10 @@ def test_summarize_cli_reads_a_predictions_table_by_month(naming_model, tmp_path
                                                           ("Moscow condemned the drills.", "russia", "hardline"),
                                                           ("China said it was watching.", "china", "neutral")] * 3)),
                    encoding="utf-8")
+    run = json.loads((naming_model / "kpstance.json").read_text(encoding="utf-8"))["run_name"]
+    for path in tables.values():  # every row names the model that labelled it, in every format
+        assert set(pd.read_parquet(path).model if path.suffix == ".parquet" else
+                   pd.read_csv(path).model if path.suffix == ".csv" else pd.read_json(path, lines=True).model) == {run}
     frames = []
     for ext, path in tables.items():
         out = tmp_path / f"summary-{ext}.csv"
@@ -469,7 +473,7 @@ def test_summarize_cli_reads_a_predictions_table_by_month(naming_model, tmp_path
                     str(dev), "--bootstrap", "50", "--plot", str(tmp_path / f"{ext}.png"), "--output", str(out),
                     "--events", "configs/events/korean_peninsula.yaml")
         assert r.returncode == 0, r.stderr
-        assert "news units counted; left out:" in r.stderr and "title" in r.stderr
+        assert f"news units counted (labels of model {run}); left out:" in r.stderr and "title" in r.stderr
         frames.append(pd.read_csv(out))
     # a table piped in ('kpstance predict ... | kpstance summarize ... --input -') is read as the table it is, not
     # segmented again as one article; the same table given twice is said to count its units twice
@@ -634,6 +638,54 @@ def test_a_table_of_another_model_is_refused_whatever_the_filters_keep():
         assert "\n" not in str(e.value)
     with pytest.raises(KpstanceError, match="^--actors: 'none' is the label of units no actor"):
         Counts(LABELS, actors=["russia", "none"])
+
+
+def test_a_table_another_model_predicted_is_refused_for_acc_and_said_for_the_others(naming_model, tmp_path):
+    """A researcher with the tables of two models summarised one with the other's folder: acc corrected the counts
+    by the wrong model's dev errors and the output named the wrong model, with no word (a researcher's trial,
+    2026-12-07). The table's model column now tells which model labelled each row."""
+    import shutil
+
+    model = str(naming_model)
+    table = tmp_path / "pred.jsonl"
+    arts = tmp_path / "a.csv"
+    arts.write_text("id,date,text\na1,2017-09-04,\"" + ARTICLE.read_text(encoding="utf-8").replace('"', '""')
+                    + "\"\n", encoding="utf-8")
+    r = run_cli("predict", model, "--input", str(arts), "--output", str(table), "--quiet")
+    assert r.returncode == 0, r.stderr
+    run = json.loads((naming_model / "kpstance.json").read_text(encoding="utf-8"))["run_name"]
+    copy = tmp_path / "copy-of-the-model"  # the same model under another folder name: no warning
+    shutil.copytree(naming_model, copy)
+    r = run_cli("summarize", str(copy), "--input", str(table), "--bootstrap", "20")
+    assert r.returncode == 0 and "another model" not in r.stderr, r.stderr
+    other = tmp_path / "other"
+    shutil.copytree(naming_model, other)
+    meta = json.loads((other / "kpstance.json").read_text(encoding="utf-8"))
+    (other / "kpstance.json").write_text(json.dumps({**meta, "run_name": "other_run"}), encoding="utf-8")
+    r = run_cli("summarize", str(other), "--input", str(table), "--estimator", "acc", "--bootstrap", "20")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert f"{table}:1: predicted by model '{run}', not by {other} ('other_run'): acc would correct" in r.stderr
+    r = run_cli("summarize", str(other), "--input", str(table), "--bootstrap", "20", "--output",
+                str(tmp_path / "s.csv"))
+    assert r.returncode == 0, r.stderr
+    assert f"rows predicted by another model than {other} ('other_run'): '{run}' (" in r.stderr
+    assert "the shares are that model's labels" in r.stderr and f"(labels of model {run})" in r.stderr
+    # rows of two models in one input: said to mix instruments, with each model's rows counted
+    mixed = tmp_path / "mixed.jsonl"
+    lines = table.read_text(encoding="utf-8").splitlines()
+    mixed.write_text("\n".join([*lines, *(line.replace(f'"model": "{run}"', '"model": "other_run"')
+                                          .replace('"article_id": "a1"', '"article_id": "b1"') for line in lines)])
+                     + "\n", encoding="utf-8")
+    r = run_cli("summarize", model, "--input", str(mixed), "--bootstrap", "20")
+    assert r.returncode == 0, r.stderr
+    assert f"'other_run' ({len(lines)} rows, first {mixed}:{len(lines) + 1})" in r.stderr
+    assert "the shares mix the labels of different models" in r.stderr
+    # a table written before the column existed is read as it was
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "model"}) + "\n"
+                           for line in lines), encoding="utf-8")
+    r = run_cli("summarize", str(other), "--input", str(old), "--bootstrap", "20")
+    assert r.returncode == 0 and "another model" not in r.stderr and "(labels of model" not in r.stderr, r.stderr
 
 
 def test_a_confusion_matrix_from_few_dev_units_is_said_to_be_rough_and_the_title_names_it(synthetic):

@@ -167,6 +167,10 @@ class Counts:
     # share article ids): told from the article hashes the bootstrap keeps anyway, so no memory per unit
     apart: int = 0
     apart_example: str | None = None
+    # the models that predicted the rows (the table's model column; a table written before it has none): rows per
+    # model, and where each first appears
+    models: Counter = field(default_factory=Counter)
+    model_example: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         keep = list(self.actors) if self.actors else [a for a in self.labels.actors if a != self.labels.none_actor]
@@ -200,6 +204,11 @@ class Counts:
         outlet = str(row.get("outlet") or "").casefold() if self._outlets is not None else ""
         if outlet in (self._outlets or ()):  # the name matched, whether or not this unit is counted
             self.outlets_seen.add(outlet)
+        model = row.get("model")
+        if isinstance(model, str) and model:
+            self.models[model] += 1
+            if model not in self.model_example:
+                self.model_example[model] = where or "a row"
         kind = row.get("kind") or "sentence"
         if kind not in NEWS_KINDS:
             self.left_out[kind] += 1
@@ -423,7 +432,7 @@ def iter_table(path: str | os.PathLike, stances: Sequence[str], kind: str | None
     reads."""
     p = Path("<stdin>") if str(path) == "-" else Path(path)
     kind = kind or table_kind(path)
-    wanted = ["article_id", "date", "outlet", "kind", "actor", "stance", *(f"stance_p_{s}" for s in stances)]
+    wanted = ["article_id", "date", "outlet", "kind", "actor", "stance", "model", *(f"stance_p_{s}" for s in stances)]
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq
@@ -604,7 +613,7 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
                ests: list[str], dev_gold: str | os.PathLike | None, n_boot: int, seed: int,
                labels: str | os.PathLike | None, batch_size: int, level: float,
                warn: Callable[[str], None] | None, dates: tuple[date | None, date | None] = (None, None)) -> Any:
-    from ..systems.predictor import StancePredictor, model_scheme, task_hint
+    from ..systems.predictor import StancePredictor, model_id, model_scheme, task_hint
 
     frames = [i for i in inputs if _is_frame(i)]
     inputs = [i for i in inputs if not _is_frame(i)]
@@ -642,11 +651,35 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
     if empty:
         (warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr)))(
             f"{', '.join(empty)}: no rows (a header alone?)")
+    own = predictor.model_id if predictor is not None else model_id(model)
+    _check_models(counts, own, predictor.folder if predictor is not None and predictor.folder else model, ests, warn)
     if articles:
         for row in predicted_units(predictor, articles, batch_size, labels, probs=True):
             counts.add(row, str(row.get("article_id")))
     dev, problem = _dev(predictor, dev_gold, lab, batch_size, labels) if "acc" in ests else (None, "")
-    return summarize_counts(counts, ests, dev, level, warn, problem)
+    df = summarize_counts(counts, ests, dev, level, warn, problem)
+    df.attrs.update({"model": own, "models": dict(counts.models)})
+    return df
+
+
+def _check_models(counts: Counts, own: str | None, given: Any, ests: Sequence[str],
+                  warn: Callable[[str], None] | None) -> None:
+    """Rows another model predicted (the table's model column) are refused where acc would correct them by the
+    given model's dev errors, and said in one warning otherwise: their labels are that model's, not the one named."""
+    other = {m: n for m, n in counts.models.items() if m != own}
+    if own is None or not other:
+        return
+    first = next(iter(other))
+    if "acc" in ests:
+        raise KpstanceError(f"{counts.model_example[first]}: predicted by model '{first}', not by {given} ('{own}'): "
+                            "acc would correct its counts by another model's errors; summarise it with the model that "
+                            "predicted it")
+    listed = ", ".join(f"'{m}' ({n:,} rows, first {counts.model_example[m]})" for m, n in other.items())
+    mixed = own in counts.models or len(other) > 1
+    (warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr)))(
+        f"rows predicted by another model than {given} ('{own}'): {listed}; "
+        + ("the shares mix the labels of different models" if mixed else
+           "the shares are that model's labels: name it when summarising"))
 
 
 def _is_frame(x: Any) -> bool:
@@ -806,6 +839,9 @@ def _with_bounds(value: float, low: float, high: float, sign: str) -> str:
 
 
 def left_out_line(df: Any) -> str:
+    """What was counted, by which model's labels (where the rows record it), and what was left out."""
     left = df.attrs.get("left_out") or {}
     parts = ", ".join(f"{n:,} {k}" for k, n in sorted(left.items(), key=lambda kv: -kv[1]))
-    return f"{df.attrs.get('counted', 0):,} news units counted" + (f"; left out: {parts}" if parts else "")
+    models = df.attrs.get("models") or {}
+    by = f" (labels of model {', '.join(models)})" if models else ""
+    return f"{df.attrs.get('counted', 0):,} news units counted{by}" + (f"; left out: {parts}" if parts else "")

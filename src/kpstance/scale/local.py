@@ -38,16 +38,18 @@ def table_columns(actors: Sequence[str], stances: Sequence[str], opts: Options) 
     return [*COLUMNS, *(EXPLAIN_COLUMNS if opts.explain else ()), *(prob_columns(actors, stances) if opts.probs else [])]
 
 
-def table_row(item: Item, rec: dict, p: dict, opts: Options, why: dict | None = None) -> dict:
-    """One unit's row: the item's metadata, the unit's id, kind, speaker and text, and the labels (then ``why``,
-    the ``--explain`` columns). A JSON Lines unit's other fields travel with it (JSON Lines output only)."""
+def table_row(item: Item, rec: dict, p: dict, opts: Options, why: dict | None = None, model: str | None = None
+              ) -> dict:
+    """One unit's row: the item's metadata, the unit's id, kind, speaker and text, the labels and the model that gave
+    them (then ``why``, the ``--explain`` columns). A JSON Lines unit's other fields travel with it (JSON Lines output
+    only)."""
     row = {k: v for k, v in rec.items() if k not in COLUMNS and k not in ("id", "actor_probs", "stance_probs")} \
         if item.record is not None else {}
     row.update({"article_id": item.article_id, **item.meta, "unit_id": str(rec.get("id")), "kind": p["kind"],
                 "speaker": p["speaker"], "text": rec["text"], "actor": p["actor"], "stance": p["stance"],
                 "actor_score": p["actor_score"], "stance_score": p["stance_score"],
                 "uncertain": None if opts.min_score is None else
-                bool(p["actor_score"] < opts.min_score or p["stance_score"] < opts.min_score)})
+                bool(p["actor_score"] < opts.min_score or p["stance_score"] < opts.min_score), "model": model})
     if why is not None:
         row.update(why)
     if opts.probs:
@@ -143,7 +145,8 @@ def predict_group(predictor: Any, group: list[tuple[Item, list]], rows: list, ct
     for i in predictor.truncated if on_truncated else ():
         on_truncated(rows[i])
     whys = explain(group, ctx, scheme, bool(predictor.meta.get("context"))) if opts.explain else [None] * len(rows)
-    return [table_row(it, rec, p, opts, why) for it, (_, rec, _), p, why in zip(owner, rows, preds, whys)]
+    model = predictor.model_id
+    return [table_row(it, rec, p, opts, why, model) for it, (_, rec, _), p, why in zip(owner, rows, preds, whys)]
 
 
 def labelled(predictor: Any, items: Iterable[Item], opts: Options, scheme: Any, batch_size: int = 64,

@@ -22,7 +22,7 @@ from ..errors import KpstanceError
 from ..files import fault, settle_temp, temp_name
 
 COLUMNS = ("article_id", "date", "outlet", "title", "url", "unit_id", "kind", "speaker", "text", "actor", "stance",
-           "actor_score", "stance_score", "uncertain")
+           "actor_score", "stance_score", "uncertain", "model")
 EXPLAIN_COLUMNS = ("context", "rules_actor", "rules_stance", "rules_fired")
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 MANIFEST = "manifest.json"

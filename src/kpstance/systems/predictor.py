@@ -160,6 +160,12 @@ class StancePredictor:
                 )
         return pred
 
+    @property
+    def model_id(self) -> str | None:
+        """Which model this is, as the tables it predicts record it (their ``model`` column): the run that saved it,
+        whatever folder or link it is loaded through; None for a model never saved."""
+        return model_id(self.folder, self.meta) if self.folder is not None else self.meta.get("run_name")
+
     def scheme(self, labels: str | os.PathLike | None = None) -> LabelScheme:
         """The label scheme whose rules give each unit its context: ``labels`` if given, else the scheme the model
         was trained with (its folder's ``config.yaml``), else the default label YAML."""
@@ -464,6 +470,14 @@ def model_scheme(model_dir: str | os.PathLike | None, labels: str | os.PathLike 
         if isinstance(data, dict) and isinstance(data.get("labels"), dict):
             return load_scheme(data["labels"], f"{cfg} (labels)", saved=True)
     return load_scheme(default_labels())
+
+
+def model_id(model_dir: str | os.PathLike, meta: dict | None = None) -> str:
+    """A saved model's identity: the run name its ``kpstance.json`` records (a copy of the folder, or
+    models/latest, is the same model), else the folder's own name with links resolved."""
+    p = Path(model_dir)
+    meta = _read_meta(p / "kpstance.json") if meta is None else meta
+    return str(meta.get("run_name") or p.resolve().name)
 
 
 def _read_meta(path: Path) -> dict:
