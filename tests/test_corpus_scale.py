@@ -521,6 +521,14 @@ def test_resume_refuses_other_inputs_and_needs_a_file(capsys, smoke_run, tmp_pat
     assert code == 2 and "written for other inputs" in err
     code, _, err = cli(capsys, "predict", model, "--input", str(paths["csv"]), "--resume")
     assert code == 2 and "--resume needs --output" in err
+    # shards another kpstance wrote with other columns (before the model column, say) are not joined to new ones
+    manifest = out.with_name(out.name + ".parts") / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    assert data["fingerprint"]["columns"][:15][-1] == "model"
+    data["fingerprint"]["columns"].remove("model")
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    code, _, err = cli(capsys, "predict", model, "--input", str(paths["csv"]), "--output", str(out), "--resume")
+    assert code == 2 and "other options or columns" in err
 
 
 # --- Ray -------------------------------------------------------------------------------------------------------

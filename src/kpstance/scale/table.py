@@ -180,7 +180,8 @@ class ShardedTable:
         self.fmt = output_format(str(path))
         self.columns = list(columns)
         self.parts = self.target.with_name(self.target.name + ".parts")
-        self.fingerprint = fingerprint
+        # the columns too: shards of a kpstance that wrote other columns cannot be joined to new ones
+        self.fingerprint = {**fingerprint, "columns": self.columns}
         self.shards: list[dict] = []
         self.items_done = 0
 
@@ -193,8 +194,8 @@ class ShardedTable:
             except (OSError, json.JSONDecodeError, UnicodeDecodeError):
                 raise KpstanceError("damaged manifest; delete the folder to start again", manifest) from None
             if data.get("fingerprint") != self.fingerprint:
-                raise KpstanceError("these shards were written for other inputs, another model or other options; "
-                                    "run again without --resume to start over", self.parts)
+                raise KpstanceError("these shards were written for other inputs, another model, other options or "
+                                    "columns; run again without --resume to start over", self.parts)
             self.shards, self.items_done = list(data["shards"]), int(data["items_done"])
             listed = {s["file"] for s in self.shards} | {MANIFEST}
             for f in self.parts.iterdir():  # a shard the manifest never listed, a temporary file: done again
