@@ -79,7 +79,7 @@ def text_pool(n: int = 3000, seed: int = 0) -> list[str]:
     return [s if len(s) >= 120 else f"{s} {sents[(i + 1) % len(sents)]}" for i, s in enumerate(sents)]
 
 
-def make_table(n_rows: int, pool: list[str], seed: int = 0) -> dict:
+def make_table(n_rows: int, pool: list[str], seed: int = 0, model: str = "synthetic") -> dict:
     """Columns of a ``kpstance predict --probs`` table (the flat form of CSV and Parquet)."""
     import numpy as np
 
@@ -120,6 +120,7 @@ def make_table(n_rows: int, pool: list[str], seed: int = 0) -> dict:
         "actor_score": a_p.max(1),
         "stance_score": s_p.max(1),
         "uncertain": [None] * n_rows,
+        "model": [model] * n_rows,  # the model summarize is given, so acc takes the table as its own
     }
     assert list(cols) == list(COLUMNS)
     for i, a in enumerate(ACTORS):
@@ -288,7 +289,7 @@ def child_write(spec: dict) -> dict:
     pool = text_pool()
     sizes = {}
     for n in spec["sizes"]:
-        paths = write_tables(make_table(n, pool), Path(spec["folder"]) / str(n), spec["formats"])
+        paths = write_tables(make_table(n, pool, model=spec["model"]), Path(spec["folder"]) / str(n), spec["formats"])
         sizes[n] = {f: p.stat().st_size for f, p in paths.items()}
     return {"seconds": time.perf_counter() - t, "bytes": sizes}
 
@@ -302,6 +303,14 @@ def child_cli(spec: dict) -> dict:
         sys.exit(f"{' '.join(spec['cmd'])} failed:\n{r.stderr[-3000:]}")
     return {"total_s": wall, "peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "lines": len(r.stdout.splitlines())}
+
+
+def model_name(folder: str) -> str:
+    """The run name a model's kpstance.json records, which summarize checks a table's model column against (read
+    here without importing kpstance: the parent stays small)."""
+    meta = Path(folder) / "kpstance.json"
+    return json.loads(meta.read_text(encoding="utf-8")).get("run_name") or Path(folder).resolve().name \
+        if meta.is_file() else "synthetic"
 
 
 def in_child(what: str, spec: dict) -> dict:
@@ -341,7 +350,7 @@ def main() -> int:
     sizes = sorted({max(args.rows // 4, 1), args.rows})
     res: dict[tuple[int, str, str], dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench_summarize_") as d:
-        w = in_child("write", {"folder": d, "sizes": sizes, "formats": formats})
+        w = in_child("write", {"folder": d, "sizes": sizes, "formats": formats, "model": model_name(args.model)})
         paths = {n: {f: Path(d) / str(n) / f"table{SUFFIX[f]}" for f in formats} for n in sizes}
         print(f"tables written in {w['seconds']:.1f} s: " + "; ".join(
             f"{int(n):,} rows " + ", ".join(f"{f} {b / 2**20:.0f} MiB" for f, b in bs.items())

@@ -670,22 +670,25 @@ def test_a_table_another_model_predicted_is_refused_for_acc_and_said_for_the_oth
     assert r.returncode == 0, r.stderr
     assert f"rows predicted by another model than {other} ('other_run'): '{run}' (" in r.stderr
     assert "the shares are that model's labels" in r.stderr and f"(labels of model {run})" in r.stderr
+    assert set(pd.read_csv(tmp_path / "s.csv").model) == {run}  # the labels' model, not the one named
     # rows of two models in one input: said to mix instruments, with each model's rows counted
     mixed = tmp_path / "mixed.jsonl"
     lines = table.read_text(encoding="utf-8").splitlines()
     mixed.write_text("\n".join([*lines, *(line.replace(f'"model": "{run}"', '"model": "other_run"')
                                           .replace('"article_id": "a1"', '"article_id": "b1"') for line in lines)])
                      + "\n", encoding="utf-8")
-    r = run_cli("summarize", model, "--input", str(mixed), "--bootstrap", "20")
+    r = run_cli("summarize", model, "--input", str(mixed), "--bootstrap", "20", "--format", "json")
     assert r.returncode == 0, r.stderr
+    assert {row["model"] for row in json.loads(r.stdout)} == {f"{run}+other_run"}
     assert f"'other_run' ({len(lines)} rows, first {mixed}:{len(lines) + 1})" in r.stderr
     assert "the shares mix the labels of different models" in r.stderr
     # a table written before the column existed is read as it was
     old = tmp_path / "old.jsonl"
     old.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "model"}) + "\n"
                            for line in lines), encoding="utf-8")
-    r = run_cli("summarize", str(other), "--input", str(old), "--bootstrap", "20")
+    r = run_cli("summarize", str(other), "--input", str(old), "--bootstrap", "20", "--format", "csv")
     assert r.returncode == 0 and "another model" not in r.stderr and "(labels of model" not in r.stderr, r.stderr
+    assert {line.rsplit(",", 1)[1] for line in r.stdout.splitlines()[1:]} == {"other_run"}  # the one named
 
 
 def test_a_confusion_matrix_from_few_dev_units_is_said_to_be_rough_and_the_title_names_it(synthetic):

@@ -658,6 +658,9 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
             counts.add(row, str(row.get("article_id")))
     dev, problem = _dev(predictor, dev_gold, lab, batch_size, labels) if "acc" in ests else (None, "")
     df = summarize_counts(counts, ests, dev, level, warn, problem)
+    # the model whose labels were counted, on every row, so the tables of several models can be stacked and told
+    # apart: the one the rows record (several joined by '+'), else the one named (a table written before the column)
+    df["model"] = "+".join(counts.models) if counts.models else own
     df.attrs.update({"model": own, "models": dict(counts.models)})
     return df
 
