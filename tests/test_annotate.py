@@ -179,6 +179,20 @@ def test_export_tasks_shape(smoke_run, two_articles, tmp_path):
     assert ET.fromstring(out.with_suffix(".xml").read_text(encoding="utf-8")).tag == "View"
 
 
+def test_export_does_not_carry_a_predictions_tables_labels_or_model(smoke_run, tmp_path):
+    """A predictions table given to export: its labels, scores and model column stay out of the tasks, where they
+    would pose as gold on import (the model column would mark the gold as another model's predictions)."""
+    src = tmp_path / "pred.jsonl"
+    src.write_text(json.dumps({"id": "u1", "text": "Moscow called for talks.", "actor": "china", "stance": "neutral",
+                               "actor_score": 0.5, "model": "some_run", "outlet": "TASS"}) + "\n", encoding="utf-8")
+    out = tmp_path / "tasks.json"
+    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(src), "--n", "1", "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    (task,) = json.loads(out.read_text(encoding="utf-8"))
+    assert task["data"]["outlet"] == "TASS"
+    assert not {"actor", "stance", "actor_score", "model"} & set(task["data"]), task["data"]
+
+
 def test_export_uncertainty_and_random(smoke_run, tmp_path):
     from kpstance.annotate.commands import export_tasks
 

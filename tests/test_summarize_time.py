@@ -679,16 +679,48 @@ def test_a_table_another_model_predicted_is_refused_for_acc_and_said_for_the_oth
                      + "\n", encoding="utf-8")
     r = run_cli("summarize", model, "--input", str(mixed), "--bootstrap", "20", "--format", "json")
     assert r.returncode == 0, r.stderr
-    assert {row["model"] for row in json.loads(r.stdout)} == {f"{run}+other_run"}
+    assert {row["model"] for row in json.loads(r.stdout)} == {"+".join(sorted([run, "other_run"]))}
     assert f"'other_run' ({len(lines)} rows, first {mixed}:{len(lines) + 1})" in r.stderr
     assert "the shares mix the labels of different models" in r.stderr
-    # a table written before the column existed is read as it was
+    # a table of one model and articles the named one predicts: the shares mix two models' labels, and say so
+    r = run_cli("summarize", str(other), "--input", str(table), str(arts), "--bootstrap", "20", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert "the shares mix the labels of different models" in r.stderr
+    assert {row["model"] for row in json.loads(r.stdout)} == {"+".join(sorted([run, "other_run"]))}
+    # a table written before the column existed is read as it was; beside a recorded one, its rows are said to be
+    # taken as the named model's
     old = tmp_path / "old.jsonl"
     old.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "model"}) + "\n"
                            for line in lines), encoding="utf-8")
     r = run_cli("summarize", str(other), "--input", str(old), "--bootstrap", "20", "--format", "csv")
     assert r.returncode == 0 and "another model" not in r.stderr and "(labels of model" not in r.stderr, r.stderr
     assert {line.rsplit(",", 1)[1] for line in r.stdout.splitlines()[1:]} == {"other_run"}  # the one named
+    r = run_cli("summarize", model, "--input", str(old), str(table), "--bootstrap", "20", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    assert f"(labels of model {run}; {len(lines)} rows record no model and are taken as the given one's)" in r.stderr
+    # a model saved without a run name has no identity (not its folder's name: Ray's replicas load a temporary
+    # copy): its rows record none, and a table that records one cannot be checked against it, which is said
+    from kpstance.systems.predictor import StancePredictor, model_id
+
+    nameless = tmp_path / "nameless"
+    shutil.copytree(naming_model, nameless)
+    (nameless / "kpstance.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "run_name"}),
+                                            encoding="utf-8")
+    loaded = StancePredictor.load(nameless)
+    assert model_id(nameless) is None and loaded.model_id is None
+    said = []
+    import kpstance
+
+    df = kpstance.summarize(loaded, [str(table)], n_boot=20, estimators="acc", warn=said.append)
+    assert any(m.startswith(f"{nameless} records no run name, so whether it predicted these rows (first recorded "
+                            f"model: '{run}') cannot be checked; acc corrects them") for m in said), said
+    assert set(df.model) == {run}
+    # a loaded model without a folder is named as such, not by its Python repr
+    loaded = StancePredictor.load(other)
+    loaded.folder = None
+    said.clear()
+    kpstance.summarize(loaded, [str(table)], n_boot=20, warn=said.append)
+    assert any(m.startswith("rows predicted by another model than the given model ('other_run')") for m in said), said
 
 
 def test_a_confusion_matrix_from_few_dev_units_is_said_to_be_rough_and_the_title_names_it(synthetic):

@@ -29,10 +29,12 @@ NOTE = "note"  # the TextArea for the annotator's comment
 TEXT = "text"  # the object tag the choices point at
 # data fields that describe the task for the annotator or the ranking, not the unit's source: dropped on import
 TASK_ONLY = ("text", "id", "context", "prev_text", "next_text", "rules_actor", "rules_stance", "rules_fired",
-             "model_actor", "model_stance", "model_actor_score", "model_stance_score", "margin", "strategy", "rank")
-# fields of an input record never carried into a task: labels and scores would pose as gold on import
+             "model_actor", "model_stance", "model_actor_score", "model_stance_score", "margin", "strategy", "rank",
+             "model")
+# fields of an input record never carried into a task: labels and scores would pose as gold on import, and a
+# predictions table's model would mark the gold as another model's predictions
 NOT_CARRIED = ("actor", "stance", "note", "annotator", "actor_score", "stance_score", "actor_probs",
-               "stance_probs", "uncertain", "rules_fired", "phenomena")
+               "stance_probs", "uncertain", "rules_fired", "phenomena", "model")
 
 
 def labeling_config(scheme: LabelScheme) -> str:

@@ -171,6 +171,7 @@ class Counts:
     # model, and where each first appears
     models: Counter = field(default_factory=Counter)
     model_example: dict[str, str] = field(default_factory=dict)
+    unrecorded: int = 0  # rows with no model recorded: taken as the named model's
 
     def __post_init__(self) -> None:
         keep = list(self.actors) if self.actors else [a for a in self.labels.actors if a != self.labels.none_actor]
@@ -209,6 +210,8 @@ class Counts:
             self.models[model] += 1
             if model not in self.model_example:
                 self.model_example[model] = where or "a row"
+        else:
+            self.unrecorded += 1
         kind = row.get("kind") or "sentence"
         if kind not in NEWS_KINDS:
             self.left_out[kind] += 1
@@ -585,7 +588,9 @@ def summarize(model: str | os.PathLike | Any, inputs: Sequence[str | Any] | str 
     ``dev_gold`` (default: the multi-source corpus's dev split). ``estimators``: any of cc, pcc, acc, or "all"
     (default: the measured best). ``start``, ``end``: the dates counted (YYYY-MM-DD, both included); the periods
     run from the one holding ``start`` to the one holding ``end``, so tables of different outlets share their rows.
-    ``df.attrs`` holds what was left out and how the dev matrix was measured.
+    ``df.attrs`` holds what was left out and how the dev matrix was measured; the ``model`` column names the model
+    whose labels were counted. Rows a table records as another model's are refused with acc (it would correct them
+    by this model's dev errors) and are one warning otherwise.
     """
     if by not in BY:
         raise KpstanceError(f"--by must be one of {', '.join(BY)}, got '{by}'")
@@ -652,37 +657,47 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
         (warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr)))(
             f"{', '.join(empty)}: no rows (a header alone?)")
     own = predictor.model_id if predictor is not None else model_id(model)
-    _check_models(counts, own, predictor.folder if predictor is not None and predictor.folder else model, ests, warn)
+    given = str(predictor.folder if predictor.folder is not None else "the given model") if predictor is not None \
+        else str(model)
+    _check_models(counts, own, given, ests, warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr)),
+                  bool(articles))
     if articles:
         for row in predicted_units(predictor, articles, batch_size, labels, probs=True):
             counts.add(row, str(row.get("article_id")))
     dev, problem = _dev(predictor, dev_gold, lab, batch_size, labels) if "acc" in ests else (None, "")
     df = summarize_counts(counts, ests, dev, level, warn, problem)
     # the model whose labels were counted, on every row, so the tables of several models can be stacked and told
-    # apart: the one the rows record (several joined by '+'), else the one named (a table written before the column)
-    df["model"] = "+".join(counts.models) if counts.models else own
-    df.attrs.update({"model": own, "models": dict(counts.models)})
+    # apart: those the rows record, and the one named for rows that record none (a table written before the column)
+    names = set(counts.models) | ({own} if own and counts.unrecorded else set())
+    df["model"] = "+".join(sorted(names)) or None
+    df.attrs.update({"model": own, "models": dict(sorted(counts.models.items())), "unrecorded": counts.unrecorded})
     return df
 
 
-def _check_models(counts: Counts, own: str | None, given: Any, ests: Sequence[str],
-                  warn: Callable[[str], None] | None) -> None:
+def _check_models(counts: Counts, own: str | None, given: str, ests: Sequence[str], warn: Callable[[str], None],
+                  predicting: bool = False) -> None:
     """Rows another model predicted (the table's model column) are refused where acc would correct them by the
-    given model's dev errors, and said in one warning otherwise: their labels are that model's, not the one named."""
+    given model's dev errors, and said in one warning otherwise: their labels are that model's, not the one named.
+    ``predicting``: articles are still to be predicted by the given model, so its labels will be among them."""
+    if own is None:
+        if counts.models:  # nothing to check against: said, not assumed
+            warn(f"{given} records no run name, so whether it predicted these rows (first recorded model: "
+                 f"'{next(iter(counts.models))}') cannot be checked" + ("; acc corrects them by its dev errors"
+                                                                        if "acc" in ests else ""))
+        return
     other = {m: n for m, n in counts.models.items() if m != own}
-    if own is None or not other:
+    if not other:
         return
     first = next(iter(other))
     if "acc" in ests:
         raise KpstanceError(f"{counts.model_example[first]}: predicted by model '{first}', not by {given} ('{own}'): "
                             "acc would correct its counts by another model's errors; summarise it with the model that "
-                            "predicted it")
+                            "predicted it, or leave acc out (--estimator cc,pcc)")
     listed = ", ".join(f"'{m}' ({n:,} rows, first {counts.model_example[m]})" for m, n in other.items())
-    mixed = own in counts.models or len(other) > 1
-    (warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr)))(
-        f"rows predicted by another model than {given} ('{own}'): {listed}; "
-        + ("the shares mix the labels of different models" if mixed else
-           "the shares are that model's labels: name it when summarising"))
+    mixed = own in counts.models or len(other) > 1 or counts.unrecorded or predicting
+    warn(f"rows predicted by another model than {given} ('{own}'): {listed}; "
+         + ("the shares mix the labels of different models" if mixed else
+            "the shares are that model's labels: name it when summarising"))
 
 
 def _is_frame(x: Any) -> bool:
@@ -845,6 +860,12 @@ def left_out_line(df: Any) -> str:
     """What was counted, by which model's labels (where the rows record it), and what was left out."""
     left = df.attrs.get("left_out") or {}
     parts = ", ".join(f"{n:,} {k}" for k, n in sorted(left.items(), key=lambda kv: -kv[1]))
-    models = df.attrs.get("models") or {}
-    by = f" (labels of model {', '.join(models)})" if models else ""
+    models = sorted(df.attrs.get("models") or {})
+    unrecorded, own = df.attrs.get("unrecorded") or 0, df.attrs.get("model")
+    if models and unrecorded:  # rows of an older table among recorded ones: taken as the named model's
+        models = sorted({*models, own or "the given model"})
+        by = f" (labels of model{'s' if len(models) > 1 else ''} {', '.join(models)}; {unrecorded:,} rows record no " \
+             "model and are taken as the given one's)"
+    else:
+        by = f" (labels of model{'s' if len(models) > 1 else ''} {', '.join(models)})" if models else ""
     return f"{df.attrs.get('counted', 0):,} news units counted{by}" + (f"; left out: {parts}" if parts else "")

@@ -2,7 +2,8 @@
 reader never sees half of it, and in shards with a manifest so that a killed run can be resumed.
 
 Columns: ``article_id, date, outlet, title, url, unit_id, kind, speaker, text, actor, stance, actor_score,
-stance_score, uncertain`` (``uncertain`` is empty without ``--min-score``); with ``--probs`` one probability column
+stance_score, uncertain, model`` (``uncertain`` is empty without ``--min-score``; ``model`` is the run name of the
+model that labelled the row, empty for a model saved without one); with ``--probs`` one probability column
 per label (``actor_p_<label>``, ``stance_p_<label>``; JSON Lines keeps them as two objects). With ``--explain``,
 before those: ``context`` (what the model read besides the text; empty when it reads none) and the rules' labels,
 ``rules_actor, rules_stance, rules_fired`` (a list in JSON Lines, joined with ";" in CSV and Parquet). JSON Lines
@@ -171,8 +172,8 @@ class ShardedTable:
 
     A shard is written under a temporary name and renamed, then the manifest is replaced: a run killed at any
     point leaves only whole shards the manifest lists (a shard it does not list is deleted on resume and done
-    again), so a resumed run writes every unit exactly once. The manifest's fingerprint (model, inputs, options)
-    must match for a run to resume.
+    again), so a resumed run writes every unit exactly once. The manifest's fingerprint (model, inputs, options,
+    columns) must match for a run to resume.
     """
 
     def __init__(self, path: str | os.PathLike, columns: Sequence[str], fingerprint: dict) -> None:

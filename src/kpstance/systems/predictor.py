@@ -163,8 +163,9 @@ class StancePredictor:
     @property
     def model_id(self) -> str | None:
         """Which model this is, as the tables it predicts record it (their ``model`` column): the run that saved it,
-        whatever folder or link it is loaded through; None for a model never saved."""
-        return model_id(self.folder, self.meta) if self.folder is not None else self.meta.get("run_name")
+        whatever folder or link it is loaded through (a Ray replica's temporary copy included); None for a model
+        saved without a run name."""
+        return str(self.meta["run_name"]) if self.meta.get("run_name") else None
 
     def scheme(self, labels: str | os.PathLike | None = None) -> LabelScheme:
         """The label scheme whose rules give each unit its context: ``labels`` if given, else the scheme the model
@@ -472,12 +473,12 @@ def model_scheme(model_dir: str | os.PathLike | None, labels: str | os.PathLike 
     return load_scheme(default_labels())
 
 
-def model_id(model_dir: str | os.PathLike, meta: dict | None = None) -> str:
-    """A saved model's identity: the run name its ``kpstance.json`` records (a copy of the folder, or
-    models/latest, is the same model), else the folder's own name with links resolved."""
-    p = Path(model_dir)
-    meta = _read_meta(p / "kpstance.json") if meta is None else meta
-    return str(meta.get("run_name") or p.resolve().name)
+def model_id(model_dir: str | os.PathLike) -> str | None:
+    """A saved model's identity without loading it: the run name its ``kpstance.json`` records (a copy of the
+    folder, or models/latest, is the same model); None without one (a folder's name is no identity: Ray's replicas
+    load a temporary copy)."""
+    run = _read_meta(Path(model_dir) / "kpstance.json").get("run_name")
+    return str(run) if run else None
 
 
 def _read_meta(path: Path) -> dict:
