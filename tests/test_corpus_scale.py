@@ -363,10 +363,25 @@ def test_dateline_dates_are_read_only_where_a_year_is_given(capsys):
     fill_meta(meta, unit_rows("Headline\nPyongyang, September 22, 2017 (KCNA) -- The DPRK said it would respond.\n",
                               "k", "en", "kcna.txt", title_first=True), "kcna.txt")
     assert (meta["date"], meta["outlet"]) == ("2017-09-22", "KCNA")
-    meta = {}  # the dateline on a line of its own (segmented as a subtitle) gives its date too
+    meta = {}  # the dateline on a line of its own (a dateline unit, not the subtitle it once was) gives its date too
     fill_meta(meta, unit_rows("Headline\nPyongyang, September 22, 2017 (KCNA) --\nThe DPRK said it would respond.\n",
                               "k", "en", "kcna.txt", title_first=True), "kcna.txt")
     assert meta["date"] == "2017-09-22"
+    # a standfirst between the headline and the dateline (a README audit: the article went undated), in a .txt
+    # article and in a table's row of a whole article
+    for text in ("Headline\nSeoul offers talks as the Games near\nSEOUL, March 5, 2018 (Yonhap) -- Seoul said it "
+                 "would send envoys.\n",
+                 "Headline\nSeoul offers talks as the Games near\nSEOUL, March 5, 2018 (Yonhap) --\nSeoul said it "
+                 "would send envoys.\n"):
+        meta = {}
+        rows = unit_rows(text, "s", "en", "s.txt", title_first=True)
+        assert [r["kind"] for _, r, _ in rows][:2] == ["title", "subtitle"]
+        fill_meta(meta, rows, "s.txt")
+        assert (meta["date"], meta["outlet"]) == ("2018-03-05", "Yonhap")
+    meta = {}  # a sentence ends the search: a date later in the body is never read as the article's
+    fill_meta(meta, unit_rows("Headline\nSeoul said it would send envoys.\nSEOUL, March 5, 2018 (Yonhap) -- More.\n",
+                              "s", "en", "s.txt", title_first=True), "s.txt")
+    assert meta["date"] is None
     # not a date: the article goes undated, and the user is told which article and why
     assert capsys.readouterr().err == ""
     assert dateline_date("SEOUL, Tuesday, Feb. 30, 2018 (Yonhap) --", "wire/a.txt") is None

@@ -151,6 +151,20 @@ def test_wire_formats_give_the_dateline_its_own_unit_and_skip_credit_lines(fmt):
     assert not any(u.kind in ("subtitle", "subheading") and u.text.startswith("By ") for u in units)
 
 
+def test_a_dateline_on_a_line_of_its_own_is_a_dateline_after_a_headline_or_a_standfirst():
+    """The specification makes a dateline its own unit in every format; on a line of its own it was read as the
+    subtitle (after the headline) or a subheading (after a standfirst), and the article lost its date (a README
+    audit, 2026-12-07)."""
+    for lines in (["Seoul to send envoys"], ["Seoul to send envoys", "A first step before the Games"]):
+        for dateline in ("SEOUL, March 5, 2018 (Yonhap) --", "Pyongyang, March 6 (KCNA) --", "MOSCOW, March 5. /TASS/."):
+            units = segment_article("\n".join([*lines, dateline, "Seoul said it would send envoys."]) + "\n", "d")
+            assert [(u.kind, u.text) for u in units][len(lines):] == [
+                ("dateline", dateline), ("sentence", "Seoul said it would send envoys.")], (lines, dateline)
+    # a second dateline-like line after the body began is body text, as before
+    units = segment_article("Title\nSeoul said it.\nSEOUL, March 5, 2018 (Yonhap) --\n", "d")
+    assert "dateline" not in [u.kind for u in units]
+
+
 def test_a_quote_after_a_quoted_sentence_is_its_own_unit():
     units = segment_article('Title\nMoon said Pyongyang "should stop." "It must be pressed hard," he said.\n', "q")
     assert [u.text for u in units][1:] == ['Moon said Pyongyang "should stop."', '"It must be pressed hard," he said.']

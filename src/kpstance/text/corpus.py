@@ -155,10 +155,17 @@ def fill_meta(meta: dict, rows: Sequence[tuple[str, dict, Any]], where: str) -> 
     """What an article's input lacks, read from its segmented rows: the date of a dateline that gives a year, the
     agency a dateline names ("(Reuters)", "/TASS/.", "June 22 Kyodo -") as its outlet, and its headline as title."""
     if not meta.get("date"):
-        opening = next((rec["text"] for _, rec, _ in rows if rec["kind"] != "title"), "")
-        # a unit the segmenter's dateline pattern takes (it names an agency) may give its place in any case, even on
-        # a line of its own, where it is segmented as a subtitle
-        meta["date"] = dateline_date(opening, where, dateline=bool(DATELINE_RE.match(opening.strip())))
+        # the dateline opens the body: after the headline and any standfirst, up to the first sentence (which may
+        # carry it glued on); a standfirst before it hid it, and the article went undated (a README audit). A unit the
+        # segmenter's dateline pattern takes (it names an agency) may give its place in any case, even on a line of
+        # its own, where it is segmented as a subtitle
+        for _, rec, _ in rows:
+            if rec["kind"] == "title":
+                continue
+            text = rec["text"]
+            meta["date"] = dateline_date(text, where, dateline=bool(DATELINE_RE.match(text.strip())))
+            if meta["date"] or rec["kind"] not in ("subtitle", "dateline"):
+                break
     if not meta.get("outlet"):
         meta["outlet"] = next((dateline_agency(rec["text"]) for _, rec, _ in rows if rec["kind"] == "dateline"), None)
     if not meta.get("title"):  # a .txt article's headline, its first line, fills the title column

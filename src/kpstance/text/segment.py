@@ -369,6 +369,12 @@ def segment_article(text: str, article_id: str, language: str = "en", with_headi
         if with_headings and not units and (unterminated or title_first):
             add("title", line)
             continue
+        if not dateline_done and not seen_body:  # a dateline on a line of its own, after a headline or standfirst
+            m = DATELINE_RE.match(line)
+            if m and not line[m.end() :].strip():
+                add("dateline", m.group("dateline").strip())
+                dateline_done = True
+                continue
         if with_headings and unterminated and len(units) == 1 and units[0].kind == "title":
             add("subtitle", line)  # a standfirst may be long; it is the line right after the title
             continue
