@@ -157,8 +157,7 @@ def fill_meta(meta: dict, rows: Sequence[tuple[str, dict, Any]], where: str) -> 
     if not meta.get("date"):
         # the dateline opens the body: after the headline and any standfirst, up to the first sentence (which may
         # carry it glued on); a standfirst before it hid it, and the article went undated (a README audit). A unit the
-        # segmenter's dateline pattern takes (it names an agency) may give its place in any case, even on a line of
-        # its own, where it is segmented as a subtitle
+        # segmenter's dateline pattern takes (it names an agency) may give its place in any case
         for _, rec, _ in rows:
             if rec["kind"] == "title":
                 continue
