@@ -28,6 +28,7 @@ import numpy as np
 
 from ..corpora import gold_units
 from ..errors import KpstanceError
+from ..text.segment import NEWS_KINDS
 from .shares import (
     ESTIMATORS,
     NEAR_SINGULAR,
@@ -40,7 +41,6 @@ from .shares import (
 )
 
 BY = ("all", "day", "week", "month", "quarter", "half", "year")
-NEWS_KINDS = frozenset({"sentence"})  # a unit without a kind (a bare JSON Lines sentence) counts as one
 # The default estimator, chosen by its error on the dated gold (docs/results.md, scripts/share_accuracy.py).
 DEFAULT_ESTIMATOR = "cc"
 DEV_GOLD_REL = "data/multisource/sentences.jsonl"
@@ -653,14 +653,12 @@ def _summarize(model: Any, inputs: list, by: str, actors: Sequence[str] | None, 
                 counts.add({c: (None if _missing(v) else v) for c, v in row.items()}, f"DataFrame {k}, row {label}")
         if frame.empty:
             empty.append(f"DataFrame {k}")
+    warn = warn or _warn_stderr
     if empty:
-        (warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr)))(
-            f"{', '.join(empty)}: no rows (a header alone?)")
+        warn(f"{', '.join(empty)}: no rows (a header alone?)")
     own = predictor.model_id if predictor is not None else model_id(model)
-    given = str(predictor.folder if predictor.folder is not None else "the given model") if predictor is not None \
-        else str(model)
-    _check_models(counts, own, given, ests, warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr)),
-                  bool(articles))
+    given = str(model.folder or "the given model") if isinstance(model, StancePredictor) else str(model)
+    _check_models(counts, own, given, ests, warn, bool(articles))
     if articles:
         for row in predicted_units(predictor, articles, batch_size, labels, probs=True):
             counts.add(row, str(row.get("article_id")))
@@ -700,6 +698,10 @@ def _check_models(counts: Counts, own: str | None, given: str, ests: Sequence[st
             "the shares are that model's labels: name it when summarising"))
 
 
+def _warn_stderr(message: str) -> None:
+    print(f"kpstance: warning: {message}", file=sys.stderr)
+
+
 def _is_frame(x: Any) -> bool:
     """A pandas DataFrame (a predictions table already read), told without importing pandas."""
     return hasattr(x, "to_dict") and hasattr(x, "columns") and not isinstance(x, (str, os.PathLike))
@@ -718,7 +720,7 @@ def summarize_counts(counts: Counts, estimators: Sequence[str], dev: DevConfusio
     """``summarize`` from counted units: says in one warning line each what a researcher must know (units
     without a readable date, an estimator left out and why, a near-singular confusion matrix, clipped estimates)
     and estimates."""
-    warn = warn or (lambda m: print(f"kpstance: warning: {m}", file=sys.stderr))
+    warn = warn or _warn_stderr
     ests = list(estimators)
     unseen = [o for o in counts.outlets or () if o.casefold() not in counts.outlets_seen]
     if unseen:  # each outlet asked for that no counted unit came from, even where the others matched
@@ -862,10 +864,9 @@ def left_out_line(df: Any) -> str:
     parts = ", ".join(f"{n:,} {k}" for k, n in sorted(left.items(), key=lambda kv: -kv[1]))
     models = sorted(df.attrs.get("models") or {})
     unrecorded, own = df.attrs.get("unrecorded") or 0, df.attrs.get("model")
+    taken = ""
     if models and unrecorded:  # rows of an older table among recorded ones: taken as the named model's
         models = sorted({*models, own or "the given model"})
-        by = f" (labels of model{'s' if len(models) > 1 else ''} {', '.join(models)}; {unrecorded:,} rows record no " \
-             "model and are taken as the given one's)"
-    else:
-        by = f" (labels of model{'s' if len(models) > 1 else ''} {', '.join(models)})" if models else ""
+        taken = f"; {unrecorded:,} rows record no model and are taken as the given one's"
+    by = f" (labels of model{'s' if len(models) > 1 else ''} {', '.join(models)}{taken})" if models else ""
     return f"{df.attrs.get('counted', 0):,} news units counted{by}" + (f"; left out: {parts}" if parts else "")

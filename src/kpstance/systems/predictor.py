@@ -165,7 +165,7 @@ class StancePredictor:
         """Which model this is, as the tables it predicts record it (their ``model`` column): the run that saved it,
         whatever folder or link it is loaded through (a Ray replica's temporary copy included); None for a model
         saved without a run name."""
-        return str(self.meta["run_name"]) if self.meta.get("run_name") else None
+        return _run_name(self.meta)
 
     def scheme(self, labels: str | os.PathLike | None = None) -> LabelScheme:
         """The label scheme whose rules give each unit its context: ``labels`` if given, else the scheme the model
@@ -477,7 +477,11 @@ def model_id(model_dir: str | os.PathLike) -> str | None:
     """A saved model's identity without loading it: the run name its ``kpstance.json`` records (a copy of the
     folder, or models/latest, is the same model); None without one (a folder's name is no identity: Ray's replicas
     load a temporary copy)."""
-    run = _read_meta(Path(model_dir) / "kpstance.json").get("run_name")
+    return _run_name(_read_meta(Path(model_dir) / "kpstance.json"))
+
+
+def _run_name(meta: dict) -> str | None:
+    run = meta.get("run_name")
     return str(run) if run else None
 
 

@@ -74,6 +74,9 @@ TRAILING_FURNITURE_RE = re.compile(
 )
 # The kinds of unit the segmenter produces (a JSON Lines line may name one in its "kind" field).
 KINDS = ("title", "subtitle", "dateline", "subheading", "sentence")
+# the units that carry the news, which a summary counts and whose dates predict checks (titles, datelines and
+# headings are left out); a unit without a kind (a bare JSON Lines sentence) counts as one
+NEWS_KINDS = frozenset({"sentence"})
 MAX_HEADING_WORDS = 16
 INNER_BOUNDARY_RE = re.compile(r"\b(?P<word>[A-Za-z][a-z]+)(?P<stop>[.!?])\s+(?=[A-Z][a-z]*\b)")
 ABBREVIATIONS = {"gen", "sen", "rep", "gov", "col", "lt", "mr", "mrs", "ms", "dr", "st", "prof", "jan", "feb",
