@@ -22,7 +22,7 @@ train: $(STAMP)
 	$(PY) train.py $(ARGS)
 
 smoke: $(STAMP)
-	$(PY) train.py experiment=smoke $(ARGS)
+	$(PY) train.py experiment=smoke evaluation.cv=true evaluation.swap=true $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)

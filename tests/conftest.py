@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE, ARTICLE_ID, LABELS, ROOT, compose
+from helpers import ARTICLE, ARTICLE_ID, EVERY_STAGE, LABELS, ROOT, compose
 
 os.environ.setdefault("KPSTANCE_ROOT", str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -38,11 +38,11 @@ def units():
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """One smoke training run shared by the tests that need a saved model."""
+    """One smoke training run shared by the tests that need a saved model, through every stage (folds and swap test)."""
     from kpstance.run.pipeline import train
 
     tmp = tmp_path_factory.mktemp("smoke")
-    cfg = compose(["experiment=smoke"], tmp)
+    cfg = compose(["experiment=smoke", *EVERY_STAGE], tmp)
     metrics = train(cfg)
     return {"tmp": tmp, "cfg": cfg, "metrics": metrics, "model_dir": Path(metrics["model_dir"])}
 

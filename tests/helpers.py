@@ -27,10 +27,31 @@ def compose(overrides: list[str], tmp: Path):
                            *no_tracking(overrides), *overrides])
 
 
+# the smoke experiment skips the folds and the speaker-swap test (two thirds of its time); tests of them ask for them
+EVERY_STAGE = ("evaluation.cv=true", "evaluation.swap=true")
+
+
 def run_cli(*args: str, cwd: Path | None = None, stdin: str | None = None):
     """Run ``python -m kpstance.cli`` in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "kpstance.cli", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, input=stdin, timeout=300)
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """``kpstance`` in this process (no interpreter start-up per call): exit code, stdout, stderr."""
+    from kpstance.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def run_here(capsys, *args) -> subprocess.CompletedProcess:
+    """``run_cli``'s answer from ``kpstance`` run in this process: the same exit code and output, without the
+    seconds an interpreter and torch take to start (tests of stdin, signals and terminals keep ``run_cli``)."""
+    code, out, err = cli(capsys, *args)
+    return subprocess.CompletedProcess(["kpstance", *map(str, args)], code, out, err)
 
 
 def train_py(tmp: Path, *overrides: str, env: dict | None = None, wait: bool = True, smoke: bool = True):

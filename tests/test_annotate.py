@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import yaml
-from helpers import ARTICLE, ARTICLE_ID, LABELS, ROOT, run_cli
+from helpers import ARTICLE, ARTICLE_ID, LABELS, ROOT, run_here
 
 FIXTURE = ROOT / "tests" / "fixtures" / "labelstudio_export.json"
 
@@ -147,10 +147,10 @@ def two_articles(tmp_path_factory) -> Path:
     return path
 
 
-def test_export_tasks_shape(smoke_run, two_articles, tmp_path):
+def test_export_tasks_shape(capsys, smoke_run, two_articles, tmp_path):
     out = tmp_path / "batch" / "tasks.json"
     out.parent.mkdir()
-    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(ARTICLE), str(two_articles),
+    r = run_here(capsys, "annotate", "export", str(smoke_run["model_dir"]), "--input", str(ARTICLE), str(two_articles),
                 "--n", "6", "--output", str(out), "--strategy", "disagreement")
     assert r.returncode == 0, r.stderr
     assert "6 of 47 units (3 articles)" in r.stdout
@@ -179,14 +179,14 @@ def test_export_tasks_shape(smoke_run, two_articles, tmp_path):
     assert ET.fromstring(out.with_suffix(".xml").read_text(encoding="utf-8")).tag == "View"
 
 
-def test_export_does_not_carry_a_predictions_tables_labels_or_model(smoke_run, tmp_path):
+def test_export_does_not_carry_a_predictions_tables_labels_or_model(capsys, smoke_run, tmp_path):
     """A predictions table given to export: its labels, scores and model column stay out of the tasks, where they
     would pose as gold on import (the model column would mark the gold as another model's predictions)."""
     src = tmp_path / "pred.jsonl"
     src.write_text(json.dumps({"id": "u1", "text": "Moscow called for talks.", "actor": "china", "stance": "neutral",
                                "actor_score": 0.5, "model": "some_run", "outlet": "TASS"}) + "\n", encoding="utf-8")
     out = tmp_path / "tasks.json"
-    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(src), "--n", "1", "--output", str(out))
+    r = run_here(capsys, "annotate", "export", str(smoke_run["model_dir"]), "--input", str(src), "--n", "1", "--output", str(out))
     assert r.returncode == 0, r.stderr
     (task,) = json.loads(out.read_text(encoding="utf-8"))
     assert task["data"]["outlet"] == "TASS"
@@ -212,19 +212,19 @@ def test_export_uncertainty_and_random(smoke_run, tmp_path):
     assert unit["speaker"] == "" or unit["context"].endswith(unit["speaker"])
 
 
-def test_export_refuses_a_scheme_the_model_was_not_trained_on(smoke_run, other_conflict, tmp_path):
-    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--n", "3",
+def test_export_refuses_a_scheme_the_model_was_not_trained_on(capsys, smoke_run, other_conflict, tmp_path):
+    r = run_here(capsys, "annotate", "export", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--n", "3",
                 "--output", str(tmp_path / "t.json"), "--labels", str(other_conflict))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "do not match" in r.stderr and not (tmp_path / "t.json").exists()
 
 
-def test_export_errors_name_the_file(smoke_run, two_articles, tmp_path):
+def test_export_errors_name_the_file(capsys, smoke_run, two_articles, tmp_path):
     missing = tmp_path / "nope.txt"
-    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(missing), "--n", "3",
+    r = run_here(capsys, "annotate", "export", str(smoke_run["model_dir"]), "--input", str(missing), "--n", "3",
                 "--output", str(tmp_path / "t.json"))
     assert r.returncode == 2 and str(missing) in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(two_articles), str(two_articles),
+    r = run_here(capsys, "annotate", "export", str(smoke_run["model_dir"]), "--input", str(two_articles), str(two_articles),
                 "--n", "3", "--output", str(tmp_path / "t.json"))
     assert r.returncode == 2 and "brief-a-0" in r.stderr and str(two_articles) in r.stderr
 
@@ -232,14 +232,14 @@ def test_export_errors_name_the_file(smoke_run, two_articles, tmp_path):
 # ------------------------------------------------------------------------------------------- import
 
 
-def test_import_the_real_servers_export(tmp_path):
+def test_import_the_real_servers_export(capsys, tmp_path):
     from kpstance.corpora import load_gold
     from kpstance.text.segment import segment_article
     from kpstance.weak.scheme import load_scheme
 
     out = tmp_path / "gold" / "lavrov.jsonl"
     out.parent.mkdir()
-    r = run_cli("annotate", "import", str(FIXTURE), "--output", str(out))
+    r = run_here(capsys, "annotate", "import", str(FIXTURE), "--output", str(out))
     assert r.returncode == 0, r.stderr
     assert "12 annotations of 8 tasks (1 without one, 1 cancelled skipped" in r.stdout
     assert "user-1 vs user-2 on 5 units: actor kappa 0.583 (agreement 0.80), stance kappa 0.545" in r.stdout
@@ -274,7 +274,7 @@ A = {"id": 7, "email": "ann@example.org"}
 B = {"id": 9, "email": "ben@example.org"}
 
 
-def test_kappa_and_disagreements_of_two_annotators(tmp_path):
+def test_kappa_and_disagreements_of_two_annotators(capsys, tmp_path):
     from sklearn.metrics import cohen_kappa_score
 
     pairs = [("china", "conciliatory", "china", "conciliatory"), ("russia", "neutral", "russia", "hardline"),
@@ -289,7 +289,7 @@ def test_kappa_and_disagreements_of_two_annotators(tmp_path):
     export = tmp_path / "export.json"
     export.write_text(json.dumps(tasks), encoding="utf-8")
     out = tmp_path / "toy.jsonl"
-    r = run_cli("annotate", "import", str(export), "--output", str(out))
+    r = run_here(capsys, "annotate", "import", str(export), "--output", str(out))
     assert r.returncode == 0, r.stderr
     ka = cohen_kappa_score([p[0] for p in pairs], [p[2] for p in pairs])
     ks = cohen_kappa_score([p[1] for p in pairs], [p[3] for p in pairs])
@@ -307,23 +307,23 @@ def test_kappa_and_disagreements_of_two_annotators(tmp_path):
                                  "note": ""}]
 
 
-def test_one_annotator_writes_no_disagreements_file(tmp_path):
+def test_one_annotator_writes_no_disagreements_file(capsys, tmp_path):
     export = tmp_path / "export.json"
     export.write_text(json.dumps([_task(1, "toy-0", "One.", _ann(A, "china", "neutral"))]), encoding="utf-8")
-    r = run_cli("annotate", "import", str(export), "--output", str(tmp_path / "g.jsonl"))
+    r = run_here(capsys, "annotate", "import", str(export), "--output", str(tmp_path / "g.jsonl"))
     assert r.returncode == 0, r.stderr
     assert "kappa" not in r.stdout and not (tmp_path / "g.disagreements.jsonl").exists()
 
 
-def test_a_reimport_without_overlap_removes_the_stale_disagreements_file(tmp_path):
+def test_a_reimport_without_overlap_removes_the_stale_disagreements_file(capsys, tmp_path):
     out = tmp_path / "g.jsonl"
     two = [_task(1, "toy-0", "One.", _ann(A, "china", "neutral"), _ann(B, "russia", "neutral"))]
     (tmp_path / "e1.json").write_text(json.dumps(two), encoding="utf-8")
-    assert run_cli("annotate", "import", str(tmp_path / "e1.json"), "--output", str(out)).returncode == 0
+    assert run_here(capsys, "annotate", "import", str(tmp_path / "e1.json"), "--output", str(out)).returncode == 0
     assert (tmp_path / "g.disagreements.jsonl").is_file()
     one = [_task(1, "toy-0", "One.", _ann(A, "china", "neutral"))]
     (tmp_path / "e2.json").write_text(json.dumps(one), encoding="utf-8")
-    assert run_cli("annotate", "import", str(tmp_path / "e2.json"), "--output", str(out)).returncode == 0
+    assert run_here(capsys, "annotate", "import", str(tmp_path / "e2.json"), "--output", str(out)).returncode == 0
     assert not (tmp_path / "g.disagreements.jsonl").exists()
 
 
@@ -340,28 +340,28 @@ def test_a_reimport_without_overlap_removes_the_stale_disagreements_file(tmp_pat
     (json.dumps([_task(44, "toy-0", "   ", _ann(A, "china", "neutral"))]), "task 44 (unit toy-0): 'text' is empty"),
     (json.dumps([_task(1, "toy-0", "One.", _ann(A, "china", "neutral", cancelled=True))]), "no completed annotations"),
 ])
-def test_import_errors_are_one_line_naming_the_file(tmp_path, content, message):
+def test_import_errors_are_one_line_naming_the_file(capsys, tmp_path, content, message):
     export = tmp_path / "export.json"
     export.write_text(content, encoding="utf-8")
     out = tmp_path / "g.jsonl"
-    r = run_cli("annotate", "import", str(export), "--output", str(out))
+    r = run_here(capsys, "annotate", "import", str(export), "--output", str(out))
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert r.stderr.startswith(f"kpstance: error: {export}") and message in r.stderr
     assert not out.exists()
 
 
-def test_import_a_missing_export(tmp_path):
-    r = run_cli("annotate", "import", str(tmp_path / "none.json"), "--output", str(tmp_path / "g.jsonl"))
+def test_import_a_missing_export(capsys, tmp_path):
+    r = run_here(capsys, "annotate", "import", str(tmp_path / "none.json"), "--output", str(tmp_path / "g.jsonl"))
     assert r.returncode == 2 and "none.json: file not found" in r.stderr
 
 
-def test_task_fields_named_like_gold_labels_never_overwrite_the_annotators_labels(tmp_path):
+def test_task_fields_named_like_gold_labels_never_overwrite_the_annotators_labels(capsys, tmp_path):
     task = _task(1, "toy-0", "One.", _ann(A, "china", "conciliatory", note="mine"))
     task["data"].update(actor="russia", stance="hardline", note="from the task", annotator="nobody", outlet="Ours")
     export = tmp_path / "export.json"
     export.write_text(json.dumps([task]), encoding="utf-8")
-    r = run_cli("annotate", "import", str(export), "--output", str(tmp_path / "g.jsonl"))
+    r = run_here(capsys, "annotate", "import", str(export), "--output", str(tmp_path / "g.jsonl"))
     assert r.returncode == 0, r.stderr
     (gold,) = map(json.loads, (tmp_path / "g.jsonl").read_text().splitlines())
     assert (gold["actor"], gold["stance"], gold["note"], gold["annotator"]) == ("china", "conciliatory", "mine",

@@ -12,7 +12,7 @@ from helpers import GOLD, ROOT, compose, run_cli, train_py
 
 from kpstance.errors import KpstanceError
 
-SMOKE = ["experiment=smoke", "evaluation.final_model=false", "evaluation.swap=false"]  # compare reads no swap key
+SMOKE = ["experiment=smoke", "evaluation.final_model=false"]  # without the folds and the swap test, as smoke runs
 
 
 def tracked(tmp, *overrides):
@@ -51,7 +51,7 @@ def test_mlflow_store_holds_params_metrics_tags_artifacts(runs):
     assert len(found) == 3
     r = client.get_run(out[("smoke", 1)]["mlflow_run_id"])
     assert r.data.params["seed"] == "1" and r.data.params["trainer.max_steps"] == "4"
-    assert r.data.metrics["joint_accuracy"] == pytest.approx(out[("smoke", 1)]["joint_accuracy"])
+    assert r.data.metrics["dev_joint_accuracy"] == pytest.approx(out[("smoke", 1)]["dev_joint_accuracy"])
     assert r.data.tags["gold_sha256"] == out[("smoke", 1)]["gold_sha256"] and len(r.data.tags["git_commit"]) >= 7
     assert r.data.tags["labels_sha256"] and r.data.tags["experiment"] == "smoke"
     arts = {a.path for a in client.list_artifacts(r.info.run_id)}
@@ -147,7 +147,7 @@ def test_runs_whose_label_files_differ_show_the_label_hash(runs, tmp_path):
 
 def test_a_metric_no_run_has_is_refused_with_the_close_names(runs):
     tmp, _ = runs
-    r = run_cli("compare", "--store", str(tmp / "mlflow.db"), "--metrics", "joint_accuracy,dev_actor_macro_f")
+    r = run_cli("compare", "--store", str(tmp / "mlflow.db"), "--metrics", "dev_joint_accuracy,dev_actor_macro_f")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert "--metrics: no run has dev_actor_macro_f (close: " in r.stderr and "dev_actor_macro_f1" in r.stderr
 
@@ -264,7 +264,7 @@ def test_multirun_two_jobs_gathered(tmp_path):
     (sweep,) = (tmp_path / "outputs" / "smoke" / "multiruns").glob("*")
     rows = list(csv.DictReader((sweep / "sweep_metrics.csv").open()))
     assert [row["job"] for row in rows] == ["job0", "job1"]
-    assert rows[0]["overrides"] == "seed=0" and float(rows[1]["joint_accuracy"]) >= 0
+    assert rows[0]["overrides"] == "seed=0" and float(rows[1]["test_joint_accuracy"]) >= 0
 
 
 def test_optuna_composes_and_runs_two_trials(tmp_path):

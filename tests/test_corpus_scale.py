@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, run_cli
+from helpers import ROOT, cli, run_cli
 
 BODIES = [
     "Seoul urged calm on Monday. Moon said talks with the North must go on.",
@@ -60,16 +60,6 @@ def read_table(path: Path) -> list[dict]:
     else:
         return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines()]
     return df.to_dict("records")
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    """``kpstance`` in this process (no interpreter start-up per call): exit code, stdout, stderr."""
-    from kpstance.cli import main
-
-    capsys.readouterr()
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def key(r: dict) -> tuple:

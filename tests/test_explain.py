@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import LABELS, ROOT
+from helpers import LABELS, ROOT, cli
 
 EXPLAIN = ["context", "rules_actor", "rules_stance", "rules_fired"]
 
@@ -30,15 +30,6 @@ UNITS = [
     {"text": "South Korea's President Moon Jae-in urged calm.", "id": "g3", "speaker": "Moon Jae-in"},
     {"text": "Seoul will keep the door to talks open, he said."},
 ]
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    from kpstance.cli import main
-
-    capsys.readouterr()
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def read_table(path: Path) -> list[dict]:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE, run_cli
+from helpers import ARTICLE, run_cli, run_here
 
 
 def test_predict_several_files_folder_and_stdin(smoke_run, tmp_path):
@@ -76,45 +76,45 @@ def test_predict_quiet_when_not_a_terminal(smoke_run):
     assert r.returncode == 0 and r.stderr == ""
 
 
-def test_articles_left_without_a_date_among_dated_ones_are_one_warning(smoke_run, tmp_path):
+def test_articles_left_without_a_date_among_dated_ones_are_one_warning(capsys, smoke_run, tmp_path):
     """A dateline without its year ("MOSCOW, September 4. /TASS/.") gives no date: among dated articles, predict
     says so, since a summary by period would leave those units out (a researcher's trial, 2026-12-07)."""
     arts = tmp_path / "arts.csv"
     arts.write_text("id,date,text\nd1,2017-09-04,Moscow urged talks. Seoul agreed.\n"
                     "u1,,Tokyo warned Pyongyang. Beijing urged calm. Seoul agreed.\n", encoding="utf-8")
-    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(arts), "--output", str(tmp_path / "p.jsonl"))
+    r = run_here(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(arts), "--output", str(tmp_path / "p.jsonl"))
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip().splitlines() == [
         "kpstance: warning: 3 of 5 news units have no date (no date field, and no dateline that gives the year; "
         "first: 'u1'); a summary by period leaves them out"]
     dated = tmp_path / "dated.csv"
     dated.write_text("id,date,text\nd1,2017-09-04,Moscow urged talks.\n", encoding="utf-8")
-    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(dated), "--output", str(tmp_path / "q.jsonl"))
+    r = run_here(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(dated), "--output", str(tmp_path / "q.jsonl"))
     assert r.returncode == 0 and r.stderr == ""  # every unit dated (or none): nothing to say
 
 
-def test_empty_folder_is_a_clear_error(smoke_run, tmp_path):
-    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(tmp_path))
+def test_empty_folder_is_a_clear_error(capsys, smoke_run, tmp_path):
+    r = run_here(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(tmp_path))
     assert r.returncode == 2 and "folder holds no .txt, .jsonl, .csv or .parquet files" in r.stderr
 
 
-def test_summarize_predicts_articles_through_the_predict_path(smoke_run, tmp_path):
+def test_summarize_predicts_articles_through_the_predict_path(capsys, smoke_run, tmp_path):
     """Articles given to summarize are predicted as predict predicts them; only news units with an actor count."""
     from kpstance.eval.summary import summarize
 
-    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(ARTICLE))
+    r = run_here(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(ARTICLE))
     rows = [json.loads(l) for l in r.stdout.splitlines()]
     news = [x for x in rows if x["kind"] == "sentence" and x["actor"] != "none"]
     df = summarize(smoke_run["model_dir"], [str(ARTICLE)], n_boot=20)
     assert df.units.sum() == len(news) and df.attrs["counted"] == len(news)
     assert df.attrs["left_out"].get("title") == sum(x["kind"] == "title" for x in rows)
     png = tmp_path / "chart.png"
-    r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--plot", str(png),
+    r = run_here(capsys, "summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--plot", str(png),
                 "--bootstrap", "20")
     assert r.returncode == 0, r.stderr
     assert f"{len(news)} news units counted" in r.stdout and "stance shares over the whole input" in r.stdout
     assert png.read_bytes()[:4] == b"\x89PNG" and f"kpstance: chart -> {png}" in r.stderr
-    r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--format", "json",
+    r = run_here(capsys, "summarize", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--format", "json",
                 "--bootstrap", "20")
     assert sum(x["units"] for x in json.loads(r.stdout)) == len(news)
     # the table alone on stdout; what was counted and left out on stderr, as with the other formats
@@ -216,7 +216,7 @@ def test_cpu_workers_agree_with_one_worker_and_restore_the_thread_count(smoke_pr
     assert pa.shape == (0, len(smoke_predictor.actors)) and ps.shape == (0, len(smoke_predictor.stances))
 
 
-def test_bf16_prediction_stays_close_to_fp32(smoke_run):
+def test_bf16_prediction_stays_close_to_fp32(capsys, smoke_run):
     import numpy as np
 
     from kpstance import StancePredictor
@@ -227,7 +227,7 @@ def test_bf16_prediction_stays_close_to_fp32(smoke_run):
         assert not np.array_equal(a, b)  # autocast did run
         np.testing.assert_allclose(a, b, atol=0.02)  # bf16 keeps 8 bits of mantissa
         np.testing.assert_allclose(b.sum(1), 1, atol=1e-5)
-    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--precision", "bf16")
+    r = run_here(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(ARTICLE), "--precision", "bf16")
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == 41
 
@@ -253,7 +253,7 @@ def test_predict_cli_workers_option(smoke_run):
 
 
 
-def test_speaker_average_option_overrides_the_models_own_and_a_negative_count_is_one_line(smoke_run, tmp_path):
+def test_speaker_average_option_overrides_the_models_own_and_a_negative_count_is_one_line(capsys, smoke_run, tmp_path):
     """The saved model keeps its speaker averaging (the default's 2 copies); --speaker-average N reads with N instead,
     the labels those of the Python API loaded with the same N."""
     from kpstance import StancePredictor
@@ -264,7 +264,7 @@ def test_speaker_average_option_overrides_the_models_own_and_a_negative_count_is
     src.write_text("".join(json.dumps({"id": f"u{i}", "text": t}) + "\n" for i, t in enumerate(SENTENCES)),
                    encoding="utf-8")
     for n in (0, 2, 6):
-        r = run_cli("predict", model, "--input", str(src), "--speaker-average", str(n), "--precision", "fp32")
+        r = run_here(capsys, "predict", model, "--input", str(src), "--speaker-average", str(n), "--precision", "fp32")
         assert r.returncode == 0, r.stderr
         got = [(row["actor"], row["stance"], row["stance_score"]) for row in map(json.loads, r.stdout.splitlines())]
         p = StancePredictor.load(model, precision="fp32", speaker_average=n)
@@ -274,7 +274,7 @@ def test_speaker_average_option_overrides_the_models_own_and_a_negative_count_is
             plain = got
         elif n == 6:
             assert [x for *_, x in got] != [x for *_, x in plain]  # the copies did move the stance scores
-    r = run_cli("predict", model, "--input", str(src), "--speaker-average", "-1")
+    r = run_here(capsys, "predict", model, "--input", str(src), "--speaker-average", "-1")
     assert r.returncode == 2 and "--speaker-average must be 0 or more, got -1" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
@@ -312,22 +312,22 @@ def test_the_kernel_cache_is_capped_unless_the_user_set_it(monkeypatch, smoke_ru
     assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "512"
 
 
-def test_label_predict_and_annotate_give_one_id_to_each_article_of_a_folder(smoke_run, tmp_path):
+def test_label_predict_and_annotate_give_one_id_to_each_article_of_a_folder(capsys, smoke_run, tmp_path):
     """A nested corpus reuses file names (2017/01/story.txt, 2017/02/story.txt): every command must tell them apart
     by their path under the folder, the same way, so that their outputs join on the ids."""
     corpus = tmp_path / "wire"
     for month, text in (("01", "Seoul proposed talks with the North."), ("02", "Tokyo said it would keep sanctions.")):
         (corpus / "2017" / month).mkdir(parents=True)
         (corpus / "2017" / month / "story.txt").write_text(f"A headline\n{text}\n", encoding="utf-8")
-    labelled = run_cli("label", "--input", str(corpus))
-    predicted = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(corpus))
+    labelled = run_here(capsys, "label", "--input", str(corpus))
+    predicted = run_here(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(corpus))
     assert labelled.returncode == 0 and predicted.returncode == 0, labelled.stderr + predicted.stderr
     label_ids = [(r["id"], r["article_id"]) for r in map(json.loads, labelled.stdout.splitlines())]
     predict_ids = [(r["unit_id"], r["article_id"]) for r in map(json.loads, predicted.stdout.splitlines())]
     assert label_ids == predict_ids
     assert label_ids[0] == ("2017/01/story-000", "2017/01/story") and label_ids[-1][1] == "2017/02/story"
     tasks = tmp_path / "tasks.json"
-    r = run_cli("annotate", "export", str(smoke_run["model_dir"]), "--input", str(corpus), "--n", "4",
+    r = run_here(capsys, "annotate", "export", str(smoke_run["model_dir"]), "--input", str(corpus), "--n", "4",
                 "--output", str(tasks))
     assert r.returncode == 0, r.stderr
     assert {t["data"]["article_id"] for t in json.loads(tasks.read_text(encoding="utf-8"))} <= {
@@ -370,7 +370,7 @@ def test_the_rules_read_a_jsonl_lines_article_and_speaker_and_ids_match_predict(
         run_cli("predict", str(smoke_run["model_dir"]), "--input", "-", stdin=line).stdout)["unit_id"] == "stdin-1"
 
 
-def test_an_empty_input_and_repeated_unit_ids_are_each_one_warning(smoke_run, tmp_path):
+def test_an_empty_input_and_repeated_unit_ids_are_each_one_warning(capsys, smoke_run, tmp_path):
     """An empty JSON Lines file or a CSV of a header alone gives nothing to predict: said, naming the file, where
     it used to pass in silence; units of a JSON Lines file that share an id are counted, as articles are."""
     model = str(smoke_run["model_dir"])
@@ -379,58 +379,58 @@ def test_an_empty_input_and_repeated_unit_ids_are_each_one_warning(smoke_run, tm
     (tmp_path / "dup.jsonl").write_text('{"id": "u1", "text": "Seoul urged calm."}\n'
                                         '{"id": "u1", "text": "Tokyo agreed."}\n', encoding="utf-8")
     for name in ("empty.jsonl", "header.csv"):
-        r = run_cli("predict", model, "--input", str(tmp_path / name), "--output", str(tmp_path / "o.jsonl"))
+        r = run_here(capsys, "predict", model, "--input", str(tmp_path / name), "--output", str(tmp_path / "o.jsonl"))
         assert r.returncode == 0 and r.stderr == f"kpstance: warning: {tmp_path / name}: no units (the file holds " \
                                                  "no rows); nothing predicted from it\n"
-    r = run_cli("predict", model, "--input", str(tmp_path / "dup.jsonl"), str(tmp_path / "empty.jsonl"))
+    r = run_here(capsys, "predict", model, "--input", str(tmp_path / "dup.jsonl"), str(tmp_path / "empty.jsonl"))
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
     assert f"1 unit(s) reuse an earlier unit's id (first: 'u1' at {tmp_path / 'dup.jsonl'}:2)" in r.stderr
     assert r.stderr.count("\n") == 2 and "empty.jsonl: no units" in r.stderr
-    r = run_cli("label", "--input", str(tmp_path / "empty.jsonl"))
+    r = run_here(capsys, "label", "--input", str(tmp_path / "empty.jsonl"))
     assert r.returncode == 0 and r.stdout == "" and "empty.jsonl: no units" in r.stderr
 
 
-def test_fields_a_table_cannot_keep_and_colliding_ids_are_each_one_warning(smoke_run, tmp_path):
+def test_fields_a_table_cannot_keep_and_colliding_ids_are_each_one_warning(capsys, smoke_run, tmp_path):
     """A gold ``actor`` field replaced by the prediction, fields a CSV table leaves out, and two inputs holding one
     .txt path used to pass in silence."""
     model = str(smoke_run["model_dir"])
     units = tmp_path / "e.jsonl"
     units.write_text('{"id": "u0", "text": "Seoul urged calm.", "outlet": "AP", "extra": 0, "actor": "japan"}\n'
                      '{"id": "u1", "text": "Tokyo urged calm.", "late": 1}\n', encoding="utf-8")
-    r = run_cli("predict", model, "--input", str(units), "--output", str(tmp_path / "e.csv"), "--quiet")
+    r = run_here(capsys, "predict", model, "--input", str(units), "--output", str(tmp_path / "e.csv"), "--quiet")
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == [
         "kpstance: warning: input field(s) actor are named like output columns and are not kept (rename them to "
         "keep them)",
         "kpstance: warning: input field(s) extra, late are not columns of a .csv table and were left out (a .jsonl "
         "output keeps them)"]
-    r = run_cli("predict", model, "--input", str(units), "--output", str(tmp_path / "o.jsonl"), "--quiet")
+    r = run_here(capsys, "predict", model, "--input", str(units), "--output", str(tmp_path / "o.jsonl"), "--quiet")
     assert "left out" not in r.stderr and "are not kept" in r.stderr
     assert [json.loads(x).get("late") for x in (tmp_path / "o.jsonl").read_text().splitlines()] == [None, 1]
     mapped = tmp_path / "m.jsonl"  # fields --columns reads into the table are neither left out nor replaced
     mapped.write_text('{"doc_id": "d1", "body": "Seoul urged calm.", "published": "2017-11-29"}\n', encoding="utf-8")
-    r = run_cli("predict", model, "--input", str(mapped), "--columns", "id=doc_id,text=body,date=published",
+    r = run_here(capsys, "predict", model, "--input", str(mapped), "--columns", "id=doc_id,text=body,date=published",
                 "--output", str(tmp_path / "m.csv"), "--quiet")
     assert r.returncode == 0 and r.stderr == "", r.stderr
     for folder in ("f2", "f3"):
         (tmp_path / folder / "a").mkdir(parents=True)
         (tmp_path / folder / "a" / "x.txt").write_text("Seoul urged calm.\n", encoding="utf-8")
-    r = run_cli("predict", model, "--input", str(tmp_path / "f2"), str(tmp_path / "f3"), "--quiet")
+    r = run_here(capsys, "predict", model, "--input", str(tmp_path / "f2"), str(tmp_path / "f3"), "--quiet")
     assert r.returncode == 0 and r.stderr == ("kpstance: warning: 1 article(s) reuse an earlier article's id (first: "
                                               f"'a/x' at {tmp_path / 'f3' / 'a' / 'x.txt'}); their unit ids repeat in "
                                               "the table\n")
 
 
-def test_a_column_mapped_with_columns_must_exist(smoke_run, tmp_path):
+def test_a_column_mapped_with_columns_must_exist(capsys, smoke_run, tmp_path):
     """``--columns date=published`` on a table without that column left every date empty, in silence."""
     src = tmp_path / "c.csv"
     src.write_text("id,text,date\n1,Seoul urged calm.,2017-11-29\n", encoding="utf-8")
-    r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src), "--columns", "date=published")
+    r = run_here(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(src), "--columns", "date=published")
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == (
         f'kpstance: error: {src}:1: missing column "published" (columns: id, text, date; you mapped date=published)')
 
 
-def test_bad_input_after_a_parquet_table_began_is_one_line_and_a_fresh_run_clears_stale_shards(smoke_run, tmp_path):
+def test_bad_input_after_a_parquet_table_began_is_one_line_and_a_fresh_run_clears_stale_shards(capsys, smoke_run, tmp_path):
     """The Parquet writer's finaliser used to print a traceback after the one-line error; shards a refused
     --resume left blocked every later --resume, though the refusal said to start over without it."""
     model = str(smoke_run["model_dir"])
@@ -439,7 +439,7 @@ def test_bad_input_after_a_parquet_table_began_is_one_line_and_a_fresh_run_clear
         (tmp_path / "in" / f"a{i}.txt").write_text("Headline\nSeoul urged calm on Monday.\n", encoding="utf-8")
     (tmp_path / "in" / "z.csv").write_text("id,text,date\n1,Seoul urged calm.,2018-02-30\n", encoding="utf-8")
     out = tmp_path / "o.parquet"
-    r = run_cli("predict", model, "--input", str(tmp_path / "in"), "--output", str(out), "--chunk-size", "1",
+    r = run_here(capsys, "predict", model, "--input", str(tmp_path / "in"), "--output", str(out), "--chunk-size", "1",
                 "--quiet")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "cannot read '2018-02-30' as a date" in r.stderr and not out.exists()
@@ -447,6 +447,6 @@ def test_bad_input_after_a_parquet_table_began_is_one_line_and_a_fresh_run_clear
     parts = tmp_path / "o.parquet.parts"
     parts.mkdir()
     (parts / "manifest.json").write_text('{"fingerprint": {}, "items_done": 0, "shards": []}', encoding="utf-8")
-    r = run_cli("predict", model, "--input", str(tmp_path / "in"), "--output", str(out), "--quiet")
+    r = run_here(capsys, "predict", model, "--input", str(tmp_path / "in"), "--output", str(out), "--quiet")
     assert r.returncode == 0 and out.is_file() and not parts.exists()
     assert f"removed {parts}, the shards of an earlier --resume run this run replaced" in r.stderr

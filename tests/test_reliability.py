@@ -7,7 +7,7 @@ import signal
 import socket
 
 import pytest
-from helpers import compose, run_dirs, train_py
+from helpers import EVERY_STAGE, compose, run_dirs, train_py
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,21 +15,21 @@ from hypothesis import strategies as st
 def test_same_seed_gives_identical_metrics_and_predictions(smoke_run, tmp_path):
     from kpstance.run.pipeline import train
 
-    train(compose(["experiment=smoke"], tmp_path))
+    train(compose(["experiment=smoke", *EVERY_STAGE], tmp_path))  # as the shared run was trained
     first, second = smoke_run["tmp"] / "run", tmp_path / "run"
     assert (first / "metrics.json").read_bytes() == (second / "metrics.json").read_bytes()
     assert (first / "predictions.jsonl").read_bytes() == (second / "predictions.jsonl").read_bytes()
 
 
 def test_resume_after_sigkill_ends_with_the_same_metrics(smoke_run, tmp_path):
-    r = train_py(tmp_path, env={"KPSTANCE_FAULT": "after_checkpoint:fold 3/5:2"})
+    r = train_py(tmp_path, *EVERY_STAGE, env={"KPSTANCE_FAULT": "after_checkpoint:fold 3/5:2"})
     assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
     (interrupted,) = run_dirs(tmp_path)
     assert not (interrupted / "metrics.json").exists()
     assert (interrupted / "checkpoints" / "fold1.json").is_file()  # folds 1 and 2 finished
     assert (interrupted / "checkpoints" / "fold2" / "state.json").is_file()  # fold 3 stopped mid-way
     assert not (tmp_path / "models" / "smoke" / "latest").exists()
-    r = train_py(tmp_path, "resume=true")
+    r = train_py(tmp_path, *EVERY_STAGE, "resume=true")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resumed from step 2" in (interrupted / "train.log").read_text() or "resumed from step 2" in r.stdout + r.stderr
     assert (interrupted / "metrics.json").read_bytes() == (smoke_run["tmp"] / "run" / "metrics.json").read_bytes()
@@ -37,9 +37,9 @@ def test_resume_after_sigkill_ends_with_the_same_metrics(smoke_run, tmp_path):
 
 
 def test_resume_refuses_a_different_config(tmp_path):
-    r = train_py(tmp_path, env={"KPSTANCE_FAULT": "after_fold:0"})
+    r = train_py(tmp_path, "evaluation.cv=true", env={"KPSTANCE_FAULT": "after_fold:0"})
     assert r.returncode == -signal.SIGKILL
-    r = train_py(tmp_path, "resume=true", "trainer.lr=0.5")
+    r = train_py(tmp_path, "evaluation.cv=true", "resume=true", "trainer.lr=0.5")
     assert r.returncode == 2 and "config differs from the interrupted run at 'trainer.lr'" in r.stderr
 
 

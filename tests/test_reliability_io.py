@@ -16,15 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    from kpstance.cli import main
-
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
+from helpers import ROOT, cli
 
 
 def one_line_error(rc: int, err: str, *needles: str) -> None:

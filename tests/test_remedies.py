@@ -279,7 +279,7 @@ def test_teacher_outputs_then_a_student_with_every_remedy_trains_without_the_tea
     from kpstance.systems.teacher import TeacherOutputs
 
     out = tmp_path / "teacher.safetensors"
-    student = ["experiment=smoke", "evaluation.cv=false", "trainer.pair_weight=1.0", "data.alias_augment=1",
+    student = ["experiment=smoke", "evaluation.swap=true", "trainer.pair_weight=1.0", "data.alias_augment=1",
                "data.swap_augment=0", "system.blind_stance=true", "trainer.mask_pair_weight=0.0",
                "trainer.distill_weight=0.5",
                f"data.teacher.outputs={out}"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import ARTICLE, GOLD, run_cli
+from helpers import ARTICLE, GOLD, run_here
 
 from kpstance.text.segment import segment_article
 from kpstance.weak.aggregate import aggregate
@@ -150,21 +150,21 @@ def test_lf_analysis_counts(scheme, units):
         assert r["n_gold"] == r["n_fired"]
 
 
-def test_label_cli_on_txt_and_jsonl(tmp_path):
+def test_label_cli_on_txt_and_jsonl(capsys, tmp_path):
     out = tmp_path / "silver.jsonl"
-    r = run_cli("label", "--input", str(ARTICLE), "--output", str(out))
+    r = run_here(capsys, "label", "--input", str(ARTICLE), "--output", str(out))
     assert r.returncode == 0, r.stderr
     rows = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
     assert rows[0]["kind"] == "title" and rows[0]["actor"] == "russia" and "actor:headline_dash" in rows[0]["rules_fired"]
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"text": "Beijing urged restraint, Wang Yi said.", "doc": 7}) + "\n", encoding="utf-8")
-    r = run_cli("label", "--input", str(src))
+    r = run_here(capsys, "label", "--input", str(src))
     assert r.returncode == 0, r.stderr
     row = json.loads(r.stdout)
     assert (row["actor"], row["stance"], row["doc"]) == ("china", "conciliatory", 7)
     table = tmp_path / "corpus.csv"  # a corpus table is not read as an article of text
     table.write_text("id,text\n1,Beijing urged restraint.\n", encoding="utf-8")
-    r = run_cli("label", "--input", str(table))
+    r = run_here(capsys, "label", "--input", str(table))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stdout == ""
     assert f"{table}: kpstance label reads .txt articles and .jsonl units" in r.stderr and "--explain" in r.stderr
 

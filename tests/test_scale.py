@@ -64,7 +64,7 @@ def test_torchrun_two_processes_smoke(tmp_path):
     runs = list((tmp_path / "outputs" / "smoke" / "runs").glob("*"))
     assert len(runs) == 1, runs  # rank 1 writes no run folder
     metrics = json.loads((runs[0] / "metrics.json").read_text())
-    assert 0 <= metrics["joint_accuracy"] <= 1
+    assert 0 <= metrics["test_joint_accuracy"] <= 1
     assert "rank 0 of 2" in (runs[0] / "train.log").read_text()
     models = [p for p in (tmp_path / "models").iterdir() if p.name != "smoke"]
     assert len(models) == 1 and (tmp_path / "models" / "smoke" / "latest").resolve() == models[0].resolve()
@@ -90,7 +90,7 @@ def test_bf16_autocast_training_runs_and_is_recorded(tmp_path):
     finally:
         torch.autocast = autocast
     assert dtypes and set(dtypes) == {torch.bfloat16}  # every training step ran under bf16 autocast
-    assert 0 <= m["joint_accuracy"] <= 1
+    assert 0 <= m["test_joint_accuracy"] <= 1
     assert "precision: bf16" in (tmp_path / "run" / "config.yaml").read_text()
     assert json.loads((tmp_path / "run" / "run_info.json").read_text())["train_precision"] == "bf16"
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, compose, train_py
+from helpers import ROOT, compose, run_here, train_py
 
 from kpstance.errors import KpstanceError
 
@@ -184,24 +184,23 @@ def test_temperature_scaling_lowers_ece_on_an_overconfident_model():
     assert (scale(probs, t).argmax(1) == probs.argmax(1)).all()  # no prediction changes
 
 
-def test_min_score_marks_exactly_the_units_below_the_threshold(smoke_run, tmp_path):
-    from helpers import run_cli
+def test_min_score_marks_exactly_the_units_below_the_threshold(capsys, smoke_run, tmp_path):
 
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"text": t}) + "\n" for t in
                            ["Seoul urged calm.", "Pyongyang fired a missile.", "Beijing spoke.", "The talks went on."]))
-    plain = [json.loads(l) for l in run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src)).stdout.splitlines()]
+    plain = [json.loads(l) for l in run_here(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(src)).stdout.splitlines()]
     low = [min(q["actor_score"], q["stance_score"]) for q in plain]
     # below every score, above every score, and in each gap between distinct scores (a tiny random model whose
     # calibration flattened it may tie them all: then the first two thresholds still test both sides)
     ranked = sorted(set(low))
     for p in [ranked[0] - 1e-3, ranked[-1] + 1e-3, *((a + b) / 2 for a, b in zip(ranked, ranked[1:]))]:
-        r = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src), "--min-score", str(p))
+        r = run_here(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(src), "--min-score", str(p))
         assert r.returncode == 0, r.stderr
         rows = [json.loads(l) for l in r.stdout.splitlines()]
         assert [row["uncertain"] for row in rows] == [v < p for v in low], p
         assert [(row["actor"], row["stance"]) for row in rows] == [(q["actor"], q["stance"]) for q in plain]
-    bad = run_cli("predict", str(smoke_run["model_dir"]), "--input", str(src), "--min-score", "1.5")
+    bad = run_here(capsys, "predict", str(smoke_run["model_dir"]), "--input", str(src), "--min-score", "1.5")
     assert bad.returncode == 2 and "--min-score must be a probability" in bad.stderr
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ARTICLE, compose, run_cli
+from helpers import ARTICLE, ROOT, cli, compose, run_cli, run_here
 
 from kpstance.eval.shares import NEAR_SINGULAR, DevConfusion, adjust
 from kpstance.eval.summary import Counts, Labels, period_label, period_range, period_start, summarize_counts
@@ -376,13 +376,13 @@ def test_a_one_panel_chart_keeps_its_title_and_event_key_inside_the_figure_and_c
     assert key.get_text().count("\n") >= 3 and "12 a long event name number 24" in key.get_text().replace("\n", " ")
 
 
-def test_a_chart_that_cannot_be_written_is_one_line_naming_it_and_leaves_nothing(synthetic, tmp_path):
+def test_a_chart_that_cannot_be_written_is_one_line_naming_it_and_leaves_nothing(capsys, synthetic, tmp_path):
     """A folder that does not exist is refused before any work (summarize may have to predict first); a format
     matplotlib cannot write is one line too; a chart is written whole or not at all, in the format of its name."""
     from kpstance.errors import KpstanceError
     from kpstance.eval.trend import plot_trend
 
-    r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--plot",
+    r = run_here(capsys, "summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--plot",
                 str(tmp_path / "no" / "t.png"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert f"{tmp_path / 'no' / 't.png'}: cannot write: no folder {tmp_path / 'no'}" in r.stderr
@@ -437,9 +437,10 @@ def naming_model(tmp_path_factory):
     pytest.fail("no smoke model of seeds 0-4 names an actor")
 
 
-def test_summarize_cli_reads_a_predictions_table_by_month(naming_model, tmp_path):
+def test_summarize_cli_reads_a_predictions_table_by_month(capsys, naming_model, tmp_path):
     """predict writes the table; summarize reads it (every format), with filters, a chart, a saved table, and acc
-    measured on a dev gold file; the Python API gives the same table."""
+    measured on a dev gold file; the Python API gives the same table. The CLI runs in this process, but for a table
+    piped in."""
     import kpstance
 
     model = str(naming_model)
@@ -452,8 +453,8 @@ def test_summarize_cli_reads_a_predictions_table_by_month(naming_model, tmp_path
     tables = {}
     for ext in ("jsonl", "csv", "parquet"):
         tables[ext] = tmp_path / f"pred.{ext}"
-        r = run_cli("predict", model, "--input", str(arts), "--output", str(tables[ext]), "--probs", "--quiet")
-        assert r.returncode == 0, r.stderr
+        code, _, err = cli(capsys, "predict", model, "--input", arts, "--output", tables[ext], "--probs", "--quiet")
+        assert code == 0, err
     dev = tmp_path / "dev.jsonl"
     dev.write_text("".join(json.dumps({"id": f"d{i}", "report_id": f"r{i % 4}", "split": "dev", "text": t,
                                        "actor": a, "stance": s}) + "\n"
@@ -469,11 +470,11 @@ def test_summarize_cli_reads_a_predictions_table_by_month(naming_model, tmp_path
     frames = []
     for ext, path in tables.items():
         out = tmp_path / f"summary-{ext}.csv"
-        r = run_cli("summarize", model, "--input", str(path), "--by", "month", "--estimator", "all", "--dev-gold",
-                    str(dev), "--bootstrap", "50", "--plot", str(tmp_path / f"{ext}.png"), "--output", str(out),
-                    "--events", "configs/events/korean_peninsula.yaml")
-        assert r.returncode == 0, r.stderr
-        assert f"news units counted (labels of model {run}); left out:" in r.stderr and "title" in r.stderr
+        code, _, err = cli(capsys, "summarize", model, "--input", path, "--by", "month", "--estimator", "all",
+                           "--dev-gold", dev, "--bootstrap", "50", "--plot", tmp_path / f"{ext}.png", "--output", out,
+                           "--events", ROOT / "configs/events/korean_peninsula.yaml")
+        assert code == 0, err
+        assert f"news units counted (labels of model {run}); left out:" in err and "title" in err
         frames.append(pd.read_csv(out))
     # a table piped in ('kpstance predict ... | kpstance summarize ... --input -') is read as the table it is, not
     # segmented again as one article; the same table given twice is said to count its units twice
@@ -485,8 +486,8 @@ def test_summarize_cli_reads_a_predictions_table_by_month(naming_model, tmp_path
         frames.append(pd.read_csv(out))
     for f in frames[1:]:
         pd.testing.assert_frame_equal(frames[0], f)
-    r = run_cli("summarize", model, "--input", str(tables["csv"]), str(tables["jsonl"]), "--bootstrap", "20")
-    assert r.returncode == 0 and "run(s) of rows belong to an article counted before" in r.stderr
+    code, _, err = cli(capsys, "summarize", model, "--input", tables["csv"], tables["jsonl"], "--bootstrap", "20")
+    assert code == 0 and "run(s) of rows belong to an article counted before" in err
     df = frames[0]
     assert set(df.period) == {"2017-09", "2017-10", "2017-11"} and set(df.estimator) == {"cc", "pcc", "acc"}
     assert (df[df.period == "2017-10"].units == 0).all()
@@ -640,7 +641,7 @@ def test_a_table_of_another_model_is_refused_whatever_the_filters_keep():
         Counts(LABELS, actors=["russia", "none"])
 
 
-def test_a_table_another_model_predicted_is_refused_for_acc_and_said_for_the_others(naming_model, tmp_path):
+def test_a_table_another_model_predicted_is_refused_for_acc_and_said_for_the_others(capsys, naming_model, tmp_path):
     """A researcher with the tables of two models summarised one with the other's folder: acc corrected the counts
     by the wrong model's dev errors and the output named the wrong model, with no word (a researcher's trial,
     2026-12-07). The table's model column now tells which model labelled each row."""
@@ -651,21 +652,21 @@ def test_a_table_another_model_predicted_is_refused_for_acc_and_said_for_the_oth
     arts = tmp_path / "a.csv"
     arts.write_text("id,date,text\na1,2017-09-04,\"" + ARTICLE.read_text(encoding="utf-8").replace('"', '""')
                     + "\"\n", encoding="utf-8")
-    r = run_cli("predict", model, "--input", str(arts), "--output", str(table), "--quiet")
+    r = run_here(capsys, "predict", model, "--input", str(arts), "--output", str(table), "--quiet")
     assert r.returncode == 0, r.stderr
     run = json.loads((naming_model / "kpstance.json").read_text(encoding="utf-8"))["run_name"]
     copy = tmp_path / "copy-of-the-model"  # the same model under another folder name: no warning
     shutil.copytree(naming_model, copy)
-    r = run_cli("summarize", str(copy), "--input", str(table), "--bootstrap", "20")
+    r = run_here(capsys, "summarize", str(copy), "--input", str(table), "--bootstrap", "20")
     assert r.returncode == 0 and "another model" not in r.stderr, r.stderr
     other = tmp_path / "other"
     shutil.copytree(naming_model, other)
     meta = json.loads((other / "kpstance.json").read_text(encoding="utf-8"))
     (other / "kpstance.json").write_text(json.dumps({**meta, "run_name": "other_run"}), encoding="utf-8")
-    r = run_cli("summarize", str(other), "--input", str(table), "--estimator", "acc", "--bootstrap", "20")
+    r = run_here(capsys, "summarize", str(other), "--input", str(table), "--estimator", "acc", "--bootstrap", "20")
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert f"{table}:1: predicted by model '{run}', not by {other} ('other_run'): acc would correct" in r.stderr
-    r = run_cli("summarize", str(other), "--input", str(table), "--bootstrap", "20", "--output",
+    r = run_here(capsys, "summarize", str(other), "--input", str(table), "--bootstrap", "20", "--output",
                 str(tmp_path / "s.csv"))
     assert r.returncode == 0, r.stderr
     assert f"rows predicted by another model than {other} ('other_run'): '{run}' (" in r.stderr
@@ -677,13 +678,13 @@ def test_a_table_another_model_predicted_is_refused_for_acc_and_said_for_the_oth
     mixed.write_text("\n".join([*lines, *(line.replace(f'"model": "{run}"', '"model": "other_run"')
                                           .replace('"article_id": "a1"', '"article_id": "b1"') for line in lines)])
                      + "\n", encoding="utf-8")
-    r = run_cli("summarize", model, "--input", str(mixed), "--bootstrap", "20", "--format", "json")
+    r = run_here(capsys, "summarize", model, "--input", str(mixed), "--bootstrap", "20", "--format", "json")
     assert r.returncode == 0, r.stderr
     assert {row["model"] for row in json.loads(r.stdout)} == {"+".join(sorted([run, "other_run"]))}
     assert f"'other_run' ({len(lines)} rows, first {mixed}:{len(lines) + 1})" in r.stderr
     assert "the shares mix the labels of different models" in r.stderr
     # a table of one model and articles the named one predicts: the shares mix two models' labels, and say so
-    r = run_cli("summarize", str(other), "--input", str(table), str(arts), "--bootstrap", "20", "--format", "json")
+    r = run_here(capsys, "summarize", str(other), "--input", str(table), str(arts), "--bootstrap", "20", "--format", "json")
     assert r.returncode == 0, r.stderr
     assert "the shares mix the labels of different models" in r.stderr
     assert {row["model"] for row in json.loads(r.stdout)} == {"+".join(sorted([run, "other_run"]))}
@@ -692,10 +693,10 @@ def test_a_table_another_model_predicted_is_refused_for_acc_and_said_for_the_oth
     old = tmp_path / "old.jsonl"
     old.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "model"}) + "\n"
                            for line in lines), encoding="utf-8")
-    r = run_cli("summarize", str(other), "--input", str(old), "--bootstrap", "20", "--format", "csv")
+    r = run_here(capsys, "summarize", str(other), "--input", str(old), "--bootstrap", "20", "--format", "csv")
     assert r.returncode == 0 and "another model" not in r.stderr and "(labels of model" not in r.stderr, r.stderr
     assert {line.rsplit(",", 1)[1] for line in r.stdout.splitlines()[1:]} == {"other_run"}  # the one named
-    r = run_cli("summarize", model, "--input", str(old), str(table), "--bootstrap", "20", "--format", "csv")
+    r = run_here(capsys, "summarize", model, "--input", str(old), str(table), "--bootstrap", "20", "--format", "csv")
     assert r.returncode == 0, r.stderr
     assert f"(labels of model {run}; {len(lines)} rows record no model and are taken as the given one's)" in r.stderr
     # a model saved without a run name has no identity (not its folder's name: Ray's replicas load a temporary
@@ -784,15 +785,15 @@ def test_start_and_end_fix_the_periods_so_tables_of_different_outlets_share_thei
         Counts(LABELS, first=date(2018, 1, 1), last=date(2017, 12, 31))
 
 
-def test_summarize_cli_refuses_options_that_would_be_ignored(tmp_path):
-    r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--events", "e.yaml")
+def test_summarize_cli_refuses_options_that_would_be_ignored(capsys, tmp_path):
+    r = run_here(capsys, "summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--events", "e.yaml")
     assert r.returncode == 2 and "--events marks the chart: give --plot too" in r.stderr
-    r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--plot-metric", "net")
+    r = run_here(capsys, "summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--plot-metric", "net")
     assert r.returncode == 2 and "--plot-metric chooses what the chart shows: give --plot too" in r.stderr
-    r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--start", "2017-13-01")
+    r = run_here(capsys, "summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--start", "2017-13-01")
     assert r.returncode == 2 and r.stderr.strip() == "kpstance: error: --start: cannot read '2017-13-01' as a date " \
                                                      "(YYYY-MM-DD)"
-    r = run_cli("summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--dev-gold", "d.jsonl")
+    r = run_here(capsys, "summarize", str(tmp_path / "m"), "--input", str(tmp_path / "t.csv"), "--dev-gold", "d.jsonl")
     assert r.returncode == 2 and "add --estimator acc" in r.stderr and r.stderr.count("\n") == 1
 
 
@@ -831,10 +832,10 @@ def test_tables_with_a_bom_or_bad_lines_and_filters_that_match_nothing(tmp_path)
         summarize_counts(undated, ["cc"], None, warn=said.append)
 
 
-def test_a_table_of_a_header_alone_is_one_warning_naming_it(smoke_run, tmp_path):
+def test_a_table_of_a_header_alone_is_one_warning_naming_it(capsys, smoke_run, tmp_path):
     header = tmp_path / "header.csv"
     header.write_text("unit_id,article_id,date,kind,actor,stance\n", encoding="utf-8")
-    r = run_cli("summarize", str(smoke_run["model_dir"]), "--input", str(header), "--bootstrap", "20")
+    r = run_here(capsys, "summarize", str(smoke_run["model_dir"]), "--input", str(header), "--bootstrap", "20")
     assert r.returncode == 0 and f"kpstance: warning: {header}: no rows (a header alone?)" in r.stderr
 
 

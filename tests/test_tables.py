@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from helpers import run_cli
+from helpers import run_here
 
 
 def _rows(run_dir):
@@ -35,9 +35,9 @@ def test_worst_errors_are_wrong_and_most_confident_first():
     assert worst_errors(rows, "test", 1)[0]["wrong"] == ["actor"]
 
 
-def test_report_command_writes_every_table(smoke_run, tmp_path):
+def test_report_command_writes_every_table(capsys, smoke_run, tmp_path):
     out = tmp_path / "report.md"
-    r = run_cli("report", str(smoke_run["tmp"] / "run"), "--split", "dev", "--worst", "5", "--output", str(out))
+    r = run_here(capsys, "report", str(smoke_run["tmp"] / "run"), "--split", "dev", "--worst", "5", "--output", str(out))
     assert r.returncode == 0, r.stderr
     text = out.read_text()
     for title in ("## Per actor", "## Per stance", "## Per phenomenon", "## Confusion matrix: rules, actor",
@@ -45,20 +45,20 @@ def test_report_command_writes_every_table(smoke_run, tmp_path):
         assert title in text
 
 
-def test_report_on_a_folder_that_is_not_a_run_is_one_line(tmp_path):
-    r = run_cli("report", str(tmp_path))
+def test_report_on_a_folder_that_is_not_a_run_is_one_line(capsys, tmp_path):
+    r = run_here(capsys, "report", str(tmp_path))
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "report.json" in r.stderr and str(tmp_path) in r.stderr
 
 
-def test_a_corrupt_report_is_one_line(tmp_path):
+def test_a_corrupt_report_is_one_line(capsys, tmp_path):
     (tmp_path / "report.json").write_text("{not json", encoding="utf-8")
     (tmp_path / "multisource_predictions.jsonl").write_text("", encoding="utf-8")
-    r = run_cli("report", str(tmp_path))
+    r = run_here(capsys, "report", str(tmp_path))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "report.json" in r.stderr
 
 
-def test_a_predictions_row_without_a_field_the_tables_read_is_one_line(smoke_run, tmp_path):
+def test_a_predictions_row_without_a_field_the_tables_read_is_one_line(capsys, smoke_run, tmp_path):
     import json
     import shutil
 
@@ -69,6 +69,6 @@ def test_a_predictions_row_without_a_field_the_tables_read_is_one_line(smoke_run
         broken = [json.loads(r) for r in rows]
         del broken[line - 1][field]
         (run / "multisource_predictions.jsonl").write_text("\n".join(map(json.dumps, broken)) + "\n", encoding="utf-8")
-        r = run_cli("report", str(run), "--split", "dev")
+        r = run_here(capsys, "report", str(run), "--split", "dev")
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
         assert f"multisource_predictions.jsonl:{line}: missing field(s) {field}" in r.stderr

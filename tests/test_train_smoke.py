@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from helpers import ARTICLE, compose, run_cli
+from helpers import ARTICLE, compose, run_here
 
 from kpstance.eval.metrics import HEADLINE_KEYS
 
@@ -60,10 +60,10 @@ def test_stock_transformers_pipeline_loads_it(smoke_run):
     assert "actor=russia" in labels and "stance=hardline" in labels and len(labels) == 11
 
 
-def test_predict_cli_txt_and_jsonl(smoke_run, tmp_path):
+def test_predict_cli_txt_and_jsonl(capsys, smoke_run, tmp_path):
     model = str(smoke_run["model_dir"])
     out = tmp_path / "pred.jsonl"
-    r = run_cli("predict", model, "--input", str(ARTICLE), "--output", str(out))
+    r = run_here(capsys, "predict", model, "--input", str(ARTICLE), "--output", str(out))
     assert r.returncode == 0, r.stderr
     rows = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 41 and rows[2]["kind"] == "dateline"
@@ -72,7 +72,7 @@ def test_predict_cli_txt_and_jsonl(smoke_run, tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "Tokyo urged calm. Seoul agreed.", "doc_id": "a1"}\n\n{"text": "Beijing spoke.", "n": 2}\n',
                    encoding="utf-8")
-    r = run_cli("predict", model, "--input", str(src))
+    r = run_here(capsys, "predict", model, "--input", str(src))
     assert r.returncode == 0, r.stderr
     rows = [json.loads(l) for l in r.stdout.splitlines()]
     assert [row["text"] for row in rows] == ["Tokyo urged calm. Seoul agreed.", "Beijing spoke."]  # not re-segmented
@@ -91,7 +91,8 @@ def test_two_runs_never_share_a_model_folder(smoke_run, tmp_path):
 def test_gold_cv_trains_on_gold(tmp_path):
     from kpstance.run.pipeline import train
 
-    cfg = compose(["experiment=smoke", "evaluation.train_labels=gold", "evaluation.final_model=false"], tmp_path)
+    cfg = compose(["experiment=smoke", "evaluation.cv=true", "evaluation.train_labels=gold",
+                   "evaluation.final_model=false"], tmp_path)
     m = train(cfg)
     assert "joint_accuracy" in m and "model_dir" not in m
     assert not (tmp_path / "models").exists()
