@@ -22,7 +22,8 @@ def tracked(tmp, *overrides):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Three seeds of smoke and two of smoke gold_cv, each in its own run folder, tracked in one store."""
+    """Three seeds of smoke and two of smoke trained on the gold labels (evaluation.train_labels=gold), each in its own
+    run folder, tracked in one store."""
     from kpstance.run.pipeline import train
 
     tmp = tmp_path_factory.mktemp("cmp")

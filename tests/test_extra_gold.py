@@ -179,11 +179,12 @@ def test_a_run_trains_on_the_train_reports_and_scores_the_held_out_ones(tmp_path
         {"id": "held", "text": "A line of our own from that dev report's story.", "actor": "none",
          "stance": "neutral", "article_id": held, "split": "train"}]
     path = write(tmp_path / "mine.jsonl", rows)
-    m = train(compose(["experiment=smoke", "evaluation.cv=false", f"data.extra_gold=[{path}]"], tmp_path))
+    m = train(compose(["experiment=smoke", "evaluation.swap=true", f"data.extra_gold=[{path}]"], tmp_path))
     assert (m["n_extra_gold_train"], m["n_extra_gold_dev"], m["n_extra_gold_test"]) == (6, 3, 3)
     for prefix in ("extra_", "rules_extra_"):
         for part in ("dev_", "test_"):
             assert 0 <= m[f"{prefix}{part}joint_accuracy"] <= 1
+    assert "extra_test_swap_n" in m and "test_swap_n" in m  # each corpus keeps its own swap keys
     rows = [json.loads(line) for line in (tmp_path / "run" / "extra_gold_predictions.jsonl").read_text().splitlines()]
     assert {r["id"] for r in rows} == {"r3-0", "r3-1", "r3-2", "r4-0", "r4-1", "r4-2"}
     assert {r["split"] for r in rows} == {"dev", "test"}

@@ -439,8 +439,8 @@ def test_bad_input_after_a_parquet_table_began_is_one_line_and_a_fresh_run_clear
         (tmp_path / "in" / f"a{i}.txt").write_text("Headline\nSeoul urged calm on Monday.\n", encoding="utf-8")
     (tmp_path / "in" / "z.csv").write_text("id,text,date\n1,Seoul urged calm.,2018-02-30\n", encoding="utf-8")
     out = tmp_path / "o.parquet"
-    r = run_here(capsys, "predict", model, "--input", str(tmp_path / "in"), "--output", str(out), "--chunk-size", "1",
-                "--quiet")
+    # a process of its own: the finaliser's traceback came at the interpreter's exit
+    r = run_cli("predict", model, "--input", str(tmp_path / "in"), "--output", str(out), "--chunk-size", "1", "--quiet")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "cannot read '2018-02-30' as a date" in r.stderr and not out.exists()
     (tmp_path / "in" / "z.csv").unlink()

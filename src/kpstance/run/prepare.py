@@ -124,7 +124,8 @@ def torch_threads(cfg: Any) -> int | None:
     """``trainer.num_threads``; unset, under submitit's local executor, the launcher's ``cpus_per_task``. That
     executor starts every job of a sweep at once on one machine and does not enforce ``cpus_per_task``: each job's
     torch would take every core, and jobs that spin against each other train slower together than one after the
-    other (two smoke jobs on two cores: 55 s, against 25 s with one thread each). None leaves torch's default."""
+    other (two smoke jobs with the folds on two cores: 55 s, against 25 s with one thread each). None leaves torch's
+    default."""
     if cfg.trainer.num_threads:
         return int(cfg.trainer.num_threads)
     if os.environ.get("SUBMITIT_EXECUTOR") != "local":
