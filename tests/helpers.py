@@ -39,14 +39,12 @@ def run_cli(*args: str, cwd: Path | None = None, stdin: str | None = None):
 
 def cli(capsys, *args) -> tuple[int, str, str]:
     """``kpstance`` in this process (no interpreter start-up per call): exit code, stdout, stderr. As in a process
-    of its own, a warning logged goes to stderr (pytest's log capture would keep it out of ``err``), and the log
-    level ``main`` sets is put back, so no later test runs with it."""
+    of its own, a warning logged goes to stderr (pytest's log capture would keep it out of ``err``)."""
     import logging
 
     from kpstance.cli import main
 
-    quiet = logging.getLogger("kpstance.systems.predictor")
-    level, root = quiet.level, logging.getLogger()
+    root = logging.getLogger()
     stderr = logging.StreamHandler(sys.stderr)  # what Python's last-resort handler prints in a process
     stderr.setLevel(logging.WARNING)
     capsys.readouterr()
@@ -55,7 +53,6 @@ def cli(capsys, *args) -> tuple[int, str, str]:
         code = main([str(a) for a in args])
     finally:
         root.removeHandler(stderr)
-        quiet.setLevel(level)
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -514,7 +514,7 @@ def test_summarize_cli_reads_a_predictions_table_by_month(capsys, naming_model, 
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
     assert {x["actor"] for x in got} == {"russia", "china"} and {x["period"] for x in got} == {"all"}
-    from kpstance.eval.summary import NEWS_KINDS
+    from kpstance.text.segment import NEWS_KINDS
 
     pred = pd.read_csv(tables["csv"])  # the units the filters keep, counted from the table itself
     kept = pred[(pred.outlet == "Yonhap") & pred.kind.isin(NEWS_KINDS)]

@@ -682,7 +682,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version, or a bad option already reported in one line
         return e.code if isinstance(e.code, int) else 0
-    logging.getLogger("kpstance.systems.predictor").setLevel(logging.ERROR)  # the CLI reports truncation per line
+    quiet = logging.getLogger("kpstance.systems.predictor")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the CLI reports truncation per line
     try:
         with sigterm_raises():
             args.func(args)
@@ -699,6 +701,8 @@ def main(argv: list[str] | None = None) -> int:
         remove_temporaries()
         print("kpstance: terminated (SIGTERM); nothing was written", file=sys.stderr)
         return 143
+    finally:
+        quiet.setLevel(level)  # main is also called from Python (tests, notebooks): the level is the command's alone
     return 0
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..corpora import gold_units
 from ..errors import KpstanceError
-from ..text.segment import NEWS_KINDS
+from ..text.segment import is_news
 from .shares import (
     ESTIMATORS,
     NEAR_SINGULAR,
@@ -213,7 +213,7 @@ class Counts:
         else:
             self.unrecorded += 1
         kind = row.get("kind") or "sentence"
-        if kind not in NEWS_KINDS:
+        if not is_news(kind):
             self.left_out[kind] += 1
             return
         actor, stance = row.get("actor"), row.get("stance")
@@ -519,7 +519,7 @@ def predict_gold(predictor: Any, records: Sequence[dict], batch_size: int = 64, 
 def dev_confusion(rows: Iterable[Mapping[str, Any]], labels: Labels, source: str) -> DevConfusion:
     """The stance confusion of the units a summary counts (news units given a real actor), per report."""
     pairs = [(str(r["article_id"]), r["gold_stance"], r["stance"]) for r in rows
-             if (r.get("kind") or "sentence") in NEWS_KINDS and r["actor"] != labels.none_actor]
+             if is_news(r.get("kind")) and r["actor"] != labels.none_actor]
     if not pairs:
         raise KpstanceError(f"{source}: no dev news unit is given an actor by the model: no confusion matrix")
     return DevConfusion.from_pairs(pairs, labels.stances, source)

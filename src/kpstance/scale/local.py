@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import KpstanceError
 from ..text.corpus import FIELDS, Columns, Item, expand, iter_items
-from ..text.segment import NEWS_KINDS
+from ..text.segment import is_news
 from .table import COLUMNS, EXPLAIN_COLUMNS, AtomicTable, ShardedTable, output_format, prob_columns
 
 
@@ -332,7 +332,7 @@ def _count(stats: dict, group: list, rows: list, on_progress: Callable[[int, int
     stats["items"] += len(group)
     stats["units"] += len(rows)
     # news units (what a summary counts) with no date: no date field, and no dateline that gives the year
-    news = [r for r in rows if (r.get("kind") or "sentence") in NEWS_KINDS]
+    news = [r for r in rows if is_news(r.get("kind"))]
     undated = [r for r in news if not r.get("date")]
     stats["news_units"] += len(news)
     stats["undated_units"] += len(undated)

@@ -77,6 +77,12 @@ KINDS = ("title", "subtitle", "dateline", "subheading", "sentence")
 # the units that carry the news, which a summary counts and whose dates predict checks (titles, datelines and
 # headings are left out); a unit without a kind (a bare JSON Lines sentence) counts as one
 NEWS_KINDS = frozenset({"sentence"})
+
+
+def is_news(kind: str | None) -> bool:
+    """Whether a unit of this kind carries the news (``NEWS_KINDS``); a unit without a kind is a sentence."""
+    return (kind or "sentence") in NEWS_KINDS
+
 MAX_HEADING_WORDS = 16
 INNER_BOUNDARY_RE = re.compile(r"\b(?P<word>[A-Za-z][a-z]+)(?P<stop>[.!?])\s+(?=[A-Z][a-z]*\b)")
 ABBREVIATIONS = {"gen", "sen", "rep", "gov", "col", "lt", "mr", "mrs", "ms", "dr", "st", "prof", "jan", "feb",
@@ -372,12 +378,11 @@ def segment_article(text: str, article_id: str, language: str = "en", with_headi
         if with_headings and not units and (unterminated or title_first):
             add("title", line)
             continue
-        if not dateline_done and not seen_body:  # a dateline on a line of its own, after a headline or standfirst
-            m = DATELINE_RE.match(line)
-            if m and not line[m.end() :].strip():
-                add("dateline", m.group("dateline").strip())
-                dateline_done = True
-                continue
+        m = None if dateline_done else DATELINE_RE.match(line)
+        if m and not seen_body and not line[m.end() :].strip():  # on a line of its own, after a headline or standfirst
+            add("dateline", m.group("dateline").strip())
+            dateline_done = True
+            continue
         if with_headings and unterminated and len(units) == 1 and units[0].kind == "title":
             add("subtitle", line)  # a standfirst may be long; it is the line right after the title
             continue
@@ -386,12 +391,10 @@ def segment_article(text: str, article_id: str, language: str = "en", with_headi
                 section += 1
             add("subheading", line)
             continue
-        if not dateline_done:
-            m = DATELINE_RE.match(line)
-            if m:
-                add("dateline", m.group("dateline").strip())
-                line = line[m.end() :]
-                dateline_done = True
+        if m:
+            add("dateline", m.group("dateline").strip())
+            line = line[m.end() :]
+            dateline_done = True
         seen_body = True
         before = len(units)
         for s in split_sentences(line, language):
